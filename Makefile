@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`. Each creates the virtual
+# environment and installs what it needs on first use.
+
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+PYTHON ?= python3
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)
+	$(BIN)/touchpoint run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# PostgreSQL is started (when installed) by tests/services/postgres.sh, which prints its URL.
+test: lint
+	TOUCHPOINT_TEST_POSTGRES_URL="$$(tests/services/postgres.sh)" $(BIN)/pytest
+
+bench: $(STAMP)
+	TOUCHPOINT_BENCH_POSTGRES_URL="$$(tests/services/postgres.sh)" $(BIN)/python -m bench.dispatcher
+	$(BIN)/python -m bench.route_accuracy
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

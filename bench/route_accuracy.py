@@ -1,0 +1,200 @@
+"""Routing accuracy and speed of the intent catalog on a labelled corpus.
+
+    python -m bench.route_accuracy [--corpus PATH] [--catalog PATH] [--rows all|even|odd] [--errors]
+
+The corpus is JSON lines with "text", "lang" and "label" (LEAD, SERVICE, HUMAN, OTHER); by default
+the development set in ../shared/corpus/intents/dev.jsonl. It is read, never copied: its licences
+(GPL, CDLA-Sharing) keep it out of the product. `--rows even|odd` scores one half of the file, so
+the catalog can be tuned on one half and checked on the other.
+
+Printed per language: accuracy, recall / precision / F1 per label, macro-F1 over the labels the
+language has, a confusion matrix; and the routing speed. The baseline, measured in the same run,
+is the majority-class router (always the most frequent label of the language, no keywords).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.intents import IntentMatch, IntentMatcher, normalise
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "intents" / "dev.jsonl"
+LABELS = ("LEAD", "SERVICE", "HUMAN", "OTHER")
+SPEED_PASSES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    text: str
+    lang: str
+    label: str
+    source: str
+    orig_intent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    row: Row
+    match: IntentMatch
+
+    @property
+    def predicted(self) -> str:
+        return self.match.route.upper()
+
+    @property
+    def correct(self) -> bool:
+        return self.predicted == self.row.label
+
+
+@dataclass(frozen=True, slots=True)
+class LabelScore:
+    label: str
+    support: int
+    recall: float
+    precision: float
+
+    @property
+    def f1(self) -> float:
+        total = self.recall + self.precision
+        return 2 * self.recall * self.precision / total if total else 0.0
+
+
+def load_rows(path: Path, half: str = "all") -> list[Row]:
+    rows = []
+    for line, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if raw.strip() and _in_half(line, half):
+            rows.append(_row(line, json.loads(raw)))
+    return rows
+
+
+def _in_half(line: int, half: str) -> bool:
+    return half == "all" or (line % 2 == 0) == (half == "even")
+
+
+def _row(line: int, data: dict[str, str]) -> Row:
+    return Row(line, data["text"], data["lang"], data["label"], data.get("source", ""),
+               data.get("orig_intent", ""))
+
+
+def route_all(matcher: IntentMatcher, rows: Iterable[Row]) -> list[Routed]:
+    """Routes with language detection, as the bot does: the row's own `lang` is not given."""
+    return [Routed(row, matcher.match(row.text)) for row in rows]
+
+
+def label_scores(routed: Sequence[Routed], labels: Iterable[str]) -> list[LabelScore]:
+    gold = Counter(r.row.label for r in routed)
+    predicted = Counter(r.predicted for r in routed)
+    hits = Counter(r.row.label for r in routed if r.correct)
+    return [
+        LabelScore(label, gold[label], _ratio(hits[label], gold[label]),
+                   _ratio(hits[label], predicted[label]))
+        for label in labels
+    ]
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def accuracy(routed: Sequence[Routed]) -> float:
+    return _ratio(sum(r.correct for r in routed), len(routed))
+
+
+def majority_accuracy(rows: Sequence[Row]) -> float:
+    counts = Counter(row.label for row in rows)
+    return _ratio(counts.most_common(1)[0][1], len(rows)) if rows else 0.0
+
+
+def print_language(lang: str, routed: Sequence[Routed]) -> None:
+    rows = [r.row for r in routed]
+    present = [label for label in LABELS if any(row.label == label for row in rows)]
+    scores = label_scores(routed, present)
+    macro_f1 = sum(s.f1 for s in scores) / len(scores)
+    ours, baseline = accuracy(routed), majority_accuracy(rows)
+    ratio = f"x{ours / baseline:.2f}" if baseline else "n/a"
+    print(f"\n== {lang}: {len(routed)} rows   accuracy {ours:.3f}   macro-F1 {macro_f1:.3f}   "
+          f"majority baseline {baseline:.3f} ({ratio})")
+    print(f"   {'label':8} {'support':>7} {'recall':>7} {'precision':>9} {'F1':>6}")
+    for s in scores:
+        print(f"   {s.label:8} {s.support:7d} {s.recall:7.3f} {s.precision:9.3f} {s.f1:6.3f}")
+    print_confusion(routed)
+
+
+def print_confusion(routed: Sequence[Routed]) -> None:
+    pairs = Counter((r.row.label, r.predicted) for r in routed)
+    print("   confusion (rows: expected, columns: routed to)")
+    print("   " + " " * 8 + "".join(f"{label:>8}" for label in LABELS))
+    for gold in LABELS:
+        cells = "".join(f"{pairs[gold, got]:8d}" for got in LABELS)
+        print(f"   {gold:8}{cells}")
+
+
+def print_errors(routed: Sequence[Routed]) -> None:
+    print("\n== misrouted rows (line, lang, expected -> got, intent, matched, source/orig_intent)")
+    for r in routed:
+        if not r.correct:
+            m = r.match
+            print(f"{r.row.line:4d} {r.row.lang} {r.row.label:>7} -> {r.predicted:7} "
+                  f"{m.intent:18} [{m.matched}] {r.row.source}/{r.row.orig_intent}: "
+                  f"{r.row.text[:160]!r}")
+
+
+def print_speed(matcher: IntentMatcher, rows: Sequence[Row]) -> None:
+    texts = [row.text for row in rows]
+    cold = _per_second(lambda: [matcher.match(t) for t in texts], len(texts))
+    fresh = IntentMatcher.default()  # a new matcher: empty token cache
+    cold = _per_second(lambda: [fresh.match(t) for t in texts], len(texts))
+    warm = _per_second(lambda: [matcher.match(t) for t in texts * SPEED_PASSES],
+                       len(texts) * SPEED_PASSES)
+    baseline = _per_second(lambda: [normalise(t) for t in texts * SPEED_PASSES],
+                           len(texts) * SPEED_PASSES)
+    print(f"\n== speed: {warm:,.0f} messages/s warm ({1e6 / warm:.0f} µs each), "
+          f"{cold:,.0f}/s cold (first sight of every word)")
+    print(f"   baseline normalise() only: {baseline:,.0f}/s; "
+          f"matching costs x{baseline / warm:.1f} the normalisation")
+
+
+def _per_second(work: object, count: int) -> float:
+    assert callable(work)
+    started = time.perf_counter()
+    work()
+    return count / max(time.perf_counter() - started, 1e-9)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    matcher = IntentMatcher.from_file(args.catalog) if args.catalog else IntentMatcher.default()
+    rows = load_rows(args.corpus, args.rows)
+    routed = route_all(matcher, rows)
+    print(f"corpus {args.corpus} ({args.rows} rows: {len(rows)}), intents: {len(matcher.intents)}")
+    for lang in sorted({row.lang for row in rows}):
+        print_language(lang, [r for r in routed if r.row.lang == lang])
+    detected = _ratio(sum(r.match.lang == r.row.lang for r in routed), len(routed))
+    print(f"\nlanguage detection agrees with the corpus on {detected:.3f} of rows")
+    print_speed(matcher, rows)
+    if args.errors:
+        print_errors(routed)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.route_accuracy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--catalog", type=Path, default=None,
+                        help="intent catalog TOML (default: the shipped one)")
+    parser.add_argument("--rows", choices=("all", "even", "odd"), default="all",
+                        help="score every row, or only even / odd line numbers")
+    parser.add_argument("--errors", action="store_true", help="print the misrouted rows")
+    return parser
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The composition root: builds the database, the core and the channels from the settings.
+
+Nothing is built at import time; `App.start` and `build_*` do it when a command runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.dispatch import Dispatcher, Services
+from bot.intents import IntentMatcher
+from bot.model import ChannelAdapter
+from bot.relay import Relay, RelayPolicy
+from bot.scheduler import Scheduler
+from bot.settings import Settings
+from bot.turn import FlowConfig
+from handlers.texts import Texts
+from storage.uow import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings) -> Services:
+    catalog = settings.catalog_dir
+    matcher = IntentMatcher.from_file(catalog / "intents.toml") if catalog else IntentMatcher.default()
+    config = FlowConfig(
+        company_name=settings.company_name,
+        default_language=settings.default_language,
+        followup_after=timedelta(hours=settings.followup_after_hours),
+        misses_before_handoff=settings.misses_before_handoff,
+    )
+    return Services(texts=Texts.load(catalog), matcher=matcher, config=config)
+
+
+@dataclass(slots=True)
+class App:
+    database: Database
+    dispatcher: Dispatcher
+    relay: Relay
+    scheduler: Scheduler
+    adapters: tuple[ChannelAdapter, ...]
+
+    async def serve(self) -> None:
+        """Run the channels, the relay and the scheduler until a channel stops or we're cancelled.
+
+        A channel that ends (the terminal at end of input) ends the app, after the relay has
+        delivered what is due.
+        """
+        background = [
+            asyncio.create_task(self.relay.run(), name="relay"),
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+        ]
+        channels = [asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters]
+        try:
+            await _first_to_finish(channels, background)
+            await self.relay.deliver_due()
+        finally:
+            await _cancel(channels + background)
+
+
+@asynccontextmanager
+async def open_app(settings: Settings, adapters: Sequence[ChannelAdapter]) -> AsyncIterator[App]:
+    database = Database.from_url(settings.database_url)
+    try:
+        await database.upgrade()
+        relay = Relay(
+            database,
+            {adapter.name: adapter for adapter in adapters},
+            policy=RelayPolicy(max_attempts=settings.relay_max_attempts, poll_seconds=settings.relay_poll_seconds),
+        )
+        dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
+        scheduler = Scheduler(database, dispatcher)
+        yield App(database, dispatcher, relay, scheduler, tuple(adapters))
+    finally:
+        await database.dispose()
+
+
+async def _first_to_finish(channels: list[asyncio.Task[None]], background: list[asyncio.Task[None]]) -> None:
+    done, _ = await asyncio.wait(channels + background, return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        task.result()  # a crashed loop surfaces here instead of dying silently
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,107 @@
+"""The `touchpoint` command: run the bot, talk to it in the terminal, inspect what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from bot import cli_records
+from bot.app import open_app
+from bot.channels import build_channels
+from bot.intents import IntentMatcher
+from bot.model import ChannelAdapter
+from bot.cli_common import settings_or_exit
+from bot.settings import Settings, SettingsError
+from channels.console import ConsoleChannel
+from storage.db import run_upgrade
+
+app = typer.Typer(
+    help="Touchpoint: an omnichannel sales bot (Telegram, email, terminal).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+cli_records.register(app)
+
+
+@app.command()
+def run() -> None:
+    """Serve every configured channel; the terminal when no account is configured."""
+    settings = settings_or_exit()
+    try:
+        adapters = build_channels(settings)
+    except SettingsError as error:
+        typer.echo(f"touchpoint: {error}", err=True)
+        raise typer.Exit(2) from None
+    asyncio.run(_serve(settings, adapters))
+
+
+@app.command()
+def shell(
+    as_name: Annotated[
+        str | None, typer.Option("--as", help="Talk as this customer (the same contact every time).")
+    ] = None,
+) -> None:
+    """Talk to the bot in the terminal as a customer."""
+    settings = settings_or_exit()
+    session = as_name.strip().lower() if as_name and as_name.strip() else f"guest-{secrets.token_hex(3)}"
+    asyncio.run(_serve(settings, [ConsoleChannel(session, display_name=as_name or "")]))
+
+
+async def _serve(settings: Settings, adapters: Sequence[ChannelAdapter]) -> None:
+    async with open_app(settings, adapters) as application:
+        await application.serve()
+
+
+@app.command()
+def route(
+    lang: Annotated[str | None, typer.Option(help="Force a language (en/ru) for plain lines.")] = None,
+) -> None:
+    """Route lines from stdin (text, or JSON {"text", "lang"}) and print one JSON line each."""
+    settings = settings_or_exit()
+    catalog = settings.catalog_dir
+    matcher = IntentMatcher.from_file(catalog / "intents.toml") if catalog else IntentMatcher.default()
+    for line in sys.stdin:
+        text, line_lang = _route_input(line.rstrip("\r\n"), lang)
+        match = matcher.match(text, line_lang)
+        result = {
+            "text": text,
+            "lang": match.lang,
+            "route": match.route,
+            "intent": match.intent,
+            "score": match.score,
+            "matched": match.matched,
+        }
+        typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+def _route_input(line: str, lang: str | None) -> tuple[str, str | None]:
+    if line.lstrip().startswith("{"):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            return line, lang
+        if isinstance(item, dict) and isinstance(item.get("text"), str):
+            given = item.get("lang")
+            return item["text"], given if isinstance(given, str) and given else lang
+    return line, lang
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (the bot also does this at start-up)."""
+    settings = settings_or_exit()
+    run_upgrade(settings.database_url)
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,88 @@
+"""Printing records for people (tables) and for programs (JSON)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from storage.records import Ticket
+
+LEAD_COLUMNS = ("id", "status", "score", "name", "company", "email", "phone", "need", "source", "created_at")
+TICKET_COLUMNS = ("number", "status", "category", "contact_id", "summary", "updated_at")
+HANDOFF_COLUMNS = ("id", "status", "reason", "contact_id", "conversation_id", "rep_id", "requested_at")
+CONTACT_COLUMNS = ("id", "display_name", "company", "language", "created_at")
+TOUCHPOINT_COLUMNS = ("id", "occurred_at", "contact_id", "channel", "actor", "kind", "details")
+REP_COLUMNS = ("id", "name", "role", "languages", "telegram_user_id", "email", "capacity", "on_duty", "active")
+DEAD_LETTER_COLUMNS = ("id", "channel", "external_id", "status", "error", "created_at")
+CELL_WIDTH = 60
+
+
+def plain(item: Any) -> dict[str, Any]:
+    """A record as a JSON-ready dict."""
+    data = dataclasses.asdict(item) if dataclasses.is_dataclass(item) else dict(item)
+    return {key: _jsonable(value) for key, value in data.items()}
+
+
+def ticket_view(ticket: Ticket) -> dict[str, Any]:
+    return {"number": ticket.number, **plain(ticket)}
+
+
+def note_view(author: str, text: str, created_at: datetime) -> dict[str, Any]:
+    return {"author": author, "text": text, "created_at": created_at.isoformat()}
+
+
+def rows(items: Sequence[Any], as_json: bool, columns: Sequence[str]) -> None:
+    views = [plain(item) for item in items]
+    if as_json:
+        typer.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        return
+    table = Table(*columns)
+    for view in views:
+        table.add_row(*(_cell(view.get(column)) for column in columns))
+    Console(soft_wrap=False).print(table)
+
+
+def record(item: Any, as_json: bool) -> None:
+    view = plain(item)
+    if as_json:
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    for key, value in view.items():
+        typer.echo(f"{key:>16}: {_cell(value, limit=None)}")
+
+
+def contact(view: Mapping[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    record({k: v for k, v in view.items() if k not in ("timeline", "leads", "tickets")}, False)
+    typer.echo("\ntimeline:")
+    for event in view["timeline"]:
+        typer.echo(f"  {event['occurred_at']}  {event['channel']:<9} {event['actor']:<8} {event['kind']:<20} {_cell(event['details'])}")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_jsonable(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value
+
+
+def _cell(value: Any, limit: int | None = CELL_WIDTH) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+    text = " ".join(text.split())
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,200 @@
+"""CLI commands that show (and for hand-offs and reps, change) what the bot recorded.
+
+Every `list` takes `--json` and prints a JSON array; every `show` with `--json` prints one object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from bot import cli_output as out
+from bot.app import build_services
+from bot.cli_reps import reps_app
+from bot.cli_common import not_found, settings_or_exit, with_store
+from bot.dispatch import Dispatcher
+from bot.model import utc_now
+from handlers import handoff
+from storage.records import ticket_id_from_number
+from storage.uow import Database, UnitOfWork
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Limit = Annotated[int, typer.Option(help="At most this many rows, newest first.")]
+
+leads_app = typer.Typer(help="Leads captured by the bot.", no_args_is_help=True)
+tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=True)
+handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
+contacts_app = typer.Typer(help="Contacts and their timelines.", no_args_is_help=True)
+touchpoints_app = typer.Typer(help="The touchpoint timeline.", no_args_is_help=True)
+dead_letters_app = typer.Typer(help="Inbound messages parked because they failed.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    for name, group in (
+        ("leads", leads_app),
+        ("tickets", tickets_app),
+        ("handoffs", handoffs_app),
+        ("contacts", contacts_app),
+        ("touchpoints", touchpoints_app),
+        ("reps", reps_app),
+        ("dead-letters", dead_letters_app),
+    ):
+        app.add_typer(group, name=name)
+
+
+# --- leads ----------------------------------------------------------------------------------
+
+
+@leads_app.command("list")
+def leads_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
+    """List leads."""
+    out.rows(with_store(lambda uow: uow.leads.list(limit=limit)), as_json, out.LEAD_COLUMNS)
+
+
+@leads_app.command("show")
+def leads_show(lead_id: int, as_json: JsonFlag = False) -> None:
+    """Show one lead."""
+    lead = with_store(lambda uow: uow.leads.get(lead_id))
+    if lead is None:
+        raise not_found(f"lead {lead_id}")
+    out.record(lead, as_json)
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+
+@tickets_app.command("list")
+def tickets_list(
+    as_json: JsonFlag = False,
+    status: Annotated[str | None, typer.Option(help="Only tickets in this status.")] = None,
+    limit: Limit = 200,
+) -> None:
+    """List service requests."""
+    tickets = with_store(lambda uow: uow.tickets.list(status=status, limit=limit))
+    out.rows([out.ticket_view(ticket) for ticket in tickets], as_json, out.TICKET_COLUMNS)
+
+
+@tickets_app.command("show")
+def tickets_show(number: int, as_json: JsonFlag = False) -> None:
+    """Show one ticket by its public number, with its notes."""
+
+    async def load(uow: UnitOfWork) -> dict[str, Any] | None:
+        ticket = await uow.tickets.get(ticket_id_from_number(number))
+        if ticket is None:
+            return None
+        notes = await uow.tickets.notes(ticket.id)
+        return {**out.ticket_view(ticket), "notes": [out.note_view(*note) for note in notes]}
+
+    view = with_store(load)
+    if view is None:
+        raise not_found(f"ticket #{number}")
+    out.record(view, as_json)
+
+
+@tickets_app.command("set-status")
+def tickets_set_status(
+    number: int,
+    status: Annotated[str, typer.Argument(help="open, in_progress, waiting, resolved or closed")],
+) -> None:
+    """Change a ticket's status (what the customer sees when asking for it)."""
+    if status not in ("open", "in_progress", "waiting", "resolved", "closed"):
+        typer.echo(f"touchpoint: unknown status {status!r}", err=True)
+        raise typer.Exit(2)
+    changed = with_store(lambda uow: uow.tickets.set_status(ticket_id_from_number(number), status, utc_now()))
+    if not changed:
+        raise not_found(f"ticket #{number}")
+    typer.echo(f"ticket #{number} is now {status}")
+
+
+# --- hand-offs ------------------------------------------------------------------------------
+
+
+@handoffs_app.command("list")
+def handoffs_list(
+    as_json: JsonFlag = False,
+    active: Annotated[bool, typer.Option("--active", help="Only hand-offs still open.")] = False,
+    limit: Limit = 200,
+) -> None:
+    """List hand-offs."""
+    handoffs = with_store(lambda uow: uow.handoffs.list(active_only=active, limit=limit))
+    out.rows(handoffs, as_json, out.HANDOFF_COLUMNS)
+
+
+@handoffs_app.command("close")
+def handoffs_close(
+    handoff_id: int,
+    back_to_bot: Annotated[bool, typer.Option("--return", help="Give the conversation back to the bot.")] = False,
+    summary: Annotated[str | None, typer.Option(help="A short note kept on the hand-off.")] = None,
+) -> None:
+    """End a hand-off: the customer is told, and the bot answers again."""
+    settings = settings_or_exit()
+    record = with_store(lambda uow: uow.handoffs.get(handoff_id))
+    if record is None:
+        raise not_found(f"hand-off {handoff_id}")
+
+    async def close() -> bool:
+        database = Database.from_url(settings.database_url)
+        try:
+            dispatcher = Dispatcher(database, build_services(settings))
+            return await dispatcher.system_turn(
+                record.conversation_id,
+                lambda turn, ctx: handoff.finish(turn, ctx, returned=back_to_bot, summary=summary),
+            )
+        finally:
+            await database.dispose()
+
+    if not asyncio.run(close()):
+        typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"hand-off {handoff_id} {'returned to the bot' if back_to_bot else 'closed'}")
+
+
+# --- contacts and touchpoints ---------------------------------------------------------------
+
+
+@contacts_app.command("list")
+def contacts_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
+    """List contacts."""
+    out.rows(with_store(lambda uow: uow.contacts.list(limit=limit)), as_json, out.CONTACT_COLUMNS)
+
+
+@contacts_app.command("show")
+def contacts_show(contact_id: int, as_json: JsonFlag = False) -> None:
+    """Show a contact with identities, leads, tickets and the touchpoint timeline."""
+
+    async def load(uow: UnitOfWork) -> dict[str, Any] | None:
+        contact = await uow.contacts.get(contact_id)
+        if contact is None:
+            return None
+        return {
+            **out.plain(contact),
+            "identities": [out.plain(item) for item in await uow.contacts.identities(contact_id)],
+            "leads": [out.plain(lead) for lead in await uow.leads.list(contact_id=contact_id)],
+            "tickets": [out.ticket_view(t) for t in await uow.tickets.list(contact_id=contact_id)],
+            "timeline": [out.plain(t) for t in await uow.touchpoints.list(contact_id=contact_id, limit=1000)],
+        }
+
+    view = with_store(load)
+    if view is None:
+        raise not_found(f"contact {contact_id}")
+    out.contact(view, as_json)
+
+
+@touchpoints_app.command("list")
+def touchpoints_list(
+    as_json: JsonFlag = False,
+    contact: Annotated[int | None, typer.Option(help="Only this contact's touchpoints.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. lead_captured.")] = None,
+    limit: Limit = 200,
+) -> None:
+    """List touchpoints, oldest first."""
+    rows = with_store(lambda uow: uow.touchpoints.list(contact_id=contact, kind=kind, limit=limit))
+    out.rows(rows, as_json, out.TOUCHPOINT_COLUMNS)
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
+    """List parked inbound messages with the error that parked them."""
+    out.rows(with_store(lambda uow: uow.dead_letters.list(limit=limit)), as_json, out.DEAD_LETTER_COLUMNS)

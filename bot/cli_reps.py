@@ -1,0 +1,114 @@
+"""`touchpoint reps`: register the sales reps who take hand-offs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from bot import cli_output as out
+from bot.cli_common import not_found, with_store
+from bot.model import utc_now
+from handlers.contact_info import normalise_email
+
+reps_app = typer.Typer(help="Sales reps who take hand-offs.", no_args_is_help=True)
+
+Languages = Annotated[str, typer.Option("--lang", help="Languages the rep speaks, e.g. en,ru.")]
+Telegram = Annotated[str | None, typer.Option("--telegram", help="The rep's Telegram user id.")]
+Email = Annotated[str | None, typer.Option("--email", help="The rep's email address.")]
+Role = Annotated[str, typer.Option(help="rep or manager.")]
+Capacity = Annotated[int, typer.Option(min=1, max=100, help="Open conversations at once.")]
+
+
+def _languages(value: str) -> tuple[str, ...]:
+    codes = tuple(code.strip().lower() for code in value.split(",") if code.strip())
+    unknown = [code for code in codes if code not in ("en", "ru")]
+    if not codes or unknown:
+        raise typer.BadParameter("use en, ru or en,ru", param_hint="--lang")
+    return codes
+
+
+def _telegram(value: str | None) -> str | None:
+    if value is not None and not value.strip().lstrip("-").isdigit():
+        raise typer.BadParameter("a Telegram user id is a number", param_hint="--telegram")
+    return value.strip() if value else None
+
+
+def _email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    normalised = normalise_email(value)
+    if normalised is None:
+        raise typer.BadParameter(f"{value!r} is not an email address", param_hint="--email")
+    return normalised
+
+
+def _role(value: str) -> str:
+    if value not in ("rep", "manager"):
+        raise typer.BadParameter("use rep or manager", param_hint="--role")
+    return value
+
+
+@reps_app.command("add")
+def add(
+    name: str,
+    lang: Languages = "en",
+    telegram: Telegram = None,
+    email: Email = None,
+    role: Role = "rep",
+    capacity: Capacity = 5,
+) -> None:
+    """Register a rep, reachable on Telegram and/or by email."""
+    if telegram is None and email is None:
+        raise typer.BadParameter("give --telegram and/or --email", param_hint="--telegram/--email")
+    values = {
+        "name": name.strip(),
+        "languages": _languages(lang),
+        "telegram_user_id": _telegram(telegram),
+        "email": _email(email),
+        "role": _role(role),
+        "capacity": capacity,
+    }
+    rep_id = with_store(lambda uow: uow.reps.add(**values, now=utc_now()))
+    typer.echo(f"rep {rep_id} added")
+
+
+@reps_app.command("update")
+def update(
+    rep_id: int,
+    name: Annotated[str | None, typer.Option()] = None,
+    lang: Annotated[str | None, typer.Option("--lang")] = None,
+    telegram: Telegram = None,
+    email: Email = None,
+    role: Annotated[str | None, typer.Option()] = None,
+    capacity: Annotated[int | None, typer.Option(min=1, max=100)] = None,
+) -> None:
+    """Change a rep's details."""
+    values: dict[str, Any] = {
+        "name": name,
+        "languages": _languages(lang) if lang else None,
+        "telegram_user_id": _telegram(telegram),
+        "email": _email(email),
+        "role": _role(role) if role else None,
+        "capacity": capacity,
+    }
+    changes = {key: value for key, value in values.items() if value is not None}
+    if not changes:
+        raise typer.BadParameter("nothing to change")
+    if not with_store(lambda uow: uow.reps.update(rep_id, **changes)):
+        raise not_found(f"rep {rep_id}")
+    typer.echo(f"rep {rep_id} updated")
+
+
+@reps_app.command("list")
+def list_reps(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List active reps."""
+    out.rows(with_store(lambda uow: uow.reps.list()), as_json, out.REP_COLUMNS)
+
+
+@reps_app.command("remove")
+def remove(rep_id: int) -> None:
+    """Remove a rep (kept as inactive when hand-offs refer to them)."""
+    if not with_store(lambda uow: uow.reps.remove(rep_id)):
+        raise not_found(f"rep {rep_id}")
+    typer.echo(f"rep {rep_id} removed")

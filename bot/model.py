@@ -1,0 +1,178 @@
+"""The shared conversation model: what every channel and the core agree on.
+
+No SDK is imported here (no telegram, aioimaplib, aiosmtplib or sqlalchemy): adapters translate
+their SDK's objects into these dataclasses on the way in and out of the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a message comes from or goes to on one channel.
+
+    `value` is the channel's own address: a Telegram chat id, an email address, a terminal
+    session name.
+    """
+
+    channel: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The person behind an inbound message, as the channel knows them.
+
+    `external_id` identifies the person on the channel (Telegram user id, email address) and
+    becomes an Identity of a Contact.
+    """
+
+    external_id: str
+    display_name: str = ""
+    language_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    kind: str
+    name: str = ""
+    mime_type: str = ""
+    size: int | None = None
+    ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from a customer, normalised by its channel adapter.
+
+    `external_id` is the idempotency key: the same `(channel, external_id)` accepted twice is
+    processed once. An edit has a key of its own (e.g. including the edit time) and names
+    the edited message's key in `edit_of`.
+    `thread_key` names the conversation on the channel (a Telegram chat, an email thread root);
+    it defaults to the address.
+    """
+
+    external_id: str
+    address: Address
+    sender: Sender
+    text: str = ""
+    thread_key: str = ""
+    button: str | None = None
+    shared_phone: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    source: str | None = None
+    edit_of: str | None = None
+    subject: str = ""
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    received_at: datetime = field(default_factory=utc_now)
+    raw: Mapping[str, object] | None = None
+    raw_bytes: bytes | None = None
+
+    @property
+    def channel(self) -> str:
+        return self.address.channel
+
+    @property
+    def conversation_key(self) -> str:
+        return self.thread_key or self.address.value
+
+
+@dataclass(frozen=True, slots=True)
+class QuickReply:
+    """A button (Telegram) or a numbered choice (email, terminal)."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One reply to deliver. Channels that lack buttons render `options` as a numbered list."""
+
+    address: Address
+    text: str
+    options: tuple[QuickReply, ...] = ()
+    request_contact: bool = False
+    subject: str = ""
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """What the channel returned for a delivered message (its own id, when it has one)."""
+
+    external_id: str | None = None
+
+
+class SendError(Exception):
+    """Base of the errors an adapter raises from `send`; the relay decides by the subclass."""
+
+
+class TransientSendError(SendError):
+    """Try again later: network trouble, 5xx, 429 (with `retry_after` seconds), SMTP 4xx."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """Never retry. `unreachable` means the recipient itself is gone (blocked the bot, bounced)."""
+
+    def __init__(self, reason: str, *, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unreachable = unreachable
+
+
+class Outcome(StrEnum):
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    EDITED = "edited"
+    PARKED = "parked"
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    """What `accept` did with one inbound message, returned only after it is durable."""
+
+    outcome: Outcome
+    replies: int = 0
+    conversation_id: int | None = None
+
+
+Accept = Callable[[InboundMessage], Awaitable[AcceptResult]]
+
+
+class ChannelAdapter(Protocol):
+    """A channel: receives messages into `accept` and delivers outbound messages.
+
+    Guarantees an adapter must give:
+    - it acknowledges an inbound message to its source (offset, UID watermark, HTTP 200) only
+      after `accept` has returned, which happens only after the turn is committed;
+    - `send` raises `TransientSendError` or `PermanentSendError` for failures it understands;
+      any other exception is treated as transient by the relay.
+    """
+
+    name: str
+
+    async def run(self, accept: Accept) -> None:
+        """Receive until cancelled."""
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        """Deliver one message; at-least-once, so a retry after a crash may repeat it."""

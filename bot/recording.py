@@ -1,0 +1,92 @@
+"""Writing what a turn produced: touchpoints, outbox rows and the conversation's next state.
+
+This is the dispatcher's half of the rule "touchpoints are written by the dispatcher and the
+relay only": handlers describe events, this module records them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from bot.router import Routed
+from bot.turn import Reply, Result, Turn
+from storage.records import ConversationState
+from storage.repos.outbox import NewOutbound
+from storage.repos.touchpoints import NewTouchpoint
+from storage.uow import UnitOfWork
+
+PREVIEW = 200
+
+
+async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed) -> int:
+    """Record the turn; returns how many replies were queued."""
+    result = routed.result
+    touchpoints = _inbound_touchpoints(turn, routed) + [
+        _touchpoint(turn, event.kind, event.actor, event.details) for event in result.events
+    ]
+    touchpoints += [_touchpoint(turn, "message_out", "bot", {"text": reply.text[:PREVIEW]}) for reply in result.replies]
+    state = next_state(turn, result)
+    if state != turn.conversation.current:
+        await uow.conversations.save(turn.conversation, state, turn.now)
+    await uow.outbox.enqueue([outbound(turn, reply) for reply in result.replies], turn.now)
+    await uow.touchpoints.add(touchpoints)
+    return len(result.replies)
+
+
+def next_state(turn: Turn, result: Result) -> ConversationState:
+    """The handler's state (or the current one) in the turn's language, with the options offered.
+
+    Remembering the last options offered lets a customer answer "2" or type a button's label on a
+    channel without buttons (terminal, email).
+    """
+    state = replace(result.state or turn.state, language=turn.lang)
+    with_options = [reply for reply in result.replies if reply.options]
+    offered = [[option.label, option.data] for option in with_options[-1].options] if with_options else []
+    data = {key: value for key, value in state.data.items() if key != "offered"}
+    if offered:
+        data["offered"] = offered
+    elif not result.replies and "offered" in state.data:
+        data["offered"] = state.data["offered"]
+    return replace(state, data=data)
+
+
+def outbound(turn: Turn, reply: Reply) -> NewOutbound:
+    message = turn.message
+    references = [*message.references, message.message_id] if message.message_id else list(message.references)
+    return NewOutbound(
+        channel=turn.conversation.channel,
+        address=turn.conversation.address,
+        text=reply.text,
+        conversation_id=turn.conversation.id,
+        inbound_message_id=turn.message_id,
+        options=[{"label": option.label, "data": option.data} for option in reply.options],
+        request_contact=reply.request_contact,
+        subject=turn.conversation.subject or message.subject,
+        in_reply_to=message.message_id,
+        references=references,
+    )
+
+
+def _inbound_touchpoints(turn: Turn, routed: Routed) -> list[NewTouchpoint]:
+    if turn.message_id is None:
+        return []
+    details: dict[str, Any] = {"text": turn.message.text[:PREVIEW], "lang": turn.lang}
+    if turn.message.attachments:
+        details["attachments"] = [item.kind for item in turn.message.attachments]
+    if routed.match is not None:
+        match = routed.match
+        details.update(intent=match.intent, score=match.score, matched=match.matched)
+    return [_touchpoint(turn, "message_in", "customer", details)]
+
+
+def _touchpoint(turn: Turn, kind: str, actor: str, details: dict[str, Any]) -> NewTouchpoint:
+    return NewTouchpoint(
+        kind=kind,
+        channel=turn.conversation.channel,
+        actor=actor,
+        occurred_at=turn.now,
+        contact_id=turn.conversation.contact_id,
+        conversation_id=turn.conversation.id,
+        details=details,
+    )

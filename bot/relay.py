@@ -1,0 +1,196 @@
+"""The relay: delivers outbox rows through the channel adapters.
+
+Guarantees: at-least-once delivery. A row is leased, sent, then marked sent in a second
+transaction; one row at a time, so a crash between "sent" and "marked sent" repeats at most
+that one reply. Replies of one conversation go out in order.
+
+Errors: `TransientSendError` (and any unexpected exception) → retry with exponential backoff
+and full jitter, honouring `retry_after`; after `max_attempts` the row fails. A
+`PermanentSendError` fails the row at once and, when the recipient is gone, marks the identity
+unreachable so nothing more is tried for it. Every outcome is a touchpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.model import (
+    Address,
+    ChannelAdapter,
+    OutboundMessage,
+    PermanentSendError,
+    QuickReply,
+    SendReceipt,
+    TransientSendError,
+    utc_now,
+)
+from storage.records import OutboxRow
+from storage.repos.touchpoints import NewTouchpoint
+from storage.uow import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "the recipient is unreachable (blocked the bot or the address bounced)"
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPolicy:
+    lease: timedelta = timedelta(seconds=60)
+    max_attempts: int = 8
+    base_delay: float = 2.0
+    max_delay: float = 600.0
+    poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    receipt: SendReceipt
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    reason: str
+    permanent: bool
+    unreachable: bool = False
+    retry_after: float | None = None
+
+
+Attempt = Delivered | Failed
+
+
+class Relay:
+    def __init__(
+        self,
+        database: Database,
+        adapters: Mapping[str, ChannelAdapter],
+        *,
+        policy: RelayPolicy = RelayPolicy(),
+        clock: Callable[[], datetime] = utc_now,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._db = database
+        self._adapters = dict(adapters)
+        self._policy = policy
+        self._clock = clock
+        self._jitter = jitter
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a turn commits: deliver now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            if await self.deliver_due() == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._policy.poll_seconds)
+
+    async def deliver_due(self, limit: int = 1000) -> int:
+        """Deliver due rows one by one; returns how many were attempted."""
+        attempted = 0
+        while attempted < limit and await self.deliver_one():
+            attempted += 1
+        return attempted
+
+    async def deliver_one(self) -> bool:
+        claimed = await self._claim()
+        if claimed is None:
+            return False
+        row, reachable = claimed
+        attempt = await self._send(row) if reachable else Failed(UNREACHABLE, permanent=True)
+        async with self._db.transaction() as uow:
+            await self._settle(uow, row, attempt)
+            await uow.commit()
+        return True
+
+    async def _claim(self) -> tuple[OutboxRow, bool] | None:
+        """Lease the next row of a channel we can deliver to; also say if its recipient is reachable."""
+        async with self._db.transaction() as uow:
+            row = await uow.outbox.claim_next(self._clock(), self._policy.lease, tuple(self._adapters))
+            reachable = row is not None and await uow.contacts.is_reachable(row.channel, row.address)
+            await uow.commit()
+        return (row, reachable) if row is not None else None
+
+    async def _send(self, row: OutboxRow) -> Attempt:
+        adapter = self._adapters[row.channel]
+        try:
+            return Delivered(await adapter.send(to_message(row)))
+        except PermanentSendError as error:
+            return Failed(error.reason, permanent=True, unreachable=error.unreachable)
+        except TransientSendError as error:
+            return Failed(error.reason, permanent=False, retry_after=error.retry_after)
+        except Exception as error:  # an adapter bug or an unforeseen network error: retry
+            log.exception("sending outbox row %s failed", row.id)
+            return Failed(f"{type(error).__name__}: {error}", permanent=False)
+
+    async def _settle(self, uow: UnitOfWork, row: OutboxRow, attempt: Attempt) -> None:
+        now = self._clock()
+        if isinstance(attempt, Delivered):
+            await self._delivered(uow, row, attempt.receipt, now)
+        elif attempt.permanent or row.attempts >= self._policy.max_attempts:
+            await self._failed(uow, row, attempt, now)
+        else:
+            when = now + timedelta(seconds=self._delay(row.attempts, attempt.retry_after))
+            await uow.outbox.retry_later(row.id, when, attempt.reason)
+
+    async def _delivered(self, uow: UnitOfWork, row: OutboxRow, receipt: SendReceipt, now: datetime) -> None:
+        await uow.outbox.mark_sent(row.id, receipt.external_id, now)
+        await uow.messages.insert(
+            channel=row.channel,
+            external_id=f"out:{receipt.external_id or row.id}",
+            conversation_id=row.conversation_id,
+            direction="out",
+            text=row.text,
+            now=now,
+        )
+        details = {"outbox_id": row.id, "attempts": row.attempts, "external_id": receipt.external_id}
+        await uow.touchpoints.add([await _touchpoint(uow, row, "delivered", now, details)])
+
+    async def _failed(self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime) -> None:
+        await uow.outbox.mark_failed(row.id, attempt.reason)
+        details = {"outbox_id": row.id, "attempts": row.attempts, "reason": attempt.reason}
+        events = [await _touchpoint(uow, row, "failed", now, details)]
+        if attempt.unreachable and await uow.contacts.set_reachable(row.channel, row.address, attempt.reason):
+            events.append(await _touchpoint(uow, row, "unreachable", now, {"reason": attempt.reason}))
+        await uow.touchpoints.add(events)
+
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after + self._jitter()
+        ceiling = min(self._policy.max_delay, self._policy.base_delay * 2 ** max(attempts - 1, 0))
+        return ceiling * self._jitter()
+
+
+def to_message(row: OutboxRow) -> OutboundMessage:
+    return OutboundMessage(
+        address=Address(row.channel, row.address),
+        text=row.text,
+        options=tuple(QuickReply(option["label"], option["data"]) for option in row.options),
+        request_contact=row.request_contact,
+        subject=row.subject,
+        message_id=row.message_id,
+        in_reply_to=row.in_reply_to,
+        references=tuple(row.references),
+    )
+
+
+async def _touchpoint(
+    uow: UnitOfWork, row: OutboxRow, kind: str, now: datetime, details: dict[str, object]
+) -> NewTouchpoint:
+    conversation = await uow.conversations.get(row.conversation_id) if row.conversation_id else None
+    return NewTouchpoint(
+        kind=kind,
+        channel=row.channel,
+        actor="system" if kind != "delivered" else "bot",
+        occurred_at=now,
+        contact_id=conversation.contact_id if conversation else None,
+        conversation_id=row.conversation_id,
+        details=dict(details),
+    )

@@ -1,0 +1,163 @@
+"""Routing one turn to a handler, in the order of ARCHITECTURE.md:
+
+1. conversation state: an active hand-off absorbs every kind of message (the bot stays silent);
+2. buttons (also a typed option number or label) and commands;
+3. an open flow (lead capture, service intake) takes the message as its answer;
+4. intent matching against the catalog; 5. low confidence → a short menu, a person after
+   repeated misses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from bot.intents import IntentMatch
+from bot.turn import Context, Reply, Result, Turn
+from handlers import handoff, leads, other, service
+from handlers.common import idle, menu_reply
+
+CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
+START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+HUMAN_ESCAPE_SCORE = 0.8
+FLOWS = ("lead", "service")
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    result: Result
+    match: IntentMatch | None = None
+
+
+async def route(turn: Turn, ctx: Context) -> Routed:
+    if turn.state.state == "handoff":
+        if await handoff.is_active(turn, ctx):
+            return Routed(await handoff.while_with_team(turn, ctx))
+        turn = _with_state_reset(turn)
+    data = chosen_option(turn)
+    if data is not None:
+        return Routed(await on_button(data, turn, ctx))
+    if command := COMMAND.match(turn.text):
+        return Routed(await on_command(command[1].lower(), (command[2] or "").strip(), turn, ctx))
+    if turn.text.casefold().strip(" .!") in CANCEL_WORDS:
+        return Routed(await cancel(turn, ctx))
+    if turn.state.state in FLOWS:
+        return await in_flow(turn, ctx)
+    if not turn.text:
+        return Routed(await without_text(turn, ctx))
+    match = ctx.matcher.match(turn.text, turn.lang)
+    return Routed(await on_intent(match, turn, ctx), match)
+
+
+def chosen_option(turn: Turn) -> str | None:
+    """Button data, or the option a typed number/label picks among the last ones offered."""
+    if turn.message.button is not None:
+        return turn.message.button
+    offered = turn.state.data.get("offered") or []
+    text = turn.text.casefold().strip(" .)")
+    if text.isdigit() and 1 <= int(text) <= len(offered):
+        return str(offered[int(text) - 1][1])
+    return next((str(data) for label, data in offered if str(label).casefold() == text), None)
+
+
+async def on_button(data: str, turn: Turn, ctx: Context) -> Result:
+    if data.startswith("menu:"):
+        return await on_menu(data[5:], turn, ctx)
+    if data == "cancel":
+        return await cancel(turn, ctx)
+    if data.startswith("lead:") and turn.state.state == "lead":
+        return await leads.press(turn, ctx, data[5:])
+    return await other.stale_button(turn, ctx)
+
+
+async def on_menu(action: str, turn: Turn, ctx: Context) -> Result:
+    if action == "lead":
+        return await (leads.resume(turn, ctx) if turn.state.state == "lead" else leads.start(turn, ctx))
+    if action == "service":
+        return await service.start(replace(turn, message=replace(turn.message, text="")), ctx, "service")
+    if action == "status":
+        return await service.status(turn, ctx, text="")
+    if action == "human":
+        return await handoff.request(turn, ctx, reason="customer_asked")
+    return await other.stale_button(turn, ctx)
+
+
+async def on_command(name: str, args: str, turn: Turn, ctx: Context) -> Result:
+    if name == "start":
+        return await on_start(args, turn, ctx)
+    if name in ("help", "menu"):
+        return await other.show_help(turn, ctx)
+    if name in ("human", "operator", "agent"):
+        return await handoff.request(turn, ctx, reason="customer_asked")
+    if name == "status":
+        return await service.status(turn, ctx, text=args)
+    if name == "cancel":
+        return await cancel(turn, ctx)
+    if name in ("lead", "offer", "quote"):
+        return await leads.start(turn, ctx, args)
+    return await other.unknown_command(turn, ctx)
+
+
+async def on_start(payload: str, turn: Turn, ctx: Context) -> Result:
+    """`/start` greets; a deep-link payload is remembered as the campaign source.
+
+    In the middle of a flow a bare `/start` continues the flow instead of losing the answers.
+    """
+    source = payload if START_PAYLOAD.fullmatch(payload) else None
+    if source is None and turn.state.state == "lead":
+        return await leads.resume(turn, ctx)
+    return await other.greet(turn, ctx, source=source)
+
+
+async def cancel(turn: Turn, ctx: Context) -> Result:
+    if turn.state.state not in FLOWS:
+        return Result(replies=(Reply(ctx.say("nothing_to_cancel", turn.lang)),))
+    reply = menu_reply(ctx, turn.lang, "cancelled")
+    return Result(replies=(reply,), state=idle(turn))
+
+
+async def in_flow(turn: Turn, ctx: Context) -> Routed:
+    match = ctx.matcher.match(turn.text, turn.lang) if len(turn.text.split()) >= 2 else None
+    if match and match.route == "human" and match.score >= HUMAN_ESCAPE_SCORE:
+        return Routed(await handoff.request(turn, ctx, reason="customer_asked"), match)
+    if turn.state.state == "lead":
+        return Routed(await leads.answer(turn, ctx), match)
+    return Routed(await service.describe(turn, ctx), match)
+
+
+async def without_text(turn: Turn, ctx: Context) -> Result:
+    ticket = await service.current_ticket(turn, ctx)
+    if turn.message.attachments and ticket:
+        return await service.add_to_ticket(turn, ctx, ticket)
+    key = "attachment_received" if turn.message.attachments else "empty_message"
+    return Result(replies=(menu_reply(ctx, turn.lang, key),))
+
+
+async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
+    if match.route == "human":
+        return await handoff.request(turn, ctx, reason="customer_asked")
+    if match.route == "lead":
+        return await leads.start(turn, ctx, turn.text)
+    if match.route == "service":
+        return await on_service_intent(match, turn, ctx)
+    if match.intent != "none":
+        return await other.small_talk(turn, ctx, match.intent)
+    ticket = await service.current_ticket(turn, ctx)
+    if ticket and len(turn.text.split()) >= 3:
+        return await service.add_to_ticket(turn, ctx, ticket)
+    return await other.not_understood(turn, ctx)
+
+
+async def on_service_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
+    if match.intent == "service.status":
+        return await service.status(turn, ctx, may_open=True)
+    ticket = await service.current_ticket(turn, ctx)
+    if ticket:
+        return await service.add_to_ticket(turn, ctx, ticket)
+    return await service.start(turn, ctx, match.intent)
+
+
+def _with_state_reset(turn: Turn) -> Turn:
+    conversation = replace(turn.conversation, current=idle(turn))
+    return replace(turn, conversation=conversation)

@@ -1,0 +1,83 @@
+"""What a handler receives (a Turn and its Context) and what it returns (a Result).
+
+Handlers read and write business rows through `ctx.uow` inside the turn's transaction, but they
+never commit and never send: replies and touchpoint events travel back in the `Result`, and the
+dispatcher turns them into outbox rows and touchpoints before it commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.intents import IntentMatcher
+from bot.model import InboundMessage, QuickReply
+from handlers.texts import Texts
+from storage.records import Conversation, ConversationState
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    options: tuple[QuickReply, ...] = ()
+    request_contact: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A business event; the dispatcher records it as a touchpoint."""
+
+    kind: str
+    details: dict[str, Any] = field(default_factory=dict)
+    actor: str = "bot"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    replies: tuple[Reply, ...] = ()
+    events: tuple[Event, ...] = ()
+    state: ConversationState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    company_name: str = "Touchpoint"
+    default_language: str = "en"
+    followup_after: timedelta = timedelta(hours=24)
+    misses_before_handoff: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    uow: UnitOfWork
+    texts: Texts
+    matcher: IntentMatcher
+    config: FlowConfig
+
+    def say(self, key: str, lang: str, /, **fields: object) -> str:
+        return self.texts.get(key, lang, company=self.config.company_name, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One inbound message in the context of its conversation, as the router sees it."""
+
+    message: InboundMessage
+    message_id: int | None
+    conversation: Conversation
+    lang: str
+    now: datetime
+
+    @property
+    def state(self) -> ConversationState:
+        return self.conversation.current
+
+    @property
+    def contact_id(self) -> int:
+        return self.conversation.contact_id
+
+    @property
+    def text(self) -> str:
+        return self.message.text.strip()

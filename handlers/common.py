@@ -1,0 +1,39 @@
+"""Pieces every handler uses: the main menu, buttons, state changes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from bot.model import QuickReply
+from bot.turn import Context, Reply, Turn
+from storage.records import ConversationState
+
+MENU_ACTIONS = ("lead", "service", "status", "human")
+
+
+def button(ctx: Context, lang: str, key: str, data: str, **fields: object) -> QuickReply:
+    return QuickReply(label=ctx.say(f"button.{key}", lang, **fields), data=data)
+
+
+def menu_options(ctx: Context, lang: str) -> tuple[QuickReply, ...]:
+    return tuple(button(ctx, lang, action, f"menu:{action}") for action in MENU_ACTIONS)
+
+
+def menu_reply(ctx: Context, lang: str, key: str = "menu") -> Reply:
+    return Reply(ctx.say(key, lang), options=menu_options(ctx, lang))
+
+
+def idle(turn: Turn, **keep: Any) -> ConversationState:
+    """Back to no flow, keeping only what outlives a flow (the campaign source, the ticket)."""
+    data = {name: turn.state.data[name] for name in ("source", "ticket_id") if name in turn.state.data}
+    data.update(keep)
+    return ConversationState(state="idle", data=data, language=turn.lang, misses=0)
+
+
+def with_data(state: ConversationState, **changes: Any) -> ConversationState:
+    return replace(state, data={**state.data, **changes})
+
+
+def flow_state(turn: Turn, state: str, step: str | None, data: dict[str, Any]) -> ConversationState:
+    return ConversationState(state=state, step=step, data=data, language=turn.lang, misses=0)

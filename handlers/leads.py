@@ -1,0 +1,267 @@
+"""Lead capture: a short qualification flow that ends with a lead in status `new`.
+
+The answers live in the conversation's state (`data`), so a restart resumes at the same step.
+Steps already known about the contact (from an earlier lead or the contact's identities) are
+skipped; optional steps can be skipped; the summary step lets the customer correct any field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.model import QuickReply
+from bot.turn import Context, Event, Reply, Result, Turn
+from handlers.common import button, flow_state, idle
+from handlers.contact_info import clean_name, find_email, find_phone, remove_contacts
+from handlers.lead_scoring import score_lead
+from storage.repos.leads import NewLead
+
+STEPS = ("need", "name", "company", "contact", "budget", "timeline")
+OPTIONAL_STEPS = frozenset({"company", "budget", "timeline"})
+SUMMARY_FIELDS = ("need", "name", "company", "email", "phone", "budget", "timeline")
+EDITABLE = ("need", "name", "company", "contact", "budget", "timeline")
+MAX_ANSWER = 2000
+DESCRIPTIVE_WORDS = 6
+YES_WORDS = frozenset(
+    "yes y yep yeah ok okay sure confirm correct send right да ок окей верно отправить "
+    "отправляй подтверждаю правильно конечно ага".split()
+)
+
+
+async def start(turn: Turn, ctx: Context, first_text: str = "") -> Result:
+    """Begin the flow; a descriptive first message already answers "what do you need"."""
+    data = await _known_facts(turn, ctx)
+    data.update(_facts_in(first_text, turn.lang))
+    if len(first_text.split()) >= DESCRIPTIVE_WORDS:
+        data["need"] = remove_contacts(first_text)[:MAX_ANSWER]
+    if source := turn.state.data.get("source"):
+        data["source"] = source
+    intro = Reply(ctx.say("lead.intro", turn.lang))
+    result = _ask_next(turn, ctx, data)
+    return Result(replies=(intro, *result.replies), events=result.events, state=result.state)
+
+
+async def answer(turn: Turn, ctx: Context) -> Result:
+    """The customer's message while the flow waits at `turn.state.step`."""
+    step = turn.state.step or "need"
+    data = dict(turn.state.data)
+    if step == "confirm":
+        return await _confirm_or_correct(turn, ctx, data)
+    problem = _apply_answer(step, turn, data)
+    if problem:
+        return _reask(turn, ctx, step, data, problem)
+    return _ask_next(turn, ctx, data)
+
+
+async def press(turn: Turn, ctx: Context, action: str) -> Result:
+    """A lead-flow button: skip, confirm, edit, edit:<field>, name:<offered name>."""
+    data = dict(turn.state.data)
+    step = turn.state.step or "need"
+    if action == "skip" and step in OPTIONAL_STEPS:
+        data[step] = ""
+        return _ask_next(turn, ctx, data)
+    if action == "confirm" and step == "confirm":
+        return await _save(turn, ctx, data)
+    if action == "edit" and step == "confirm":
+        return _which_field(turn, ctx, data)
+    if action.startswith("edit:") and action[5:] in EDITABLE:
+        return _ask_next(turn, ctx, _forget(data, action[5:]))
+    if action == "use_name" and step == "name" and data.get("offered_name"):
+        data["name"] = data["offered_name"]
+        return _ask_next(turn, ctx, data)
+    return _ask_next(turn, ctx, data, prefix="stale_button")
+
+
+async def resume(turn: Turn, ctx: Context) -> Result:
+    return _ask_next(turn, ctx, dict(turn.state.data), prefix="resume")
+
+
+# --- collecting answers --------------------------------------------------------------------
+
+
+async def _known_facts(turn: Turn, ctx: Context) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    previous = await ctx.uow.leads.list(contact_id=turn.contact_id, limit=1)
+    if previous:
+        facts.update({k: v for k, v in (("name", previous[0].name), ("company", previous[0].company)) if v})
+    for identity in await ctx.uow.contacts.identities(turn.contact_id):
+        if identity.channel in ("email", "phone") and identity.reachable:
+            facts.setdefault(identity.channel, identity.address)
+    return facts
+
+
+def _facts_in(text: str, lang: str) -> dict[str, str]:
+    found = {"email": find_email(text), "phone": find_phone(text, lang)}
+    return {name: value for name, value in found.items() if value}
+
+
+def _apply_answer(step: str, turn: Turn, data: dict[str, Any]) -> str | None:
+    """Store the answer to `step` in `data`; return a reply key when the answer won't do."""
+    text = turn.text[:MAX_ANSWER]
+    if step == "contact":
+        return _apply_contact(turn, data)
+    data.update(_facts_in(text, turn.lang))
+    text = remove_contacts(text) if data.get("email") or data.get("phone") else text
+    if step == "name":
+        name = clean_name(text)
+        if name is None:
+            return "lead.bad_name"
+        data["name"] = name
+        return None
+    if len(text) < 2 or not any(char.isalnum() for char in text):
+        return "lead.too_short"
+    data[step] = text[:200] if step != "need" else text
+    return None
+
+
+def _apply_contact(turn: Turn, data: dict[str, Any]) -> str | None:
+    if turn.message.shared_phone:
+        phone = find_phone(turn.message.shared_phone, turn.lang)
+        if phone:
+            data["phone"] = phone
+            return None
+    if any(item.kind == "contact" for item in turn.message.attachments):
+        return "lead.contact_not_own"
+    facts = _facts_in(turn.text[:MAX_ANSWER], turn.lang)
+    if not facts:
+        return "lead.bad_contact"
+    data.update(facts)
+    return None
+
+
+def _forget(data: dict[str, Any], field: str) -> dict[str, Any]:
+    names = ("email", "phone") if field == "contact" else (field,)
+    return {key: value for key, value in data.items() if key not in names}
+
+
+def _next_step(data: dict[str, Any]) -> str | None:
+    for step in STEPS:
+        if step == "contact":
+            if not (data.get("email") or data.get("phone")):
+                return step
+        elif step not in data:
+            return step
+    return None
+
+
+# --- asking -------------------------------------------------------------------------------
+
+
+def _ask_next(turn: Turn, ctx: Context, data: dict[str, Any], prefix: str = "") -> Result:
+    step = _next_step(data)
+    lead_in = (Reply(ctx.say(prefix, turn.lang)),) if prefix else ()
+    if step is None:
+        return Result(
+            replies=(*lead_in, _summary(turn, ctx, data)),
+            state=flow_state(turn, "lead", "confirm", data),
+        )
+    question, data = _question(turn, ctx, step, data)
+    return Result(replies=(*lead_in, question), state=flow_state(turn, "lead", step, data))
+
+
+def _reask(turn: Turn, ctx: Context, step: str, data: dict[str, Any], problem: str) -> Result:
+    question, data = _question(turn, ctx, step, data)
+    reply = Reply(ctx.say(problem, turn.lang))
+    return Result(replies=(reply, question), state=flow_state(turn, "lead", step, data))
+
+
+def _question(
+    turn: Turn, ctx: Context, step: str, data: dict[str, Any]
+) -> tuple[Reply, dict[str, Any]]:
+    lang = turn.lang
+    options: tuple[QuickReply, ...] = ()
+    if step in OPTIONAL_STEPS:
+        options = (button(ctx, lang, "skip", "lead:skip"),)
+    if step == "name" and _offerable_name(turn):
+        data = {**data, "offered_name": _offerable_name(turn)}
+        options = (button(ctx, lang, "use_name", "lead:use_name", name=data["offered_name"]),)
+    reply = Reply(ctx.say(f"lead.ask_{step}", lang), options=options, request_contact=step == "contact")
+    return reply, data
+
+
+def _offerable_name(turn: Turn) -> str | None:
+    name = turn.message.sender.display_name.strip()
+    return clean_name(name) if name and "@" not in name else None
+
+
+def _summary(turn: Turn, ctx: Context, data: dict[str, Any]) -> Reply:
+    lines = [
+        f"{ctx.say(f'lead.field.{name}', turn.lang)}: {_shorten(str(data[name]))}"
+        for name in SUMMARY_FIELDS
+        if data.get(name)
+    ]
+    options = (
+        button(ctx, turn.lang, "confirm", "lead:confirm"),
+        button(ctx, turn.lang, "edit", "lead:edit"),
+        button(ctx, turn.lang, "cancel", "cancel"),
+    )
+    return Reply(ctx.say("lead.summary", turn.lang, summary="\n".join(lines)), options=options)
+
+
+def _which_field(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+    options = tuple(button(ctx, turn.lang, f"edit_{name}", f"lead:edit:{name}") for name in EDITABLE)
+    reply = Reply(ctx.say("lead.which_field", turn.lang), options=options)
+    return Result(replies=(reply,), state=flow_state(turn, "lead", "confirm", data))
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- finishing ----------------------------------------------------------------------------
+
+
+async def _confirm_or_correct(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+    words = re.sub(r"[^\w\s]", " ", turn.text.casefold()).split()
+    if words and len(words) <= 3 and words[0] in YES_WORDS:
+        return await _save(turn, ctx, data)
+    facts = _facts_in(turn.text, turn.lang)
+    data.update(facts)
+    return _ask_next(turn, ctx, data, prefix="" if facts else "lead.which_field")
+
+
+async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+    lead = _new_lead(turn, data)
+    lead_id = await ctx.uow.leads.create(lead, turn.now)
+    await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
+    events = [Event("lead_captured", {"lead_id": lead_id, "score": lead.score, "source": lead.source})]
+    events += await _link_identities(turn, ctx, lead)
+    name = lead.name or ""
+    reply = Reply(ctx.say("lead.saved", turn.lang, name=name))
+    return Result(replies=(reply,), events=tuple(events), state=idle(turn))
+
+
+def _new_lead(turn: Turn, data: dict[str, Any]) -> NewLead:
+    def value(name: str) -> str | None:
+        return str(data[name]) if data.get(name) else None
+
+    return NewLead(
+        contact_id=turn.contact_id,
+        conversation_id=turn.conversation.id,
+        need=str(data.get("need", "")),
+        name=value("name"),
+        company=value("company"),
+        email=value("email"),
+        phone=value("phone"),
+        budget=value("budget"),
+        timeline=value("timeline"),
+        source=value("source"),
+        score=score_lead(data),
+    )
+
+
+async def _link_identities(turn: Turn, ctx: Context, lead: NewLead) -> list[Event]:
+    """The email/phone given become the contact's identities, unless someone else has them."""
+    events: list[Event] = []
+    for channel, address in (("email", lead.email), ("phone", lead.phone)):
+        if not address:
+            continue
+        link = await ctx.uow.contacts.link(turn.contact_id, channel, address, turn.now)
+        if link.outcome == "conflict":
+            await ctx.uow.contacts.record_conflict(
+                turn.contact_id, link.owner_contact_id, channel, address, turn.now
+            )
+            details = {"channel": channel, "address": address, "owner_contact_id": link.owner_contact_id}
+            events.append(Event("identity_conflict", details, "system"))
+    return events

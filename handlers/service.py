@@ -1,0 +1,169 @@
+"""Service follow-ups: open a ticket, acknowledge it, follow up on a timer, answer its status.
+
+A conversation remembers its current ticket (`data["ticket_id"]`): later messages that are not
+a new request of another kind are added to that ticket.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime
+
+from bot.turn import Context, Event, Reply, Result, Turn
+from handlers.common import flow_state, idle
+from storage.records import Conversation, Ticket, ticket_id_from_number
+from storage.repos.tickets import OPEN_STATUSES
+
+# A reference to one of our tickets: "#1042", "№1042", "ticket 1042", "заявка 1042". A bare
+# number ("order 5531") is the customer's order number, not a ticket.
+TICKET_REFERENCE = re.compile(
+    r"(?:[#№]\s*|\b(?:ticket|request|case|заявк\w*|обращени\w*|тикет\w*)\s*(?:#|№|no\.?|number|номер)?\s*)"
+    r"(\d{1,9})\b",
+    re.IGNORECASE,
+)
+DESCRIPTIVE_WORDS = 5
+MAX_SUMMARY = 4000
+FOLLOWUP_KIND = "ticket_followup"
+
+
+def category_of(intent: str) -> str:
+    """`service.refund` → `refund`; anything else → `other`."""
+    prefix, _, name = intent.partition(".")
+    return name if prefix == "service" and name and name != "status" else "other"
+
+
+async def start(turn: Turn, ctx: Context, intent: str) -> Result:
+    """A new service request: open it now if the message describes it, else ask for details."""
+    category = category_of(intent)
+    if len(turn.text.split()) >= DESCRIPTIVE_WORDS:
+        return await open_ticket(turn, ctx, category, turn.text)
+    reply = Reply(ctx.say("service.ask_details", turn.lang))
+    state = flow_state(turn, "service", "describe", {**idle(turn).data, "category": category})
+    return Result(replies=(reply,), state=state)
+
+
+async def describe(turn: Turn, ctx: Context) -> Result:
+    """The description the intake step asked for."""
+    if len(turn.text) < 2 or not any(char.isalnum() for char in turn.text):
+        return Result(replies=(Reply(ctx.say("lead.too_short", turn.lang)),))
+    return await open_ticket(turn, ctx, str(turn.state.data.get("category", "other")), turn.text)
+
+
+async def open_ticket(turn: Turn, ctx: Context, category: str, text: str) -> Result:
+    ticket = await ctx.uow.tickets.open(
+        contact_id=turn.contact_id,
+        conversation_id=turn.conversation.id,
+        category=category,
+        summary=text[:MAX_SUMMARY],
+        now=turn.now,
+    )
+    await ctx.uow.tickets.add_note(ticket.id, text[:MAX_SUMMARY], "customer", turn.message_id, turn.now)
+    due = turn.now + ctx.config.followup_after
+    await ctx.uow.followups.schedule(
+        FOLLOWUP_KIND, due, turn.now, conversation_id=turn.conversation.id, ticket_id=ticket.id
+    )
+    hours = round(ctx.config.followup_after.total_seconds() / 3600, 1)
+    reply = Reply(ctx.say("service.opened", turn.lang, number=ticket.number, hours=f"{hours:g}"))
+    events = (
+        Event("ticket_opened", {"ticket": ticket.number, "category": category}),
+        Event("followup_scheduled", {"ticket": ticket.number, "due_at": due.isoformat()}, "system"),
+    )
+    return Result(replies=(reply,), events=events, state=idle(turn, ticket_id=ticket.id))
+
+
+async def current_ticket(turn: Turn, ctx: Context) -> Ticket | None:
+    """The conversation's ticket, when it is still open."""
+    ticket_id = turn.state.data.get("ticket_id")
+    if not isinstance(ticket_id, int):
+        return None
+    ticket = await ctx.uow.tickets.get(ticket_id)
+    return ticket if ticket and ticket.status in OPEN_STATUSES else None
+
+
+async def add_to_ticket(turn: Turn, ctx: Context, ticket: Ticket) -> Result:
+    await ctx.uow.tickets.add_note(ticket.id, turn.text[:MAX_SUMMARY], "customer", turn.message_id, turn.now)
+    reply = Reply(ctx.say("service.note_added", turn.lang, number=ticket.number))
+    event = Event("ticket_updated", {"ticket": ticket.number}, "customer")
+    return Result(replies=(reply,), events=(event,), state=replace(turn.state, misses=0))
+
+
+async def status(turn: Turn, ctx: Context, text: str | None = None, *, may_open: bool = False) -> Result:
+    """Status of the tickets the text refers to, or of all the customer's open tickets.
+
+    Only the customer's own tickets are shown; someone else's number reads as not found. With
+    `may_open`, a question about something we have no ticket for ("where is my order 5531?")
+    opens one, since following it up is exactly what the customer asks for.
+    """
+    references = [int(found) for found in TICKET_REFERENCE.findall(turn.text if text is None else text)]
+    if references:
+        replies = tuple([await _one_status(turn, ctx, number) for number in references[:5]])
+        return Result(replies=replies, events=(Event("status_requested", {"tickets": references[:5]}),))
+    tickets = await _open_tickets_of(turn, ctx)
+    if tickets:
+        return _list_open(turn, ctx, tickets)
+    if may_open and len(turn.text.split()) >= DESCRIPTIVE_WORDS:
+        return await open_ticket(turn, ctx, "order", turn.text)
+    reply = Reply(ctx.say("service.none_open", turn.lang))
+    state = flow_state(turn, "service", "describe", {**idle(turn).data, "category": "other"})
+    return Result(replies=(reply,), state=state)
+
+
+async def _one_status(turn: Turn, ctx: Context, number: int) -> Reply:
+    ticket = await ctx.uow.tickets.get(ticket_id_from_number(number))
+    if ticket is None or ticket.contact_id != turn.contact_id:
+        return Reply(ctx.say("service.not_found", turn.lang, number=number))
+    return Reply(describe_ticket(ctx, ticket, turn.lang))
+
+
+def describe_ticket(ctx: Context, ticket: Ticket, lang: str) -> str:
+    return ctx.say(
+        "service.status",
+        lang,
+        number=ticket.number,
+        category=ticket.category,
+        status=status_name(ctx, ticket.status, lang),
+        updated=ticket.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def status_name(ctx: Context, status_code: str, lang: str) -> str:
+    key = f"service.status_name.{status_code}"
+    return ctx.say(key, lang) if ctx.texts.has(key) else status_code
+
+
+async def _open_tickets_of(turn: Turn, ctx: Context) -> list[Ticket]:
+    tickets = await ctx.uow.tickets.list(contact_id=turn.contact_id)
+    return [ticket for ticket in tickets if ticket.status in OPEN_STATUSES]
+
+
+def _list_open(turn: Turn, ctx: Context, tickets: list[Ticket]) -> Result:
+    lines = [ctx.say("service.your_open", turn.lang)]
+    lines += [describe_ticket(ctx, ticket, turn.lang) for ticket in tickets[:10]]
+    event = Event("status_requested", {"tickets": [ticket.number for ticket in tickets[:10]]})
+    return Result(replies=(Reply("\n".join(lines)),), events=(event,))
+
+async def on_followup(ctx: Context, conversation: Conversation, ticket_id: int | None, now: datetime) -> Result:
+    """A ticket's follow-up timer fired: remind the customer while the ticket is still open.
+
+    Nothing is sent when the ticket is closed, a person is already talking to the customer,
+    or the customer cannot be reached (blocked the bot, address bounced).
+    """
+    ticket = await ctx.uow.tickets.get(ticket_id) if ticket_id is not None else None
+    skip = await _followup_obstacle(ctx, conversation, ticket)
+    number = ticket.number if ticket else None
+    if skip or ticket is None:
+        return Result(events=(Event("followup_skipped", {"ticket": number, "why": skip}, "system"),))
+    lang = conversation.current.language
+    text = ctx.say("service.followup", lang, number=ticket.number, status=status_name(ctx, ticket.status, lang))
+    return Result(replies=(Reply(text),), events=(Event("followup_due", {"ticket": number}, "system"),))
+
+
+async def _followup_obstacle(ctx: Context, conversation: Conversation, ticket: Ticket | None) -> str:
+    if ticket is None or ticket.status not in OPEN_STATUSES:
+        return "ticket_closed"
+    if conversation.current.state == "handoff":
+        return "with_a_person"
+    if not await ctx.uow.contacts.is_reachable(conversation.channel, conversation.address):
+        return "unreachable"
+    return ""

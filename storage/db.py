@@ -1,0 +1,84 @@
+"""Engines for SQLite (embedded default, WAL) and PostgreSQL (asyncpg), and schema upgrades."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine tuned for the backend: SQLite gets WAL and a busy timeout."""
+    if is_sqlite(url):
+        _ensure_parent_folder(url)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _ensure_parent_folder(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers (the CLI) run beside the bot's one writer; NORMAL sync is still safe
+    # against a killed process (only a power loss can drop the last commits).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest migration (idempotent; run at every start-up)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade_sync)
+
+
+def _upgrade_sync(sync_connection: Any) -> None:
+    config = alembic_config(str(sync_connection.engine.url))
+    config.attributes["connection"] = sync_connection
+    command.upgrade(config, "head")
+
+
+async def advisory_lock(connection: AsyncConnection, key: int) -> None:
+    """Serialise work on `key` across instances (PostgreSQL only; SQLite has one writer)."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def run_upgrade(url: str) -> None:
+    """Synchronous entry for the CLI's `db upgrade`."""
+
+    async def _run() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_run())

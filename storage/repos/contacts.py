@@ -1,0 +1,146 @@
+"""Contacts and their channel identities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.records import Contact, Identity
+from storage.sql import insert_ignore
+from storage.tables import (
+    contacts,
+    conversations,
+    handoffs,
+    identities,
+    identity_conflicts,
+    leads,
+    service_requests,
+    touchpoints,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityLink:
+    """What happened when an address was attached to a contact."""
+
+    outcome: str  # "added" (or already there) | "conflict"
+    owner_contact_id: int
+
+
+def contact_from_row(row: Row[Any]) -> Contact:
+    return Contact(
+        id=row.id,
+        display_name=row.display_name,
+        company=row.company,
+        language=row.language,
+        owner_rep_id=row.owner_rep_id,
+        created_at=row.created_at,
+    )
+
+
+class ContactRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def create(self, display_name: str, language: str | None, now: datetime) -> int:
+        statement = contacts.insert().values(
+            display_name=display_name[:200], language=language, created_at=now
+        )
+        result = await self._db.execute(statement.returning(contacts.c.id))
+        return int(result.scalar_one())
+
+    async def get(self, contact_id: int) -> Contact | None:
+        row = (await self._db.execute(contacts.select().where(contacts.c.id == contact_id))).first()
+        return contact_from_row(row) if row else None
+
+    async def list(self, limit: int = 200) -> list[Contact]:
+        query = contacts.select().order_by(contacts.c.id.desc()).limit(limit)
+        return [contact_from_row(row) for row in await self._db.execute(query)]
+
+    async def update_profile(
+        self, contact_id: int, *, name: str | None = None, company: str | None = None
+    ) -> None:
+        values: dict[str, str] = {}
+        if name:
+            values["display_name"] = name[:200]
+        if company:
+            values["company"] = company[:200]
+        if values:
+            await self._db.execute(
+                update(contacts).where(contacts.c.id == contact_id).values(**values)
+            )
+
+    async def owner_of(self, channel: str, address: str) -> int | None:
+        query = select(identities.c.contact_id).where(
+            identities.c.channel == channel, identities.c.address == address
+        )
+        return (await self._db.execute(query)).scalar_one_or_none()
+
+    async def identities(self, contact_id: int) -> list[Identity]:
+        query = identities.select().where(identities.c.contact_id == contact_id)
+        rows = await self._db.execute(query.order_by(identities.c.id))
+        return [
+            Identity(row.id, row.contact_id, row.channel, row.address, row.reachable)
+            for row in rows
+        ]
+
+    async def link(self, contact_id: int, channel: str, address: str, now: datetime) -> IdentityLink:
+        """Attach an address to a contact unless another contact already has it.
+
+        A conflict changes nothing; the caller decides whether to record it for review.
+        """
+        await self._db.execute(
+            insert_ignore(self._db, identities, ["channel", "address"]).values(
+                contact_id=contact_id, channel=channel, address=address, created_at=now
+            )
+        )
+        owner = await self.owner_of(channel, address)
+        assert owner is not None
+        return IdentityLink("added" if owner == contact_id else "conflict", owner)
+
+    async def record_conflict(
+        self, contact_id: int, owner: int, channel: str, address: str, now: datetime
+    ) -> None:
+        await self._db.execute(
+            identity_conflicts.insert().values(
+                contact_id=contact_id,
+                owner_contact_id=owner,
+                channel=channel,
+                address=address,
+                created_at=now,
+            )
+        )
+
+    async def set_reachable(self, channel: str, address: str, reason: str | None) -> int:
+        """Mark an identity reachable (reason None) or unreachable; returns rows changed."""
+        statement = (
+            update(identities)
+            .where(identities.c.channel == channel, identities.c.address == address)
+            .values(reachable=reason is None, unreachable_reason=reason)
+        )
+        return (await self._db.execute(statement)).rowcount
+
+    async def is_reachable(self, channel: str, address: str) -> bool:
+        query = select(identities.c.reachable).where(
+            identities.c.channel == channel, identities.c.address == address
+        )
+        value = (await self._db.execute(query)).scalar_one_or_none()
+        return value is not False
+
+    async def merge(self, source_id: int, target_id: int) -> None:
+        """Move everything of `source_id` onto `target_id` (a verified proof of one person).
+
+        The source contact row stays (empty), so a touchpoint can record the link and an
+        operator can reverse it.
+        """
+        for table in (identities, conversations, touchpoints, leads, service_requests, handoffs):
+            await self._db.execute(
+                update(table).where(table.c.contact_id == source_id).values(contact_id=target_id)
+            )
+
+    async def count(self) -> int:
+        return int((await self._db.execute(select(func.count()).select_from(contacts))).scalar_one())

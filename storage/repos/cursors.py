@@ -1,0 +1,32 @@
+"""Channel cursors: the Telegram offset, the IMAP (UIDVALIDITY, last UID) watermark."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.sql import upsert
+from storage.tables import channel_cursors
+
+
+class CursorRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def get(self, channel: str, key: str) -> str | None:
+        query = select(channel_cursors.c.value).where(
+            channel_cursors.c.channel == channel, channel_cursors.c.key == key
+        )
+        return (await self._db.execute(query)).scalar_one_or_none()
+
+    async def put(self, channel: str, key: str, value: str, now: datetime) -> None:
+        statement = upsert(
+            self._db,
+            channel_cursors,
+            keys=["channel", "key"],
+            values={"channel": channel, "key": key, "value": value, "updated_at": now},
+            changing=["value", "updated_at"],
+        )
+        await self._db.execute(statement)

@@ -1,0 +1,60 @@
+"""Dead letters: inbound messages that could not be processed, parked with the error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.tables import dead_letters
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    channel: str
+    external_id: str | None
+    error: str
+    status: str
+    created_at: datetime
+
+
+class DeadLetterRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def park(
+        self,
+        *,
+        channel: str,
+        external_id: str | None,
+        error: str,
+        now: datetime,
+        payload: Mapping[str, object] | None = None,
+        raw: bytes | None = None,
+    ) -> int:
+        statement = dead_letters.insert().values(
+            channel=channel,
+            external_id=external_id,
+            error=error[:4000],
+            payload=dict(payload) if payload is not None else None,
+            raw=raw,
+            created_at=now,
+        )
+        return int((await self._db.execute(statement.returning(dead_letters.c.id))).scalar_one())
+
+    async def find(self, channel: str, external_id: str) -> int | None:
+        query = select(dead_letters.c.id).where(
+            dead_letters.c.channel == channel, dead_letters.c.external_id == external_id
+        )
+        return (await self._db.execute(query.limit(1))).scalar_one_or_none()
+
+    async def list(self, limit: int = 200) -> list[DeadLetter]:
+        query = dead_letters.select().order_by(dead_letters.c.id.desc()).limit(limit)
+        return [
+            DeadLetter(row.id, row.channel, row.external_id, row.error, row.status, row.created_at)
+            for row in await self._db.execute(query)
+        ]

@@ -1,0 +1,69 @@
+"""Messages, unique on (channel, external_id): the idempotency key of every inbound turn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.sql import insert_ignore
+from storage.tables import messages
+
+
+class MessageRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def insert(
+        self,
+        *,
+        channel: str,
+        external_id: str,
+        conversation_id: int | None,
+        direction: str,
+        text: str,
+        now: datetime,
+        payload: Mapping[str, object] | None = None,
+        raw: bytes | None = None,
+    ) -> int | None:
+        """Store a message; None when `(channel, external_id)` is already stored."""
+        statement = insert_ignore(self._db, messages, ["channel", "external_id"]).values(
+            channel=channel,
+            external_id=external_id,
+            conversation_id=conversation_id,
+            direction=direction,
+            text=text,
+            payload=dict(payload) if payload is not None else None,
+            raw=raw,
+            created_at=now,
+        )
+        result = await self._db.execute(statement.returning(messages.c.id))
+        return result.scalar_one_or_none()
+
+    async def find_id(self, channel: str, external_id: str) -> int | None:
+        query = select(messages.c.id).where(
+            messages.c.channel == channel, messages.c.external_id == external_id
+        )
+        return (await self._db.execute(query)).scalar_one_or_none()
+
+    async def apply_edit(self, message_id: int, text: str, now: datetime) -> None:
+        await self._db.execute(
+            update(messages).where(messages.c.id == message_id).values(text=text, edited_at=now)
+        )
+
+    async def text_of(self, message_id: int) -> str | None:
+        query = select(messages.c.text).where(messages.c.id == message_id)
+        return (await self._db.execute(query)).scalar_one_or_none()
+
+    async def recent(self, conversation_id: int, limit: int = 10) -> list[tuple[str, str]]:
+        """The last messages of a conversation as (direction, text), oldest first."""
+        query = (
+            select(messages.c.direction, messages.c.text)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.id.desc())
+            .limit(limit)
+        )
+        rows = list(await self._db.execute(query))
+        return [(row.direction, row.text) for row in reversed(rows)]

@@ -1,0 +1,96 @@
+"""Sales reps: who can take a hand-off, on which channel, in which languages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.records import Rep
+from storage.tables import reps
+
+
+def rep_from_row(row: Row[Any]) -> Rep:
+    return Rep(
+        id=row.id,
+        name=row.name,
+        languages=tuple(code for code in row.languages.split(",") if code),
+        telegram_user_id=row.telegram_user_id,
+        email=row.email,
+        role=row.role,
+        capacity=row.capacity,
+        on_duty=row.on_duty,
+        active=row.active,
+    )
+
+
+class RepRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(
+        self,
+        *,
+        name: str,
+        languages: tuple[str, ...],
+        telegram_user_id: str | None,
+        email: str | None,
+        role: str,
+        capacity: int,
+        now: datetime,
+    ) -> int:
+        statement = reps.insert().values(
+            name=name,
+            languages=",".join(languages),
+            telegram_user_id=telegram_user_id,
+            email=email,
+            role=role,
+            capacity=capacity,
+            created_at=now,
+        )
+        return int((await self._db.execute(statement.returning(reps.c.id))).scalar_one())
+
+    async def update(self, rep_id: int, **values: Any) -> bool:
+        if "languages" in values:
+            values["languages"] = ",".join(values["languages"])
+        statement = update(reps).where(reps.c.id == rep_id).values(**values)
+        return (await self._db.execute(statement)).rowcount == 1
+
+    async def remove(self, rep_id: int) -> bool:
+        # A rep who handled hand-offs stays referenced by them: deactivate instead of deleting.
+        deactivated = await self.update(rep_id, active=False, on_duty=False)
+        if deactivated:
+            await self._delete_if_unreferenced(rep_id)
+        return deactivated
+
+    async def _delete_if_unreferenced(self, rep_id: int) -> None:
+        try:
+            async with self._db.begin_nested():
+                await self._db.execute(delete(reps).where(reps.c.id == rep_id))
+        except IntegrityError:  # referenced by a hand-off or a contact: keep it inactive
+            return
+
+    async def get(self, rep_id: int) -> Rep | None:
+        row = (await self._db.execute(reps.select().where(reps.c.id == rep_id))).first()
+        return rep_from_row(row) if row else None
+
+    async def list(self, *, include_inactive: bool = False) -> list[Rep]:
+        query = reps.select()
+        if not include_inactive:
+            query = query.where(reps.c.active.is_(True))
+        return [rep_from_row(row) for row in await self._db.execute(query.order_by(reps.c.id))]
+
+    async def by_telegram(self, telegram_user_id: str) -> Rep | None:
+        query = reps.select().where(
+            reps.c.telegram_user_id == telegram_user_id, reps.c.active.is_(True)
+        )
+        row = (await self._db.execute(query)).first()
+        return rep_from_row(row) if row else None
+
+    async def by_email(self, email: str) -> Rep | None:
+        query = reps.select().where(reps.c.email == email.lower(), reps.c.active.is_(True))
+        row = (await self._db.execute(query)).first()
+        return rep_from_row(row) if row else None

@@ -1,0 +1,80 @@
+"""Touchpoints: the immutable timeline of every contact point."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.records import TouchpointRow
+from storage.tables import touchpoints
+
+
+@dataclass(frozen=True, slots=True)
+class NewTouchpoint:
+    kind: str
+    channel: str
+    actor: str
+    occurred_at: datetime
+    contact_id: int | None = None
+    conversation_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def touchpoint_from_row(row: Row[Any]) -> TouchpointRow:
+    return TouchpointRow(
+        id=row.id,
+        contact_id=row.contact_id,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        kind=row.kind,
+        actor=row.actor,
+        occurred_at=row.occurred_at,
+        details=dict(row.details or {}),
+    )
+
+
+class TouchpointRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._db = connection
+
+    async def add(self, events: Sequence[NewTouchpoint]) -> None:
+        """Insert all events in one statement (the dispatcher writes several per turn)."""
+        if not events:
+            return
+        rows = [
+            {
+                "kind": event.kind,
+                "channel": event.channel,
+                "actor": event.actor,
+                "occurred_at": event.occurred_at,
+                "contact_id": event.contact_id,
+                "conversation_id": event.conversation_id,
+                "details": event.details,
+            }
+            for event in events
+        ]
+        await self._db.execute(touchpoints.insert(), rows)
+
+    async def list(
+        self,
+        *,
+        contact_id: int | None = None,
+        conversation_id: int | None = None,
+        kind: str | None = None,
+        limit: int = 200,
+    ) -> list[TouchpointRow]:
+        query = touchpoints.select()
+        if contact_id is not None:
+            query = query.where(touchpoints.c.contact_id == contact_id)
+        if conversation_id is not None:
+            query = query.where(touchpoints.c.conversation_id == conversation_id)
+        if kind is not None:
+            query = query.where(touchpoints.c.kind == kind)
+        query = query.order_by(touchpoints.c.id.desc()).limit(limit)
+        rows = list(await self._db.execute(query))
+        return [touchpoint_from_row(row) for row in reversed(rows)]

@@ -1,0 +1,300 @@
+"""The schema: one SQLAlchemy Core table per concept of ARCHITECTURE.md's data model.
+
+Alembic migrations in `storage/migrations` are generated from this metadata; change both
+together (`alembic revision --autogenerate`, see docs/development.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# SQLite has no 64-bit autoincrement type of its own; INTEGER PRIMARY KEY is the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both engines (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def _created() -> Column[datetime]:
+    return Column("created_at", UTCDateTime(), nullable=False)
+
+
+def _fk(name: str, target: str, *, nullable: bool = True) -> Column[int]:
+    return Column(name, Id, ForeignKey(f"{target}.id"), nullable=nullable, index=True)
+
+
+reps = Table(
+    "reps",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False),
+    Column("languages", String(64), nullable=False, server_default="en"),
+    Column("telegram_user_id", String(64), unique=True),
+    Column("email", String(320), unique=True),
+    Column("role", String(16), nullable=False, server_default="rep"),
+    Column("capacity", Integer, nullable=False, server_default="5"),
+    Column("on_duty", Boolean, nullable=False, server_default="0"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("last_assigned_at", UTCDateTime()),
+    _created(),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    _id(),
+    Column("display_name", String(200), nullable=False, server_default=""),
+    Column("company", String(200)),
+    Column("language", String(8)),
+    _fk("owner_rep_id", "reps"),
+    _created(),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    _id(),
+    _fk("contact_id", "contacts", nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("reachable", Boolean, nullable=False, server_default="1"),
+    Column("unreachable_reason", Text),
+    _created(),
+    UniqueConstraint("channel", "address"),
+)
+
+identity_conflicts = Table(
+    "identity_conflicts",
+    metadata,
+    _id(),
+    _fk("contact_id", "contacts", nullable=False),
+    _fk("owner_contact_id", "contacts", nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    _created(),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    _id(),
+    _fk("contact_id", "contacts", nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("thread_key", String(512), nullable=False),
+    Column("address", String(512), nullable=False),
+    Column("state", String(16), nullable=False, server_default="idle"),
+    Column("step", String(32)),
+    Column("data", JSON, nullable=False),
+    Column("language", String(8), nullable=False, server_default="en"),
+    Column("misses", Integer, nullable=False, server_default="0"),
+    Column("version", Integer, nullable=False, server_default="0"),
+    Column("subject", String(998)),
+    _fk("rep_id", "reps"),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("channel", "thread_key"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    Column("channel", String(32), nullable=False),
+    Column("external_id", String(512), nullable=False),
+    _fk("conversation_id", "conversations"),
+    Column("direction", String(3), nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("payload", JSON),
+    Column("raw", LargeBinary),
+    _created(),
+    Column("edited_at", UTCDateTime()),
+    UniqueConstraint("channel", "external_id"),
+)
+
+touchpoints = Table(
+    "touchpoints",
+    metadata,
+    _id(),
+    _fk("contact_id", "contacts"),
+    _fk("conversation_id", "conversations"),
+    Column("channel", String(32), nullable=False),
+    Column("kind", String(40), nullable=False, index=True),
+    Column("actor", String(16), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("details", JSON, nullable=False),
+)
+Index("ix_touchpoints_contact_time", touchpoints.c.contact_id, touchpoints.c.occurred_at)
+
+leads = Table(
+    "leads",
+    metadata,
+    _id(),
+    _fk("contact_id", "contacts", nullable=False),
+    _fk("conversation_id", "conversations"),
+    Column("status", String(16), nullable=False, server_default="new"),
+    Column("need", Text, nullable=False, server_default=""),
+    Column("name", String(200)),
+    Column("company", String(200)),
+    Column("email", String(320)),
+    Column("phone", String(32)),
+    Column("budget", String(200)),
+    Column("timeline", String(200)),
+    Column("source", String(128)),
+    Column("score", Integer, nullable=False, server_default="0"),
+    _created(),
+)
+
+service_requests = Table(
+    "service_requests",
+    metadata,
+    _id(),
+    _fk("contact_id", "contacts", nullable=False),
+    _fk("conversation_id", "conversations"),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("category", String(32), nullable=False, server_default="other"),
+    Column("summary", Text, nullable=False, server_default=""),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+ticket_notes = Table(
+    "ticket_notes",
+    metadata,
+    _id(),
+    _fk("ticket_id", "service_requests", nullable=False),
+    _fk("message_id", "messages"),
+    Column("author", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    _created(),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    _id(),
+    _fk("conversation_id", "conversations", nullable=False),
+    _fk("contact_id", "contacts", nullable=False),
+    _fk("rep_id", "reps"),
+    Column("reason", String(64), nullable=False),
+    Column("status", String(16), nullable=False, server_default="queued"),
+    Column("summary", Text),
+    Column("requested_at", UTCDateTime(), nullable=False),
+    Column("claimed_at", UTCDateTime()),
+    Column("closed_at", UTCDateTime()),
+)
+
+followups = Table(
+    "followups",
+    metadata,
+    _id(),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("due_at", UTCDateTime(), nullable=False),
+    _fk("conversation_id", "conversations"),
+    _fk("ticket_id", "service_requests"),
+    _fk("handoff_id", "handoffs"),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime()),
+    Column("fired_at", UTCDateTime()),
+    _created(),
+)
+Index("ix_followups_due", followups.c.status, followups.c.due_at)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    _fk("conversation_id", "conversations"),
+    _fk("inbound_message_id", "messages"),
+    Column("channel", String(32), nullable=False),
+    Column("address", String(512), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("request_contact", Boolean, nullable=False, server_default="0"),
+    Column("subject", String(998), nullable=False, server_default=""),
+    Column("message_id", String(512)),
+    Column("in_reply_to", String(512)),
+    Column("references", JSON, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime()),
+    Column("last_error", Text),
+    Column("external_id", String(512)),
+    _created(),
+    Column("sent_at", UTCDateTime()),
+)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+
+channel_cursors = Table(
+    "channel_cursors",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    _id(),
+    Column("channel", String(32), nullable=False),
+    Column("external_id", String(512)),
+    Column("error", Text, nullable=False),
+    Column("payload", JSON),
+    Column("raw", LargeBinary),
+    Column("status", String(16), nullable=False, server_default="parked"),
+    _created(),
+)

@@ -1,0 +1,112 @@
+"""Fixtures shared by the whole suite: databases on both engines, a fake clock, the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from storage.tables import metadata
+from storage.uow import Database
+from tests.harness import BotHarness, FakeClock
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / "shared"
+POSTGRES_URL = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL", "")
+ENGINES = ("sqlite", "postgres")
+
+
+def require_postgres() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if os.environ.get("CI"):
+        pytest.fail("TOUCHPOINT_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL half")
+    pytest.skip("no PostgreSQL: set TOUCHPOINT_TEST_POSTGRES_URL or run `make test` as root")
+
+
+def require_shared(*parts: str) -> Path:
+    """A path under ../shared; skips where it is absent, fails under CI."""
+    path = SHARED.joinpath(*parts)
+    if path.exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{path} is missing: CI must run the corpus tests")
+    pytest.skip(f"../shared is absent ({path}); corpus tests need the shared folder")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for every test (migrating each time is slower)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    run_blocking(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = require_postgres()
+    run_blocking(_recreate_schema(url))
+    return url
+
+
+def run_blocking(work: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to the end from sync code, even when called inside a running loop
+    (session fixtures are first requested from async fixtures)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work).result()
+
+
+async def _migrate(url: str) -> None:
+    database = Database.from_url(url)
+    try:
+        await database.upgrade()
+    finally:
+        await database.dispose()
+
+
+async def _recreate_schema(url: str) -> None:
+    database = Database.from_url(url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await database.upgrade()
+    finally:
+        await database.dispose()
+
+
+async def _truncate(database: Database) -> None:
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=ENGINES)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database; every test using it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "touchpoint.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+    else:
+        db = Database.from_url(request.getfixturevalue("postgres_url"))
+        await _truncate(db)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def bot(database: Database, clock: FakeClock) -> BotHarness:
+    return BotHarness(database, clock)

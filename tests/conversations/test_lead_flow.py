@@ -1,0 +1,185 @@
+"""Lead capture, as transcripts in English and Russian."""
+
+from __future__ import annotations
+
+from tests.harness import BotHarness
+
+
+async def test_english_lead_from_first_message_to_saved_lead(bot: BotHarness) -> None:
+    anna = bot.customer("anna", name="Anna")
+
+    replies = await anna.say("Hi, I'd like a quote for 40 standing desks for our new office")
+    assert replies[0].startswith("Great, I'll prepare this")
+    assert replies[1] == "What is your name?"
+    assert anna.last_options() == ["lead:use_name"]
+
+    assert await anna.say("Anna Petrova") == [
+        "Which company are you with? (Skip if you are buying as a private person.)"
+    ]
+    assert await anna.say("Northwind Ltd") == [
+        "How can our sales rep reach you? Please send an email address or a phone number."
+    ]
+    assert await anna.say("you can write to Anna.Petrova@Northwind.example") == [
+        "Do you have a budget in mind? (Optional.)"
+    ]
+    assert await anna.press("lead:skip") == ["When do you need it? (Optional.)"]
+    summary = await anna.say("ASAP, this month")
+    assert "Email: anna.petrova@northwind.example" in summary[0]
+    assert "Company: Northwind Ltd" in summary[0]
+    assert "Budget" not in summary[0]
+
+    saved = await anna.press("lead:confirm")
+    assert saved == ["Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will contact you shortly."]
+
+    [lead] = await bot.leads()
+    assert (lead.status, lead.name, lead.company) == ("new", "Anna Petrova", "Northwind Ltd")
+    assert lead.need == "Hi, I'd like a quote for 40 standing desks for our new office"
+    assert lead.email == "anna.petrova@northwind.example"
+    assert lead.budget is None and lead.timeline == "ASAP, this month"
+    assert lead.score == 30 + 15 + 15 + 15
+    assert await bot.state_of(anna) == ("idle", None)
+    assert "lead_captured" in await bot.kinds()
+
+
+async def test_russian_lead_with_phone_and_typed_option_numbers(bot: BotHarness) -> None:
+    ivan = bot.customer("ivan")
+
+    replies = await ivan.say("Здравствуйте, хочу купить оборудование")
+    assert replies == [
+        "Отлично, передам это нашему отделу продаж. Несколько коротких вопросов (в любой момент можно /cancel).",
+        "Что вас интересует? Товар, услуга, количество — достаточно пары предложений.",
+    ]
+    assert await ivan.say("Нужны 5 кофемашин для офиса") == ["Как вас зовут?"]
+    assert await ivan.say("Меня зовут Иван Смирнов") == [
+        "Какую компанию вы представляете? (Пропустите, если вы частное лицо.)"
+    ]
+    assert await ivan.say("1") == [  # the number of the "Skip" option
+        "Как с вами связаться нашему менеджеру? Напишите email или номер телефона."
+    ]
+    assert await ivan.say("8 (912) 345-67-89") == ["Есть ли у вас ориентир по бюджету? (Необязательно.)"]
+    await ivan.say("около 300 тысяч рублей")
+    summary = await ivan.say("в течение месяца")
+    assert "Телефон: +79123456789" in summary[0]
+    assert await ivan.say("да") == [
+        "Спасибо, Иван Смирнов! Ваша заявка передана в отдел продаж, менеджер скоро свяжется с вами."
+    ]
+    [lead] = await bot.leads()
+    assert (lead.name, lead.company, lead.phone) == ("Иван Смирнов", None, "+79123456789")
+    assert lead.need == "Нужны 5 кофемашин для офиса"
+
+
+async def test_bad_contact_is_asked_again_and_nothing_is_lost(bot: BotHarness) -> None:
+    bob = bot.customer("bob")
+    await bob.say("I want to buy 3 licences of your software for my team")
+    await bob.say("Bob")
+    await bob.press("lead:skip")
+    assert await bob.say("call me maybe") == [
+        "That doesn't look like an email address or a phone number. Please send one, e.g. name@example.com or +44 20 7946 0000.",
+        "How can our sales rep reach you? Please send an email address or a phone number.",
+    ]
+    assert await bot.state_of(bob) == ("lead", "contact")
+    await bob.say("+44 20 7946 0958")
+    assert await bot.state_of(bob) == ("lead", "budget")
+
+
+async def test_corrections_at_the_summary(bot: BotHarness) -> None:
+    eve = bot.customer("eve")
+    await eve.say("We need a price for 100 branded t-shirts")
+    for answer in ("Eve Adams", "Globex", "eve@globex.example"):
+        await eve.say(answer)
+    await eve.press("lead:skip")
+    await eve.press("lead:skip")
+
+    assert await eve.press("lead:edit") == ["What would you like to change?"]
+    assert await eve.press("lead:edit:company") == [
+        "Which company are you with? (Skip if you are buying as a private person.)"
+    ]
+    summary = await eve.say("Globex Corporation")
+    assert "Company: Globex Corporation" in summary[0]
+    # A typed correction of the contact details is understood at the summary too.
+    summary = await eve.say("actually use eve.adams@globex.example")
+    assert "Email: eve.adams@globex.example" in summary[0]
+    await eve.press("lead:confirm")
+    [lead] = await bot.leads()
+    assert (lead.company, lead.email) == ("Globex Corporation", "eve.adams@globex.example")
+
+
+async def test_cancel_leaves_no_lead(bot: BotHarness) -> None:
+    max_ = bot.customer("max")
+    await max_.say("How much does your premium plan cost for 20 users?")
+    assert await bot.state_of(max_) == ("lead", "name")
+    replies = await max_.say("/cancel")
+    assert replies == ["Cancelled, nothing was saved."]
+    assert await bot.leads() == []
+    assert await bot.state_of(max_) == ("idle", None)
+    assert await max_.say("отмена") == ["Отменять нечего."]
+
+
+async def test_known_contact_skips_what_is_already_known(bot: BotHarness) -> None:
+    kim = bot.customer("kim")
+    await kim.say("I'd like to order 10 monitors for the office")
+    for answer in ("Kim Lee", "Initech", "kim@initech.example"):
+        await kim.say(answer)
+    await kim.press("lead:skip")
+    await kim.press("lead:skip")
+    await kim.press("lead:confirm")
+
+    replies = await kim.say("I also want a quote for 10 keyboards and mice")
+    # Name, company and email are known: straight to the optional questions.
+    assert replies[1] == "Do you have a budget in mind? (Optional.)"
+    await kim.press("lead:skip")
+    await kim.press("lead:skip")
+    await kim.press("lead:confirm")
+    second, first = await bot.leads()
+    assert (second.name, second.company, second.email) == ("Kim Lee", "Initech", "kim@initech.example")
+    assert second.need == "I also want a quote for 10 keyboards and mice"
+
+
+async def test_deep_link_source_is_stored_on_the_lead(bot: BotHarness) -> None:
+    lea = bot.customer("lea", channel="telegram", name="Lea")
+    greeting = await lea.say("/start spring_sale_2026")
+    assert greeting[0].startswith("Hello!")
+    await lea.press("menu:lead")
+    await lea.say("A demo of your CRM for a team of 12")
+    await lea.press("lead:use_name")
+    await lea.say("Umbrella")
+    await lea.say("lea@umbrella.example")
+    await lea.press("lead:skip")
+    await lea.press("lead:skip")
+    await lea.press("lead:confirm")
+    [lead] = await bot.leads()
+    assert (lead.source, lead.name) == ("spring_sale_2026", "Lea")
+    assert "campaign_source" in await bot.kinds()
+
+
+async def test_email_given_in_a_lead_becomes_an_identity_of_the_contact(bot: BotHarness) -> None:
+    zoe = bot.customer("zoe")
+    await zoe.say("Please send me a quote for 500 kg of coffee beans")
+    for answer in ("Zoe", "Beanery", "zoe@beanery.example"):
+        await zoe.say(answer)
+    await zoe.press("lead:skip")
+    await zoe.press("lead:skip")
+    await zoe.press("lead:confirm")
+
+    by_email = bot.customer("zoe@beanery.example", channel="email")
+    await by_email.say("Hello, following up on my quote request")
+    async with bot.database.transaction() as uow:
+        console_owner = await uow.contacts.owner_of("console", "zoe")
+        email_owner = await uow.contacts.owner_of("email", "zoe@beanery.example")
+    assert console_owner == email_owner
+
+
+async def test_an_address_of_another_contact_is_recorded_not_taken(bot: BotHarness) -> None:
+    owner = bot.customer("owner@shop.example", channel="email")
+    await owner.say("Hello there")
+    other = bot.customer("mallory")
+    await other.say("I want to buy your enterprise plan for my company")
+    for answer in ("Mallory", "Evil Corp", "owner@shop.example"):
+        await other.say(answer)
+    await other.press("lead:skip")
+    await other.press("lead:skip")
+    await other.press("lead:confirm")
+
+    async with bot.database.transaction() as uow:
+        assert await uow.contacts.owner_of("email", "owner@shop.example") == 1
+    assert "identity_conflict" in await bot.kinds()
