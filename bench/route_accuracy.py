@@ -18,8 +18,9 @@ import argparse
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bot.intents import IntentMatch, IntentMatcher, normalise
@@ -147,31 +148,37 @@ def print_errors(routed: Sequence[Routed]) -> None:
                   f"{r.row.text[:160]!r}")
 
 
-def print_speed(matcher: IntentMatcher, rows: Sequence[Row]) -> None:
+def print_speed(load: Callable[[], IntentMatcher], rows: Sequence[Row]) -> None:
+    """Cold: a new matcher meets every word for the first time; warm: its token cache is full."""
     texts = [row.text for row in rows]
-    cold = _per_second(lambda: [matcher.match(t) for t in texts], len(texts))
-    fresh = IntentMatcher.default()  # a new matcher: empty token cache
-    cold = _per_second(lambda: [fresh.match(t) for t in texts], len(texts))
-    warm = _per_second(lambda: [matcher.match(t) for t in texts * SPEED_PASSES],
-                       len(texts) * SPEED_PASSES)
-    baseline = _per_second(lambda: [normalise(t) for t in texts * SPEED_PASSES],
-                           len(texts) * SPEED_PASSES)
-    print(f"\n== speed: {warm:,.0f} messages/s warm ({1e6 / warm:.0f} µs each), "
-          f"{cold:,.0f}/s cold (first sight of every word)")
-    print(f"   baseline normalise() only: {baseline:,.0f}/s; "
-          f"matching costs x{baseline / warm:.1f} the normalisation")
+    matcher = load()
+    cold = _seconds(lambda: [matcher.match(text) for text in texts]) / len(texts)
+    latencies = sorted(_seconds(partial(matcher.match, text)) for text in texts * SPEED_PASSES)
+    warm = sum(latencies) / len(latencies)
+    baseline = sum(_seconds(partial(normalise, text)) for text in texts) / len(texts)
+    print(f"\n== speed: {1 / warm:,.0f} messages/s warm, {1 / cold:,.0f}/s cold (new words); "
+          f"latency p50 {_micros(latencies, 0.5)} µs, p99 {_micros(latencies, 0.99)} µs")
+    print(f"   baseline normalise() alone: {1 / baseline:,.0f}/s; "
+          f"routing costs x{warm / baseline:.1f} the normalisation")
 
 
-def _per_second(work: object, count: int) -> float:
-    assert callable(work)
+def _seconds(work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
-    return count / max(time.perf_counter() - started, 1e-9)
+    return time.perf_counter() - started
+
+
+def _micros(sorted_seconds: Sequence[float], quantile: float) -> str:
+    index = min(int(len(sorted_seconds) * quantile), len(sorted_seconds) - 1)
+    return f"{sorted_seconds[index] * 1e6:.0f}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    matcher = IntentMatcher.from_file(args.catalog) if args.catalog else IntentMatcher.default()
+    def load() -> IntentMatcher:
+        return IntentMatcher.from_file(args.catalog) if args.catalog else IntentMatcher.default()
+
+    matcher = load()
     rows = load_rows(args.corpus, args.rows)
     routed = route_all(matcher, rows)
     print(f"corpus {args.corpus} ({args.rows} rows: {len(rows)}), intents: {len(matcher.intents)}")
@@ -179,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_language(lang, [r for r in routed if r.row.lang == lang])
     detected = _ratio(sum(r.match.lang == r.row.lang for r in routed), len(routed))
     print(f"\nlanguage detection agrees with the corpus on {detected:.3f} of rows")
-    print_speed(matcher, rows)
+    print_speed(load, rows)
     if args.errors:
         print_errors(routed)
 

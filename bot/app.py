@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: Settings) -> Services:
     catalog = settings.catalog_dir
-    matcher = IntentMatcher.from_file(catalog / "intents.toml") if catalog else IntentMatcher.default()
+    matcher = (
+        IntentMatcher.from_file(catalog / "intents.toml") if catalog else IntentMatcher.default()
+    )
     config = FlowConfig(
         company_name=settings.company_name,
         default_language=settings.default_language,
@@ -56,7 +58,9 @@ class App:
             asyncio.create_task(self.relay.run(), name="relay"),
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
         ]
-        channels = [asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters]
+        channels = [
+            asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
+        ]
         try:
             await _first_to_finish(channels, background)
             await self.relay.deliver_due()
@@ -72,7 +76,9 @@ async def open_app(settings: Settings, adapters: Sequence[ChannelAdapter]) -> As
         relay = Relay(
             database,
             {adapter.name: adapter for adapter in adapters},
-            policy=RelayPolicy(max_attempts=settings.relay_max_attempts, poll_seconds=settings.relay_poll_seconds),
+            policy=RelayPolicy(
+                max_attempts=settings.relay_max_attempts, poll_seconds=settings.relay_poll_seconds
+            ),
         )
         dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
         scheduler = Scheduler(database, dispatcher)
@@ -81,7 +87,9 @@ async def open_app(settings: Settings, adapters: Sequence[ChannelAdapter]) -> As
         await database.dispose()
 
 
-async def _first_to_finish(channels: list[asyncio.Task[None]], background: list[asyncio.Task[None]]) -> None:
+async def _first_to_finish(
+    channels: list[asyncio.Task[None]], background: list[asyncio.Task[None]]
+) -> None:
     done, _ = await asyncio.wait(channels + background, return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         task.result()  # a crashed loop surfaces here instead of dying silently

@@ -14,9 +14,9 @@ import typer
 from bot import cli_records
 from bot.app import open_app
 from bot.channels import build_channels
+from bot.cli_common import settings_or_exit
 from bot.intents import IntentMatcher
 from bot.model import ChannelAdapter
-from bot.cli_common import settings_or_exit
 from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
 from storage.db import run_upgrade
@@ -47,12 +47,15 @@ def run() -> None:
 @app.command()
 def shell(
     as_name: Annotated[
-        str | None, typer.Option("--as", help="Talk as this customer (the same contact every time).")
+        str | None,
+        typer.Option("--as", help="Talk as this customer (the same contact every time)."),
     ] = None,
 ) -> None:
     """Talk to the bot in the terminal as a customer."""
     settings = settings_or_exit()
-    session = as_name.strip().lower() if as_name and as_name.strip() else f"guest-{secrets.token_hex(3)}"
+    session = (
+        as_name.strip().lower() if as_name and as_name.strip() else f"guest-{secrets.token_hex(3)}"
+    )
     asyncio.run(_serve(settings, [ConsoleChannel(session, display_name=as_name or "")]))
 
 
@@ -63,12 +66,16 @@ async def _serve(settings: Settings, adapters: Sequence[ChannelAdapter]) -> None
 
 @app.command()
 def route(
-    lang: Annotated[str | None, typer.Option(help="Force a language (en/ru) for plain lines.")] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="Force a language (en/ru) for plain lines.")
+    ] = None,
 ) -> None:
     """Route lines from stdin (text, or JSON {"text", "lang"}) and print one JSON line each."""
     settings = settings_or_exit()
     catalog = settings.catalog_dir
-    matcher = IntentMatcher.from_file(catalog / "intents.toml") if catalog else IntentMatcher.default()
+    matcher = (
+        IntentMatcher.from_file(catalog / "intents.toml") if catalog else IntentMatcher.default()
+    )
     for line in sys.stdin:
         text, line_lang = _route_input(line.rstrip("\r\n"), lang)
         match = matcher.match(text, line_lang)

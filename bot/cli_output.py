@@ -14,19 +14,49 @@ from rich.table import Table
 
 from storage.records import Ticket
 
-LEAD_COLUMNS = ("id", "status", "score", "name", "company", "email", "phone", "need", "source", "created_at")
+LEAD_COLUMNS = (
+    "id",
+    "status",
+    "score",
+    "name",
+    "company",
+    "email",
+    "phone",
+    "need",
+    "source",
+    "created_at",
+)
 TICKET_COLUMNS = ("number", "status", "category", "contact_id", "summary", "updated_at")
-HANDOFF_COLUMNS = ("id", "status", "reason", "contact_id", "conversation_id", "rep_id", "requested_at")
+HANDOFF_COLUMNS = (
+    "id",
+    "status",
+    "reason",
+    "contact_id",
+    "conversation_id",
+    "rep_id",
+    "requested_at",
+)
 CONTACT_COLUMNS = ("id", "display_name", "company", "language", "created_at")
 TOUCHPOINT_COLUMNS = ("id", "occurred_at", "contact_id", "channel", "actor", "kind", "details")
-REP_COLUMNS = ("id", "name", "role", "languages", "telegram_user_id", "email", "capacity", "on_duty", "active")
+REP_COLUMNS = (
+    "id",
+    "name",
+    "role",
+    "languages",
+    "telegram_user_id",
+    "email",
+    "capacity",
+    "on_duty",
+    "active",
+)
 DEAD_LETTER_COLUMNS = ("id", "channel", "external_id", "status", "error", "created_at")
 CELL_WIDTH = 60
 
 
 def plain(item: Any) -> dict[str, Any]:
     """A record as a JSON-ready dict."""
-    data = dataclasses.asdict(item) if dataclasses.is_dataclass(item) else dict(item)
+    is_record = dataclasses.is_dataclass(item) and not isinstance(item, type)
+    data = dataclasses.asdict(item) if is_record else dict(item)
     return {key: _jsonable(value) for key, value in data.items()}
 
 
@@ -65,7 +95,8 @@ def contact(view: Mapping[str, Any], as_json: bool) -> None:
     record({k: v for k, v in view.items() if k not in ("timeline", "leads", "tickets")}, False)
     typer.echo("\ntimeline:")
     for event in view["timeline"]:
-        typer.echo(f"  {event['occurred_at']}  {event['channel']:<9} {event['actor']:<8} {event['kind']:<20} {_cell(event['details'])}")
+        who = f"{event['channel']:<9} {event['actor']:<8} {event['kind']:<20}"
+        typer.echo(f"  {event['occurred_at']}  {who} {_cell(event['details'])}")
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,8 +12,8 @@ import typer
 
 from bot import cli_output as out
 from bot.app import build_services
-from bot.cli_reps import reps_app
 from bot.cli_common import not_found, settings_or_exit, with_store
+from bot.cli_reps import reps_app
 from bot.dispatch import Dispatcher
 from bot.model import utc_now
 from handlers import handoff
@@ -28,7 +28,9 @@ tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=Tr
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Contacts and their timelines.", no_args_is_help=True)
 touchpoints_app = typer.Typer(help="The touchpoint timeline.", no_args_is_help=True)
-dead_letters_app = typer.Typer(help="Inbound messages parked because they failed.", no_args_is_help=True)
+dead_letters_app = typer.Typer(
+    help="Inbound messages parked because they failed.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +52,7 @@ def register(app: typer.Typer) -> None:
 @leads_app.command("list")
 def leads_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
     """List leads."""
-    out.rows(with_store(lambda uow: uow.leads.list(limit=limit)), as_json, out.LEAD_COLUMNS)
+    out.rows(with_store(lambda uow: uow.leads.search(limit=limit)), as_json, out.LEAD_COLUMNS)
 
 
 @leads_app.command("show")
@@ -72,7 +74,7 @@ def tickets_list(
     limit: Limit = 200,
 ) -> None:
     """List service requests."""
-    tickets = with_store(lambda uow: uow.tickets.list(status=status, limit=limit))
+    tickets = with_store(lambda uow: uow.tickets.search(status=status, limit=limit))
     out.rows([out.ticket_view(ticket) for ticket in tickets], as_json, out.TICKET_COLUMNS)
 
 
@@ -102,7 +104,9 @@ def tickets_set_status(
     if status not in ("open", "in_progress", "waiting", "resolved", "closed"):
         typer.echo(f"touchpoint: unknown status {status!r}", err=True)
         raise typer.Exit(2)
-    changed = with_store(lambda uow: uow.tickets.set_status(ticket_id_from_number(number), status, utc_now()))
+    changed = with_store(
+        lambda uow: uow.tickets.set_status(ticket_id_from_number(number), status, utc_now())
+    )
     if not changed:
         raise not_found(f"ticket #{number}")
     typer.echo(f"ticket #{number} is now {status}")
@@ -118,14 +122,16 @@ def handoffs_list(
     limit: Limit = 200,
 ) -> None:
     """List hand-offs."""
-    handoffs = with_store(lambda uow: uow.handoffs.list(active_only=active, limit=limit))
+    handoffs = with_store(lambda uow: uow.handoffs.search(active_only=active, limit=limit))
     out.rows(handoffs, as_json, out.HANDOFF_COLUMNS)
 
 
 @handoffs_app.command("close")
 def handoffs_close(
     handoff_id: int,
-    back_to_bot: Annotated[bool, typer.Option("--return", help="Give the conversation back to the bot.")] = False,
+    back_to_bot: Annotated[
+        bool, typer.Option("--return", help="Give the conversation back to the bot.")
+    ] = False,
     summary: Annotated[str | None, typer.Option(help="A short note kept on the hand-off.")] = None,
 ) -> None:
     """End a hand-off: the customer is told, and the bot answers again."""
@@ -157,7 +163,7 @@ def handoffs_close(
 @contacts_app.command("list")
 def contacts_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
     """List contacts."""
-    out.rows(with_store(lambda uow: uow.contacts.list(limit=limit)), as_json, out.CONTACT_COLUMNS)
+    out.rows(with_store(lambda uow: uow.contacts.search(limit=limit)), as_json, out.CONTACT_COLUMNS)
 
 
 @contacts_app.command("show")
@@ -171,9 +177,14 @@ def contacts_show(contact_id: int, as_json: JsonFlag = False) -> None:
         return {
             **out.plain(contact),
             "identities": [out.plain(item) for item in await uow.contacts.identities(contact_id)],
-            "leads": [out.plain(lead) for lead in await uow.leads.list(contact_id=contact_id)],
-            "tickets": [out.ticket_view(t) for t in await uow.tickets.list(contact_id=contact_id)],
-            "timeline": [out.plain(t) for t in await uow.touchpoints.list(contact_id=contact_id, limit=1000)],
+            "leads": [out.plain(lead) for lead in await uow.leads.search(contact_id=contact_id)],
+            "tickets": [
+                out.ticket_view(t) for t in await uow.tickets.search(contact_id=contact_id)
+            ],
+            "timeline": [
+                out.plain(t)
+                for t in await uow.touchpoints.search(contact_id=contact_id, limit=1000)
+            ],
         }
 
     view = with_store(load)
@@ -190,11 +201,17 @@ def touchpoints_list(
     limit: Limit = 200,
 ) -> None:
     """List touchpoints, oldest first."""
-    rows = with_store(lambda uow: uow.touchpoints.list(contact_id=contact, kind=kind, limit=limit))
+    rows = with_store(
+        lambda uow: uow.touchpoints.search(contact_id=contact, kind=kind, limit=limit)
+    )
     out.rows(rows, as_json, out.TOUCHPOINT_COLUMNS)
 
 
 @dead_letters_app.command("list")
 def dead_letters_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
     """List parked inbound messages with the error that parked them."""
-    out.rows(with_store(lambda uow: uow.dead_letters.list(limit=limit)), as_json, out.DEAD_LETTER_COLUMNS)
+    out.rows(
+        with_store(lambda uow: uow.dead_letters.search(limit=limit)),
+        as_json,
+        out.DEAD_LETTER_COLUMNS,
+    )

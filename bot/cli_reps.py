@@ -61,15 +61,18 @@ def add(
     """Register a rep, reachable on Telegram and/or by email."""
     if telegram is None and email is None:
         raise typer.BadParameter("give --telegram and/or --email", param_hint="--telegram/--email")
-    values = {
-        "name": name.strip(),
-        "languages": _languages(lang),
-        "telegram_user_id": _telegram(telegram),
-        "email": _email(email),
-        "role": _role(role),
-        "capacity": capacity,
-    }
-    rep_id = with_store(lambda uow: uow.reps.add(**values, now=utc_now()))
+    languages, telegram_id, address = _languages(lang), _telegram(telegram), _email(email)
+    rep_id = with_store(
+        lambda uow: uow.reps.add(
+            name=name.strip(),
+            languages=languages,
+            telegram_user_id=telegram_id,
+            email=address,
+            role=_role(role),
+            capacity=capacity,
+            now=utc_now(),
+        )
+    )
     typer.echo(f"rep {rep_id} added")
 
 
@@ -103,7 +106,7 @@ def update(
 @reps_app.command("list")
 def list_reps(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List active reps."""
-    out.rows(with_store(lambda uow: uow.reps.list()), as_json, out.REP_COLUMNS)
+    out.rows(with_store(lambda uow: uow.reps.search()), as_json, out.REP_COLUMNS)
 
 
 @reps_app.command("remove")

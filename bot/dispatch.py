@@ -166,7 +166,9 @@ class Dispatcher:
         if original is not None:
             await uow.messages.apply_edit(original, message.text, now)
         details = {"external_id": message.edit_of, "known": original is not None}
-        await uow.touchpoints.add([_touchpoint(conversation, "message_edited", "customer", now, details)])
+        await uow.touchpoints.add(
+            [_touchpoint(conversation, "message_edited", "customer", now, details)]
+        )
         await uow.commit()
         return AcceptResult(Outcome.EDITED, conversation_id=conversation.id)
 
@@ -184,7 +186,9 @@ class Dispatcher:
                     now=now,
                 )
                 details = {"external_id": message.external_id, "error": reason}
-                await uow.touchpoints.add([NewTouchpoint("parked", message.channel, "system", now, details=details)])
+                await uow.touchpoints.add(
+                    [NewTouchpoint("parked", message.channel, "system", now, details=details)]
+                )
             await uow.commit()
         return AcceptResult(Outcome.PARKED)
 
@@ -231,7 +235,9 @@ class Dispatcher:
             await uow.followups.defer(followup_id, now + retry_delay(attempts), give_up=give_up)
             if give_up:
                 details = {"timer": followup_id, "error": f"{type(error).__name__}: {error}"[:2000]}
-                await uow.touchpoints.add([NewTouchpoint("timer_failed", "system", "system", now, details=details)])
+                await uow.touchpoints.add(
+                    [NewTouchpoint("timer_failed", "system", "system", now, details=details)]
+                )
             await uow.commit()
 
     async def system_turn(self, conversation_id: int, action: SystemAction) -> bool:
@@ -257,7 +263,11 @@ class Dispatcher:
     async def _conversation_key(self, conversation_id: int) -> tuple[str, str]:
         async with self._db.transaction() as uow:
             conversation = await uow.conversations.get(conversation_id)
-        return (conversation.channel, conversation.thread_key) if conversation else ("none", str(conversation_id))
+        return (
+            (conversation.channel, conversation.thread_key)
+            if conversation
+            else ("none", str(conversation_id))
+        )
 
     async def _timer_conversation_key(self, followup_id: int) -> tuple[str, str]:
         async with self._db.transaction() as uow:

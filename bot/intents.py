@@ -220,11 +220,6 @@ class _Phrase:
     base_score: float
     ordered: bool
 
-    @property
-    def all_slots(self) -> int:
-        """The bit mask of a phrase with every slot filled."""
-        return (1 << len(self.slots)) - 1
-
 
 @dataclass(frozen=True, slots=True)
 class _Placement:
@@ -259,17 +254,30 @@ class _LanguageModel:
         self._lexicon = lexicon
         self._phrases = tuple(phrases)
         self._max_gap = max_gap
+        self._full_masks = [(1 << len(phrase.slots)) - 1 for phrase in self._phrases]
         self._slot_index: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for phrase_id, phrase in enumerate(self._phrases):
             for slot_number, slot in enumerate(phrase.slots):
                 for word_id in slot:
                     self._slot_index[word_id].append((phrase_id, 1 << slot_number))
+        strongest_first = sorted(range(len(self._phrases)), key=self._strength, reverse=True)
+        self._strength_rank = {phrase_id: rank for rank, phrase_id in enumerate(strongest_first)}
+
+    def _strength(self, phrase_id: int) -> tuple[float, int, int]:
+        phrase = self._phrases[phrase_id]
+        return (phrase.base_score, len(phrase.slots), -phrase_id)
 
     def best(self, tokens: Sequence[str]) -> _Candidate | None:
         """The best phrase; ties go to the phrase with more words, then to the earlier one."""
         hits = self._hits(tokens)
-        candidates = (self._candidate(phrase_id, hits) for phrase_id in self._complete(hits))
-        return max((c for c in candidates if c is not None), key=lambda c: c.rank, default=None)
+        best: _Candidate | None = None
+        for phrase_id in sorted(self._complete(hits), key=self._strength_rank.__getitem__):
+            if best is not None and self._phrases[phrase_id].base_score < best.score:
+                break  # strongest first: no phrase left can win
+            candidate = self._candidate(phrase_id, hits)
+            if candidate is not None and (best is None or candidate.rank > best.rank):
+                best = candidate
+        return best
 
     def _hits(self, tokens: Sequence[str]) -> _Hits:
         hits: dict[int, list[tuple[int, float]]] = defaultdict(list)
@@ -284,7 +292,7 @@ class _LanguageModel:
         for word_id in hits:
             for phrase_id, slot_bit in self._slot_index.get(word_id, ()):
                 filled[phrase_id] |= slot_bit
-        return [p for p, bits in filled.items() if bits == self._phrases[p].all_slots]
+        return [p for p, bits in filled.items() if bits == self._full_masks[p]]
 
     def _candidate(self, phrase_id: int, hits: _Hits) -> _Candidate | None:
         phrase = self._phrases[phrase_id]
@@ -317,7 +325,8 @@ class _LanguageModel:
 
 
 def _occurrences(slot: frozenset[int], hits: _Hits) -> list[tuple[int, float, int]]:
-    found = [(position, quality, word) for word in slot for position, quality in hits.get(word, ())]
+    found = [(position, quality, word) for word in slot.intersection(hits) for position, quality
+             in hits[word]]
     return sorted(found)[:_OCCURRENCES_LIMIT]
 
 

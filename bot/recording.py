@@ -25,7 +25,10 @@ async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed) -> int:
     touchpoints = _inbound_touchpoints(turn, routed) + [
         _touchpoint(turn, event.kind, event.actor, event.details) for event in result.events
     ]
-    touchpoints += [_touchpoint(turn, "message_out", "bot", {"text": reply.text[:PREVIEW]}) for reply in result.replies]
+    touchpoints += [
+        _touchpoint(turn, "message_out", "bot", {"text": reply.text[:PREVIEW]})
+        for reply in result.replies
+    ]
     state = next_state(turn, result)
     if state != turn.conversation.current:
         await uow.conversations.save(turn.conversation, state, turn.now)
@@ -42,7 +45,9 @@ def next_state(turn: Turn, result: Result) -> ConversationState:
     """
     state = replace(result.state or turn.state, language=turn.lang)
     with_options = [reply for reply in result.replies if reply.options]
-    offered = [[option.label, option.data] for option in with_options[-1].options] if with_options else []
+    offered = (
+        [[option.label, option.data] for option in with_options[-1].options] if with_options else []
+    )
     data = {key: value for key, value in state.data.items() if key != "offered"}
     if offered:
         data["offered"] = offered
@@ -53,7 +58,11 @@ def next_state(turn: Turn, result: Result) -> ConversationState:
 
 def outbound(turn: Turn, reply: Reply) -> NewOutbound:
     message = turn.message
-    references = [*message.references, message.message_id] if message.message_id else list(message.references)
+    references = (
+        [*message.references, message.message_id]
+        if message.message_id
+        else list(message.references)
+    )
     return NewOutbound(
         channel=turn.conversation.channel,
         address=turn.conversation.address,

@@ -111,10 +111,14 @@ class Relay:
         return True
 
     async def _claim(self) -> tuple[OutboxRow, bool] | None:
-        """Lease the next row of a channel we can deliver to; also say if its recipient is reachable."""
+        """Lease the next row of a channel we serve, and tell whether its recipient is reachable."""
         async with self._db.transaction() as uow:
-            row = await uow.outbox.claim_next(self._clock(), self._policy.lease, tuple(self._adapters))
-            reachable = row is not None and await uow.contacts.is_reachable(row.channel, row.address)
+            row = await uow.outbox.claim_next(
+                self._clock(), self._policy.lease, tuple(self._adapters)
+            )
+            reachable = row is not None and await uow.contacts.is_reachable(
+                row.channel, row.address
+            )
             await uow.commit()
         return (row, reachable) if row is not None else None
 
@@ -140,7 +144,9 @@ class Relay:
             when = now + timedelta(seconds=self._delay(row.attempts, attempt.retry_after))
             await uow.outbox.retry_later(row.id, when, attempt.reason)
 
-    async def _delivered(self, uow: UnitOfWork, row: OutboxRow, receipt: SendReceipt, now: datetime) -> None:
+    async def _delivered(
+        self, uow: UnitOfWork, row: OutboxRow, receipt: SendReceipt, now: datetime
+    ) -> None:
         await uow.outbox.mark_sent(row.id, receipt.external_id, now)
         await uow.messages.insert(
             channel=row.channel,
@@ -150,22 +156,32 @@ class Relay:
             text=row.text,
             now=now,
         )
-        details = {"outbox_id": row.id, "attempts": row.attempts, "external_id": receipt.external_id}
+        details = {
+            "outbox_id": row.id,
+            "attempts": row.attempts,
+            "external_id": receipt.external_id,
+        }
         await uow.touchpoints.add([await _touchpoint(uow, row, "delivered", now, details)])
 
-    async def _failed(self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime) -> None:
+    async def _failed(
+        self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime
+    ) -> None:
         await uow.outbox.mark_failed(row.id, attempt.reason)
         details = {"outbox_id": row.id, "attempts": row.attempts, "reason": attempt.reason}
         events = [await _touchpoint(uow, row, "failed", now, details)]
-        if attempt.unreachable and await uow.contacts.set_reachable(row.channel, row.address, attempt.reason):
-            events.append(await _touchpoint(uow, row, "unreachable", now, {"reason": attempt.reason}))
+        if attempt.unreachable and await uow.contacts.set_reachable(
+            row.channel, row.address, attempt.reason
+        ):
+            events.append(
+                await _touchpoint(uow, row, "unreachable", now, {"reason": attempt.reason})
+            )
         await uow.touchpoints.add(events)
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after + self._jitter()
-        ceiling = min(self._policy.max_delay, self._policy.base_delay * 2 ** max(attempts - 1, 0))
-        return ceiling * self._jitter()
+        ceiling = min(self._policy.max_delay, self._policy.base_delay * 2.0 ** max(attempts - 1, 0))
+        return float(ceiling * self._jitter())
 
 
 def to_message(row: OutboxRow) -> OutboundMessage:
@@ -182,7 +198,7 @@ def to_message(row: OutboxRow) -> OutboundMessage:
 
 
 async def _touchpoint(
-    uow: UnitOfWork, row: OutboxRow, kind: str, now: datetime, details: dict[str, object]
+    uow: UnitOfWork, row: OutboxRow, kind: str, now: datetime, details: Mapping[str, object]
 ) -> NewTouchpoint:
     conversation = await uow.conversations.get(row.conversation_id) if row.conversation_id else None
     return NewTouchpoint(

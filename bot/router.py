@@ -73,9 +73,13 @@ async def on_button(data: str, turn: Turn, ctx: Context) -> Result:
 
 async def on_menu(action: str, turn: Turn, ctx: Context) -> Result:
     if action == "lead":
-        return await (leads.resume(turn, ctx) if turn.state.state == "lead" else leads.start(turn, ctx))
+        return await (
+            leads.resume(turn, ctx) if turn.state.state == "lead" else leads.start(turn, ctx)
+        )
     if action == "service":
-        return await service.start(replace(turn, message=replace(turn.message, text="")), ctx, "service")
+        return await service.start(
+            replace(turn, message=replace(turn.message, text="")), ctx, "service"
+        )
     if action == "status":
         return await service.status(turn, ctx, text="")
     if action == "human":

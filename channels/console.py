@@ -19,8 +19,8 @@ from bot.model import (
     Address,
     InboundMessage,
     OutboundMessage,
-    SendReceipt,
     Sender,
+    SendReceipt,
 )
 
 REPLY_WAIT_SECONDS = 15.0
@@ -74,7 +74,7 @@ class ConsoleChannel:
     async def _read_line(self) -> str | None:
         if self._interactive:
             self._out.print("[bold cyan]you>[/] ", end="")
-        line = await asyncio.to_thread(self._stdin.readline)
+        line: str = await asyncio.to_thread(self._stdin.readline)
         if not line:
             return None
         line = line.rstrip("\r\n")

@@ -26,7 +26,9 @@ def menu_reply(ctx: Context, lang: str, key: str = "menu") -> Reply:
 
 def idle(turn: Turn, **keep: Any) -> ConversationState:
     """Back to no flow, keeping only what outlives a flow (the campaign source, the ticket)."""
-    data = {name: turn.state.data[name] for name in ("source", "ticket_id") if name in turn.state.data}
+    data: dict[str, Any] = {
+        name: turn.state.data[name] for name in ("source", "ticket_id") if name in turn.state.data
+    }
     data.update(keep)
     return ConversationState(state="idle", data=data, language=turn.lang, misses=0)
 

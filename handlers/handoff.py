@@ -22,7 +22,11 @@ async def request(turn: Turn, ctx: Context, reason: str) -> Result:
         language=turn.lang,
     )
     reply = Reply(ctx.say(HOLDING_TEXT.get(reason, "handoff.requested"), turn.lang))
-    events = () if active else (Event("handoff_requested", {"reason": reason, "handoff_id": handoff_id}),)
+    events = (
+        ()
+        if active
+        else (Event("handoff_requested", {"reason": reason, "handoff_id": handoff_id}),)
+    )
     return Result(replies=(reply,), events=events, state=state)
 
 

@@ -31,7 +31,11 @@ async def claim_verified_phone(turn: Turn, ctx: Context) -> Linked:
     await ctx.uow.contacts.merge(turn.contact_id, link.owner_contact_id)
     event = Event(
         "identities_linked",
-        {"phone": phone, "from_contact_id": turn.contact_id, "into_contact_id": link.owner_contact_id},
+        {
+            "phone": phone,
+            "from_contact_id": turn.contact_id,
+            "into_contact_id": link.owner_contact_id,
+        },
         "system",
     )
     moved = replace(turn.conversation, contact_id=link.owner_contact_id)

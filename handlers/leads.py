@@ -24,8 +24,29 @@ EDITABLE = ("need", "name", "company", "contact", "budget", "timeline")
 MAX_ANSWER = 2000
 DESCRIPTIVE_WORDS = 6
 YES_WORDS = frozenset(
-    "yes y yep yeah ok okay sure confirm correct send right да ок окей верно отправить "
-    "отправляй подтверждаю правильно конечно ага".split()
+    {
+        "yes",
+        "y",
+        "yep",
+        "yeah",
+        "ok",
+        "okay",
+        "sure",
+        "confirm",
+        "correct",
+        "send",
+        "right",
+        "да",
+        "ок",
+        "окей",
+        "верно",
+        "отправить",
+        "отправляй",
+        "подтверждаю",
+        "правильно",
+        "конечно",
+        "ага",
+    }
 )
 
 
@@ -82,9 +103,11 @@ async def resume(turn: Turn, ctx: Context) -> Result:
 
 async def _known_facts(turn: Turn, ctx: Context) -> dict[str, Any]:
     facts: dict[str, Any] = {}
-    previous = await ctx.uow.leads.list(contact_id=turn.contact_id, limit=1)
+    previous = await ctx.uow.leads.search(contact_id=turn.contact_id, limit=1)
     if previous:
-        facts.update({k: v for k, v in (("name", previous[0].name), ("company", previous[0].company)) if v})
+        facts.update(
+            {k: v for k, v in (("name", previous[0].name), ("company", previous[0].company)) if v}
+        )
     for identity in await ctx.uow.contacts.identities(turn.contact_id):
         if identity.channel in ("email", "phone") and identity.reachable:
             facts.setdefault(identity.channel, identity.address)
@@ -176,7 +199,9 @@ def _question(
     if step == "name" and _offerable_name(turn):
         data = {**data, "offered_name": _offerable_name(turn)}
         options = (button(ctx, lang, "use_name", "lead:use_name", name=data["offered_name"]),)
-    reply = Reply(ctx.say(f"lead.ask_{step}", lang), options=options, request_contact=step == "contact")
+    reply = Reply(
+        ctx.say(f"lead.ask_{step}", lang), options=options, request_contact=step == "contact"
+    )
     return reply, data
 
 
@@ -200,7 +225,9 @@ def _summary(turn: Turn, ctx: Context, data: dict[str, Any]) -> Reply:
 
 
 def _which_field(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
-    options = tuple(button(ctx, turn.lang, f"edit_{name}", f"lead:edit:{name}") for name in EDITABLE)
+    options = tuple(
+        button(ctx, turn.lang, f"edit_{name}", f"lead:edit:{name}") for name in EDITABLE
+    )
     reply = Reply(ctx.say("lead.which_field", turn.lang), options=options)
     return Result(replies=(reply,), state=flow_state(turn, "lead", "confirm", data))
 
@@ -225,7 +252,9 @@ async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
     lead = _new_lead(turn, data)
     lead_id = await ctx.uow.leads.create(lead, turn.now)
     await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
-    events = [Event("lead_captured", {"lead_id": lead_id, "score": lead.score, "source": lead.source})]
+    events = [
+        Event("lead_captured", {"lead_id": lead_id, "score": lead.score, "source": lead.source})
+    ]
     events += await _link_identities(turn, ctx, lead)
     name = lead.name or ""
     reply = Reply(ctx.say("lead.saved", turn.lang, name=name))
@@ -262,6 +291,10 @@ async def _link_identities(turn: Turn, ctx: Context, lead: NewLead) -> list[Even
             await ctx.uow.contacts.record_conflict(
                 turn.contact_id, link.owner_contact_id, channel, address, turn.now
             )
-            details = {"channel": channel, "address": address, "owner_contact_id": link.owner_contact_id}
+            details = {
+                "channel": channel,
+                "address": address,
+                "owner_contact_id": link.owner_contact_id,
+            }
             events.append(Event("identity_conflict", details, "system"))
     return events

@@ -58,7 +58,9 @@ async def open_ticket(turn: Turn, ctx: Context, category: str, text: str) -> Res
         summary=text[:MAX_SUMMARY],
         now=turn.now,
     )
-    await ctx.uow.tickets.add_note(ticket.id, text[:MAX_SUMMARY], "customer", turn.message_id, turn.now)
+    await ctx.uow.tickets.add_note(
+        ticket.id, text[:MAX_SUMMARY], "customer", turn.message_id, turn.now
+    )
     due = turn.now + ctx.config.followup_after
     await ctx.uow.followups.schedule(
         FOLLOWUP_KIND, due, turn.now, conversation_id=turn.conversation.id, ticket_id=ticket.id
@@ -82,23 +84,31 @@ async def current_ticket(turn: Turn, ctx: Context) -> Ticket | None:
 
 
 async def add_to_ticket(turn: Turn, ctx: Context, ticket: Ticket) -> Result:
-    await ctx.uow.tickets.add_note(ticket.id, turn.text[:MAX_SUMMARY], "customer", turn.message_id, turn.now)
+    await ctx.uow.tickets.add_note(
+        ticket.id, turn.text[:MAX_SUMMARY], "customer", turn.message_id, turn.now
+    )
     reply = Reply(ctx.say("service.note_added", turn.lang, number=ticket.number))
     event = Event("ticket_updated", {"ticket": ticket.number}, "customer")
     return Result(replies=(reply,), events=(event,), state=replace(turn.state, misses=0))
 
 
-async def status(turn: Turn, ctx: Context, text: str | None = None, *, may_open: bool = False) -> Result:
+async def status(
+    turn: Turn, ctx: Context, text: str | None = None, *, may_open: bool = False
+) -> Result:
     """Status of the tickets the text refers to, or of all the customer's open tickets.
 
     Only the customer's own tickets are shown; someone else's number reads as not found. With
     `may_open`, a question about something we have no ticket for ("where is my order 5531?")
     opens one, since following it up is exactly what the customer asks for.
     """
-    references = [int(found) for found in TICKET_REFERENCE.findall(turn.text if text is None else text)]
+    references = [
+        int(found) for found in TICKET_REFERENCE.findall(turn.text if text is None else text)
+    ]
     if references:
         replies = tuple([await _one_status(turn, ctx, number) for number in references[:5]])
-        return Result(replies=replies, events=(Event("status_requested", {"tickets": references[:5]}),))
+        return Result(
+            replies=replies, events=(Event("status_requested", {"tickets": references[:5]}),)
+        )
     tickets = await _open_tickets_of(turn, ctx)
     if tickets:
         return _list_open(turn, ctx, tickets)
@@ -133,7 +143,7 @@ def status_name(ctx: Context, status_code: str, lang: str) -> str:
 
 
 async def _open_tickets_of(turn: Turn, ctx: Context) -> list[Ticket]:
-    tickets = await ctx.uow.tickets.list(contact_id=turn.contact_id)
+    tickets = await ctx.uow.tickets.search(contact_id=turn.contact_id)
     return [ticket for ticket in tickets if ticket.status in OPEN_STATUSES]
 
 
@@ -143,7 +153,10 @@ def _list_open(turn: Turn, ctx: Context, tickets: list[Ticket]) -> Result:
     event = Event("status_requested", {"tickets": [ticket.number for ticket in tickets[:10]]})
     return Result(replies=(Reply("\n".join(lines)),), events=(event,))
 
-async def on_followup(ctx: Context, conversation: Conversation, ticket_id: int | None, now: datetime) -> Result:
+
+async def on_followup(
+    ctx: Context, conversation: Conversation, ticket_id: int | None, now: datetime
+) -> Result:
     """A ticket's follow-up timer fired: remind the customer while the ticket is still open.
 
     Nothing is sent when the ticket is closed, a person is already talking to the customer,
@@ -153,13 +166,21 @@ async def on_followup(ctx: Context, conversation: Conversation, ticket_id: int |
     skip = await _followup_obstacle(ctx, conversation, ticket)
     number = ticket.number if ticket else None
     if skip or ticket is None:
-        return Result(events=(Event("followup_skipped", {"ticket": number, "why": skip}, "system"),))
+        return Result(
+            events=(Event("followup_skipped", {"ticket": number, "why": skip}, "system"),)
+        )
     lang = conversation.current.language
-    text = ctx.say("service.followup", lang, number=ticket.number, status=status_name(ctx, ticket.status, lang))
-    return Result(replies=(Reply(text),), events=(Event("followup_due", {"ticket": number}, "system"),))
+    text = ctx.say(
+        "service.followup", lang, number=ticket.number, status=status_name(ctx, ticket.status, lang)
+    )
+    return Result(
+        replies=(Reply(text),), events=(Event("followup_due", {"ticket": number}, "system"),)
+    )
 
 
-async def _followup_obstacle(ctx: Context, conversation: Conversation, ticket: Ticket | None) -> str:
+async def _followup_obstacle(
+    ctx: Context, conversation: Conversation, ticket: Ticket | None
+) -> str:
     if ticket is None or ticket.status not in OPEN_STATUSES:
         return "ticket_closed"
     if conversation.current.state == "handoff":

@@ -9,8 +9,11 @@ from handlers import service
 from storage.records import Conversation, FollowUp
 
 
-async def on_timer(ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime) -> Result:
+async def on_timer(
+    ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+) -> Result:
     if timer.kind == service.FOLLOWUP_KIND:
         return await service.on_followup(ctx, conversation, timer.ticket_id, now)
-    return Result(events=(Event("timer_unknown", {"kind": timer.kind, "timer": timer.id}, "system"),))
-
+    return Result(
+        events=(Event("timer_unknown", {"kind": timer.kind, "timer": timer.id}, "system"),)
+    )

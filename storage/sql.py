@@ -26,6 +26,6 @@ def upsert(
 ) -> postgresql.Insert | sqlite.Insert:
     """`INSERT ... ON CONFLICT (keys) DO UPDATE SET changing` in the connection's dialect."""
     module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = module.insert(table).values(values)
+    statement: postgresql.Insert | sqlite.Insert = module.insert(table).values(values)
     updates = {name: statement.excluded[name] for name in changing}
     return statement.on_conflict_do_update(index_elements=keys, set_=updates)

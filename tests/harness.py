@@ -17,15 +17,15 @@ from datetime import UTC, datetime, timedelta
 from bot.app import build_services
 from bot.dispatch import Dispatcher, Services
 from bot.model import (
-    AcceptResult,
     Accept,
+    AcceptResult,
     Address,
     Attachment,
     InboundMessage,
     OutboundMessage,
+    Sender,
     SendError,
     SendReceipt,
-    Sender,
 )
 from bot.relay import Relay, RelayPolicy
 from bot.scheduler import Scheduler
@@ -70,10 +70,12 @@ class FakeChannel:
 class BotHarness:
     """The bot as one process; `restart()` builds a new one on the same database."""
 
-    def __init__(self, database: Database, clock: FakeClock, services: Services | None = None) -> None:
+    def __init__(
+        self, database: Database, clock: FakeClock, services: Services | None = None
+    ) -> None:
         self.database = database
         self.clock = clock
-        self.services = services or build_services(Settings(_env_file=None))  # type: ignore[call-arg]
+        self.services = services or build_services(Settings(_env_file=None))
         self.channels = {name: FakeChannel(name) for name in ("console", "telegram", "email")}
         self._external_ids = itertools.count(1)
         self.restart()
@@ -97,19 +99,24 @@ class BotHarness:
 
     async def leads(self) -> list[Lead]:
         async with self.database.transaction() as uow:
-            return await uow.leads.list()
+            return await uow.leads.search()
 
     async def tickets(self) -> list[Ticket]:
         async with self.database.transaction() as uow:
-            return await uow.tickets.list()
+            return await uow.tickets.search()
 
     async def kinds(self, contact_id: int | None = None) -> list[str]:
         async with self.database.transaction() as uow:
-            return [row.kind for row in await uow.touchpoints.list(contact_id=contact_id, limit=10_000)]
+            return [
+                row.kind
+                for row in await uow.touchpoints.search(contact_id=contact_id, limit=10_000)
+            ]
 
     async def state_of(self, customer: Customer) -> tuple[str, str | None]:
         async with self.database.transaction() as uow:
-            conversation = await uow.conversations.find(customer.address.channel, customer.address.value)
+            conversation = await uow.conversations.find(
+                customer.address.channel, customer.address.value
+            )
         assert conversation is not None
         return conversation.current.state, conversation.current.step
 
@@ -146,7 +153,9 @@ class Customer:
         return await self.send(self.message(button=data))
 
     async def attach(self, kind: str, text: str = "") -> list[str]:
-        return await self.send(self.message(text, attachments=(Attachment(kind=kind, name=f"file.{kind}"),)))
+        return await self.send(
+            self.message(text, attachments=(Attachment(kind=kind, name=f"file.{kind}"),))
+        )
 
     def last_options(self) -> list[str]:
         sent = [m for m in self.channel.sent if m.address.value == self.address.value]

@@ -24,7 +24,9 @@ def _run(connection: Connection) -> None:
 
 
 def _offline() -> None:
-    context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=metadata)
+    context.configure(
+        url=context.config.get_main_option("sqlalchemy.url"), target_metadata=metadata
+    )
     with context.begin_transaction():
         context.run_migrations()
 

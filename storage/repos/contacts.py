@@ -57,7 +57,7 @@ class ContactRepository:
         row = (await self._db.execute(contacts.select().where(contacts.c.id == contact_id))).first()
         return contact_from_row(row) if row else None
 
-    async def list(self, limit: int = 200) -> list[Contact]:
+    async def search(self, limit: int = 200) -> list[Contact]:
         query = contacts.select().order_by(contacts.c.id.desc()).limit(limit)
         return [contact_from_row(row) for row in await self._db.execute(query)]
 
@@ -88,7 +88,9 @@ class ContactRepository:
             for row in rows
         ]
 
-    async def link(self, contact_id: int, channel: str, address: str, now: datetime) -> IdentityLink:
+    async def link(
+        self, contact_id: int, channel: str, address: str, now: datetime
+    ) -> IdentityLink:
         """Attach an address to a contact unless another contact already has it.
 
         A conflict changes nothing; the caller decides whether to record it for review.
@@ -143,4 +145,6 @@ class ContactRepository:
             )
 
     async def count(self) -> int:
-        return int((await self._db.execute(select(func.count()).select_from(contacts))).scalar_one())
+        return int(
+            (await self._db.execute(select(func.count()).select_from(contacts))).scalar_one()
+        )

@@ -85,7 +85,9 @@ class ConversationRepository:
         assert found is not None
         return replace(found, created=inserted)
 
-    async def save(self, conversation: Conversation, state: ConversationState, now: datetime) -> None:
+    async def save(
+        self, conversation: Conversation, state: ConversationState, now: datetime
+    ) -> None:
         """Write the new state if nobody else did since we read it (optimistic version check)."""
         statement = (
             update(conversations)
@@ -108,9 +110,7 @@ class ConversationRepository:
 
     async def assign_rep(self, conversation_id: int, rep_id: int | None) -> None:
         await self._db.execute(
-            update(conversations)
-            .where(conversations.c.id == conversation_id)
-            .values(rep_id=rep_id)
+            update(conversations).where(conversations.c.id == conversation_id).values(rep_id=rep_id)
         )
 
     async def for_contact(self, contact_id: int) -> list[Conversation]:
@@ -125,4 +125,3 @@ class ConversationRepository:
             .where(conversations.c.id == conversation_id)
         )
         return str((await self._db.execute(query)).scalar_one_or_none() or "")
-

@@ -52,7 +52,7 @@ class DeadLetterRepository:
         )
         return (await self._db.execute(query.limit(1))).scalar_one_or_none()
 
-    async def list(self, limit: int = 200) -> list[DeadLetter]:
+    async def search(self, limit: int = 200) -> list[DeadLetter]:
         query = dead_letters.select().order_by(dead_letters.c.id.desc()).limit(limit)
         return [
             DeadLetter(row.id, row.channel, row.external_id, row.error, row.status, row.created_at)

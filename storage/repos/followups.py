@@ -92,7 +92,9 @@ class FollowUpRepository:
         )
         await self._db.execute(statement)
 
-    async def cancel(self, *, ticket_id: int | None = None, conversation_id: int | None = None) -> int:
+    async def cancel(
+        self, *, ticket_id: int | None = None, conversation_id: int | None = None
+    ) -> int:
         statement = update(followups).where(followups.c.status == "pending")
         if ticket_id is not None:
             statement = statement.where(followups.c.ticket_id == ticket_id)

@@ -59,14 +59,16 @@ class HandoffRepository:
         row = (await self._db.execute(handoffs.select().where(handoffs.c.id == handoff_id))).first()
         return handoff_from_row(row) if row else None
 
-    async def list(self, *, active_only: bool = False, limit: int = 200) -> list[Handoff]:
+    async def search(self, *, active_only: bool = False, limit: int = 200) -> list[Handoff]:
         query = handoffs.select()
         if active_only:
             query = query.where(handoffs.c.status.in_(ACTIVE_STATUSES))
         rows = await self._db.execute(query.order_by(handoffs.c.id.desc()).limit(limit))
         return [handoff_from_row(row) for row in rows]
 
-    async def finish(self, handoff_id: int, status: str, summary: str | None, now: datetime) -> bool:
+    async def finish(
+        self, handoff_id: int, status: str, summary: str | None, now: datetime
+    ) -> bool:
         statement = (
             update(handoffs)
             .where(handoffs.c.id == handoff_id, handoffs.c.status.in_(ACTIVE_STATUSES))

@@ -60,7 +60,7 @@ class LeadRepository:
         row = (await self._db.execute(leads.select().where(leads.c.id == lead_id))).first()
         return lead_from_row(row) if row else None
 
-    async def list(self, *, contact_id: int | None = None, limit: int = 200) -> list[Lead]:
+    async def search(self, *, contact_id: int | None = None, limit: int = 200) -> list[Lead]:
         query = leads.select()
         if contact_id is not None:
             query = query.where(leads.c.contact_id == contact_id)

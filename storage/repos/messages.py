@@ -40,7 +40,8 @@ class MessageRepository:
             created_at=now,
         )
         result = await self._db.execute(statement.returning(messages.c.id))
-        return result.scalar_one_or_none()
+        message_id: int | None = result.scalar_one_or_none()
+        return message_id
 
     async def find_id(self, channel: str, external_id: str) -> int | None:
         query = select(messages.c.id).where(

@@ -113,7 +113,9 @@ class OutboxRepository:
         return outbox_from_row(row) if row else None
 
     async def mark_sent(self, row_id: int, external_id: str | None, now: datetime) -> None:
-        await self._set(row_id, status="sent", sent_at=now, external_id=external_id, locked_until=None)
+        await self._set(
+            row_id, status="sent", sent_at=now, external_id=external_id, locked_until=None
+        )
 
     async def retry_later(self, row_id: int, when: datetime, error: str) -> None:
         await self._set(
@@ -132,7 +134,8 @@ class OutboxRepository:
 
     async def next_due_at(self) -> datetime | None:
         query = select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
-        return (await self._db.execute(query)).scalar_one_or_none()
+        value: datetime | None = (await self._db.execute(query)).scalar_one_or_none()
+        return value
 
     async def status_of(self, row_id: int) -> str | None:
         query = select(outbox.c.status).where(outbox.c.id == row_id)

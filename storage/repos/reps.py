@@ -77,7 +77,7 @@ class RepRepository:
         row = (await self._db.execute(reps.select().where(reps.c.id == rep_id))).first()
         return rep_from_row(row) if row else None
 
-    async def list(self, *, include_inactive: bool = False) -> list[Rep]:
+    async def search(self, *, include_inactive: bool = False) -> list[Rep]:
         query = reps.select()
         if not include_inactive:
             query = query.where(reps.c.active.is_(True))

@@ -57,7 +57,7 @@ class TicketRepository:
         row = (await self._db.execute(query)).first()
         return ticket_from_row(row) if row else None
 
-    async def list(
+    async def search(
         self, *, contact_id: int | None = None, status: str | None = None, limit: int = 200
     ) -> list[Ticket]:
         query = service_requests.select()

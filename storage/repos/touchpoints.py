@@ -60,7 +60,7 @@ class TouchpointRepository:
         ]
         await self._db.execute(touchpoints.insert(), rows)
 
-    async def list(
+    async def search(
         self,
         *,
         contact_id: int | None = None,

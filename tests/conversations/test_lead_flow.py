@@ -29,7 +29,9 @@ async def test_english_lead_from_first_message_to_saved_lead(bot: BotHarness) ->
     assert "Budget" not in summary[0]
 
     saved = await anna.press("lead:confirm")
-    assert saved == ["Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will contact you shortly."]
+    assert saved == [
+        "Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will contact you shortly."
+    ]
 
     [lead] = await bot.leads()
     assert (lead.status, lead.name, lead.company) == ("new", "Anna Petrova", "Northwind Ltd")
@@ -56,7 +58,9 @@ async def test_russian_lead_with_phone_and_typed_option_numbers(bot: BotHarness)
     assert await ivan.say("1") == [  # the number of the "Skip" option
         "Как с вами связаться нашему менеджеру? Напишите email или номер телефона."
     ]
-    assert await ivan.say("8 (912) 345-67-89") == ["Есть ли у вас ориентир по бюджету? (Необязательно.)"]
+    assert await ivan.say("8 (912) 345-67-89") == [
+        "Есть ли у вас ориентир по бюджету? (Необязательно.)"
+    ]
     await ivan.say("около 300 тысяч рублей")
     summary = await ivan.say("в течение месяца")
     assert "Телефон: +79123456789" in summary[0]
@@ -130,8 +134,12 @@ async def test_known_contact_skips_what_is_already_known(bot: BotHarness) -> Non
     await kim.press("lead:skip")
     await kim.press("lead:skip")
     await kim.press("lead:confirm")
-    second, first = await bot.leads()
-    assert (second.name, second.company, second.email) == ("Kim Lee", "Initech", "kim@initech.example")
+    second, _first = await bot.leads()
+    assert (second.name, second.company, second.email) == (
+        "Kim Lee",
+        "Initech",
+        "kim@initech.example",
+    )
     assert second.need == "I also want a quote for 10 keyboards and mice"
 
 
