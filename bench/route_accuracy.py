@@ -81,8 +81,14 @@ def _in_half(line: int, half: str) -> bool:
 
 
 def _row(line: int, data: dict[str, str]) -> Row:
-    return Row(line, data["text"], data["lang"], data["label"], data.get("source", ""),
-               data.get("orig_intent", ""))
+    return Row(
+        line,
+        data["text"],
+        data["lang"],
+        data["label"],
+        data.get("source", ""),
+        data.get("orig_intent", ""),
+    )
 
 
 def route_all(matcher: IntentMatcher, rows: Iterable[Row]) -> list[Routed]:
@@ -95,8 +101,12 @@ def label_scores(routed: Sequence[Routed], labels: Iterable[str]) -> list[LabelS
     predicted = Counter(r.predicted for r in routed)
     hits = Counter(r.row.label for r in routed if r.correct)
     return [
-        LabelScore(label, gold[label], _ratio(hits[label], gold[label]),
-                   _ratio(hits[label], predicted[label]))
+        LabelScore(
+            label,
+            gold[label],
+            _ratio(hits[label], gold[label]),
+            _ratio(hits[label], predicted[label]),
+        )
         for label in labels
     ]
 
@@ -121,8 +131,10 @@ def print_language(lang: str, routed: Sequence[Routed]) -> None:
     macro_f1 = sum(s.f1 for s in scores) / len(scores)
     ours, baseline = accuracy(routed), majority_accuracy(rows)
     ratio = f"x{ours / baseline:.2f}" if baseline else "n/a"
-    print(f"\n== {lang}: {len(routed)} rows   accuracy {ours:.3f}   macro-F1 {macro_f1:.3f}   "
-          f"majority baseline {baseline:.3f} ({ratio})")
+    print(
+        f"\n== {lang}: {len(routed)} rows   accuracy {ours:.3f}   macro-F1 {macro_f1:.3f}   "
+        f"majority baseline {baseline:.3f} ({ratio})"
+    )
     print(f"   {'label':8} {'support':>7} {'recall':>7} {'precision':>9} {'F1':>6}")
     for s in scores:
         print(f"   {s.label:8} {s.support:7d} {s.recall:7.3f} {s.precision:9.3f} {s.f1:6.3f}")
@@ -143,9 +155,11 @@ def print_errors(routed: Sequence[Routed]) -> None:
     for r in routed:
         if not r.correct:
             m = r.match
-            print(f"{r.row.line:4d} {r.row.lang} {r.row.label:>7} -> {r.predicted:7} "
-                  f"{m.intent:18} [{m.matched}] {r.row.source}/{r.row.orig_intent}: "
-                  f"{r.row.text[:160]!r}")
+            print(
+                f"{r.row.line:4d} {r.row.lang} {r.row.label:>7} -> {r.predicted:7} "
+                f"{m.intent:18} [{m.matched}] {r.row.source}/{r.row.orig_intent}: "
+                f"{r.row.text[:160]!r}"
+            )
 
 
 def print_speed(load: Callable[[], IntentMatcher], rows: Sequence[Row]) -> None:
@@ -156,10 +170,14 @@ def print_speed(load: Callable[[], IntentMatcher], rows: Sequence[Row]) -> None:
     latencies = sorted(_seconds(partial(matcher.match, text)) for text in texts * SPEED_PASSES)
     warm = sum(latencies) / len(latencies)
     baseline = sum(_seconds(partial(normalise, text)) for text in texts) / len(texts)
-    print(f"\n== speed: {1 / warm:,.0f} messages/s warm, {1 / cold:,.0f}/s cold (new words); "
-          f"latency p50 {_micros(latencies, 0.5)} µs, p99 {_micros(latencies, 0.99)} µs")
-    print(f"   baseline normalise() alone: {1 / baseline:,.0f}/s; "
-          f"routing costs x{warm / baseline:.1f} the normalisation")
+    print(
+        f"\n== speed: {1 / warm:,.0f} messages/s warm, {1 / cold:,.0f}/s cold (new words); "
+        f"latency p50 {_micros(latencies, 0.5)} µs, p99 {_micros(latencies, 0.99)} µs"
+    )
+    print(
+        f"   baseline normalise() alone: {1 / baseline:,.0f}/s; "
+        f"routing costs x{warm / baseline:.1f} the normalisation"
+    )
 
 
 def _seconds(work: Callable[[], object]) -> float:
@@ -175,6 +193,7 @@ def _micros(sorted_seconds: Sequence[float], quantile: float) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+
     def load() -> IntentMatcher:
         return IntentMatcher.from_file(args.catalog) if args.catalog else IntentMatcher.default()
 
@@ -192,13 +211,21 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.route_accuracy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.route_accuracy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--catalog", type=Path, default=None,
-                        help="intent catalog TOML (default: the shipped one)")
-    parser.add_argument("--rows", choices=("all", "even", "odd"), default="all",
-                        help="score every row, or only even / odd line numbers")
+    parser.add_argument(
+        "--catalog", type=Path, default=None, help="intent catalog TOML (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--rows",
+        choices=("all", "even", "odd"),
+        default="all",
+        help="score every row, or only even / odd line numbers",
+    )
     parser.add_argument("--errors", action="store_true", help="print the misrouted rows")
     return parser
 

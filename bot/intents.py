@@ -166,10 +166,13 @@ class _Lexicon:
             number = self._ids.get(_NUMBER)
             fits = number is not None and len(token) >= _NUMBER_MIN_DIGITS
             return ((cast(int, number), 1.0),) if fits else ()
-        exact = [*self._stem_ids(token), *self._word_ids(token)]
+        exact = self._exact_ids(token) or self._exact_ids(_squeeze(token))
         if exact:
             return tuple((word_id, 1.0) for word_id in exact)
         return self._typo_hits(token)
+
+    def _exact_ids(self, token: str) -> list[int]:
+        return [*self._stem_ids(token), *self._word_ids(token)]
 
     def _stem_ids(self, token: str) -> list[int]:
         prefixes = (token[:length] for length in self._stem_lengths if length <= len(token))
@@ -194,8 +197,8 @@ class _Lexicon:
         # longer (a letter too many), and compared with the stems of that length.
         found: set[int] = set()
         for length, stems in self._long_stems.items():
-            if length > len(token):
-                continue  # a shorter word, not a misspelt one
+            if length - 1 > len(token):
+                continue  # too short to be this stem with a letter missing
             for cut in (length - 1, length, length + 1):
                 close = _within_one_edit(token[:cut], stems)
                 found.update(self._stems[stem] for stem in close if _inner_typo(token, stem))
@@ -325,8 +328,11 @@ class _LanguageModel:
 
 
 def _occurrences(slot: frozenset[int], hits: _Hits) -> list[tuple[int, float, int]]:
-    found = [(position, quality, word) for word in slot.intersection(hits) for position, quality
-             in hits[word]]
+    found = [
+        (position, quality, word)
+        for word in slot.intersection(hits)
+        for position, quality in hits[word]
+    ]
     return sorted(found)[:_OCCURRENCES_LIMIT]
 
 
@@ -355,19 +361,29 @@ class IntentMatcher:
         return tuple(self._routes)
 
     def match(self, text: str, lang: str | None = None) -> IntentMatch:
-        """`lang` None, or a language the catalog lacks, is detected from the text."""
-        lang = self._language(text, lang)
-        best = self._models[lang].best(self._tokens(text))
-        if best is None or best.score < self._settings.threshold:
+        """The best intent for `text` using the phrases of `lang`.
+
+        `lang` None, or a language the catalog lacks, is detected from the text. When the given
+        language finds nothing but the text is written in another catalog language (an English
+        "talk to a human" in a Russian conversation), that language is tried too.
+        """
+        tokens = self._tokens(text)
+        written_in = self._known(detect_language(text, default=lang or ""))
+        lang = lang if lang in self._models else written_in
+        best = self._best(tokens, lang)
+        if best is None and written_in != lang:
+            lang, best = written_in, self._best(tokens, written_in)
+        if best is None:
             return IntentMatch(NO_INTENT, "other", 0.0, "", lang)
         score = round(min(best.score, 1.0), 3)
         return IntentMatch(best.intent, self._routes[best.intent], score, best.matched, lang)
 
-    def _language(self, text: str, lang: str | None) -> str:
-        fallback = self._settings.languages[0]
-        if lang not in self._models:
-            lang = detect_language(text, default=fallback)
-        return lang if lang in self._models else fallback
+    def _best(self, tokens: Sequence[str], lang: str) -> _Candidate | None:
+        best = self._models[lang].best(tokens)
+        return best if best is not None and best.score >= self._settings.threshold else None
+
+    def _known(self, lang: str) -> str:
+        return lang if lang in self._models else self._settings.languages[0]
 
     def _tokens(self, text: str) -> list[str]:
         # Cut before normalising too: a 100 KB message costs no more than a long one.
@@ -451,12 +467,16 @@ class _CatalogLoader:
         return cast(Route, route)
 
     def _model(
-        self, data: Mapping[str, object], intents: Mapping[str, object], lang: str,
+        self,
+        data: Mapping[str, object],
+        intents: Mapping[str, object],
+        lang: str,
         settings: _Settings,
     ) -> _LanguageModel:
         lexicon = _Lexicon(settings.typo_min_length, settings.typo_quality)
-        compiler = _PhraseCompiler(lexicon, self._groups(data, lang), self._stopwords(data, lang),
-                                   self.fail)
+        compiler = _PhraseCompiler(
+            lexicon, self._groups(data, lang), self._stopwords(data, lang), self.fail
+        )
         phrases = [
             phrase
             for name in intents
@@ -467,14 +487,20 @@ class _CatalogLoader:
 
     def _groups(self, data: Mapping[str, object], lang: str) -> dict[str, list[str]]:
         groups = self._table(self._table(data, "groups", "[groups]"), lang, f"[groups.{lang}]")
-        return {name: self._strings(words, f"groups.{lang}.{name}") for name, words in groups.items()}
+        return {
+            name: self._strings(words, f"groups.{lang}.{name}") for name, words in groups.items()
+        }
 
     def _stopwords(self, data: Mapping[str, object], lang: str) -> frozenset[str]:
         words = self._table(data, "stopwords", "[stopwords]").get(lang, [])
         return frozenset(normalise(word) for word in self._strings(words, f"stopwords.{lang}"))
 
     def _phrases(
-        self, name: str, table: Mapping[str, object], lang: str, compiler: _PhraseCompiler,
+        self,
+        name: str,
+        table: Mapping[str, object],
+        lang: str,
+        compiler: _PhraseCompiler,
         settings: _Settings,
     ) -> Iterator[_Phrase]:
         unknown = set(table) - _INTENT_KEYS - set(settings.languages)
@@ -490,7 +516,10 @@ class _PhraseCompiler:
     """Turns 'talk|speak to a {person}' into slots of word pattern ids."""
 
     def __init__(
-        self, lexicon: _Lexicon, groups: Mapping[str, list[str]], stopwords: frozenset[str],
+        self,
+        lexicon: _Lexicon,
+        groups: Mapping[str, list[str]],
+        stopwords: frozenset[str],
         fail: Callable[[str], CatalogError],
     ) -> None:
         self._lexicon = lexicon
@@ -531,6 +560,7 @@ class _PhraseCompiler:
         patterns = [_normalise_pattern(word) for word in self._groups[name]]
         malformed = [p for p in patterns if not p or any(c in p for c in " {}|")]
         if malformed:
-            raise self._fail(f"{where}: group {{{name}}} must list one word or stem per entry, "
-                             f"got {malformed}")
+            raise self._fail(
+                f"{where}: group {{{name}}} must list one word or stem per entry, got {malformed}"
+            )
         return patterns
