@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,8 @@ from handlers.texts import Texts
 from storage.uow import Database
 
 log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 30.0
 
 
 def build_services(settings: Settings) -> Services:
@@ -49,23 +52,34 @@ class App:
     adapters: tuple[ChannelAdapter, ...]
 
     async def serve(self) -> None:
-        """Run the channels, the relay and the scheduler until a channel stops or we're cancelled.
+        """Run the channels, the relay and the scheduler until a channel ends or a signal comes.
 
-        A channel that ends (the terminal at end of input) ends the app, after the relay has
-        delivered what is due.
+        A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
+        it gracefully: channels stop receiving (they acknowledge only committed turns, so
+        cancelling them loses nothing), the relay settles the reply in hand and delivers what
+        is due, then the process exits.
         """
-        background = [
-            asyncio.create_task(self.relay.run(), name="relay"),
-            asyncio.create_task(self.scheduler.run(), name="scheduler"),
-        ]
+        stop = asyncio.Event()
+        _on_signals(stop.set)
+        relay = asyncio.create_task(self.relay.run(), name="relay")
+        background = [relay, asyncio.create_task(self.scheduler.run(), name="scheduler")]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
+        stopper = asyncio.create_task(_wait_for(stop), name="signals")
         try:
-            await _first_to_finish(channels, background)
-            await self.relay.deliver_due()
+            await _first_to_finish([*channels, stopper], background)
         finally:
-            await _cancel(channels + background)
+            await _cancel([*channels, stopper])
+            await self._drain(relay)
+            await _cancel(background)
+
+    async def _drain(self, relay: asyncio.Task[None]) -> None:
+        self.relay.stop()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(relay, DRAIN_SECONDS)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
 
 @asynccontextmanager
@@ -88,11 +102,22 @@ async def open_app(settings: Settings, adapters: Sequence[ChannelAdapter]) -> As
 
 
 async def _first_to_finish(
-    channels: list[asyncio.Task[None]], background: list[asyncio.Task[None]]
+    watched: list[asyncio.Task[None]], background: list[asyncio.Task[None]]
 ) -> None:
-    done, _ = await asyncio.wait(channels + background, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait([*watched, *background], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         task.result()  # a crashed loop surfaces here instead of dying silently
+
+
+async def _wait_for(event: asyncio.Event) -> None:
+    await event.wait()
+
+
+def _on_signals(callback: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, callback)
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

@@ -80,22 +80,33 @@ class Relay:
         self._clock = clock
         self._jitter = jitter
         self._wakeup = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Called after a turn commits: deliver now instead of at the next poll."""
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
+        """Deliver until `stop()`; a stop lets the row in hand be settled first."""
+        self._stopping = False
+        while not self._stopping:
             self._wakeup.clear()
-            if await self.deliver_due() == 0:
+            if await self.deliver_due(stop_early=True) == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._policy.poll_seconds)
 
-    async def deliver_due(self, limit: int = 1000) -> int:
+    def stop(self) -> None:
+        # Cancelling mid-delivery would leave a sent row unmarked (and resent after the lease);
+        # a stop request is honoured between rows instead.
+        self._stopping = True
+        self._wakeup.set()
+
+    async def deliver_due(self, limit: int = 1000, *, stop_early: bool = False) -> int:
         """Deliver due rows one by one; returns how many were attempted."""
         attempted = 0
-        while attempted < limit and await self.deliver_one():
+        while (
+            attempted < limit and not (stop_early and self._stopping) and await self.deliver_one()
+        ):
             attempted += 1
         return attempted
 

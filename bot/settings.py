@@ -22,7 +22,11 @@ class SettingsError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `TELEGRAM_BOT_TOKEN=` in .env means "not configured"
+        extra="ignore",
+        case_sensitive=False,
     )
 
     database_url: str = "sqlite+aiosqlite:///touchpoint.db"
@@ -84,4 +88,5 @@ def load_settings(**overrides: object) -> Settings:
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
     name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-    return f"setting {name} is invalid: {first['msg']}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"setting {name} is invalid: {message}"

@@ -1,0 +1,189 @@
+"""Turns per second through the dispatcher, against the floor of any persistent bot.
+
+    python -m bench.dispatcher [--turns N] [--postgres URL]
+
+For each engine (SQLite always; PostgreSQL when a URL is given or
+TOUCHPOINT_BENCH_POSTGRES_URL is set) it measures, in the same run:
+
+- baseline: one transaction per inbound message that only inserts the message (idempotently,
+  as the dispatcher does) and commits — the least any bot that does not lose messages must do;
+- dispatcher: `accept()` for the same number of messages — idempotency, contact/conversation
+  lookup, routing, handler, outbox rows, touchpoints, state — with the reply left in the outbox;
+- dispatcher + relay: the same, with every reply then delivered to an in-memory channel.
+
+Customers talk in parallel (several conversations at once), each conversation in order. The
+ratio dispatcher/baseline is the figure the README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.app import build_services
+from bot.dispatch import Dispatcher
+from bot.model import Address, InboundMessage, OutboundMessage, Sender, SendReceipt, utc_now
+from bot.relay import Relay
+from bot.settings import Settings
+from storage.uow import Database
+
+SCRIPT = (
+    "hello",
+    "what can you do?",
+    "thanks!",
+    "привет",
+    "спасибо",
+    "good morning",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    name: str
+    turns: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.turns / self.seconds
+
+    def line(self) -> str:
+        p50 = statistics.median(self.latencies) * 1000
+        p95 = statistics.quantiles(self.latencies, n=20)[18] * 1000
+        rate = f"{self.per_second:>9.0f} turns/s"
+        return f"{self.name:<20} {rate}   p50 {p50:6.2f} ms   p95 {p95:6.2f} ms"
+
+
+class MemoryChannel:
+    name = "console"
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def run(self, accept: object) -> None:
+        return None
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        self.sent += 1
+        return SendReceipt(external_id=str(self.sent))
+
+
+def messages(turns: int, conversations: int, run: str) -> list[list[InboundMessage]]:
+    """`turns` messages spread over `conversations` customers, each a list in order."""
+    per_conversation: list[list[InboundMessage]] = [[] for _ in range(conversations)]
+    lines = itertools.cycle(SCRIPT)
+    for number in range(turns):
+        customer = f"{run}-c{number % conversations}"
+        message = InboundMessage(
+            external_id=f"{run}-{number}",
+            address=Address("console", customer),
+            sender=Sender(external_id=customer, display_name="Bench"),
+            text=next(lines),
+        )
+        per_conversation[number % conversations].append(message)
+    return per_conversation
+
+
+async def timed(
+    name: str,
+    streams: list[list[InboundMessage]],
+    handle: Callable[[InboundMessage], Awaitable[object]],
+) -> Figures:
+    latencies: list[float] = []
+
+    async def one_stream(stream: list[InboundMessage]) -> None:
+        for message in stream:
+            started = time.perf_counter()
+            await handle(message)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_stream(stream) for stream in streams))
+    return Figures(name, sum(map(len, streams)), time.perf_counter() - started, latencies)
+
+
+async def bare_insert(database: Database, message: InboundMessage) -> None:
+    async with database.transaction(message.channel, message.conversation_key) as uow:
+        await uow.messages.insert(
+            channel=message.channel,
+            external_id=message.external_id,
+            conversation_id=None,
+            direction="in",
+            text=message.text,
+            now=utc_now(),
+        )
+        await uow.commit()
+
+
+async def bench_engine(label: str, url: str, turns: int, conversations: int) -> list[Figures]:
+    database = Database.from_url(url)
+    await database.upgrade()
+    services = build_services(Settings(_env_file=None))
+    channel = MemoryChannel()
+    relay = Relay(database, {"console": channel})
+    dispatcher = Dispatcher(database, services)
+    run = f"{label}-{time.time_ns()}"
+    try:
+        await timed("warm-up", messages(200, conversations, f"{run}-w"), dispatcher.accept)
+        baseline = await timed(
+            "baseline insert",
+            messages(turns, conversations, f"{run}-b"),
+            lambda m: bare_insert(database, m),
+        )
+        dispatched = await timed(
+            "dispatcher", messages(turns, conversations, f"{run}-d"), dispatcher.accept
+        )
+        await relay.deliver_due(limit=10**9)
+
+        async def with_relay(message: InboundMessage) -> None:
+            await dispatcher.accept(message)
+            await relay.deliver_one()
+
+        relayed = await timed(
+            "dispatcher + relay", messages(turns, conversations, f"{run}-r"), with_relay
+        )
+        return [baseline, dispatched, relayed]
+    finally:
+        await database.dispose()
+
+
+def report(label: str, figures: list[Figures]) -> None:
+    baseline = figures[0].per_second
+    print(f"\n== {label}")
+    for figure in figures:
+        print(f"{figure.line()}   ratio {figure.per_second / baseline:4.2f}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=2000)
+    parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--postgres", default=os.environ.get("TOUCHPOINT_BENCH_POSTGRES_URL", ""))
+    args = parser.parse_args()
+    print(
+        f"{args.turns} turns, {args.conversations} conversations in parallel, {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        report("SQLite (WAL)", await bench_engine("sqlite", url, args.turns, args.conversations))
+    if args.postgres:
+        report(
+            "PostgreSQL",
+            await bench_engine("postgres", args.postgres, args.turns, args.conversations),
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak memory {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,149 @@
+"""`touchpoint shell` as a real subprocess, then the CLI reads back what happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import require_postgres, run_blocking
+
+pytestmark = pytest.mark.slow
+
+LEAD_CONVERSATION = [
+    "hello",
+    "I need a quote for 25 ergonomic office chairs",
+    "Anna Petrova",
+    "Northwind",
+    "anna@northwind.example",
+    "about 5000 EUR",
+    "next month",
+    "yes",
+    "My order 5531 arrived damaged, two chairs have broken armrests",
+    "what is the status of #1001?",
+    "I want to talk to a human",
+]
+
+
+def touchpoint(
+    env: dict[str, str], *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def json_of(env: dict[str, str], *args: str) -> Any:
+    done = touchpoint(env, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "IMAP_", "SMTP_"))
+    }
+    base.update(NO_COLOR="1", COMPANY_NAME="Northwind Test", CATALOG_DIR="")
+    if request.param == "sqlite":
+        base["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'shell.db'}"
+        yield base
+        return
+    url = require_postgres().rsplit("/", 1)[0] + "/touchpoint_e2e"
+    run_blocking(_fresh_database(url))
+    base["DATABASE_URL"] = url
+    yield base
+
+
+async def _fresh_database(url: str) -> None:
+    admin = create_async_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text("DROP DATABASE IF EXISTS touchpoint_e2e WITH (FORCE)"))
+            await connection.execute(text("CREATE DATABASE touchpoint_e2e"))
+    finally:
+        await admin.dispose()
+
+
+def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -> None:
+    done = touchpoint(env, "shell", "--as", "Anna", stdin="\n".join(LEAD_CONVERSATION) + "\n")
+    assert done.returncode == 0, done.stderr
+    transcript = done.stdout
+    assert "bot> Hello! I'm the Northwind Test assistant." in transcript
+    assert "you> Anna Petrova" in transcript
+    assert "Your request #1001 is open." in transcript
+    assert "Request #1001 (order): open" in transcript
+    assert "I'm passing your conversation to a person" in transcript
+
+    [lead] = json_of(env, "leads", "list")
+    assert lead["name"] == "Anna Petrova"
+    assert lead["company"] == "Northwind"
+    assert lead["email"] == "anna@northwind.example"
+    assert lead["status"] == "new"
+    assert lead["need"] == "I need a quote for 25 ergonomic office chairs"
+    assert json_of(env, "leads", "show", str(lead["id"]))["id"] == lead["id"]
+
+    [ticket] = json_of(env, "tickets", "list")
+    assert (ticket["number"], ticket["status"]) == (1001, "open")
+    assert json_of(env, "tickets", "show", "1001")["notes"][0]["author"] == "customer"
+
+    [handoff] = json_of(env, "handoffs", "list")
+    assert (handoff["status"], handoff["reason"]) == ("queued", "customer_asked")
+
+    kinds = [row["kind"] for row in json_of(env, "touchpoints", "list", "--limit", "1000")]
+    for kind in (
+        "message_in",
+        "message_out",
+        "delivered",
+        "lead_captured",
+        "ticket_opened",
+        "handoff_requested",
+    ):
+        assert kind in kinds
+    assert (
+        kinds.index("lead_captured")
+        < kinds.index("ticket_opened")
+        < kinds.index("handoff_requested")
+    )
+
+    [contact] = json_of(env, "contacts", "list")
+    shown = json_of(env, "contacts", "show", str(contact["id"]))
+    assert {"channel": "email", "address": "anna@northwind.example"}.items() <= shown["identities"][
+        1
+    ].items()
+    assert [t["kind"] for t in shown["timeline"]][:2] == ["message_in", "message_out"]
+
+
+def test_a_second_session_as_the_same_person_continues_the_same_contact(
+    env: dict[str, str],
+) -> None:
+    first = touchpoint(env, "shell", "--as", "Ivan", stdin="Хочу купить 3 ноутбука для офиса\n")
+    assert "Как вас зовут?" in first.stdout
+    second = touchpoint(env, "shell", "--as", "Ivan", stdin="Иван\n")
+    # The new process continues the lead flow at the step where the first one stopped.
+    assert "Какую компанию вы представляете?" in second.stdout
+    assert len(json_of(env, "contacts", "list")) == 1
+
+
+def test_a_bad_setting_is_one_clear_line(env: dict[str, str]) -> None:
+    env = {**env, "DATABASE_URL": "mysql://nobody@127.0.0.1/x"}
+    done = touchpoint(env, "leads", "list")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "touchpoint: setting DATABASE_URL is invalid: use sqlite+aiosqlite:///PATH or "
+        "postgresql+asyncpg://USER:PASS@HOST/DB"
+    ]
