@@ -1,0 +1,66 @@
+"""Settings: defaults that run with nothing configured, one-line errors naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env from the developer's folder
+    for name in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "IMAP_HOST", "SMTP_HOST", "IMAP_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_nothing_configured_means_sqlite_and_no_accounts() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///touchpoint.db"
+    assert not settings.telegram_configured
+    assert not settings.email_configured
+
+
+def test_empty_values_in_dot_env_mean_not_configured(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TELEGRAM_BOT_TOKEN=\nIMAP_HOST=\nCOMPANY_NAME=Acme\n")
+    settings = load_settings()
+    assert not settings.telegram_configured
+    assert settings.company_name == "Acme"
+
+
+def test_a_secret_is_not_printed_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:very-secret")
+    settings = load_settings()
+    assert "very-secret" not in repr(settings)
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == "123:very-secret"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DATABASE_URL", "mysql://x", "setting DATABASE_URL is invalid: use sqlite+aiosqlite"),
+        ("IMAP_PORT", "imap", "setting IMAP_PORT is invalid: Input should be a valid integer"),
+        ("IMAP_PORT", "70000", "setting IMAP_PORT is invalid: Input should be less than or equal"),
+        (
+            "IMAP_SECURITY",
+            "ssl",
+            "setting IMAP_SECURITY is invalid: Input should be 'tls', 'starttls'",
+        ),
+        (
+            "DEFAULT_LANGUAGE",
+            "de",
+            "setting DEFAULT_LANGUAGE is invalid: Input should be 'en' or 'ru'",
+        ),
+    ],
+)
+def test_a_wrong_value_is_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
