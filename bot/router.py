@@ -20,7 +20,7 @@ from handlers.common import idle, menu_reply
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
-HUMAN_ESCAPE_SCORE = 0.8
+HUMAN_ESCAPE_SCORE = 0.7
 FLOWS = ("lead", "service")
 
 

@@ -22,6 +22,19 @@ TICKET_REFERENCE = re.compile(
     r"(\d{1,9})\b",
     re.IGNORECASE,
 )
+# In the arguments of `/status 1042` a number can only be a ticket number.
+ANY_NUMBER = re.compile(r"\b(\d{1,9})\b")
+WORD = re.compile(r"\w[\w'’-]*")
+# Words that tell nothing about the issue itself: "I have a problem with my order" and
+# "У меня проблема с заказом" still need a description, however many words they have.
+_FILLER = (
+    "i me my mine we us our you your it its is am are was were be been have has had do does "
+    "did a an the this that there with about for of to in on at and or but so please hi hello "
+    "hey я меня мне мой моя мое моё мои мы нас наш наша наше наши вы вас ваш это у с со в во "
+    "на о об по и а но есть был была было были здравствуйте привет добрый день пожалуйста"
+)
+FILLER_WORDS = frozenset(_FILLER.split())
+DETAIL_WORDS = 4
 DESCRIPTIVE_WORDS = 5
 MAX_SUMMARY = 4000
 FOLLOWUP_KIND = "ticket_followup"
@@ -36,17 +49,26 @@ def category_of(intent: str) -> str:
 async def start(turn: Turn, ctx: Context, intent: str) -> Result:
     """A new service request: open it now if the message describes it, else ask for details."""
     category = category_of(intent)
-    if len(turn.text.split()) >= DESCRIPTIVE_WORDS:
+    if describes_issue(turn.text):
         return await open_ticket(turn, ctx, category, turn.text)
     reply = Reply(ctx.say("service.ask_details", turn.lang))
     state = flow_state(turn, "service", "describe", {**idle(turn).data, "category": category})
     return Result(replies=(reply,), state=state)
 
 
+def describes_issue(text: str) -> bool:
+    """Whether a first message already says what happened, so the ticket can open at once."""
+    words = WORD.findall(text.casefold())
+    return sum(word not in FILLER_WORDS for word in words) >= DETAIL_WORDS
+
+
 async def describe(turn: Turn, ctx: Context) -> Result:
     """The description the intake step asked for."""
     if len(turn.text) < 2 or not any(char.isalnum() for char in turn.text):
         return Result(replies=(Reply(ctx.say("lead.too_short", turn.lang)),))
+    if TICKET_REFERENCE.search(turn.text) and not describes_issue(turn.text):
+        # "what about #1042?" asks about a ticket; opening a new one with it would be wrong.
+        return await status(turn, ctx)
     return await open_ticket(turn, ctx, str(turn.state.data.get("category", "other")), turn.text)
 
 
@@ -101,9 +123,8 @@ async def status(
     `may_open`, a question about something we have no ticket for ("where is my order 5531?")
     opens one, since following it up is exactly what the customer asks for.
     """
-    references = [
-        int(found) for found in TICKET_REFERENCE.findall(turn.text if text is None else text)
-    ]
+    pattern = TICKET_REFERENCE if text is None else ANY_NUMBER
+    references = [int(found) for found in pattern.findall(turn.text if text is None else text)]
     if references:
         replies = tuple([await _one_status(turn, ctx, number) for number in references[:5]])
         return Result(
@@ -131,7 +152,7 @@ def describe_ticket(ctx: Context, ticket: Ticket, lang: str) -> str:
         "service.status",
         lang,
         number=ticket.number,
-        category=ticket.category,
+        category=category_name(ctx, ticket.category, lang),
         status=status_name(ctx, ticket.status, lang),
         updated=ticket.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
     )
@@ -140,6 +161,12 @@ def describe_ticket(ctx: Context, ticket: Ticket, lang: str) -> str:
 def status_name(ctx: Context, status_code: str, lang: str) -> str:
     key = f"service.status_name.{status_code}"
     return ctx.say(key, lang) if ctx.texts.has(key) else status_code
+
+
+def category_name(ctx: Context, category: str, lang: str) -> str:
+    # Without this a Russian customer read "Заявка #1001 (order)".
+    key = f"service.category.{category}"
+    return ctx.say(key, lang) if ctx.texts.has(key) else category
 
 
 async def _open_tickets_of(turn: Turn, ctx: Context) -> list[Ticket]:

@@ -1,0 +1,271 @@
+"""Hand-off to a person, as transcripts: asking for one, the silence while the team has the
+conversation, and the bot taking over again when the hand-off ends."""
+
+from __future__ import annotations
+
+from bot.turn import Context, Result, Turn
+from handlers import handoff
+from storage.records import Handoff
+from tests.harness import BotHarness, Customer
+
+HOLDING = "I'm passing your conversation to a person from our team. They will answer right here; until then I'll stay quiet."
+HOLDING_RU = "Передаю ваш разговор сотруднику. Он ответит прямо здесь, а я пока помолчу."
+AFTER_MISSES = "I'm sorry I couldn't help. I'm passing your conversation to a person from our team; they will answer right here."
+NOT_UNDERSTOOD = "Sorry, I didn't quite get that. Please choose one of the options or describe what you need in a few words."
+CLOSED = "Our team has closed this conversation. If you need anything else, just write — I'm here."
+MENU = ["menu:lead", "menu:service", "menu:status", "menu:human"]
+
+
+async def handoffs(bot: BotHarness) -> list[Handoff]:
+    async with bot.database.transaction() as uow:
+        return await uow.handoffs.search()
+
+
+async def kinds_of(bot: BotHarness, customer: Customer) -> list[str]:
+    """The customer's touchpoints in order, without the relay's delivery receipts."""
+    async with bot.database.transaction() as uow:
+        contact_id = await uow.contacts.owner_of(customer.address.channel, customer.address.value)
+    assert contact_id is not None
+    return [kind for kind in await bot.kinds(contact_id) if kind != "delivered"]
+
+
+async def inbound_texts(bot: BotHarness, customer: Customer) -> list[str]:
+    conversation_id = await conversation_id_of(bot, customer)
+    async with bot.database.transaction() as uow:
+        stored = await uow.messages.recent(conversation_id, limit=100)
+    return [text for direction, text in stored if direction == "in"]
+
+
+async def conversation_id_of(bot: BotHarness, customer: Customer) -> int:
+    async with bot.database.transaction() as uow:
+        conversation = await uow.conversations.find(
+            customer.address.channel, customer.address.value
+        )
+    assert conversation is not None
+    return conversation.id
+
+
+async def finish(bot: BotHarness, customer: Customer, *, returned: bool) -> bool:
+    """What `touchpoint handoffs close` (or a rep handing back) does: a system turn."""
+
+    async def action(turn: Turn, ctx: Context) -> Result | None:
+        return await handoff.finish(turn, ctx, returned=returned, summary="done")
+
+    finished = await bot.dispatcher.system_turn(await conversation_id_of(bot, customer), action)
+    await bot.deliver()
+    return finished
+
+
+def said_to(bot: BotHarness, customer: Customer) -> list[str]:
+    return bot.channels[customer.address.channel].texts_to(customer.address.value)
+
+
+# --- asking for a person ------------------------------------------------------------------
+
+
+async def test_the_human_command_opens_one_queued_handoff(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+
+    assert await alice.say("/human") == [HOLDING]
+
+    [opened] = await handoffs(bot)
+    assert (opened.status, opened.reason) == ("queued", "customer_asked")
+    assert opened.conversation_id == await conversation_id_of(bot, alice)
+    assert await bot.state_of(alice) == ("handoff", None)
+    assert await kinds_of(bot, alice) == ["message_in", "handoff_requested", "message_out"]
+
+
+async def test_asking_for_a_real_person_in_words_hands_over(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+
+    assert await alice.say("I'd like to speak to a real person") == [HOLDING]
+
+    [opened] = await handoffs(bot)
+    assert (opened.status, opened.reason) == ("queued", "customer_asked")
+
+
+async def test_asking_for_an_operator_in_russian_gets_a_russian_holding_message(
+    bot: BotHarness,
+) -> None:
+    ivan = bot.customer("ivan")
+
+    assert await ivan.say("Хочу поговорить с оператором") == [HOLDING_RU]
+
+    [opened] = await handoffs(bot)
+    assert opened.status == "queued"
+
+
+async def test_the_talk_to_a_person_button_hands_over(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("hello")
+
+    assert await alice.press("menu:human") == [HOLDING]
+    assert len(await handoffs(bot)) == 1
+    assert await bot.state_of(alice) == ("handoff", None)
+
+
+async def test_asking_for_a_person_in_the_middle_of_a_lead_hands_over(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/lead")
+    await alice.say("Forty standing desks for our new office in Leeds")
+
+    assert await alice.say("I'd like to speak to a real person") == [HOLDING]
+    assert await bot.state_of(alice) == ("handoff", None)
+    assert await bot.leads() == []
+
+
+# --- while the team has the conversation --------------------------------------------------
+
+
+async def test_every_kind_of_message_is_recorded_and_not_answered(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/human")
+    original = alice.message("I want to buy 100 chairs")
+
+    assert await alice.say("Are you still there?") == []
+    assert await alice.say("/help") == []
+    assert await alice.press("menu:lead") == []
+    assert await alice.attach("photo") == []
+    assert await alice.send(original) == []
+    assert await alice.send(alice.message("I want 200 chairs", edit_of=original.external_id)) == []
+
+    assert said_to(bot, alice) == [HOLDING]
+    assert await kinds_of(bot, alice) == [
+        "message_in",
+        "handoff_requested",
+        "message_out",
+        *["message_in", "customer_waiting"] * 5,
+        "message_edited",
+    ]
+    # Every message is kept for the rep; the edit changed the stored text of the original.
+    assert await inbound_texts(bot, alice) == [
+        "/human",
+        "Are you still there?",
+        "/help",
+        "",
+        "",
+        "I want 200 chairs",
+        "I want 200 chairs",
+    ]
+    assert await bot.leads() == []
+    assert await bot.state_of(alice) == ("handoff", None)
+
+
+async def test_asking_again_does_not_open_a_second_handoff(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/human")
+
+    assert await alice.say("/human") == []
+    assert await alice.say("I'd like to speak to a real person") == []
+    assert await alice.press("menu:human") == []
+
+    assert len(await handoffs(bot)) == 1
+    assert (await kinds_of(bot, alice)).count("handoff_requested") == 1
+
+
+async def test_three_misunderstood_messages_in_a_row_hand_over(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+
+    assert await alice.say("qwerty uiop") == [NOT_UNDERSTOOD]
+    assert alice.last_options() == MENU
+    assert await alice.say("zxcv bnm") == [NOT_UNDERSTOOD]
+    assert await alice.say("lorem ipsum dolor") == [AFTER_MISSES]
+
+    [opened] = await handoffs(bot)
+    assert (opened.status, opened.reason) == ("queued", "repeated_misunderstanding")
+    assert await bot.state_of(alice) == ("handoff", None)
+    assert await alice.say("hello?") == []
+
+
+async def test_three_misunderstood_russian_messages_hand_over_in_russian(bot: BotHarness) -> None:
+    ivan = bot.customer("ivan")
+
+    await ivan.say("фывапролдж")
+    await ivan.say("ячсмитьбю йцукен")
+
+    assert await ivan.say("абырвалг абырвалг") == [
+        "Извините, что не смог помочь. Передаю ваш разговор сотруднику — он ответит прямо здесь."
+    ]
+    [opened] = await handoffs(bot)
+    assert opened.reason == "repeated_misunderstanding"
+
+
+async def test_an_understood_message_breaks_the_streak_of_misses(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("qwerty uiop")
+    await alice.say("zxcv bnm")
+
+    assert (await alice.say("hello"))[0].startswith("Hello!")
+    assert await alice.say("lorem ipsum dolor") == [NOT_UNDERSTOOD]
+    assert await handoffs(bot) == []
+
+
+# --- the hand-off ends --------------------------------------------------------------------
+
+
+async def test_after_the_team_closes_the_bot_answers_again(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/human")
+    await alice.say("Are you still there?")
+
+    assert await finish(bot, alice, returned=False)
+
+    assert said_to(bot, alice)[-1] == CLOSED
+    [closed] = await handoffs(bot)
+    assert (closed.status, closed.summary) == ("closed", "done")
+    assert closed.closed_at == bot.clock.now
+    assert (await kinds_of(bot, alice))[-2:] == ["closed", "message_out"]
+    assert await bot.state_of(alice) == ("idle", None)
+    assert (await alice.say("hello"))[0].startswith("Hello!")
+
+
+async def test_the_closing_message_is_in_the_customers_language(bot: BotHarness) -> None:
+    ivan = bot.customer("ivan")
+    await ivan.say("Хочу поговорить с оператором")
+    await ivan.say("Вы ещё здесь?")
+
+    await finish(bot, ivan, returned=False)
+
+    assert said_to(bot, ivan)[-1] == (
+        "Сотрудник завершил разговор. Если понадобится что-то ещё, просто напишите — я на связи."
+    )
+    assert (await ivan.say("привет"))[0].startswith("Здравствуйте!")
+
+
+async def test_a_conversation_handed_back_is_returned_to_the_bot(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.press("menu:human")
+
+    await finish(bot, alice, returned=True)
+
+    assert said_to(bot, alice)[-1] == "You're back with the assistant. How can I help?"
+    [returned] = await handoffs(bot)
+    assert returned.status == "returned"
+    assert (await kinds_of(bot, alice))[-2:] == ["returned_to_bot", "message_out"]
+    assert await alice.say("/help") != []
+
+
+async def test_closing_twice_changes_nothing_the_second_time(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/human")
+    await finish(bot, alice, returned=False)
+    before = await kinds_of(bot, alice)
+
+    assert not await finish(bot, alice, returned=False)
+
+    assert await kinds_of(bot, alice) == before
+    assert said_to(bot, alice).count(CLOSED) == 1
+
+
+async def test_a_handoff_ended_elsewhere_no_longer_silences_the_bot(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/human")
+    async with bot.database.transaction() as uow:
+        [opened] = await uow.handoffs.search()
+        await uow.handoffs.finish(opened.id, "closed", None, bot.clock.now)
+        await uow.commit()
+
+    replies = await alice.say("hello")
+
+    assert replies[0].startswith("Hello!")
+    assert await bot.state_of(alice) == ("idle", None)
