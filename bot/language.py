@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.intents import detect_language
 from bot.model import InboundMessage
 from storage.records import Conversation
@@ -9,6 +11,8 @@ from storage.records import Conversation
 MIN_LETTERS = 4
 MIN_WORDS_IN_FLOW = 4
 FLOW_STATES = ("lead", "service")
+# "/help", "/start@ShopBot": a command's name is Latin whatever the customer's language is.
+COMMAND_NAME = re.compile(r"^/\w+(?:@\w+)?")
 
 
 def language_for(message: InboundMessage, conversation: Conversation | None, default: str) -> str:
@@ -19,12 +23,13 @@ def language_for(message: InboundMessage, conversation: Conversation | None, def
     script in free talk, a few words inside a flow (so a name like "Anna" typed into a Russian
     lead flow does not switch it to English).
     """
+    text = COMMAND_NAME.sub("", message.text.strip(), count=1)
     if conversation is None:
-        return detect_language(message.text, _hint_or(message, default))
+        return detect_language(text, _hint_or(message, default))
     current = conversation.current.language
-    if not _clear_enough(message.text, in_flow=conversation.current.state in FLOW_STATES):
+    if not _clear_enough(text, in_flow=conversation.current.state in FLOW_STATES):
         return current
-    return detect_language(message.text, current)
+    return detect_language(text, current)
 
 
 def _hint_or(message: InboundMessage, default: str) -> str:

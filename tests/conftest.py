@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.tables import metadata
 from storage.uow import Database
@@ -50,10 +51,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    url = require_postgres()
-    run_blocking(_recreate_schema(url))
-    return url
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own, so parallel runs never empty each other's tables."""
+    server = require_postgres().rsplit("/", 1)[0]
+    name = f"touchpoint_test_{os.getpid()}"
+    run_blocking(_create_database(server, name))
+    try:
+        yield f"{server}/{name}"
+    finally:
+        run_blocking(_drop_database(server, name))
 
 
 def run_blocking(work: Coroutine[Any, Any, None]) -> None:
@@ -71,15 +77,25 @@ async def _migrate(url: str) -> None:
         await database.dispose()
 
 
-async def _recreate_schema(url: str) -> None:
-    database = Database.from_url(url)
+async def _create_database(server: str, name: str) -> None:
+    await administer(
+        server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
+    )
+    await _migrate(f"{server}/{name}")
+
+
+async def _drop_database(server: str, name: str) -> None:
+    await administer(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def administer(server: str, *statements: str) -> None:
+    engine = create_async_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     try:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-        await database.upgrade()
+        async with engine.connect() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
     finally:
-        await database.dispose()
+        await engine.dispose()
 
 
 async def _truncate(database: Database) -> None:

@@ -235,9 +235,6 @@ async def test_a_button_press_is_answered_in_the_conversations_language(
     ]
 
 
-@pytest.mark.xfail(
-    reason="bot/language.py reads a command name such as /help as English text", strict=True
-)
 async def test_a_command_keeps_the_conversations_language(bot: BotHarness) -> None:
     ivan = bot.customer("ivan")
     await ivan.say("привет")

@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import require_postgres, run_blocking
+from tests.conftest import administer, require_postgres, run_blocking
 
 pytestmark = pytest.mark.slow
 
@@ -63,20 +61,16 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
         base["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'shell.db'}"
         yield base
         return
-    url = require_postgres().rsplit("/", 1)[0] + "/touchpoint_e2e"
-    run_blocking(_fresh_database(url))
-    base["DATABASE_URL"] = url
+    server = require_postgres().rsplit("/", 1)[0]
+    name = f"touchpoint_e2e_{os.getpid()}"
+    run_blocking(
+        administer(
+            server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
+        )
+    )
+    base["DATABASE_URL"] = f"{server}/{name}"
     yield base
-
-
-async def _fresh_database(url: str) -> None:
-    admin = create_async_engine(url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text("DROP DATABASE IF EXISTS touchpoint_e2e WITH (FORCE)"))
-            await connection.execute(text("CREATE DATABASE touchpoint_e2e"))
-    finally:
-        await admin.dispose()
+    run_blocking(administer(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -> None:
