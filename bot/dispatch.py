@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from bot.intents import IntentMatcher
 from bot.keyed_lock import KeyedLock
@@ -41,6 +41,16 @@ SystemAction = Callable[[Turn, Context], Awaitable[Result | None]]
 # The database is down or unreachable: the message must be redelivered, not parked.
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, OSError, TimeoutError)
 MAX_TIMER_ATTEMPTS = 5
+
+
+def is_unavailable(error: Exception) -> bool:
+    """The database is down or the connection broke during the turn: not the message's fault.
+
+    A connection lost in the middle of a statement (a server restart, a failover) surfaces from
+    asyncpg as a plain `DBAPIError` that SQLAlchemy marks `connection_invalidated`.
+    """
+    invalidated = isinstance(error, DBAPIError) and error.connection_invalidated
+    return invalidated or isinstance(error, UNAVAILABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +81,9 @@ class Dispatcher:
         async with self._locks.hold(message.channel, message.conversation_key):
             try:
                 return await self._turn_with_retry(message)
-            except UNAVAILABLE:
-                raise
             except Exception as error:
+                if is_unavailable(error):
+                    raise
                 log.exception("parking %s message %s", message.channel, message.external_id)
                 return await self._park(message, error)
 
@@ -109,11 +119,13 @@ class Dispatcher:
         ctx = self._context(uow)
         lang = language_for(message, conversation, self._services.config.default_language)
         turn = Turn(message, message_id, conversation, lang, now)
+        reachable_again = await _reachable_again(uow, conversation)
         linked = await identity.claim_verified_phone(turn, ctx)
         if linked.conversation is not None:
             turn = replace(turn, conversation=linked.conversation)
         routed = await route(turn, ctx)
-        routed = replace(routed, result=_with_events(routed.result, linked.events))
+        events = (*reachable_again, *linked.events)
+        routed = replace(routed, result=_with_events(routed.result, events))
         return await record_turn(uow, turn, routed)
 
     async def _conversation_for(
@@ -138,8 +150,12 @@ class Dispatcher:
     async def _new_contact(self, uow: UnitOfWork, message: InboundMessage, now: datetime) -> int:
         lang = language_for(message, None, self._services.config.default_language)
         contact_id = await uow.contacts.create(message.sender.display_name, lang, now)
-        await uow.contacts.link(contact_id, message.channel, message.sender.external_id, now)
-        return contact_id
+        link = await uow.contacts.link(contact_id, message.channel, message.sender.external_id, now)
+        if link.outcome == "conflict":
+            # A concurrent turn of another thread of the same sender (PostgreSQL runs those at
+            # once) created the person first: join that contact instead of splitting the person.
+            await uow.contacts.delete(contact_id)
+        return link.owner_contact_id
 
     async def _store(
         self, uow: UnitOfWork, message: InboundMessage, conversation_id: int, now: datetime
@@ -204,9 +220,9 @@ class Dispatcher:
         async with self._locks.hold(*key):
             try:
                 fired = await self._fire(followup_id, key)
-            except UNAVAILABLE:
-                raise
             except Exception as error:
+                if is_unavailable(error):
+                    raise
                 log.exception("timer %s failed", followup_id)
                 await self._timer_failed(followup_id, error)
                 return False
@@ -277,6 +293,16 @@ class Dispatcher:
     def _context(self, uow: UnitOfWork) -> Context:
         services = self._services
         return Context(uow, services.texts, services.matcher, services.config)
+
+
+async def _reachable_again(uow: UnitOfWork, conversation: Conversation) -> tuple[Event, ...]:
+    """A message from an address marked unreachable proves it works again (the customer
+    unblocked the bot, the mailbox is back): without this, nothing would ever reach them."""
+    channel, address = conversation.channel, conversation.address
+    if await uow.contacts.is_reachable(channel, address):
+        return ()
+    await uow.contacts.set_reachable(channel, address, None)
+    return (Event("reachable_again", {"address": address}, "system"),)
 
 
 def _with_events(result: Result, events: tuple[Event, ...]) -> Result:

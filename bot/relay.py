@@ -91,9 +91,16 @@ class Relay:
         self._stopping = False
         while not self._stopping:
             self._wakeup.clear()
-            if await self.deliver_due(stop_early=True) == 0 and not self._stopping:
+            if await self._poll() == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._policy.poll_seconds)
+
+    async def _poll(self) -> int:
+        try:
+            return await self.deliver_due(stop_early=True)
+        except Exception:  # the database may be away for a moment; try again next poll
+            log.exception("relay poll failed")
+            return 0
 
     def stop(self) -> None:
         # Cancelling mid-delivery would leave a sent row unmarked (and resent after the lease);

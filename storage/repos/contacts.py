@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.records import Contact, Identity
@@ -52,6 +52,10 @@ class ContactRepository:
         )
         result = await self._db.execute(statement.returning(contacts.c.id))
         return int(result.scalar_one())
+
+    async def delete(self, contact_id: int) -> None:
+        """Delete a contact nothing refers to yet (raises IntegrityError if something does)."""
+        await self._db.execute(delete(contacts).where(contacts.c.id == contact_id))
 
     async def get(self, contact_id: int) -> Contact | None:
         row = (await self._db.execute(contacts.select().where(contacts.c.id == contact_id))).first()

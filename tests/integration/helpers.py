@@ -1,0 +1,198 @@
+"""Helpers of the reliability suite: rows the repositories do not expose, a second instance on
+the same database, a database that cannot be reached, and a reply catalog an operator broke."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Result, Table, func, select, text
+
+from bot.app import build_services
+from bot.dispatch import Services
+from bot.settings import Settings
+from handlers.texts import CATALOG_DIR, Texts
+from storage.records import Conversation
+from storage.tables import followups, messages, outbox
+from storage.uow import Database, UnitOfWork, lock_key
+
+UNREACHABLE_POSTGRES = "postgresql+asyncpg://u:p@127.0.0.1:1/x"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxState:
+    id: int
+    conversation_id: int | None
+    text: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    direction: str
+    external_id: str
+    text: str
+    edited: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TimerState:
+    id: int
+    kind: str
+    status: str
+    attempts: int
+    locked_until: datetime | None
+
+
+async def outbox_rows(database: Database) -> list[OutboxState]:
+    query = select(
+        outbox.c.id,
+        outbox.c.conversation_id,
+        outbox.c.text,
+        outbox.c.status,
+        outbox.c.attempts,
+        outbox.c.next_attempt_at,
+        outbox.c.last_error,
+    ).order_by(outbox.c.id)
+    async with database.transaction() as uow:
+        return [OutboxState(*row) for row in await uow.connection.execute(query)]
+
+
+async def stored_messages(database: Database, direction: str | None = None) -> list[StoredMessage]:
+    query = select(
+        messages.c.direction,
+        messages.c.external_id,
+        messages.c.text,
+        messages.c.edited_at.is_not(None),
+    ).order_by(messages.c.id)
+    if direction is not None:
+        query = query.where(messages.c.direction == direction)
+    async with database.transaction() as uow:
+        rows = await uow.connection.execute(query)
+        return [StoredMessage(row[0], row[1], row[2], bool(row[3])) for row in rows]
+
+
+async def timers(database: Database) -> list[TimerState]:
+    query = select(
+        followups.c.id,
+        followups.c.kind,
+        followups.c.status,
+        followups.c.attempts,
+        followups.c.locked_until,
+    ).order_by(followups.c.id)
+    async with database.transaction() as uow:
+        return [TimerState(*row) for row in await uow.connection.execute(query)]
+
+
+async def count_rows(database: Database, table: Table) -> int:
+    async with database.transaction() as uow:
+        query = select(func.count()).select_from(table)
+        return int((await uow.connection.execute(query)).scalar_one())
+
+
+async def kinds(database: Database, *, conversation_id: int | None = None) -> list[str]:
+    async with database.transaction() as uow:
+        found = await uow.touchpoints.search(conversation_id=conversation_id, limit=10_000)
+    return [row.kind for row in found]
+
+
+async def new_conversation(
+    uow: UnitOfWork, now: datetime, address: str = "alice", channel: str = "console"
+) -> Conversation:
+    """A contact with one identity and one conversation, as the dispatcher would create them."""
+    contact_id = await uow.contacts.create(address.title(), "en", now)
+    await uow.contacts.link(contact_id, channel, address, now)
+    return await uow.conversations.open(
+        contact_id=contact_id,
+        channel=channel,
+        thread_key=address,
+        address=address,
+        language="en",
+        subject=None,
+        now=now,
+    )
+
+
+def url_of(database: Database) -> str:
+    return database.engine.url.render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def another_instance(database: Database) -> AsyncIterator[Database]:
+    """The same database as a second process would see it: its own engine and pool."""
+    other = Database.from_url(url_of(database))
+    try:
+        yield other
+    finally:
+        await other.dispose()
+
+
+def unreachable_like(database: Database, tmp_path: Path) -> Database:
+    """A database of the same engine that cannot be opened: PostgreSQL on a closed port, or a
+    SQLite "file" that is a folder."""
+    if database.is_sqlite:
+        folder = tmp_path / "not-a-file.db"
+        folder.mkdir()
+        return Database.from_url(f"sqlite+aiosqlite:///{folder}")
+    return Database.from_url(UNREACHABLE_POSTGRES)
+
+
+def services_without_text(key: str, folder: Path) -> Services:
+    """The bot's services with a reply catalog that lacks `key`, as an operator's bad edit
+    would leave it: every turn that needs that text raises `TextsError`."""
+    header = f"[replies.{key}]"
+    lines = (CATALOG_DIR / "replies.toml").read_text(encoding="utf-8").splitlines()
+    start = lines.index(header)
+    end = next((at for at in range(start + 1, len(lines)) if lines[at].startswith("[")), len(lines))
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = lines[:start] + lines[end:]
+    (folder / "replies.toml").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    texts = Texts.load(folder)
+    assert not texts.has(key)
+    return replace(build_services(Settings(_env_file=None)), texts=texts)
+
+
+class TurnHeldAtTheLock:
+    """PostgreSQL: another instance holds a conversation's advisory lock, so a turn of that
+    conversation waits inside its open transaction until `lose_connection()` kills it there."""
+
+    def __init__(self, database: Database, channel: str, key: str) -> None:
+        self._database = database
+        self._key = lock_key(channel, key)
+
+    async def __aenter__(self) -> TurnHeldAtTheLock:
+        self._connection = await self._database.engine.connect()
+        await self._execute("SELECT pg_advisory_lock(:key)", key=self._key)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._execute("SELECT pg_advisory_unlock_all()")
+        await self._connection.close()
+
+    async def lose_connection(self) -> None:
+        """Wait until a turn blocks on the lock, then terminate its server connection, as a
+        PostgreSQL restart or failover would."""
+        waiting = (
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event = 'advisory'"
+        )
+        for _ in range(500):
+            pids = list((await self._execute(waiting)).scalars())
+            if pids:
+                await self._execute("SELECT pg_terminate_backend(:pid)", pid=pids[0])
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("no turn ever waited for the conversation lock")
+
+    async def _execute(self, sql: str, **params: object) -> Result[Any]:
+        result = await self._connection.execute(text(sql), params)
+        await self._connection.commit()
+        return result

@@ -1,0 +1,266 @@
+"""The relay's guarantees: at-least-once, in order per conversation, errors classified."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.model import PermanentSendError, TransientSendError
+from bot.relay import Relay, RelayPolicy
+from tests.harness import BotHarness, Customer
+from tests.integration.helpers import (
+    another_instance,
+    kinds,
+    outbox_rows,
+    stored_messages,
+    unreachable_like,
+)
+
+GREETING = (
+    "Hello! I'm the Touchpoint assistant. I can prepare an offer for you, help with an "
+    "existing order or request, or put you in touch with a person from our team."
+)
+MENU = "What would you like to do?"
+THANKS = "You're welcome! Write any time."
+BLOCKED = "Forbidden: bot was blocked by the user"
+
+
+async def test_delivered_reply_is_marked_sent_stored_and_recorded(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+
+    assert await alice.say("Hello") == [GREETING, MENU]
+
+    rows = await outbox_rows(bot.database)
+    assert [(row.status, row.attempts) for row in rows] == [("sent", 1), ("sent", 1)]
+    outbound = await stored_messages(bot.database, "out")
+    assert [(m.external_id, m.text) for m in outbound] == [
+        ("out:sent-0", GREETING),
+        ("out:sent-1", MENU),
+    ]
+    async with bot.database.transaction() as uow:
+        delivered = await uow.touchpoints.search(kind="delivered")
+    assert [t.details for t in delivered] == [
+        {"outbox_id": rows[0].id, "attempts": 1, "external_id": "sent-0"},
+        {"outbox_id": rows[1].id, "attempts": 1, "external_id": "sent-1"},
+    ]
+    assert {t.conversation_id for t in delivered} == {rows[0].conversation_id}
+
+
+@pytest.mark.parametrize(
+    ("error", "recorded"),
+    [
+        pytest.param(
+            lambda: TransientSendError("502 Bad Gateway"), "502 Bad Gateway", id="transient"
+        ),
+        pytest.param(
+            lambda: RuntimeError("connection reset by peer"),
+            "RuntimeError: connection reset by peer",
+            id="unexpected",
+        ),
+    ],
+)
+async def test_failed_send_is_retried_later(
+    bot: BotHarness, error: Callable[[], Exception], recorded: str
+) -> None:
+    alice = bot.customer("alice")
+    alice.channel.failures.append(error())
+
+    assert await alice.say("thanks") == []
+
+    [row] = await outbox_rows(bot.database)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, recorded)
+    assert row.next_attempt_at > bot.clock()
+    assert await bot.deliver() == 0  # not due yet
+    assert alice.channel.sent == []
+
+    bot.clock.now = row.next_attempt_at
+    assert await bot.deliver() == 1
+    assert alice.channel.texts_to("alice") == [THANKS]
+    [row] = await outbox_rows(bot.database)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+async def test_retry_after_of_a_rate_limit_is_honoured(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    alice.channel.failures.append(
+        TransientSendError("429 Too Many Requests: retry after 30", retry_after=30)
+    )
+
+    await alice.say("thanks")
+
+    bot.clock.advance(seconds=10)  # well past the usual first backoff
+    assert await bot.deliver() == 0
+    bot.clock.advance(seconds=21)
+    assert await bot.deliver() == 1
+    assert alice.channel.texts_to("alice") == [THANKS]
+
+
+async def test_reply_fails_after_max_attempts_and_the_next_one_goes_out(
+    bot: BotHarness,
+) -> None:
+    attempts = RelayPolicy().max_attempts
+    alice = bot.customer("alice")
+    alice.channel.failures.extend(TransientSendError("timed out") for _ in range(attempts))
+
+    await bot.dispatcher.accept(alice.message("Hello"))
+    for _ in range(attempts - 1):
+        await bot.deliver()
+        bot.clock.advance(seconds=RelayPolicy().max_delay + 1)
+    statuses = [(row.status, row.attempts) for row in await outbox_rows(bot.database)]
+    assert statuses == [("pending", attempts - 1), ("pending", 0)]
+
+    await bot.deliver()
+
+    statuses = [(row.status, row.attempts) for row in await outbox_rows(bot.database)]
+    assert statuses == [("failed", attempts), ("sent", 1)]
+    assert alice.channel.texts_to("alice") == [MENU]
+    async with bot.database.transaction() as uow:
+        [failed] = await uow.touchpoints.search(kind="failed")
+    assert failed.details["attempts"] == attempts
+    assert failed.details["reason"] == "timed out"
+    bot.clock.advance(hours=1)
+    assert await bot.deliver() == 0
+
+
+async def test_permanent_error_fails_at_once_and_is_not_retried(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    alice.channel.failures.append(PermanentSendError("Bad Request: message is too long"))
+
+    assert await alice.say("thanks") == []
+
+    [row] = await outbox_rows(bot.database)
+    assert (row.status, row.attempts, row.last_error) == (
+        "failed",
+        1,
+        "Bad Request: message is too long",
+    )
+    bot.clock.advance(hours=1)
+    assert await bot.deliver() == 0
+    assert "failed" in await kinds(bot.database)
+    assert "unreachable" not in await kinds(bot.database)
+    # The recipient itself is fine: the next reply goes out.
+    assert await alice.say("thanks") == [THANKS]
+
+
+async def test_blocked_recipient_is_marked_unreachable_and_not_tried_again(
+    bot: BotHarness,
+) -> None:
+    lea = bot.customer("5001", channel="telegram")
+    lea.channel.failures.append(PermanentSendError(BLOCKED, unreachable=True))
+
+    # Both replies of the turn fail: the first at the adapter, the second without calling it.
+    assert await lea.say("Hello") == []
+
+    assert lea.channel.sent == [] and not lea.channel.failures
+    rows = await outbox_rows(bot.database)
+    assert [(row.status, row.attempts) for row in rows] == [("failed", 1), ("failed", 1)]
+    assert rows[1].last_error is not None and "unreachable" in rows[1].last_error
+    async with bot.database.transaction() as uow:
+        assert not await uow.contacts.is_reachable("telegram", "5001")
+        [unreachable] = await uow.touchpoints.search(kind="unreachable")
+    assert unreachable.details == {"reason": BLOCKED}
+    assert (await kinds(bot.database)).count("failed") == 2
+
+
+async def test_customer_who_unblocked_the_bot_is_answered_again(bot: BotHarness) -> None:
+    # Regression: an identity marked unreachable stayed so forever, so a customer who blocked
+    # the bot once never got an answer again, not even to their own next message.
+    lea = bot.customer("5001", channel="telegram")
+    lea.channel.failures.append(PermanentSendError(BLOCKED, unreachable=True))
+    await lea.say("thanks")
+
+    assert await lea.say("/start") == [GREETING, MENU]
+
+    async with bot.database.transaction() as uow:
+        assert await uow.contacts.is_reachable("telegram", "5001")
+    assert "reachable_again" in await kinds(bot.database)
+
+
+async def test_a_transient_failure_holds_back_the_rest_of_the_conversation(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    bob = bot.customer("bob")
+    alice.channel.failures.append(TransientSendError("503 Service Unavailable"))
+
+    await bot.dispatcher.accept(alice.message("Hello"))
+    await bot.dispatcher.accept(bob.message("thanks"))
+    await bot.deliver()
+
+    assert alice.channel.texts_to("alice") == []  # the menu waits for the greeting
+    assert bob.channel.texts_to("bob") == [THANKS]  # other conversations are not held back
+    bot.clock.advance(minutes=1)
+    await bot.deliver()
+    assert alice.channel.texts_to("alice") == [GREETING, MENU]
+
+
+async def test_reply_left_sending_by_a_crashed_relay_is_delivered_once_more(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    await bot.dispatcher.accept(alice.message("thanks"))
+    lease = RelayPolicy().lease
+    async with bot.database.transaction() as uow:  # the relay that crashes after claiming
+        claimed = await uow.outbox.claim_next(bot.clock(), lease, ("console",))
+        await uow.commit()
+    assert claimed is not None
+
+    bot.restart()
+    assert await bot.deliver() == 0  # its lease still holds
+    bot.clock.advance(seconds=lease.total_seconds() + 1)
+    assert await bot.deliver() == 1
+    assert await bot.deliver() == 0
+
+    assert alice.channel.texts_to("alice") == [THANKS]
+    [row] = await outbox_rows(bot.database)
+    assert (row.id, row.status, row.attempts) == (claimed.id, "sent", 2)
+    assert (await kinds(bot.database)).count("delivered") == 1
+
+
+async def test_two_relays_deliver_each_reply_once_and_in_order(bot: BotHarness) -> None:
+    customers = [bot.customer(f"customer-{n}") for n in range(5)]
+    for customer in customers:
+        await bot.dispatcher.accept(customer.message("Hello"))
+
+    async with another_instance(bot.database) as database:
+        other = Relay(database, bot.channels, clock=bot.clock, jitter=lambda: 0.5)
+        await asyncio.gather(bot.relay.deliver_due(), other.deliver_due())
+
+    for customer in customers:
+        assert _texts(customer) == [GREETING, MENU]
+    assert [row.status for row in await outbox_rows(bot.database)] == ["sent"] * 10
+    assert (await kinds(bot.database)).count("delivered") == 10
+
+
+async def test_relay_loop_survives_a_database_outage(
+    bot: BotHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Regression: an error from the database ended `Relay.run`, and with it the whole app,
+    # while the scheduler's loop already waited for the database to come back.
+    unreachable = unreachable_like(bot.database, tmp_path)
+    relay = Relay(unreachable, bot.channels, policy=RelayPolicy(poll_seconds=0.01))
+    try:
+        running = asyncio.create_task(relay.run())
+        for _ in range(500):
+            if len(_relay_errors(caplog)) >= 3 or running.done():
+                break
+            await asyncio.sleep(0.01)
+        assert not running.done()
+        relay.stop()
+        await running
+    finally:
+        await unreachable.dispose()
+    assert len(_relay_errors(caplog)) >= 3
+    assert {record.getMessage() for record in _relay_errors(caplog)} == {"relay poll failed"}
+
+
+def _relay_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "bot.relay"]
+
+
+def _texts(customer: Customer) -> list[str]:
+    return customer.channel.texts_to(customer.address.value)
