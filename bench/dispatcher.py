@@ -34,7 +34,8 @@ from bot.dispatch import Dispatcher
 from bot.model import Address, InboundMessage, OutboundMessage, Sender, SendReceipt, utc_now
 from bot.relay import Relay
 from bot.settings import Settings
-from storage.uow import Database
+from bot.turn import Services
+from storage.uow import Database, UnitOfWork
 
 SCRIPT = (
     "hello",
@@ -69,13 +70,20 @@ class MemoryChannel:
 
     def __init__(self) -> None:
         self.sent = 0
+        self._changed = asyncio.Condition()
 
     async def run(self, accept: object) -> None:
         return None
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
-        self.sent += 1
+        async with self._changed:
+            self.sent += 1
+            self._changed.notify_all()
         return SendReceipt(external_id=str(self.sent))
+
+    async def wait_for(self, count: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.sent >= count)
 
 
 def messages(turns: int, conversations: int, run: str) -> list[list[InboundMessage]]:
@@ -113,7 +121,9 @@ async def timed(
 
 
 async def bare_insert(database: Database, message: InboundMessage) -> None:
-    async with database.transaction(message.channel, message.conversation_key) as uow:
+    """The floor: store the inbound message idempotently in a transaction of its own."""
+
+    async def work(uow: UnitOfWork) -> None:
         await uow.messages.insert(
             channel=message.channel,
             external_id=message.external_id,
@@ -124,13 +134,13 @@ async def bare_insert(database: Database, message: InboundMessage) -> None:
         )
         await uow.commit()
 
+    await database.run(work)
+
 
 async def bench_engine(label: str, url: str, turns: int, conversations: int) -> list[Figures]:
     database = Database.from_url(url)
     await database.upgrade()
     services = build_services(Settings(_env_file=None))
-    channel = MemoryChannel()
-    relay = Relay(database, {"console": channel})
     dispatcher = Dispatcher(database, services)
     run = f"{label}-{time.time_ns()}"
     try:
@@ -143,18 +153,38 @@ async def bench_engine(label: str, url: str, turns: int, conversations: int) -> 
         dispatched = await timed(
             "dispatcher", messages(turns, conversations, f"{run}-d"), dispatcher.accept
         )
-        await relay.deliver_due(limit=10**9)
-
-        async def with_relay(message: InboundMessage) -> None:
-            await dispatcher.accept(message)
-            await relay.deliver_one()
-
-        relayed = await timed(
-            "dispatcher + relay", messages(turns, conversations, f"{run}-r"), with_relay
-        )
+        await Relay(database, {"console": MemoryChannel()}).deliver_due(limit=10**9)
+        relayed = await with_relay(database, services, messages(turns, conversations, f"{run}-r"))
         return [baseline, dispatched, relayed]
     finally:
         await database.dispose()
+
+
+async def with_relay(
+    database: Database, services: Services, streams: list[list[InboundMessage]]
+) -> Figures:
+    """The pipeline as `touchpoint run` wires it: the relay loop runs beside the dispatcher,
+    woken by each commit; the clock stops when the last reply has been delivered."""
+    channel = MemoryChannel()
+    relay = Relay(database, {"console": channel})
+    dispatcher = Dispatcher(database, services, on_commit=relay.wake)
+    relaying = asyncio.create_task(relay.run())
+    queued = 0
+
+    async def accept(message: InboundMessage) -> None:
+        nonlocal queued
+        queued += (await dispatcher.accept(message)).replies
+
+    try:
+        figures = await timed("dispatcher + relay", streams, accept)
+        started = time.perf_counter() - figures.seconds
+        await channel.wait_for(queued)
+        return Figures(
+            figures.name, figures.turns, time.perf_counter() - started, figures.latencies
+        )
+    finally:
+        relay.stop()
+        await relaying
 
 
 def report(label: str, figures: list[Figures]) -> None:

@@ -14,13 +14,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.dispatch import Dispatcher, Services
+from bot.dispatch import Dispatcher
 from bot.intents import IntentMatcher
 from bot.model import ChannelAdapter
 from bot.relay import Relay, RelayPolicy
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.turn import FlowConfig
+from bot.turn import FlowConfig, Services
 from handlers.texts import Texts
 from storage.uow import Database
 

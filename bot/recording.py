@@ -6,12 +6,14 @@ relay only": handlers describe events, this module records them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from bot.router import Routed
 from bot.turn import Reply, Result, Turn
-from storage.records import ConversationState
+from storage.records import Conversation, ConversationState
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
@@ -90,12 +92,18 @@ def _inbound_touchpoints(turn: Turn, routed: Routed) -> list[NewTouchpoint]:
 
 
 def _touchpoint(turn: Turn, kind: str, actor: str, details: dict[str, Any]) -> NewTouchpoint:
+    return touchpoint(turn.conversation, kind, actor, turn.now, details)
+
+
+def touchpoint(
+    conversation: Conversation, kind: str, actor: str, now: datetime, details: Mapping[str, Any]
+) -> NewTouchpoint:
     return NewTouchpoint(
         kind=kind,
-        channel=turn.conversation.channel,
+        channel=conversation.channel,
         actor=actor,
-        occurred_at=turn.now,
-        contact_id=turn.conversation.contact_id,
-        conversation_id=turn.conversation.id,
-        details=details,
+        occurred_at=now,
+        contact_id=conversation.contact_id,
+        conversation_id=conversation.id,
+        details=dict(details),
     )

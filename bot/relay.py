@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.model import (
     Address,
@@ -109,36 +110,39 @@ class Relay:
         self._wakeup.set()
 
     async def deliver_due(self, limit: int = 1000, *, stop_early: bool = False) -> int:
-        """Deliver due rows one by one; returns how many were attempted."""
+        """Deliver due rows one by one; returns how many were attempted.
+
+        Settling a row and leasing the next one share a transaction, so a steady stream costs
+        one transaction per reply.
+        """
         attempted = 0
-        while (
-            attempted < limit and not (stop_early and self._stopping) and await self.deliver_one()
-        ):
+        row = await self._db.run(self._claim)
+        while row is not None:
+            attempt = await self._attempt(row)
             attempted += 1
+            more = attempted < limit and not (stop_early and self._stopping)
+            row = await self._db.run(
+                partial(self._settle_then_claim, row=row, attempt=attempt, more=more)
+            )
         return attempted
 
     async def deliver_one(self) -> bool:
-        claimed = await self._claim()
-        if claimed is None:
-            return False
-        row, reachable = claimed
-        attempt = await self._send(row) if reachable else Failed(UNREACHABLE, permanent=True)
-        async with self._db.transaction() as uow:
-            await self._settle(uow, row, attempt)
-            await uow.commit()
-        return True
+        return await self.deliver_due(limit=1) == 1
 
-    async def _claim(self) -> tuple[OutboxRow, bool] | None:
-        """Lease the next row of a channel we serve, and tell whether its recipient is reachable."""
-        async with self._db.transaction() as uow:
-            row = await uow.outbox.claim_next(
-                self._clock(), self._policy.lease, tuple(self._adapters)
-            )
-            reachable = row is not None and await uow.contacts.is_reachable(
-                row.channel, row.address
-            )
-            await uow.commit()
-        return (row, reachable) if row is not None else None
+    async def _claim(self, uow: UnitOfWork) -> OutboxRow | None:
+        """Lease the next row of a channel we serve."""
+        row = await uow.outbox.claim_next(self._clock(), self._policy.lease, tuple(self._adapters))
+        await uow.commit()
+        return row
+
+    async def _settle_then_claim(
+        self, uow: UnitOfWork, *, row: OutboxRow, attempt: Attempt, more: bool
+    ) -> OutboxRow | None:
+        await self._settle(uow, row, attempt)
+        return await self._claim(uow) if more else None
+
+    async def _attempt(self, row: OutboxRow) -> Attempt:
+        return await self._send(row) if row.reachable else Failed(UNREACHABLE, permanent=True)
 
     async def _send(self, row: OutboxRow) -> Attempt:
         adapter = self._adapters[row.channel]
@@ -161,6 +165,7 @@ class Relay:
         else:
             when = now + timedelta(seconds=self._delay(row.attempts, attempt.retry_after))
             await uow.outbox.retry_later(row.id, when, attempt.reason)
+        await uow.commit()
 
     async def _delivered(
         self, uow: UnitOfWork, row: OutboxRow, receipt: SendReceipt, now: datetime
@@ -179,27 +184,27 @@ class Relay:
             "attempts": row.attempts,
             "external_id": receipt.external_id,
         }
-        await uow.touchpoints.add([await _touchpoint(uow, row, "delivered", now, details)])
+        await uow.touchpoints.add([_touchpoint(row, "delivered", now, details)])
 
     async def _failed(
         self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime
     ) -> None:
         await uow.outbox.mark_failed(row.id, attempt.reason)
         details = {"outbox_id": row.id, "attempts": row.attempts, "reason": attempt.reason}
-        events = [await _touchpoint(uow, row, "failed", now, details)]
+        events = [_touchpoint(row, "failed", now, details)]
         if attempt.unreachable and await uow.contacts.set_reachable(
             row.channel, row.address, attempt.reason
         ):
-            events.append(
-                await _touchpoint(uow, row, "unreachable", now, {"reason": attempt.reason})
-            )
+            events.append(_touchpoint(row, "unreachable", now, {"reason": attempt.reason}))
         await uow.touchpoints.add(events)
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after + self._jitter()
+        # "Equal jitter": half the backoff for sure, half at random, so retries spread out but
+        # never come back at once.
         ceiling = min(self._policy.max_delay, self._policy.base_delay * 2.0 ** max(attempts - 1, 0))
-        return float(ceiling * self._jitter())
+        return float(ceiling / 2 + ceiling / 2 * self._jitter())
 
 
 def to_message(row: OutboxRow) -> OutboundMessage:
@@ -215,16 +220,15 @@ def to_message(row: OutboxRow) -> OutboundMessage:
     )
 
 
-async def _touchpoint(
-    uow: UnitOfWork, row: OutboxRow, kind: str, now: datetime, details: Mapping[str, object]
+def _touchpoint(
+    row: OutboxRow, kind: str, now: datetime, details: Mapping[str, object]
 ) -> NewTouchpoint:
-    conversation = await uow.conversations.get(row.conversation_id) if row.conversation_id else None
     return NewTouchpoint(
         kind=kind,
         channel=row.channel,
         actor="system" if kind != "delivered" else "bot",
         occurred_at=now,
-        contact_id=conversation.contact_id if conversation else None,
+        contact_id=row.contact_id,
         conversation_id=row.conversation_id,
         details=dict(details),
     )

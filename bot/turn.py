@@ -50,6 +50,18 @@ class FlowConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Services:
+    """What handlers need besides the transaction; built once in the composition root."""
+
+    texts: Texts
+    matcher: IntentMatcher
+    config: FlowConfig
+
+    def context(self, uow: UnitOfWork) -> Context:
+        return Context(uow, self.texts, self.matcher, self.config)
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     uow: UnitOfWork
     texts: Texts

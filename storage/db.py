@@ -8,9 +8,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -20,13 +20,19 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine tuned for the backend: SQLite gets WAL and a busy timeout."""
+    """An engine tuned for the backend: SQLite gets WAL, a busy timeout, immediate writes."""
     if is_sqlite(url):
         _ensure_parent_folder(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def configure_sqlite(engine: Engine) -> None:
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _no_implicit_begin)
+    event.listen(engine, "begin", _begin_immediately)
 
 
 def _ensure_parent_folder(url: str) -> None:
@@ -46,6 +52,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite would BEGIN lazily (DEFERRED) on its own; `_begin_immediately` does it instead.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediately(connection: Connection) -> None:
+    # Take the write lock up front, so a read-then-write transaction never fails on a lock
+    # upgrade when another connection (the CLI, a second process) writes meanwhile.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -63,12 +80,6 @@ def _upgrade_sync(sync_connection: Any) -> None:
     config = alembic_config(str(sync_connection.engine.url))
     config.attributes["connection"] = sync_connection
     command.upgrade(config, "head")
-
-
-async def advisory_lock(connection: AsyncConnection, key: int) -> None:
-    """Serialise work on `key` across instances (PostgreSQL only; SQLite has one writer)."""
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def run_upgrade(url: str) -> None:

@@ -60,6 +60,7 @@ class Conversation:
     version: int
     current: ConversationState
     created: bool = False
+    reachable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,8 @@ class OutboxRow:
     in_reply_to: str | None
     references: list[str]
     attempts: int
+    contact_id: int | None = None
+    reachable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,7 +275,10 @@ outbox = Table(
     _created(),
     Column("sent_at", UTCDateTime()),
 )
-Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+# The relay walks unsent rows in id order and takes the first deliverable one; a partial index
+# keeps that walk as short as the backlog of unsent rows, however large the sent history grows.
+UNSENT = outbox.c.status.in_(("pending", "sending"))
+Index("ix_outbox_unsent", outbox.c.id, sqlite_where=UNSENT, postgresql_where=UNSENT)
 
 channel_cursors = Table(
     "channel_cursors",

@@ -6,14 +6,14 @@ It rolls back unless `commit()` is called, so a handler that raises leaves nothi
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import advisory_lock, create_engine, upgrade
+from storage.connection import AsyncAdapter, SqlConnection
+from storage.db import configure_sqlite, create_engine, upgrade
 from storage.repos.contacts import ContactRepository
 from storage.repos.conversations import ConversationRepository
 from storage.repos.cursors import CursorRepository
@@ -26,10 +26,13 @@ from storage.repos.outbox import OutboxRepository
 from storage.repos.reps import RepRepository
 from storage.repos.tickets import TicketRepository
 from storage.repos.touchpoints import TouchpointRepository
+from storage.sqlite_thread import SQLiteThread
+
+T = TypeVar("T")
 
 
 class UnitOfWork:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self.connection = connection
         self.contacts = ContactRepository(connection)
         self.conversations = ConversationRepository(connection)
@@ -54,27 +57,21 @@ class UnitOfWork:
         return self._committed
 
 
-def lock_key(*parts: str) -> int:
-    """A stable signed 64-bit key for PostgreSQL advisory locks."""
-    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 class Database:
-    """Owns the engine; hands out units of work.
+    """Owns the engines; hands out units of work.
 
-    SQLite has a single writer: transactions are serialised in-process (and start with
-    `BEGIN IMMEDIATE`) so concurrent turns wait for each other instead of failing with
-    "database is locked". PostgreSQL transactions run concurrently; `lock` keys serialise the
-    ones that touch the same conversation, across instances too.
+    `run(work)` is how the bot's own loops use the database: the whole transaction is one
+    call, which on SQLite goes to the writer thread (`storage/sqlite_thread.py`).
+    `transaction()` yields a unit of work to code that interleaves other awaits (the CLI,
+    tests); on SQLite those transactions are serialised in-process, and `BEGIN IMMEDIATE` with
+    a busy timeout orders them with the writer thread.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._writer = asyncio.Lock()
-        if self.is_sqlite:
-            _begin_immediately(engine)
+        self._thread = SQLiteThread(str(engine.url), configure_sqlite) if self.is_sqlite else None
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -84,15 +81,22 @@ class Database:
         await upgrade(self.engine)
 
     async def dispose(self) -> None:
+        if self._thread is not None:
+            self._thread.close()
         await self.engine.dispose()
 
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run `work` in one transaction; it must commit through the unit of work to keep it."""
+        if self._thread is not None:
+            return await self._thread.run(lambda connection: work(UnitOfWork(connection)))
+        async with self.transaction() as uow:
+            return await work(uow)
+
     @asynccontextmanager
-    async def transaction(self, *lock: str) -> AsyncIterator[UnitOfWork]:
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
         async with self._serialised(), self.engine.connect() as connection:
             await connection.begin()
-            if lock:
-                await advisory_lock(connection, lock_key(*lock))
-            uow = UnitOfWork(connection)
+            uow = UnitOfWork(AsyncAdapter(connection))
             try:
                 yield uow
             finally:
@@ -106,15 +110,3 @@ class Database:
             return
         async with self._writer:
             yield
-
-
-def _begin_immediately(engine: AsyncEngine) -> None:
-    # pysqlite's own transaction handling would BEGIN lazily (DEFERRED); take the write lock
-    # up front so a read-then-write turn never fails on a lock upgrade.
-    @event.listens_for(engine.sync_engine, "connect")
-    def _no_implicit_begin(dbapi_connection: object, _record: object) -> None:
-        dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection: object) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.app import build_services
-from bot.dispatch import Dispatcher, Services
+from bot.dispatch import Dispatcher
 from bot.model import (
     Accept,
     AcceptResult,
@@ -30,6 +30,7 @@ from bot.model import (
 from bot.relay import Relay, RelayPolicy
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.turn import Services
 from storage.records import Lead, Ticket
 from storage.uow import Database
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, bindparam, delete, func, select, update
 
+from storage.connection import SqlConnection
 from storage.records import Contact, Identity
 from storage.sql import insert_ignore
 from storage.tables import (
@@ -42,8 +42,14 @@ def contact_from_row(row: Row[Any]) -> Contact:
     )
 
 
+INSERT_IDENTITY = insert_ignore(identities, ["channel", "address"])
+OWNER = select(identities.c.contact_id).where(
+    identities.c.channel == bindparam("channel"), identities.c.address == bindparam("address")
+)
+
+
 class ContactRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def create(self, display_name: str, language: str | None, now: datetime) -> int:
@@ -79,10 +85,9 @@ class ContactRepository:
             )
 
     async def owner_of(self, channel: str, address: str) -> int | None:
-        query = select(identities.c.contact_id).where(
-            identities.c.channel == channel, identities.c.address == address
-        )
-        return (await self._db.execute(query)).scalar_one_or_none()
+        parameters = {"channel": channel, "address": address}
+        owner: int | None = (await self._db.execute(OWNER, parameters)).scalar_one_or_none()
+        return owner
 
     async def identities(self, contact_id: int) -> list[Identity]:
         query = identities.select().where(identities.c.contact_id == contact_id)
@@ -99,11 +104,13 @@ class ContactRepository:
 
         A conflict changes nothing; the caller decides whether to record it for review.
         """
-        await self._db.execute(
-            insert_ignore(self._db, identities, ["channel", "address"]).values(
-                contact_id=contact_id, channel=channel, address=address, created_at=now
-            )
-        )
+        values = {
+            "contact_id": contact_id,
+            "channel": channel,
+            "address": address,
+            "created_at": now,
+        }
+        await self._db.execute(INSERT_IDENTITY.on(self._db), values)
         owner = await self.owner_of(channel, address)
         assert owner is not None
         return IdentityLink("added" if owner == contact_id else "conflict", owner)

@@ -6,12 +6,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, Select, and_, bindparam, select, update
 
+from storage.connection import SqlConnection
 from storage.records import Conversation, ConversationState
 from storage.sql import insert_ignore
-from storage.tables import contacts, conversations
+from storage.tables import conversations, identities
 
 
 class StaleConversation(Exception):
@@ -37,23 +37,55 @@ def conversation_from_row(row: Row[Any], *, created: bool = False) -> Conversati
         version=row.version,
         current=state,
         created=created,
+        reachable=row.reachable is not False,
     )
 
 
+def _with_reachability() -> Select[Any]:
+    """Conversations with whether their address is reachable, in one statement."""
+    identity = and_(
+        identities.c.channel == conversations.c.channel,
+        identities.c.address == conversations.c.address,
+    )
+    return select(*conversations.c, identities.c.reachable).outerjoin(identities, identity)
+
+
+def _locked(query: Select[Any]) -> Select[Any]:
+    # PostgreSQL: the row lock serialises turns of one conversation across instances, and under
+    # READ COMMITTED a locking read returns the row as the previous turn committed it.
+    # SQLite ignores it (one writer; transactions begin IMMEDIATE).
+    return query.with_for_update(of=conversations)
+
+
+FIND = _with_reachability().where(
+    conversations.c.channel == bindparam("channel"),
+    conversations.c.thread_key == bindparam("thread_key"),
+)
+FIND_LOCKED = _locked(FIND)
+GET = _with_reachability().where(conversations.c.id == bindparam("conversation_id"))
+GET_LOCKED = _locked(GET)
+OPEN = insert_ignore(conversations, ["channel", "thread_key"])
+SAVE = update(conversations).where(
+    conversations.c.id == bindparam("conversation_id"),
+    conversations.c.version == bindparam("read_version"),
+)
+
+
 class ConversationRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
-    async def find(self, channel: str, thread_key: str) -> Conversation | None:
-        query = conversations.select().where(
-            conversations.c.channel == channel, conversations.c.thread_key == thread_key
-        )
-        row = (await self._db.execute(query)).first()
+    async def find(
+        self, channel: str, thread_key: str, *, lock: bool = False
+    ) -> Conversation | None:
+        """The conversation of a thread; `lock` holds it until the transaction ends."""
+        parameters = {"channel": channel, "thread_key": thread_key}
+        row = (await self._db.execute(FIND_LOCKED if lock else FIND, parameters)).first()
         return conversation_from_row(row) if row else None
 
-    async def get(self, conversation_id: int) -> Conversation | None:
-        query = conversations.select().where(conversations.c.id == conversation_id)
-        row = (await self._db.execute(query)).first()
+    async def get(self, conversation_id: int, *, lock: bool = False) -> Conversation | None:
+        parameters = {"conversation_id": conversation_id}
+        row = (await self._db.execute(GET_LOCKED if lock else GET, parameters)).first()
         return conversation_from_row(row) if row else None
 
     async def open(
@@ -79,9 +111,8 @@ class ConversationRepository:
             "created_at": now,
             "updated_at": now,
         }
-        statement = insert_ignore(self._db, conversations, ["channel", "thread_key"]).values(values)
-        inserted = (await self._db.execute(statement)).rowcount == 1
-        found = await self.find(channel, thread_key)
+        inserted = (await self._db.execute(OPEN.on(self._db), values)).rowcount == 1
+        found = await self.find(channel, thread_key, lock=True)
         assert found is not None
         return replace(found, created=inserted)
 
@@ -89,39 +120,21 @@ class ConversationRepository:
         self, conversation: Conversation, state: ConversationState, now: datetime
     ) -> None:
         """Write the new state if nobody else did since we read it (optimistic version check)."""
-        statement = (
-            update(conversations)
-            .where(
-                conversations.c.id == conversation.id,
-                conversations.c.version == conversation.version,
-            )
-            .values(
-                state=state.state,
-                step=state.step,
-                data=state.data,
-                language=state.language,
-                misses=state.misses,
-                version=conversation.version + 1,
-                updated_at=now,
-            )
-        )
-        if (await self._db.execute(statement)).rowcount != 1:
+        parameters = {
+            "conversation_id": conversation.id,
+            "read_version": conversation.version,
+            "state": state.state,
+            "step": state.step,
+            "data": state.data,
+            "language": state.language,
+            "misses": state.misses,
+            "version": conversation.version + 1,
+            "updated_at": now,
+        }
+        if (await self._db.execute(SAVE, parameters)).rowcount != 1:
             raise StaleConversation(f"conversation {conversation.id} changed during the turn")
 
-    async def assign_rep(self, conversation_id: int, rep_id: int | None) -> None:
-        await self._db.execute(
-            update(conversations).where(conversations.c.id == conversation_id).values(rep_id=rep_id)
-        )
-
     async def for_contact(self, contact_id: int) -> list[Conversation]:
-        query = conversations.select().where(conversations.c.contact_id == contact_id)
+        query = _with_reachability().where(conversations.c.contact_id == contact_id)
         rows = await self._db.execute(query.order_by(conversations.c.id))
         return [conversation_from_row(row) for row in rows]
-
-    async def contact_name(self, conversation_id: int) -> str:
-        query = (
-            select(contacts.c.display_name)
-            .join(conversations, conversations.c.contact_id == contacts.c.id)
-            .where(conversations.c.id == conversation_id)
-        )
-        return str((await self._db.execute(query)).scalar_one_or_none() or "")

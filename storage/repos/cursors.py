@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.connection import SqlConnection
 from storage.sql import upsert
 from storage.tables import channel_cursors
 
+PUT = upsert(channel_cursors, ["channel", "key"], changing=["value", "updated_at"])
+
 
 class CursorRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def get(self, channel: str, key: str) -> str | None:
@@ -22,11 +24,5 @@ class CursorRepository:
         return (await self._db.execute(query)).scalar_one_or_none()
 
     async def put(self, channel: str, key: str, value: str, now: datetime) -> None:
-        statement = upsert(
-            self._db,
-            channel_cursors,
-            keys=["channel", "key"],
-            values={"channel": channel, "key": key, "value": value, "updated_at": now},
-            changing=["value", "updated_at"],
-        )
-        await self._db.execute(statement)
+        values = {"channel": channel, "key": key, "value": value, "updated_at": now}
+        await self._db.execute(PUT.on(self._db), values)

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.connection import SqlConnection
 from storage.records import FollowUp
 from storage.tables import followups
 
@@ -26,7 +26,7 @@ def followup_from_row(row: Row[Any]) -> FollowUp:
 
 
 class FollowUpRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def schedule(

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.connection import SqlConnection
 from storage.records import Handoff
 from storage.tables import handoffs
 
@@ -30,7 +30,7 @@ def handoff_from_row(row: Row[Any]) -> Handoff:
 
 
 class HandoffRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def open(self, conversation_id: int, contact_id: int, reason: str, now: datetime) -> int:

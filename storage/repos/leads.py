@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.connection import SqlConnection
 from storage.records import Lead
 from storage.tables import leads
 
@@ -48,7 +48,7 @@ def lead_from_row(row: Row[Any]) -> Lead:
 
 
 class LeadRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def create(self, lead: NewLead, now: datetime) -> int:

@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, select, update
 
+from storage.connection import SqlConnection
 from storage.sql import insert_ignore
 from storage.tables import messages
 
+INSERT = insert_ignore(messages, ["channel", "external_id"], returning=[messages.c.id])
+FIND_ID = select(messages.c.id).where(
+    messages.c.channel == bindparam("channel"), messages.c.external_id == bindparam("external_id")
+)
+
 
 class MessageRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def insert(
@@ -29,25 +34,24 @@ class MessageRepository:
         raw: bytes | None = None,
     ) -> int | None:
         """Store a message; None when `(channel, external_id)` is already stored."""
-        statement = insert_ignore(self._db, messages, ["channel", "external_id"]).values(
-            channel=channel,
-            external_id=external_id,
-            conversation_id=conversation_id,
-            direction=direction,
-            text=text,
-            payload=dict(payload) if payload is not None else None,
-            raw=raw,
-            created_at=now,
-        )
-        result = await self._db.execute(statement.returning(messages.c.id))
+        values = {
+            "channel": channel,
+            "external_id": external_id,
+            "conversation_id": conversation_id,
+            "direction": direction,
+            "text": text,
+            "payload": dict(payload) if payload is not None else None,
+            "raw": raw,
+            "created_at": now,
+        }
+        result = await self._db.execute(INSERT.on(self._db), values)
         message_id: int | None = result.scalar_one_or_none()
         return message_id
 
     async def find_id(self, channel: str, external_id: str) -> int | None:
-        query = select(messages.c.id).where(
-            messages.c.channel == channel, messages.c.external_id == external_id
-        )
-        return (await self._db.execute(query)).scalar_one_or_none()
+        parameters = {"channel": channel, "external_id": external_id}
+        message_id: int | None = (await self._db.execute(FIND_ID, parameters)).scalar_one_or_none()
+        return message_id
 
     async def apply_edit(self, message_id: int, text: str, now: datetime) -> None:
         await self._db.execute(

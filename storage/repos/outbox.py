@@ -8,15 +8,26 @@ that was in flight.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    text,
+    update,
+)
 
+from storage.connection import SqlConnection
 from storage.records import OutboxRow
-from storage.tables import outbox
+from storage.tables import conversations, identities, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +62,20 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
     )
 
 
-def _claimable(now: datetime) -> Any:
+# Spelled as literal SQL so that SQLite sees the condition of the partial index ix_outbox_unsent
+# and walks it (with bound parameters it cannot prove the match and scans the whole table).
+UNSENT = text("outbox.status IN ('pending', 'sending')")
+
+
+def _claimable() -> ColumnElement[bool]:
+    """Due and pending, or `sending` under a lease that has expired (its relay died)."""
+    now: BindParameter[datetime] = bindparam("now")
     pending = and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
     abandoned = and_(outbox.c.status == "sending", outbox.c.locked_until < now)
     return or_(pending, abandoned)
 
 
-def _earlier_unsent_in_same_conversation() -> Any:
+def _earlier_unsent_in_same_conversation() -> ColumnElement[bool]:
     # Replies of one conversation go out in order: a row waits while an older one is unsent.
     earlier = outbox.alias("earlier")
     return exists().where(
@@ -67,8 +85,32 @@ def _earlier_unsent_in_same_conversation() -> Any:
     )
 
 
+RECIPIENT = and_(identities.c.channel == outbox.c.channel, identities.c.address == outbox.c.address)
+NEXT_CANDIDATE = (
+    select(outbox.c.id, conversations.c.contact_id, identities.c.reachable)
+    .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
+    .outerjoin(identities, RECIPIENT)
+    .where(
+        UNSENT,
+        _claimable(),
+        outbox.c.channel.in_(bindparam("channels", expanding=True)),
+        ~_earlier_unsent_in_same_conversation(),
+    )
+    .order_by(outbox.c.id)
+    .limit(1)
+    .with_for_update(of=outbox, skip_locked=True)
+)
+CLAIM = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"), _claimable())
+    .values(status="sending", locked_until=bindparam("lease_until"), attempts=outbox.c.attempts + 1)
+    .returning(*outbox.c)
+)
+SETTLE = update(outbox).where(outbox.c.id == bindparam("row_id"))
+
+
 class OutboxRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def enqueue(self, rows: Sequence[NewOutbound], now: datetime) -> None:
@@ -88,29 +130,24 @@ class OutboxRepository:
     async def claim_next(
         self, now: datetime, lease: timedelta, channels: Sequence[str]
     ) -> OutboxRow | None:
-        """Lease the oldest deliverable row of `channels` (skipping rows another relay holds)."""
-        candidate = (
-            select(outbox.c.id)
-            .where(
-                _claimable(now),
-                outbox.c.channel.in_(channels),
-                ~_earlier_unsent_in_same_conversation(),
-            )
-            .order_by(outbox.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        row_id = (await self._db.execute(candidate)).scalar_one_or_none()
-        if row_id is None:
+        """Lease the oldest deliverable row of `channels` (skipping rows another relay holds).
+
+        The row comes with its contact and whether its address is reachable, read in the same
+        statement that picks it.
+        """
+        picked = {"now": now, "channels": list(channels)}
+        candidate = (await self._db.execute(NEXT_CANDIDATE, picked)).first()
+        if candidate is None:
             return None
-        statement = (
-            update(outbox)
-            .where(outbox.c.id == row_id, _claimable(now))
-            .values(status="sending", locked_until=now + lease, attempts=outbox.c.attempts + 1)
-            .returning(*outbox.c)
+        leased = {"row_id": candidate.id, "now": now, "lease_until": now + lease}
+        row = (await self._db.execute(CLAIM, leased)).first()
+        if row is None:
+            return None
+        return replace(
+            outbox_from_row(row),
+            contact_id=candidate.contact_id,
+            reachable=candidate.reachable is not False,
         )
-        row = (await self._db.execute(statement)).first()
-        return outbox_from_row(row) if row else None
 
     async def mark_sent(self, row_id: int, external_id: str | None, now: datetime) -> None:
         await self._set(
@@ -126,17 +163,4 @@ class OutboxRepository:
         await self._set(row_id, status="failed", last_error=error, locked_until=None)
 
     async def _set(self, row_id: int, **values: Any) -> None:
-        await self._db.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
-
-    async def counts(self) -> dict[str, int]:
-        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-        return {status: int(count) for status, count in await self._db.execute(query)}
-
-    async def next_due_at(self) -> datetime | None:
-        query = select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
-        value: datetime | None = (await self._db.execute(query)).scalar_one_or_none()
-        return value
-
-    async def status_of(self, row_id: int) -> str | None:
-        query = select(outbox.c.status).where(outbox.c.id == row_id)
-        return (await self._db.execute(query)).scalar_one_or_none()
+        await self._db.execute(SETTLE, {"row_id": row_id, **values})

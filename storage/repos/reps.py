@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Row, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.connection import SqlConnection
 from storage.records import Rep
 from storage.tables import reps
 
@@ -28,7 +28,7 @@ def rep_from_row(row: Row[Any]) -> Rep:
 
 
 class RepRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def add(
@@ -68,7 +68,7 @@ class RepRepository:
 
     async def _delete_if_unreferenced(self, rep_id: int) -> None:
         try:
-            async with self._db.begin_nested():
+            async with self._db.savepoint():
                 await self._db.execute(delete(reps).where(reps.c.id == rep_id))
         except IntegrityError:  # referenced by a hand-off or a contact: keep it inactive
             return

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.connection import SqlConnection
 from storage.records import Ticket
 from storage.tables import service_requests, ticket_notes
 
@@ -28,7 +28,7 @@ def ticket_from_row(row: Row[Any]) -> Ticket:
 
 
 class TicketRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def open(

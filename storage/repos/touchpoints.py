@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.connection import SqlConnection
 from storage.records import TouchpointRow
 from storage.tables import touchpoints
 
@@ -39,7 +39,7 @@ def touchpoint_from_row(row: Row[Any]) -> TouchpointRow:
 
 
 class TouchpointRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
     async def add(self, events: Sequence[NewTouchpoint]) -> None:

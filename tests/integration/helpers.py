@@ -9,17 +9,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Result, Table, func, select, text
+from sqlalchemy import Table, func, select, text
 
 from bot.app import build_services
-from bot.dispatch import Services
 from bot.settings import Settings
+from bot.turn import Services
 from handlers.texts import CATALOG_DIR, Texts
 from storage.records import Conversation
 from storage.tables import followups, messages, outbox
-from storage.uow import Database, UnitOfWork, lock_key
+from storage.uow import Database, UnitOfWork
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://u:p@127.0.0.1:1/x"
 
@@ -161,38 +160,43 @@ def services_without_text(key: str, folder: Path) -> Services:
 
 
 class TurnHeldAtTheLock:
-    """PostgreSQL: another instance holds a conversation's advisory lock, so a turn of that
+    """PostgreSQL: another instance holds an existing conversation's row lock, so a turn of that
     conversation waits inside its open transaction until `lose_connection()` kills it there."""
 
     def __init__(self, database: Database, channel: str, key: str) -> None:
         self._database = database
-        self._key = lock_key(channel, key)
+        self._channel = channel
+        self._key = key
 
     async def __aenter__(self) -> TurnHeldAtTheLock:
-        self._connection = await self._database.engine.connect()
-        await self._execute("SELECT pg_advisory_lock(:key)", key=self._key)
+        self._holder = await self._database.engine.connect()
+        await self._holder.begin()
+        locked = await self._holder.execute(
+            text("SELECT id FROM conversations WHERE channel = :c AND thread_key = :k FOR UPDATE"),
+            {"c": self._channel, "k": self._key},
+        )
+        assert locked.first() is not None, "the conversation must exist to be locked"
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        await self._execute("SELECT pg_advisory_unlock_all()")
-        await self._connection.close()
+        await self._holder.rollback()
+        await self._holder.close()
 
     async def lose_connection(self) -> None:
         """Wait until a turn blocks on the lock, then terminate its server connection, as a
         PostgreSQL restart or failover would."""
-        waiting = (
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event = 'advisory'"
+        waiting = text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
         )
-        for _ in range(500):
-            pids = list((await self._execute(waiting)).scalars())
-            if pids:
-                await self._execute("SELECT pg_terminate_backend(:pid)", pid=pids[0])
-                return
-            await asyncio.sleep(0.01)
+        async with self._database.engine.connect() as observer:
+            for _ in range(500):
+                pids = list((await observer.execute(waiting)).scalars())
+                if pids:
+                    await observer.execute(
+                        text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]}
+                    )
+                    return
+                await observer.commit()
+                await asyncio.sleep(0.01)
         raise AssertionError("no turn ever waited for the conversation lock")
-
-    async def _execute(self, sql: str, **params: object) -> Result[Any]:
-        result = await self._connection.execute(text(sql), params)
-        await self._connection.commit()
-        return result

@@ -141,6 +141,7 @@ async def test_connection_lost_in_the_middle_of_a_turn_is_not_parked(bot: BotHar
     if bot.database.is_sqlite:
         pytest.skip("only a database server can drop the connection of an open transaction")
     alice = bot.customer("alice")
+    await alice.say("Hi")  # the conversation exists, so another instance can lock it
     hello = alice.message("Hello")
 
     async with (

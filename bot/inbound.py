@@ -1,0 +1,141 @@
+"""The turn of one inbound message, inside its transaction (see `bot/dispatch.py`).
+
+Steps: find or open the conversation (locking it), store the message (a duplicate ends the
+turn), pick the language, route, record what the handler returned, commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from bot.language import language_for
+from bot.model import AcceptResult, InboundMessage, Outcome
+from bot.recording import record_turn, touchpoint
+from bot.router import route
+from bot.turn import Event, Result, Services, Turn
+from handlers import identity
+from storage.records import Conversation
+from storage.uow import UnitOfWork
+
+NUL = "\x00"
+NUL_SYMBOL = "\u2400"  # PostgreSQL text cannot hold NUL; the visible symbol keeps the message
+
+
+def storable(message: InboundMessage) -> InboundMessage:
+    """The message with text every database can store (NUL shown as ␀ instead)."""
+    if NUL not in message.text:
+        return message
+    return replace(message, text=message.text.replace(NUL, NUL_SYMBOL))
+
+
+async def process(
+    uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
+) -> AcceptResult:
+    conversation = await _conversation_for(uow, services, message, now)
+    if message.edit_of is not None:
+        return await _edit(uow, message, conversation, now)
+    message_id = await _store(uow, message, conversation.id, now)
+    if message_id is None:
+        return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
+    replies = await _handle(uow, services, message, message_id, conversation, now)
+    await uow.commit()
+    return AcceptResult(Outcome.HANDLED, replies=replies, conversation_id=conversation.id)
+
+
+async def _handle(
+    uow: UnitOfWork,
+    services: Services,
+    message: InboundMessage,
+    message_id: int,
+    conversation: Conversation,
+    now: datetime,
+) -> int:
+    ctx = services.context(uow)
+    lang = language_for(message, conversation, services.config.default_language)
+    turn = Turn(message, message_id, conversation, lang, now)
+    reachable_again = await _reachable_again(uow, conversation)
+    linked = await identity.claim_verified_phone(turn, ctx)
+    if linked.conversation is not None:
+        turn = replace(turn, conversation=linked.conversation)
+    routed = await route(turn, ctx)
+    events = (*reachable_again, *linked.events)
+    routed = replace(routed, result=_with_events(routed.result, events))
+    return await record_turn(uow, turn, routed)
+
+
+async def _conversation_for(
+    uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
+) -> Conversation:
+    found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
+    if found is not None:
+        return found
+    lang = language_for(message, None, services.config.default_language)
+    contact_id = await uow.contacts.owner_of(message.channel, message.sender.external_id)
+    if contact_id is None:
+        contact_id = await _new_contact(uow, message, lang, now)
+    return await uow.conversations.open(
+        contact_id=contact_id,
+        channel=message.channel,
+        thread_key=message.conversation_key,
+        address=message.address.value,
+        language=lang,
+        subject=message.subject or None,
+        now=now,
+    )
+
+
+async def _new_contact(uow: UnitOfWork, message: InboundMessage, lang: str, now: datetime) -> int:
+    contact_id = await uow.contacts.create(message.sender.display_name, lang, now)
+    link = await uow.contacts.link(contact_id, message.channel, message.sender.external_id, now)
+    if link.outcome == "conflict":
+        # A concurrent turn of another thread of the same sender (PostgreSQL runs those at
+        # once) created the person first: join that contact instead of splitting the person.
+        await uow.contacts.delete(contact_id)
+    return link.owner_contact_id
+
+
+async def _store(
+    uow: UnitOfWork, message: InboundMessage, conversation_id: int, now: datetime
+) -> int | None:
+    return await uow.messages.insert(
+        channel=message.channel,
+        external_id=message.external_id,
+        conversation_id=conversation_id,
+        direction="in",
+        text=message.text,
+        payload=message.raw,
+        raw=message.raw_bytes,
+        now=now,
+    )
+
+
+async def _edit(
+    uow: UnitOfWork, message: InboundMessage, conversation: Conversation, now: datetime
+) -> AcceptResult:
+    """An edited message updates the stored one; it is never routed as a new request."""
+    assert message.edit_of is not None
+    if await _store(uow, message, conversation.id, now) is None:
+        return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
+    original = await uow.messages.find_id(message.channel, message.edit_of)
+    if original is not None:
+        await uow.messages.apply_edit(original, message.text, now)
+    details = {"external_id": message.edit_of, "known": original is not None}
+    await uow.touchpoints.add(
+        [touchpoint(conversation, "message_edited", "customer", now, details)]
+    )
+    await uow.commit()
+    return AcceptResult(Outcome.EDITED, conversation_id=conversation.id)
+
+
+async def _reachable_again(uow: UnitOfWork, conversation: Conversation) -> tuple[Event, ...]:
+    """A message from an address marked unreachable proves it works again (the customer
+    unblocked the bot, the mailbox is back): without this, nothing would ever reach them."""
+    if conversation.reachable:
+        return ()
+    await uow.contacts.set_reachable(conversation.channel, conversation.address, None)
+    return (Event("reachable_again", {"address": conversation.address}, "system"),)
+
+
+def _with_events(result: Result, events: tuple[Event, ...]) -> Result:
+    return replace(result, events=(*events, *result.events)) if events else result
