@@ -46,7 +46,7 @@ class RepRepository:
             name=name,
             languages=",".join(languages),
             telegram_user_id=telegram_user_id,
-            email=email,
+            email=email.lower() if email else None,
             role=role,
             capacity=capacity,
             created_at=now,
@@ -56,6 +56,8 @@ class RepRepository:
     async def update(self, rep_id: int, **values: Any) -> bool:
         if "languages" in values:
             values["languages"] = ",".join(values["languages"])
+        if values.get("email"):
+            values["email"] = values["email"].lower()  # `by_email` looks addresses up lower-cased
         statement = update(reps).where(reps.c.id == rep_id).values(**values)
         return (await self._db.execute(statement)).rowcount == 1
 

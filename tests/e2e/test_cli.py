@@ -1,0 +1,140 @@
+"""The `touchpoint` CLI as a subprocess: routing lines, reps, help, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def touchpoint(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "IMAP_", "SMTP_"))}
+    env.update(NO_COLOR="1", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_route_prints_one_json_line_per_input_line(tmp_path: Path) -> None:
+    lines = [
+        "I'd like a quote for 200 branded mugs",
+        json.dumps({"text": "где мой заказ? жду уже неделю", "lang": "ru"}, ensure_ascii=False),
+        "Can I talk to a real person please",
+        "",
+        "{not json",
+    ]
+    done = touchpoint(tmp_path, "route", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["route"] for r in results] == ["lead", "service", "human", "other", "other"]
+    assert results[1]["text"] == "где мой заказ? жду уже неделю"
+    assert results[1]["lang"] == "ru"
+    assert set(results[0]) == {"text", "lang", "route", "intent", "score", "matched"}
+    assert results[0]["intent"].startswith("lead.") and results[0]["matched"]
+    assert results[3] == {
+        "text": "",
+        "lang": "en",
+        "route": "other",
+        "intent": "none",
+        "score": 0.0,
+        "matched": "",
+    }
+    assert results[4]["text"] == "{not json"
+
+
+def test_reps_add_list_update_remove(tmp_path: Path) -> None:
+    added = touchpoint(
+        tmp_path,
+        "reps",
+        "add",
+        "Olga",
+        "--lang",
+        "ru,en",
+        "--telegram",
+        "1001",
+        "--email",
+        "Olga@Shop.Example",
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "rep 1 added"
+    [rep] = json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout)
+    assert (rep["name"], rep["languages"], rep["email"], rep["role"]) == (
+        "Olga",
+        ["ru", "en"],
+        "olga@shop.example",
+        "rep",
+    )
+
+    assert (
+        touchpoint(
+            tmp_path, "reps", "update", "1", "--role", "manager", "--capacity", "3"
+        ).returncode
+        == 0
+    )
+    [rep] = json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout)
+    assert (rep["role"], rep["capacity"]) == ("manager", 3)
+
+    assert touchpoint(tmp_path, "reps", "remove", "1").stdout.strip() == "rep 1 removed"
+    assert json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout) == []
+    assert touchpoint(tmp_path, "reps", "remove", "1").returncode == 1
+
+
+def test_reps_add_rejects_bad_values_with_a_clear_message(tmp_path: Path) -> None:
+    no_channel = touchpoint(tmp_path, "reps", "add", "Nobody")
+    assert no_channel.returncode == 2
+    assert "give --telegram and/or --email" in no_channel.stderr
+    bad_email = touchpoint(tmp_path, "reps", "add", "Bad", "--email", "not-an-address")
+    assert bad_email.returncode == 2
+    assert "is not an email address" in bad_email.stderr
+    bad_language = touchpoint(tmp_path, "reps", "add", "Bad", "--telegram", "5", "--lang", "de")
+    assert "use en, ru or en,ru" in bad_language.stderr
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (
+        [],
+        ["run"],
+        ["shell"],
+        ["route"],
+        ["db", "upgrade"],
+        ["leads", "list"],
+        ["leads", "show"],
+        ["tickets", "list"],
+        ["tickets", "show"],
+        ["handoffs", "list"],
+        ["handoffs", "close"],
+        ["contacts", "list"],
+        ["contacts", "show"],
+        ["touchpoints", "list"],
+        ["reps", "add"],
+        ["dead-letters", "list"],
+    ):
+        done = touchpoint(tmp_path, *command, "--help")
+        assert done.returncode == 0, (command, done.stderr)
+        assert "Usage:" in done.stdout
+
+
+def test_show_of_a_missing_record_says_so(tmp_path: Path) -> None:
+    done = touchpoint(tmp_path, "tickets", "show", "4242")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "touchpoint: ticket #4242 not found"
+
+
+def test_empty_lists_are_empty_json_arrays(tmp_path: Path) -> None:
+    for group in ("leads", "tickets", "handoffs", "contacts", "touchpoints", "dead-letters"):
+        done = touchpoint(tmp_path, group, "list", "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == []
