@@ -114,11 +114,11 @@ async def test_follow_up_to_an_unreachable_customer_is_skipped(bot: BotHarness) 
     assert skipped.details == {"ticket": 1001, "why": "unreachable"}
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_connection_lost_while_firing_is_not_counted_as_a_failed_attempt(
     bot: BotHarness,
 ) -> None:
-    if bot.database.is_sqlite:
-        pytest.skip("only a database server can drop the connection of an open transaction")
+    # Only PostgreSQL: only a database server can drop the connection of an open transaction.
     alice = bot.customer("alice")
     await alice.say(BROKEN_SCREEN)
     bot.clock.advance(seconds=FOLLOWUP_AFTER.total_seconds() + 1)
