@@ -23,9 +23,18 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from bot import inbound
 from bot.keyed_lock import KeyedLock
-from bot.model import AcceptResult, Address, InboundMessage, Outcome, Sender, utc_now
+from bot.model import (
+    AcceptResult,
+    Address,
+    InboundKind,
+    InboundMessage,
+    Outcome,
+    Sender,
+    utc_now,
+)
 from bot.recording import record_turn
 from bot.router import Routed
+from bot.storing import storable
 from bot.turn import Context, Result, Services, Turn
 from handlers import timers
 from storage.records import Conversation
@@ -70,7 +79,9 @@ class Dispatcher:
         self._locks = KeyedLock()
 
     async def accept(self, message: InboundMessage) -> AcceptResult:
-        message = inbound.storable(message)
+        message = storable(message)
+        if message.kind is InboundKind.UNREADABLE:
+            return await self._park(message, f"unreadable: {message.note}")
         async with self._locks.hold(message.channel, message.conversation_key):
             try:
                 result = await self._turn(message)
@@ -78,7 +89,7 @@ class Dispatcher:
                 if is_unavailable(error):
                     raise
                 log.exception("parking %s message %s", message.channel, message.external_id)
-                return await self._park(message, error)
+                return await self._park(message, f"{type(error).__name__}: {error}")
         if result.replies:
             self._on_commit()
         return result
@@ -93,8 +104,8 @@ class Dispatcher:
             # Another instance changed the conversation between our read and write: once more.
             return await self._db.run(work)
 
-    async def _park(self, message: InboundMessage, error: Exception) -> AcceptResult:
-        reason = f"{type(error).__name__}: {error}"[:2000]
+    async def _park(self, message: InboundMessage, error: str) -> AcceptResult:
+        reason = error[:2000]
 
         async def work(uow: UnitOfWork) -> None:
             if await uow.dead_letters.find(message.channel, message.external_id) is not None:

@@ -9,33 +9,34 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from bot import channel_events, rep_turn
 from bot.language import language_for
-from bot.model import AcceptResult, InboundMessage, Outcome
+from bot.model import AcceptResult, InboundKind, InboundMessage, Outcome
 from bot.recording import record_turn, touchpoint
 from bot.router import route
+from bot.storing import store
 from bot.turn import Event, Result, Services, Turn
 from handlers import identity
 from storage.records import Conversation
+from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
-
-NUL = "\x00"
-NUL_SYMBOL = "\u2400"  # PostgreSQL text cannot hold NUL; the visible symbol keeps the message
-
-
-def storable(message: InboundMessage) -> InboundMessage:
-    """The message with text every database can store (NUL shown as ␀ instead)."""
-    if NUL not in message.text:
-        return message
-    return replace(message, text=message.text.replace(NUL, NUL_SYMBOL))
 
 
 async def process(
     uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
 ) -> AcceptResult:
-    conversation = await _conversation_for(uow, services, message, now)
+    if message.kind is InboundKind.IGNORED:
+        return await _ignore(uow, message, now)
+    if message.kind is InboundKind.EVENT:
+        return await channel_events.record(uow, services, message, now)
+    found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
+    rep_id = found.address_rep_id if found else await _rep_writing(uow, message)
+    if rep_id is not None:
+        return await rep_turn.process(uow, services, message, rep_id, now)
+    conversation = found or await _open_conversation(uow, services, message, now)
     if message.edit_of is not None:
         return await _edit(uow, message, conversation, now)
-    message_id = await _store(uow, message, conversation.id, now)
+    message_id = await store(uow, message, conversation.id, now)
     if message_id is None:
         return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
     replies = await _handle(uow, services, message, message_id, conversation, now)
@@ -64,12 +65,14 @@ async def _handle(
     return await record_turn(uow, turn, routed)
 
 
-async def _conversation_for(
+async def _rep_writing(uow: UnitOfWork, message: InboundMessage) -> int | None:
+    rep = await uow.reps.by_address(message.channel, message.sender.external_id)
+    return rep.id if rep else None
+
+
+async def _open_conversation(
     uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
 ) -> Conversation:
-    found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
-    if found is not None:
-        return found
     lang = language_for(message, None, services.config.default_language)
     contact_id = await uow.contacts.owner_of(message.channel, message.sender.external_id)
     if contact_id is None:
@@ -95,19 +98,15 @@ async def _new_contact(uow: UnitOfWork, message: InboundMessage, lang: str, now:
     return link.owner_contact_id
 
 
-async def _store(
-    uow: UnitOfWork, message: InboundMessage, conversation_id: int, now: datetime
-) -> int | None:
-    return await uow.messages.insert(
-        channel=message.channel,
-        external_id=message.external_id,
-        conversation_id=conversation_id,
-        direction="in",
-        text=message.text,
-        payload=message.raw,
-        raw=message.raw_bytes,
-        now=now,
-    )
+async def _ignore(uow: UnitOfWork, message: InboundMessage, now: datetime) -> AcceptResult:
+    """Recorded (the message and why it is ignored), never answered."""
+    if await store(uow, message, None, now) is None:
+        return AcceptResult(Outcome.DUPLICATE)
+    details = {"external_id": message.external_id, "reason": message.note}
+    ignored = NewTouchpoint("ignored", message.channel, "system", now, details=details)
+    await uow.touchpoints.add([ignored])
+    await uow.commit()
+    return AcceptResult(Outcome.IGNORED)
 
 
 async def _edit(
@@ -115,7 +114,7 @@ async def _edit(
 ) -> AcceptResult:
     """An edited message updates the stored one; it is never routed as a new request."""
     assert message.edit_of is not None
-    if await _store(uow, message, conversation.id, now) is None:
+    if await store(uow, message, conversation.id, now) is None:
         return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
     original = await uow.messages.find_id(message.channel, message.edit_of)
     if original is not None:

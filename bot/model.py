@@ -51,6 +51,15 @@ class Attachment:
     ref: str = ""
 
 
+class InboundKind(StrEnum):
+    """What an inbound item is, beyond an ordinary message from a customer."""
+
+    MESSAGE = "message"
+    EVENT = "event"  # a state change of the channel: `note` is "blocked", "unblocked", ...
+    IGNORED = "ignored"  # recorded, never answered: `note` says why (a channel post, a group...)
+    UNREADABLE = "unreadable"  # the channel could not parse it: parked with `note` as the reason
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One message from a customer, normalised by its channel adapter.
@@ -79,6 +88,8 @@ class InboundMessage:
     received_at: datetime = field(default_factory=utc_now)
     raw: Mapping[str, object] | None = None
     raw_bytes: bytes | None = None
+    kind: InboundKind = InboundKind.MESSAGE
+    note: str = ""
 
     @property
     def channel(self) -> str:
@@ -99,12 +110,16 @@ class QuickReply:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """One reply to deliver. Channels that lack buttons render `options` as a numbered list."""
+    """One reply to deliver. Channels that lack buttons render `options` as a numbered list.
+
+    `contact_button` is the label of a "share my phone number" button, for channels that have
+    one (Telegram); others ignore it.
+    """
 
     address: Address
     text: str
     options: tuple[QuickReply, ...] = ()
-    request_contact: bool = False
+    contact_button: str = ""
     subject: str = ""
     message_id: str | None = None
     in_reply_to: str | None = None
@@ -131,6 +146,18 @@ class TransientSendError(SendError):
         self.retry_after = retry_after
 
 
+class ThrottledSendError(TransientSendError):
+    """Not now, by our own pacing or the channel's 429: try after `retry_after` seconds.
+
+    Not a failure: it does not count as a delivery attempt. `whole_channel` pauses every send
+    of the channel (Telegram's flood control), otherwise only this recipient waits.
+    """
+
+    def __init__(self, reason: str, retry_after: float, *, whole_channel: bool = False) -> None:
+        super().__init__(reason, retry_after)
+        self.whole_channel = whole_channel
+
+
 class PermanentSendError(SendError):
     """Never retry. `unreachable` means the recipient itself is gone (blocked the bot, bounced)."""
 
@@ -144,6 +171,7 @@ class Outcome(StrEnum):
     HANDLED = "handled"
     DUPLICATE = "duplicate"
     EDITED = "edited"
+    IGNORED = "ignored"
     PARKED = "parked"
 
 

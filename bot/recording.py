@@ -72,7 +72,7 @@ def outbound(turn: Turn, reply: Reply) -> NewOutbound:
         conversation_id=turn.conversation.id,
         inbound_message_id=turn.message_id,
         options=[{"label": option.label, "data": option.data} for option in reply.options],
-        request_contact=reply.request_contact,
+        contact_button=reply.contact_button,
         subject=turn.conversation.subject or message.subject,
         in_reply_to=message.message_id,
         references=references,

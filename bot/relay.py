@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from bot.model import (
     PermanentSendError,
     QuickReply,
     SendReceipt,
+    ThrottledSendError,
     TransientSendError,
     utc_now,
 )
@@ -62,7 +64,14 @@ class Failed:
     retry_after: float | None = None
 
 
-Attempt = Delivered | Failed
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    reason: str
+    retry_after: float
+    whole_channel: bool
+
+
+Attempt = Delivered | Failed | Throttled
 
 
 class Relay:
@@ -82,6 +91,7 @@ class Relay:
         self._jitter = jitter
         self._wakeup = asyncio.Event()
         self._stopping = False
+        self._paused_until: dict[str, float] = {}
 
     def wake(self) -> None:
         """Called after a turn commits: deliver now instead of at the next poll."""
@@ -119,6 +129,7 @@ class Relay:
         row = await self._db.run(self._claim)
         while row is not None:
             attempt = await self._attempt(row)
+            self._pause_if_asked(row.channel, attempt)
             attempted += 1
             more = attempted < limit and not (stop_early and self._stopping)
             row = await self._db.run(
@@ -130,10 +141,23 @@ class Relay:
         return await self.deliver_due(limit=1) == 1
 
     async def _claim(self, uow: UnitOfWork) -> OutboxRow | None:
-        """Lease the next row of a channel we serve."""
-        row = await uow.outbox.claim_next(self._clock(), self._policy.lease, tuple(self._adapters))
+        """Lease the next row of a channel we serve that is not paused."""
+        channels = self._open_channels()
+        if not channels:
+            return None
+        row = await uow.outbox.claim_next(self._clock(), self._policy.lease, channels)
         await uow.commit()
         return row
+
+    def _open_channels(self) -> tuple[str, ...]:
+        now = time.monotonic()
+        return tuple(name for name in self._adapters if self._paused_until.get(name, 0.0) <= now)
+
+    def _pause_if_asked(self, channel: str, attempt: Attempt) -> None:
+        # Flood control of the whole channel (Telegram's 429): no send of that channel is even
+        # tried until it ends; the rows stay in the outbox, nothing waits in memory.
+        if isinstance(attempt, Throttled) and attempt.whole_channel:
+            self._paused_until[channel] = time.monotonic() + attempt.retry_after
 
     async def _settle_then_claim(
         self, uow: UnitOfWork, *, row: OutboxRow, attempt: Attempt, more: bool
@@ -150,6 +174,8 @@ class Relay:
             return Delivered(await adapter.send(to_message(row)))
         except PermanentSendError as error:
             return Failed(error.reason, permanent=True, unreachable=error.unreachable)
+        except ThrottledSendError as error:
+            return Throttled(error.reason, error.retry_after or 1.0, error.whole_channel)
         except TransientSendError as error:
             return Failed(error.reason, permanent=False, retry_after=error.retry_after)
         except Exception as error:  # an adapter bug or an unforeseen network error: retry
@@ -160,6 +186,9 @@ class Relay:
         now = self._clock()
         if isinstance(attempt, Delivered):
             await self._delivered(uow, row, attempt.receipt, now)
+        elif isinstance(attempt, Throttled):
+            when = now + timedelta(seconds=attempt.retry_after)
+            await uow.outbox.postpone(row.id, when, attempt.reason)
         elif attempt.permanent or row.attempts >= self._policy.max_attempts:
             await self._failed(uow, row, attempt, now)
         else:
@@ -212,7 +241,7 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         address=Address(row.channel, row.address),
         text=row.text,
         options=tuple(QuickReply(option["label"], option["data"]) for option in row.options),
-        request_contact=row.request_contact,
+        contact_button=row.contact_button,
         subject=row.subject,
         message_id=row.message_id,
         in_reply_to=row.in_reply_to,

@@ -22,7 +22,7 @@ from storage.uow import UnitOfWork
 class Reply:
     text: str
     options: tuple[QuickReply, ...] = ()
-    request_contact: bool = False
+    contact_button: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,7 +200,9 @@ def _question(
         data = {**data, "offered_name": _offerable_name(turn)}
         options = (button(ctx, lang, "use_name", "lead:use_name", name=data["offered_name"]),)
     reply = Reply(
-        ctx.say(f"lead.ask_{step}", lang), options=options, request_contact=step == "contact"
+        ctx.say(f"lead.ask_{step}", lang),
+        options=options,
+        contact_button=ctx.say("button.share_phone", lang) if step == "contact" else "",
     )
     return reply, data
 

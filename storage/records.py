@@ -61,6 +61,7 @@ class Conversation:
     current: ConversationState
     created: bool = False
     reachable: bool = True
+    address_rep_id: int | None = None  # the address belongs to a registered rep
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,7 @@ class OutboxRow:
     address: str
     text: str
     options: list[dict[str, str]]
-    request_contact: bool
+    contact_button: str
     subject: str
     message_id: str | None
     in_reply_to: str | None

@@ -261,7 +261,7 @@ outbox = Table(
     Column("address", String(512), nullable=False),
     Column("text", Text, nullable=False),
     Column("options", JSON, nullable=False),
-    Column("request_contact", Boolean, nullable=False, server_default="0"),
+    Column("contact_button", String(64), nullable=False, server_default=""),
     Column("subject", String(998), nullable=False, server_default=""),
     Column("message_id", String(512)),
     Column("in_reply_to", String(512)),

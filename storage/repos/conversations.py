@@ -10,8 +10,9 @@ from sqlalchemy import Row, Select, and_, bindparam, select, update
 
 from storage.connection import SqlConnection
 from storage.records import Conversation, ConversationState
+from storage.repos.reps import rep_address_matches
 from storage.sql import insert_ignore
-from storage.tables import conversations, identities
+from storage.tables import conversations, identities, reps
 
 
 class StaleConversation(Exception):
@@ -38,16 +39,23 @@ def conversation_from_row(row: Row[Any], *, created: bool = False) -> Conversati
         current=state,
         created=created,
         reachable=row.reachable is not False,
+        address_rep_id=row.address_rep_id,
     )
 
 
-def _with_reachability() -> Select[Any]:
-    """Conversations with whether their address is reachable, in one statement."""
+def _with_context() -> Select[Any]:
+    """Conversations with whether their address is reachable and whether it is a rep's,
+    in the one statement every turn runs anyway."""
     identity = and_(
         identities.c.channel == conversations.c.channel,
         identities.c.address == conversations.c.address,
     )
-    return select(*conversations.c, identities.c.reachable).outerjoin(identities, identity)
+    columns = (*conversations.c, identities.c.reachable, reps.c.id.label("address_rep_id"))
+    return (
+        select(*columns)
+        .outerjoin(identities, identity)
+        .outerjoin(reps, and_(reps.c.active.is_(True), rep_address_matches(conversations)))
+    )
 
 
 def _locked(query: Select[Any]) -> Select[Any]:
@@ -57,12 +65,12 @@ def _locked(query: Select[Any]) -> Select[Any]:
     return query.with_for_update(of=conversations)
 
 
-FIND = _with_reachability().where(
+FIND = _with_context().where(
     conversations.c.channel == bindparam("channel"),
     conversations.c.thread_key == bindparam("thread_key"),
 )
 FIND_LOCKED = _locked(FIND)
-GET = _with_reachability().where(conversations.c.id == bindparam("conversation_id"))
+GET = _with_context().where(conversations.c.id == bindparam("conversation_id"))
 GET_LOCKED = _locked(GET)
 OPEN = insert_ignore(conversations, ["channel", "thread_key"])
 SAVE = update(conversations).where(
@@ -135,6 +143,6 @@ class ConversationRepository:
             raise StaleConversation(f"conversation {conversation.id} changed during the turn")
 
     async def for_contact(self, contact_id: int) -> list[Conversation]:
-        query = _with_reachability().where(conversations.c.contact_id == contact_id)
+        query = _with_context().where(conversations.c.contact_id == contact_id)
         rows = await self._db.execute(query.order_by(conversations.c.id))
         return [conversation_from_row(row) for row in rows]

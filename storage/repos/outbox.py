@@ -38,7 +38,7 @@ class NewOutbound:
     conversation_id: int | None = None
     inbound_message_id: int | None = None
     options: list[dict[str, str]] = field(default_factory=list)
-    request_contact: bool = False
+    contact_button: str = ""
     subject: str = ""
     message_id: str | None = None
     in_reply_to: str | None = None
@@ -53,7 +53,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         address=row.address,
         text=row.text,
         options=list(row.options or []),
-        request_contact=row.request_contact,
+        contact_button=row.contact_button,
         subject=row.subject,
         message_id=row.message_id,
         in_reply_to=row.in_reply_to,
@@ -107,6 +107,13 @@ CLAIM = (
     .returning(*outbox.c)
 )
 SETTLE = update(outbox).where(outbox.c.id == bindparam("row_id"))
+POSTPONE = SETTLE.values(
+    status="pending",
+    next_attempt_at=bindparam("when"),
+    last_error=bindparam("reason"),
+    locked_until=None,
+    attempts=outbox.c.attempts - 1,
+)
 
 
 class OutboxRepository:
@@ -158,6 +165,10 @@ class OutboxRepository:
         await self._set(
             row_id, status="pending", next_attempt_at=when, last_error=error, locked_until=None
         )
+
+    async def postpone(self, row_id: int, when: datetime, reason: str) -> None:
+        """Back to pending without spending an attempt: pacing held it back, nothing failed."""
+        await self._db.execute(POSTPONE, {"row_id": row_id, "when": when, "reason": reason})
 
     async def mark_failed(self, row_id: int, error: str) -> None:
         await self._set(row_id, status="failed", last_error=error, locked_until=None)

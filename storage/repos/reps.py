@@ -5,12 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, update
+from sqlalchemy import ColumnElement, Row, and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.connection import SqlConnection
 from storage.records import Rep
 from storage.tables import reps
+
+
+def rep_address_matches(addressed: Any) -> ColumnElement[bool]:
+    """Whether a rep is the owner of `addressed.c.channel`/`.address` (a Telegram chat with
+    the rep, the rep's mailbox)."""
+    on_telegram = and_(
+        addressed.c.channel == "telegram", reps.c.telegram_user_id == addressed.c.address
+    )
+    by_email = and_(addressed.c.channel == "email", reps.c.email == addressed.c.address)
+    return or_(on_telegram, by_email)
 
 
 def rep_from_row(row: Row[Any]) -> Rep:
@@ -91,6 +101,14 @@ class RepRepository:
         )
         row = (await self._db.execute(query)).first()
         return rep_from_row(row) if row else None
+
+    async def by_address(self, channel: str, address: str) -> Rep | None:
+        """The active rep who writes from this channel address, if any."""
+        if channel == "telegram":
+            return await self.by_telegram(address)
+        if channel == "email":
+            return await self.by_email(address)
+        return None
 
     async def by_email(self, email: str) -> Rep | None:
         query = reps.select().where(reps.c.email == email.lower(), reps.c.active.is_(True))

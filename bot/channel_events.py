@@ -1,0 +1,65 @@
+"""Channel events: state changes reported by a channel rather than messages from a person.
+
+- `blocked` / `unblocked`: the person blocked or unblocked the bot (Telegram's my_chat_member).
+  Blocked makes the identity unreachable: replies and follow-ups to it stop without a send;
+  unblocked makes it reachable again.
+- `group_addressed`: someone addressed the bot in a group; the bot answers in private only, so
+  the group gets one short pointer and nothing starts there (never a lead by accident).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.model import AcceptResult, InboundMessage, Outcome
+from bot.storing import store
+from bot.turn import Services
+from storage.repos.outbox import NewOutbound
+from storage.repos.touchpoints import NewTouchpoint
+from storage.uow import UnitOfWork
+
+BLOCKED_REASON = "blocked the bot"
+
+
+async def record(
+    uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
+) -> AcceptResult:
+    if await store(uow, message, None, now) is None:
+        return AcceptResult(Outcome.DUPLICATE)
+    replies = 0
+    if message.note in ("blocked", "unblocked"):
+        await _reachability(uow, message)
+    elif message.note == "group_addressed":
+        replies = await _point_to_private_chat(uow, services, message, now)
+    await uow.touchpoints.add([await _touchpoint(uow, message, now)])
+    await uow.commit()
+    return AcceptResult(Outcome.HANDLED, replies=replies)
+
+
+async def _reachability(uow: UnitOfWork, message: InboundMessage) -> None:
+    reason = BLOCKED_REASON if message.note == "blocked" else None
+    await uow.contacts.set_reachable(message.channel, message.sender.external_id, reason)
+
+
+async def _point_to_private_chat(
+    uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
+) -> int:
+    lang = (message.sender.language_hint or "")[:2]
+    text = services.texts.get("group.private_only", lang if lang in ("en", "ru") else "en")
+    outbound = NewOutbound(channel=message.channel, address=message.address.value, text=text)
+    await uow.outbox.enqueue([outbound], now)
+    return 1
+
+
+async def _touchpoint(uow: UnitOfWork, message: InboundMessage, now: datetime) -> NewTouchpoint:
+    conversation = await uow.conversations.find(message.channel, message.conversation_key)
+    contact_id = await uow.contacts.owner_of(message.channel, message.sender.external_id)
+    return NewTouchpoint(
+        kind=message.note,
+        channel=message.channel,
+        actor="customer",
+        occurred_at=now,
+        contact_id=contact_id,
+        conversation_id=conversation.id if conversation else None,
+        details={"external_id": message.external_id},
+    )
