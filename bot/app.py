@@ -82,11 +82,15 @@ class App:
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
 
+ChannelsFactory = Callable[[Database], Sequence[ChannelAdapter]]
+
+
 @asynccontextmanager
-async def open_app(settings: Settings, adapters: Sequence[ChannelAdapter]) -> AsyncIterator[App]:
+async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncIterator[App]:
     database = Database.from_url(settings.database_url)
     try:
         await database.upgrade()
+        adapters = make_channels(database)
         relay = Relay(
             database,
             {adapter.name: adapter for adapter in adapters},

@@ -6,17 +6,15 @@ import asyncio
 import json
 import secrets
 import sys
-from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from bot import cli_records
-from bot.app import open_app
+from bot.app import ChannelsFactory, open_app
 from bot.channels import build_channels
 from bot.cli_common import settings_or_exit
 from bot.intents import IntentMatcher
-from bot.model import ChannelAdapter
 from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
 from storage.db import run_upgrade
@@ -37,11 +35,10 @@ def run() -> None:
     """Serve every configured channel; the terminal when no account is configured."""
     settings = settings_or_exit()
     try:
-        adapters = build_channels(settings)
+        asyncio.run(_serve(settings, lambda database: build_channels(settings, database)))
     except SettingsError as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None
-    asyncio.run(_serve(settings, adapters))
 
 
 @app.command()
@@ -56,11 +53,12 @@ def shell(
     session = (
         as_name.strip().lower() if as_name and as_name.strip() else f"guest-{secrets.token_hex(3)}"
     )
-    asyncio.run(_serve(settings, [ConsoleChannel(session, display_name=as_name or "")]))
+    console = ConsoleChannel(session, display_name=as_name or "")
+    asyncio.run(_serve(settings, lambda _database: [console]))
 
 
-async def _serve(settings: Settings, adapters: Sequence[ChannelAdapter]) -> None:
-    async with open_app(settings, adapters) as application:
+async def _serve(settings: Settings, make_channels: ChannelsFactory) -> None:
+    async with open_app(settings, make_channels) as application:
         await application.serve()
 
 

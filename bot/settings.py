@@ -6,10 +6,11 @@ exits instead of showing a traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Security = Literal["tls", "starttls", "none"]
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_listen: str = "127.0.0.1:8080"
+    telegram_max_per_chat: float = Field(default=1.0, ge=0)
+    telegram_max_per_second: float = Field(default=30.0, ge=0)
+    telegram_poll_timeout: int = Field(default=25, ge=0, le=50)
 
     imap_host: str | None = None
     imap_port: int = Field(default=993, ge=1, le=65535)
@@ -68,6 +72,37 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("telegram_webhook_listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("use HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as a secret token.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_webhook_url", "telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("use an http(s):// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
+        return self
+
     @property
     def telegram_configured(self) -> bool:
         return self.telegram_bot_token is not None
@@ -87,6 +122,7 @@ def load_settings(**overrides: object) -> Settings:
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
     message = str(first["msg"]).removeprefix("Value error, ")
-    return f"setting {name} is invalid: {message}"
+    if not first["loc"]:  # a rule about several settings: the message names them
+        return f"settings do not fit together: {message}"
+    return f"setting {str(first['loc'][0]).upper()} is invalid: {message}"

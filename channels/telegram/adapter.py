@@ -1,0 +1,110 @@
+"""The Telegram channel: python-telegram-bot's `Bot` as the Bot API client, our own receiving.
+
+`run` serves long polling (default) or a webhook (when `TELEGRAM_WEBHOOK_URL` is set); `send`
+delivers one outbound message for the relay, paced and with errors classified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Bot
+from telegram.error import TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.model import Accept, OutboundMessage, SendReceipt
+from channels.telegram.normalize import BotIdentity
+from channels.telegram.pacing import Pacing
+from channels.telegram.polling import OffsetStore, Poller
+from channels.telegram.sending import TelegramSender
+from channels.telegram.webhook import WebhookApp
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    token: str
+    api_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "127.0.0.1:8080"
+    poll_timeout: int = 25
+    max_per_chat: float = 1.0
+    max_per_second: float = 30.0
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, config: TelegramConfig, offsets: OffsetStore) -> None:
+        self._config = config
+        self._offsets = offsets
+        request = HTTPXRequest(connection_pool_size=32, read_timeout=15.0, write_timeout=15.0)
+        self._client = Bot(
+            config.token, base_url=config.api_url or DEFAULT_API_URL, request=request
+        )
+        self._sender = TelegramSender(
+            self._client, Pacing(config.max_per_chat, config.max_per_second)
+        )
+        self._me: BotIdentity | None = None
+        self._ready = asyncio.Lock()
+
+    async def run(self, accept: Accept) -> None:
+        me = await self._identity()
+        try:
+            if self._config.webhook_url:
+                await self._serve_webhook(me, accept)
+            else:
+                await self._client.delete_webhook()  # getUpdates is refused while one is set
+                await Poller(
+                    self._client, me, self._offsets, self._answer, self._config.poll_timeout
+                ).run(accept)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._client.shutdown()
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        await self._identity()
+        return await self._sender.send(message)
+
+    async def _identity(self) -> BotIdentity:
+        async with self._ready:
+            if self._me is None:
+                await self._client.initialize()  # getMe: fails here, clearly, on a bad token
+                user = self._client.bot
+                self._me = BotIdentity(user.id, user.username or "")
+                log.info("Telegram: serving @%s", self._me.username)
+        return self._me
+
+    async def _answer(self, callback_query_id: str) -> None:
+        """Every button press is answered (or the client shows a spinner); stale ones too."""
+        try:
+            await self._client.answer_callback_query(callback_query_id)
+        except TelegramError as error:
+            log.info("callback query %s not answered: %s", callback_query_id, error)
+
+    async def _serve_webhook(self, me: BotIdentity, accept: Accept) -> None:
+        config = self._config
+        assert config.webhook_url and config.webhook_secret
+        path = urlsplit(config.webhook_url).path or "/"
+        app = WebhookApp(self._client, me, config.webhook_secret, path, accept, self._answer)
+        host, _, port = config.webhook_listen.rpartition(":")
+        runner = web.AppRunner(app.app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, int(port)).start()
+            await self._client.set_webhook(
+                config.webhook_url, secret_token=config.webhook_secret, allowed_updates=[]
+            )
+            log.info("Telegram webhook listening on %s%s", config.webhook_listen, path)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()

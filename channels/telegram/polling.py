@@ -1,0 +1,147 @@
+"""Long polling that acknowledges only what the core has committed.
+
+python-telegram-bot's own Updater confirms a batch as soon as it is queued (a killed process
+loses it); this loop fetches raw updates itself, has the core `accept` each one, and only then
+moves the offset — which Telegram takes as the acknowledgement, and which is also stored in the
+database so a restart resumes where the last committed update left off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from telegram import Bot
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+
+from bot.model import Accept
+from channels.telegram.normalize import BotIdentity, Normalized, normalize
+from channels.telegram.sending import retry_seconds
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+CONFLICT_WAIT = 30.0
+
+
+class OffsetStore(Protocol):
+    async def load(self) -> int: ...
+
+    async def save(self, offset: int) -> None: ...
+
+
+Answer = Callable[[str], Awaitable[None]]
+
+
+class BatchFailed(Exception):
+    """`accept` raised (the database is away): redeliver from `offset` after a pause."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"accepting update {offset} failed")
+        self.offset = offset
+
+
+class Poller:
+    def __init__(
+        self, client: Bot, me: BotIdentity, offsets: OffsetStore, answer: Answer, long_poll: int
+    ) -> None:
+        self._client = client
+        self._me = me
+        self._offsets = offsets
+        self._answer = answer
+        self._long_poll = long_poll
+        self._failures = 0
+
+    async def run(self, accept: Accept) -> None:
+        offset = await self._offsets.load()
+        while True:
+            updates = await self._fetch(offset)
+            if updates is None or not updates:
+                continue
+            offset = await self._handle(updates, offset, accept)
+
+    async def _fetch(self, offset: int) -> list[Mapping[str, Any]] | None:
+        try:
+            updates = await fetch_updates(self._client, offset, self._long_poll)
+        except InvalidToken:
+            raise  # nothing will ever work: stop with the error
+        except Conflict:
+            log.error("409 Conflict: another process polls this bot token; retrying slowly")
+            await asyncio.sleep(CONFLICT_WAIT * (0.5 + random.random()))
+            return None
+        except RetryAfter as error:
+            await asyncio.sleep(retry_seconds(error.retry_after))
+            return None
+        except TelegramError as error:
+            await self._back_off(f"getUpdates failed: {error}")
+            return None
+        self._failures = 0
+        return updates
+
+    async def _handle(
+        self, updates: Sequence[Mapping[str, Any]], offset: int, accept: Accept
+    ) -> int:
+        try:
+            offset = await accept_batch(updates, self._me, self._client, accept, self._answer)
+        except BatchFailed as failure:
+            await self._back_off(f"the core could not take update {failure.offset}")
+            offset = failure.offset
+        await self._offsets.save(offset)
+        return offset
+
+    async def _back_off(self, reason: str) -> None:
+        self._failures += 1
+        delay = min(MAX_BACKOFF, 2.0**self._failures) * (0.5 + random.random() / 2)
+        log.warning("%s; next try in %.1f s", reason, delay)
+        await asyncio.sleep(delay)
+
+
+async def fetch_updates(client: Bot, offset: int, long_poll: int) -> list[Mapping[str, Any]]:
+    """Raw update dicts: parsed one by one later, so one bad update cannot block the rest.
+
+    `long_poll` is how long Telegram may hold the request open waiting for an update.
+    """
+    api_kwargs = {"offset": offset, "timeout": long_poll, "allowed_updates": []}
+    result = await client.do_api_request(
+        "getUpdates", api_kwargs=api_kwargs, read_timeout=long_poll + 10
+    )
+    return [item for item in result if isinstance(item, dict)] if isinstance(result, list) else []
+
+
+async def accept_batch(
+    updates: Sequence[Mapping[str, Any]],
+    me: BotIdentity,
+    client: Bot,
+    accept: Accept,
+    answer: Answer,
+) -> int:
+    """Accept a batch: chats in parallel, each chat's updates in order. Returns the next offset.
+
+    Raises `BatchFailed` with the lowest update id that was not accepted; updates after it that
+    were accepted will come again and be recognised as duplicates.
+    """
+    chains: dict[str, list[tuple[int, Normalized]]] = {}
+    for raw in updates:
+        item = normalize(raw, me, client)
+        chains.setdefault(item.message.conversation_key, []).append((int(raw["update_id"]), item))
+    outcomes = await asyncio.gather(*(_chain(chain, accept, answer) for chain in chains.values()))
+    failed = [update_id for update_id in outcomes if update_id is not None]
+    if failed:
+        raise BatchFailed(min(failed))
+    return max(int(raw["update_id"]) for raw in updates) + 1
+
+
+async def _chain(chain: list[tuple[int, Normalized]], accept: Accept, answer: Answer) -> int | None:
+    """Accept one chat's updates in order; the id of the first that failed, or None."""
+    for update_id, item in chain:
+        try:
+            await accept(item.message)
+        except Exception:
+            log.exception("accept failed for update %s", update_id)
+            return update_id
+        if item.callback_query_id:
+            await answer(item.callback_query_id)
+    return None
