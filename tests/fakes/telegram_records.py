@@ -1,0 +1,31 @@
+"""What the fake records of the bot's behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tests.fakes.telegram_chats import JSON
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message as the user sees it: `text` after parse_mode markup, `raw_text` as sent."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: JSON | None
+    at: float
+    method: str  # "sendMessage" or "editMessageText"
+    parse_mode: str | None
+    raw_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request to the Bot API: `at` is when it arrived, `status` what it was answered."""
+
+    method: str
+    params: JSON
+    at: float
+    status: int
