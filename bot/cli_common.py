@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
 
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage.uow import Database, UnitOfWork
 
@@ -22,11 +22,7 @@ def settings_or_exit() -> Settings:
     except SettingsError as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Migrations run at every start; their progress lines are noise unless something fails.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    configure_logging(settings)
     return settings
 
 

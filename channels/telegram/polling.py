@@ -11,17 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from telegram import Bot
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.warnings import PTBUserWarning
 
 from bot.model import Accept
 from channels.telegram.normalize import BotIdentity, Normalized, normalize
 from channels.telegram.sending import retry_seconds
 
 log = logging.getLogger(__name__)
+
+# getUpdates goes through `do_api_request` on purpose: it returns the raw dicts, which are parsed
+# one by one (python-telegram-bot's own get_updates fails the whole batch on one bad update).
+warnings.filterwarnings("ignore", message=".*Bot.getUpdates.*", category=PTBUserWarning)
 
 MAX_BACKOFF = 60.0
 CONFLICT_WAIT = 30.0

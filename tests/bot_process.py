@@ -1,0 +1,77 @@
+"""`touchpoint run` as a separate process, for end-to-end tests: start, wait, stop or kill."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from types import TracebackType
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def bot_environment(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a bot process: ours minus any real accounts, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "IMAP_", "SMTP_"))}
+    env.update(NO_COLOR="1", DATABASE_URL=database_url, LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    env.update(settings)
+    return env
+
+
+class BotProcess:
+    """`python -m bot run` with the given environment; its output goes to `log_path`."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self._env = env
+        self.log_path = log_path
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        log = self.log_path.open("ab")
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=self.log_path.parent, env=self._env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+        )  # fmt: skip
+        log.close()
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode if self._process else None
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    async def kill(self) -> None:
+        """SIGKILL: no clean-up at all, as a crash or an OOM kill."""
+        await self._signal(signal.SIGKILL)
+
+    async def stop(self, timeout: float = 30.0) -> int:  # noqa: ASYNC109
+        """SIGTERM and wait for a graceful exit; SIGKILL if it does not come."""
+        await self._signal(signal.SIGTERM, timeout)
+        return self.returncode if self.returncode is not None else -1
+
+    async def _signal(self, signum: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signum)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    async def __aenter__(self) -> BotProcess:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
