@@ -50,6 +50,7 @@ class TelegramBot:
             poll_timeout=1,
             max_per_chat=max_per_chat,
             max_per_second=max_per_second,
+            conflict_wait=0.2,
         )
         self.channel = TelegramChannel(config, DatabaseOffsets(database, "offset:test"))
         self.relay = Relay(

@@ -39,6 +39,7 @@ class TelegramConfig:
     poll_timeout: int = 25
     max_per_chat: float = 1.0
     max_per_second: float = 30.0
+    conflict_wait: float = 30.0  # seconds between tries while another poller holds the token
 
 
 class TelegramChannel:
@@ -64,9 +65,7 @@ class TelegramChannel:
                 await self._serve_webhook(me, accept)
             else:
                 await self._client.delete_webhook()  # getUpdates is refused while one is set
-                await Poller(
-                    self._client, me, self._offsets, self._answer, self._config.poll_timeout
-                ).run(accept)
+                await self._poller(me).run(accept)
         finally:
             with contextlib.suppress(Exception):
                 await self._client.shutdown()
@@ -74,6 +73,12 @@ class TelegramChannel:
     async def send(self, message: OutboundMessage) -> SendReceipt:
         await self._identity()
         return await self._sender.send(message)
+
+    def _poller(self, me: BotIdentity) -> Poller:
+        config = self._config
+        return Poller(
+            self._client, me, self._offsets, self._answer, config.poll_timeout, config.conflict_wait
+        )
 
     async def _identity(self) -> BotIdentity:
         async with self._ready:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from telegram import Bot
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
-from telegram.warnings import PTBUserWarning
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.model import Accept
 from channels.telegram.normalize import BotIdentity, Normalized, normalize
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # getUpdates goes through `do_api_request` on purpose: it returns the raw dicts, which are parsed
 # one by one (python-telegram-bot's own get_updates fails the whole batch on one bad update).
 warnings.filterwarnings("ignore", message=".*Bot.getUpdates.*", category=PTBUserWarning)
+# Reading RetryAfter.retry_after warns that it will become a timedelta; retry_seconds takes both.
+warnings.filterwarnings("ignore", message=".*retry_after.*", category=PTBDeprecationWarning)
 
 MAX_BACKOFF = 60.0
 CONFLICT_WAIT = 30.0
@@ -52,8 +54,15 @@ class BatchFailed(Exception):
 
 class Poller:
     def __init__(
-        self, client: Bot, me: BotIdentity, offsets: OffsetStore, answer: Answer, long_poll: int
+        self,
+        client: Bot,
+        me: BotIdentity,
+        offsets: OffsetStore,
+        answer: Answer,
+        long_poll: int,
+        conflict_wait: float = CONFLICT_WAIT,
     ) -> None:
+        self._conflict_wait = conflict_wait
         self._client = client
         self._me = me
         self._offsets = offsets
@@ -76,7 +85,7 @@ class Poller:
             raise  # nothing will ever work: stop with the error
         except Conflict:
             log.error("409 Conflict: another process polls this bot token; retrying slowly")
-            await asyncio.sleep(CONFLICT_WAIT * (0.5 + random.random()))
+            await asyncio.sleep(self._conflict_wait * (0.5 + random.random()))
             return None
         except RetryAfter as error:
             await asyncio.sleep(retry_seconds(error.retry_after))

@@ -40,7 +40,7 @@ class WebhookApp:
         self.app.router.add_get("/healthz", _health)
 
     async def _update(self, request: web.Request) -> web.Response:
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(), self._secret):
+        if not self._authentic(request):
             return web.Response(status=403, text="forbidden")
         raw = await _update_of(request)
         if raw is None:
@@ -57,13 +57,19 @@ class WebhookApp:
             await self._answer(item.callback_query_id)
         return web.Response(text="ok")
 
+    def _authentic(self, request: web.Request) -> bool:
+        # aiohttp keeps header bytes that are not UTF-8 as surrogates: encode them back rather
+        # than fail with a 500 on a forged header.
+        given = request.headers.get(SECRET_HEADER, "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, self._secret)
+
 
 async def _update_of(request: web.Request) -> dict[str, Any] | None:
     try:
         raw = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
         return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("update_id"), int):
+    if not isinstance(raw, dict) or type(raw.get("update_id")) is not int:  # not a bool either
         return None
     return raw
 

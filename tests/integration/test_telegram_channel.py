@@ -3,12 +3,18 @@ python-telegram-bot talking HTTP to the fake Bot API."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import Table, func, select
 
+from bot.model import utc_now
+from storage.repos.outbox import NewOutbound
+from storage.tables import messages
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram_records import SentMessage
 from tests.telegram_harness import TelegramBot
 
 ANN = 1001
@@ -30,9 +36,265 @@ def buttons(fake: FakeTelegram, index: int = -1) -> list[str]:
     return [button["callback_data"] for row in rows for button in row]
 
 
-async def test_start_greets_with_the_menu_as_buttons(database: Database, fake: FakeTelegram) -> None:
+async def test_start_greets_with_the_menu_as_buttons(
+    database: Database, fake: FakeTelegram
+) -> None:
     async with TelegramBot(database, fake):
         fake.user_message(ANN, "/start")
         await fake.wait_sent(2)
     assert fake.texts_to(ANN) == [GREETING, "What would you like to do?"]
     assert buttons(fake) == ["menu:lead", "menu:service", "menu:status", "menu:human"]
+
+
+def last_to(fake: FakeTelegram, chat_id: int) -> SentMessage:
+    return [message for message in fake.sent if message.chat_id == chat_id][-1]
+
+
+async def stored_count(database: Database, table: Table) -> int:
+    async with database.transaction() as uow:
+        return int(
+            (await uow.connection.execute(select(func.count()).select_from(table))).scalar_one()
+        )
+
+
+async def test_a_lead_through_buttons_and_a_shared_contact(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with TelegramBot(database, fake) as bot:
+        fake.user_message(ANN, "/start", first_name="Ann", last_name="Lee")
+        await fake.wait_sent(2)
+        fake.user_callback(ANN, "menu:lead", message_id=last_to(fake, ANN).message_id)
+        await fake.wait_sent(4)
+        fake.user_message(ANN, "Twenty standing desks for our Berlin office")
+        await fake.wait_sent(5)
+        assert fake.texts_to(ANN)[-1] == "What is your name?"
+        assert buttons(fake) == ["lead:use_name"]
+
+        fake.user_callback(ANN, "lead:use_name", message_id=last_to(fake, ANN).message_id)
+        await fake.wait_sent(6)
+        fake.user_callback(ANN, "lead:skip", message_id=last_to(fake, ANN).message_id)
+        await fake.wait_sent(7)
+        contact_step = last_to(fake, ANN)
+        assert contact_step.text.startswith("How can our sales rep reach you?")
+        keyboard = (contact_step.reply_markup or {})["keyboard"]
+        assert keyboard == [[{"text": "Share my phone number", "request_contact": True}]]
+
+        fake.user_contact(ANN, "+49 30 901820", contact_user_id=ANN)
+        await fake.wait_sent(8)
+        for step in (9, 10):
+            fake.user_callback(ANN, "lead:skip", message_id=last_to(fake, ANN).message_id)
+            await fake.wait_sent(step)
+        assert "Phone: +4930901820" in fake.texts_to(ANN)[-1]
+        fake.user_callback(ANN, "lead:confirm", message_id=last_to(fake, ANN).message_id)
+        await fake.wait_sent(11)
+        assert bot.crashed() is None
+
+    assert fake.texts_to(ANN)[-1].startswith("Thank you, Ann!")  # the name the button offered
+    assert len(fake.answered_callbacks) == 6  # every button press answered
+    async with database.transaction() as uow:
+        [lead] = await uow.leads.search()
+        assert (lead.name, lead.company, lead.phone) == ("Ann", None, "+4930901820")
+        assert await uow.contacts.owner_of("phone", "+4930901820") == lead.contact_id
+
+
+async def test_someone_elses_contact_is_not_taken_as_the_leads_phone(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with TelegramBot(database, fake):
+        fake.user_message(ANN, "I want to buy 5 coffee machines for the office")
+        fake.user_message(ANN, "Ann")
+        fake.user_message(ANN, "Bean Co")
+        await fake.wait_sent(4)
+        fake.user_contact(ANN, "+44 20 7946 0958", contact_user_id=999)
+        await fake.wait_sent(6)
+    assert fake.texts_to(ANN)[-2:] == [
+        "Please share your own contact, or type your email address or phone number.",
+        "How can our sales rep reach you? Please send an email address or a phone number.",
+    ]
+
+
+async def test_an_edited_message_updates_the_stored_text_and_gets_no_reply(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with TelegramBot(database, fake):
+        sent = fake.user_message(ANN, "hello")
+        await fake.wait_sent(2)
+        fake.user_edit(ANN, sent["message"]["message_id"], "hello, I want to buy 100 chairs")
+        fake.user_message(ANN, "thanks")
+        await fake.wait_sent(3)
+    assert fake.texts_to(ANN)[-1] == "You're welcome! Write any time."
+    async with database.transaction() as uow:
+        assert await uow.leads.search() == []
+        kinds = [t.kind for t in await uow.touchpoints.search()]
+    assert "message_edited" in kinds
+
+
+async def test_blocking_makes_the_customer_unreachable_and_unblocking_reverses_it(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with TelegramBot(database, fake):
+        fake.user_message(ANN, "hello")
+        await fake.wait_sent(2)
+        fake.user_blocks_bot(ANN)
+        await fake.wait_until(lambda: fake.pending_updates == 0)
+        await _wait_for_touchpoint(database, "blocked")
+        async with database.transaction() as uow:
+            assert not await uow.contacts.is_reachable("telegram", str(ANN))
+        fake.user_unblocks_bot(ANN)
+        fake.user_message(ANN, "thanks")
+        await fake.wait_sent(3)
+    async with database.transaction() as uow:
+        assert await uow.contacts.is_reachable("telegram", str(ANN))
+
+
+async def test_a_429_pauses_sending_and_nothing_is_lost(
+    database: Database, fake: FakeTelegram
+) -> None:
+    fake.add_fault("sendMessage", 429, retry_after=1)
+    async with TelegramBot(database, fake) as bot:
+        fake.user_message(ANN, "hello")
+        await fake.wait_sent(2, timeout=15)
+        assert bot.crashed() is None
+    assert fake.texts_to(ANN) == [GREETING, "What would you like to do?"]
+    async with database.transaction() as uow:
+        assert [t.kind for t in await uow.touchpoints.search(kind="failed")] == []
+
+
+async def test_403_marks_the_customer_unreachable_without_retrying(
+    database: Database, fake: FakeTelegram
+) -> None:
+    fake.add_fault(
+        "sendMessage", 403, description="Forbidden: bot was blocked by the user", times=5
+    )
+    async with TelegramBot(database, fake):
+        fake.user_message(ANN, "hello")
+        await _wait_for_touchpoint(database, "unreachable")
+    send_calls = [call for call in fake.calls if call.method.lower() == "sendmessage"]
+    assert len(send_calls) == 1  # the second reply of the turn was not even tried
+    async with database.transaction() as uow:
+        assert not await uow.contacts.is_reachable("telegram", str(ANN))
+
+
+async def test_400_fails_the_reply_with_the_reason(database: Database, fake: FakeTelegram) -> None:
+    fake.add_fault("sendMessage", 400, description="Bad Request: chat not found")
+    async with TelegramBot(database, fake):
+        fake.user_message(ANN, "thanks")
+        await _wait_for_touchpoint(database, "failed")
+    async with database.transaction() as uow:
+        [failed] = await uow.touchpoints.search(kind="failed")
+    assert "chat not found" in str(failed.details["reason"]).lower()
+
+
+async def test_a_text_over_4096_characters_is_split_on_a_paragraph_break(
+    database: Database, fake: FakeTelegram
+) -> None:
+    long_text = "\n\n".join(f"Paragraph {n}: " + ("lorem ipsum " * 40).strip() for n in range(12))
+    async with TelegramBot(database, fake) as bot:
+        async with database.transaction() as uow:
+            outbound = NewOutbound(channel="telegram", address=str(ANN), text=long_text)
+            await uow.outbox.enqueue([outbound], utc_now())
+            await uow.commit()
+        bot.relay.wake()
+        await fake.wait_sent(2)
+    first, second = fake.texts_to(ANN)
+    assert len(first) <= 4096 and first.endswith("lorem ipsum")
+    assert second.startswith("Paragraph")
+    assert first + "\n\n" + second == long_text.strip()
+
+
+async def test_group_messages_are_ignored_unless_the_bot_is_addressed(
+    database: Database, fake: FakeTelegram
+) -> None:
+    group = -100200300
+    async with TelegramBot(database, fake):
+        fake.user_message(group, "I want to buy 100 chairs", user_id=ANN)
+        fake.user_message(group, "/start@SomeOtherBot", user_id=ANN)
+        fake.user_message(group, "@TouchpointTestBot can I get a quote?", user_id=ANN)
+        await fake.wait_sent(1)
+        await fake.wait_until(lambda: fake.pending_updates == 0)
+    assert fake.texts_to(group) == [
+        "I answer in private messages only: open a chat with me and write there."
+    ]
+    async with database.transaction() as uow:
+        assert await uow.leads.search() == []
+        assert await uow.contacts.search() == []
+        assert len(await uow.touchpoints.search(kind="ignored")) == 2
+
+
+async def test_an_update_the_client_cannot_parse_is_parked_and_the_next_is_handled(
+    database: Database, fake: FakeTelegram
+) -> None:
+    broken_photo = {
+        "message": {
+            "message_id": 7,
+            "date": 1700000000,
+            "chat": {"id": ANN, "type": "private", "first_name": "Ann"},
+            "from": {"id": ANN, "is_bot": False, "first_name": "Ann"},
+            "photo": [{"file_id": "x", "width": 1, "height": 1}],  # no file_unique_id
+        }
+    }
+    async with TelegramBot(database, fake) as bot:
+        fake.inject(broken_photo)
+        fake.user_message(ANN, "hello")
+        await fake.wait_sent(2)
+        assert bot.crashed() is None
+    async with database.transaction() as uow:
+        [parked] = await uow.dead_letters.search()
+    assert parked.error.startswith("unreadable: TypeError")
+    assert fake.confirmed_offset > 2 or fake.pending_updates == 0
+
+
+async def test_the_offset_is_stored_so_a_restart_does_not_process_again(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with TelegramBot(database, fake):
+        fake.user_message(ANN, "hello")
+        await fake.wait_sent(2)
+        await fake.wait_until(lambda: fake.confirmed_offset > 0 or fake.pending_updates == 0)
+    async with database.transaction() as uow:
+        stored = await uow.cursors.get("telegram", "offset:test")
+    assert stored is not None and int(stored) >= 2
+    async with TelegramBot(database, fake):
+        fake.user_message(ANN, "thanks")
+        await fake.wait_sent(3)
+    assert await stored_count(database, messages) == 2 + 3  # two inbound, three replies stored
+
+
+async def test_a_conflict_on_get_updates_is_reported_and_survived(
+    database: Database, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.add_fault(
+        "getUpdates", 409, description="Conflict: terminated by other getUpdates request"
+    )
+    async with TelegramBot(database, fake) as bot:
+        fake.user_message(ANN, "hello")
+        await fake.wait_sent(2)
+        assert bot.crashed() is None
+    assert "another process polls this bot token" in caplog.text
+
+
+async def test_a_registered_rep_gets_the_rep_help_not_the_customer_menu(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with database.transaction() as uow:
+        await uow.reps.add(
+            name="Olga", languages=("ru", "en"), telegram_user_id="4242", email=None,
+            role="rep", capacity=5, now=utc_now(),
+        )  # fmt: skip
+        await uow.commit()
+    async with TelegramBot(database, fake):
+        fake.user_message(4242, "/start")
+        await fake.wait_sent(1)
+    assert fake.texts_to(4242)[0].startswith("Здравствуйте, Olga! Вы зарегистрированы как менеджер")
+    async with database.transaction() as uow:
+        assert await uow.contacts.search() == []
+        assert [t.kind for t in await uow.touchpoints.search()] == ["rep_message", "delivered"]
+
+
+async def _wait_for_touchpoint(database: Database, kind: str) -> None:
+    for _ in range(400):
+        async with database.transaction() as uow:
+            if await uow.touchpoints.search(kind=kind):
+                return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"no {kind} touchpoint")
