@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +64,14 @@ def test_a_wrong_value_is_one_line_naming_the_setting(
         load_settings()
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
+
+
+def test_env_example_lists_every_setting_and_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    names = {
+        line.split("=", 1)[0].strip()
+        for line in example.read_text(encoding="utf-8").splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    assert names == {name.upper() for name in Settings.model_fields}
+    Settings(_env_file=example)  # every placeholder is a valid value
