@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 
 from bot.dispatch import Dispatcher
 from bot.intents import IntentMatcher
@@ -39,8 +40,13 @@ def build_services(settings: Settings) -> Services:
         default_language=settings.default_language,
         followup_after=timedelta(hours=settings.followup_after_hours),
         misses_before_handoff=settings.misses_before_handoff,
+        message_id_domain=_domain_of(settings.email_from) or "touchpoint.invalid",
     )
     return Services(texts=Texts.load(catalog), matcher=matcher, config=config)
+
+
+def _domain_of(address: str | None) -> str:
+    return parseaddr(address or "")[1].rpartition("@")[2].lower()
 
 
 @dataclass(slots=True)
@@ -95,7 +101,9 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
             database,
             {adapter.name: adapter for adapter in adapters},
             policy=RelayPolicy(
-                max_attempts=settings.relay_max_attempts, poll_seconds=settings.relay_poll_seconds
+                lease=timedelta(seconds=settings.relay_lease_seconds),
+                max_attempts=settings.relay_max_attempts,
+                poll_seconds=settings.relay_poll_seconds,
             ),
         )
         dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)

@@ -159,7 +159,8 @@ class Dispatcher:
         conversation = await uow.conversations.get(timer.conversation_id or 0, lock=True)
         if conversation is not None:
             result = await timers.on_timer(self._services.context(uow), conversation, timer, now)
-            await record_turn(uow, system_turn_of(conversation, now), Routed(result))
+            turn = system_turn_of(conversation, now)
+            await record_turn(uow, turn, Routed(result), self._services.config)
         await uow.commit()
         return True
 
@@ -198,7 +199,7 @@ class Dispatcher:
         result = await action(turn, self._services.context(uow))
         if result is None:
             return False
-        await record_turn(uow, turn, Routed(result))
+        await record_turn(uow, turn, Routed(result), self._services.config)
         await uow.commit()
         return True
 

@@ -62,7 +62,7 @@ async def _handle(
     routed = await route(turn, ctx)
     events = (*reachable_again, *linked.events)
     routed = replace(routed, result=_with_events(routed.result, events))
-    return await record_turn(uow, turn, routed)
+    return await record_turn(uow, turn, routed, services.config)
 
 
 async def _rep_writing(uow: UnitOfWork, message: InboundMessage) -> int | None:

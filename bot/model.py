@@ -113,7 +113,9 @@ class OutboundMessage:
     """One reply to deliver. Channels that lack buttons render `options` as a numbered list.
 
     `contact_button` is the label of a "share my phone number" button, for channels that have
-    one (Telegram); others ignore it.
+    one (Telegram); others ignore it. `message_id` is a unique id given when the reply was
+    queued, the same on every retry (email uses it as the Message-ID, so a repeat is
+    recognisable).
     """
 
     address: Address
@@ -124,6 +126,7 @@ class OutboundMessage:
     message_id: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    ticket: int | None = None  # the conversation's open ticket number (email tags subjects)
 
 
 @dataclass(frozen=True, slots=True)

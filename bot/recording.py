@@ -7,13 +7,14 @@ relay only": handlers describe events, this module records them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from email.utils import make_msgid
 from typing import Any
 
 from bot.router import Routed
-from bot.turn import Reply, Result, Turn
-from storage.records import Conversation, ConversationState
+from bot.turn import FlowConfig, Reply, Result, Turn
+from storage.records import Conversation, ConversationState, ticket_number
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
@@ -21,7 +22,7 @@ from storage.uow import UnitOfWork
 PREVIEW = 200
 
 
-async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed) -> int:
+async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, config: FlowConfig) -> int:
     """Record the turn; returns how many replies were queued."""
     result = routed.result
     touchpoints = _inbound_touchpoints(turn, routed) + [
@@ -34,7 +35,10 @@ async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed) -> int:
     state = next_state(turn, result)
     if state != turn.conversation.current:
         await uow.conversations.save(turn.conversation, state, turn.now)
-    await uow.outbox.enqueue([outbound(turn, reply) for reply in result.replies], turn.now)
+    thread = await _thread_of(uow, turn) if result.replies else Thread()
+    ticket = _ticket_number(state)
+    rows = [outbound(turn, reply, thread, ticket, config) for reply in result.replies]
+    await uow.outbox.enqueue(rows, turn.now)
     await uow.touchpoints.add(touchpoints)
     return len(result.replies)
 
@@ -58,13 +62,33 @@ def next_state(turn: Turn, result: Result) -> ConversationState:
     return replace(state, data=data)
 
 
-def outbound(turn: Turn, reply: Reply) -> NewOutbound:
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """What a reply answers: the message it replies to and the chain before it (email)."""
+
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+async def _thread_of(uow: UnitOfWork, turn: Turn) -> Thread:
     message = turn.message
-    references = (
-        [*message.references, message.message_id]
-        if message.message_id
-        else list(message.references)
-    )
+    if message.message_id:
+        return Thread(message.message_id, (*message.references, message.message_id))
+    if turn.message_id is not None:
+        return Thread()
+    # A turn of the system (a follow-up, a rep's action) answers the last message of the thread.
+    last = await uow.messages.last_inbound_message_id(turn.conversation.id)
+    return Thread(last, (last,)) if last else Thread()
+
+
+def _ticket_number(state: ConversationState) -> int | None:
+    ticket_id = state.data.get("ticket_id")
+    return ticket_number(ticket_id) if isinstance(ticket_id, int) else None
+
+
+def outbound(
+    turn: Turn, reply: Reply, thread: Thread, ticket: int | None, config: FlowConfig
+) -> NewOutbound:
     return NewOutbound(
         channel=turn.conversation.channel,
         address=turn.conversation.address,
@@ -73,9 +97,11 @@ def outbound(turn: Turn, reply: Reply) -> NewOutbound:
         inbound_message_id=turn.message_id,
         options=[{"label": option.label, "data": option.data} for option in reply.options],
         contact_button=reply.contact_button,
-        subject=turn.conversation.subject or message.subject,
-        in_reply_to=message.message_id,
-        references=references,
+        subject=turn.conversation.subject or turn.message.subject,
+        message_id=make_msgid(domain=config.message_id_domain),
+        in_reply_to=thread.in_reply_to,
+        references=list(thread.references),
+        ticket=ticket,
     )
 
 

@@ -246,6 +246,7 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         message_id=row.message_id,
         in_reply_to=row.in_reply_to,
         references=tuple(row.references),
+        ticket=row.ticket,
     )
 
 

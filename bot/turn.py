@@ -47,6 +47,7 @@ class FlowConfig:
     default_language: str = "en"
     followup_after: timedelta = timedelta(hours=24)
     misses_before_handoff: int = 3
+    message_id_domain: str = "touchpoint.invalid"  # the domain part of outbound Message-IDs
 
 
 @dataclass(frozen=True, slots=True)

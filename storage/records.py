@@ -139,6 +139,7 @@ class OutboxRow:
     in_reply_to: str | None
     references: list[str]
     attempts: int
+    ticket: int | None = None
     contact_id: int | None = None
     reachable: bool = True
 

@@ -62,6 +62,21 @@ class MessageRepository:
         query = select(messages.c.text).where(messages.c.id == message_id)
         return (await self._db.execute(query)).scalar_one_or_none()
 
+    async def last_inbound_message_id(self, conversation_id: int) -> str | None:
+        """The newest inbound key of the conversation that is an RFC 5322 Message-ID."""
+        query = (
+            select(messages.c.external_id)
+            .where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.direction == "in",
+                messages.c.external_id.like("<%>"),
+            )
+            .order_by(messages.c.id.desc())
+            .limit(1)
+        )
+        found: str | None = (await self._db.execute(query)).scalar_one_or_none()
+        return found
+
     async def recent(self, conversation_id: int, limit: int = 10) -> list[tuple[str, str]]:
         """The last messages of a conversation as (direction, text), oldest first."""
         query = (

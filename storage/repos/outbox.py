@@ -43,6 +43,7 @@ class NewOutbound:
     message_id: str | None = None
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    ticket: int | None = None
 
 
 def outbox_from_row(row: Row[Any]) -> OutboxRow:
@@ -59,6 +60,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         in_reply_to=row.in_reply_to,
         references=list(row.references or []),
         attempts=row.attempts,
+        ticket=row.ticket,
     )
 
 
