@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
-from bot import inbound
+from bot import inbound, threads
 from bot.keyed_lock import KeyedLock
 from bot.model import (
     AcceptResult,
@@ -82,6 +83,8 @@ class Dispatcher:
         message = storable(message)
         if message.kind is InboundKind.UNREADABLE:
             return await self._park(message, f"unreadable: {message.note}")
+        if message.kind is InboundKind.MESSAGE and threads.is_threaded(message):
+            message = await self._db.run(partial(threads.resolve, message=message))
         async with self._locks.hold(message.channel, message.conversation_key):
             try:
                 result = await self._turn(message)

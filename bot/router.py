@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from bot.intents import IntentMatch
 from bot.turn import Context, Reply, Result, Turn
-from handlers import handoff, leads, other, service
+from handlers import handoff, leads, leads_email, other, service
 from handlers.common import idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
@@ -73,9 +73,9 @@ async def on_button(data: str, turn: Turn, ctx: Context) -> Result:
 
 async def on_menu(action: str, turn: Turn, ctx: Context) -> Result:
     if action == "lead":
-        return await (
-            leads.resume(turn, ctx) if turn.state.state == "lead" else leads.start(turn, ctx)
-        )
+        if turn.state.state == "lead":
+            return await leads.resume(turn, ctx)
+        return await _start_lead(turn, ctx, "")
     if action == "service":
         return await service.start(
             replace(turn, message=replace(turn.message, text="")), ctx, "service"
@@ -99,7 +99,7 @@ async def on_command(name: str, args: str, turn: Turn, ctx: Context) -> Result:
     if name == "cancel":
         return await cancel(turn, ctx)
     if name in ("lead", "offer", "quote"):
-        return await leads.start(turn, ctx, args)
+        return await _start_lead(turn, ctx, args)
     return await other.unknown_command(turn, ctx)
 
 
@@ -125,6 +125,8 @@ async def in_flow(turn: Turn, ctx: Context) -> Routed:
     match = ctx.matcher.match(turn.text, turn.lang) if len(turn.text.split()) >= 2 else None
     if match and match.route == "human" and match.score >= HUMAN_ESCAPE_SCORE:
         return Routed(await handoff.request(turn, ctx, reason="customer_asked"), match)
+    if turn.state.state == "lead" and turn.state.step == "email_form":
+        return Routed(await leads_email.answer(turn, ctx), match)
     if turn.state.state == "lead":
         return Routed(await leads.answer(turn, ctx), match)
     return Routed(await service.describe(turn, ctx), match)
@@ -142,7 +144,12 @@ async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
     if match.route == "human":
         return await handoff.request(turn, ctx, reason="customer_asked")
     if match.route == "lead":
-        return await leads.start(turn, ctx, turn.text)
+        return await _start_lead(turn, ctx, turn.text)
+    if turn.message.channel == "email" and match.route in ("service", "other"):
+        # In a mail thread with an open ticket, whatever the customer adds belongs to it.
+        ticket = await service.current_ticket(turn, ctx)
+        if ticket and match.intent != "service.status":
+            return await service.add_to_ticket(turn, ctx, ticket)
     if match.route == "service":
         return await on_service_intent(match, turn, ctx)
     if match.intent != "none":
@@ -160,6 +167,13 @@ async def on_service_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Res
     if ticket:
         return await service.add_to_ticket(turn, ctx, ticket)
     return await service.start(turn, ctx, match.intent)
+
+
+async def _start_lead(turn: Turn, ctx: Context, text: str) -> Result:
+    """Mail asks all the lead questions at once; chat channels ask one at a time."""
+    if turn.message.channel == "email":
+        return await leads_email.start(turn, ctx, text)
+    return await leads.start(turn, ctx, text)
 
 
 def _with_state_reset(turn: Turn) -> Turn:

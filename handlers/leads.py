@@ -52,7 +52,7 @@ YES_WORDS = frozenset(
 
 async def start(turn: Turn, ctx: Context, first_text: str = "") -> Result:
     """Begin the flow; a descriptive first message already answers "what do you need"."""
-    data = await _known_facts(turn, ctx)
+    data = await known_facts(turn, ctx)
     data.update(_facts_in(first_text, turn.lang))
     if len(first_text.split()) >= DESCRIPTIVE_WORDS:
         data["need"] = remove_contacts(first_text)[:MAX_ANSWER]
@@ -101,7 +101,7 @@ async def resume(turn: Turn, ctx: Context) -> Result:
 # --- collecting answers --------------------------------------------------------------------
 
 
-async def _known_facts(turn: Turn, ctx: Context) -> dict[str, Any]:
+async def known_facts(turn: Turn, ctx: Context) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     previous = await ctx.uow.leads.search(contact_id=turn.contact_id, limit=1)
     if previous:
@@ -212,12 +212,16 @@ def _offerable_name(turn: Turn) -> str | None:
     return clean_name(name) if name and "@" not in name else None
 
 
-def _summary(turn: Turn, ctx: Context, data: dict[str, Any]) -> Reply:
-    lines = [
-        f"{ctx.say(f'lead.field.{name}', turn.lang)}: {_shorten(str(data[name]))}"
+def summary_lines(ctx: Context, lang: str, data: dict[str, Any]) -> list[str]:
+    return [
+        f"{ctx.say(f'lead.field.{name}', lang)}: {_shorten(str(data[name]))}"
         for name in SUMMARY_FIELDS
         if data.get(name)
     ]
+
+
+def _summary(turn: Turn, ctx: Context, data: dict[str, Any]) -> Reply:
+    lines = summary_lines(ctx, turn.lang, data)
     options = (
         button(ctx, turn.lang, "confirm", "lead:confirm"),
         button(ctx, turn.lang, "edit", "lead:edit"),
@@ -251,16 +255,22 @@ async def _confirm_or_correct(turn: Turn, ctx: Context, data: dict[str, Any]) ->
 
 
 async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+    lead, events = await save_lead(turn, ctx, data)
+    reply = Reply(ctx.say("lead.saved", turn.lang, name=lead.name or ""))
+    return Result(replies=(reply,), events=events, state=idle(turn))
+
+
+async def save_lead(
+    turn: Turn, ctx: Context, data: dict[str, Any]
+) -> tuple[NewLead, tuple[Event, ...]]:
+    """Store the lead, update the contact, link the addresses given; the events to record."""
     lead = _new_lead(turn, data)
     lead_id = await ctx.uow.leads.create(lead, turn.now)
     await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
-    events = [
-        Event("lead_captured", {"lead_id": lead_id, "score": lead.score, "source": lead.source})
-    ]
-    events += await _link_identities(turn, ctx, lead)
-    name = lead.name or ""
-    reply = Reply(ctx.say("lead.saved", turn.lang, name=name))
-    return Result(replies=(reply,), events=tuple(events), state=idle(turn))
+    captured = Event(
+        "lead_captured", {"lead_id": lead_id, "score": lead.score, "source": lead.source}
+    )
+    return lead, (captured, *await _link_identities(turn, ctx, lead))
 
 
 def _new_lead(turn: Turn, data: dict[str, Any]) -> NewLead:

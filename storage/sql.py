@@ -6,7 +6,7 @@ statements of the hot paths are module constants with bound parameters, not buil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import ColumnElement, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,3 +43,12 @@ def upsert(table: Table, keys: Sequence[str], changing: Sequence[str]) -> PerDia
         updates = {name: statement.excluded[name] for name in changing}
         forms.append(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
     return PerDialect(*forms)
+
+
+def in_key_order(keys: Sequence[str], found: Mapping[str, int]) -> list[int]:
+    """The distinct values found for `keys`, in the order of the keys that found them."""
+    ordered: list[int] = []
+    for key in keys:
+        if key in found and found[key] not in ordered:
+            ordered.append(found[key])
+    return ordered

@@ -137,6 +137,7 @@ class Customer:
 
     def message(self, text: str = "", **fields: object) -> InboundMessage:
         fields.setdefault("external_id", self.bot.next_external_id())
+        fields.setdefault("received_at", self.bot.clock.now)
         sender = Sender(external_id=self.address.value, display_name=self.name)
         return InboundMessage(address=self.address, sender=sender, text=text, **fields)  # type: ignore[arg-type]
 

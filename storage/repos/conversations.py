@@ -142,6 +142,18 @@ class ConversationRepository:
         if (await self._db.execute(SAVE, parameters)).rowcount != 1:
             raise StaleConversation(f"conversation {conversation.id} changed during the turn")
 
+    async def recent_for_address(
+        self, channel: str, address: str, since: datetime
+    ) -> list[Conversation]:
+        """Conversations with this address active since `since`, most recent first."""
+        query = _with_context().where(
+            conversations.c.channel == channel,
+            conversations.c.address == address,
+            conversations.c.updated_at >= since,
+        )
+        rows = await self._db.execute(query.order_by(conversations.c.updated_at.desc()).limit(20))
+        return [conversation_from_row(row) for row in rows]
+
     async def for_contact(self, contact_id: int) -> list[Conversation]:
         query = _with_context().where(conversations.c.contact_id == contact_id)
         rows = await self._db.execute(query.order_by(conversations.c.id))

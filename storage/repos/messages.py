@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 
 from storage.connection import SqlConnection
-from storage.sql import insert_ignore
+from storage.sql import in_key_order, insert_ignore
 from storage.tables import messages
 
 INSERT = insert_ignore(messages, ["channel", "external_id"], returning=[messages.c.id])
@@ -61,6 +61,18 @@ class MessageRepository:
     async def text_of(self, message_id: int) -> str | None:
         query = select(messages.c.text).where(messages.c.id == message_id)
         return (await self._db.execute(query)).scalar_one_or_none()
+
+    async def conversations_of(self, channel: str, external_ids: Sequence[str]) -> list[int]:
+        """The conversations of stored messages with these keys, in the keys' order."""
+        if not external_ids:
+            return []
+        query = select(messages.c.external_id, messages.c.conversation_id).where(
+            messages.c.channel == channel,
+            messages.c.external_id.in_(list(external_ids)),
+            messages.c.conversation_id.is_not(None),
+        )
+        found = {row.external_id: row.conversation_id for row in await self._db.execute(query)}
+        return in_key_order(external_ids, found)
 
     async def last_inbound_message_id(self, conversation_id: int) -> str | None:
         """The newest inbound key of the conversation that is an RFC 5322 Message-ID."""

@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from storage.connection import SqlConnection
 from storage.records import OutboxRow
+from storage.sql import in_key_order
 from storage.tables import conversations, identities, outbox
 
 
@@ -157,6 +158,16 @@ class OutboxRepository:
             contact_id=candidate.contact_id,
             reachable=candidate.reachable is not False,
         )
+
+    async def conversations_of_message_ids(self, message_ids: Sequence[str]) -> list[int]:
+        """The conversations our replies with these Message-IDs belong to, in the ids' order."""
+        if not message_ids:
+            return []
+        query = select(outbox.c.message_id, outbox.c.conversation_id).where(
+            outbox.c.message_id.in_(list(message_ids)), outbox.c.conversation_id.is_not(None)
+        )
+        found = {row.message_id: row.conversation_id for row in await self._db.execute(query)}
+        return in_key_order(message_ids, found)
 
     async def mark_sent(self, row_id: int, external_id: str | None, now: datetime) -> None:
         await self._set(

@@ -1,0 +1,125 @@
+"""Lead capture by email: the missing questions asked together, the answers read from one reply.
+
+A mail conversation cannot afford one question per round trip. The first reply asks everything
+still unknown in one numbered list; the customer's answer is read three ways — labelled lines
+("Name: Anna"), numbered answers in the order asked, and the signature (name, company, phone) —
+and the lead is saved as soon as what it needs is known (at most two rounds), with a summary the
+customer can correct by replying. The reply address is the contact's email, known already.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.turn import Context, Event, Reply, Result, Turn
+from handlers.common import flow_state, idle
+from handlers.contact_info import clean_name, find_email, find_phone, remove_contacts
+from handlers.leads import known_facts, save_lead, summary_lines
+from handlers.signature import CLOSINGS, read_signature
+
+FIELDS = ("need", "name", "company", "budget", "timeline")
+REQUIRED = ("need", "name")
+MAX_ROUNDS = 2
+DESCRIPTIVE_WORDS = 6
+LABELS = {
+    "need": r"need|request|looking for|interested in|product|нужно|запрос|интересует|потребность",
+    "name": r"name|full name|contact person|имя|фио|контактное лицо|зовут",
+    "company": r"company|organi[sz]ation|business|компания|организация|фирма",
+    "budget": r"budget|price range|бюджет",
+    "timeline": r"timeline|deadline|when|dates?|сроки?|когда|дата",
+}
+LABELLED = {
+    field: re.compile(rf"^\s*(?:{pattern})\s*[:\-–—]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+    for field, pattern in LABELS.items()
+}
+NUMBERED = re.compile(r"^\s*(\d{1,2})\s*[.)]\s*(.+)$", re.MULTILINE)
+
+
+async def start(turn: Turn, ctx: Context, first_text: str) -> Result:
+    data = await known_facts(turn, ctx)
+    data.update(read_answers(first_text, turn.lang, asked=()))
+    if "need" not in data and len(first_text.split()) >= DESCRIPTIVE_WORDS:
+        data["need"] = _body(first_text)
+    if source := turn.state.data.get("source"):
+        data["source"] = source
+    return await _ask_or_save(turn, ctx, data)
+
+
+async def answer(turn: Turn, ctx: Context) -> Result:
+    data = dict(turn.state.data)
+    answers = read_answers(turn.text, turn.lang, asked=tuple(data.get("asked", ())))
+    data.update({field: value for field, value in answers.items() if not data.get(field)})
+    return await _ask_or_save(turn, ctx, data)
+
+
+def read_answers(text: str, lang: str, asked: tuple[str, ...]) -> dict[str, str]:
+    """Fields found in `text`: labelled lines first, then numbered answers, then the signature."""
+    found: dict[str, str] = {}
+    for field, pattern in LABELLED.items():
+        if match := pattern.search(text):
+            found[field] = match.group(1).strip()[:500]
+    for number, value in NUMBERED.findall(text):
+        index = int(number) - 1
+        if 0 <= index < len(asked):
+            found.setdefault(asked[index], value.strip()[:500])
+    _add_signature(found, text, lang)
+    _add_contacts(found, text, lang)
+    if "name" in found:
+        name = clean_name(found["name"])
+        found = {k: v for k, v in found.items() if k != "name"} | ({"name": name} if name else {})
+    return found
+
+
+def _add_signature(found: dict[str, str], text: str, lang: str) -> None:
+    signed = read_signature(text, lang)
+    for field, value in (
+        ("name", signed.name),
+        ("company", signed.company),
+        ("phone", signed.phone),
+    ):
+        if value:
+            found.setdefault(field, value)
+
+
+def _add_contacts(found: dict[str, str], text: str, lang: str) -> None:
+    for field, value in (("email", find_email(text)), ("phone", find_phone(text, lang))):
+        if value:
+            found.setdefault(field, value)
+
+
+def _body(text: str) -> str:
+    """The request itself: the text before the sign-off, without contact details."""
+    lines = text.strip().splitlines()
+    end = next((i for i, line in enumerate(lines) if CLOSINGS.match(line)), len(lines))
+    return remove_contacts("\n".join(lines[:end])).strip()[:2000] or text.strip()[:2000]
+
+
+async def _ask_or_save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+    missing = [
+        field for field in FIELDS if not data.get(field) and field not in data.get("asked", ())
+    ]
+    required_missing = [field for field in REQUIRED if not data.get(field)]
+    rounds = int(data.get("rounds", 0))
+    if required_missing and rounds < MAX_ROUNDS:
+        return _ask(turn, ctx, data, missing or required_missing, rounds)
+    return await _save(turn, ctx, data)
+
+
+def _ask(turn: Turn, ctx: Context, data: dict[str, Any], fields: list[str], rounds: int) -> Result:
+    questions = "\n".join(
+        f"{number}. {ctx.say(f'lead.email_question.{field}', turn.lang)}"
+        for number, field in enumerate(fields, start=1)
+    )
+    reply = Reply(ctx.say("lead.email_form", turn.lang, questions=questions))
+    state_data = {**data, "asked": fields, "rounds": rounds + 1}
+    return Result(replies=(reply,), state=flow_state(turn, "lead", "email_form", state_data))
+
+
+async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+    lead, events = await save_lead(turn, ctx, data)
+    summary = "\n".join(summary_lines(ctx, turn.lang, data))
+    text = ctx.say("lead.email_saved", turn.lang, name=lead.name or "", summary=summary)
+    asked_twice = Event("lead_incomplete", {"missing": [f for f in REQUIRED if not data.get(f)]})
+    extra = (asked_twice,) if any(not data.get(f) for f in REQUIRED) else ()
+    return Result(replies=(Reply(text),), events=(*events, *extra), state=idle(turn))

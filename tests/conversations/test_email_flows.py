@@ -1,0 +1,137 @@
+"""Lead capture, service and threading as they happen by email (the core, without IMAP/SMTP)."""
+
+from __future__ import annotations
+
+from tests.harness import BotHarness, Customer
+
+DESKS_WITH_SIGNATURE = """Hello,
+
+we would like a quote for 40 standing desks for our new office in Berlin.
+
+Best regards,
+Anna Petrova
+Northwind GmbH
++49 30 901820
+"""
+
+
+async def mail(customer: Customer, text: str, number: int, **fields: object) -> list[str]:
+    fields.setdefault("subject", "Standing desks")
+    return await customer.say(text, message_id=f"<m{number}@mail.example>", **fields)
+
+
+async def test_a_lead_in_one_mail_when_the_signature_says_who_writes(bot: BotHarness) -> None:
+    anna = bot.customer("anna@northwind.example", channel="email", name="Anna Petrova")
+
+    [reply] = await mail(anna, DESKS_WITH_SIGNATURE, 1)
+
+    assert reply.startswith("Thank you, Anna Petrova! Your request is with our sales team")
+    assert "Company: Northwind GmbH" in reply and "Phone: +4930901820" in reply
+    [lead] = await bot.leads()
+    assert (lead.name, lead.company, lead.phone) == (
+        "Anna Petrova",
+        "Northwind GmbH",
+        "+4930901820",
+    )
+    assert lead.email == "anna@northwind.example"
+    assert (
+        lead.need
+        == "Hello,\n\nwe would like a quote for 40 standing desks for our new office in Berlin."
+    )
+
+
+async def test_missing_answers_are_asked_together_and_read_from_one_reply(bot: BotHarness) -> None:
+    ivan = bot.customer("ivan@bean.example", channel="email")
+
+    [form] = await mail(ivan, "Please send me a price for 10 coffee machines for our offices.", 1)
+    assert form.startswith("Thank you for your interest! To prepare an offer")
+    assert (
+        "1. Your name\n2. Your company (if any)\n3. Budget (optional)\n4. When you need it (optional)"
+        in form
+    )
+
+    ours = bot.channels["email"].sent[-1].message_id
+    [saved] = await mail(ivan, "1. Ivan Petrov\n2. Bean Co\n4. next month", 2, in_reply_to=ours)
+    assert saved.startswith("Thank you, Ivan Petrov!")
+    [lead] = await bot.leads()
+    assert (lead.name, lead.company, lead.timeline, lead.budget) == (
+        "Ivan Petrov",
+        "Bean Co",
+        "next month",
+        None,
+    )
+
+
+async def test_labelled_answers_in_russian(bot: BotHarness) -> None:
+    olga = bot.customer("olga@pekarnya.example", channel="email")
+    [form] = await mail(
+        olga, "Здравствуйте! Хотим купить 5 кофемашин для офиса, пришлите цену.", 1, subject="Цена"
+    )
+    assert form.startswith("Спасибо за интерес!")
+
+    answer = "Имя: Ольга Смирнова\nКомпания: ООО «Пекарня»\nБюджет: 300 тысяч"
+    ours = bot.channels["email"].sent[-1].message_id
+    [saved] = await mail(olga, answer, 2, subject="Re: Цена", in_reply_to=ours)
+    assert saved.startswith("Спасибо, Ольга Смирнова!")
+    [lead] = await bot.leads()
+    assert (lead.company, lead.budget) == ("ООО «Пекарня»", "300 тысяч")
+    assert lead.need == "Здравствуйте! Хотим купить 5 кофемашин для офиса, пришлите цену."
+
+
+async def test_a_reply_without_threading_headers_joins_by_sender_and_subject(
+    bot: BotHarness,
+) -> None:
+    olga = bot.customer("olga@pekarnya.example", channel="email")
+    await mail(
+        olga, "Здравствуйте! Хотим купить 5 кофемашин для офиса, пришлите цену.", 1, subject="Цена"
+    )
+    answer = "Имя: Ольга Смирнова\nКомпания: ООО «Пекарня»"
+    [saved] = await mail(olga, answer, 2, subject="Ответ: Цена")
+    assert saved.startswith("Спасибо, Ольга Смирнова!")
+    [lead] = await bot.leads()
+    assert lead.need.startswith("Здравствуйте! Хотим купить")
+
+
+async def test_a_service_mail_opens_a_ticket_and_a_reply_in_the_thread_adds_to_it(
+    bot: BotHarness,
+) -> None:
+    kim = bot.customer("kim@initech.example", channel="email")
+    [opened] = await mail(
+        kim, "My order 5531 arrived broken: the screen is cracked and it does not turn on.", 1,
+        subject="Broken monitor",
+    )  # fmt: skip
+    assert opened.startswith("Your request #1001 is open.")
+    our_reply = bot.channels["email"].sent[-1]
+    assert our_reply.ticket == 1001 and our_reply.message_id
+
+    [added] = await mail(
+        kim, "Thanks. Also, the box was wet when it arrived.", 2,
+        subject="Re: [#1001] Broken monitor", in_reply_to=our_reply.message_id,
+        references=(our_reply.message_id,),
+    )  # fmt: skip
+    assert added == "Added to your request #1001."
+    assert len(await bot.tickets()) == 1
+
+
+async def test_a_forged_ticket_tag_from_a_stranger_does_not_join_the_conversation(
+    bot: BotHarness,
+) -> None:
+    kim = bot.customer("kim@initech.example", channel="email")
+    await mail(
+        kim, "My order 5531 arrived broken: the screen is cracked and it does not turn on.", 1
+    )
+    mallory = bot.customer("mallory@evil.example", channel="email")
+
+    replies = await mail(
+        mallory, "What is the status of this?", 2, subject="Re: [#1001] Broken monitor"
+    )
+
+    assert "1001" not in " ".join(replies)  # no data of another customer's ticket
+    async with bot.database.transaction() as uow:
+        kims = await uow.conversations.recent_for_address(
+            "email", "kim@initech.example", bot.clock.now.replace(year=2000)
+        )
+        mallorys = await uow.conversations.recent_for_address(
+            "email", "mallory@evil.example", bot.clock.now.replace(year=2000)
+        )
+    assert len(kims) == 1 and len(mallorys) == 1 and kims[0].id != mallorys[0].id
