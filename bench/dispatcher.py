@@ -81,6 +81,9 @@ class MemoryChannel:
             self._changed.notify_all()
         return SendReceipt(external_id=str(self.sent))
 
+    async def close(self) -> None:
+        return None
+
     async def wait_for(self, count: int) -> None:
         async with self._changed:
             await self._changed.wait_for(lambda: self.sent >= count)

@@ -79,6 +79,8 @@ class App:
             await _cancel([*channels, stopper])
             await self._drain(relay)
             await _cancel(background)
+            for adapter in self.adapters:
+                await adapter.close()
 
     async def _drain(self, relay: asyncio.Task[None]) -> None:
         self.relay.stop()
@@ -104,6 +106,7 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
                 lease=timedelta(seconds=settings.relay_lease_seconds),
                 max_attempts=settings.relay_max_attempts,
                 poll_seconds=settings.relay_poll_seconds,
+                concurrency=settings.relay_concurrency,
             ),
         )
         dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)

@@ -9,6 +9,7 @@ import sys
 from typing import Annotated
 
 import typer
+from telegram.error import InvalidToken
 
 from bot import cli_records
 from bot.app import ChannelsFactory, open_app
@@ -38,6 +39,12 @@ def run() -> None:
         asyncio.run(_serve(settings, lambda database: build_channels(settings, database)))
     except SettingsError as error:
         typer.echo(f"touchpoint: {error}", err=True)
+        raise typer.Exit(2) from None
+    except InvalidToken:
+        # Its message quotes the token: say what is wrong without repeating it.
+        typer.echo(
+            "touchpoint: setting TELEGRAM_BOT_TOKEN is invalid: Telegram rejects it", err=True
+        )
         raise typer.Exit(2) from None
 
 

@@ -23,13 +23,22 @@ def language_for(message: InboundMessage, conversation: Conversation | None, def
     script in free talk, a few words inside a flow (so a name like "Anna" typed into a Russian
     lead flow does not switch it to English).
     """
-    text = COMMAND_NAME.sub("", message.text.strip(), count=1)
+    text = _without_command(message.text.strip())
     if conversation is None:
         return detect_language(text, _hint_or(message, default))
     current = conversation.current.language
     if not _clear_enough(text, in_flow=conversation.current.state in FLOW_STATES):
         return current
     return detect_language(text, current)
+
+
+def _without_command(text: str) -> str:
+    """The text a command carries: "/help" says nothing of the language, nor does a one-word
+    deep-link payload ("/start spring_promo"); "/lead хочу 10 ноутбуков" does."""
+    rest = COMMAND_NAME.sub("", text, count=1)
+    if rest is text:
+        return text
+    return rest if len(rest.split()) > 1 else ""
 
 
 def _hint_or(message: InboundMessage, default: str) -> str:

@@ -207,3 +207,6 @@ class ChannelAdapter(Protocol):
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         """Deliver one message; at-least-once, so a retry after a crash may repeat it."""
+
+    async def close(self) -> None:
+        """Release connections; called once receiving has stopped and the relay has drained."""

@@ -49,6 +49,7 @@ class RelayPolicy:
     base_delay: float = 2.0
     max_delay: float = 600.0
     poll_seconds: float = 1.0
+    concurrency: int = 1  # senders at once; each works on a different conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +99,27 @@ class Relay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Deliver until `stop()`; a stop lets the row in hand be settled first."""
+        """Deliver until `stop()`; a stop lets the rows in hand be settled first.
+
+        With `concurrency` above 1 several senders run at once; a conversation's rows are
+        still delivered one after another, by one sender at a time.
+        """
         self._stopping = False
+        senders = [self._sender() for _ in range(max(1, self._policy.concurrency))]
+        await asyncio.gather(*senders)
+
+    async def _sender(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
             if await self._poll() == 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._policy.poll_seconds)
+                    await asyncio.wait_for(self._wakeup.wait(), self._idle_seconds())
+
+    def _idle_seconds(self) -> float:
+        """Until the next poll: the poll interval, or less when a channel pause ends sooner."""
+        now = time.monotonic()
+        pauses = [until - now for until in self._paused_until.values() if until > now]
+        return max(0.001, min([self._policy.poll_seconds, *pauses]))
 
     async def _poll(self) -> int:
         try:

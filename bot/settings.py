@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
+    relay_concurrency: int = Field(default=1, ge=1, le=64)
     relay_lease_seconds: float = Field(default=60.0, gt=0)
     misses_before_handoff: int = Field(default=3, ge=1)
 

@@ -63,6 +63,9 @@ class ConsoleChannel:
             self._printed_changed.notify_all()
         return SendReceipt(external_id=uuid.uuid4().hex)
 
+    async def close(self) -> None:
+        return None
+
     def _inbound(self, line: str) -> InboundMessage:
         return InboundMessage(
             external_id=uuid.uuid4().hex,

@@ -64,6 +64,9 @@ class FakeChannel:
         self.sent.append(message)
         return SendReceipt(external_id=f"sent-{next(self._ids)}")
 
+    async def close(self) -> None:
+        return None
+
     def texts_to(self, address: str) -> list[str]:
         return [message.text for message in self.sent if message.address.value == address]
 

@@ -60,15 +60,16 @@ class TelegramChannel:
 
     async def run(self, accept: Accept) -> None:
         me = await self._identity()
-        try:
-            if self._config.webhook_url:
-                await self._serve_webhook(me, accept)
-            else:
-                await self._client.delete_webhook()  # getUpdates is refused while one is set
-                await self._poller(me).run(accept)
-        finally:
-            with contextlib.suppress(Exception):
-                await self._client.shutdown()
+        if self._config.webhook_url:
+            await self._serve_webhook(me, accept)
+        else:
+            await self._client.delete_webhook()  # getUpdates is refused while one is set
+            await self._poller(me).run(accept)
+
+    async def close(self) -> None:
+        # Not at the end of `run`: the relay still sends through this client while it drains.
+        with contextlib.suppress(Exception):
+            await self._client.shutdown()
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         await self._identity()

@@ -107,7 +107,9 @@ def _customer_message(
     user = message.from_user
     key = _key(message)
     contact = message.contact
-    own_phone = contact.phone_number if contact and contact.user_id == user.id else None
+    own_phone = (
+        _international(contact.phone_number) if contact and contact.user_id == user.id else None
+    )
     return InboundMessage(
         external_id=f"{key}:edit:{_edit_stamp(message)}" if edited else key,
         edit_of=key if edited else None,
@@ -252,6 +254,12 @@ def _unreadable(raw: Mapping[str, Any], reason: str) -> InboundMessage:
 def _kind_of(raw: Mapping[str, Any]) -> str:
     kinds = [name for name in raw if name != "update_id"]
     return f"{kinds[0] if kinds else 'empty'} update"
+
+
+def _international(phone: str) -> str:
+    # Telegram gives the shared number in international form without "+" ("79123456789").
+    digits = phone.strip()
+    return digits if digits.startswith("+") else f"+{digits}"
 
 
 def _key(message: Message) -> str:

@@ -69,7 +69,10 @@ class Pacing:
         if self.overall <= 0:
             return None
         if self._all is None:
-            self._all = Bucket(self.overall, self.overall, self.overall, now)
+            # A small burst only: a bucket holding a whole second of tokens would let twice the
+            # rate through in the second it refills.
+            burst = max(1.0, self.overall / 10)
+            self._all = Bucket(self.overall, burst, burst, now)
         return self._all
 
     def _chat(self, chat_id: str, now: float) -> Bucket | None:
