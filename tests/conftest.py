@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from storage.tables import metadata
 from storage.uow import Database
 from tests.harness import BotHarness, FakeClock
+from tests.services.dovecot import dovecot  # noqa: F401  (the session fixture)
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"

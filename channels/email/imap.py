@@ -1,0 +1,524 @@
+"""IMAP ingest: every message of one mailbox handed to the core, in UID order, at least once.
+
+What is guaranteed:
+
+- **At-least-once hand-over, watermark after commit.** Progress is a `(UIDVALIDITY, last UID)`
+  watermark. A message is given to `handle`, and the watermark moves to its UID only after
+  `handle` returned (which it does only once the mail is durably accepted). A crash between
+  the two hands the same message over again: the core deduplicates by Message-ID and content
+  hash. If `handle` raises, the sweep stops there and the message comes again on the next one.
+- **`\\Seen` never matters.** Bodies are read with `BODY.PEEK[]`; nothing is flagged, moved or
+  expunged, so a person reading the mailbox in webmail changes nothing.
+- **A new UIDVALIDITY restarts from UID 1** (old UIDs mean nothing any more); old messages are
+  handed over again and deduplicated by the core. The new value is saved at once.
+- **No silent stall.** Every IMAP await is bounded by `command_timeout` and aborted as soon as
+  the connection drops. `run` treats any error (timeout, BYE, reset, TLS, a refused command) by
+  dropping the connection and reconnecting with exponential backoff and jitter, and sweeps
+  after every connect. IDLE is only a latency aid: it is re-issued at least every
+  `idle_seconds`, and a sweep runs at least every `sweep_seconds` whether or not IDLE spoke.
+- **Bounded memory.** Sizes come first, in batches; bodies are downloaded one at a time. A
+  message over `max_bytes` is not downloaded: it is handed over as `raw=b""` with its size.
+- **TLS is verified** (the system store plus an optional CA file); plain IMAP is refused
+  unless the server is on a loopback address.
+
+Not guaranteed: exactly-once delivery; a message expunged by someone else before a sweep saw it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import random
+import re
+import ssl
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Literal, Protocol, TypeVar
+
+import aioimaplib
+from aioimaplib.aioimaplib import Command
+
+from channels.email.mail import FetchedMail
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Security = Literal["tls", "starttls", "none"]
+Line = bytes | bytearray  # aioimaplib gives response lines as bytes and literals as bytearray
+
+MAX_IDLE_SECONDS = 29 * 60  # RFC 2177: servers may log an idle client out after 30 minutes
+# aioimaplib parses a response recursively, one stack frame per line: a FETCH answer of about
+# a thousand lines overflows the stack, kills the connection and leaves the command hanging.
+FETCH_BATCH = 100
+LOGOUT_SECONDS = 5.0
+
+
+class ImapConfigError(ValueError):
+    """The IMAP settings cannot be used as given."""
+
+
+class ImapError(Exception):
+    """The server refused a command or answered something the ingest cannot work with."""
+
+
+class ConnectionLost(ImapError):
+    """The server closed the connection (after a BYE, a kick, a reset)."""
+
+
+class HandOverFailed(Exception):
+    """`handle` raised for this UID: the watermark stays before it; the next sweep retries."""
+
+    def __init__(self, uid: int) -> None:
+        super().__init__(f"handing over UID {uid} failed")
+        self.uid = uid
+
+
+@dataclass(frozen=True, slots=True)
+class ImapConfig:
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    security: Security
+    mailbox: str = "INBOX"
+    ca_file: str | None = None  # trusted besides the system store; verification is never off
+    command_timeout: float = 30.0  # bounds every IMAP call, downloading max_bytes included
+    idle_seconds: float = 300.0  # IDLE is re-issued at least this often
+    sweep_seconds: float = 60.0  # a sweep runs at least this often even if IDLE said nothing
+    max_bytes: int = 25 * 1024 * 1024  # larger messages are handed over without their bytes
+    backoff_seconds: float = 1.0  # first reconnect delay, doubled per failure ...
+    max_backoff_seconds: float = 60.0  # ... up to this
+
+    def __post_init__(self) -> None:
+        problem = _config_problem(self)
+        if problem is not None:
+            raise ImapConfigError(problem)
+
+
+def _config_problem(config: ImapConfig) -> str | None:
+    if config.security not in ("tls", "starttls", "none"):
+        return f"IMAP security must be 'tls', 'starttls' or 'none', not {config.security!r}"
+    if config.security == "none" and not is_loopback(config.host):
+        return (
+            f"IMAP without TLS is only allowed to a loopback address, not to {config.host!r}: "
+            "use security 'tls' or 'starttls'"
+        )
+    if not 0 < config.port < 65536:
+        return f"IMAP port {config.port} is not a TCP port"
+    if not 0 < config.idle_seconds < MAX_IDLE_SECONDS:
+        return f"idle_seconds must be above 0 and below {MAX_IDLE_SECONDS} (RFC 2177)"
+    if min(config.command_timeout, config.sweep_seconds, config.backoff_seconds) <= 0:
+        return "command_timeout, sweep_seconds and backoff_seconds must be positive"
+    if config.max_bytes <= 0:
+        return "max_bytes must be positive"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The system trust store plus `ca_file`; certificate and host name are always checked."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+class WatermarkStore(Protocol):
+    """Where the ingest keeps its progress for one mailbox."""
+
+    async def load(self) -> tuple[int, int] | None:
+        """(uidvalidity, last handed-over UID), or None before the first sweep."""
+        ...
+
+    async def save(self, uidvalidity: int, last_uid: int) -> None: ...
+
+
+Handle = Callable[[FetchedMail], Awaitable[None]]  # returns once durably accepted; raises if not
+
+
+class ImapIngest:
+    """One mailbox, one connection: sweeps by UID watermark, IDLEs in between, reconnects."""
+
+    def __init__(self, config: ImapConfig, watermarks: WatermarkStore) -> None:
+        self._config = config
+        self._watermarks = watermarks
+        self._tls = tls_context(config.ca_file)  # unused with security "none" (loopback only)
+        self._session: _Session | None = None
+        self._failures = 0
+
+    async def run(self, handle: Handle) -> None:
+        """Sweep, wait for news, sweep again, until cancelled; errors lead to a reconnect."""
+        try:
+            while True:
+                await self._cycle(handle)
+        finally:
+            await self.close()
+
+    async def sweep_once(self, handle: Handle) -> int:
+        """Hand over everything above the watermark; returns how many were handed over.
+
+        Raises `HandOverFailed` when `handle` raised (the connection is kept), and the
+        connection's error otherwise (the connection is dropped; the next call reconnects).
+        """
+        session = await self._connected()
+        try:
+            return await self._sweep(session, handle)
+        except HandOverFailed:
+            raise
+        except BaseException:
+            self._drop()
+            raise
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.logout()
+
+    async def _cycle(self, handle: Handle) -> None:
+        try:
+            await self._sweep_logged(handle)
+            self._failures = 0
+            session = await self._connected()
+            await session.wait_for_news(min(self._config.idle_seconds, self._config.sweep_seconds))
+        except Exception as error:  # anything at all: reconnect rather than stop reading mail
+            await self._back_off(error)
+
+    async def _sweep_logged(self, handle: Handle) -> None:
+        try:
+            await self.sweep_once(handle)
+        except HandOverFailed as failure:
+            log.error("%s; it is retried on the next sweep", failure, exc_info=failure.__cause__)
+
+    async def _sweep(self, session: _Session, handle: Handle) -> int:
+        last = await self._resume_point(session.uidvalidity)
+        handed = 0
+        for batch in _batches(await session.uids_above(last), FETCH_BATCH):
+            for head in await session.heads(batch):
+                await _hand_over(handle, await self._download(session, head))
+                await self._watermarks.save(session.uidvalidity, head.uid)
+                handed += 1
+        return handed
+
+    async def _resume_point(self, uidvalidity: int) -> int:
+        stored = await self._watermarks.load()
+        if stored is not None and stored[0] == uidvalidity:
+            return stored[1]
+        if stored is not None:
+            log.warning(
+                "UIDVALIDITY of %s changed from %d to %d: resyncing from UID 1",
+                self._config.mailbox,
+                stored[0],
+                uidvalidity,
+            )
+        await self._watermarks.save(uidvalidity, 0)
+        return 0
+
+    async def _download(self, session: _Session, head: _Head) -> FetchedMail:
+        raw = b""
+        if head.size > self._config.max_bytes:
+            log.warning("UID %d has %d bytes, over the cap: not downloaded", head.uid, head.size)
+        else:
+            raw = await session.body(head.uid)
+        return FetchedMail(session.uidvalidity, head.uid, raw, head.internal_date, head.size)
+
+    async def _connected(self) -> _Session:
+        if self._session is None or not self._session.alive:
+            self._drop()
+            self._session = await _open_session(self._config, self._tls)
+        return self._session
+
+    async def _back_off(self, error: Exception) -> None:
+        self._drop()
+        self._failures += 1
+        doubled = self._config.backoff_seconds * 2 ** min(self._failures - 1, 16)
+        ceiling = min(self._config.max_backoff_seconds, doubled)
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        log.warning(
+            "IMAP %s on %s:%d: %s; reconnecting in %.1f s",
+            self._config.mailbox,
+            self._config.host,
+            self._config.port,
+            _describe(error),
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    def _drop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.discard()
+
+
+async def _hand_over(handle: Handle, mail: FetchedMail) -> None:
+    try:
+        await handle(mail)
+    except Exception as error:
+        raise HandOverFailed(mail.uid) from error
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    uid: int
+    size: int
+    internal_date: datetime | None
+
+
+async def _open_session(config: ImapConfig, tls: ssl.SSLContext) -> _Session:
+    """Connected, (STARTTLS,) logged in, mailbox selected."""
+    lost = asyncio.Event()
+    client = aioimaplib.IMAP4(
+        host=config.host,
+        port=config.port,
+        timeout=config.command_timeout,
+        conn_lost_cb=lambda _error: lost.set(),
+        ssl_context=tls if config.security == "tls" else None,
+    )
+    session = _Session(client, lost, config.command_timeout)
+    try:
+        await session.start(config, tls)
+    except BaseException:
+        session.discard()
+        raise
+    log.info("IMAP connected to %s:%d, %s selected", config.host, config.port, config.mailbox)
+    return session
+
+
+class _Session:
+    """One aioimaplib connection, typed: every call bounded, and aborted when the link drops."""
+
+    def __init__(self, client: Any, lost: asyncio.Event, timeout: float) -> None:
+        self._client = client
+        self._lost = lost
+        self._timeout = timeout
+        self.uidvalidity = 0
+
+    @property
+    def alive(self) -> bool:
+        return not self._lost.is_set()
+
+    async def start(self, config: ImapConfig, tls: ssl.SSLContext) -> None:
+        await self._bounded(self._client.wait_hello_from_server())
+        if config.security == "starttls":
+            await self._starttls(tls, config.host)
+        # aioimaplib quotes the password but sends the user name as it is
+        login = self._client.login(_quoted(config.user), config.password)
+        await self._call(login, "LOGIN")
+        lines = await self._call(self._client.select(_quoted(config.mailbox)), "SELECT")
+        self.uidvalidity = _uidvalidity(lines)
+
+    async def _starttls(self, context: ssl.SSLContext, host: str) -> None:
+        # aioimaplib has no STARTTLS of its own: send the command, then upgrade the transport.
+        protocol = self._client.protocol
+        if "STARTTLS" not in protocol.capabilities:
+            raise ImapError("the server does not offer STARTTLS")
+        command = Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        await self._call(protocol.execute(command), "STARTTLS")
+        upgrade = asyncio.get_running_loop().start_tls(
+            protocol.transport, protocol, context, server_hostname=host
+        )
+        protocol.transport = await self._bounded(upgrade)
+        await self._bounded(protocol.capability())  # what was said before TLS is not trusted
+
+    async def uids_above(self, last: int) -> list[int]:
+        """UIDs above `last`, ascending (`n:*` also returns the highest UID: dropped here)."""
+        # A selected session sees new mail only after a sync point: SEARCH alone would run on
+        # the view of the previous command and miss what arrived since.
+        await self._call(self._client.noop(), "NOOP")
+        search = self._client.uid_search("UID", f"{last + 1}:*", charset=None)
+        lines = await self._call(search, "UID SEARCH")
+        return sorted(uid for uid in _search_uids(lines) if uid > last)
+
+    async def heads(self, uids: Sequence[int]) -> list[_Head]:
+        fetch = self._client.uid("fetch", _uid_set(uids), "(UID RFC822.SIZE INTERNALDATE)")
+        heads = [_head(text) for text, _ in _fetch_items(await self._call(fetch, "UID FETCH"))]
+        found = {head.uid: head for head in heads if head is not None}
+        missing = [uid for uid in uids if uid not in found]
+        if missing:
+            raise ImapError(f"no size for UIDs {missing} (expunged meanwhile?): retrying later")
+        return [found[uid] for uid in uids]
+
+    async def body(self, uid: int) -> bytes:
+        fetch = self._client.uid("fetch", str(uid), "(UID BODY.PEEK[])")
+        for text, literal in _fetch_items(await self._call(fetch, "UID FETCH")):
+            if _number(_UID, text) == uid and literal is not None:
+                return literal
+        raise ImapError(f"no body for UID {uid} (expunged meanwhile?): retrying later")
+
+    async def wait_for_news(self, seconds: float) -> None:
+        """IDLE until the server announces new mail or `seconds` pass, then DONE."""
+        if not self._client.has_capability("IDLE"):
+            await self._until_lost(asyncio.sleep(seconds))
+            return
+        # idle_start itself never returns if the server answers IDLE with BYE: bounded too.
+        idle = await self._bounded(self._client.idle_start(timeout=seconds + self._timeout))
+        try:
+            await self._until_news(seconds)
+        finally:
+            if self.alive:
+                self._client.idle_done()
+        await self._call(idle, "IDLE")
+
+    async def _until_news(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            try:
+                pushed = await self._until_lost(self._client.wait_server_push(timeout=left))
+            except TimeoutError:
+                return
+            lines = [bytes(line) for line in pushed if isinstance(line, bytes | bytearray)]
+            if bye := [line for line in lines if line.startswith(b"BYE")]:
+                raise ConnectionLost(f"the server said {bye[0]!r}")
+            if any(line.endswith(b"EXISTS") or line == b"stop_wait_server_push" for line in lines):
+                return
+
+    async def logout(self) -> None:
+        """Say goodbye if the server listens (briefly: this runs on shutdown), then close."""
+        if self.alive:
+            with contextlib.suppress(Exception):
+                logout = self._until_lost(self._client.logout())
+                await asyncio.wait_for(logout, min(self._timeout, LOGOUT_SECONDS))
+        self.discard()
+
+    def discard(self) -> None:
+        """Close the link and cancel what aioimaplib still waits for (it never would end)."""
+        for task in (*self._client.tasks, *self._client.protocol.tasks):
+            task.cancel()
+        connecting = getattr(self._client, "_client_task", None)
+        if connecting is not None:
+            connecting.cancel()
+        transport = self._client.protocol.transport
+        if transport is not None:
+            transport.close()
+
+    async def _call(self, awaitable: Awaitable[Any], what: str) -> list[Line]:
+        """Run one command; its lines if the server said OK, `ImapError` otherwise."""
+        response = await self._bounded(awaitable)
+        lines = [line for line in response.lines if isinstance(line, bytes | bytearray)]
+        if response.result != "OK":
+            detail = bytes(lines[-1]).decode("utf-8", "replace") if lines else ""
+            raise ImapError(f"{what} refused: {response.result} {detail}".strip())
+        return lines
+
+    async def _bounded(self, awaitable: Awaitable[T]) -> T:
+        return await asyncio.wait_for(self._until_lost(awaitable), self._timeout)
+
+    async def _until_lost(self, awaitable: Awaitable[T]) -> T:
+        # aioimaplib does not fail pending commands when the connection drops: they would wait
+        # for their timeout. Racing each one against the loss turns a drop into an error now.
+        work = asyncio.ensure_future(awaitable)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            done, _ = await asyncio.wait({work, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not work.done():
+                work.cancel()
+        if work in done:
+            return work.result()
+        raise ConnectionLost("the server closed the connection")
+
+
+_FETCH_START = re.compile(rb"\d+ FETCH \(")
+_UID = re.compile(rb"[( ]UID (\d+)")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_INTERNALDATE = re.compile(
+    rb'INTERNALDATE " ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)"'
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _fetch_items(lines: Sequence[Line]) -> Iterator[tuple[bytes, bytes | None]]:
+    """Each message of a FETCH answer: its text (literals left out) and its first literal."""
+    text: list[bytes] | None = None
+    literal: bytes | None = None
+    for line in lines:
+        if isinstance(line, bytearray):
+            literal = bytes(line) if literal is None and text is not None else literal
+        elif _FETCH_START.match(line):
+            if text is not None:
+                yield b" ".join(text), literal
+            text, literal = [line], None
+        elif text is not None:
+            text.append(line)
+    if text is not None:
+        yield b" ".join(text), literal
+
+
+def _head(text: bytes) -> _Head | None:
+    uid, size = _number(_UID, text), _number(_SIZE, text)
+    if uid is None or size is None:
+        return None  # e.g. an unsolicited flag update of another message
+    return _Head(uid, size, _internal_date(text))
+
+
+def _number(pattern: re.Pattern[bytes], text: bytes) -> int | None:
+    match = pattern.search(text)
+    return int(match.group(1)) if match else None
+
+
+def _uidvalidity(select_lines: Sequence[Line]) -> int:
+    for line in select_lines:
+        if (value := _number(_UIDVALIDITY, bytes(line))) is not None:
+            return value
+    raise ImapError("SELECT answered without UIDVALIDITY: UIDs cannot be tracked")
+
+
+def _search_uids(lines: Sequence[Line]) -> list[int]:
+    # the last line is the tagged status text, which may hold digits of its own
+    words = b" ".join(bytes(line) for line in lines[:-1]).split()
+    return [int(word) for word in words if word.isdigit()]
+
+
+def _internal_date(text: bytes) -> datetime | None:
+    match = _INTERNALDATE.search(text)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, off_h, off_m = match.groups()
+    if month.decode().title() not in _MONTHS:
+        return None
+    offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (-1 if sign == b"-" else 1)
+    number = _MONTHS.index(month.decode().title()) + 1
+    try:
+        zone = timezone(offset)
+        moment = datetime(int(year), number, int(day), int(hour), int(minute), int(second))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _uid_set(uids: Sequence[int]) -> str:
+    """Ascending UIDs as a compact IMAP set: [1, 2, 3, 7] → "1:3,7"."""
+    runs: list[list[int]] = []
+    for uid in uids:
+        if runs and uid == runs[-1][1] + 1:
+            runs[-1][1] = uid
+        else:
+            runs.append([uid, uid])
+    return ",".join(str(first) if first == last else f"{first}:{last}" for first, last in runs)
+
+
+def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _quoted(mailbox: str) -> str:
+    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -1,0 +1,377 @@
+"""IMAP ingest against a real Dovecot on 127.0.0.1: what is handed over, in which order, with
+which bytes, and that the watermark moves only after `handle` returned — across restarts, a
+new UIDVALIDITY, mail read elsewhere, refusals, kicked connections, IDLE, the size cap and TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from channels.email.imap import HandOverFailed, ImapConfig, ImapConfigError, ImapIngest
+from channels.email.mail import FetchedMail
+from tests.services.dovecot import Dovecot
+
+BOT = "bot@example.com"
+WAIT = 20.0  # generous bound for "promptly": never a timing assertion, only a hang detector
+
+
+
+class MemoryWatermarks:
+    def __init__(self) -> None:
+        self.value: tuple[int, int] | None = None
+
+    async def load(self) -> tuple[int, int] | None:
+        return self.value
+
+    async def save(self, uidvalidity: int, last_uid: int) -> None:
+        self.value = (uidvalidity, last_uid)
+
+
+class Recorder:
+    """A `handle` that accepts every mail except the UIDs in `refuse`, and records them."""
+
+    def __init__(self) -> None:
+        self.mails: list[FetchedMail] = []
+        self.refuse: set[int] = set()
+
+    async def __call__(self, mail: FetchedMail) -> None:
+        if mail.uid in self.refuse:
+            raise RuntimeError("the database is away")
+        self.mails.append(mail)
+
+    @property
+    def uids(self) -> list[int]:
+        return [mail.uid for mail in self.mails]
+
+    @property
+    def raws(self) -> list[bytes]:
+        return [mail.raw for mail in self.mails]
+
+
+def mail(subject: str, body: bytes = b"Hello, I would like a quote.\r\n") -> bytes:
+    head = f"From: Customer <customer@example.org>\r\nTo: {BOT}\r\nSubject: {subject}\r\n"
+    message_id = f"Message-ID: <{uuid4().hex}@example.org>\r\n"
+    return (head + message_id + "MIME-Version: 1.0\r\n").encode() + b"\r\n" + body
+
+
+def russian_mail() -> bytes:
+    """8-bit koi8-r text: bytes that a str round-trip would destroy."""
+    body = "Здравствуйте! Нужен счёт на 3 станка.\r\n".encode("koi8_r")
+    return mail("=?koi8-r?B?8NLJ18XU?=", body).replace(
+        b"MIME-Version: 1.0\r\n",
+        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=koi8-r\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n",
+    )
+
+
+def imap_config(server: Dovecot, mailbox: str = "INBOX", **changes: Any) -> ImapConfig:
+    plain = ImapConfig(
+        host=server.host,
+        port=server.port,
+        user=BOT,
+        password=server.users[BOT],
+        security="none",
+        mailbox=mailbox,
+        command_timeout=10.0,
+        backoff_seconds=0.2,
+    )
+    return replace(plain, **changes)
+
+
+@pytest.fixture
+async def mailbox(dovecot: Dovecot) -> str:
+    """A fresh mailbox of the bot's, so tests sharing the server never see each other's mail."""
+    name = f"test-{uuid4().hex[:10]}"
+    await dovecot.create_mailbox(BOT, name)
+    return name
+
+
+@asynccontextmanager
+async def ingest_of(config: ImapConfig, store: MemoryWatermarks) -> AsyncIterator[ImapIngest]:
+    ingest = ImapIngest(config, store)
+    try:
+        yield ingest
+    finally:
+        await ingest.close()
+
+
+@asynccontextmanager
+async def running(ingest: ImapIngest, handle: Recorder) -> AsyncIterator[None]:
+    task = asyncio.create_task(ingest.run(handle))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait until `condition()` holds; fail after WAIT seconds."""
+    for _ in range(int(WAIT / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"still not true after {WAIT} s")
+
+
+async def test_mails_are_handed_over_in_uid_order_with_their_exact_bytes(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    raws = [mail("First"), russian_mail(), mail("Big", b"0123456789abcdef\r\n" * 20_000)]
+    uids = [await dovecot.append(BOT, raw, mailbox) for raw in raws]
+    store, inbox = MemoryWatermarks(), Recorder()
+
+    async with ingest_of(imap_config(dovecot, mailbox), store) as ingest:
+        handed = await ingest.sweep_once(inbox)
+
+    assert handed == 3
+    assert inbox.uids == uids == sorted(uids)
+    assert inbox.raws == raws
+    assert [mail.size for mail in inbox.mails] == [len(raw) for raw in raws]
+    uidvalidity = inbox.mails[0].uidvalidity
+    assert {mail.uidvalidity for mail in inbox.mails} == {uidvalidity}
+    assert store.value == (uidvalidity, uids[-1])
+    for fetched in inbox.mails:
+        assert fetched.internal_date is not None and fetched.internal_date.tzinfo is not None
+        assert abs(datetime.now(UTC) - fetched.internal_date) < timedelta(hours=1)
+
+
+async def test_watermark_survives_a_restart_and_the_newest_mail_is_not_handed_again(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    for subject in ("One", "Two"):
+        await dovecot.append(BOT, mail(subject), mailbox)
+    store, inbox = MemoryWatermarks(), Recorder()
+    async with ingest_of(imap_config(dovecot, mailbox), store) as first:
+        assert await first.sweep_once(inbox) == 2
+
+    async with ingest_of(imap_config(dovecot, mailbox), store) as restarted:
+        # `UID FETCH n:*` / `UID SEARCH UID n:*` still name the newest message: not again
+        assert await restarted.sweep_once(inbox) == 0
+        third = mail("Three")
+        uid = await dovecot.append(BOT, third, mailbox)
+        assert await restarted.sweep_once(inbox) == 1
+
+    assert len(inbox.mails) == 3
+    assert (inbox.uids[-1], inbox.raws[-1]) == (uid, third)
+
+
+async def test_a_mail_read_elsewhere_is_still_handed_over_and_none_is_marked_read(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    read, unread = mail("Read in webmail"), mail("Not read")
+    read_uid = await dovecot.append(BOT, read, mailbox)
+    unread_uid = await dovecot.append(BOT, unread, mailbox)
+    await dovecot.set_seen(BOT, read_uid, mailbox)
+    inbox = Recorder()
+
+    async with ingest_of(imap_config(dovecot, mailbox), MemoryWatermarks()) as ingest:
+        assert await ingest.sweep_once(inbox) == 2
+
+    assert inbox.raws == [read, unread]
+    assert "\\Seen" not in await dovecot.flags(BOT, unread_uid, mailbox)
+
+
+async def test_a_new_uidvalidity_resyncs_from_uid_1_without_losing_mail(dovecot: Dovecot) -> None:
+    await dovecot.reset_mailbox(BOT)  # INBOX, empty
+    for subject in ("Old 1", "Old 2", "Old 3"):
+        await dovecot.append(BOT, mail(subject))
+    store, inbox = MemoryWatermarks(), Recorder()
+    async with ingest_of(imap_config(dovecot), store) as ingest:
+        assert await ingest.sweep_once(inbox) == 3
+        assert store.value is not None
+        old_uidvalidity, _ = store.value
+
+        await ingest.close()
+        await dovecot.reset_mailbox(BOT)  # rebuilt: new UIDVALIDITY, UIDs from 1 again
+        rebuilt = [mail("After the rebuild 1"), mail("After the rebuild 2")]
+        uids = [await dovecot.append(BOT, raw) for raw in rebuilt]
+        assert uids == [1, 2]  # below the old watermark of 3: a plain sweep would skip them
+        assert await ingest.sweep_once(inbox) == 2
+
+    assert inbox.raws[3:] == rebuilt
+    new_uidvalidity = inbox.mails[-1].uidvalidity
+    assert new_uidvalidity != old_uidvalidity
+    assert store.value == (new_uidvalidity, 2)
+
+
+async def test_a_refused_mail_keeps_the_watermark_and_comes_again(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    raws = [mail("Accepted"), mail("Refused once"), mail("After it")]
+    uids = [await dovecot.append(BOT, raw, mailbox) for raw in raws]
+    store, inbox = MemoryWatermarks(), Recorder()
+    inbox.refuse = {uids[1]}
+
+    async with ingest_of(imap_config(dovecot, mailbox), store) as ingest:
+        with pytest.raises(HandOverFailed) as failure:
+            await ingest.sweep_once(inbox)
+        assert failure.value.uid == uids[1]
+        assert inbox.uids == uids[:1]
+        assert store.value is not None and store.value[1] == uids[0]
+
+        inbox.refuse.clear()
+        assert await ingest.sweep_once(inbox) == 2
+
+    assert inbox.raws == raws
+    assert store.value[1] == uids[2]
+
+
+async def test_a_kicked_connection_is_reconnected_and_nothing_is_lost(
+    dovecot: Dovecot, mailbox: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="channels.email.imap")
+    before, during = mail("Before the kick"), mail("While reconnecting")
+    first_uid = await dovecot.append(BOT, before, mailbox)
+    store, inbox = MemoryWatermarks(), Recorder()
+    config = imap_config(dovecot, mailbox, idle_seconds=300.0, sweep_seconds=300.0)
+
+    async with ingest_of(config, store) as ingest, running(ingest, inbox):
+        await until(lambda: store.value is not None and store.value[1] == first_uid)
+        dovecot.kick(BOT)
+        await dovecot.append(BOT, during, mailbox)
+        await until(lambda: len(inbox.mails) == 2 and connects(caplog) == 2)
+
+    assert inbox.raws == [before, during]
+
+
+def connects(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(record.getMessage().startswith("IMAP connected") for record in caplog.records)
+
+
+async def test_idle_hands_over_a_new_mail_promptly(dovecot: Dovecot, mailbox: str) -> None:
+    # Sweeps only every 5 minutes: within WAIT, only the server's IDLE push can bring the mail.
+    config = imap_config(dovecot, mailbox, idle_seconds=300.0, sweep_seconds=300.0)
+    store, inbox = MemoryWatermarks(), Recorder()
+
+    async with ingest_of(config, store) as ingest, running(ingest, inbox):
+        await until(lambda: store.value is not None)  # the first sweep ran: IDLE comes next
+        pushed = mail("Pushed")
+        await dovecot.append(BOT, pushed, mailbox)
+        await until(lambda: len(inbox.mails) == 1)
+
+    assert inbox.raws == [pushed]
+
+
+async def test_a_mail_over_max_bytes_is_handed_over_without_its_bytes(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    big, small = mail("Huge", b"x" * 5000 + b"\r\n"), mail("Small")
+    big_uid = await dovecot.append(BOT, big, mailbox)
+    small_uid = await dovecot.append(BOT, small, mailbox)
+    store, inbox = MemoryWatermarks(), Recorder()
+
+    async with ingest_of(imap_config(dovecot, mailbox, max_bytes=2000), store) as ingest:
+        assert await ingest.sweep_once(inbox) == 2
+
+    assert [(m.uid, m.raw, m.size) for m in inbox.mails] == [
+        (big_uid, b"", len(big)),
+        (small_uid, small, len(small)),
+    ]
+    assert store.value is not None and store.value[1] == small_uid
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_tls_is_verified_against_the_configured_ca(
+    dovecot: Dovecot, mailbox: str, security: str
+) -> None:
+    secret = mail("Over TLS")
+    await dovecot.append(BOT, secret, mailbox)
+    port = dovecot.tls_port if security == "tls" else dovecot.port
+    trusting = imap_config(dovecot, mailbox, security=security, port=port, ca_file=dovecot.ca_file)
+    inbox = Recorder()
+    async with ingest_of(trusting, MemoryWatermarks()) as ingest:
+        assert await ingest.sweep_once(inbox) == 1
+    assert inbox.raws == [secret]
+
+    store, untrusting = MemoryWatermarks(), replace(trusting, ca_file=None)
+    async with ingest_of(untrusting, store) as ingest:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await ingest.sweep_once(inbox)
+    assert (len(inbox.mails), store.value) == (1, None)
+
+
+def test_plain_imap_to_a_non_loopback_host_is_refused_before_any_connection() -> None:
+    # 192.0.2.1 is TEST-NET-1: refused while building the settings, so nothing can connect.
+    with pytest.raises(ImapConfigError, match="loopback"):
+        ImapConfig(host="192.0.2.1", port=143, user=BOT, password="x", security="none")
+    with pytest.raises(ImapConfigError, match="loopback"):
+        ImapConfig(host="mail.example.com", port=143, user=BOT, password="x", security="none")
+
+
+class ByeOnFirstIdle:
+    """A scripted IMAP server with an empty mailbox whose first IDLE is answered `* BYE` while
+    the connection stays open: aioimaplib's `idle_start` then never returns (issue #110)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.open = 0
+        self.idles = 0
+        self.searches = 0
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open += 1
+        writer.write(b"* OK fake IMAP ready\r\n")
+        idle_tag = ""
+        try:
+            while words := (await reader.readline()).decode().split():
+                if words[0] == "DONE":
+                    writer.write(f"{idle_tag} OK IDLE done\r\n".encode())
+                    continue
+                idle_tag = words[0] if words[1].upper() == "IDLE" else idle_tag
+                writer.write(self.answer(words[0], words[1].upper()).encode())
+        finally:
+            self.open -= 1
+            writer.close()
+
+    def answer(self, tag: str, command: str) -> str:
+        if command == "IDLE":
+            self.idles += 1
+            return "* BYE going away\r\n" if self.idles == 1 else "+ idling\r\n"
+        self.searches += command == "UID"
+        untagged = {
+            "CAPABILITY": "* CAPABILITY IMAP4rev1 IDLE\r\n",
+            "SELECT": "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n",
+            "UID": "* SEARCH\r\n",
+            "LOGOUT": "* BYE logging out\r\n",
+        }
+        return untagged.get(command, "") + f"{tag} OK done\r\n"
+
+
+async def test_idle_answered_with_bye_is_bounded_and_the_ingest_reconnects() -> None:
+    fake = ByeOnFirstIdle()
+    server = await asyncio.start_server(fake.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = ImapConfig(
+        host="127.0.0.1",
+        port=port,
+        user=BOT,
+        password="x",
+        security="none",
+        command_timeout=1.0,
+        backoff_seconds=0.1,
+        idle_seconds=300.0,
+        sweep_seconds=300.0,
+    )
+    store = MemoryWatermarks()
+    try:
+        async with ingest_of(config, store) as ingest, running(ingest, Recorder()):
+            await until(lambda: fake.idles == 2)
+        await until(lambda: fake.open == 0)  # the ingest logged out and closed its connection
+    finally:
+        server.close()
+
+    assert (fake.connections, fake.searches) == (2, 2)  # a new connection, and a sweep on it
+    assert store.value == (7, 0)
