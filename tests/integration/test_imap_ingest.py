@@ -25,7 +25,6 @@ BOT = "bot@example.com"
 WAIT = 20.0  # generous bound for "promptly": never a timing assertion, only a hang detector
 
 
-
 class MemoryWatermarks:
     def __init__(self) -> None:
         self.value: tuple[int, int] | None = None
