@@ -5,6 +5,10 @@
   unblocked makes it reachable again.
 - `group_addressed`: someone addressed the bot in a group; the bot answers in private only, so
   the group gets one short pointer and nothing starts there (never a lead by accident).
+- `bounced` / `delayed`: a delivery report about one of our mails (`in_reply_to` names it, the
+  sender is the failed recipient). A permanent failure makes that address unreachable.
+- `auto_reply`, `bulk`, `report`, `loop`: mail that is not a person writing (the filter chain's
+  verdict, its reason in the text). Recorded as `<kind>_ignored`, never answered.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
 
 BLOCKED_REASON = "blocked the bot"
+BOUNCES = ("bounced", "delayed")
+TOUCHPOINT_KINDS = {
+    "auto_reply": "auto_reply_ignored",
+    "bulk": "bulk_ignored",
+    "report": "report_ignored",
+    "loop": "loop_ignored",
+}
 
 
 async def record(
@@ -31,9 +42,36 @@ async def record(
         await _reachability(uow, message)
     elif message.note == "group_addressed":
         replies = await _point_to_private_chat(uow, services, message, now)
+    elif message.note in BOUNCES:
+        await uow.touchpoints.add([await _bounce(uow, message, now)])
+        await uow.commit()
+        return AcceptResult(Outcome.HANDLED)
     await uow.touchpoints.add([await _touchpoint(uow, message, now)])
     await uow.commit()
     return AcceptResult(Outcome.HANDLED, replies=replies)
+
+
+async def _bounce(uow: UnitOfWork, message: InboundMessage, now: datetime) -> NewTouchpoint:
+    """Map the report back to the conversation of our mail; a permanent one ends delivery."""
+    ids = [message.in_reply_to] if message.in_reply_to else []
+    conversations = await uow.outbox.conversations_of_message_ids(ids)
+    conversation = await uow.conversations.get(conversations[0]) if conversations else None
+    recipient = message.sender.external_id or (conversation.address if conversation else "")
+    if message.note == "bounced" and recipient:
+        await uow.contacts.set_reachable(message.channel, recipient, f"bounced: {message.text}")
+    return NewTouchpoint(
+        kind=message.note,
+        channel=message.channel,
+        actor="system",
+        occurred_at=now,
+        contact_id=conversation.contact_id if conversation else None,
+        conversation_id=conversation.id if conversation else None,
+        details={
+            "recipient": recipient,
+            "our_message": message.in_reply_to,
+            "reason": message.text,
+        },
+    )
 
 
 async def _reachability(uow: UnitOfWork, message: InboundMessage) -> None:
@@ -54,12 +92,14 @@ async def _point_to_private_chat(
 async def _touchpoint(uow: UnitOfWork, message: InboundMessage, now: datetime) -> NewTouchpoint:
     conversation = await uow.conversations.find(message.channel, message.conversation_key)
     contact_id = await uow.contacts.owner_of(message.channel, message.sender.external_id)
+    ignored = message.note in TOUCHPOINT_KINDS
+    details = {"external_id": message.external_id}
     return NewTouchpoint(
-        kind=message.note,
+        kind=TOUCHPOINT_KINDS.get(message.note, message.note),
         channel=message.channel,
-        actor="customer",
+        actor="system" if ignored else "customer",
         occurred_at=now,
         contact_id=contact_id,
         conversation_id=conversation.id if conversation else None,
-        details={"external_id": message.external_id},
+        details={**details, "reason": message.text} if ignored else details,
     )

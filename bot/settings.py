@@ -7,6 +7,7 @@ exits instead of showing a traceback.
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Security = Literal["tls", "starttls", "none"]
 Language = Literal["en", "ru"]
+
+
+EMAIL_REQUIRED = ("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD", "SMTP_HOST", "EMAIL_FROM")
 
 
 class SettingsError(Exception):
@@ -57,6 +61,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_security: Security = "starttls"
     email_from: str | None = None
+    email_ca_file: Path | None = None
+    email_aliases: str = ""
+    email_backfill_days: float = Field(default=3.0, ge=0)
 
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)
@@ -100,6 +107,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _email_complete(self) -> Settings:
+        given = {name: getattr(self, name.lower()) for name in EMAIL_REQUIRED}
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(name for name, value in given.items() if not value)
+            raise ValueError(f"the email channel also needs {missing}")
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
@@ -111,7 +126,14 @@ class Settings(BaseSettings):
 
     @property
     def email_configured(self) -> bool:
-        return bool(self.imap_host and self.smtp_host)
+        return bool(self.imap_host)
+
+    @field_validator("email_from")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in parseaddr(value)[1]:
+            raise ValueError('use an address, e.g. "Example Sales <sales@example.com>"')
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,112 @@
+"""The email channel: IMAP in (aioimaplib), SMTP out (aiosmtplib).
+
+`run` hands every new mail of the mailbox to the core in UID order; the watermark moves only
+after `accept` returned, so a crash re-delivers (and the core's unique key absorbs) at most the
+mail in hand. `send` writes one reply in the customer's thread: our Message-ID (given when the
+reply was queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject`,
+`Auto-Submitted: auto-replied`, exactly one recipient.
+
+On the very first start (no watermark yet) mail older than `backfill_days` is left alone: the
+bot answers what arrives from its installation on, not years of a mailbox's history.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+
+from bot.intents import detect_language
+from bot.model import Accept, OutboundMessage, SendReceipt
+from channels.email.compose import compose_reply
+from channels.email.ids import new_message_id
+from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
+from channels.email.inbound import Ours, to_inbound
+from channels.email.mail import FetchedMail
+from channels.email.smtp import SmtpConfig, SmtpSender
+from channels.email.subjects import reply_subject
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    imap: ImapConfig
+    smtp: SmtpConfig
+    email_from: str  # "Example Sales <sales@example.com>"
+    ours: Ours
+    message_id_domain: str
+    backfill_days: float = 3.0
+
+
+class EmailChannel:
+    name = "email"
+
+    def __init__(self, config: EmailConfig, watermarks: WatermarkStore) -> None:
+        self._config = config
+        self._watermarks = FirstStart(watermarks)
+        self._ingest = ImapIngest(config.imap, self._watermarks)
+        self._smtp = SmtpSender(config.smtp)
+
+    async def run(self, accept: Accept) -> None:
+        async def hand_over(fetched: FetchedMail) -> None:
+            if self._before_installation(fetched):
+                return
+            await accept(to_inbound(fetched, self._config.ours))
+
+        await self._ingest.run(hand_over)
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        config = self._config
+        message_id = message.message_id or new_message_id(config.message_id_domain)
+        email = compose_reply(
+            text=message.text,
+            options=message.options,
+            sender=config.email_from,
+            recipient=message.address.value,
+            subject=reply_subject(message.subject, message.ticket),
+            message_id=message_id,
+            in_reply_to=message.in_reply_to,
+            references=message.references,
+            auto_submitted=True,
+            loop_token=config.ours.loop_token,
+            language=detect_language(message.text),
+        )
+        envelope_from = _address_of(config.email_from)
+        await self._smtp.send(email, envelope_from=envelope_from, recipient=message.address.value)
+        return SendReceipt(external_id=message_id)
+
+    async def close(self) -> None:
+        await self._ingest.close()
+
+    def _before_installation(self, fetched: FetchedMail) -> bool:
+        if not self._watermarks.first_start or fetched.internal_date is None:
+            return False
+        cutoff = datetime.now(UTC) - timedelta(days=self._config.backfill_days)
+        if fetched.internal_date >= cutoff:
+            return False
+        log.info(
+            "mail UID %s predates the bot (%s): left alone", fetched.uid, fetched.internal_date
+        )
+        return True
+
+
+class FirstStart:
+    """A watermark store that also tells whether this mailbox had none (the first start)."""
+
+    def __init__(self, inner: WatermarkStore) -> None:
+        self._inner = inner
+        self.first_start = False
+
+    async def load(self) -> tuple[int, int] | None:
+        stored = await self._inner.load()
+        self.first_start = stored is None
+        return stored
+
+    async def save(self, uidvalidity: int, last_uid: int) -> None:
+        await self._inner.save(uidvalidity, last_uid)
+
+
+def _address_of(email_from: str) -> str:
+    return parseaddr(email_from)[1]

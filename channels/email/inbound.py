@@ -1,0 +1,145 @@
+"""A fetched mail → the shared conversation model.
+
+The raw bytes travel with every item (stored before anything else happens to them). A mail
+becomes: UNREADABLE when it is too large or cannot be parsed (parked with the reason); an EVENT
+when the filter chain says it is not a person writing — `bounced`/`delayed` for bounces (mapped
+back to our reply through the embedded Message-ID), otherwise the verdict's kind, recorded with
+its reason and never answered; IGNORED when no sender address can be trusted; otherwise a
+customer MESSAGE whose text is the reply without the quoted history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
+from channels.email.filters import classify
+from channels.email.mail import FetchedMail, MailKind, ParsedMail, UnparseableMail, Verdict
+from channels.email.parse import parse_mail
+
+CHANNEL = "email"
+
+
+@dataclass(frozen=True, slots=True)
+class Ours:
+    """What identifies our own mail: addresses, the loop token, Message-ID domains."""
+
+    addresses: frozenset[str]
+    loop_token: str
+    domains: frozenset[str]
+
+
+def to_inbound(fetched: FetchedMail, ours: Ours) -> InboundMessage:
+    if not fetched.raw:
+        return _unreadable(fetched, f"too large ({fetched.size or 0} bytes): not downloaded")
+    try:
+        mail = parse_mail(fetched.raw, fetched.internal_date)
+    except UnparseableMail as error:
+        return _unreadable(fetched, f"unparseable mail: {error}")
+    verdict = classify(
+        mail, own_addresses=ours.addresses, loop_token=ours.loop_token, own_domains=ours.domains
+    )
+    if not verdict.answerable:
+        return _not_a_person(fetched, mail, verdict)
+    if mail.from_address is None:
+        return _item(fetched, mail, InboundKind.IGNORED, "no trustworthy sender address")
+    return _customer(fetched, mail)
+
+
+def key_of(fetched: FetchedMail, mail: ParsedMail | None = None) -> str:
+    """The idempotency key: the Message-ID, or a hash of the bytes when there is none."""
+    if mail is not None and mail.message_id:
+        return mail.message_id
+    return "sha256:" + hashlib.sha256(fetched.raw).hexdigest()
+
+
+def _customer(fetched: FetchedMail, mail: ParsedMail) -> InboundMessage:
+    assert mail.from_address is not None
+    return InboundMessage(
+        external_id=key_of(fetched, mail),
+        address=Address(CHANNEL, mail.from_address),
+        sender=Sender(mail.from_address, mail.from_name),
+        text=mail.reply,
+        subject=mail.subject,
+        message_id=mail.message_id,
+        in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
+        references=mail.references,
+        attachments=tuple(
+            Attachment(kind="file", name=item.name, mime_type=item.mime_type, size=item.size)
+            for item in mail.attachments
+            if not item.inline
+        ),
+        received_at=mail.date,
+        raw=_summary(fetched, mail),
+        raw_bytes=fetched.raw,
+    )
+
+
+def _not_a_person(fetched: FetchedMail, mail: ParsedMail, verdict: Verdict) -> InboundMessage:
+    if verdict.kind is MailKind.BOUNCE:
+        return _bounce(fetched, mail, verdict)
+    return _item(fetched, mail, InboundKind.EVENT, verdict.kind.value, reason=verdict.reason)
+
+
+def _bounce(fetched: FetchedMail, mail: ParsedMail, verdict: Verdict) -> InboundMessage:
+    report = mail.report
+    permanent = report is None or report.permanent
+    return InboundMessage(
+        external_id=key_of(fetched, mail),
+        address=Address(CHANNEL, (report.recipient if report else None) or "unknown"),
+        sender=Sender((report.recipient if report else None) or ""),
+        text=verdict.reason,
+        subject=mail.subject,
+        in_reply_to=report.original_message_id if report else None,
+        received_at=mail.date,
+        raw=_summary(fetched, mail),
+        raw_bytes=fetched.raw,
+        kind=InboundKind.EVENT,
+        note="bounced" if permanent else "delayed",
+    )
+
+
+def _item(
+    fetched: FetchedMail, mail: ParsedMail, kind: InboundKind, note: str, reason: str = ""
+) -> InboundMessage:
+    sender = mail.from_address or ""
+    return InboundMessage(
+        external_id=key_of(fetched, mail),
+        address=Address(CHANNEL, sender or "unknown"),
+        sender=Sender(sender, mail.from_name),
+        text=reason or note,
+        subject=mail.subject,
+        received_at=mail.date,
+        raw=_summary(fetched, mail),
+        raw_bytes=fetched.raw,
+        kind=kind,
+        note=note,
+    )
+
+
+def _unreadable(fetched: FetchedMail, reason: str) -> InboundMessage:
+    return InboundMessage(
+        external_id=key_of(fetched),
+        address=Address(CHANNEL, "unknown"),
+        sender=Sender(""),
+        raw={"uidvalidity": fetched.uidvalidity, "uid": fetched.uid, "size": fetched.size},
+        raw_bytes=fetched.raw or None,
+        kind=InboundKind.UNREADABLE,
+        note=reason,
+    )
+
+
+def _summary(fetched: FetchedMail, mail: ParsedMail) -> Mapping[str, object]:
+    """What is kept beside the raw bytes for people reading the record."""
+    return {
+        "uidvalidity": fetched.uidvalidity,
+        "uid": fetched.uid,
+        "from": mail.from_address,
+        "subject": mail.subject,
+        "message_id": mail.message_id,
+        "text": mail.text[:20_000],
+        "signature": mail.signature,
+        "defects": list(mail.defects),
+    }
