@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot import channel_events, rep_turn
+from bot.caps import within_caps
 from bot.language import language_for
 from bot.model import AcceptResult, InboundKind, InboundMessage, Outcome
 from bot.recording import record_turn, touchpoint
@@ -60,8 +61,8 @@ async def _handle(
     if linked.conversation is not None:
         turn = replace(turn, conversation=linked.conversation)
     routed = await route(turn, ctx)
-    events = (*reachable_again, *linked.events)
-    routed = replace(routed, result=_with_events(routed.result, events))
+    result = await within_caps(turn, ctx, routed.result)
+    routed = replace(routed, result=_with_events(result, (*reachable_again, *linked.events)))
     return await record_turn(uow, turn, routed, services.config)
 
 

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     email_ca_file: Path | None = None
     email_aliases: str = ""
     email_backfill_days: float = Field(default=3.0, ge=0)
+    email_max_replies_per_conversation: int = Field(default=20, ge=1)
+    email_max_replies_per_address: int = Field(default=40, ge=1)
 
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)

@@ -48,6 +48,9 @@ class FlowConfig:
     followup_after: timedelta = timedelta(hours=24)
     misses_before_handoff: int = 3
     message_id_domain: str = "touchpoint.invalid"  # the domain part of outbound Message-IDs
+    capped_channels: tuple[str, ...] = ("email",)  # see bot/caps.py
+    replies_per_conversation: int = 20  # per 24 hours
+    replies_per_address: int = 40  # per 24 hours
 
 
 @dataclass(frozen=True, slots=True)

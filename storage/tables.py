@@ -280,6 +280,8 @@ outbox = Table(
 # keeps that walk as short as the backlog of unsent rows, however large the sent history grows.
 UNSENT = outbox.c.status.in_(("pending", "sending"))
 Index("ix_outbox_unsent", outbox.c.id, sqlite_where=UNSENT, postgresql_where=UNSENT)
+# Reply caps count what went to one address recently (bot/caps.py).
+Index("ix_outbox_address_created", outbox.c.address, outbox.c.created_at)
 
 channel_cursors = Table(
     "channel_cursors",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     exists,
+    func,
     or_,
     select,
     text,
@@ -158,6 +159,22 @@ class OutboxRepository:
             contact_id=candidate.contact_id,
             reachable=candidate.reachable is not False,
         )
+
+    async def count_since(
+        self,
+        since: datetime,
+        *,
+        conversation_id: int | None = None,
+        channel: str | None = None,
+        address: str | None = None,
+    ) -> int:
+        """Replies queued since `since`, to a conversation or to a channel address."""
+        query = select(func.count()).select_from(outbox).where(outbox.c.created_at >= since)
+        if conversation_id is not None:
+            query = query.where(outbox.c.conversation_id == conversation_id)
+        if channel is not None and address is not None:
+            query = query.where(outbox.c.channel == channel, outbox.c.address == address)
+        return int((await self._db.execute(query)).scalar_one())
 
     async def conversations_of_message_ids(self, message_ids: Sequence[str]) -> list[int]:
         """The conversations our replies with these Message-IDs belong to, in the ids' order."""

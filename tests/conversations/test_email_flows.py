@@ -135,3 +135,26 @@ async def test_a_forged_ticket_tag_from_a_stranger_does_not_join_the_conversatio
             "email", "mallory@evil.example", bot.clock.now.replace(year=2000)
         )
     assert len(kims) == 1 and len(mallorys) == 1 and kims[0].id != mallorys[0].id
+
+
+async def test_an_unmarked_autoresponder_meets_the_reply_cap_and_a_person_is_asked_in(
+    bot: BotHarness,
+) -> None:
+    robot = bot.customer("noreply-robot@vendor.example", channel="email")
+    answered = 0
+    for number in range(1, 31):
+        answered += len(
+            await mail(
+                robot,
+                "Thank you for your message, we will get back to you.",
+                number,
+                subject="Hello",
+            )
+        )
+    # Same sender, same subject: one conversation, so its cap (20 a day) stops the ping-pong.
+    assert answered == 20
+    kinds = await bot.kinds()
+    assert "reply_cap_reached" in kinds
+    async with bot.database.transaction() as uow:
+        [handoff] = await uow.handoffs.search()
+    assert handoff.reason == "reply_cap"

@@ -1,0 +1,46 @@
+"""Reply caps: the brake on a conversation with another machine.
+
+An autoresponder that carries none of the headers the filter chain knows, or a second bot,
+would answer every reply with a reply. So on capped channels (email) the bot writes at most
+`per_conversation` replies to one conversation and `per_address` to one address in 24 hours;
+past that it stops answering and asks a person in, silently (a holding message would be one
+more reply to the machine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.turn import Context, Event, Result, Turn
+from handlers import handoff
+
+WINDOW = timedelta(hours=24)
+
+
+async def within_caps(turn: Turn, ctx: Context, result: Result) -> Result:
+    """`result`, or a silent hand-off instead when its replies would pass a cap."""
+    config = ctx.config
+    if not result.replies or turn.conversation.channel not in config.capped_channels:
+        return result
+    since = turn.now - WINDOW
+    outbox = ctx.uow.outbox
+    to_conversation = await outbox.count_since(since, conversation_id=turn.conversation.id)
+    to_address = await outbox.count_since(
+        since, channel=turn.conversation.channel, address=turn.conversation.address
+    )
+    if (
+        to_conversation < config.replies_per_conversation
+        and to_address < config.replies_per_address
+    ):
+        return result
+    return await _stop_answering(turn, ctx, to_conversation, to_address)
+
+
+async def _stop_answering(
+    turn: Turn, ctx: Context, to_conversation: int, to_address: int
+) -> Result:
+    handed = await handoff.request(turn, ctx, reason="reply_cap")
+    details = {"replies_to_conversation": to_conversation, "replies_to_address": to_address}
+    capped = Event("reply_cap_reached", details, "system")
+    return replace(handed, replies=(), events=(capped, *handed.events))
