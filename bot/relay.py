@@ -1,13 +1,16 @@
 """The relay: delivers outbox rows through the channel adapters.
 
-Guarantees: at-least-once delivery. A row is leased, sent, then marked sent in a second
-transaction; one row at a time, so a crash between "sent" and "marked sent" repeats at most
-that one reply. Replies of one conversation go out in order.
+Guarantees: at-least-once delivery. A row is leased, sent, then marked sent in the next
+transaction (which also leases the following row); each sender has one row in flight, so a
+crash repeats at most that one reply per sender (`concurrency`, 1 by default). Replies of one
+conversation go out in order, by one sender at a time.
 
 Errors: `TransientSendError` (and any unexpected exception) → retry with exponential backoff
-and full jitter, honouring `retry_after`; after `max_attempts` the row fails. A
-`PermanentSendError` fails the row at once and, when the recipient is gone, marks the identity
-unreachable so nothing more is tried for it. Every outcome is a touchpoint.
+and jitter, honouring `retry_after`; after `max_attempts` the row fails. A `PermanentSendError`
+fails the row at once and, when the recipient is gone, marks the identity unreachable so
+nothing more is tried for it. `ThrottledSendError` (pacing, flood control) postpones the row
+without spending an attempt, and pauses the whole channel when it says so. Delivered and failed
+rows are touchpoints.
 """
 
 from __future__ import annotations
