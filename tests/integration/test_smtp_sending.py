@@ -70,13 +70,6 @@ async def send(config: SmtpConfig, message: EmailMessage, recipient: str = CUSTO
     await SmtpSender(config).send(message, envelope_from=BOUNCES, recipient=recipient)
 
 
-async def let_asyncio_close_the_failed_handshake() -> None:
-    """asyncio closes the socket of a failed TLS handshake with `call_soon`; a test's loop
-    stops as soon as the test returns, so give that queued callback its turn (else -W error
-    reports an unclosed socket that a running bot never leaks)."""
-    await asyncio.sleep(0)
-
-
 def mail_commands(transcript: list[str]) -> list[str]:
     """Without the SIZE/BODY parameters aiosmtplib adds to MAIL FROM."""
     return [line.split(" ", 2)[0] + " " + line.split(" ", 2)[1] if line.startswith("MAIL ")
@@ -249,9 +242,10 @@ def test_the_password_is_not_in_the_config_repr() -> None:
 
 
 @pytest.fixture
-def tls_server(smtp_tls_files: TlsFiles) -> Iterator[SmtpServer]:
+async def tls_server(smtp_tls_files: TlsFiles) -> AsyncIterator[SmtpServer]:
     with SmtpServer(tls=smtp_tls_files, users={"bot": PASSWORD}) as server:
         yield server
+        await server.settle()
 
 
 def secured(server: SmtpServer, tls: TlsFiles, **overrides: Any) -> SmtpConfig:
@@ -277,7 +271,6 @@ async def test_starttls_without_the_ca_file_fails_verification(
 
     with pytest.raises(TransientSendError, match=r"TLS failed.*CERTIFICATE_VERIFY_FAILED"):
         await send(config, reply())
-    await let_asyncio_close_the_failed_handshake()
 
     assert tls_server.transcript == ["EHLO localhost", "STARTTLS"]  # nothing after the handshake
     assert any(record.levelno == logging.CRITICAL for record in caplog.records)
@@ -316,8 +309,8 @@ async def test_implicit_tls_with_the_ca_file_delivers(smtp_tls_files: TlsFiles) 
         assert len(server.envelopes) == 1
         with pytest.raises(TransientSendError, match="TLS failed"):
             await send(replace(config, ca_file=None), reply())
-        await let_asyncio_close_the_failed_handshake()
         assert len(server.envelopes) == 1
+        await server.settle()
 
 
 # --- injection, end to end -------------------------------------------------------------------

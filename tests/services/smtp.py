@@ -31,6 +31,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 HOST = "127.0.0.1"
+SETTLE_SECONDS = 5.0
 SERVER_NAME = "localhost"  # the banner name; never socket.getfqdn() (slow on some hosts)
 Verb = Literal["MAIL", "RCPT", "DATA"]
 
@@ -80,6 +81,27 @@ class _State:
         self.envelopes: list[Envelope] = []
         self.transcript: list[str] = []
         self.answers: list[_Answer] = []
+        self.sessions: set[int] = set()  # ids of the connections still open
+        self._idle_callbacks: list[Callable[[], object]] = []
+
+    def opened(self, session: int) -> None:
+        with self.lock:
+            self.sessions.add(session)
+
+    def closed(self, session: int) -> None:
+        with self.lock:
+            self.sessions.discard(session)
+            callbacks = [] if self.sessions else self._idle_callbacks
+            self._idle_callbacks = self._idle_callbacks if self.sessions else []
+        for callback in callbacks:
+            callback()
+
+    def when_idle(self, callback: Callable[[], object]) -> None:
+        with self.lock:
+            if self.sessions:
+                self._idle_callbacks.append(callback)
+                return
+        callback()
 
     def scripted(self, verb: Verb, recipients: tuple[str, ...]) -> str | None:
         with self.lock:
@@ -135,9 +157,18 @@ class _RecordingSMTP(SMTP):
 
     def __init__(self, handler: _Handler, state: _State, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
+        self._state = state
         self._smtp_methods = {
             name: _recorded(state, name, method) for name, method in self._smtp_methods.items()
         }
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._state.opened(id(self))  # called again after STARTTLS: a set counts it once
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        self._state.closed(id(self))
 
 
 def _recorded(
@@ -236,6 +267,28 @@ class SmtpServer:
     def transcript(self) -> list[str]:
         with self._state.lock:
             return list(self._state.transcript)
+
+    @property
+    def open_sessions(self) -> int:
+        with self._state.lock:
+            return len(self._state.sessions)
+
+    async def settle(self) -> None:
+        """Wait until every connection is closed on both sides.
+
+        A TLS close is a close_notify exchange that runs on the client's event loop too; a
+        test's loop stops as soon as the test returns, which would leave the client's socket
+        half-closed (an "unclosed socket" ResourceWarning later). The server's side ends only
+        after it has sent its close_notify, so once it has, a few loop turns let the client
+        read it and close.
+        """
+        loop = asyncio.get_running_loop()
+        idle = asyncio.Event()
+        self._state.when_idle(lambda: loop.call_soon_threadsafe(idle.set))
+        async with asyncio.timeout(SETTLE_SECONDS):
+            await idle.wait()
+        for _ in range(10):
+            await asyncio.sleep(0)
 
     def commands(self, verb: str) -> list[str]:
         """The transcript lines of one command, e.g. every `RCPT TO:<...>`."""
