@@ -18,6 +18,7 @@ from datetime import datetime
 from bot.model import AcceptResult, InboundMessage, Outcome
 from bot.storing import store
 from bot.turn import Services
+from storage.records import Conversation
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
@@ -35,7 +36,8 @@ TOUCHPOINT_KINDS = {
 async def record(
     uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
 ) -> AcceptResult:
-    if await store(uow, message, None, now) is None:
+    conversation = await _conversation_of(uow, message)
+    if await store(uow, message, conversation.id if conversation else None, now) is None:
         return AcceptResult(Outcome.DUPLICATE)
     replies = 0
     if message.note in ("blocked", "unblocked"):
@@ -43,19 +45,18 @@ async def record(
     elif message.note == "group_addressed":
         replies = await _point_to_private_chat(uow, services, message, now)
     elif message.note in BOUNCES:
-        await uow.touchpoints.add([await _bounce(uow, message, now)])
+        await uow.touchpoints.add([await _bounce(uow, message, conversation, now)])
         await uow.commit()
         return AcceptResult(Outcome.HANDLED)
-    await uow.touchpoints.add([await _touchpoint(uow, message, now)])
+    await uow.touchpoints.add([await _touchpoint(uow, message, conversation, now)])
     await uow.commit()
     return AcceptResult(Outcome.HANDLED, replies=replies)
 
 
-async def _bounce(uow: UnitOfWork, message: InboundMessage, now: datetime) -> NewTouchpoint:
+async def _bounce(
+    uow: UnitOfWork, message: InboundMessage, conversation: Conversation | None, now: datetime
+) -> NewTouchpoint:
     """Map the report back to the conversation of our mail; a permanent one ends delivery."""
-    ids = [message.in_reply_to] if message.in_reply_to else []
-    conversations = await uow.outbox.conversations_of_message_ids(ids)
-    conversation = await uow.conversations.get(conversations[0]) if conversations else None
     recipient = message.sender.external_id or (conversation.address if conversation else "")
     if message.note == "bounced" and recipient:
         await uow.contacts.set_reachable(message.channel, recipient, f"bounced: {message.text}")
@@ -89,8 +90,19 @@ async def _point_to_private_chat(
     return 1
 
 
-async def _touchpoint(uow: UnitOfWork, message: InboundMessage, now: datetime) -> NewTouchpoint:
-    conversation = await uow.conversations.find(message.channel, message.conversation_key)
+async def _conversation_of(uow: UnitOfWork, message: InboundMessage) -> Conversation | None:
+    """The conversation the item answers: through our Message-IDs it quotes (an out-of-office
+    answering our mail), else the one of its chat."""
+    ids = [*([message.in_reply_to] if message.in_reply_to else []), *reversed(message.references)]
+    found = await uow.outbox.conversations_of_message_ids(ids)
+    if found:
+        return await uow.conversations.get(found[0])
+    return await uow.conversations.find(message.channel, message.conversation_key)
+
+
+async def _touchpoint(
+    uow: UnitOfWork, message: InboundMessage, conversation: Conversation | None, now: datetime
+) -> NewTouchpoint:
     contact_id = await uow.contacts.owner_of(message.channel, message.sender.external_id)
     ignored = message.note in TOUCHPOINT_KINDS
     details = {"external_id": message.external_id}

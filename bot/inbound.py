@@ -130,8 +130,15 @@ async def _edit(
 
 async def _reachable_again(uow: UnitOfWork, conversation: Conversation) -> tuple[Event, ...]:
     """A message from an address marked unreachable proves it works again (the customer
-    unblocked the bot, the mailbox is back): without this, nothing would ever reach them."""
+    unblocked the bot): without this, nothing would ever reach them.
+
+    Not for a mailbox that bounced: anybody can write a From header, so a forged one must not
+    turn sending to a dead address back on (an operator can, after checking).
+    """
     if conversation.reachable:
+        return ()
+    reason = await uow.contacts.unreachable_reason(conversation.channel, conversation.address)
+    if (reason or "").startswith("bounced"):
         return ()
     await uow.contacts.set_reachable(conversation.channel, conversation.address, None)
     return (Event("reachable_again", {"address": conversation.address}, "system"),)

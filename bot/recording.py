@@ -25,6 +25,8 @@ PREVIEW = 200
 async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, config: FlowConfig) -> int:
     """Record the turn; returns how many replies were queued."""
     result = routed.result
+    if turn.conversation.channel in config.one_message_channels and len(result.replies) > 1:
+        result = replace(result, replies=(merged(result.replies),))
     touchpoints = _inbound_touchpoints(turn, routed) + [
         _touchpoint(turn, event.kind, event.actor, event.details) for event in result.events
     ]
@@ -41,6 +43,16 @@ async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, config: FlowC
     await uow.outbox.enqueue(rows, turn.now)
     await uow.touchpoints.add(touchpoints)
     return len(result.replies)
+
+
+def merged(replies: tuple[Reply, ...]) -> Reply:
+    """One message for a whole turn, for channels where each reply is a mail of its own."""
+    with_options = [reply for reply in replies if reply.options]
+    return Reply(
+        text="\n\n".join(reply.text for reply in replies),
+        options=with_options[-1].options if with_options else (),
+        contact_button=next((r.contact_button for r in replies if r.contact_button), ""),
+    )
 
 
 def next_state(turn: Turn, result: Result) -> ConversationState:

@@ -49,6 +49,7 @@ class FlowConfig:
     misses_before_handoff: int = 3
     message_id_domain: str = "touchpoint.invalid"  # the domain part of outbound Message-IDs
     capped_channels: tuple[str, ...] = ("email",)  # see bot/caps.py
+    one_message_channels: tuple[str, ...] = ("email",)  # a turn's replies go as one message
     replies_per_conversation: int = 20  # per 24 hours
     replies_per_address: int = 40  # per 24 hours
 

@@ -111,6 +111,8 @@ def _item(
         sender=Sender(sender, mail.from_name),
         text=reason or note,
         subject=mail.subject,
+        in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
+        references=mail.references,
         received_at=mail.date,
         raw=_summary(fetched, mail),
         raw_bytes=fetched.raw,

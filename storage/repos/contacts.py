@@ -137,6 +137,13 @@ class ContactRepository:
         )
         return (await self._db.execute(statement)).rowcount
 
+    async def unreachable_reason(self, channel: str, address: str) -> str | None:
+        query = select(identities.c.unreachable_reason).where(
+            identities.c.channel == channel, identities.c.address == address
+        )
+        reason: str | None = (await self._db.execute(query)).scalar_one_or_none()
+        return reason
+
     async def is_reachable(self, channel: str, address: str) -> bool:
         query = select(identities.c.reachable).where(
             identities.c.channel == channel, identities.c.address == address

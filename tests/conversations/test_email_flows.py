@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.model import InboundKind
 from tests.harness import BotHarness, Customer
 
 DESKS_WITH_SIGNATURE = """Hello,
@@ -158,3 +159,48 @@ async def test_an_unmarked_autoresponder_meets_the_reply_cap_and_a_person_is_ask
     async with bot.database.transaction() as uow:
         [handoff] = await uow.handoffs.search()
     assert handoff.reason == "reply_cap"
+
+
+async def test_one_mail_per_turn_even_when_the_bot_says_two_things(bot: BotHarness) -> None:
+    zoe = bot.customer("zoe@example.org", channel="email")
+    [reply] = await mail(zoe, "Hello!", 1, subject="Hi")
+    assert reply.startswith("Hello! I'm the Touchpoint assistant.")
+    assert reply.endswith("What would you like to do?")
+    assert [o.data for o in bot.channels["email"].sent[-1].options] == [
+        "menu:lead", "menu:service", "menu:status", "menu:human",
+    ]  # fmt: skip
+
+
+async def test_an_out_of_office_answering_our_mail_is_recorded_on_that_conversation(
+    bot: BotHarness,
+) -> None:
+    kim = bot.customer("kim@initech.example", channel="email")
+    await mail(
+        kim, "My order 5531 arrived broken: the screen is cracked and it does not turn on.", 1
+    )
+    ours = bot.channels["email"].sent[-1]
+    away = kim.message(
+        "Auto-Submitted: auto-replied", kind=InboundKind.EVENT, note="auto_reply",
+        in_reply_to=ours.message_id, subject="Automatic reply: Broken monitor",
+    )  # fmt: skip
+    assert await kim.send(away) == []
+    async with bot.database.transaction() as uow:
+        [ignored] = await uow.touchpoints.search(kind="auto_reply_ignored")
+        [ticket] = await uow.tickets.search()
+    assert ignored.conversation_id == ticket.conversation_id
+    assert ignored.details["reason"] == "Auto-Submitted: auto-replied"
+
+
+async def test_a_mail_from_a_bounced_address_does_not_make_it_reachable_again(
+    bot: BotHarness,
+) -> None:
+    # Regression: any From header (a forged one too) turned sending to a dead mailbox back on.
+    gone = bot.customer("gone@example.org", channel="email")
+    await mail(gone, "Hello!", 1)
+    async with bot.database.transaction() as uow:
+        await uow.contacts.set_reachable("email", "gone@example.org", "bounced: 5.1.1 no such user")
+        await uow.commit()
+    await mail(gone, "Is anybody there?", 2)
+    async with bot.database.transaction() as uow:
+        assert not await uow.contacts.is_reachable("email", "gone@example.org")
+    assert "reachable_again" not in await bot.kinds()
