@@ -19,6 +19,7 @@ from bot.dispatch import Dispatcher
 from bot.intents import IntentMatcher
 from bot.model import ChannelAdapter
 from bot.relay import Relay, RelayPolicy
+from bot.rep_hours import RepHours
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.turn import FlowConfig, Services
@@ -43,6 +44,14 @@ def build_services(settings: Settings) -> Services:
         message_id_domain=_domain_of(settings.email_from) or "touchpoint.invalid",
         replies_per_conversation=settings.email_max_replies_per_conversation,
         replies_per_address=settings.email_max_replies_per_address,
+        claim_within=timedelta(seconds=settings.handoff_claim_seconds),
+        handoff_idle=timedelta(minutes=settings.handoff_idle_minutes),
+        same_rep_within=timedelta(hours=settings.handoff_same_rep_hours),
+        rep_hours=(
+            RepHours.parse(settings.rep_hours, settings.rep_days, settings.rep_timezone)
+            if settings.rep_hours
+            else None
+        ),
     )
     return Services(texts=Texts.load(catalog), matcher=matcher, config=config)
 

@@ -26,11 +26,9 @@ from bot import inbound, threads
 from bot.keyed_lock import KeyedLock
 from bot.model import (
     AcceptResult,
-    Address,
     InboundKind,
     InboundMessage,
     Outcome,
-    Sender,
     utc_now,
 )
 from bot.recording import record_turn
@@ -38,7 +36,6 @@ from bot.router import Routed
 from bot.storing import storable
 from bot.turn import Context, Result, Services, Turn
 from handlers import timers
-from storage.records import Conversation
 from storage.repos.conversations import StaleConversation
 from storage.repos.followups import retry_delay
 from storage.repos.touchpoints import NewTouchpoint
@@ -162,7 +159,7 @@ class Dispatcher:
         conversation = await uow.conversations.get(timer.conversation_id or 0, lock=True)
         if conversation is not None:
             result = await timers.on_timer(self._services.context(uow), conversation, timer, now)
-            turn = system_turn_of(conversation, now)
+            turn = Turn.of_system(conversation, now)
             await record_turn(uow, turn, Routed(result), self._services.config)
         await uow.commit()
         return True
@@ -198,7 +195,7 @@ class Dispatcher:
         conversation = await uow.conversations.get(conversation_id, lock=True)
         if conversation is None:
             return False
-        turn = system_turn_of(conversation, self._clock())
+        turn = Turn.of_system(conversation, self._clock())
         result = await action(turn, self._services.context(uow))
         if result is None:
             return False
@@ -217,10 +214,3 @@ class Dispatcher:
 async def _key_of_conversation(uow: UnitOfWork, conversation_id: int | None) -> tuple[str, str]:
     conversation = await uow.conversations.get(conversation_id) if conversation_id else None
     return (conversation.channel, conversation.thread_key) if conversation else NO_CONVERSATION
-
-
-def system_turn_of(conversation: Conversation, now: datetime) -> Turn:
-    """A turn started by the system (a timer, an operator), not by an inbound message."""
-    address = Address(conversation.channel, conversation.address)
-    message = InboundMessage(external_id="", address=address, sender=Sender(external_id=""))
-    return Turn(message, None, conversation, conversation.current.language, now)

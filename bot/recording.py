@@ -13,7 +13,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from bot.router import Routed
-from bot.turn import FlowConfig, Reply, Result, Turn
+from bot.turn import FlowConfig, Notice, Reply, Result, Turn
 from storage.records import Conversation, ConversationState, ticket_number
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
@@ -40,9 +40,10 @@ async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, config: FlowC
     thread = await _thread_of(uow, turn) if result.replies else Thread()
     ticket = _ticket_number(state)
     rows = [outbound(turn, reply, thread, ticket, config) for reply in result.replies]
+    rows += [_notice_row(notice, config) for notice in result.notices]
     await uow.outbox.enqueue(rows, turn.now)
     await uow.touchpoints.add(touchpoints)
-    return len(result.replies)
+    return len(result.replies) + len(result.notices)
 
 
 def merged(replies: tuple[Reply, ...]) -> Reply:
@@ -114,6 +115,18 @@ def outbound(
         in_reply_to=thread.in_reply_to,
         references=list(thread.references),
         ticket=ticket,
+    )
+
+
+def _notice_row(notice: Notice, config: FlowConfig) -> NewOutbound:
+    return NewOutbound(
+        channel=notice.channel,
+        address=notice.address,
+        text=notice.text,
+        options=[{"label": option.label, "data": option.data} for option in notice.options],
+        subject=notice.subject,
+        message_id=make_msgid(domain=config.message_id_domain),
+        relay_conversation_id=notice.about,
     )
 
 

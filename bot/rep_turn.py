@@ -1,7 +1,9 @@
-"""A message from a registered rep: recognised as the rep's, never as a customer's.
+"""A message from a registered rep: a command, a claim, or an answer for a customer.
 
-No contact or conversation is created for it; the message is stored, a `rep_message`
-touchpoint records it, and the rep gets the rep help.
+No contact or conversation is created for the rep. The rep's message is stored and recorded as
+a `rep_message`; what it does to a customer's conversation (claim, answer, close) runs as a turn
+of that conversation — locked, with its touchpoints and the customer's replies recorded there —
+inside this same transaction; what the bot answers the rep goes to the rep's own chat.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.model import AcceptResult, InboundMessage, Outcome
+from bot.recording import record_turn
+from bot.router import Routed
 from bot.storing import store
-from bot.turn import Services
-from handlers.reps import rep_help
+from bot.turn import Services, Turn
+from handlers import rep_desk
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
@@ -24,12 +28,38 @@ async def process(
         return AcceptResult(Outcome.DUPLICATE)
     rep = await uow.reps.get(rep_id)
     assert rep is not None
-    reply = rep_help(services.context(uow), rep)
-    outbound = NewOutbound(channel=message.channel, address=message.address.value, text=reply.text)
-    await uow.outbox.enqueue([outbound], now)
-    details = {"rep_id": rep_id, "text": message.text[:200]}
-    await uow.touchpoints.add(
-        [NewTouchpoint("rep_message", message.channel, "rep", now, details=details)]
-    )
+    ctx = services.context(uow)
+    desk = await rep_desk.handle(ctx, rep, message, now)
+    queued = 0
+    for step in desk.customer:
+        queued += await _on_conversation(uow, services, step, now)
+    await uow.outbox.enqueue([_to_rep(message, text, desk.about) for text in desk.to_rep], now)
+    details = {"rep_id": rep_id, "text": message.text[:200], "conversation_id": desk.about}
+    rep_message = NewTouchpoint("rep_message", message.channel, "rep", now, details=details)
+    await uow.touchpoints.add([rep_message])
     await uow.commit()
-    return AcceptResult(Outcome.HANDLED, replies=1)
+    return AcceptResult(Outcome.HANDLED, replies=queued + len(desk.to_rep))
+
+
+async def _on_conversation(
+    uow: UnitOfWork, services: Services, step: rep_desk.CustomerAction, now: datetime
+) -> int:
+    conversation = await uow.conversations.get(step.conversation_id, lock=True)
+    if conversation is None:
+        return 0
+    turn = Turn.of_system(conversation, now)
+    result = await step.action(turn, services.context(uow))
+    return await record_turn(uow, turn, Routed(result), services.config)
+
+
+def _to_rep(message: InboundMessage, text: str, about: int | None) -> NewOutbound:
+    # Answering the bot's confirmation answers the customer it was about, like a card.
+    return NewOutbound(
+        channel=message.channel,
+        address=message.address.value,
+        text=text,
+        relay_conversation_id=about,
+        in_reply_to=message.message_id,
+        references=[message.message_id] if message.message_id else [],
+        subject=message.subject,
+    )

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.rep_hours import RepHours
+
 Security = Literal["tls", "starttls", "none"]
 Language = Literal["en", "ru"]
 
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
     relay_concurrency: int = Field(default=1, ge=1, le=64)
     relay_lease_seconds: float = Field(default=60.0, gt=0)
     misses_before_handoff: int = Field(default=3, ge=1)
+    handoff_claim_seconds: float = Field(default=120.0, gt=0)
+    handoff_idle_minutes: float = Field(default=60.0, gt=0)
+    handoff_same_rep_hours: float = Field(default=72.0, ge=0)
+    rep_hours: str = ""
+    rep_days: str = "mon-fri"
+    rep_timezone: str = "UTC"
 
     @field_validator("database_url")
     @classmethod
@@ -107,6 +115,15 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
             raise ValueError("use an http(s):// URL")
         return value
+
+    @model_validator(mode="after")
+    def _rep_hours_readable(self) -> Settings:
+        if self.rep_hours:
+            try:
+                RepHours.parse(self.rep_hours, self.rep_days, self.rep_timezone)
+            except (ValueError, KeyError) as error:
+                raise ValueError(f"REP_HOURS/REP_DAYS/REP_TIMEZONE: {error}") from None
+        return self
 
     @model_validator(mode="after")
     def _email_complete(self) -> Settings:

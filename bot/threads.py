@@ -22,8 +22,11 @@ from storage.uow import UnitOfWork
 SAME_SUBJECT_DAYS = 14
 
 
+THREADED_CHANNELS = ("email",)  # chats are conversations already; mail comes in threads
+
+
 def is_threaded(message: InboundMessage) -> bool:
-    return bool(message.message_id or message.in_reply_to or message.references)
+    return message.channel in THREADED_CHANNELS
 
 
 async def resolve(uow: UnitOfWork, message: InboundMessage) -> InboundMessage:

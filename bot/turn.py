@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.intents import IntentMatcher
-from bot.model import InboundMessage, QuickReply
+from bot.model import Address, InboundMessage, QuickReply, Sender
+from bot.rep_hours import RepHours
 from handlers.texts import Texts
 from storage.records import Conversation, ConversationState
 from storage.uow import UnitOfWork
@@ -35,10 +36,27 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A message to someone other than the customer of the turn: a rep.
+
+    `about` is the customer conversation it concerns (a card, a relayed message): a rep who
+    answers this message answers that conversation.
+    """
+
+    channel: str
+    address: str
+    text: str
+    options: tuple[QuickReply, ...] = ()
+    about: int | None = None
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     replies: tuple[Reply, ...] = ()
     events: tuple[Event, ...] = ()
     state: ConversationState | None = None
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +66,10 @@ class FlowConfig:
     followup_after: timedelta = timedelta(hours=24)
     misses_before_handoff: int = 3
     message_id_domain: str = "touchpoint.invalid"  # the domain part of outbound Message-IDs
+    claim_within: timedelta = timedelta(minutes=2)  # a rep's time to claim an offered hand-off
+    handoff_idle: timedelta = timedelta(hours=1)  # a claimed hand-off returns to the bot after
+    same_rep_within: timedelta = timedelta(days=3)  # a returning customer gets the same rep
+    rep_hours: RepHours | None = None  # None: reps are on duty whenever they say /online
     capped_channels: tuple[str, ...] = ("email",)  # see bot/caps.py
     one_message_channels: tuple[str, ...] = ("email",)  # a turn's replies go as one message
     replies_per_conversation: int = 20  # per 24 hours
@@ -86,6 +108,13 @@ class Turn:
     conversation: Conversation
     lang: str
     now: datetime
+
+    @classmethod
+    def of_system(cls, conversation: Conversation, now: datetime) -> Turn:
+        """A turn started by the system (a timer, a rep, an operator), not by a customer."""
+        address = Address(conversation.channel, conversation.address)
+        message = InboundMessage(external_id="", address=address, sender=Sender(external_id=""))
+        return cls(message, None, conversation, conversation.current.language, now)
 
     @property
     def state(self) -> ConversationState:

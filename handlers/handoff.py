@@ -1,43 +1,91 @@
 """Hand-off to a person: the bot steps back and stays silent until the hand-off ends.
 
-The rep side (notification, claim, relay of answers) builds on the rows written here.
+Opening one offers it to a rep at once (handlers/assignment.py); while it lasts every message
+of the customer is recorded and, once a rep has claimed it, relayed to that rep.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.turn import Context, Event, Reply, Result, Turn
+from handlers.assignment import offer_next
+from handlers.cards import relayed
 from handlers.common import idle
-from storage.records import ConversationState
+from storage.records import ConversationState, Handoff
 
 HOLDING_TEXT = {"repeated_misunderstanding": "handoff.after_misses"}
 
 
 async def request(turn: Turn, ctx: Context, reason: str) -> Result:
-    """Open a hand-off (or keep the open one) and tell the customer a person will answer."""
+    """Open a hand-off (or keep the open one), offer it to a rep, tell the customer honestly."""
     active = await ctx.uow.handoffs.active_for(turn.conversation.id)
-    handoff_id = active.id if active else await _open(turn, ctx, reason)
     state = ConversationState(
         state="handoff",
-        data={**idle(turn).data, "handoff_id": handoff_id},
+        data={**idle(turn).data, "handoff_id": active.id if active else None},
         language=turn.lang,
     )
-    reply = Reply(ctx.say(HOLDING_TEXT.get(reason, "handoff.requested"), turn.lang))
-    events = (
-        ()
-        if active
-        else (Event("handoff_requested", {"reason": reason, "handoff_id": handoff_id}),)
+    if active:
+        return Result(
+            replies=(Reply(ctx.say(HOLDING_TEXT.get(reason, "handoff.requested"), turn.lang)),),
+            state=state,
+        )
+    handoff = await _open(turn, ctx, reason)
+    offered = await offer_next(ctx, handoff, replace(turn.conversation, current=state), turn.now)
+    requested = Event("handoff_requested", {"reason": reason, "handoff_id": handoff.id})
+    state = replace(state, data={**state.data, "handoff_id": handoff.id})
+    reply = await _holding_reply(turn, ctx, reason, offered)
+    return Result(
+        replies=(reply,), events=(requested, *offered.events), state=state, notices=offered.notices
     )
-    return Result(replies=(reply,), events=events, state=state)
 
 
-async def _open(turn: Turn, ctx: Context, reason: str) -> int:
-    return await ctx.uow.handoffs.open(turn.conversation.id, turn.contact_id, reason, turn.now)
+async def _holding_reply(turn: Turn, ctx: Context, reason: str, offered: Result) -> Reply:
+    """What the customer is told: a person is on the way, or honestly when one will be."""
+    hours = ctx.config.rep_hours
+    if hours and not hours.open_at(turn.now):
+        when = hours.next_opening(turn.now).strftime("%Y-%m-%d %H:%M %Z")
+        return Reply(ctx.say("handoff.queued_until", turn.lang, when=when))
+    if not offered.notices and await ctx.uow.reps.search():
+        return Reply(ctx.say("handoff.queued", turn.lang))
+    # A rep has the card, or no rep is registered (the team works from `touchpoint handoffs`).
+    return Reply(ctx.say(HOLDING_TEXT.get(reason, "handoff.requested"), turn.lang))
+
+
+async def _open(turn: Turn, ctx: Context, reason: str) -> Handoff:
+    handoff_id = await ctx.uow.handoffs.open(
+        turn.conversation.id, turn.contact_id, reason, turn.now
+    )
+    handoff = await ctx.uow.handoffs.get(handoff_id)
+    assert handoff is not None
+    return handoff
 
 
 async def while_with_team(turn: Turn, ctx: Context) -> Result:
-    """A customer message during a hand-off: recorded for the rep, never answered by the bot."""
-    details = {"handoff_id": turn.state.data.get("handoff_id")}
-    return Result(events=(Event("customer_waiting", details, "customer"),))
+    """A customer message during a hand-off: relayed to the rep who has it (or recorded for
+    the card of whoever claims it); the bot itself says nothing."""
+    active = await ctx.uow.handoffs.active_for(turn.conversation.id)
+    details: dict[str, object] = {"handoff_id": active.id if active else None}
+    rep = (
+        await ctx.uow.reps.get(active.rep_id)
+        if active and active.status == "claimed" and active.rep_id
+        else None
+    )
+    if active is None or rep is None:
+        return Result(events=(Event("customer_waiting", details, "customer"),))
+    notice = await relayed(ctx, active, turn.conversation, rep, _what_they_sent(turn))
+    details["latency"] = round((turn.now - active.requested_at).total_seconds(), 1)
+    return Result(events=(Event("customer_replied", details, "customer"),), notices=(notice,))
+
+
+def _what_they_sent(turn: Turn) -> str:
+    parts = [turn.text] if turn.text else []
+    parts += [
+        f"[{item.kind}{': ' + item.name if item.name else ''}]" for item in turn.message.attachments
+    ]
+    if turn.message.button is not None:
+        parts.append(f"[button: {turn.message.button[:64]}]")
+    return "\n".join(parts) or "[empty message]"
 
 
 async def is_active(turn: Turn, ctx: Context) -> bool:

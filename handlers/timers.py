@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.turn import Context, Event, Result
+from bot.turn import Context, Event, Result, Turn
+from handlers import handoff as handoffs
 from handlers import service
+from handlers.assignment import CLAIM_TIMER, IDLE_TIMER, offer_next
+from handlers.cards import notice_to
+from handlers.reps import rep_language
 from storage.records import Conversation, FollowUp
 
 
@@ -14,6 +18,48 @@ async def on_timer(
 ) -> Result:
     if timer.kind == service.FOLLOWUP_KIND:
         return await service.on_followup(ctx, conversation, timer.ticket_id, now)
+    if timer.kind == CLAIM_TIMER:
+        return await claim_deadline(ctx, conversation, timer, now)
+    if timer.kind == IDLE_TIMER:
+        return await handoff_idle(ctx, conversation, timer, now)
     return Result(
         events=(Event("timer_unknown", {"kind": timer.kind, "timer": timer.id}, "system"),)
     )
+
+
+async def claim_deadline(
+    ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+) -> Result:
+    """The offered rep did not claim in time: the next rep, then the managers, then the queue."""
+    handoff = await ctx.uow.handoffs.get(timer.handoff_id or 0)
+    rep_id = timer.payload.get("rep_id")
+    if handoff is None or handoff.status != "offered" or handoff.rep_id != rep_id:
+        return Result()  # claimed, ended or offered to somebody else meanwhile
+    expired = Event("claim_expired", {"handoff_id": handoff.id, "rep_id": rep_id}, "system")
+    following = await offer_next(ctx, handoff, conversation, now)
+    return Result(events=(expired, *following.events), notices=following.notices)
+
+
+async def handoff_idle(
+    ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+) -> Result:
+    """Back to the bot after `handoff_idle` without a message either way; otherwise look again
+    when that much time has passed since the last one."""
+    handoff = await ctx.uow.handoffs.get(timer.handoff_id or 0)
+    if handoff is None or handoff.status != "claimed":
+        return Result()
+    last = await ctx.uow.messages.last_activity(conversation.id) or handoff.claimed_at or now
+    if now - last < ctx.config.handoff_idle:
+        due = last + ctx.config.handoff_idle
+        await ctx.uow.followups.schedule(
+            IDLE_TIMER, due, now, conversation_id=conversation.id, handoff_id=handoff.id
+        )
+        return Result()
+    ended = await handoffs.finish(
+        Turn.of_system(conversation, now), ctx, returned=True, summary="no activity"
+    )
+    rep = await ctx.uow.reps.get(handoff.rep_id) if handoff.rep_id else None
+    if ended is None or rep is None:
+        return ended or Result()
+    told = notice_to(rep, ctx.say("rep.idle_returned", rep_language(rep), number=handoff.id))
+    return Result(replies=ended.replies, events=ended.events, state=ended.state, notices=(told,))

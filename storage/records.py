@@ -110,6 +110,9 @@ class Handoff:
     requested_at: datetime
     claimed_at: datetime | None
     closed_at: datetime | None
+    offered_at: datetime | None = None
+    offered_to: tuple[int, ...] = ()
+    first_answer_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,6 +229,9 @@ handoffs = Table(
     Column("status", String(16), nullable=False, server_default="queued"),
     Column("summary", Text),
     Column("requested_at", UTCDateTime(), nullable=False),
+    Column("offered_at", UTCDateTime()),
+    Column("offered_to", JSON),  # rep ids offered so far, in order (the next offer skips them)
+    Column("first_answer_at", UTCDateTime()),
     Column("claimed_at", UTCDateTime()),
     Column("closed_at", UTCDateTime()),
 )
@@ -267,12 +270,15 @@ outbox = Table(
     Column("in_reply_to", String(512)),
     Column("references", JSON, nullable=False),
     Column("ticket", Integer),
+    # A message to a rep about a customer's conversation (the card, a relayed message): a rep
+    # answering it (a Telegram reply, a mail reply) answers that conversation.
+    _fk("relay_conversation_id", "conversations"),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("locked_until", UTCDateTime()),
     Column("last_error", Text),
-    Column("external_id", String(512)),
+    Column("external_id", String(512), index=True),
     _created(),
     Column("sent_at", UTCDateTime()),
 )

@@ -116,6 +116,7 @@ def _customer_message(
         address=Address(CHANNEL, str(message.chat.id)),
         sender=Sender(str(user.id), user.full_name, user.language_code),
         text=_text_of(message, me),
+        in_reply_to=_answered(message),
         shared_phone=own_phone,
         attachments=_attachments(message, own_phone is not None),
         received_at=message.date,
@@ -254,6 +255,12 @@ def _unreadable(raw: Mapping[str, Any], reason: str) -> InboundMessage:
 def _kind_of(raw: Mapping[str, Any]) -> str:
     kinds = [name for name in raw if name != "update_id"]
     return f"{kinds[0] if kinds else 'empty'} update"
+
+
+def _answered(message: Message) -> str | None:
+    """The key of the message this one replies to (a rep answering a relayed message)."""
+    reply = message.reply_to_message
+    return _key(reply) if reply is not None else None
 
 
 def _international(phone: str) -> str:

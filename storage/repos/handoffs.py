@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, update
+from sqlalchemy import Row, func, select, update
 
 from storage.connection import SqlConnection
 from storage.records import Handoff
 from storage.tables import handoffs
 
 ACTIVE_STATUSES = ("queued", "offered", "claimed")
+WAITING = ("queued", "offered")
 
 
 def handoff_from_row(row: Row[Any]) -> Handoff:
@@ -26,6 +27,9 @@ def handoff_from_row(row: Row[Any]) -> Handoff:
         requested_at=row.requested_at,
         claimed_at=row.claimed_at,
         closed_at=row.closed_at,
+        offered_at=row.offered_at,
+        offered_to=tuple(row.offered_to or ()),
+        first_answer_at=row.first_answer_at,
     )
 
 
@@ -65,6 +69,93 @@ class HandoffRepository:
             query = query.where(handoffs.c.status.in_(ACTIVE_STATUSES))
         rows = await self._db.execute(query.order_by(handoffs.c.id.desc()).limit(limit))
         return [handoff_from_row(row) for row in rows]
+
+    async def offer(self, handoff: Handoff, rep_id: int, now: datetime) -> bool:
+        """Offer a waiting hand-off to a rep (who then has until the deadline to claim it)."""
+        statement = (
+            update(handoffs)
+            .where(handoffs.c.id == handoff.id, handoffs.c.status.in_(WAITING))
+            .values(
+                status="offered",
+                rep_id=rep_id,
+                offered_at=now,
+                offered_to=[*handoff.offered_to, rep_id],
+            )
+        )
+        return (await self._db.execute(statement)).rowcount == 1
+
+    async def claim(self, handoff_id: int, rep_id: int, now: datetime) -> bool:
+        """Take a waiting hand-off: exactly one rep wins a race (a conditional update)."""
+        statement = (
+            update(handoffs)
+            .where(handoffs.c.id == handoff_id, handoffs.c.status.in_(WAITING))
+            .values(status="claimed", rep_id=rep_id, claimed_at=now)
+        )
+        return (await self._db.execute(statement)).rowcount == 1
+
+    async def assign(self, handoff_id: int, rep_id: int, now: datetime) -> bool:
+        """A manager's decision: the hand-off belongs to `rep_id` now, claimed or not."""
+        statement = (
+            update(handoffs)
+            .where(handoffs.c.id == handoff_id, handoffs.c.status.in_(ACTIVE_STATUSES))
+            .values(status="claimed", rep_id=rep_id, claimed_at=now)
+        )
+        return (await self._db.execute(statement)).rowcount == 1
+
+    async def back_to_queue(self, handoff_id: int) -> None:
+        statement = (
+            update(handoffs)
+            .where(handoffs.c.id == handoff_id, handoffs.c.status == "offered")
+            .values(status="queued", rep_id=None)
+        )
+        await self._db.execute(statement)
+
+    async def answered(self, handoff_id: int, now: datetime) -> bool:
+        """Note the rep's first answer; True when this is it."""
+        statement = (
+            update(handoffs)
+            .where(handoffs.c.id == handoff_id, handoffs.c.first_answer_at.is_(None))
+            .values(first_answer_at=now)
+        )
+        return (await self._db.execute(statement)).rowcount == 1
+
+    async def load_of(self, rep_id: int) -> int:
+        """Hand-offs a rep holds or is being offered now."""
+        query = (
+            select(func.count())
+            .select_from(handoffs)
+            .where(handoffs.c.rep_id == rep_id, handoffs.c.status.in_(("offered", "claimed")))
+        )
+        return int((await self._db.execute(query)).scalar_one())
+
+    async def waiting(self, limit: int = 50) -> list[Handoff]:
+        """Hand-offs nobody has: the queue offered to the next rep who comes online."""
+        query = handoffs.select().where(handoffs.c.status == "queued").order_by(handoffs.c.id)
+        return [handoff_from_row(row) for row in await self._db.execute(query.limit(limit))]
+
+    async def claimed_by(self, rep_id: int) -> list[Handoff]:
+        query = (
+            handoffs.select()
+            .where(handoffs.c.rep_id == rep_id, handoffs.c.status == "claimed")
+            .order_by(handoffs.c.id)
+        )
+        return [handoff_from_row(row) for row in await self._db.execute(query)]
+
+    async def last_rep_of_contact(self, contact_id: int, since: datetime) -> int | None:
+        """The rep of this contact's latest hand-off closed since `since` (same rep again)."""
+        query = (
+            select(handoffs.c.rep_id)
+            .where(
+                handoffs.c.contact_id == contact_id,
+                handoffs.c.status.in_(("closed", "returned")),
+                handoffs.c.closed_at >= since,
+                handoffs.c.rep_id.is_not(None),
+            )
+            .order_by(handoffs.c.closed_at.desc())
+            .limit(1)
+        )
+        rep_id: int | None = (await self._db.execute(query)).scalar_one_or_none()
+        return rep_id
 
     async def finish(
         self, handoff_id: int, status: str, summary: str | None, now: datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from storage.connection import SqlConnection
 from storage.sql import in_key_order, insert_ignore
@@ -73,6 +73,14 @@ class MessageRepository:
         )
         found = {row.external_id: row.conversation_id for row in await self._db.execute(query)}
         return in_key_order(external_ids, found)
+
+    async def last_activity(self, conversation_id: int) -> datetime | None:
+        """When the conversation last had a message, either way."""
+        query = select(func.max(messages.c.created_at)).where(
+            messages.c.conversation_id == conversation_id
+        )
+        last: datetime | None = (await self._db.execute(query)).scalar_one_or_none()
+        return last
 
     async def last_inbound_message_id(self, conversation_id: int) -> str | None:
         """The newest inbound key of the conversation that is an RFC 5322 Message-ID."""

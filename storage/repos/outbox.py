@@ -46,6 +46,7 @@ class NewOutbound:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     ticket: int | None = None
+    relay_conversation_id: int | None = None
 
 
 def outbox_from_row(row: Row[Any]) -> OutboxRow:
@@ -185,6 +186,21 @@ class OutboxRepository:
         )
         found = {row.message_id: row.conversation_id for row in await self._db.execute(query)}
         return in_key_order(message_ids, found)
+
+    async def relayed_conversation(self, channel: str, key: str) -> int | None:
+        """The customer conversation a message we sent to a rep was about, found by the key the
+        rep's answer quotes (a Telegram `chat:message` id, a mail's Message-ID)."""
+        query = (
+            select(outbox.c.relay_conversation_id)
+            .where(
+                outbox.c.channel == channel,
+                or_(outbox.c.external_id == key, outbox.c.message_id == key),
+                outbox.c.relay_conversation_id.is_not(None),
+            )
+            .limit(1)
+        )
+        found: int | None = (await self._db.execute(query)).scalar_one_or_none()
+        return found
 
     async def mark_sent(self, row_id: int, external_id: str | None, now: datetime) -> None:
         await self._set(

@@ -85,6 +85,19 @@ class RepRepository:
         except IntegrityError:  # referenced by a hand-off or a contact: keep it inactive
             return
 
+    async def on_duty(self) -> list[Rep]:
+        """Active reps who said they are online, longest since their last assignment first."""
+        query = (
+            reps.select()
+            .where(reps.c.active.is_(True), reps.c.on_duty.is_(True))
+            .order_by(reps.c.last_assigned_at.is_not(None), reps.c.last_assigned_at, reps.c.id)
+        )
+        return [rep_from_row(row) for row in await self._db.execute(query)]
+
+    async def managers(self) -> list[Rep]:
+        query = reps.select().where(reps.c.active.is_(True), reps.c.role == "manager")
+        return [rep_from_row(row) for row in await self._db.execute(query.order_by(reps.c.id))]
+
     async def get(self, rep_id: int) -> Rep | None:
         row = (await self._db.execute(reps.select().where(reps.c.id == rep_id))).first()
         return rep_from_row(row) if row else None

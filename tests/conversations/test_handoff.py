@@ -72,7 +72,12 @@ async def test_the_human_command_opens_one_queued_handoff(bot: BotHarness) -> No
     assert (opened.status, opened.reason) == ("queued", "customer_asked")
     assert opened.conversation_id == await conversation_id_of(bot, alice)
     assert await bot.state_of(alice) == ("handoff", None)
-    assert await kinds_of(bot, alice) == ["message_in", "handoff_requested", "message_out"]
+    assert await kinds_of(bot, alice) == [
+        "message_in",
+        "handoff_requested",
+        "handoff_queued",  # no rep is registered: it waits for one
+        "message_out",
+    ]
 
 
 async def test_asking_for_a_real_person_in_words_hands_over(bot: BotHarness) -> None:
@@ -133,6 +138,7 @@ async def test_every_kind_of_message_is_recorded_and_not_answered(bot: BotHarnes
     assert await kinds_of(bot, alice) == [
         "message_in",
         "handoff_requested",
+        "handoff_queued",
         "message_out",
         *["message_in", "customer_waiting"] * 5,
         "message_edited",

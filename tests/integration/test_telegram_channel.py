@@ -285,7 +285,7 @@ async def test_a_registered_rep_gets_the_rep_help_not_the_customer_menu(
     async with TelegramBot(database, fake):
         fake.user_message(4242, "/start")
         await fake.wait_sent(1)
-    assert fake.texts_to(4242)[0].startswith("Здравствуйте, Olga! Вы зарегистрированы как менеджер")
+    assert fake.texts_to(4242)[0].startswith("Здравствуйте, Olga! Вы менеджер по продажам")
     async with database.transaction() as uow:
         assert await uow.contacts.search() == []
         assert [t.kind for t in await uow.touchpoints.search()] == ["rep_message", "delivered"]

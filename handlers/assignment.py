@@ -1,0 +1,116 @@
+"""Who gets a hand-off: a rep on duty who speaks the customer's language and has room.
+
+Order: the contact's own rep (their owner, or the rep of a hand-off closed within
+`same_rep_within`) when available; otherwise the rep who has waited longest since their last
+assignment (round-robin fair). The chosen rep gets a card and `claim_within` to claim it (a
+timer row); unclaimed, the next rep is offered it, then all managers at once; with nobody on
+duty it waits in the queue for the first rep who says /online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from bot.turn import Context, Event, Notice, Result
+from handlers.cards import card
+from storage.records import Conversation, Handoff, Rep
+
+CLAIM_TIMER = "claim_deadline"
+IDLE_TIMER = "handoff_idle"
+
+
+async def offer_next(
+    ctx: Context, handoff: Handoff, conversation: Conversation, now: datetime
+) -> Result:
+    """Offer the hand-off to the next rep, or to the managers, or leave it queued."""
+    rep = await choose_rep(ctx, handoff, conversation, now)
+    if rep is not None:
+        return await offer_to(ctx, handoff, conversation, rep, now)
+    return await _escalate(ctx, handoff, conversation, now)
+
+
+async def choose_rep(
+    ctx: Context, handoff: Handoff, conversation: Conversation, now: datetime
+) -> Rep | None:
+    available = [
+        rep
+        for rep in await ctx.uow.reps.on_duty()
+        if await _can_take(ctx, rep, handoff, conversation, now)
+    ]
+    preferred = await _their_rep(ctx, conversation, now)
+    chosen = next((rep for rep in available if rep.id == preferred), None)
+    return chosen or (available[0] if available else None)
+
+
+async def offer_to(
+    ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep, now: datetime
+) -> Result:
+    await ctx.uow.handoffs.offer(handoff, rep.id, now)
+    await ctx.uow.reps.update(rep.id, last_assigned_at=now)
+    due = now + ctx.config.claim_within
+    await ctx.uow.followups.schedule(
+        CLAIM_TIMER,
+        due,
+        now,
+        conversation_id=conversation.id,
+        handoff_id=handoff.id,
+        payload={"rep_id": rep.id},
+    )
+    notice = await card(ctx, handoff, conversation, rep)
+    details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": _since(handoff, now)}
+    return Result(events=(Event("rep_notified", details, "system"),), notices=(notice,))
+
+
+async def _escalate(
+    ctx: Context, handoff: Handoff, conversation: Conversation, now: datetime
+) -> Result:
+    managers = [
+        m for m in await ctx.uow.reps.managers() if m.id not in handoff.offered_to and _reachable(m)
+    ]
+    if not handoff.offered_to or not managers:
+        await ctx.uow.handoffs.back_to_queue(handoff.id)
+        return Result(events=(Event("handoff_queued", {"handoff_id": handoff.id}, "system"),))
+    notices: list[Notice] = []
+    for manager in managers:
+        await ctx.uow.handoffs.offer(handoff, manager.id, now)
+        handoff = _with_offer(handoff, manager.id)
+        notices.append(await card(ctx, handoff, conversation, manager))
+    details = {
+        "handoff_id": handoff.id,
+        "managers": [m.id for m in managers],
+        "latency": _since(handoff, now),
+    }
+    return Result(events=(Event("escalated", details, "system"),), notices=tuple(notices))
+
+
+async def _can_take(
+    ctx: Context, rep: Rep, handoff: Handoff, conversation: Conversation, now: datetime
+) -> bool:
+    hours = ctx.config.rep_hours
+    if rep.id in handoff.offered_to or not _reachable(rep) or (hours and not hours.open_at(now)):
+        return False
+    if conversation.current.language not in rep.languages:
+        return False
+    return await ctx.uow.handoffs.load_of(rep.id) < rep.capacity
+
+
+async def _their_rep(ctx: Context, conversation: Conversation, now: datetime) -> int | None:
+    contact = await ctx.uow.contacts.get(conversation.contact_id)
+    if contact and contact.owner_rep_id:
+        return contact.owner_rep_id
+    return await ctx.uow.handoffs.last_rep_of_contact(
+        conversation.contact_id, now - ctx.config.same_rep_within
+    )
+
+
+def _reachable(rep: Rep) -> bool:
+    return bool(rep.telegram_user_id or rep.email)
+
+
+def _with_offer(handoff: Handoff, rep_id: int) -> Handoff:
+    return replace(handoff, offered_to=(*handoff.offered_to, rep_id))
+
+
+def _since(handoff: Handoff, now: datetime) -> float:
+    return round((now - handoff.requested_at).total_seconds(), 1)

@@ -1,0 +1,102 @@
+"""What a rep is sent: the card of a hand-off, and the customer's messages relayed to them.
+
+Rep-facing text is in the rep's first language; the customer's own words are never translated.
+"""
+
+from __future__ import annotations
+
+from bot.model import QuickReply
+from bot.turn import Context, Notice
+from handlers.reps import rep_language
+from storage.records import Conversation, Handoff, Rep
+
+RECENT = 6
+PREVIEW = 300
+
+
+def rep_address(rep: Rep) -> tuple[str, str]:
+    """Where a rep is reached: Telegram when registered there, else email."""
+    if rep.telegram_user_id:
+        return "telegram", rep.telegram_user_id
+    return "email", rep.email or ""
+
+
+def notice_to(
+    rep: Rep,
+    text: str,
+    *,
+    about: int | None = None,
+    options: tuple[QuickReply, ...] = (),
+    subject: str = "",
+) -> Notice:
+    channel, address = rep_address(rep)
+    return Notice(channel, address, text, options=options, about=about, subject=subject)
+
+
+async def card(ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep) -> Notice:
+    lang = rep_language(rep)
+    name = await _customer_name(ctx, conversation)
+    text = ctx.say(
+        "rep.card",
+        lang,
+        number=handoff.id,
+        name=name,
+        channel=conversation.channel,
+        language=conversation.current.language,
+        reason=ctx.say(f"rep.reason.{handoff.reason}", lang)
+        if ctx.texts.has(f"rep.reason.{handoff.reason}")
+        else handoff.reason,
+        facts=await _facts(ctx, conversation, lang),
+        recent=await _recent(ctx, conversation, lang),
+        minutes=max(1, round(ctx.config.claim_within.total_seconds() / 60)),
+    )
+    claim = QuickReply(ctx.say("rep.button.claim", lang), f"claim:{handoff.id}")
+    subject = f"[#{handoff.id}] {name}"
+    return notice_to(rep, text, about=conversation.id, options=(claim,), subject=subject)
+
+
+async def relayed(
+    ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep, text: str
+) -> Notice:
+    """A customer's message on its way to the rep who has the conversation."""
+    name = await _customer_name(ctx, conversation)
+    body = ctx.say("rep.relayed", rep_language(rep), number=handoff.id, name=name, text=text)
+    return notice_to(rep, body, about=conversation.id, subject=f"[#{handoff.id}] {name}")
+
+
+async def _customer_name(ctx: Context, conversation: Conversation) -> str:
+    contact = await ctx.uow.contacts.get(conversation.contact_id)
+    return (contact.display_name if contact else "") or conversation.address
+
+
+async def _facts(ctx: Context, conversation: Conversation, lang: str) -> str:
+    lines: list[str] = []
+    for lead in await ctx.uow.leads.search(contact_id=conversation.contact_id, limit=1):
+        details = ", ".join(
+            v
+            for v in (lead.need, lead.company, lead.email, lead.phone, lead.budget, lead.timeline)
+            if v
+        )
+        lines.append(ctx.say("rep.card_lead", lang, details=details[:PREVIEW]))
+    for ticket in await ctx.uow.tickets.search(contact_id=conversation.contact_id, limit=3):
+        lines.append(
+            ctx.say(
+                "rep.card_ticket",
+                lang,
+                number=ticket.number,
+                status=ticket.status,
+                summary=ticket.summary[:PREVIEW],
+            )
+        )
+    return "\n".join(lines) or "-"
+
+
+async def _recent(ctx: Context, conversation: Conversation, lang: str) -> str:
+    messages = await ctx.uow.messages.recent(conversation.id, RECENT)
+    who = {"in": ctx.say("rep.who_customer", lang), "out": ctx.say("rep.who_bot", lang)}
+    return (
+        "\n".join(
+            f"{who.get(direction, direction)}: {text[:PREVIEW]}" for direction, text in messages
+        )
+        or "-"
+    )

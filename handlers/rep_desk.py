@@ -1,0 +1,229 @@
+"""What a registered rep can do by writing to the bot, on Telegram or by email.
+
+- `/online`, `/offline`: on duty or not (coming online is offered the waiting queue);
+- the Claim button of a card (or, by email, a reply to the card): take the hand-off; exactly one
+  rep wins a race, the others are told who took it;
+- a reply to a card or to a relayed message, `/r N text`, or plain text when the rep has one
+  conversation: the answer goes to the customer on the customer's channel;
+- `/close [N]`, `/return [N] [summary]`: end the hand-off; back to the bot with `/return`.
+
+A rep may act only on hand-offs they hold (a manager reassigns with `touchpoint handoffs
+assign`). Each action on a customer's conversation is a `CustomerAction`, run by the caller
+as a turn of that conversation, so its touchpoints land on the customer's timeline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.model import InboundMessage
+from bot.turn import Context, Event, Notice, Reply, Result, Turn
+from handlers import handoff as handoffs
+from handlers.assignment import IDLE_TIMER, offer_to
+from handlers.cards import notice_to
+from handlers.reps import rep_help, rep_language
+from storage.records import Handoff, Rep
+
+Action = Callable[[Turn, Context], Awaitable[Result]]
+COMMAND = re.compile(r"^/([a-z]+)(?:@\w+)?(?:\s+#?(\d+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerAction:
+    conversation_id: int
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    to_rep: tuple[str, ...] = ()
+    about: int | None = None
+    customer: tuple[CustomerAction, ...] = field(default_factory=tuple)
+
+
+async def handle(ctx: Context, rep: Rep, message: InboundMessage, now: datetime) -> Desk:
+    if message.button is not None and message.button.startswith("claim:"):
+        return await claim(ctx, rep, _number(message.button[6:]), now, answer="")
+    if command := COMMAND.match(message.text.strip()):
+        return await _command(ctx, rep, command, now)
+    target = await _target(ctx, rep, message)
+    if target is None:
+        return Desk(to_rep=(ctx.say("rep.which", rep_language(rep)),))
+    if target.status != "claimed":
+        return await claim(ctx, rep, target.id, now, answer=message.text)
+    return await answer(ctx, rep, target, message.text)
+
+
+async def _command(ctx: Context, rep: Rep, command: re.Match[str], now: datetime) -> Desk:
+    name, number, rest = command[1].lower(), _number(command[2] or ""), (command[3] or "").strip()
+    if name == "online":
+        return await online(ctx, rep, now)
+    if name == "offline":
+        await ctx.uow.reps.update(rep.id, on_duty=False)
+        return Desk(to_rep=(ctx.say("rep.offline", rep_language(rep)),))
+    if name in ("close", "return"):
+        return await end(ctx, rep, number, returned=name == "return", summary=rest or None)
+    if name == "r" and number is not None and rest:
+        held = await _held(ctx, rep, number)
+        return await answer(ctx, rep, held, rest) if held else _not_yours(ctx, rep, number)
+    return Desk(to_rep=(rep_help(ctx, rep).text,))
+
+
+# --- claiming ------------------------------------------------------------------------------
+
+
+async def claim(ctx: Context, rep: Rep, number: int | None, now: datetime, *, answer: str) -> Desk:
+    handoff = await ctx.uow.handoffs.get(number) if number is not None else None
+    lang = rep_language(rep)
+    if handoff is None or handoff.status not in ("queued", "offered"):
+        return await _already_taken(ctx, rep, handoff, number)
+    if not await ctx.uow.handoffs.claim(handoff.id, rep.id, now):
+        return await _already_taken(ctx, rep, await ctx.uow.handoffs.get(handoff.id), number)
+    await ctx.uow.followups.schedule(
+        IDLE_TIMER,
+        now + ctx.config.handoff_idle,
+        now,
+        conversation_id=handoff.conversation_id,
+        handoff_id=handoff.id,
+    )
+    actions = [CustomerAction(handoff.conversation_id, _claimed(rep, handoff))]
+    if answer:
+        actions.append(CustomerAction(handoff.conversation_id, _rep_says(rep, handoff, answer)))
+    text = ctx.say("rep.claimed", lang, number=handoff.id)
+    return Desk(to_rep=(text,), about=handoff.conversation_id, customer=tuple(actions))
+
+
+def _claimed(rep: Rep, handoff: Handoff) -> Action:
+    async def action(turn: Turn, ctx: Context) -> Result:
+        latency = round((turn.now - handoff.requested_at).total_seconds(), 1)
+        details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": latency}
+        others = [
+            await ctx.uow.reps.get(rep_id) for rep_id in handoff.offered_to if rep_id != rep.id
+        ]
+        notices = tuple(_taken_notice(ctx, other, rep, handoff) for other in others if other)
+        joined = Reply(ctx.say("handoff.rep_joined", turn.lang, name=rep.name))
+        return Result(
+            replies=(joined,), events=(Event("rep_claimed", details, "rep"),), notices=notices
+        )
+
+    return action
+
+
+def _taken_notice(ctx: Context, other: Rep, rep: Rep, handoff: Handoff) -> Notice:
+    return notice_to(
+        other, ctx.say("rep.taken_by", rep_language(other), number=handoff.id, name=rep.name)
+    )
+
+
+async def _already_taken(
+    ctx: Context, rep: Rep, handoff: Handoff | None, number: int | None
+) -> Desk:
+    lang = rep_language(rep)
+    holder = await ctx.uow.reps.get(handoff.rep_id) if handoff and handoff.rep_id else None
+    if handoff is None or holder is None or handoff.status != "claimed":
+        return Desk(to_rep=(ctx.say("rep.no_such", lang, number=number or "?"),))
+    return Desk(to_rep=(ctx.say("rep.taken_by", lang, number=handoff.id, name=holder.name),))
+
+
+# --- answering and ending -------------------------------------------------------------------
+
+
+async def answer(ctx: Context, rep: Rep, handoff: Handoff, text: str) -> Desk:
+    if not text.strip():
+        return Desk()
+    action = _rep_says(rep, handoff, text)
+    return Desk(
+        about=handoff.conversation_id, customer=(CustomerAction(handoff.conversation_id, action),)
+    )
+
+
+def _rep_says(rep: Rep, handoff: Handoff, text: str) -> Action:
+    async def action(turn: Turn, ctx: Context) -> Result:
+        first = await ctx.uow.handoffs.answered(handoff.id, turn.now)
+        latency = round((turn.now - handoff.requested_at).total_seconds(), 1)
+        details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": latency, "first": first}
+        return Result(
+            replies=(Reply(text.strip()[:4000]),), events=(Event("rep_replied", details, "rep"),)
+        )
+
+    return action
+
+
+async def end(
+    ctx: Context, rep: Rep, number: int | None, *, returned: bool, summary: str | None
+) -> Desk:
+    held = await _held(ctx, rep, number) if number is not None else await _only_one(ctx, rep)
+    if held is None:
+        return (
+            _not_yours(ctx, rep, number)
+            if number is not None
+            else Desk(to_rep=(ctx.say("rep.which", rep_language(rep)),))
+        )
+
+    async def action(turn: Turn, ctx: Context) -> Result:
+        result = await handoffs.finish(turn, ctx, returned=returned, summary=summary)
+        return result or Result()
+
+    key = "rep.returned_ok" if returned else "rep.closed_ok"
+    text = ctx.say(key, rep_language(rep), number=held.id)
+    return Desk(to_rep=(text,), customer=(CustomerAction(held.conversation_id, action),))
+
+
+async def online(ctx: Context, rep: Rep, now: datetime) -> Desk:
+    """On duty, and offered what waited for somebody (as far as the rep's capacity goes)."""
+    await ctx.uow.reps.update(rep.id, on_duty=True)
+    actions = []
+    room = rep.capacity - await ctx.uow.handoffs.load_of(rep.id)
+    for waiting in (await ctx.uow.handoffs.waiting())[: max(room, 0)]:
+        conversation = await ctx.uow.conversations.get(waiting.conversation_id)
+        if conversation and conversation.current.language in rep.languages:
+            actions.append(CustomerAction(waiting.conversation_id, _offer(rep, waiting)))
+    return Desk(
+        to_rep=(ctx.say("rep.online", rep_language(rep), waiting=len(actions)),),
+        customer=tuple(actions),
+    )
+
+
+def _offer(rep: Rep, handoff: Handoff) -> Action:
+    async def action(turn: Turn, ctx: Context) -> Result:
+        return await offer_to(ctx, handoff, turn.conversation, rep, turn.now)
+
+    return action
+
+
+# --- finding the conversation ---------------------------------------------------------------
+
+
+async def _target(ctx: Context, rep: Rep, message: InboundMessage) -> Handoff | None:
+    """The hand-off a rep's plain message is for: the conversation of the message they reply
+    to, else their only one."""
+    if message.in_reply_to:
+        conversation_id = await ctx.uow.outbox.relayed_conversation(
+            message.channel, message.in_reply_to
+        )
+        handoff = await ctx.uow.handoffs.active_for(conversation_id) if conversation_id else None
+        if handoff and (handoff.status != "claimed" or handoff.rep_id == rep.id):
+            return handoff
+        return None
+    return await _only_one(ctx, rep)
+
+
+async def _held(ctx: Context, rep: Rep, number: int) -> Handoff | None:
+    handoff = await ctx.uow.handoffs.get(number)
+    return handoff if handoff and handoff.status == "claimed" and handoff.rep_id == rep.id else None
+
+
+async def _only_one(ctx: Context, rep: Rep) -> Handoff | None:
+    held = await ctx.uow.handoffs.claimed_by(rep.id)
+    return held[0] if len(held) == 1 else None
+
+
+def _not_yours(ctx: Context, rep: Rep, number: int | None) -> Desk:
+    return Desk(to_rep=(ctx.say("rep.not_yours", rep_language(rep), number=number or "?"),))
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.strip().isdigit() else None
