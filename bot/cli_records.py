@@ -14,9 +14,12 @@ from bot import cli_output as out
 from bot.app import build_services
 from bot.cli_common import not_found, settings_or_exit, with_store
 from bot.cli_reps import reps_app
-from bot.dispatch import Dispatcher
+from bot.dispatch import Dispatcher, SystemAction
 from bot.model import utc_now
+from bot.settings import Settings
+from bot.turn import Context, Result, Turn
 from handlers import handoff
+from handlers.assignment import reassign
 from storage.records import ticket_id_from_number
 from storage.uow import Database, UnitOfWork
 
@@ -140,21 +143,69 @@ def handoffs_close(
     if record is None:
         raise not_found(f"hand-off {handoff_id}")
 
-    async def close() -> bool:
+    async def close(turn: Turn, ctx: Context) -> Result | None:
+        return await handoff.finish(turn, ctx, returned=back_to_bot, summary=summary)
+
+    if not _system_turn(settings, record.conversation_id, close):
+        typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"hand-off {handoff_id} {'returned to the bot' if back_to_bot else 'closed'}")
+
+
+@handoffs_app.command("assign")
+def handoffs_assign(
+    handoff_id: int,
+    rep: Annotated[int, typer.Option("--rep", help="The rep who takes it over (their id).")],
+) -> None:
+    """Give an open hand-off to a rep (a manager's decision): the rep gets the card."""
+    settings = settings_or_exit()
+    record = with_store(lambda uow: uow.handoffs.get(handoff_id))
+    new_rep = with_store(lambda uow: uow.reps.get(rep))
+    if record is None or new_rep is None:
+        raise not_found(f"hand-off {handoff_id}" if record is None else f"rep {rep}")
+
+    async def assign(turn: Turn, ctx: Context) -> Result | None:
+        return await reassign(ctx, record, turn.conversation, new_rep, turn.now)
+
+    if not _system_turn(settings, record.conversation_id, assign):
+        typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"hand-off {handoff_id} assigned to {new_rep.name}")
+
+
+@handoffs_app.command("show")
+def handoffs_show(handoff_id: int, as_json: JsonFlag = False) -> None:
+    """Show a hand-off with its conversation's last messages and touchpoints."""
+
+    async def load(uow: UnitOfWork) -> dict[str, Any] | None:
+        record = await uow.handoffs.get(handoff_id)
+        if record is None:
+            return None
+        recent = await uow.messages.recent(record.conversation_id, 20)
+        timeline = await uow.touchpoints.search(conversation_id=record.conversation_id)
+        return {
+            **out.plain(record),
+            "messages": [{"direction": d, "text": t} for d, t in recent],
+            "timeline": [out.plain(t) for t in timeline],
+        }
+
+    view = with_store(load)
+    if view is None:
+        raise not_found(f"hand-off {handoff_id}")
+    out.record(view, as_json)
+
+
+def _system_turn(settings: Settings, conversation_id: int, action: SystemAction) -> bool:
+    async def run() -> bool:
         database = Database.from_url(settings.database_url)
         try:
-            dispatcher = Dispatcher(database, build_services(settings))
-            return await dispatcher.system_turn(
-                record.conversation_id,
-                lambda turn, ctx: handoff.finish(turn, ctx, returned=back_to_bot, summary=summary),
+            return await Dispatcher(database, build_services(settings)).system_turn(
+                conversation_id, action
             )
         finally:
             await database.dispose()
 
-    if not asyncio.run(close()):
-        typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"hand-off {handoff_id} {'returned to the bot' if back_to_bot else 'closed'}")
+    return asyncio.run(run())
 
 
 # --- contacts and touchpoints ---------------------------------------------------------------

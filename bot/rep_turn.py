@@ -30,10 +30,11 @@ async def process(
     assert rep is not None
     ctx = services.context(uow)
     desk = await rep_desk.handle(ctx, rep, message, now)
+    # The rep's confirmation first, then what the action sends (a card, the customer's reply).
+    await uow.outbox.enqueue([_to_rep(message, text, desk.about) for text in desk.to_rep], now)
     queued = 0
     for step in desk.customer:
         queued += await _on_conversation(uow, services, step, now)
-    await uow.outbox.enqueue([_to_rep(message, text, desk.about) for text in desk.to_rep], now)
     details = {"rep_id": rep_id, "text": message.text[:200], "conversation_id": desk.about}
     rep_message = NewTouchpoint("rep_message", message.channel, "rep", now, details=details)
     await uow.touchpoints.add([rep_message])

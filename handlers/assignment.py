@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from bot.turn import Context, Event, Notice, Result
+from bot.turn import Context, Event, Notice, Reply, Result
 from handlers.cards import card
 from storage.records import Conversation, Handoff, Rep
 
@@ -60,6 +60,27 @@ async def offer_to(
     notice = await card(ctx, handoff, conversation, rep)
     details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": _since(handoff, now)}
     return Result(events=(Event("rep_notified", details, "system"),), notices=(notice,))
+
+
+async def reassign(
+    ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep, now: datetime
+) -> Result | None:
+    """A manager gives the hand-off to `rep`: it is theirs at once (no claim needed)."""
+    if not await ctx.uow.handoffs.assign(handoff.id, rep.id, now):
+        return None
+    await ctx.uow.followups.schedule(
+        IDLE_TIMER,
+        now + ctx.config.handoff_idle,
+        now,
+        conversation_id=conversation.id,
+        handoff_id=handoff.id,
+    )
+    details = {"handoff_id": handoff.id, "from_rep_id": handoff.rep_id, "rep_id": rep.id}
+    joined = Reply(ctx.say("handoff.rep_joined", conversation.current.language, name=rep.name))
+    notice = await card(ctx, handoff, conversation, rep)
+    return Result(
+        replies=(joined,), events=(Event("reassigned", details, "system"),), notices=(notice,)
+    )
 
 
 async def _escalate(

@@ -1,0 +1,292 @@
+"""The rep side of a hand-off, as transcripts: card, claim, relay both ways, end."""
+
+from __future__ import annotations
+
+from bot.model import OutboundMessage, utc_now
+from tests.harness import BotHarness, Customer
+
+OLGA_TELEGRAM = "4242"
+BORIS_TELEGRAM = "4343"
+
+
+async def add_rep(
+    bot: BotHarness, name: str, *, telegram: str | None = None, email: str | None = None,
+    languages: tuple[str, ...] = ("en", "ru"), role: str = "rep", on_duty: bool = True,
+) -> int:  # fmt: skip
+    async with bot.database.transaction() as uow:
+        rep_id = await uow.reps.add(
+            name=name, languages=languages, telegram_user_id=telegram, email=email,
+            role=role, capacity=3, now=utc_now(),
+        )  # fmt: skip
+        await uow.reps.update(rep_id, on_duty=on_duty)
+        await uow.commit()
+    return rep_id
+
+
+def last_to(customer: Customer) -> OutboundMessage:
+    return [m for m in customer.channel.sent if m.address.value == customer.address.value][-1]
+
+
+def key_of(customer: Customer, message: OutboundMessage) -> str:
+    """The channel's id of a message we sent (the fake channel numbers them in order)."""
+    return f"sent-{customer.channel.sent.index(message)}"
+
+
+async def kinds_of_conversation(bot: BotHarness, conversation_id: int) -> list[str]:
+    async with bot.database.transaction() as uow:
+        return [t.kind for t in await uow.touchpoints.search(conversation_id=conversation_id)]
+
+
+async def test_customer_and_rep_on_telegram_from_request_to_close(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann Lee")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram", name="Olga")
+    await ann.say("I'd like a quote for 40 standing desks for our Berlin office")
+
+    assert await ann.say("I want to talk to a human") == [
+        "I'm passing your conversation to a person from our team. They will answer right here; until then I'll stay quiet."
+    ]
+    card = last_to(olga)
+    assert card.text.startswith(
+        "New conversation #1 for you\nAnn Lee · telegram · en\nWhy: the customer asked for a person"
+    )
+    assert "customer: I'd like a quote for 40 standing desks" in card.text
+    assert [o.data for o in card.options] == ["claim:1"]
+
+    assert await olga.press("claim:1") == [
+        "Conversation #1 is yours. Reply to the customer's messages here, or /r 1 text. "
+        "/close 1 when done, /return 1 to give it back to the bot."
+    ]
+    assert (
+        ann.channel.texts_to("1001")[-1]
+        == "Olga from our team has joined and will answer you here."
+    )
+
+    assert await ann.say("Can you deliver by Friday?") == []  # the bot says nothing of its own
+    relayed = last_to(olga)
+    assert relayed.text == "#1 Ann Lee: Can you deliver by Friday?"
+
+    await olga.say(
+        "Yes, Friday works. I'll send the offer today.", in_reply_to=key_of(olga, relayed)
+    )
+    assert ann.channel.texts_to("1001")[-1] == "Yes, Friday works. I'll send the offer today."
+    await ann.say("Great, thanks!")
+    await olga.say("/r 1 You're welcome!")
+    assert ann.channel.texts_to("1001")[-1] == "You're welcome!"
+
+    assert await olga.say("/close 1") == ["Conversation #1 is closed; the customer was told."]
+    assert ann.channel.texts_to("1001")[-1].startswith("Our team has closed this conversation.")
+    assert (await ann.say("thanks"))[0] == "You're welcome! Write any time."  # the bot is back
+
+    async with bot.database.transaction() as uow:
+        [handoff] = await uow.handoffs.search()
+    kinds = await kinds_of_conversation(bot, handoff.conversation_id)
+    order = [
+        k
+        for k in kinds
+        if k
+        in (
+            "handoff_requested",
+            "rep_notified",
+            "rep_claimed",
+            "customer_replied",
+            "rep_replied",
+            "closed",
+        )
+    ]
+    assert order == [
+        "handoff_requested", "rep_notified", "rep_claimed", "customer_replied", "rep_replied",
+        "customer_replied", "rep_replied", "closed",
+    ]  # fmt: skip
+    assert handoff.status == "closed" and handoff.first_answer_at is not None
+
+
+async def test_customer_on_email_with_a_rep_on_telegram(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    kim = bot.customer("kim@initech.example", channel="email")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
+    await kim.say(
+        "Please, I need to speak to a real person about my contract",
+        message_id="<k1@mail>",
+        external_id="<k1@mail>",  # a mail's key is its Message-ID
+        subject="Contract",
+    )
+    await olga.press("claim:1")
+
+    await olga.say("/r 1 Hello Kim, Olga here. What about the contract?")
+
+    answer = last_to(kim)
+    assert answer.text == "Hello Kim, Olga here. What about the contract?"
+    assert (
+        answer.in_reply_to == "<k1@mail>" and answer.subject == "Contract"
+    )  # the customer's thread
+
+
+async def test_customer_on_telegram_with_a_rep_on_email_who_claims_by_replying(
+    bot: BotHarness,
+) -> None:
+    await add_rep(bot, "Boris", email="boris@shop.example")
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    boris = bot.customer("boris@shop.example", channel="email")
+    await ann.say("/human")
+    card = last_to(boris)
+    assert card.subject == "[#1] Ann" and card.message_id
+
+    await boris.say(
+        "Hi Ann, Boris here. How can I help?", in_reply_to=card.message_id, message_id="<b1@shop>"
+    )
+
+    assert ann.channel.texts_to("1001")[-2:] == [
+        "Boris from our team has joined and will answer you here.",
+        "Hi Ann, Boris here. How can I help?",
+    ]
+    await ann.say("I need 3 more chairs")
+    assert last_to(boris).text == "#1 Ann: I need 3 more chairs"
+
+
+async def test_two_reps_claim_at_the_same_moment_one_wins_the_other_is_told(
+    bot: BotHarness,
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    await add_rep(bot, "Boris", telegram=BORIS_TELEGRAM, role="manager")
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
+    boris = bot.customer(BORIS_TELEGRAM, channel="telegram")
+    await ann.say("/human")
+
+    first = olga.message(button="claim:1")
+    second = boris.message(button="claim:1")
+    await bot.dispatcher.accept(first), await bot.dispatcher.accept(second)
+    await bot.deliver()
+
+    assert olga.channel.texts_to(OLGA_TELEGRAM)[-1].startswith("Conversation #1 is yours.")
+    assert boris.channel.texts_to(BORIS_TELEGRAM)[-1] == "Conversation #1 was taken by Olga."
+    async with bot.database.transaction() as uow:
+        [handoff] = await uow.handoffs.search()
+    assert (handoff.status, handoff.rep_id) == ("claimed", 1)
+
+
+async def test_an_unclaimed_offer_moves_on_then_to_the_managers_and_survives_a_restart(
+    bot: BotHarness,
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    await add_rep(bot, "Boris", telegram=BORIS_TELEGRAM)
+    await add_rep(bot, "Mia", telegram="4444", role="manager", on_duty=False)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    await ann.say("/human")
+    first = "Olga" if bot.channels["telegram"].texts_to(OLGA_TELEGRAM) else "Boris"
+
+    bot.restart()  # a new process: the deadline is a row, not a timer in memory
+    bot.clock.advance(minutes=3)
+    assert await bot.scheduler.fire_due() == 1
+    await bot.deliver()
+    second = "Boris" if first == "Olga" else "Olga"
+    assert (
+        bot.channels["telegram"]
+        .texts_to(BORIS_TELEGRAM if second == "Boris" else OLGA_TELEGRAM)[-1]
+        .startswith("New conversation #1")
+    )
+
+    bot.clock.advance(minutes=3)
+    assert await bot.scheduler.fire_due() == 1
+    await bot.deliver()
+    assert (
+        bot.channels["telegram"].texts_to("4444")[-1].startswith("New conversation #1")
+    )  # the manager
+    assert await bot.scheduler.fire_due() == 0  # fired once each
+    kinds = await bot.kinds()
+    assert kinds.count("claim_expired") == 2 and kinds.count("escalated") == 1
+
+
+async def test_nobody_on_duty_the_hand_off_waits_and_goes_to_the_first_rep_online(
+    bot: BotHarness,
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
+
+    assert (await ann.say("/human"))[0].startswith(
+        "I'm passing your conversation to our team. Nobody is free"
+    )
+    assert "handoff_queued" in await bot.kinds()
+
+    replies = await olga.say("/online")
+    assert replies[0] == "You are online. Waiting conversations offered to you: 1."
+    assert replies[1].startswith("New conversation #1 for you")
+
+
+async def test_a_customer_cannot_use_rep_commands_and_a_rep_cannot_answer_anothers(
+    bot: BotHarness,
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    await add_rep(bot, "Boris", telegram=BORIS_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    zed = bot.customer("1002", channel="telegram", name="Zed")
+    await ann.say("/human")
+    holder = OLGA_TELEGRAM if bot.channels["telegram"].texts_to(OLGA_TELEGRAM) else BORIS_TELEGRAM
+    other = BORIS_TELEGRAM if holder == OLGA_TELEGRAM else OLGA_TELEGRAM
+    await bot.customer(holder, channel="telegram").press("claim:1")
+
+    assert (await zed.say("/r 1 give me Ann's phone"))[0] == "I don't know that command."
+    assert (await zed.say("/online"))[0] == "I don't know that command."
+    assert await bot.customer(other, channel="telegram").say("/r 1 hello") == [
+        "Conversation #1 is not assigned to you. A manager can reassign it."
+    ]
+    assert "hello" not in ann.channel.texts_to("1001")
+
+
+async def test_photos_edits_and_buttons_during_a_hand_off_get_no_bot_reply(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
+    await ann.say("/human")
+    await olga.press("claim:1")
+    said = len(ann.channel.texts_to("1001"))
+
+    original = ann.message("the box")
+    await ann.send(original)
+    await ann.attach("photo")
+    await ann.press("menu:lead")
+    await ann.send(ann.message("the box was wet", edit_of=original.external_id))
+
+    assert len(ann.channel.texts_to("1001")) == said
+    relayed = [m.text for m in olga.channel.sent if m.address.value == OLGA_TELEGRAM][-3:]
+    assert relayed == [
+        "#1 Ann: the box",
+        "#1 Ann: [photo: file.photo]",
+        "#1 Ann: [button: menu:lead]",
+    ]
+
+
+async def test_a_silent_hand_off_returns_to_the_bot(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    await ann.say("/human")
+    await bot.customer(OLGA_TELEGRAM, channel="telegram").press("claim:1")
+
+    bot.clock.advance(hours=1, minutes=1)
+    await bot.scheduler.fire_due()
+    await bot.deliver()
+
+    assert ann.channel.texts_to("1001")[-1] == "You're back with the assistant. How can I help?"
+    assert (
+        bot.channels["telegram"].texts_to(OLGA_TELEGRAM)[-1]
+        == "Conversation #1 went back to the bot after a long silence."
+    )
+    assert "returned_to_bot" in await bot.kinds()
+
+
+async def test_the_same_rep_again_when_the_customer_comes_back_soon(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    await add_rep(bot, "Boris", telegram=BORIS_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    await ann.say("/human")
+    holder = OLGA_TELEGRAM if bot.channels["telegram"].texts_to(OLGA_TELEGRAM) else BORIS_TELEGRAM
+    rep = bot.customer(holder, channel="telegram")
+    await rep.press("claim:1")
+    await rep.say("/close 1")
+
+    bot.clock.advance(hours=5)
+    await ann.say("/human")
+    # Within HANDOFF_SAME_REP_HOURS (72 h by default) the same rep is offered it again.
+    assert bot.channels["telegram"].texts_to(holder)[-1].startswith("New conversation #2 for you")
