@@ -68,18 +68,20 @@ async def reassign(
     """A manager gives the hand-off to `rep`: it is theirs at once (no claim needed)."""
     if not await ctx.uow.handoffs.assign(handoff.id, rep.id, now):
         return None
-    await ctx.uow.followups.schedule(
-        IDLE_TIMER,
-        now + ctx.config.handoff_idle,
-        now,
-        conversation_id=conversation.id,
-        handoff_id=handoff.id,
-    )
+    await start_idle_clock(ctx, handoff, now)
     details = {"handoff_id": handoff.id, "from_rep_id": handoff.rep_id, "rep_id": rep.id}
     joined = Reply(ctx.say("handoff.rep_joined", conversation.current.language, name=rep.name))
     notice = await card(ctx, handoff, conversation, rep)
     return Result(
         replies=(joined,), events=(Event("reassigned", details, "system"),), notices=(notice,)
+    )
+
+
+async def start_idle_clock(ctx: Context, handoff: Handoff, now: datetime) -> None:
+    """A held hand-off goes back to the bot after `handoff_idle` of silence (a timer row)."""
+    due = now + ctx.config.handoff_idle
+    await ctx.uow.followups.schedule(
+        IDLE_TIMER, due, now, conversation_id=handoff.conversation_id, handoff_id=handoff.id
     )
 
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from bot.model import InboundMessage
 from bot.turn import Context, Event, Notice, Reply, Result, Turn
 from handlers import handoff as handoffs
-from handlers.assignment import IDLE_TIMER, offer_to
+from handlers.assignment import offer_to, start_idle_clock
 from handlers.cards import notice_to
 from handlers.reps import rep_help, rep_language
 from storage.records import Handoff, Rep
@@ -82,13 +82,7 @@ async def claim(ctx: Context, rep: Rep, number: int | None, now: datetime, *, an
         return await _already_taken(ctx, rep, handoff, number)
     if not await ctx.uow.handoffs.claim(handoff.id, rep.id, now):
         return await _already_taken(ctx, rep, await ctx.uow.handoffs.get(handoff.id), number)
-    await ctx.uow.followups.schedule(
-        IDLE_TIMER,
-        now + ctx.config.handoff_idle,
-        now,
-        conversation_id=handoff.conversation_id,
-        handoff_id=handoff.id,
-    )
+    await start_idle_clock(ctx, handoff, now)
     actions = [CustomerAction(handoff.conversation_id, _claimed(rep, handoff))]
     if answer:
         actions.append(CustomerAction(handoff.conversation_id, _rep_says(rep, handoff, answer)))
