@@ -89,9 +89,13 @@ async def _thread_of(uow: UnitOfWork, turn: Turn) -> Thread:
         return Thread(message.message_id, (*message.references, message.message_id))
     if turn.message_id is not None:
         return Thread()
-    # A turn of the system (a follow-up, a rep's action) answers the last message of the thread.
+    # A turn of the system (a follow-up, a rep's answer) answers the customer's last mail, in
+    # the chain our last reply carried, so every mail client keeps it in the customer's thread.
     last = await uow.messages.last_inbound_message_id(turn.conversation.id)
-    return Thread(last, (last,)) if last else Thread()
+    if last is None:
+        return Thread()
+    chain = await uow.outbox.last_chain(turn.conversation.id)
+    return Thread(last, (*chain, last))
 
 
 def _ticket_number(state: ConversationState) -> int | None:

@@ -3,8 +3,9 @@
 `run` hands every new mail of the mailbox to the core in UID order; the watermark moves only
 after `accept` returned, so a crash re-delivers (and the core's unique key absorbs) at most the
 mail in hand. `send` writes one reply in the customer's thread: our Message-ID (given when the
-reply was queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject`,
-`Auto-Submitted: auto-replied`, exactly one recipient.
+reply was queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject` (without
+`Re:` on a mail that answers none, such as a card to a rep), `Auto-Submitted: auto-replied`,
+exactly one recipient.
 
 On the very first start (no watermark yet) mail older than `backfill_days` is left alone: the
 bot answers what arrives from its installation on, not years of a mailbox's history.
@@ -25,7 +26,7 @@ from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
 from channels.email.inbound import Ours, to_inbound
 from channels.email.mail import FetchedMail
 from channels.email.smtp import SmtpConfig, SmtpSender
-from channels.email.subjects import reply_subject
+from channels.email.subjects import first_subject, reply_subject
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ class EmailChannel:
             options=message.options,
             sender=config.email_from,
             recipient=message.address.value,
-            subject=reply_subject(message.subject, message.ticket),
+            subject=(reply_subject if message.in_reply_to else first_subject)(
+                message.subject, message.ticket
+            ),
             message_id=message_id,
             in_reply_to=message.in_reply_to,
             references=message.references,

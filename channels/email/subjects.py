@@ -69,6 +69,11 @@ def reply_subject(subject: str, ticket_number: int | None) -> str:
     return f"{head} {_cap(rest, MAX_SUBJECT - len(head) - 1)}"
 
 
+def first_subject(subject: str, ticket_number: int | None) -> str:
+    """The subject of a mail that answers none (a card to a rep): `reply_subject` without `Re:`."""
+    return reply_subject(subject, ticket_number).removeprefix("Re:").strip()
+
+
 def is_auto_reply_subject(subject: str) -> bool:
     """Whether the subject is how an autoresponder titles its answer: a localised "Automatic
     reply"/"Out of office" marker at the very start, followed by a colon, a dash or nothing

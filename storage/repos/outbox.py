@@ -187,6 +187,17 @@ class OutboxRepository:
         found = {row.message_id: row.conversation_id for row in await self._db.execute(query)}
         return in_key_order(message_ids, found)
 
+    async def last_chain(self, conversation_id: int) -> list[str]:
+        """The References of our newest reply in the conversation, followed by its own id."""
+        query = (
+            select(outbox.c.references, outbox.c.message_id)
+            .where(outbox.c.conversation_id == conversation_id, outbox.c.message_id.is_not(None))
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        row = (await self._db.execute(query)).first()
+        return [*row.references, row.message_id] if row else []
+
     async def relayed_conversation(self, channel: str, key: str) -> int | None:
         """The customer conversation a message we sent to a rep was about, found by the key the
         rep's answer quotes (a Telegram `chat:message` id, a mail's Message-ID)."""

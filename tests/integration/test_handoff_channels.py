@@ -1,0 +1,455 @@
+"""Hand-offs over the real channels: a customer and a rep on Telegram, on email, or one on each.
+
+One bot runs in the test's process with both channels, the dispatcher, the relay and the
+scheduler, as `touchpoint run` wires them: Telegram through python-telegram-bot against the
+fake Bot API on 127.0.0.1, email through a real Dovecot (IMAP IDLE) and a real SMTP server
+(aiosmtpd). People are played by the test: they write Telegram updates, append mail to the
+bot's INBOX, press buttons and read what the fake API and the SMTP server received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+import pytest
+
+from bot.app import build_services
+from bot.channels import DatabaseOffsets, DatabaseWatermarks
+from bot.dispatch import Dispatcher
+from bot.model import utc_now
+from bot.relay import Relay, RelayPolicy
+from bot.scheduler import Scheduler
+from channels.email.adapter import EmailChannel
+from channels.telegram.adapter import TelegramChannel, TelegramConfig
+from storage.uow import Database
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram_records import SentMessage
+from tests.integration.test_email_channel import (
+    BOT,
+    WATERMARK_KEY,
+    MailCustomer,
+    email_config,
+    plain_text,
+    quoting,
+    rows_settled,
+    settings,
+    until,
+)
+from tests.services import smtp as smtp_service
+from tests.services.dovecot import Dovecot
+from tests.services.smtp import SmtpServer
+
+smtp_server = smtp_service.smtp_server  # the fixture, made visible to this module
+
+ANN = 1001  # a customer on Telegram
+OLGA = 4242  # a rep on Telegram
+KIM = "kim@initech.example"  # a customer by email
+BORIS = "boris@shop.example"  # a rep by email
+HANDOFF_KINDS = (
+    "handoff_requested", "rep_notified", "rep_claimed", "claim_expired", "escalated",
+    "customer_replied", "rep_replied", "returned_to_bot", "closed",
+)  # fmt: skip
+
+
+class OmniBot:
+    """The bot with its Telegram and email channels, relay and scheduler on `database`."""
+
+    def __init__(
+        self, database: Database, fake: FakeTelegram, dovecot: Dovecot, smtp: SmtpServer
+    ) -> None:
+        self.database = database
+        telegram = TelegramChannel(
+            TelegramConfig(
+                token=fake.token,
+                api_url=fake.api_url,
+                poll_timeout=1,
+                max_per_chat=0.0,
+                max_per_second=0.0,
+                conflict_wait=0.2,
+            ),
+            DatabaseOffsets(database, "offset:test"),
+        )
+        email = EmailChannel(
+            email_config(dovecot, smtp), DatabaseWatermarks(database, WATERMARK_KEY)
+        )
+        self.channels = (telegram, email)
+        policy = RelayPolicy(poll_seconds=0.05, base_delay=0.1, max_delay=0.5)
+        self.relay = Relay(database, {"telegram": telegram, "email": email}, policy=policy)
+        self.dispatcher = Dispatcher(
+            database, build_services(settings()), on_commit=self.relay.wake
+        )
+        self.scheduler = Scheduler(database, self.dispatcher, poll_seconds=0.05)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> OmniBot:
+        self._tasks = [
+            *(asyncio.create_task(c.run(self.dispatcher.accept)) for c in self.channels),
+            asyncio.create_task(self.scheduler.run()),
+        ]
+        self._relay = asyncio.create_task(self.relay.run())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        crashed = [t.exception() for t in [*self._tasks, self._relay] if _crashed(t)]
+        for task in self._tasks:
+            task.cancel()
+        self.relay.stop()
+        for task in [*self._tasks, self._relay]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for channel in self.channels:
+            await channel.close()
+        if exc is None:
+            assert crashed == []
+
+    async def handoff_kinds(self) -> list[str]:
+        """The hand-off touchpoints of the first hand-off's conversation, in order."""
+        async with self.database.transaction() as uow:
+            [handoff, *_] = await uow.handoffs.search()
+            found = await uow.touchpoints.search(conversation_id=handoff.conversation_id)
+        return [t.kind for t in found if t.kind in HANDOFF_KINDS]
+
+    async def reps_on_duty(self) -> set[str]:
+        async with self.database.transaction() as uow:
+            return {rep.name for rep in await uow.reps.on_duty()}
+
+
+def _crashed(task: asyncio.Task[None]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is not None
+
+
+class TelegramPerson:
+    """Someone in a private chat with the bot: writes, replies, presses, reads."""
+
+    def __init__(self, fake: FakeTelegram, chat_id: int, first: str, last: str = "") -> None:
+        self.fake, self.chat_id, self.first, self.last = fake, chat_id, first, last
+        self.read = 0
+
+    def says(self, text: str, *, replying_to: SentMessage | None = None) -> int:
+        update = self.fake.user_message(
+            self.chat_id,
+            text,
+            first_name=self.first,
+            last_name=self.last or None,
+            reply_to_message_id=replying_to.message_id if replying_to else None,
+        )
+        return int(update["message"]["message_id"])
+
+    def presses(self, button: str, on: SentMessage) -> None:
+        self.fake.user_callback(self.chat_id, button, message_id=on.message_id)
+
+    def received(self) -> list[SentMessage]:
+        return [m for m in self.fake.sent if m.chat_id == self.chat_id]
+
+    async def receives(self, count: int) -> list[SentMessage]:
+        """The bot's next `count` messages to this chat (waiting for them)."""
+        wanted = self.read + count
+        await until(lambda: len(self.received()) >= wanted, f"{wanted} messages to {self.first}")
+        new = self.received()[self.read : wanted]
+        self.read = wanted
+        return new
+
+    async def texts(self, count: int) -> list[str]:
+        return [m.text for m in await self.receives(count)]
+
+    async def catches_up(self, bot: OmniBot) -> list[str]:
+        """Everything the bot has to say to this chat now, once it is all delivered."""
+        await settled(bot)
+        new = self.received()[self.read :]
+        self.read += len(new)
+        return [m.text for m in new]
+
+    async def hears_nothing_more(self, bot: OmniBot) -> None:
+        """Nothing new for this chat once everything queued has been delivered."""
+        await settled(bot)
+        assert [m.text for m in self.received()[self.read :]] == []
+
+
+def buttons(message: SentMessage) -> list[str]:
+    markup = message.reply_markup or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def settled(bot: OmniBot) -> None:
+    """Every queued outbound row is sent (or failed): nothing more is on its way."""
+
+    await until(lambda: rows_settled(bot.database), "every queued message delivered")
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def inbox(dovecot: Dovecot) -> Dovecot:
+    await dovecot.reset_mailbox(BOT)
+    return dovecot
+
+
+@pytest.fixture
+async def bot(
+    database: Database, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> AsyncIterator[OmniBot]:
+    async with OmniBot(database, fake, inbox, smtp_server) as running:
+        yield running
+
+
+async def add_rep(
+    bot: OmniBot, name: str, *, telegram: int | None = None, email: str | None = None
+) -> None:
+    async with bot.database.transaction() as uow:
+        await uow.reps.add(
+            name=name, languages=("en", "ru"), telegram_user_id=str(telegram) if telegram else None,
+            email=email, role="rep", capacity=3, now=utc_now(),
+        )  # fmt: skip
+        await uow.commit()
+
+
+# --- customer on Telegram, rep on Telegram ---------------------------------------------------
+
+
+async def test_customer_and_rep_on_telegram_from_request_to_close(
+    bot: OmniBot, fake: FakeTelegram
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    ann = TelegramPerson(fake, ANN, "Ann", "Lee")
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    olga.says("/online")
+    assert await olga.texts(1) == ["You are online. Waiting conversations offered to you: 0."]
+
+    ann.says("I'd like a quote for 40 standing desks for our Berlin office")
+    await ann.receives(1)
+    await ann.catches_up(bot)
+    ann.says("I want to talk to a human")
+    assert await ann.texts(1) == [
+        "I'm passing your conversation to a person from our team. "
+        "They will answer right here; until then I'll stay quiet."
+    ]
+
+    [card] = await olga.receives(1)
+    assert card.text.startswith(
+        "New conversation #1 for you\nAnn Lee · telegram · en\nWhy: the customer asked for a person"
+    )
+    assert "customer: I'd like a quote for 40 standing desks" in card.text
+    assert buttons(card) == ["claim:1"]
+    olga.presses("claim:1", on=card)
+    assert (await olga.texts(1))[0].startswith("Conversation #1 is yours.")
+    assert await ann.texts(1) == ["Olga from our team has joined and will answer you here."]
+
+    ann.says("Can you deliver by Friday?")
+    [relayed] = await olga.receives(1)
+    assert relayed.text == "#1 Ann Lee: Can you deliver by Friday?"
+    olga.says("Yes, Friday works. I'll send the offer today.", replying_to=relayed)
+    assert await ann.texts(1) == ["Yes, Friday works. I'll send the offer today."]
+    ann.says("Great, and 4 more chairs please")
+    assert await olga.texts(1) == ["#1 Ann Lee: Great, and 4 more chairs please"]
+    olga.says("/r 1 Added the chairs.")
+    assert await ann.texts(1) == ["Added the chairs."]
+
+    olga.says("/close 1")
+    assert await olga.texts(1) == ["Conversation #1 is closed; the customer was told."]
+    assert (await ann.texts(1))[0].startswith("Our team has closed this conversation.")
+    ann.says("thanks")
+    assert (await ann.texts(1))[0] == "You're welcome! Write any time."  # the bot is back
+    await olga.hears_nothing_more(bot)
+
+    assert await bot.handoff_kinds() == [
+        "handoff_requested", "rep_notified", "rep_claimed", "customer_replied", "rep_replied",
+        "customer_replied", "rep_replied", "closed",
+    ]  # fmt: skip
+
+
+async def test_while_with_a_rep_photos_stickers_edits_and_buttons_get_no_bot_reply(
+    bot: OmniBot, fake: FakeTelegram
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    ann = TelegramPerson(fake, ANN, "Ann")
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    olga.says("/online")
+    await olga.receives(1)
+    ann.says("/human")
+    await ann.receives(1)
+    [card] = await olga.receives(1)
+    olga.presses("claim:1", on=card)
+    await olga.receives(1)
+    await ann.receives(1)  # "Olga from our team has joined ..."
+
+    first = ann.says("the box")
+    fake.inject(media_message(ANN, 900, "photo", [PHOTO]))
+    fake.inject(media_message(ANN, 901, "sticker", STICKER))
+    fake.user_edit(ANN, first, "the box was wet")
+    fake.user_callback(ANN, "menu:lead", message_id=card.message_id)
+
+    assert await olga.texts(4) == [
+        "#1 Ann: the box",
+        "#1 Ann: [photo]",
+        "#1 Ann: [sticker]",
+        "#1 Ann: [button: menu:lead]",
+    ]
+    await ann.hears_nothing_more(bot)
+    async with bot.database.transaction() as uow:
+        stored = [t.kind for t in await uow.touchpoints.search(kind="customer_replied")]
+    assert len(stored) == 4
+
+
+PHOTO = {"file_id": "ph-1", "file_unique_id": "u1", "width": 800, "height": 600}
+STICKER = {
+    "file_id": "st-1", "file_unique_id": "u2", "type": "regular", "width": 512, "height": 512,
+    "is_animated": False, "is_video": False, "emoji": "👍",
+}  # fmt: skip
+
+
+def media_message(chat_id: int, message_id: int, kind: str, media: object) -> dict[str, object]:
+    user = {"id": chat_id, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+    chat = {"id": chat_id, "type": "private", "first_name": "Ann"}
+    message = {
+        "message_id": message_id,
+        "date": int(utc_now().timestamp()),
+        "chat": chat,
+        "from": user,
+    }
+    return {"message": message | {kind: media}}
+
+
+# --- customer by email, rep on Telegram ------------------------------------------------------
+
+
+async def test_customer_by_email_with_a_rep_on_telegram(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    olga.says("/online")
+    await olga.receives(1)
+    kim = MailCustomer(inbox, smtp_server, KIM, "Kim Lee")
+
+    asked = await kim.writes("Contract", "Please, I need to speak to a real person.")
+    [passing] = await kim.receives(1)
+    assert plain_text(passing).startswith("I'm passing your conversation to a person")
+    assert passing["In-Reply-To"] == asked.message_id
+
+    [card] = await olga.receives(1)
+    assert card.text.startswith("New conversation #1 for you\nKim Lee · email · en\n")
+    assert "customer: Please, I need to speak to a real person." in card.text
+    olga.presses("claim:1", on=card)
+    await olga.receives(1)
+    [joined] = await kim.receives(1)
+    assert plain_text(joined) == "Olga from our team has joined and will answer you here."
+
+    await kim.writes(
+        "Re: Contract",
+        quoting(joined, "Hello Olga, can we extend it to 24 months?"),
+        replying_to=joined,
+    )
+    [relayed] = await olga.receives(1)
+    assert relayed.text == "#1 Kim Lee: Hello Olga, can we extend it to 24 months?"  # no quote
+
+    olga.says("Yes, 24 months is possible. I'll send the papers.", replying_to=relayed)
+    [answer] = await kim.receives(1)
+    assert plain_text(answer) == "Yes, 24 months is possible. I'll send the papers."
+    assert answer["Subject"] == "Re: Contract"
+    assert answer["To"] == KIM
+    assert asked.message_id in str(answer["References"]).split()  # the customer's own thread
+
+    await kim.writes("Re: Contract", quoting(answer, "Perfect, thank you."), replying_to=answer)
+    assert await olga.texts(1) == ["#1 Kim Lee: Perfect, thank you."]
+    olga.says("/close 1")
+    await olga.receives(1)
+    [closed] = await kim.receives(1)
+    assert plain_text(closed).startswith("Our team has closed this conversation.")
+    await settled(bot)
+    assert len(kim.envelopes()) == 4  # passing, joined, the answer, closed: the bot added nothing
+
+    assert await bot.handoff_kinds() == [
+        "handoff_requested", "rep_notified", "rep_claimed", "customer_replied", "rep_replied",
+        "customer_replied", "closed",
+    ]  # fmt: skip
+
+
+# --- customer on Telegram, rep by email ------------------------------------------------------
+
+
+async def test_customer_on_telegram_with_a_rep_by_email(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Boris", email=BORIS)
+    boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
+    await boris.writes("on duty", "/online")
+    [online] = await boris.receives(1)
+    assert plain_text(online) == "You are online. Waiting conversations offered to you: 0."
+    assert await bot.reps_on_duty() == {"Boris"}
+    ann = TelegramPerson(fake, ANN, "Ann", "Lee")
+
+    ann.says("I want to talk to a human")
+    await ann.receives(1)
+    [card] = await boris.receives(1)
+    assert card["Subject"] == "[#1] Ann Lee"
+    assert plain_text(card).startswith("New conversation #1 for you\nAnn Lee · telegram · en\n")
+
+    await boris.writes(  # replying to the card claims it and answers at once
+        "Re: [#1] Ann Lee", quoting(card, "Hi Ann, Boris here. How can I help?"), replying_to=card
+    )
+    assert await ann.texts(2) == [
+        "Boris from our team has joined and will answer you here.",
+        "Hi Ann, Boris here. How can I help?",
+    ]
+    [claimed] = await boris.receives(1)
+    assert plain_text(claimed).startswith("Conversation #1 is yours.")
+
+    ann.says("I need 3 more chairs, same model")
+    [relayed] = await boris.receives(1)
+    assert plain_text(relayed) == "#1 Ann Lee: I need 3 more chairs, same model"
+    assert relayed["Subject"] == "[#1] Ann Lee"
+    await boris.writes(
+        "Re: [#1] Ann Lee", quoting(relayed, "Done, they ship on Monday."), replying_to=relayed
+    )
+    assert await ann.texts(1) == ["Done, they ship on Monday."]
+
+    await boris.writes("Re: [#1] Ann Lee", quoting(relayed, "/close 1"), replying_to=relayed)
+    [done] = await boris.receives(1)
+    assert plain_text(done) == "Conversation #1 is closed; the customer was told."
+    assert (await ann.texts(1))[0].startswith("Our team has closed this conversation.")
+    await ann.hears_nothing_more(bot)
+
+    assert await bot.handoff_kinds() == [
+        "handoff_requested", "rep_notified", "rep_claimed", "rep_replied", "customer_replied",
+        "rep_replied", "closed",
+    ]  # fmt: skip
+
+
+async def test_a_rep_by_email_cannot_answer_a_conversation_of_another_rep(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    await add_rep(bot, "Boris", email=BORIS)
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    olga.says("/online")
+    await olga.receives(1)
+    ann = TelegramPerson(fake, ANN, "Ann")
+    ann.says("/human")
+    await ann.receives(1)
+    [card] = await olga.receives(1)
+    olga.presses("claim:1", on=card)
+    await olga.receives(1)
+    await ann.receives(1)
+
+    boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
+    await boris.writes("answer", "/r 1 Ann, here is my private offer")
+    [refused] = await boris.receives(1)
+    assert (
+        plain_text(refused) == "Conversation #1 is not assigned to you. A manager can reassign it."
+    )
+    await ann.hears_nothing_more(bot)
