@@ -1,0 +1,177 @@
+"""`touchpoint run` killed while a hand-off waits for a claim, then started again.
+
+The claim deadline is a row in the database, not a task in the process: after a SIGKILL and a
+restart it still fires, exactly once, and the hand-off moves on to the next rep, then to the
+managers. Reps are registered and the hand-off reassigned with the `touchpoint` CLI, as a
+manager would; reps and the customer talk to the bot through the fake Bot API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from storage.tables import outbox
+from storage.uow import Database
+from tests.bot_process import PROJECT, BotProcess, bot_environment
+from tests.conftest import administer, require_postgres, run_blocking
+from tests.fakes.telegram import FakeTelegram, SentMessage
+
+pytestmark = pytest.mark.slow
+
+ANN, OLGA, BORIS, MIA = 1001, 4242, 4343, 4444
+CLAIM_SECONDS = 3
+WAIT_SECONDS = 60.0
+CARD = "New conversation #1 for you"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's own; the bot process migrates it at start-up."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
+        return
+    server = require_postgres().rsplit("/", 1)[0]
+    name = f"touchpoint_e2e_handoff_{os.getpid()}"
+    recreate = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    run_blocking(administer(server, *recreate))
+    yield f"{server}/{name}"
+    run_blocking(administer(server, recreate[0]))
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+def environment(fake: FakeTelegram, database_url: str) -> dict[str, str]:
+    return bot_environment(
+        database_url,
+        TELEGRAM_BOT_TOKEN=fake.token,
+        TELEGRAM_API_URL=fake.api_url,
+        TELEGRAM_POLL_TIMEOUT="1",
+        TELEGRAM_MAX_PER_CHAT="0",
+        TELEGRAM_MAX_PER_SECOND="0",
+        HANDOFF_CLAIM_SECONDS=str(CLAIM_SECONDS),
+    )
+
+
+async def touchpoint(env: dict[str, str], *args: str) -> str:
+    """The CLI as a manager runs it, next to the running bot, on the same database."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, cwd=PROJECT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, f"touchpoint {' '.join(args)}: {err.decode()}"
+    return out.decode()
+
+
+async def add_rep(env: dict[str, str], name: str, telegram: int, role: str = "rep") -> int:
+    said = await touchpoint(
+        env, "reps", "add", name, "--telegram", str(telegram), "--lang", "en", "--role", role
+    )
+    found = re.fullmatch(r"rep (\d+) added\n", said)
+    assert found, said
+    return int(found[1])
+
+
+def cards_to(fake: FakeTelegram, chat_id: int) -> list[SentMessage]:
+    return [m for m in fake.sent if m.chat_id == chat_id and m.text.startswith(CARD)]
+
+
+async def wait_for(fake: FakeTelegram, bot: BotProcess, condition: Any, what: str) -> None:
+    try:
+        await fake.wait_until(condition, WAIT_SECONDS)
+    except AssertionError:
+        raise AssertionError(f"{what}: not within {WAIT_SECONDS}s\n{bot.log()[-4000:]}") from None
+
+
+async def all_sent(database_url: str) -> bool:
+    database = Database.from_url(database_url)
+    try:
+        async with database.transaction() as uow:
+            statuses = await uow.connection.execute(select(outbox.c.status))
+            return all(status == "sent" for (status,) in statuses)
+    finally:
+        await database.dispose()
+
+
+async def test_a_claim_deadline_survives_a_kill_and_fires_once_then_a_manager_reassigns(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    env = environment(fake, database_url)
+    await touchpoint(env, "db", "upgrade")
+    ids = {
+        OLGA: await add_rep(env, "Olga", OLGA),
+        BORIS: await add_rep(env, "Boris", BORIS),
+    }
+    await add_rep(env, "Mia", MIA, role="manager")  # off duty: she hears of escalations only
+
+    first = BotProcess(env, tmp_path / "killed.log")
+    await first.start()
+    try:
+        for rep in (OLGA, BORIS):
+            fake.user_message(rep, "/online", first_name="Rep")
+        await wait_for(fake, first, lambda: len(fake.sent) == 2, "both reps told they are online")
+        fake.user_message(ANN, "/human", first_name="Ann")
+        await wait_for(
+            fake, first, lambda: cards_to(fake, OLGA) or cards_to(fake, BORIS), "the first card"
+        )
+        for _ in range(100):  # the card's row is marked sent right after the Bot API answered
+            if await all_sent(database_url):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await first.kill()
+    offered_first = OLGA if cards_to(fake, OLGA) else BORIS
+    offered_next = BORIS if offered_first == OLGA else OLGA
+    await asyncio.sleep(CLAIM_SECONDS + 1)  # the deadline passes while no bot runs
+
+    async with BotProcess(env, tmp_path / "restarted.log") as bot:
+        await wait_for(fake, bot, lambda: cards_to(fake, offered_next), "the card to the next rep")
+        await wait_for(fake, bot, lambda: cards_to(fake, MIA), "the card to the manager")
+        # Long enough for any timer left to fire again: the scheduler polls every 5 s.
+        await asyncio.sleep(CLAIM_SECONDS + 6)
+        assert [len(cards_to(fake, chat)) for chat in (offered_first, offered_next, MIA)] == [
+            1,
+            1,
+            1,
+        ]
+        assert fake.texts_to(ANN) == [
+            "I'm passing your conversation to a person from our team. "
+            "They will answer right here; until then I'll stay quiet."
+        ]
+
+        said = await touchpoint(env, "handoffs", "assign", "1", "--rep", str(ids[offered_first]))
+        assert said.startswith("hand-off 1 assigned to ")
+        await wait_for(fake, bot, lambda: len(cards_to(fake, offered_first)) == 2, "the new card")
+        await wait_for(fake, bot, lambda: len(fake.texts_to(ANN)) == 2, "the customer told")
+        assert fake.texts_to(ANN)[1].endswith("from our team has joined and will answer you here.")
+        assert await bot.stop() == 0
+
+    shown = json.loads(await touchpoint(env, "handoffs", "show", "1", "--json"))
+    assert (shown["status"], shown["rep_id"]) == ("claimed", ids[offered_first])
+    steps = [
+        (t["kind"], t["details"].get("rep_id"))
+        for t in shown["timeline"]
+        if t["kind"] in ("rep_notified", "claim_expired", "escalated", "reassigned")
+    ]
+    assert steps == [
+        ("rep_notified", ids[offered_first]),
+        ("claim_expired", ids[offered_first]),
+        ("rep_notified", ids[offered_next]),
+        ("claim_expired", ids[offered_next]),
+        ("escalated", None),
+        ("reassigned", ids[offered_first]),
+    ]
