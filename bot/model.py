@@ -127,6 +127,7 @@ class OutboundMessage:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     ticket: int | None = None  # the conversation's open ticket number (email tags subjects)
+    forward: str | None = None  # a message of the same channel to copy first (`text` labels it)
 
 
 @dataclass(frozen=True, slots=True)

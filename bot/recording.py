@@ -131,6 +131,7 @@ def _notice_row(notice: Notice, config: FlowConfig) -> NewOutbound:
         subject=notice.subject,
         message_id=make_msgid(domain=config.message_id_domain),
         relay_conversation_id=notice.about,
+        forward=notice.forward,
     )
 
 

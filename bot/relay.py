@@ -265,6 +265,7 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         in_reply_to=row.in_reply_to,
         references=tuple(row.references),
         ticket=row.ticket,
+        forward=row.forward,
     )
 
 

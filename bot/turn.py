@@ -49,6 +49,7 @@ class Notice:
     options: tuple[QuickReply, ...] = ()
     about: int | None = None
     subject: str = ""
+    forward: str | None = None  # the customer's message itself, where the rep can see it as is
 
 
 @dataclass(frozen=True, slots=True)

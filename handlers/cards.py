@@ -5,11 +5,14 @@ Rep-facing text is in the rep's first language; the customer's own words are nev
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.model import QuickReply
 from bot.turn import Context, Notice
 from handlers.reps import rep_language
 from storage.records import Conversation, Handoff, Rep
 
+COPIES_MESSAGES = "telegram"  # the channel that can show a rep a customer's message as it is
 RECENT = 6
 PREVIEW = 300
 
@@ -56,12 +59,25 @@ async def card(ctx: Context, handoff: Handoff, conversation: Conversation, rep: 
 
 
 async def relayed(
-    ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep, text: str
+    ctx: Context,
+    handoff: Handoff,
+    conversation: Conversation,
+    rep: Rep,
+    text: str,
+    *,
+    original: str | None = None,
 ) -> Notice:
-    """A customer's message on its way to the rep who has the conversation."""
+    """A customer's message on its way to the rep who has the conversation.
+
+    `original` is the message's key on the customer's channel: when the rep is on that same
+    channel, the message itself (a photo, a voice note) is copied to them, labelled by `text`.
+    """
     name = await _customer_name(ctx, conversation)
     body = ctx.say("rep.relayed", rep_language(rep), number=handoff.id, name=name, text=text)
-    return notice_to(rep, body, about=conversation.id, subject=f"[#{handoff.id}] {name}")
+    notice = notice_to(rep, body, about=conversation.id, subject=f"[#{handoff.id}] {name}")
+    if original and notice.channel == conversation.channel == COPIES_MESSAGES:
+        return replace(notice, forward=original)
+    return notice
 
 
 async def _customer_name(ctx: Context, conversation: Conversation) -> str:

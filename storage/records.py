@@ -145,6 +145,7 @@ class OutboxRow:
     ticket: int | None = None
     contact_id: int | None = None
     reachable: bool = True
+    forward: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

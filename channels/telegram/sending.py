@@ -14,6 +14,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    ReplyParameters,
 )
 from telegram.error import (
     BadRequest,
@@ -62,12 +63,34 @@ class TelegramSender:
 
     async def _send_parts(self, chat_id: str, message: OutboundMessage) -> SendReceipt:
         parts = split_text(message.text)
+        copy = await self._copy(chat_id, message.forward) if message.forward else None
         sent = None
         for number, part in enumerate(parts, start=1):
             markup = keyboard(message) if number == len(parts) else None
-            sent = await self._client.send_message(chat_id=chat_id, text=part, reply_markup=markup)
+            sent = await self._client.send_message(
+                chat_id=chat_id,
+                text=part,
+                reply_markup=markup,
+                reply_parameters=ReplyParameters(copy, allow_sending_without_reply=True)
+                if copy and number == 1
+                else None,
+            )
         assert sent is not None
         return SendReceipt(external_id=f"{chat_id}:{sent.message_id}")
+
+    async def _copy(self, chat_id: str, key: str) -> int | None:
+        """Copy the message `chat:message` into `chat_id` (any kind: photo, sticker, voice...);
+        its label follows as a reply to the copy. A message that cannot be copied any more
+        (deleted, protected content) leaves the label alone rather than the rep with nothing."""
+        from_chat, _, message_id = key.partition(":")
+        if not message_id.isdigit():
+            return None
+        try:
+            copied = await self._client.copy_message(chat_id, from_chat, int(message_id))
+        except BadRequest as error:
+            log.warning("message %s not copied to a rep: %s", key, error.message)
+            return None
+        return copied.message_id
 
 
 def classify(error: TelegramError) -> PermanentSendError | TransientSendError:

@@ -47,6 +47,7 @@ class NewOutbound:
     references: list[str] = field(default_factory=list)
     ticket: int | None = None
     relay_conversation_id: int | None = None
+    forward: str | None = None
 
 
 def outbox_from_row(row: Row[Any]) -> OutboxRow:
@@ -64,6 +65,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         references=list(row.references or []),
         attempts=row.attempts,
         ticket=row.ticket,
+        forward=row.forward,
     )
 
 

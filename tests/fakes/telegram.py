@@ -213,7 +213,7 @@ class FakeTelegram:
 
     @property
     def sent(self) -> list[SentMessage]:
-        """Successful sendMessage and editMessageText calls, in order."""
+        """Successful sendMessage, editMessageText and copyMessage calls, in order."""
         return self._api.sent
 
     @property

@@ -26,6 +26,10 @@ from tests.fakes.telegram_text import EntityError, visible_text
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER = 200
+# What copyMessage does not carry over: the copy is a new message of the bot's, in another chat.
+NOT_COPIED = frozenset(
+    {"message_id", "from", "chat", "date", "edit_date", "reply_to_message", "forward_origin"}
+)
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 Handler = Callable[[JSON], Awaitable[Any]]
 
@@ -70,6 +74,7 @@ class BotApi:
             "getMe": self.get_me,
             "getUpdates": self.get_updates,
             "sendMessage": self.send_message,
+            "copyMessage": self.copy_message,
             "editMessageText": self.edit_message_text,
             "answerCallbackQuery": self.answer_callback_query,
             "setWebhook": self.set_webhook,
@@ -102,14 +107,39 @@ class BotApi:
         chat_id = self._reachable_chat(params)
         text, raw = _checked_text(params)
         markup = _checked_markup(params.get("reply_markup"))
-        message = {
+        message = self._new_message(chat_id) | {"text": text} | self._replying_to(chat_id, params)
+        return self._record(message | _inline_only(markup), markup, params, raw)
+
+    async def copy_message(self, params: JSON) -> JSON:
+        """The message's content (text, photo, sticker...) sent anew; Telegram answers only the
+        new message_id. What the user sees is recorded with the caption, or the text, as text."""
+        chat_id = self._reachable_chat(params)
+        source = self._chats.message(_int(params, "from_chat_id"), _int(params, "message_id"))
+        if source is None:
+            raise ApiError(400, "Bad Request: message to copy not found")
+        content = {k: v for k, v in source.items() if k not in NOT_COPIED}
+        message = self._new_message(chat_id) | content
+        shown = str(content.get("text") or content.get("caption") or "")
+        self._record(message, None, params, shown, method="copyMessage")
+        return {"message_id": message["message_id"]}
+
+    def _replying_to(self, chat_id: int, params: JSON) -> JSON:
+        """The answered message, as Telegram includes it (absent when it is gone)."""
+        wanted = params.get("reply_parameters")
+        if not isinstance(wanted, dict) or not isinstance(wanted.get("message_id"), int):
+            return {}
+        answered = self._chats.message(chat_id, wanted["message_id"])
+        if answered is None and not wanted.get("allow_sending_without_reply"):
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return {"reply_to_message": answered} if answered else {}
+
+    def _new_message(self, chat_id: int) -> JSON:
+        return {
             "message_id": self._chats.message_id(chat_id),
             "from": self.bot_user,
             "chat": self._chats.chat(chat_id),
             "date": now(),
-            "text": text,
         }
-        return self._record(message | _inline_only(markup), markup, params, raw)
 
     async def edit_message_text(self, params: JSON) -> JSON:
         chat_id = self._reachable_chat(params)
@@ -162,12 +192,13 @@ class BotApi:
         sent = SentMessage(
             chat_id=message["chat"]["id"],
             message_id=message["message_id"],
-            text=message["text"],
+            text=str(message.get("text") or message.get("caption") or ""),
             reply_markup=markup,
             at=time.monotonic(),
             method=method,
             parse_mode=params.get("parse_mode"),
             raw_text=raw,
+            reply_to=(message.get("reply_to_message") or {}).get("message_id"),
         )
         self.sent.append(sent)
         return message

@@ -16,9 +16,10 @@ class SentMessage:
     text: str
     reply_markup: JSON | None
     at: float
-    method: str  # "sendMessage" or "editMessageText"
+    method: str  # "sendMessage", "editMessageText" or "copyMessage"
     parse_mode: str | None
     raw_text: str
+    reply_to: int | None = None  # the message of the same chat it answers
 
 
 @dataclass(frozen=True, slots=True)

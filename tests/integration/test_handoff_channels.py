@@ -293,13 +293,25 @@ async def test_while_with_a_rep_photos_stickers_edits_and_buttons_get_no_bot_rep
     fake.user_edit(ANN, first, "the box was wet")
     fake.user_callback(ANN, "menu:lead", message_id=card.message_id)
 
-    assert await olga.texts(4) == [
-        "#1 Ann: the box",
-        "#1 Ann: [photo]",
-        "#1 Ann: [sticker]",
-        "#1 Ann: [button: menu:lead]",
+    shown = await olga.receives(6)
+    assert [(m.method, m.text) for m in shown] == [
+        ("sendMessage", "#1 Ann: the box"),
+        ("copyMessage", ""),  # the photo itself
+        ("sendMessage", "#1 Ann: [photo]"),
+        ("copyMessage", ""),  # the sticker itself
+        ("sendMessage", "#1 Ann: [sticker]"),
+        ("sendMessage", "#1 Ann: [button: menu:lead]"),
     ]
+    assert [m.reply_to for m in shown[2:5:2]] == [shown[1].message_id, shown[3].message_id]
+    copied = [
+        (c.params["from_chat_id"], c.params["message_id"])
+        for c in fake.calls
+        if c.method == "copyMessage"
+    ]
+    assert copied == [(ANN, 900), (ANN, 901)]
     await ann.hears_nothing_more(bot)
+    olga.says("Thanks, I see the damage.", replying_to=shown[2])  # answering the photo's label
+    assert await ann.texts(1) == ["Thanks, I see the damage."]
     async with bot.database.transaction() as uow:
         stored = [t.kind for t in await uow.touchpoints.search(kind="customer_replied")]
     assert len(stored) == 4
