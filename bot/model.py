@@ -128,6 +128,7 @@ class OutboundMessage:
     references: tuple[str, ...] = ()
     ticket: int | None = None  # the conversation's open ticket number (email tags subjects)
     forward: str | None = None  # a message of the same channel to copy first (`text` labels it)
+    automatic: bool = True  # False for a rep's own words (no `Auto-Submitted` on email)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ def merged(replies: tuple[Reply, ...]) -> Reply:
         text="\n\n".join(reply.text for reply in replies),
         options=with_options[-1].options if with_options else (),
         contact_button=next((r.contact_button for r in replies if r.contact_button), ""),
+        human=any(reply.human for reply in replies),
     )
 
 
@@ -119,6 +120,7 @@ def outbound(
         in_reply_to=thread.in_reply_to,
         references=list(thread.references),
         ticket=ticket,
+        automatic=not reply.human,
     )
 
 

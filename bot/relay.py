@@ -266,6 +266,7 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         references=tuple(row.references),
         ticket=row.ticket,
         forward=row.forward,
+        automatic=row.automatic,
     )
 
 

@@ -24,6 +24,9 @@ class Reply:
     text: str
     options: tuple[QuickReply, ...] = ()
     contact_button: str = ""
+    # Written by a person (a rep's answer): email then leaves out `Auto-Submitted`, which would
+    # tell the customer's mail system that nobody wrote it.
+    human: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,8 @@ def _rep_says(rep: Rep, handoff: Handoff, text: str) -> Action:
         latency = round((turn.now - handoff.requested_at).total_seconds(), 1)
         details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": latency, "first": first}
         return Result(
-            replies=(Reply(text.strip()[:4000]),), events=(Event("rep_replied", details, "rep"),)
+            replies=(Reply(text.strip()[:4000], human=True),),
+            events=(Event("rep_replied", details, "rep"),),
         )
 
     return action

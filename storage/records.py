@@ -146,6 +146,7 @@ class OutboxRow:
     contact_id: int | None = None
     reachable: bool = True
     forward: str | None = None
+    automatic: bool = True
 
 
 @dataclass(frozen=True, slots=True)

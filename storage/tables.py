@@ -276,6 +276,7 @@ outbox = Table(
     # A customer's message to show the rep as it is (a photo, a sticker, a voice note), by its
     # channel key (Telegram `chat:message`): the row's text then labels the copy.
     Column("forward", String(128)),
+    Column("automatic", Boolean, nullable=False, server_default="1"),  # not a rep's own words
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime(), nullable=False),

@@ -4,8 +4,8 @@
 after `accept` returned, so a crash re-delivers (and the core's unique key absorbs) at most the
 mail in hand. `send` writes one reply in the customer's thread: our Message-ID (given when the
 reply was queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject` (without
-`Re:` on a mail that answers none, such as a card to a rep), `Auto-Submitted: auto-replied`,
-exactly one recipient.
+`Re:` on a mail that answers none, such as a card to a rep), `Auto-Submitted: auto-replied`
+(not on a rep's own answer), exactly one recipient.
 
 On the very first start (no watermark yet) mail older than `backfill_days` is left alone: the
 bot answers what arrives from its installation on, not years of a mailbox's history.
@@ -72,7 +72,7 @@ class EmailChannel:
             message_id=message_id,
             in_reply_to=message.in_reply_to,
             references=message.references,
-            auto_submitted=True,
+            auto_submitted=message.automatic,
             loop_token=config.ours.loop_token,
             language=detect_language(message.text),
         )

@@ -48,6 +48,7 @@ class NewOutbound:
     ticket: int | None = None
     relay_conversation_id: int | None = None
     forward: str | None = None
+    automatic: bool = True
 
 
 def outbox_from_row(row: Row[Any]) -> OutboxRow:
@@ -66,6 +67,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         attempts=row.attempts,
         ticket=row.ticket,
         forward=row.forward,
+        automatic=row.automatic,
     )
 
 

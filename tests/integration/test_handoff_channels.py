@@ -352,6 +352,7 @@ async def test_customer_by_email_with_a_rep_on_telegram(
     [passing] = await kim.receives(1)
     assert plain_text(passing).startswith("I'm passing your conversation to a person")
     assert passing["In-Reply-To"] == asked.message_id
+    assert passing["Auto-Submitted"] == "auto-replied"  # the bot wrote it
 
     [card] = await olga.receives(1)
     assert card.text.startswith("New conversation #1 for you\nKim Lee · email · en\n")
@@ -374,6 +375,7 @@ async def test_customer_by_email_with_a_rep_on_telegram(
     assert plain_text(answer) == "Yes, 24 months is possible. I'll send the papers."
     assert answer["Subject"] == "Re: Contract"
     assert answer["To"] == KIM
+    assert answer["Auto-Submitted"] is None  # a person wrote it
     assert asked.message_id in str(answer["References"]).split()  # the customer's own thread
 
     await kim.writes("Re: Contract", quoting(answer, "Perfect, thank you."), replying_to=answer)

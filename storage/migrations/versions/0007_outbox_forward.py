@@ -1,4 +1,4 @@
-"""outbox rows that copy a customer's message to a rep
+"""outbox rows that copy a customer's message to a rep, and rows a rep wrote
 
 Revision ID: 0007
 Revises: 0006
@@ -19,8 +19,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("forward", sa.String(length=128), nullable=True))
+        batch_op.add_column(
+            sa.Column("automatic", sa.Boolean(), server_default="1", nullable=False)
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("automatic")
         batch_op.drop_column("forward")
