@@ -119,6 +119,10 @@ async def _already_taken(
     holder = await ctx.uow.reps.get(handoff.rep_id) if handoff and handoff.rep_id else None
     if handoff is None or holder is None or handoff.status != "claimed":
         return Desk(to_rep=(ctx.say("rep.no_such", lang, number=number or "?"),))
+    if holder.id == rep.id:  # pressed twice
+        return Desk(to_rep=(ctx.say("rep.claimed", lang, number=handoff.id),))
+    if rep.id in handoff.offered_to:
+        return Desk()  # told who took it when it was taken: once is enough
     return Desk(to_rep=(ctx.say("rep.taken_by", lang, number=handoff.id, name=holder.name),))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from types import TracebackType
 
@@ -46,6 +47,7 @@ smtp_server = smtp_service.smtp_server  # the fixture, made visible to this modu
 
 ANN = 1001  # a customer on Telegram
 OLGA = 4242  # a rep on Telegram
+BORIS_TELEGRAM = 4343  # another
 KIM = "kim@initech.example"  # a customer by email
 BORIS = "boris@shop.example"  # a rep by email
 HANDOFF_KINDS = (
@@ -315,6 +317,44 @@ async def test_while_with_a_rep_photos_stickers_edits_and_buttons_get_no_bot_rep
     async with bot.database.transaction() as uow:
         stored = [t.kind for t in await uow.touchpoints.search(kind="customer_replied")]
     assert len(stored) == 4
+
+
+async def test_two_reps_press_claim_at_the_same_moment_one_wins_the_other_is_told(
+    bot: OmniBot, fake: FakeTelegram
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    await add_rep(bot, "Boris", telegram=BORIS_TELEGRAM)
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    boris = TelegramPerson(fake, BORIS_TELEGRAM, "Boris")
+    olga.says("/online")
+    boris.says("/online")
+    [olga_online], [boris_online] = await olga.receives(1), await boris.receives(1)
+    ann = TelegramPerson(fake, ANN, "Ann")
+    ann.says("/human")
+    await ann.receives(1)
+    await until(lambda: len(olga.received()) + len(boris.received()) == 3, "the card")
+
+    # Both presses reach the bot in one getUpdates batch; whoever was not offered the card
+    # presses Claim on a message of their own (the number is all a claim needs).
+    olga.presses("claim:1", on=olga.received()[-1] if len(olga.received()) > 1 else olga_online)
+    boris.presses("claim:1", on=boris.received()[-1] if len(boris.received()) > 1 else boris_online)
+
+    def answers() -> list[str]:
+        return [m.text for m in [*olga.received(), *boris.received()]]
+
+    def claim_answers() -> list[str]:
+        return [t for t in answers() if re.match(r"Conversation #1 (is yours|was taken by)", t)]
+
+    await until(lambda: len(claim_answers()) >= 2, "both reps answered")
+    await settled(bot)
+    won = [text for text in answers() if text.startswith("Conversation #1 is yours.")]
+    lost = [text for text in answers() if text.startswith("Conversation #1 was taken by ")]
+    assert (len(won), len(lost)) == (1, 1), answers()
+    winner = lost[0].removeprefix("Conversation #1 was taken by ").rstrip(".")
+    assert await ann.catches_up(bot) == [
+        f"{winner} from our team has joined and will answer you here."
+    ]
+    assert (await bot.handoff_kinds()).count("rep_claimed") == 1
 
 
 PHOTO = {"file_id": "ph-1", "file_unique_id": "u1", "width": 800, "height": 600}
