@@ -13,7 +13,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.turn import Context, Event, Notice, Reply, Result
-from handlers.cards import card
+from handlers.cards import card, notice_to
+from handlers.reps import rep_language
 from storage.records import Conversation, Handoff, Rep
 
 CLAIM_TIMER = "claim_deadline"
@@ -71,9 +72,15 @@ async def reassign(
     await start_idle_clock(ctx, handoff, now)
     details = {"handoff_id": handoff.id, "from_rep_id": handoff.rep_id, "rep_id": rep.id}
     joined = Reply(ctx.say("handoff.rep_joined", conversation.current.language, name=rep.name))
-    notice = await card(ctx, handoff, conversation, rep)
+    notices = [await card(ctx, handoff, conversation, rep)]
+    # Whoever held it or was offered it learns who has it now, as after a claim.
+    for rep_id in dict.fromkeys([*handoff.offered_to, handoff.rep_id]):
+        other = await ctx.uow.reps.get(rep_id) if rep_id and rep_id != rep.id else None
+        if other is not None:
+            told = ctx.say("rep.taken_by", rep_language(other), number=handoff.id, name=rep.name)
+            notices.append(notice_to(other, told))
     return Result(
-        replies=(joined,), events=(Event("reassigned", details, "system"),), notices=(notice,)
+        replies=(joined,), events=(Event("reassigned", details, "system"),), notices=tuple(notices)
     )
 
 

@@ -158,6 +158,14 @@ async def test_a_claim_deadline_survives_a_kill_and_fires_once_then_a_manager_re
         await wait_for(fake, bot, lambda: len(cards_to(fake, offered_first)) == 2, "the new card")
         await wait_for(fake, bot, lambda: len(fake.texts_to(ANN)) == 2, "the customer told")
         assert fake.texts_to(ANN)[1].endswith("from our team has joined and will answer you here.")
+        name = "Olga" if offered_first == OLGA else "Boris"
+        for told in (offered_next, MIA):  # those who were offered it learn who has it now
+            await wait_for(
+                fake,
+                bot,
+                lambda chat=told: f"Conversation #1 was taken by {name}." in fake.texts_to(chat),
+                "the others told",
+            )
         assert await bot.stop() == 0
 
     shown = json.loads(await touchpoint(env, "handoffs", "show", "1", "--json"))
