@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 def utc_now() -> datetime:
@@ -128,7 +128,38 @@ class OutboundMessage:
     references: tuple[str, ...] = ()
     ticket: int | None = None  # the conversation's open ticket number (email tags subjects)
     forward: str | None = None  # a message of the same channel to copy first (`text` labels it)
+    files: tuple[FileCopy, ...] = ()  # files of a message from another channel, to attach
     automatic: bool = True  # False for a rep's own words (no `Auto-Submitted` on email)
+
+
+@dataclass(frozen=True, slots=True)
+class FileCopy:
+    """A file a customer sent, fetched from their channel to show a rep on another one."""
+
+    name: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """A stored inbound message, as its channel gave it, for showing it to a rep as it is."""
+
+    channel: str
+    key: str  # the channel's id of the message (`external_id`)
+    payload: Mapping[str, Any] | None
+    raw: bytes | None
+
+
+@runtime_checkable
+class ShowsOriginals(Protocol):
+    """A channel that can show one of its messages to a rep: copy it within the channel
+    (`copies_messages`), and fetch its files for a rep on another channel."""
+
+    copies_messages: bool
+
+    async def files_of(self, original: Original) -> list[FileCopy]:
+        """The message's files; an empty list when there are none or they cannot be fetched."""
 
 
 @dataclass(frozen=True, slots=True)

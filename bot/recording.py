@@ -133,7 +133,7 @@ def _notice_row(notice: Notice, config: FlowConfig) -> NewOutbound:
         subject=notice.subject,
         message_id=make_msgid(domain=config.message_id_domain),
         relay_conversation_id=notice.about,
-        forward=notice.forward,
+        forward_message_id=notice.forward_message_id,
     )
 
 

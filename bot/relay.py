@@ -21,17 +21,19 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from bot.model import (
     Address,
     ChannelAdapter,
+    Original,
     OutboundMessage,
     PermanentSendError,
     QuickReply,
     SendReceipt,
+    ShowsOriginals,
     ThrottledSendError,
     TransientSendError,
     utc_now,
@@ -188,8 +190,11 @@ class Relay:
 
     async def _send(self, row: OutboxRow) -> Attempt:
         adapter = self._adapters[row.channel]
+        message = to_message(row)
+        if row.forward_message_id is not None:
+            message = await self._showing_original(message, row.forward_message_id)
         try:
-            return Delivered(await adapter.send(to_message(row)))
+            return Delivered(await adapter.send(message))
         except PermanentSendError as error:
             return Failed(error.reason, permanent=True, unreachable=error.unreachable)
         except ThrottledSendError as error:
@@ -199,6 +204,24 @@ class Relay:
         except Exception as error:  # an adapter bug or an unforeseen network error: retry
             log.exception("sending outbox row %s failed", row.id)
             return Failed(f"{type(error).__name__}: {error}", permanent=False)
+
+    async def _showing_original(self, message: OutboundMessage, message_id: int) -> OutboundMessage:
+        """A customer's message shown to a rep as it is: copied when the rep is on the same
+        channel and it can copy, otherwise its files fetched and attached. Whatever fails, the
+        label (the row's text) still goes out."""
+        stored = await self._db.run(lambda uow: uow.messages.original(message_id))
+        source = self._adapters.get(stored[0]) if stored else None
+        if stored is None or not isinstance(source, ShowsOriginals):
+            return message
+        original = Original(*stored)
+        if original.channel == message.address.channel and source.copies_messages:
+            return replace(message, forward=original.key)
+        try:
+            files = await source.files_of(original)
+        except Exception:  # the label alone is better than no message at all
+            log.exception("the files of message %s could not be fetched", message_id)
+            return message
+        return replace(message, files=tuple(files))
 
     async def _settle(self, uow: UnitOfWork, row: OutboxRow, attempt: Attempt) -> None:
         now = self._clock()
@@ -265,7 +288,6 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         in_reply_to=row.in_reply_to,
         references=tuple(row.references),
         ticket=row.ticket,
-        forward=row.forward,
         automatic=row.automatic,
     )
 

@@ -52,7 +52,7 @@ class Notice:
     options: tuple[QuickReply, ...] = ()
     about: int | None = None
     subject: str = ""
-    forward: str | None = None  # the customer's message itself, where the rep can see it as is
+    forward_message_id: int | None = None  # the stored customer message to show as it is
 
 
 @dataclass(frozen=True, slots=True)

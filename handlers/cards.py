@@ -12,7 +12,6 @@ from bot.turn import Context, Notice
 from handlers.reps import rep_language
 from storage.records import Conversation, Handoff, Rep
 
-COPIES_MESSAGES = "telegram"  # the channel that can show a rep a customer's message as it is
 RECENT = 6
 PREVIEW = 300
 
@@ -65,19 +64,17 @@ async def relayed(
     rep: Rep,
     text: str,
     *,
-    original: str | None = None,
+    original: int | None = None,
 ) -> Notice:
     """A customer's message on its way to the rep who has the conversation.
 
-    `original` is the message's key on the customer's channel: when the rep is on that same
-    channel, the message itself (a photo, a voice note) is copied to them, labelled by `text`.
+    `original` is the stored message with files (a photo, a voice note, a PDF): the relay shows
+    it to the rep as it is, on any channel, labelled by `text`.
     """
     name = await _customer_name(ctx, conversation)
     body = ctx.say("rep.relayed", rep_language(rep), number=handoff.id, name=name, text=text)
     notice = notice_to(rep, body, about=conversation.id, subject=f"[#{handoff.id}] {name}")
-    if original and notice.channel == conversation.channel == COPIES_MESSAGES:
-        return replace(notice, forward=original)
-    return notice
+    return replace(notice, forward_message_id=original)
 
 
 async def _customer_name(ctx: Context, conversation: Conversation) -> str:

@@ -74,7 +74,7 @@ async def while_with_team(turn: Turn, ctx: Context) -> Result:
     if active is None or rep is None:
         return Result(events=(Event("customer_waiting", details, "customer"),))
     media = bool(turn.message.attachments) and turn.message.edit_of is None
-    original = turn.message.external_id if media else None
+    original = turn.message_id if media else None
     notice = await relayed(
         ctx, active, turn.conversation, rep, _what_they_sent(turn), original=original
     )

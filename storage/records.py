@@ -145,7 +145,7 @@ class OutboxRow:
     ticket: int | None = None
     contact_id: int | None = None
     reachable: bool = True
-    forward: str | None = None
+    forward_message_id: int | None = None  # the customer's message to show as it is
     automatic: bool = True
 
 

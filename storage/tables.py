@@ -273,9 +273,9 @@ outbox = Table(
     # A message to a rep about a customer's conversation (the card, a relayed message): a rep
     # answering it (a Telegram reply, a mail reply) answers that conversation.
     _fk("relay_conversation_id", "conversations"),
-    # A customer's message to show the rep as it is (a photo, a sticker, a voice note), by its
-    # channel key (Telegram `chat:message`): the row's text then labels the copy.
-    Column("forward", String(128)),
+    # A customer's message to show the rep as it is (a photo, a voice note, a PDF): copied on
+    # the same channel, its files fetched and attached across channels; the text labels it.
+    _fk("forward_message_id", "messages"),
     Column("automatic", Boolean, nullable=False, server_default="1"),  # not a rep's own words
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),

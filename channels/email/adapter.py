@@ -19,16 +19,19 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from bot.intents import detect_language
-from bot.model import Accept, OutboundMessage, SendReceipt
+from bot.model import Accept, FileCopy, Original, OutboundMessage, SendReceipt
 from channels.email.compose import compose_reply
 from channels.email.ids import new_message_id
 from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
 from channels.email.inbound import Ours, to_inbound
 from channels.email.mail import FetchedMail
+from channels.email.parse import attached_files
 from channels.email.smtp import SmtpConfig, SmtpSender
 from channels.email.subjects import first_subject, reply_subject
 
 log = logging.getLogger(__name__)
+
+MAX_FORWARD_BYTES = 20 * 1024 * 1024  # what a rep's mail may carry of a customer's files
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,26 @@ class EmailChannel:
             in_reply_to=message.in_reply_to,
             references=message.references,
             auto_submitted=message.automatic,
+            files=message.files,
             loop_token=config.ours.loop_token,
             language=detect_language(message.text),
         )
         envelope_from = _address_of(config.email_from)
         await self._smtp.send(email, envelope_from=envelope_from, recipient=message.address.value)
         return SendReceipt(external_id=message_id)
+
+    copies_messages = False  # a mail is shown to a rep by its files, attached anew
+
+    async def files_of(self, original: Original) -> list[FileCopy]:
+        """The customer's files from the stored mail; inline parts (logos in a signature) and
+        files beyond MAX_FORWARD_BYTES in all are left out (the label still names them)."""
+        files, total = [], 0
+        for attachment, data in attached_files(original.raw or b""):
+            total += len(data)
+            if attachment.inline or not data or total > MAX_FORWARD_BYTES:
+                continue
+            files.append(FileCopy(attachment.name or "attachment", attachment.mime_type, data))
+        return files
 
     async def close(self) -> None:
         await self._ingest.close()

@@ -23,7 +23,7 @@ from email.utils import format_datetime
 from html import escape
 from typing import Any
 
-from bot.model import PermanentSendError, QuickReply, utc_now
+from bot.model import FileCopy, PermanentSendError, QuickReply, utc_now
 
 LOOP_HEADER = "X-Touchpoint-Loop"
 SUBJECT_LIMIT = 250
@@ -32,6 +32,7 @@ TOKEN_LIMIT = 100
 LABEL_LIMIT = 200
 MESSAGE_ID_LIMIT = 250
 ADDRESS_LIMIT = 254
+FILE_NAME_LIMIT = 100
 REFERENCES_KEPT = 10  # the thread root plus the last ten ids: enough for every client to thread
 
 HINTS = {
@@ -44,6 +45,7 @@ _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BODY_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _ID_PART = r"[^\x00-\x20\x7f-\U0010ffff<>@\"\\(),]+"
 _MESSAGE_ID = re.compile(rf"<{_ID_PART}@{_ID_PART}>")
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]{0,60}/[A-Za-z0-9][\w.+-]{0,60}")
 _ADDR_SPEC = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
@@ -62,6 +64,7 @@ def compose_reply(
     language: str | None,
     recipient_name: str = "",
     now: datetime | None = None,
+    files: Sequence[FileCopy] = (),
 ) -> EmailMessage:
     """One reply to one customer, ready for `SmtpSender.send`.
 
@@ -80,10 +83,21 @@ def compose_reply(
     _add_threading(message, in_reply_to, references)
     _add_marks(message, auto_submitted, loop_token)
     _add_bodies(message, text, options, lang)
+    for file in files:  # before Content-Language: attaching moves Content-* headers inward
+        _attach(message, file)
     if language and language.lower()[:2] in HINTS:  # after the body: set_content clears it
         message["Content-Language"] = lang
     check_one_line_headers(message)
     return message
+
+
+def _attach(message: EmailMessage, file: FileCopy) -> None:
+    kind = file.mime_type.lower() if _MIME_TYPE.fullmatch(file.mime_type) else ""
+    maintype, _, subtype = (kind or "application/octet-stream").partition("/")
+    name = header_text(file.name, FILE_NAME_LIMIT) or "attachment"
+    if maintype == "message":  # an attached mail travels as a file, not re-parsed
+        maintype, subtype = "application", "octet-stream"
+    message.add_attachment(file.data, maintype=maintype, subtype=subtype, filename=name)
 
 
 # --- header values ---------------------------------------------------------------------------

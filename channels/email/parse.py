@@ -417,6 +417,29 @@ def _attachments(message: Message) -> tuple[MailAttachment, ...]:
     return tuple(found)
 
 
+def attached_files(raw: bytes) -> list[tuple[MailAttachment, bytes]]:
+    """The files of a stored mail, with their content (to show a rep), as `_attachments`
+    lists them; a file whose content cannot be decoded comes with none."""
+    found: list[tuple[MailAttachment, bytes]] = []
+    for part in walk(_parse_bytes(raw), into_messages=False):
+        if len(found) >= MAX_ATTACHMENTS:
+            break
+        if _is_file(part):
+            found.append((_attachment(part), _content(part)))
+    return found
+
+
+def _content(part: Part) -> bytes:
+    try:
+        if part.get_content_type() == "message/rfc822":
+            inner = part.get_payload()
+            return b"".join(m.as_bytes() for m in inner if isinstance(m, Message))
+        decoded = part.get_payload(decode=True)
+    except Exception:  # a broken part: the rep still gets its name in the label
+        return b""
+    return decoded if isinstance(decoded, bytes) else b""
+
+
 def _is_file(part: Part) -> bool:
     kind = part.get_content_type()
     if kind == "message/rfc822":

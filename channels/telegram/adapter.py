@@ -17,7 +17,8 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.model import Accept, OutboundMessage, SendReceipt
+from bot.model import Accept, FileCopy, Original, OutboundMessage, SendReceipt
+from channels.telegram.files import download
 from channels.telegram.normalize import BotIdentity
 from channels.telegram.pacing import Pacing
 from channels.telegram.polling import OffsetStore, Poller
@@ -50,7 +51,10 @@ class TelegramChannel:
         self._offsets = offsets
         request = HTTPXRequest(connection_pool_size=32, read_timeout=15.0, write_timeout=15.0)
         self._client = Bot(
-            config.token, base_url=config.api_url or DEFAULT_API_URL, request=request
+            config.token,
+            base_url=config.api_url or DEFAULT_API_URL,
+            base_file_url=file_url(config.api_url or DEFAULT_API_URL),
+            request=request,
         )
         self._sender = TelegramSender(
             self._client, Pacing(config.max_per_chat, config.max_per_second)
@@ -74,6 +78,13 @@ class TelegramChannel:
     async def send(self, message: OutboundMessage) -> SendReceipt:
         await self._identity()
         return await self._sender.send(message)
+
+    # A rep on Telegram is shown a Telegram customer's message by copyMessage; a rep elsewhere
+    # gets its files.
+    copies_messages = True
+
+    async def files_of(self, original: Original) -> list[FileCopy]:
+        return await download(self._client, original.payload or {})
 
     def _poller(self, me: BotIdentity) -> Poller:
         config = self._config
@@ -114,3 +125,10 @@ class TelegramChannel:
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()
+
+
+def file_url(api_url: str) -> str:
+    """Where files are downloaded: `…/bot` → `…/file/bot`, as on api.telegram.org and on a
+    local Bot API server."""
+    root = api_url.removesuffix("/").removesuffix("/bot")
+    return f"{root}/file/bot"

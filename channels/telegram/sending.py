@@ -12,6 +12,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyParameters,
@@ -64,6 +65,11 @@ class TelegramSender:
     async def _send_parts(self, chat_id: str, message: OutboundMessage) -> SendReceipt:
         parts = split_text(message.text)
         copy = await self._copy(chat_id, message.forward) if message.forward else None
+        for file in message.files:  # from another channel: sent as documents, as they came
+            sent_file = await self._client.send_document(
+                chat_id, InputFile(file.data, filename=file.name)
+            )
+            copy = copy or sent_file.message_id
         sent = None
         for number, part in enumerate(parts, start=1):
             markup = keyboard(message) if number == len(parts) else None

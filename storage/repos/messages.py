@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 
@@ -81,6 +82,16 @@ class MessageRepository:
         )
         last: datetime | None = (await self._db.execute(query)).scalar_one_or_none()
         return last
+
+    async def original(
+        self, message_id: int
+    ) -> tuple[str, str, dict[str, Any] | None, bytes | None] | None:
+        """(channel, external id, payload, raw bytes) of a stored message, as it came."""
+        query = select(
+            messages.c.channel, messages.c.external_id, messages.c.payload, messages.c.raw
+        ).where(messages.c.id == message_id)
+        row = (await self._db.execute(query)).first()
+        return (row.channel, row.external_id, row.payload, row.raw) if row else None
 
     async def last_inbound_message_id(self, conversation_id: int) -> str | None:
         """The newest inbound key of the conversation that is an RFC 5322 Message-ID."""

@@ -47,7 +47,7 @@ class NewOutbound:
     references: list[str] = field(default_factory=list)
     ticket: int | None = None
     relay_conversation_id: int | None = None
-    forward: str | None = None
+    forward_message_id: int | None = None
     automatic: bool = True
 
 
@@ -66,7 +66,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         references=list(row.references or []),
         attempts=row.attempts,
         ticket=row.ticket,
-        forward=row.forward,
+        forward_message_id=row.forward_message_id,
         automatic=row.automatic,
     )
 

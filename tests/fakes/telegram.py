@@ -77,6 +77,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/documents/{file_id}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -317,6 +318,17 @@ class FakeTelegram:
         return url
 
     # --- Bot API side
+
+    def add_file(self, file_id: str, content: bytes) -> None:
+        """A file users can send (by `file_id` in an update) and the bot can download."""
+        self._api.files[file_id] = content
+
+    async def _download(self, request: web.Request) -> web.Response:
+        content = self._api.files.get(request.match_info["file_id"])
+        if request.match_info["token"] != self.token or content is None:
+            return web.Response(status=404)
+        self.calls.append(Call("download", dict(request.match_info), time.monotonic(), 200))
+        return web.Response(body=content, content_type="application/octet-stream")
 
     async def _handle(self, request: web.Request) -> web.Response:
         arrived = time.monotonic()

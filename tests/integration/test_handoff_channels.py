@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from email.message import EmailMessage
 from types import TracebackType
 
 import pytest
@@ -507,3 +508,67 @@ async def test_a_rep_by_email_cannot_answer_a_conversation_of_another_rep(
         plain_text(refused) == "Conversation #1 is not assigned to you. A manager can reassign it."
     )
     await ann.hears_nothing_more(bot)
+
+
+# --- files across channels -------------------------------------------------------------------
+
+
+async def test_a_telegram_photo_reaches_a_rep_by_email_as_an_attachment(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Boris", email=BORIS)
+    boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
+    await boris.writes("on duty", "/online")
+    await boris.receives(1)
+    ann = TelegramPerson(fake, ANN, "Ann", "Lee")
+    ann.says("/human")
+    await ann.receives(1)
+    [card] = await boris.receives(1)
+    await boris.writes("Re: [#1] Ann Lee", quoting(card, "Hello Ann!"), replying_to=card)
+    await boris.receives(1)
+    await ann.texts(2)
+
+    picture = b"\xff\xd8\xff\xe0 a photo of a broken armrest \xff\xd9"
+    fake.add_file("ph-armrest", picture)
+    photo = PHOTO | {"file_id": "ph-armrest", "file_size": len(picture)}
+    fake.inject(media_message(ANN, 910, "photo", [photo]))
+    [relayed] = await boris.receives(1)
+
+    assert plain_text(relayed) == "#1 Ann Lee: [photo]"
+    [attached] = list(relayed.iter_attachments())
+    assert (attached.get_filename(), attached.get_content_type()) == ("photo.jpg", "image/jpeg")
+    assert attached.get_content() == picture
+    await ann.hears_nothing_more(bot)
+
+
+async def test_a_file_mailed_by_a_customer_reaches_a_rep_on_telegram_as_a_document(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    olga.says("/online")
+    await olga.receives(1)
+    kim = MailCustomer(inbox, smtp_server, KIM, "Kim Lee")
+    await kim.writes("Offer", "I need to speak to a real person about our offer.")
+    await kim.receives(1)
+    [card] = await olga.receives(1)
+    olga.presses("claim:1", on=card)
+    await olga.receives(1)
+    [joined] = await kim.receives(1)
+
+    offer = b"%PDF-1.4 the signed offer %%EOF"
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = f"Kim Lee <{KIM}>", BOT, "Re: Offer"
+    mail["Message-ID"], mail["In-Reply-To"] = "<offer-1@initech.example>", joined["Message-ID"]
+    mail.set_content("Here is the signed offer.")
+    mail.add_attachment(offer, maintype="application", subtype="pdf", filename="offer.pdf")
+    await kim.sends(mail.as_bytes(), "<offer-1@initech.example>")
+
+    document, label = await olga.receives(2)
+    assert (document.method, label.method) == ("sendDocument", "sendMessage")
+    uploads = [c.params["document"] for c in fake.calls if c.method == "sendDocument"]
+    assert uploads == ["<file offer.pdf>"]  # the fake keeps the name of what was uploaded
+    assert label.text == "#1 Kim Lee: Here is the signed offer.\n[file: offer.pdf]"
+    assert label.reply_to == document.message_id
+    await settled(bot)
+    assert len(kim.envelopes()) == 2  # the bot said nothing of its own

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.model import PermanentSendError, QuickReply
+from bot.model import FileCopy, PermanentSendError, QuickReply
 from channels.email.compose import (
     LOOP_HEADER,
     compose_reply,
@@ -331,3 +331,26 @@ def test_email_from_must_be_one_address(sender: str) -> None:
 
 def test_email_from_without_a_name_is_just_the_address() -> None:
     assert round_trip(compose(sender="bot@shop.example"))["From"] == "bot@shop.example"
+
+
+def test_files_are_attached_with_safe_names_and_types_and_the_bodies_stay() -> None:
+    files = [
+        FileCopy("договор.pdf", "application/pdf", b"%PDF-1.4"),
+        FileCopy("evil\r\nBcc: x@y.example.txt", "text/plain\r\nX: y", b"hello"),
+        FileCopy("", "message/rfc822", b"From: a@b.example\r\n\r\nhi"),
+    ]
+    message = round_trip(compose(language="ru", files=files))
+
+    assert message.get_content_type() == "multipart/mixed"
+    assert message["Content-Language"] == "ru"  # kept on the whole mail, not moved inward
+    assert plain_text(message).startswith("Thanks for writing!")
+    attached = [
+        (part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+        for part in message.iter_attachments()
+    ]
+    assert attached == [
+        ("договор.pdf", "application/pdf", b"%PDF-1.4"),
+        ("evil Bcc: x@y.example.txt", "application/octet-stream", b"hello"),
+        ("attachment", "application/octet-stream", b"From: a@b.example\r\n\r\nhi"),
+    ]
+    assert message["Bcc"] is None

@@ -15,7 +15,7 @@ import pytest
 from channels.email.charsets import decode_text
 from channels.email.html_text import html_to_text
 from channels.email.mail import UnparseableMail
-from channels.email.parse import MAX_ATTACHMENTS, MAX_TEXT_CHARS, parse_mail
+from channels.email.parse import MAX_ATTACHMENTS, MAX_TEXT_CHARS, attached_files, parse_mail
 
 INTERNAL = datetime(2024, 3, 12, 7, 15, tzinfo=UTC)
 
@@ -392,6 +392,26 @@ def test_attachments_names_types_sizes_and_inline_images() -> None:
         ("", "image/png", 64, True),
     ]
     assert parsed.text == "См. счёт"
+
+
+def test_the_files_of_a_stored_mail_come_with_their_decoded_content() -> None:
+    raw = raw_mail(
+        multipart(
+            "mixed",
+            part("text/plain; charset=utf-8", b"see the files"),
+            part("application/pdf", base64.encodebytes(b"%PDF-1.4 offer"),
+                 'Content-Disposition: attachment; filename="offer.pdf"',
+                 "Content-Transfer-Encoding: base64"),
+            part("message/rfc822", b"From: a@x.ru\r\nSubject: old\r\n\r\nold text\r\n"),
+            part("image/png", b"!!! not base64 !!!", "Content-Transfer-Encoding: base64",
+                 'Content-Disposition: attachment; filename="broken.png"'),
+        )
+    )  # fmt: skip
+    found = [(a.name, a.mime_type, data) for a, data in attached_files(raw)]
+    assert found[0] == ("offer.pdf", "application/pdf", b"%PDF-1.4 offer")
+    assert found[1][1] == "message/rfc822" and b"Subject: old" in found[1][2]
+    assert found[2][:2] == ("broken.png", "image/png")  # whatever the decoder made of it
+    assert len(found) == 3
 
 
 def test_filenames_the_parser_mangles_are_read_from_the_raw_header() -> None:
