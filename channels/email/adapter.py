@@ -46,6 +46,7 @@ class EmailConfig:
 
 class EmailChannel:
     name = "email"
+    copies_messages = False  # a mail is shown to a rep by its files, attached anew
 
     def __init__(self, config: EmailConfig, watermarks: WatermarkStore) -> None:
         self._config = config
@@ -84,16 +85,14 @@ class EmailChannel:
         await self._smtp.send(email, envelope_from=envelope_from, recipient=message.address.value)
         return SendReceipt(external_id=message_id)
 
-    copies_messages = False  # a mail is shown to a rep by its files, attached anew
-
     async def files_of(self, original: Original) -> list[FileCopy]:
         """The customer's files from the stored mail; inline parts (logos in a signature) and
         files beyond MAX_FORWARD_BYTES in all are left out (the label still names them)."""
         files, total = [], 0
         for attachment, data in attached_files(original.raw or b""):
-            total += len(data)
-            if attachment.inline or not data or total > MAX_FORWARD_BYTES:
+            if attachment.inline or not data or total + len(data) > MAX_FORWARD_BYTES:
                 continue
+            total += len(data)
             files.append(FileCopy(attachment.name or "attachment", attachment.mime_type, data))
         return files
 

@@ -45,6 +45,9 @@ class TelegramConfig:
 
 class TelegramChannel:
     name = "telegram"
+    # A rep on Telegram is shown a Telegram customer's message by copyMessage; a rep elsewhere
+    # gets its files (`files_of`).
+    copies_messages = True
 
     def __init__(self, config: TelegramConfig, offsets: OffsetStore) -> None:
         self._config = config
@@ -78,10 +81,6 @@ class TelegramChannel:
     async def send(self, message: OutboundMessage) -> SendReceipt:
         await self._identity()
         return await self._sender.send(message)
-
-    # A rep on Telegram is shown a Telegram customer's message by copyMessage; a rep elsewhere
-    # gets its files.
-    copies_messages = True
 
     async def files_of(self, original: Original) -> list[FileCopy]:
         return await download(self._client, original.payload or {})

@@ -64,12 +64,14 @@ class TelegramSender:
 
     async def _send_parts(self, chat_id: str, message: OutboundMessage) -> SendReceipt:
         parts = split_text(message.text)
-        copy = await self._copy(chat_id, message.forward) if message.forward else None
-        for file in message.files:  # from another channel: sent as documents, as they came
-            sent_file = await self._client.send_document(
+        # The customer's own message first (copied, or its files from another channel); the
+        # label replies to it, so the rep sees whose it is.
+        shown = await self._copy(chat_id, message.forward) if message.forward else None
+        for file in message.files:
+            document = await self._client.send_document(
                 chat_id, InputFile(file.data, filename=file.name)
             )
-            copy = copy or sent_file.message_id
+            shown = shown or document.message_id
         sent = None
         for number, part in enumerate(parts, start=1):
             markup = keyboard(message) if number == len(parts) else None
@@ -77,8 +79,8 @@ class TelegramSender:
                 chat_id=chat_id,
                 text=part,
                 reply_markup=markup,
-                reply_parameters=ReplyParameters(copy, allow_sending_without_reply=True)
-                if copy and number == 1
+                reply_parameters=ReplyParameters(shown, allow_sending_without_reply=True)
+                if shown and number == 1
                 else None,
             )
         assert sent is not None
