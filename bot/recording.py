@@ -54,6 +54,7 @@ def merged(replies: tuple[Reply, ...]) -> Reply:
         options=with_options[-1].options if with_options else (),
         contact_button=next((r.contact_button for r in replies if r.contact_button), ""),
         human=any(reply.human for reply in replies),
+        shows=next((reply.shows for reply in replies if reply.shows is not None), None),
     )
 
 
@@ -121,6 +122,7 @@ def outbound(
         references=list(thread.references),
         ticket=ticket,
         automatic=not reply.human,
+        forward_message_id=reply.shows,
     )
 
 

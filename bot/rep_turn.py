@@ -24,12 +24,13 @@ from storage.uow import UnitOfWork
 async def process(
     uow: UnitOfWork, services: Services, message: InboundMessage, rep_id: int, now: datetime
 ) -> AcceptResult:
-    if await store(uow, message, None, now) is None:
+    stored_id = await store(uow, message, None, now)
+    if stored_id is None:
         return AcceptResult(Outcome.DUPLICATE)
     rep = await uow.reps.get(rep_id)
     assert rep is not None
     ctx = services.context(uow)
-    desk = await rep_desk.handle(ctx, rep, message, now)
+    desk = await rep_desk.handle(ctx, rep, message, now, stored_id)
     # The rep's confirmation first, then what the action sends (a card, the customer's reply).
     await uow.outbox.enqueue([_to_rep(message, text, desk.about) for text in desk.to_rep], now)
     queued = 0

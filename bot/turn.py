@@ -27,6 +27,7 @@ class Reply:
     # Written by a person (a rep's answer): email then leaves out `Auto-Submitted`, which would
     # tell the customer's mail system that nobody wrote it.
     human: bool = False
+    shows: int | None = None  # a stored message whose files go with this reply (a rep's photo)
 
 
 @dataclass(frozen=True, slots=True)

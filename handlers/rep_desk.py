@@ -44,7 +44,12 @@ class Desk:
     customer: tuple[CustomerAction, ...] = field(default_factory=tuple)
 
 
-async def handle(ctx: Context, rep: Rep, message: InboundMessage, now: datetime) -> Desk:
+async def handle(
+    ctx: Context, rep: Rep, message: InboundMessage, now: datetime, stored_id: int
+) -> Desk:
+    """What a rep's message does. `stored_id` is the stored message: when it carries files, the
+    customer is shown them with the rep's words (or alone)."""
+    shows = stored_id if message.attachments and message.edit_of is None else None
     if message.button is not None and message.button.startswith("claim:"):
         return await claim(ctx, rep, _number(message.button[6:]), now, answer="")
     if command := COMMAND.match(message.text.strip()):
@@ -53,8 +58,8 @@ async def handle(ctx: Context, rep: Rep, message: InboundMessage, now: datetime)
     if target is None:
         return Desk(to_rep=(ctx.say("rep.which", rep_language(rep)),))
     if target.status != "claimed":
-        return await claim(ctx, rep, target.id, now, answer=message.text)
-    return await answer(ctx, rep, target, message.text)
+        return await claim(ctx, rep, target.id, now, answer=message.text, shows=shows)
+    return await answer(ctx, rep, target, message.text, shows=shows)
 
 
 async def _command(ctx: Context, rep: Rep, command: re.Match[str], now: datetime) -> Desk:
@@ -75,7 +80,15 @@ async def _command(ctx: Context, rep: Rep, command: re.Match[str], now: datetime
 # --- claiming ------------------------------------------------------------------------------
 
 
-async def claim(ctx: Context, rep: Rep, number: int | None, now: datetime, *, answer: str) -> Desk:
+async def claim(
+    ctx: Context,
+    rep: Rep,
+    number: int | None,
+    now: datetime,
+    *,
+    answer: str,
+    shows: int | None = None,
+) -> Desk:
     handoff = await ctx.uow.handoffs.get(number) if number is not None else None
     lang = rep_language(rep)
     if handoff is None or handoff.status not in ("queued", "offered"):
@@ -84,8 +97,9 @@ async def claim(ctx: Context, rep: Rep, number: int | None, now: datetime, *, an
         return await _already_taken(ctx, rep, await ctx.uow.handoffs.get(handoff.id), number)
     await start_idle_clock(ctx, handoff, now)
     actions = [CustomerAction(handoff.conversation_id, _claimed(rep, handoff))]
-    if answer:
-        actions.append(CustomerAction(handoff.conversation_id, _rep_says(rep, handoff, answer)))
+    if answer.strip() or shows is not None:
+        said = _rep_says(rep, handoff, answer, shows)
+        actions.append(CustomerAction(handoff.conversation_id, said))
     text = ctx.say("rep.claimed", lang, number=handoff.id)
     return Desk(to_rep=(text,), about=handoff.conversation_id, customer=tuple(actions))
 
@@ -129,22 +143,24 @@ async def _already_taken(
 # --- answering and ending -------------------------------------------------------------------
 
 
-async def answer(ctx: Context, rep: Rep, handoff: Handoff, text: str) -> Desk:
-    if not text.strip():
+async def answer(
+    ctx: Context, rep: Rep, handoff: Handoff, text: str, *, shows: int | None = None
+) -> Desk:
+    if not text.strip() and shows is None:
         return Desk()
-    action = _rep_says(rep, handoff, text)
+    action = _rep_says(rep, handoff, text, shows)
     return Desk(
         about=handoff.conversation_id, customer=(CustomerAction(handoff.conversation_id, action),)
     )
 
 
-def _rep_says(rep: Rep, handoff: Handoff, text: str) -> Action:
+def _rep_says(rep: Rep, handoff: Handoff, text: str, shows: int | None = None) -> Action:
     async def action(turn: Turn, ctx: Context) -> Result:
         first = await ctx.uow.handoffs.answered(handoff.id, turn.now)
         latency = round((turn.now - handoff.requested_at).total_seconds(), 1)
         details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": latency, "first": first}
         return Result(
-            replies=(Reply(text.strip()[:4000], human=True),),
+            replies=(Reply(text.strip()[:4000], human=True, shows=shows),),
             events=(Event("rep_replied", details, "rep"),),
         )
 

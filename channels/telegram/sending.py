@@ -72,6 +72,8 @@ class TelegramSender:
                 chat_id, InputFile(file.data, filename=file.name)
             )
             shown = shown or document.message_id
+        if shown and not message.text.strip():  # a file alone (a rep's photo without words)
+            return SendReceipt(external_id=f"{chat_id}:{shown}")
         sent = None
         for number, part in enumerate(parts, start=1):
             markup = keyboard(message) if number == len(parts) else None

@@ -365,16 +365,27 @@ STICKER = {
 }  # fmt: skip
 
 
-def media_message(chat_id: int, message_id: int, kind: str, media: object) -> dict[str, object]:
+def media_message(
+    chat_id: int,
+    message_id: int,
+    kind: str,
+    media: object,
+    *,
+    caption: str = "",
+    replying_to: SentMessage | None = None,
+) -> dict[str, object]:
+    """A message with a photo, a sticker... as Telegram sends it (the fake has no builder)."""
     user = {"id": chat_id, "is_bot": False, "first_name": "Ann", "language_code": "en"}
     chat = {"id": chat_id, "type": "private", "first_name": "Ann"}
-    message = {
-        "message_id": message_id,
-        "date": int(utc_now().timestamp()),
-        "chat": chat,
-        "from": user,
-    }
-    return {"message": message | {kind: media}}
+    date = int(utc_now().timestamp())
+    message = {"message_id": message_id, "date": date, "chat": chat, "from": user, kind: media}
+    if caption:
+        message["caption"] = caption
+    if replying_to is not None:
+        message["reply_to_message"] = {
+            "message_id": replying_to.message_id, "date": date, "chat": chat,
+        }  # fmt: skip
+    return {"message": message}
 
 
 # --- customer by email, rep on Telegram ------------------------------------------------------
@@ -572,3 +583,47 @@ async def test_a_file_mailed_by_a_customer_reaches_a_rep_on_telegram_as_a_docume
     assert label.reply_to == document.message_id
     await settled(bot)
     assert len(kim.envelopes()) == 2  # the bot said nothing of its own
+
+
+async def test_a_reps_photo_reaches_the_customer_on_either_channel(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    olga.says("/online")
+    await olga.receives(1)
+    kim = MailCustomer(inbox, smtp_server, KIM, "Kim Lee")
+    await kim.writes("Chairs", "I need to speak to a real person about the chair colours.")
+    await kim.receives(1)
+    [card] = await olga.receives(1)
+    olga.presses("claim:1", on=card)
+    await olga.receives(1)
+    await kim.receives(1)
+
+    picture = b"\xff\xd8\xff\xe0 a grey chair \xff\xd9"
+    fake.add_file("ph-grey", picture)
+    photo = PHOTO | {"file_id": "ph-grey", "file_size": len(picture)}
+    fake.inject(media_message(OLGA, 930, "photo", [photo], caption="Like this one?",
+                              replying_to=card))  # fmt: skip
+    [answer] = await kim.receives(1)
+
+    assert plain_text(answer) == "Like this one?"
+    [attached] = list(answer.iter_attachments())
+    assert (attached.get_filename(), attached.get_content()) == ("photo.jpg", picture)
+    assert answer["Auto-Submitted"] is None
+    assert (await bot.handoff_kinds())[-1] == "rep_replied"
+
+    ann = TelegramPerson(fake, ANN, "Ann")  # and to a customer on Telegram: the photo itself
+    ann.says("/human")
+    await ann.receives(1)
+    [card_2] = await olga.receives(1)
+    olga.presses("claim:2", on=card_2)
+    await olga.receives(1)
+    await ann.receives(1)
+    fake.inject(media_message(OLGA, 931, "photo", [photo], replying_to=card_2))
+    [shown] = await ann.receives(1)
+    assert (shown.method, shown.text) == ("copyMessage", "")  # no empty label after it
+    copied = [(c.params["chat_id"], c.params["from_chat_id"], c.params["message_id"])
+              for c in fake.calls if c.method == "copyMessage"]  # fmt: skip
+    assert copied == [(ANN, OLGA, 931)]
+    await ann.hears_nothing_more(bot)
