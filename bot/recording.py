@@ -40,7 +40,7 @@ async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, config: FlowC
     thread = await _thread_of(uow, turn) if result.replies else Thread()
     ticket = _ticket_number(state)
     rows = [outbound(turn, reply, thread, ticket, config) for reply in result.replies]
-    rows += [_notice_row(notice, config) for notice in result.notices]
+    rows += [await _notice_row(uow, notice, config) for notice in result.notices]
     await uow.outbox.enqueue(rows, turn.now)
     await uow.touchpoints.add(touchpoints)
     return len(result.replies) + len(result.notices)
@@ -126,7 +126,12 @@ def outbound(
     )
 
 
-def _notice_row(notice: Notice, config: FlowConfig) -> NewOutbound:
+async def _notice_row(uow: UnitOfWork, notice: Notice, config: FlowConfig) -> NewOutbound:
+    # By email, what follows a card (relayed messages) answers the last mail the rep got about
+    # that conversation, so the rep's mail client keeps one thread per customer.
+    chain: list[str] = []
+    if notice.about and not notice.options and notice.channel in config.one_message_channels:
+        chain = await uow.outbox.last_relay_chain(notice.channel, notice.address, notice.about)
     return NewOutbound(
         channel=notice.channel,
         address=notice.address,
@@ -134,6 +139,8 @@ def _notice_row(notice: Notice, config: FlowConfig) -> NewOutbound:
         options=[{"label": option.label, "data": option.data} for option in notice.options],
         subject=notice.subject,
         message_id=make_msgid(domain=config.message_id_domain),
+        in_reply_to=chain[-1] if chain else None,
+        references=chain,
         relay_conversation_id=notice.about,
         forward_message_id=notice.forward_message_id,
     )

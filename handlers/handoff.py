@@ -108,7 +108,8 @@ async def finish(turn: Turn, ctx: Context, *, returned: bool, summary: str | Non
     await ctx.uow.handoffs.finish(active.id, status, summary, turn.now)
     kind = "returned_to_bot" if returned else "closed"
     key = "handoff.returned" if returned else "handoff.closed"
-    details = {"handoff_id": active.id, "summary": summary or ""}
+    latency = round((turn.now - active.requested_at).total_seconds(), 1)
+    details = {"handoff_id": active.id, "summary": summary or "", "latency": latency}
     return Result(
         replies=(Reply(ctx.say(key, turn.lang)),),
         events=(Event(kind, details, "rep"),),

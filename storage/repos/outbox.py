@@ -202,6 +202,22 @@ class OutboxRepository:
         row = (await self._db.execute(query)).first()
         return [*row.references, row.message_id] if row else []
 
+    async def last_relay_chain(self, channel: str, address: str, conversation_id: int) -> list[str]:
+        """Like `last_chain`, for our newest message to a rep about the conversation."""
+        query = (
+            select(outbox.c.references, outbox.c.message_id)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.address == address,
+                outbox.c.relay_conversation_id == conversation_id,
+                outbox.c.message_id.is_not(None),
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+        row = (await self._db.execute(query)).first()
+        return [*row.references, row.message_id] if row else []
+
     async def relayed_conversation(self, channel: str, key: str) -> int | None:
         """The customer conversation a message we sent to a rep was about, found by the key the
         rep's answer quotes (a Telegram `chat:message` id, a mail's Message-ID)."""

@@ -115,10 +115,14 @@ class OmniBot:
 
     async def handoff_kinds(self) -> list[str]:
         """The hand-off touchpoints of the first hand-off's conversation, in order."""
+        return [kind for kind, _ in await self.handoff_steps()]
+
+    async def handoff_steps(self) -> list[tuple[str, object]]:
+        """(kind, seconds since the request) of the first hand-off's touchpoints, in order."""
         async with self.database.transaction() as uow:
             [handoff, *_] = await uow.handoffs.search()
             found = await uow.touchpoints.search(conversation_id=handoff.conversation_id)
-        return [t.kind for t in found if t.kind in HANDOFF_KINDS]
+        return [(t.kind, t.details.get("latency")) for t in found if t.kind in HANDOFF_KINDS]
 
     async def reps_on_duty(self) -> set[str]:
         async with self.database.transaction() as uow:
@@ -273,6 +277,10 @@ async def test_customer_and_rep_on_telegram_from_request_to_close(
         "handoff_requested", "rep_notified", "rep_claimed", "customer_replied", "rep_replied",
         "customer_replied", "rep_replied", "closed",
     ]  # fmt: skip
+    # Every step after the request says how long after it came (time to claim, to answer...).
+    latencies = [latency for _, latency in (await bot.handoff_steps())[1:]]
+    seconds = [float(s) for s in latencies if isinstance(s, float | int)]
+    assert len(seconds) == len(latencies) and seconds == sorted(seconds), latencies
 
 
 async def test_while_with_a_rep_photos_stickers_edits_and_buttons_get_no_bot_reply(
@@ -478,7 +486,8 @@ async def test_customer_on_telegram_with_a_rep_by_email(
     ann.says("I need 3 more chairs, same model")
     [relayed] = await boris.receives(1)
     assert plain_text(relayed) == "#1 Ann Lee: I need 3 more chairs, same model"
-    assert relayed["Subject"] == "[#1] Ann Lee"
+    assert relayed["Subject"] == "Re: [#1] Ann Lee"  # in the thread of the card
+    assert relayed["In-Reply-To"] == card["Message-ID"]
     await boris.writes(
         "Re: [#1] Ann Lee", quoting(relayed, "Done, they ship on Monday."), replying_to=relayed
     )
