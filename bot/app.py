@@ -41,6 +41,7 @@ def build_services(settings: Settings) -> Services:
         default_language=settings.default_language,
         followup_after=timedelta(hours=settings.followup_after_hours),
         misses_before_handoff=settings.misses_before_handoff,
+        hot_lead_score=settings.hot_lead_score,
         message_id_domain=_domain_of(settings.email_from) or "touchpoint.invalid",
         replies_per_conversation=settings.email_max_replies_per_conversation,
         replies_per_address=settings.email_max_replies_per_address,

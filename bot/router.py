@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from bot.intents import IntentMatch
 from bot.turn import Context, Reply, Result, Turn
-from handlers import handoff, leads, leads_email, other, service
+from handlers import handoff, leads, leads_email, mood, other, service
 from handlers.common import idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
@@ -124,7 +124,9 @@ async def cancel(turn: Turn, ctx: Context) -> Result:
 async def in_flow(turn: Turn, ctx: Context) -> Routed:
     match = ctx.matcher.match(turn.text, turn.lang) if len(turn.text.split()) >= 2 else None
     if match and match.route == "human" and match.score >= HUMAN_ESCAPE_SCORE:
-        return Routed(await handoff.request(turn, ctx, reason="customer_asked"), match)
+        return Routed(await handoff.request(turn, ctx, reason=await _why(turn, ctx)), match)
+    if angry := await _if_angry(turn, ctx):
+        return Routed(angry, match)
     if turn.state.state == "lead" and turn.state.step == "email_form":
         return Routed(await leads_email.answer(turn, ctx), match)
     if turn.state.state == "lead":
@@ -142,7 +144,9 @@ async def without_text(turn: Turn, ctx: Context) -> Result:
 
 async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
     if match.route == "human":
-        return await handoff.request(turn, ctx, reason="customer_asked")
+        return await handoff.request(turn, ctx, reason=await _why(turn, ctx))
+    if angry := await _if_angry(turn, ctx):
+        return angry
     if match.route == "lead":
         return await _start_lead(turn, ctx, turn.text)
     if turn.message.channel == "email" and match.route in ("service", "other"):
@@ -179,3 +183,16 @@ async def _start_lead(turn: Turn, ctx: Context, text: str) -> Result:
 def _with_state_reset(turn: Turn) -> Turn:
     conversation = replace(turn.conversation, current=idle(turn))
     return replace(turn, conversation=conversation)
+
+
+async def _why(turn: Turn, ctx: Context) -> str:
+    """Why the customer asked for a person: to escalate their open ticket, or simply asked."""
+    return "ticket_escalated" if await service.current_ticket(turn, ctx) else "customer_asked"
+
+
+async def _if_angry(turn: Turn, ctx: Context) -> Result | None:
+    """An angry message goes to a person at once, with what sounded angry on the record."""
+    signals = mood.anger_signals(turn.text)
+    if not mood.sounds_angry(signals):
+        return None
+    return await handoff.request(turn, ctx, "angry_customer", {"signals": list(signals)})

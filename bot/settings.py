@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     relay_concurrency: int = Field(default=1, ge=1, le=64)
     relay_lease_seconds: float = Field(default=60.0, gt=0)
     misses_before_handoff: int = Field(default=3, ge=1)
+    hot_lead_score: int = Field(default=80, ge=1, le=101)
     handoff_claim_seconds: float = Field(default=120.0, gt=0)
     handoff_idle_minutes: float = Field(default=60.0, gt=0)
     handoff_same_rep_hours: float = Field(default=72.0, ge=0)

@@ -70,6 +70,7 @@ class FlowConfig:
     default_language: str = "en"
     followup_after: timedelta = timedelta(hours=24)
     misses_before_handoff: int = 3
+    hot_lead_score: int = 80  # a lead scoring this much goes on to a sales rep (101: never)
     message_id_domain: str = "touchpoint.invalid"  # the domain part of outbound Message-IDs
     claim_within: timedelta = timedelta(minutes=2)  # a rep's time to claim an offered hand-off
     handoff_idle: timedelta = timedelta(hours=1)  # a claimed hand-off returns to the bot after

@@ -6,6 +6,7 @@ of the customer is recorded and, once a rep has claimed it, relayed to that rep.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from bot.turn import Context, Event, Reply, Result, Turn
@@ -14,10 +15,16 @@ from handlers.cards import relayed
 from handlers.common import idle
 from storage.records import ConversationState, Handoff
 
-HOLDING_TEXT = {"repeated_misunderstanding": "handoff.after_misses"}
+HOLDING_TEXT = {
+    "repeated_misunderstanding": "handoff.after_misses",
+    "angry_customer": "handoff.angry",
+    "hot_lead": "handoff.hot_lead",
+}
 
 
-async def request(turn: Turn, ctx: Context, reason: str) -> Result:
+async def request(
+    turn: Turn, ctx: Context, reason: str, details: Mapping[str, object] | None = None
+) -> Result:
     """Open a hand-off (or keep the open one), offer it to a rep, tell the customer honestly."""
     active = await ctx.uow.handoffs.active_for(turn.conversation.id)
     state = ConversationState(
@@ -32,11 +39,27 @@ async def request(turn: Turn, ctx: Context, reason: str) -> Result:
         )
     handoff = await _open(turn, ctx, reason)
     offered = await offer_next(ctx, handoff, replace(turn.conversation, current=state), turn.now)
-    requested = Event("handoff_requested", {"reason": reason, "handoff_id": handoff.id})
+    requested = Event(
+        "handoff_requested", {"reason": reason, "handoff_id": handoff.id, **(details or {})}
+    )
     state = replace(state, data={**state.data, "handoff_id": handoff.id})
     reply = await _holding_reply(turn, ctx, reason, offered)
     return Result(
         replies=(reply,), events=(requested, *offered.events), state=state, notices=offered.notices
+    )
+
+
+async def after_lead(turn: Turn, ctx: Context, score: int, saved: Result) -> Result:
+    """A hot lead (score at least HOT_LEAD_SCORE) goes on to a sales rep, when the team has
+    any registered: the lead is saved first, the customer hears both."""
+    if score < ctx.config.hot_lead_score or not await ctx.uow.reps.search():
+        return saved
+    handed = await request(turn, ctx, reason="hot_lead", details={"score": score})
+    return Result(
+        replies=(*saved.replies, *handed.replies),
+        events=(*saved.events, *handed.events),
+        notices=(*saved.notices, *handed.notices),
+        state=handed.state,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.model import QuickReply
 from bot.turn import Context, Event, Reply, Result, Turn
+from handlers import handoff
 from handlers.common import button, flow_state, idle
 from handlers.contact_info import clean_name, find_email, find_phone, remove_contacts
 from handlers.lead_scoring import score_lead
@@ -257,7 +258,8 @@ async def _confirm_or_correct(turn: Turn, ctx: Context, data: dict[str, Any]) ->
 async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
     lead, events = await save_lead(turn, ctx, data)
     reply = Reply(ctx.say("lead.saved", turn.lang, name=lead.name or ""))
-    return Result(replies=(reply,), events=events, state=idle(turn))
+    saved = Result(replies=(reply,), events=events, state=idle(turn))
+    return await handoff.after_lead(turn, ctx, lead.score, saved)
 
 
 async def save_lead(

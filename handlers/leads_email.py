@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from bot.turn import Context, Event, Reply, Result, Turn
+from handlers import handoff
 from handlers.common import flow_state, idle
 from handlers.contact_info import clean_name, find_email, find_phone, remove_contacts
 from handlers.leads import known_facts, save_lead, summary_lines
@@ -122,4 +123,5 @@ async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
     text = ctx.say("lead.email_saved", turn.lang, name=lead.name or "", summary=summary)
     asked_twice = Event("lead_incomplete", {"missing": [f for f in REQUIRED if not data.get(f)]})
     extra = (asked_twice,) if any(not data.get(f) for f in REQUIRED) else ()
-    return Result(replies=(Reply(text),), events=(*events, *extra), state=idle(turn))
+    saved = Result(replies=(Reply(text),), events=(*events, *extra), state=idle(turn))
+    return await handoff.after_lead(turn, ctx, lead.score, saved)

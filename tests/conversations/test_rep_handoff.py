@@ -290,3 +290,91 @@ async def test_the_same_rep_again_when_the_customer_comes_back_soon(bot: BotHarn
     await ann.say("/human")
     # Within HANDOFF_SAME_REP_HOURS (72 h by default) the same rep is offered it again.
     assert bot.channels["telegram"].texts_to(holder)[-1].startswith("New conversation #2 for you")
+
+
+# --- the bot hands over by itself --------------------------------------------------------------
+
+
+async def requested_details(bot: BotHarness) -> dict[str, object]:
+    async with bot.database.transaction() as uow:
+        [requested] = await uow.touchpoints.search(kind="handoff_requested")
+    return requested.details
+
+
+async def test_an_angry_customer_goes_to_a_person_at_once(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+
+    assert await ann.say("This is the WORST service ever, you people are scammers!!!") == [
+        "I'm sorry about this. I'm passing your conversation to a person from our team right "
+        "now; they will answer right here."
+    ]
+    card = last_to(bot.customer(OLGA_TELEGRAM, channel="telegram"))
+    assert "Why: the customer sounds angry" in card.text
+    details = await requested_details(bot)
+    assert details["reason"] == "angry_customer"
+    assert details["signals"] == ["strong:scam", "word:worst", "!!!"]
+
+
+async def test_an_angry_russian_customer_in_the_middle_of_a_form_too(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ivan = bot.customer("2002", channel="telegram", name="Иван")
+    await ivan.say("Хочу купить 5 кофемашин для офиса")
+    assert await ivan.say("Вы мошенники, это обман!") == [
+        "Сожалею, что так вышло. Сейчас же передаю ваш разговор сотруднику — он ответит прямо здесь."
+    ]
+
+
+async def test_a_complaint_without_anger_gets_a_ticket_not_a_person(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    kim = bot.customer("3003", channel="telegram", name="Kim")
+    replies = await kim.say("My order 5531 arrived damaged, the armrest is broken. Terrible.")
+    assert replies[0].startswith("Your request #1001 is open.")
+    assert "handoff_requested" not in await bot.kinds()
+
+
+async def test_a_hot_lead_is_saved_then_handed_to_a_sales_rep(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    anna = bot.customer("4004", channel="telegram", name="Anna")
+    await anna.say("Hi, I'd like a quote for 40 standing desks for our new office in Berlin")
+    await anna.say("Anna Petrova")
+    await anna.say("Northwind Ltd")
+    await anna.say("anna@northwind.example, +49 30 901820")
+    await anna.say("about 20000 EUR")
+    await anna.say("ASAP")
+    assert await anna.press("lead:confirm") == [
+        "Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will "
+        "contact you shortly.",
+        "A sales rep will take it from here and write to you right here shortly.",
+    ]
+    [lead] = await bot.leads()
+    assert lead.score >= 80
+    card = last_to(bot.customer(OLGA_TELEGRAM, channel="telegram"))
+    assert "Why: a hot lead: answers worth a call" in card.text
+    assert "Lead: " in card.text and "Northwind Ltd" in card.text
+    assert (await requested_details(bot))["score"] == lead.score
+    assert await anna.say("Can you deliver to Berlin?") == []  # with the team now
+
+
+async def test_a_lukewarm_lead_stays_with_the_bot(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    bob = bot.customer("5005", channel="telegram", name="Bob")
+    await bob.say("I want to buy 3 licences of your software for my team")
+    await bob.say("Bob")
+    await bob.press("lead:skip")
+    await bob.say("bob@example.com")
+    await bob.press("lead:skip")
+    await bob.press("lead:skip")
+    assert len(await bob.press("lead:confirm")) == 1
+    assert "handoff_requested" not in await bot.kinds()
+
+
+async def test_asking_for_a_person_with_an_open_ticket_escalates_it(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    kim = bot.customer("3003", channel="telegram", name="Kim")
+    await kim.say("My order 5531 arrived damaged, the armrest of the chair is broken.")
+    await kim.say("I want to talk to a human")
+    card = last_to(bot.customer(OLGA_TELEGRAM, channel="telegram"))
+    assert "Why: the customer escalates their open request" in card.text
+    assert "#1001" in card.text  # the ticket is on the card
+    assert (await requested_details(bot))["reason"] == "ticket_escalated"
