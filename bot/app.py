@@ -23,6 +23,7 @@ from bot.rep_hours import RepHours
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.turn import FlowConfig, Services
+from handlers.mood import AngerRules
 from handlers.texts import Texts
 from storage.uow import Database
 
@@ -54,7 +55,9 @@ def build_services(settings: Settings) -> Services:
             else None
         ),
     )
-    return Services(texts=Texts.load(catalog), matcher=matcher, config=config)
+    return Services(
+        texts=Texts.load(catalog), matcher=matcher, config=config, anger=AngerRules.load(catalog)
+    )
 
 
 def _domain_of(address: str | None) -> str:

@@ -192,7 +192,7 @@ async def _why(turn: Turn, ctx: Context) -> str:
 
 async def _if_angry(turn: Turn, ctx: Context) -> Result | None:
     """An angry message goes to a person at once, with what sounded angry on the record."""
-    signals = mood.anger_signals(turn.text)
+    signals = ctx.anger.signals(turn.text)
     if not mood.sounds_angry(signals):
         return None
     return await handoff.request(turn, ctx, "angry_customer", {"signals": list(signals)})

@@ -14,6 +14,7 @@ from typing import Any
 from bot.intents import IntentMatcher
 from bot.model import Address, InboundMessage, QuickReply, Sender
 from bot.rep_hours import RepHours
+from handlers.mood import AngerRules
 from handlers.texts import Texts
 from storage.records import Conversation, ConversationState
 from storage.uow import UnitOfWork
@@ -89,9 +90,10 @@ class Services:
     texts: Texts
     matcher: IntentMatcher
     config: FlowConfig
+    anger: AngerRules
 
     def context(self, uow: UnitOfWork) -> Context:
-        return Context(uow, self.texts, self.matcher, self.config)
+        return Context(uow, self.texts, self.matcher, self.config, self.anger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class Context:
     texts: Texts
     matcher: IntentMatcher
     config: FlowConfig
+    anger: AngerRules
 
     def say(self, key: str, lang: str, /, **fields: object) -> str:
         return self.texts.get(key, lang, company=self.config.company_name, **fields)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from handlers.mood import anger_signals, sounds_angry
+from handlers.mood import AngerRules, MoodError, sounds_angry
+
+anger_signals = AngerRules.load().signals
 
 
 @pytest.mark.parametrize(
@@ -49,3 +53,16 @@ def test_signals_name_what_sounded_angry() -> None:
         "shouting",
         "!!!",
     )
+
+
+def test_an_operators_catalog_adds_words_and_a_broken_one_is_named(tmp_path: Path) -> None:
+    (tmp_path / "mood.toml").write_text(
+        '[anger]\nstrong = ["hopeless shop"]\nwords = []\n', encoding="utf-8"
+    )
+    rules = AngerRules.load(tmp_path)
+    assert rules.signals("What a Hopeless Shop.") == ("strong:hopeless shop",)
+    assert rules.signals("worst service!!!") == ("!!!",)  # only the operator's words now
+
+    (tmp_path / "mood.toml").write_text("[anger]\nstrong = [1]\nwords = []\n", encoding="utf-8")
+    with pytest.raises(MoodError, match=r"mood\.toml"):
+        AngerRules.load(tmp_path)
