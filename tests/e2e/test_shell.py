@@ -96,7 +96,7 @@ def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -
     assert json_of(env, "tickets", "show", "1001")["notes"][0]["author"] == "customer"
 
     [handoff] = json_of(env, "handoffs", "list")
-    assert (handoff["status"], handoff["reason"]) == ("queued", "customer_asked")
+    assert (handoff["status"], handoff["reason"]) == ("queued", "ticket_escalated")
 
     kinds = [row["kind"] for row in json_of(env, "touchpoints", "list", "--limit", "1000")]
     for kind in (
