@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from bot import inbound, threads
+from bot.intake import describe
 from bot.keyed_lock import KeyedLock
 from bot.model import (
     AcceptResult,
@@ -77,22 +79,26 @@ class Dispatcher:
         self._locks = KeyedLock()
 
     async def accept(self, message: InboundMessage) -> AcceptResult:
+        """Handle, record or park `message`; raises only when the database is unavailable."""
         message = storable(message)
         if message.kind is InboundKind.UNREADABLE:
             return await self._park(message, f"unreadable: {message.note}")
-        if message.kind is InboundKind.MESSAGE and threads.is_threaded(message):
-            message = await self._db.run(partial(threads.resolve, message=message))
-        async with self._locks.hold(message.channel, message.conversation_key):
-            try:
-                result = await self._turn(message)
-            except Exception as error:
-                if is_unavailable(error):
-                    raise
-                log.exception("parking %s message %s", message.channel, message.external_id)
-                return await self._park(message, f"{type(error).__name__}: {error}")
+        try:
+            result = await self._threaded_turn(message)
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            log.exception("parking %s message %s", message.channel, message.external_id)
+            return await self._park(message, describe(error))
         if result.replies:
             self._on_commit()
         return result
+
+    async def _threaded_turn(self, message: InboundMessage) -> AcceptResult:
+        if message.kind is InboundKind.MESSAGE and threads.is_threaded(message):
+            message = await self._db.run(partial(threads.resolve, message=message))
+        async with self._locks.hold(message.channel, message.conversation_key):
+            return await self._turn(message)
 
     async def _turn(self, message: InboundMessage) -> AcceptResult:
         async def work(uow: UnitOfWork) -> AcceptResult:
@@ -105,28 +111,37 @@ class Dispatcher:
             return await self._db.run(work)
 
     async def _park(self, message: InboundMessage, error: str) -> AcceptResult:
-        reason = error[:2000]
-
-        async def work(uow: UnitOfWork) -> None:
-            if await uow.dead_letters.find(message.channel, message.external_id) is not None:
-                return
-            now = self._clock()
-            await uow.dead_letters.park(
-                channel=message.channel,
-                external_id=message.external_id,
-                error=reason,
-                payload=message.raw,
-                raw=message.raw_bytes,
-                now=now,
-            )
-            details = {"external_id": message.external_id, "error": reason}
-            await uow.touchpoints.add(
-                [NewTouchpoint("parked", message.channel, "system", now, details=details)]
-            )
-            await uow.commit()
-
-        await self._db.run(work)
+        """Store the message as a dead letter. Should even that fail for a reason other than
+        the database being away, it is parked once more without its parsed payload (the raw
+        bytes stay), so that one message can never come back forever."""
+        try:
+            await self._db.run(partial(self._park_in, message=message, error=error))
+        except Exception as failure:
+            if is_unavailable(failure):
+                raise
+            log.exception("parking %s message %s failed", message.channel, message.external_id)
+            bare = replace(message, raw={"unstorable_payload": describe(failure)})
+            await self._db.run(partial(self._park_in, message=bare, error=error))
         return AcceptResult(Outcome.PARKED)
+
+    async def _park_in(self, uow: UnitOfWork, *, message: InboundMessage, error: str) -> None:
+        if await uow.dead_letters.find(message.channel, message.external_id) is not None:
+            return
+        reason = error[:2000]
+        now = self._clock()
+        await uow.dead_letters.park(
+            channel=message.channel,
+            external_id=message.external_id,
+            error=reason,
+            payload=message.raw,
+            raw=message.raw_bytes,
+            now=now,
+        )
+        details = {"external_id": message.external_id, "error": reason}
+        await uow.touchpoints.add(
+            [NewTouchpoint("parked", message.channel, "system", now, details=details)]
+        )
+        await uow.commit()
 
     # --- turns without an inbound message: timers and operator actions ---------------------
 
@@ -144,7 +159,7 @@ class Dispatcher:
                 if is_unavailable(error):
                     raise
                 log.exception("timer %s failed", followup_id)
-                reason = f"{type(error).__name__}: {error}"[:2000]
+                reason = describe(error)[:2000]
                 await self._db.run(lambda uow: self._timer_failed(uow, followup_id, reason))
                 return False
         if fired:

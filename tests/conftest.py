@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -23,6 +24,12 @@ PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
 POSTGRES_URL = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL", "")
 ENGINES = ("sqlite", "postgres")
+
+# Property-based tests draw the same examples on every CI run (a failure there is reproducible
+# as it is); on a developer's machine they explore, and keep what failed in .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def require_postgres() -> str:

@@ -22,6 +22,7 @@ from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.turn import Services
 from channels.telegram.adapter import TelegramChannel, TelegramConfig
+from channels.telegram.polling import OffsetStore
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
 
@@ -38,6 +39,7 @@ class TelegramBot:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         webhook_listen: str = "127.0.0.1:0",
+        offsets: OffsetStore | None = None,
     ) -> None:
         self.database = database
         self.fake = fake
@@ -52,7 +54,7 @@ class TelegramBot:
             max_per_second=max_per_second,
             conflict_wait=0.2,
         )
-        self.channel = TelegramChannel(config, DatabaseOffsets(database, "offset:test"))
+        self.channel = TelegramChannel(config, offsets or DatabaseOffsets(database, "offset:test"))
         self.relay = Relay(
             database, {"telegram": self.channel}, policy=RelayPolicy(poll_seconds=0.05)
         )

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.intake import normalised
 from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
 from channels.email.filters import classify
 from channels.email.mail import FetchedMail, MailKind, ParsedMail, UnparseableMail, Verdict
@@ -32,6 +33,14 @@ class Ours:
 
 
 def to_inbound(fetched: FetchedMail, ours: Ours) -> InboundMessage:
+    """The mail as the core sees it, never an exception: whatever breaks while reading it (a
+    parser bug, a header of an unexpected shape) makes it UNREADABLE, parked with its bytes."""
+    return normalised(
+        CHANNEL, lambda: _read(fetched, ours), payload=_position(fetched), raw=fetched.raw or None
+    )
+
+
+def _read(fetched: FetchedMail, ours: Ours) -> InboundMessage:
     if not fetched.raw:
         return _unreadable(fetched, f"too large ({fetched.size or 0} bytes): not downloaded")
     try:
@@ -126,11 +135,15 @@ def _unreadable(fetched: FetchedMail, reason: str) -> InboundMessage:
         external_id=key_of(fetched),
         address=Address(CHANNEL, "unknown"),
         sender=Sender(""),
-        raw={"uidvalidity": fetched.uidvalidity, "uid": fetched.uid, "size": fetched.size},
+        raw=_position(fetched),
         raw_bytes=fetched.raw or None,
         kind=InboundKind.UNREADABLE,
         note=reason,
     )
+
+
+def _position(fetched: FetchedMail) -> Mapping[str, object]:
+    return {"uidvalidity": fetched.uidvalidity, "uid": fetched.uid, "size": fetched.size}
 
 
 def _summary(fetched: FetchedMail, mail: ParsedMail) -> Mapping[str, object]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from telegram import Bot, CallbackQuery, ChatMemberUpdated, Message, Update
 
+from bot.intake import guarded
 from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
 
 CHANNEL = "telegram"
@@ -51,12 +52,15 @@ class Normalized:
 
 
 def normalize(raw: Mapping[str, Any], me: BotIdentity, client: Bot) -> Normalized:
-    """One raw update as the core sees it; an update the client cannot parse is UNREADABLE."""
-    try:
-        update = Update.de_json(dict(raw), client)
-    except Exception as error:  # schema drift or a broken update: park it, keep polling
-        return Normalized(_unreadable(raw, f"{type(error).__name__}: {error}"))
-    return _normalized(update, raw, me)
+    """One raw update as the core sees it, never an exception: an update the client cannot
+    parse, or one whose fields break what follows, is UNREADABLE (parked with its JSON)."""
+    return guarded(
+        CHANNEL,
+        lambda: _normalized(Update.de_json(dict(raw), client), raw, me),
+        Normalized,
+        message_of=lambda item: item.message,
+        payload=raw,
+    )
 
 
 def _normalized(update: Update, raw: Mapping[str, Any], me: BotIdentity) -> Normalized:
@@ -238,17 +242,6 @@ def _ignored(
         raw=dict(raw),
         kind=InboundKind.IGNORED,
         note=reason,
-    )
-
-
-def _unreadable(raw: Mapping[str, Any], reason: str) -> InboundMessage:
-    return InboundMessage(
-        external_id=f"update:{_fingerprint(raw)}",
-        address=Address(CHANNEL, "unknown"),
-        sender=Sender(""),
-        raw=dict(raw),
-        kind=InboundKind.UNREADABLE,
-        note=reason[:500],
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from telegram import Bot
-from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.error import Conflict, InvalidToken, RetryAfter
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.model import Accept
@@ -71,12 +71,23 @@ class Poller:
         self._failures = 0
 
     async def run(self, accept: Accept) -> None:
-        offset = await self._offsets.load()
+        """Poll until cancelled. Only an invalid token ends it: a database or network outage
+        is waited out with backoff, and a bad update is parked by the core."""
+        offset = await self._load_offset()
         while True:
             updates = await self._fetch(offset)
-            if updates is None or not updates:
+            if updates:
+                offset = await self._handle(updates, offset, accept)
+
+    async def _load_offset(self) -> int:
+        while True:
+            try:
+                offset = await self._offsets.load()
+            except Exception as error:  # the database is away: wait for it, never give up
+                await self._back_off(f"the stored offset cannot be read: {error}")
                 continue
-            offset = await self._handle(updates, offset, accept)
+            self._failures = 0
+            return offset
 
     async def _fetch(self, offset: int) -> list[Mapping[str, Any]] | None:
         try:
@@ -90,7 +101,7 @@ class Poller:
         except RetryAfter as error:
             await asyncio.sleep(retry_seconds(error.retry_after))
             return None
-        except TelegramError as error:
+        except Exception as error:  # network trouble, 5xx, an answer that is not JSON
             await self._back_off(f"getUpdates failed: {error}")
             return None
         self._failures = 0
@@ -100,12 +111,22 @@ class Poller:
         self, updates: Sequence[Mapping[str, Any]], offset: int, accept: Accept
     ) -> int:
         try:
-            offset = await accept_batch(updates, self._me, self._client, accept, self._answer)
+            offset = max(
+                offset, await accept_batch(updates, self._me, self._client, accept, self._answer)
+            )
         except BatchFailed as failure:
             await self._back_off(f"the core could not take update {failure.offset}")
-            offset = failure.offset
-        await self._offsets.save(offset)
+            offset = max(offset, failure.offset)
+        await self._save_offset(offset)
         return offset
+
+    async def _save_offset(self, offset: int) -> None:
+        # Telegram itself keeps the offset given with the next getUpdates; the stored copy only
+        # spares a restart some duplicates. A database outage here is waited out, not fatal.
+        try:
+            await self._offsets.save(offset)
+        except Exception as error:
+            await self._back_off(f"the offset {offset} cannot be stored: {error}")
 
     async def _back_off(self, reason: str) -> None:
         self._failures += 1
@@ -139,14 +160,26 @@ async def accept_batch(
     were accepted will come again and be recognised as duplicates.
     """
     chains: dict[str, list[tuple[int, Normalized]]] = {}
-    for raw in updates:
+    for update_id, raw in numbered(updates):
         item = normalize(raw, me, client)
-        chains.setdefault(item.message.conversation_key, []).append((int(raw["update_id"]), item))
+        chains.setdefault(item.message.conversation_key, []).append((update_id, item))
     outcomes = await asyncio.gather(*(_chain(chain, accept, answer) for chain in chains.values()))
     failed = [update_id for update_id in outcomes if update_id is not None]
     if failed:
         raise BatchFailed(min(failed))
-    return max(int(raw["update_id"]) for raw in updates) + 1
+    return max(update_id for update_id, _ in numbered(updates)) + 1
+
+
+def numbered(updates: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+    """Each update with its id. An update without a usable id (never sent by Telegram, but
+    possible from a proxy or a broken server) takes its predecessor's: it is still handled
+    (parked, most likely) and the offset still moves past it."""
+    found, last = [], -1
+    for raw in updates:
+        given = raw.get("update_id")
+        last = given if type(given) is int else last
+        found.append((last, raw))
+    return found
 
 
 async def _chain(chain: list[tuple[int, Normalized]], accept: Accept, answer: Answer) -> int | None:
@@ -158,5 +191,13 @@ async def _chain(chain: list[tuple[int, Normalized]], accept: Accept, answer: An
             log.exception("accept failed for update %s", update_id)
             return update_id
         if item.callback_query_id:
-            await answer(item.callback_query_id)
+            await answer_quietly(answer, item.callback_query_id)
     return None
+
+
+async def answer_quietly(answer: Answer, callback_query_id: str) -> None:
+    # The press is committed; a failure to stop the client's spinner must not undo that.
+    try:
+        await answer(callback_query_id)
+    except Exception:
+        log.exception("callback query %s not answered", callback_query_id)

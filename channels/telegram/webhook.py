@@ -18,7 +18,7 @@ from telegram import Bot
 
 from bot.model import Accept
 from channels.telegram.normalize import BotIdentity, normalize
-from channels.telegram.polling import Answer
+from channels.telegram.polling import Answer, answer_quietly
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class WebhookApp:
         raw = await _update_of(request)
         if raw is None:
             return web.Response(status=400, text="not a Telegram update")
-        item = normalize(raw, self._me, self._client)
+        item = normalize(raw, self._me, self._client)  # never raises: bad updates are parked
         try:
             await self._accept(item.message)
         except Exception:
@@ -54,7 +54,7 @@ class WebhookApp:
             )
             return web.Response(status=503, text="try again")
         if item.callback_query_id:
-            await self._answer(item.callback_query_id)
+            await answer_quietly(self._answer, item.callback_query_id)
         return web.Response(text="ok")
 
     def _authentic(self, request: web.Request) -> bool:

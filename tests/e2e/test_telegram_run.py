@@ -422,6 +422,43 @@ async def test_the_token_stays_out_of_a_debug_log_full_of_errors(
 # --- regressions: each of these was a bug
 
 
+async def test_a_poison_update_first_in_the_queue_is_parked_and_never_stops_the_bot(
+    database_url: str, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    # A button press without "from": python-telegram-bot parses it, reading it failed. It
+    # ended `touchpoint run` before the offset moved, so every restart died on it again.
+    poison = fake.inject(
+        {
+            "update_id": 1,
+            "callback_query": {
+                "id": "77",
+                "chat_instance": "1",
+                "data": "menu:lead",
+                "message": {
+                    "message_id": 3,
+                    "date": 1700000000,
+                    "chat": {"id": 1001, "type": "private"},
+                },
+            },
+        }
+    )
+    ann = Customer(fake, 1001)
+    ann.says("/start")
+    async with touchpoint_run(database_url, fake, tmp_path):
+        assert await ann.hears(2) == [GREETING_EN, MENU_EN]
+        await fake.wait_until(lambda: fake.confirmed_offset > poison["update_id"] + 1, WAIT)
+    async with touchpoint_run(database_url, fake, tmp_path):  # a restart does not meet it again
+        ann.says("/help")
+        [help_text] = await ann.hears(1)
+        assert help_text.startswith("Here is what I can do:")
+
+    [parked] = await cli_json(database_url, fake, "dead-letters", "list")
+    assert parked["channel"] == "telegram"
+    assert parked["error"].startswith("unreadable: AttributeError")
+    kinds = [row["kind"] for row in await cli_json(database_url, fake, "touchpoints", "list")]
+    assert kinds.count("parked") == 1
+
+
 async def test_a_deep_link_greets_a_russian_client_in_russian(
     sqlite_url: str, fake: FakeTelegram, tmp_path: Path
 ) -> None:

@@ -244,6 +244,71 @@ async def test_an_update_the_client_cannot_parse_is_parked_and_the_next_is_handl
     assert fake.confirmed_offset > 2 or fake.pending_updates == 0
 
 
+CALLBACK_WITHOUT_SENDER = {
+    "callback_query": {
+        "id": "77",
+        "chat_instance": "1",
+        "data": "menu:lead",
+        "message": {"message_id": 3, "date": 1700000000, "chat": {"id": ANN, "type": "private"}},
+    }
+}
+
+
+async def test_a_button_press_without_a_sender_is_parked_and_polling_goes_on(
+    database: Database, fake: FakeTelegram
+) -> None:
+    # python-telegram-bot accepts a callback query without "from"; reading it then fails. It
+    # used to escape the poller, end `touchpoint run`, and do so again on every restart.
+    async with TelegramBot(database, fake) as bot:
+        poison = fake.inject(CALLBACK_WITHOUT_SENDER)
+        fake.user_message(ANN, "hello")
+        await fake.wait_sent(2)
+        await fake.wait_until(lambda: fake.confirmed_offset > poison["update_id"] + 1)
+        assert bot.crashed() is None
+    async with database.transaction() as uow:
+        [parked] = await uow.dead_letters.search()
+        assert [t.kind for t in await uow.touchpoints.search(kind="parked")] == ["parked"]
+    assert parked.error.startswith("unreadable: AttributeError")
+    assert fake.texts_to(ANN) == [GREETING, "What would you like to do?"]
+
+
+class FlakyOffsets:
+    """The offset store of a database that is away for the first `failures` calls."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.saved: list[int] = []
+
+    async def load(self) -> int:
+        self._maybe_fail()
+        return 0
+
+    async def save(self, offset: int) -> None:
+        self._maybe_fail()
+        self.saved.append(offset)
+
+    def _maybe_fail(self) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionRefusedError("the database is away")
+
+
+async def test_an_outage_of_the_offset_store_is_waited_out_and_polling_goes_on(
+    database: Database, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("channels.telegram.polling.MAX_BACKOFF", 0.01)
+    offsets = FlakyOffsets(failures=3)  # the first load, then the first two saves
+    async with TelegramBot(database, fake, offsets=offsets) as bot:
+        fake.user_message(ANN, "hello")
+        await fake.wait_sent(2)
+        fake.user_message(ANN, "thanks")
+        await fake.wait_sent(3)
+        await fake.wait_until(lambda: bool(offsets.saved))
+        assert bot.crashed() is None
+    assert offsets.failures == 0
+    assert offsets.saved[-1] >= 3
+
+
 async def test_the_offset_is_stored_so_a_restart_does_not_process_again(
     database: Database, fake: FakeTelegram
 ) -> None:

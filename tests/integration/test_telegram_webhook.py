@@ -303,6 +303,34 @@ async def test_an_update_the_client_cannot_read_is_parked_and_acknowledged(
     assert fake.pending_updates == 0
 
 
+async def test_a_button_press_without_a_sender_is_parked_and_acknowledged(
+    database: Database, fake: FakeTelegram
+) -> None:
+    # Normalising it used to happen outside the guard: a 500, and Telegram redelivering the same
+    # update forever.
+    press = {
+        "callback_query": {
+            "id": "77",
+            "chat_instance": "1",
+            "data": "menu:lead",
+            "message": {
+                "message_id": 3,
+                "date": 1700000000,
+                "chat": {"id": ANN, "type": "private"},
+            },
+        }
+    }
+    async with webhook_bot(database, fake):
+        poison = fake.inject(press)
+        assert await fake.post_to_webhook(poison) == (200, "ok")
+        assert await fake.post_to_webhook(poison) == (200, "ok")
+        assert await fake.post_to_webhook(fake.user_message(ANN, "/start")) == (200, "ok")
+        await fake.wait_sent(2)
+        counts = await stored(database)
+    assert counts["dead_letters"] == 1
+    assert fake.texts_to(ANN) == [GREETING, MENU]
+
+
 async def test_an_oversized_body_is_refused_and_nothing_is_stored(
     database: Database, fake: FakeTelegram
 ) -> None:
