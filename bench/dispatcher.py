@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.app import build_services
+from bot.bootstrap import build_services
 from bot.dispatch import Dispatcher
 from bot.model import Address, InboundMessage, OutboundMessage, Sender, SendReceipt, utc_now
 from bot.relay import Relay

@@ -12,11 +12,12 @@ question, an invoice request), then reads the same N mails from the same mailbox
 - ImapIngest with a `handle` that does nothing: our ingest's own cost (sizes first, one body at
   a time, the watermark after every mail), in memory;
 - Touchpoint, replies left in the outbox: the email channel as `touchpoint run` builds it
-  (`bot.channels.email_channel`, its watermark in the database) handing every mail to the real
+  (`bot.bootstrap.email_channel`, its watermark in the database) handing every mail to the real
   dispatcher on SQLite — parsing, the filter chain, threading, routing, the handler, the turn
   committed with its reply queued — and no relay; the clock stops when the last turn commits;
-- Touchpoint, replies delivered: `touchpoint run`'s whole composition (`bot.app.open_app`) with
-  the relay sending every reply to a local aiosmtpd (one SMTP connection per reply, the
+- Touchpoint, replies delivered: `touchpoint run`'s whole composition
+  (`bot.bootstrap.open_app`) with the relay sending every reply to a local aiosmtpd (one SMTP
+  connection per reply, the
   server in this process: it competes for the same CPU); two clocks: when the last turn
   committed, and when the SMTP server accepted the last reply.
 
@@ -42,8 +43,7 @@ from typing import Any
 import aioimaplib
 from sqlalchemy import func, select
 
-from bot.app import build_services, open_app
-from bot.channels import build_channels, email_channel
+from bot.bootstrap import build_channels, build_services, email_channel, open_app
 from bot.dispatch import Dispatcher
 from bot.model import AcceptResult, InboundMessage, Outcome, utc_now
 from bot.settings import Settings

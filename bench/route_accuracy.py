@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from bot.intents import IntentMatch, IntentMatcher, normalise
+from handlers.catalog import Catalog
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "intents" / "dev.jsonl"
@@ -195,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
 
     def load() -> IntentMatcher:
-        return IntentMatcher.from_file(args.catalog) if args.catalog else IntentMatcher.default()
+        return IntentMatcher.from_file(args.catalog) if args.catalog else Catalog.load().matcher
 
     matcher = load()
     rows = load_rows(args.corpus, args.rows)

@@ -10,7 +10,7 @@ and stops when the fake has recorded N replies.
 - baseline: a python-telegram-bot `Application` with one `MessageHandler` that echoes the text,
   polling as `run_polling` does. It acknowledges updates before handling them and stores
   nothing: the floor for any bot on this client library;
-- Touchpoint: `touchpoint run`'s composition (`bot.app.open_app`: the Telegram channel, the
+- Touchpoint: `touchpoint run`'s composition (`bot.bootstrap.open_app`: the Telegram channel, the
   dispatcher, the relay, the scheduler) on a SQLite file in a temporary folder: each update is
   committed before Telegram's offset moves, each reply goes through the outbox and is marked
   sent, one send at a time. Pacing is lifted (the fake has no limits), so this is the pipeline's
@@ -41,8 +41,7 @@ from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bot.app import App, open_app
-from bot.channels import build_channels
+from bot.bootstrap import App, build_channels, open_app
 from bot.settings import Settings
 from storage.tables import messages
 from storage.uow import UnitOfWork

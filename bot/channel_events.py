@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.model import AcceptResult, InboundMessage, Outcome
+from bot.records import Conversation
 from bot.storing import store
 from bot.turn import Services
-from storage.records import Conversation
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork

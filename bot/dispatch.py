@@ -34,10 +34,8 @@ from bot.model import (
     utc_now,
 )
 from bot.recording import record_turn
-from bot.router import Routed
 from bot.storing import storable
-from bot.turn import Context, Result, Services, Turn
-from handlers import timers
+from bot.turn import Context, Result, Routed, Services, Turn
 from storage.repos.conversations import StaleConversation
 from storage.repos.followups import retry_delay
 from storage.repos.touchpoints import NewTouchpoint
@@ -173,7 +171,8 @@ class Dispatcher:
             return False
         conversation = await uow.conversations.get(timer.conversation_id or 0, lock=True)
         if conversation is not None:
-            result = await timers.on_timer(self._services.context(uow), conversation, timer, now)
+            ctx = self._services.context(uow)
+            result = await self._services.business.on_timer(ctx, conversation, timer, now)
             turn = Turn.of_system(conversation, now)
             await record_turn(uow, turn, Routed(result), self._services.config)
         await uow.commit()

@@ -10,15 +10,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot import channel_events, rep_turn
-from bot.caps import within_caps
 from bot.language import language_for
 from bot.model import AcceptResult, InboundKind, InboundMessage, Outcome
 from bot.recording import record_turn, touchpoint
-from bot.router import route
+from bot.records import Conversation
 from bot.storing import store
 from bot.turn import Event, Result, Services, Turn
-from handlers import identity
-from storage.records import Conversation
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
 
@@ -57,12 +54,10 @@ async def _handle(
     lang = language_for(message, conversation, services.config.default_language)
     turn = Turn(message, message_id, conversation, lang, now)
     reachable_again = await _reachable_again(uow, conversation)
-    linked = await identity.claim_verified_phone(turn, ctx)
-    if linked.conversation is not None:
-        turn = replace(turn, conversation=linked.conversation)
-    routed = await route(turn, ctx)
-    result = await within_caps(turn, ctx, routed.result)
-    routed = replace(routed, result=_with_events(result, (*reachable_again, *linked.events)))
+    routed = await services.business.on_message(turn, ctx)
+    if routed.conversation is not None:
+        turn = replace(turn, conversation=routed.conversation)
+    routed = replace(routed, result=_with_events(routed.result, reachable_again))
     return await record_turn(uow, turn, routed, services.config)
 
 

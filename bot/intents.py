@@ -351,11 +351,6 @@ class IntentMatcher:
         """Raises CatalogError naming the file and the problem."""
         return _CatalogLoader(path).load()
 
-    @classmethod
-    def default(cls) -> IntentMatcher:
-        catalog = Path(__file__).resolve().parent.parent / "handlers" / "catalog" / "intents.toml"
-        return cls.from_file(catalog)
-
     @property
     def intents(self) -> tuple[str, ...]:
         return tuple(self._routes)

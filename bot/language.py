@@ -6,7 +6,7 @@ import re
 
 from bot.intents import detect_language
 from bot.model import InboundMessage
-from storage.records import Conversation
+from bot.records import Conversation
 
 MIN_LETTERS = 4
 MIN_WORDS_IN_FLOW = 4

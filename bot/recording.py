@@ -12,9 +12,8 @@ from datetime import datetime
 from email.utils import make_msgid
 from typing import Any
 
-from bot.router import Routed
-from bot.turn import FlowConfig, Notice, Reply, Result, Turn
-from storage.records import Conversation, ConversationState, ticket_number
+from bot.records import Conversation, ConversationState, ticket_number
+from bot.turn import FlowConfig, Notice, Reply, Result, Routed, Turn
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork

@@ -38,7 +38,7 @@ from bot.model import (
     TransientSendError,
     utc_now,
 )
-from storage.records import OutboxRow
+from bot.records import OutboxRow
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import Database, UnitOfWork
 

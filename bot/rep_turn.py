@@ -12,10 +12,8 @@ from datetime import datetime
 
 from bot.model import AcceptResult, InboundMessage, Outcome
 from bot.recording import record_turn
-from bot.router import Routed
 from bot.storing import store
-from bot.turn import Services, Turn
-from handlers import rep_desk
+from bot.turn import CustomerAction, Routed, Services, Turn
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
@@ -30,7 +28,7 @@ async def process(
     rep = await uow.reps.get(rep_id)
     assert rep is not None
     ctx = services.context(uow)
-    desk = await rep_desk.handle(ctx, rep, message, now, stored_id)
+    desk = await services.business.on_rep_message(ctx, rep, message, now, stored_id)
     # The rep's confirmation first, then what the action sends (a card, the customer's reply).
     await uow.outbox.enqueue([_to_rep(message, text, desk.about) for text in desk.to_rep], now)
     queued = 0
@@ -44,7 +42,7 @@ async def process(
 
 
 async def _on_conversation(
-    uow: UnitOfWork, services: Services, step: rep_desk.CustomerAction, now: datetime
+    uow: UnitOfWork, services: Services, step: CustomerAction, now: datetime
 ) -> int:
     conversation = await uow.conversations.get(step.conversation_id, lock=True)
     if conversation is None:

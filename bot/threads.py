@@ -15,8 +15,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.model import InboundMessage
+from bot.records import Conversation, ticket_id_from_number
 from channels.email.subjects import normalise_subject, ticket_tag
-from storage.records import Conversation, ticket_id_from_number
 from storage.uow import UnitOfWork
 
 SAME_SUBJECT_DAYS = 14

@@ -1,22 +1,26 @@
-"""What a handler receives (a Turn and its Context) and what it returns (a Result).
+"""The handler contract: what a handler receives (a Turn and its Context), what it returns (a
+Result), and the one seam through which the engine reaches the business (`Business`).
 
 Handlers read and write business rows through `ctx.uow` inside the turn's transaction, but they
 never commit and never send: replies and touchpoint events travel back in the `Result`, and the
 dispatcher turns them into outbox rows and touchpoints before it commits.
+
+This module imports nothing from `handlers/` or `channels/`: the composition root
+(`bot/bootstrap.py`) hands the engine a `Business` built from the handlers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from bot.intents import IntentMatcher
+from bot.intents import IntentMatch, IntentMatcher
 from bot.model import Address, InboundMessage, QuickReply, Sender
+from bot.records import Conversation, ConversationState, FollowUp, Rep
 from bot.rep_hours import RepHours
-from handlers.mood import AngerRules
-from handlers.texts import Texts
-from storage.records import Conversation, ConversationState
+from bot.texts import Texts
 from storage.uow import UnitOfWork
 
 
@@ -66,6 +70,62 @@ class Result:
 
 
 @dataclass(frozen=True, slots=True)
+class Routed:
+    """What the business made of a customer's message: the result, the intent match that
+    chose it (recorded on the `message_in` touchpoint), and the conversation when the turn
+    moved it to another contact (a verified phone number proved who the sender is)."""
+
+    result: Result
+    match: IntentMatch | None = None
+    conversation: Conversation | None = None
+
+
+Action = Callable[["Turn", "Context"], Awaitable[Result]]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerAction:
+    """What a rep's message does to a customer's conversation, run as a turn of that
+    conversation (locked, recorded on the customer's timeline)."""
+
+    conversation_id: int
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """What a rep's message comes to: words back to the rep (about a conversation, so that
+    answering them answers it), and actions on customers' conversations."""
+
+    to_rep: tuple[str, ...] = ()
+    about: int | None = None
+    customer: tuple[CustomerAction, ...] = field(default_factory=tuple)
+
+
+class Mood(Protocol):
+    """What sounds angry in a text (the signals found; none for a calm message)."""
+
+    def signals(self, text: str) -> tuple[str, ...]: ...
+
+
+class Business(Protocol):
+    """The business as the engine sees it; built by the composition root from `handlers/`."""
+
+    async def on_message(self, turn: Turn, ctx: Context) -> Routed:
+        """A customer's message: route it and say what should happen."""
+
+    async def on_timer(
+        self, ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+    ) -> Result:
+        """A durable timer of `conversation` fell due."""
+
+    async def on_rep_message(
+        self, ctx: Context, rep: Rep, message: InboundMessage, now: datetime, stored_id: int
+    ) -> Desk:
+        """A registered rep wrote to the bot (`stored_id`: the stored message)."""
+
+
+@dataclass(frozen=True, slots=True)
 class FlowConfig:
     company_name: str = "Touchpoint"
     default_language: str = "en"
@@ -90,7 +150,8 @@ class Services:
     texts: Texts
     matcher: IntentMatcher
     config: FlowConfig
-    anger: AngerRules
+    anger: Mood
+    business: Business
 
     def context(self, uow: UnitOfWork) -> Context:
         return Context(uow, self.texts, self.matcher, self.config, self.anger)
@@ -102,7 +163,7 @@ class Context:
     texts: Texts
     matcher: IntentMatcher
     config: FlowConfig
-    anger: AngerRules
+    anger: Mood
 
     def say(self, key: str, lang: str, /, **fields: object) -> str:
         return self.texts.get(key, lang, company=self.config.company_name, **fields)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from bot.records import Conversation, Handoff, Rep
 from bot.turn import Context, Event, Notice, Reply, Result
 from handlers.cards import card, notice_to
 from handlers.reps import rep_language
-from storage.records import Conversation, Handoff, Rep
 
 CLAIM_TIMER = "claim_deadline"
 IDLE_TIMER = "handoff_idle"

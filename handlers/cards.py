@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.model import QuickReply
+from bot.records import Conversation, Handoff, Rep
 from bot.turn import Context, Notice
 from handlers.reps import rep_language
-from storage.records import Conversation, Handoff, Rep
 
 RECENT = 6
 PREVIEW = 300

@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from bot.model import QuickReply
+from bot.records import ConversationState
 from bot.turn import Context, Reply, Turn
-from storage.records import ConversationState
 
 MENU_ACTIONS = ("lead", "service", "status", "human")
 

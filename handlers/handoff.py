@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from bot.records import ConversationState, Handoff
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers.assignment import offer_next
 from handlers.cards import relayed
 from handlers.common import idle
-from storage.records import ConversationState, Handoff
 
 HOLDING_TEXT = {
     "repeated_misunderstanding": "handoff.after_misses",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bot.records import Conversation
 from bot.turn import Context, Event, Turn
 from handlers.contact_info import normalise_phone
-from storage.records import Conversation
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,6 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from handlers.texts import CATALOG_DIR
-
 SHOUTING_SHARE = 0.7  # of the letters, upper case
 SHOUTING_LETTERS = 12  # fewer letters than this is an acronym, not shouting
 _EXCLAMATIONS = re.compile(r"!{2,}|(?:!\s*){3,}")
@@ -31,8 +29,8 @@ class AngerRules:
         self._words = _stems(words)
 
     @classmethod
-    def load(cls, folder: Path | None = None) -> AngerRules:
-        path = (folder or CATALOG_DIR) / "mood.toml"
+    def load(cls, folder: Path) -> AngerRules:
+        path = folder / "mood.toml"
         try:
             anger = tomllib.loads(path.read_text(encoding="utf-8"))["anger"]
             strong, words = anger["strong"], anger["words"]

@@ -15,33 +15,17 @@ as a turn of that conversation, so its touchpoints land on the customer's timeli
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.model import InboundMessage
-from bot.turn import Context, Event, Notice, Reply, Result, Turn
+from bot.records import Handoff, Rep
+from bot.turn import Action, Context, CustomerAction, Desk, Event, Notice, Reply, Result, Turn
 from handlers import handoff as handoffs
 from handlers.assignment import offer_to, start_idle_clock
 from handlers.cards import notice_to
 from handlers.reps import rep_help, rep_language
-from storage.records import Handoff, Rep
 
-Action = Callable[[Turn, Context], Awaitable[Result]]
 COMMAND = re.compile(r"^/([a-z]+)(?:@\w+)?(?:\s+#?(\d+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerAction:
-    conversation_id: int
-    action: Action
-
-
-@dataclass(frozen=True, slots=True)
-class Desk:
-    to_rep: tuple[str, ...] = ()
-    about: int | None = None
-    customer: tuple[CustomerAction, ...] = field(default_factory=tuple)
 
 
 async def handle(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.records import Rep
 from bot.turn import Context, Reply
-from storage.records import Rep
 
 
 def rep_language(rep: Rep) -> str:

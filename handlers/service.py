@@ -10,9 +10,9 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
+from bot.records import Conversation, Ticket, ticket_id_from_number
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers.common import flow_state, idle
-from storage.records import Conversation, Ticket, ticket_id_from_number
 from storage.repos.tickets import OPEN_STATUSES
 
 # A reference to one of our tickets: "#1042", "№1042", "ticket 1042", "заявка 1042". A bare

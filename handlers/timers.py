@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.records import Conversation, FollowUp
 from bot.turn import Context, Event, Result, Turn
 from handlers import handoff as handoffs
 from handlers import service
 from handlers.assignment import CLAIM_TIMER, IDLE_TIMER, offer_next
 from handlers.cards import notice_to
 from handlers.reps import rep_language
-from storage.records import Conversation, FollowUp
 
 
 async def on_timer(

@@ -8,6 +8,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -80,6 +82,18 @@ def _upgrade_sync(sync_connection: Any) -> None:
     config = alembic_config(str(sync_connection.engine.url))
     config.attributes["connection"] = sync_connection
     command.upgrade(config, "head")
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """Whether the database is at the newest migration (read only: nothing is changed)."""
+    async with engine.connect() as connection:
+        return bool(await connection.run_sync(_is_current_sync))
+
+
+def _is_current_sync(sync_connection: Any) -> bool:
+    heads = ScriptDirectory.from_config(alembic_config(str(sync_connection.engine.url))).get_heads()
+    current = MigrationContext.configure(sync_connection).get_current_heads()
+    return set(current) == set(heads)
 
 
 def run_upgrade(url: str) -> None:

@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.connection import AsyncAdapter, SqlConnection
-from storage.db import configure_sqlite, create_engine, upgrade
+from storage.db import configure_sqlite, create_engine, schema_is_current, upgrade
 from storage.repos.contacts import ContactRepository
 from storage.repos.conversations import ConversationRepository
 from storage.repos.cursors import CursorRepository
@@ -79,6 +79,10 @@ class Database:
 
     async def upgrade(self) -> None:
         await upgrade(self.engine)
+
+    async def is_current(self) -> bool:
+        """Whether the schema is at the newest migration; changes nothing."""
+        return await schema_is_current(self.engine)
 
     async def dispose(self) -> None:
         if self._thread is not None:

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.app import build_services
+from bot.bootstrap import build_services
 from bot.dispatch import Dispatcher
 from bot.model import (
     Accept,
@@ -27,11 +27,11 @@ from bot.model import (
     SendError,
     SendReceipt,
 )
+from bot.records import Lead, Ticket
 from bot.relay import Relay, RelayPolicy
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.turn import Services
-from storage.records import Lead, Ticket
 from storage.uow import Database
 
 

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 from types import TracebackType
 
-from bot.app import build_services
-from bot.channels import DatabaseOffsets, DatabaseWatermarks
+from bot.bootstrap import build_services
+from bot.cursors import DatabaseOffsets, DatabaseWatermarks
 from bot.dispatch import Dispatcher
 from bot.relay import Relay, RelayPolicy
 from bot.scheduler import Scheduler

@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 from types import TracebackType
 
-from bot.app import build_services
-from bot.channels import DatabaseOffsets
+from bot.bootstrap import build_services
+from bot.cursors import DatabaseOffsets
 from bot.dispatch import Dispatcher
 from bot.relay import Relay, RelayPolicy
 from bot.scheduler import Scheduler

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, select, update
 
+from bot.records import Contact, Identity
 from storage.connection import SqlConnection
-from storage.records import Contact, Identity
 from storage.sql import insert_ignore
 from storage.tables import (
     contacts,

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Row, Select, and_, bindparam, select, update
 
+from bot.records import Conversation, ConversationState
 from storage.connection import SqlConnection
-from storage.records import Conversation, ConversationState
 from storage.repos.reps import rep_address_matches
 from storage.sql import insert_ignore
 from storage.tables import conversations, identities, reps

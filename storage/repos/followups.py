@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Row, or_, select, update
 
+from bot.records import FollowUp
 from storage.connection import SqlConnection
-from storage.records import FollowUp
 from storage.tables import followups
 
 

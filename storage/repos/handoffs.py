@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Row, func, select, update
 
+from bot.records import Handoff
 from storage.connection import SqlConnection
-from storage.records import Handoff
 from storage.tables import handoffs
 
 ACTIVE_STATUSES = ("queued", "offered", "claimed")

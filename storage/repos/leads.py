@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from bot.records import Lead
 from storage.connection import SqlConnection
-from storage.records import Lead
 from storage.tables import leads
 
 

@@ -26,8 +26,8 @@ from sqlalchemy import (
     update,
 )
 
+from bot.records import OutboxRow
 from storage.connection import SqlConnection
-from storage.records import OutboxRow
 from storage.sql import in_key_order
 from storage.tables import conversations, identities, outbox
 

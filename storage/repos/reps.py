@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.records import Rep
 from storage.connection import SqlConnection
-from storage.records import Rep
 from storage.tables import reps
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Row, select, update
 
+from bot.records import Ticket
 from storage.connection import SqlConnection
-from storage.records import Ticket
 from storage.tables import service_requests, ticket_notes
 
 OPEN_STATUSES = ("open", "in_progress", "waiting")

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from bot.records import TouchpointRow
 from storage.connection import SqlConnection
-from storage.records import TouchpointRow
 from storage.tables import touchpoints
 
 

@@ -3,9 +3,9 @@ conversation, and the bot taking over again when the hand-off ends."""
 
 from __future__ import annotations
 
+from bot.records import Handoff
 from bot.turn import Context, Result, Turn
 from handlers import handoff
-from storage.records import Handoff
 from tests.harness import BotHarness, Customer
 
 HOLDING = "I'm passing your conversation to a person from our team. They will answer right here; until then I'll stay quiet."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage.records import FollowUp
+from bot.records import FollowUp
 from tests.harness import BotHarness, Customer
 
 OPENED_1001 = 'Your request #1001 is open. Our team will look into it and I\'ll follow up within 24 hours. Ask "status #1001" any time.'

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.route_accuracy import Routed, accuracy, label_scores, load_rows, route_all
-from bot.intents import IntentMatcher
+from handlers.catalog import Catalog
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "intents" / "dev.jsonl"
 MIN_ACCURACY = 0.85
@@ -33,7 +33,7 @@ def require_corpus(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def routed() -> list[Routed]:
-    return route_all(IntentMatcher.default(), load_rows(require_corpus(CORPUS)))
+    return route_all(Catalog.load().matcher, load_rows(require_corpus(CORPUS)))
 
 
 def in_language(routed: Sequence[Routed], lang: str) -> list[Routed]:

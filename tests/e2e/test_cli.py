@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -127,13 +129,40 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         assert "Usage:" in done.stdout
 
 
+def upgraded(tmp_path: Path) -> Path:
+    done = touchpoint(tmp_path, "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    return tmp_path
+
+
+def tables_of(path: Path) -> set[str]:
+    with closing(sqlite3.connect(path)) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows}
+
+
+def test_read_only_commands_never_migrate_and_say_so_when_the_schema_is_behind(
+    tmp_path: Path,
+) -> None:
+    done = touchpoint(tmp_path, "leads", "list")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "touchpoint: the database schema is not up to date: run `touchpoint db upgrade` "
+        "(or `touchpoint run`, which upgrades it)"
+    )
+    assert tables_of(tmp_path / "cli.db") == set()  # nothing was created
+    upgraded(tmp_path)
+    assert touchpoint(tmp_path, "leads", "list", "--json").stdout.strip() == "[]"
+
+
 def test_show_of_a_missing_record_says_so(tmp_path: Path) -> None:
-    done = touchpoint(tmp_path, "tickets", "show", "4242")
+    done = touchpoint(upgraded(tmp_path), "tickets", "show", "4242")
     assert done.returncode == 1
     assert done.stderr.strip() == "touchpoint: ticket #4242 not found"
 
 
 def test_empty_lists_are_empty_json_arrays(tmp_path: Path) -> None:
+    upgraded(tmp_path)
     for group in ("leads", "tickets", "handoffs", "contacts", "touchpoints", "dead-letters"):
         done = touchpoint(tmp_path, group, "list", "--json")
         assert done.returncode == 0, done.stderr

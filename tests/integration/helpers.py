@@ -12,11 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import Table, func, select, text
 
-from bot.app import build_services
+from bot.bootstrap import build_services
+from bot.records import Conversation
 from bot.settings import Settings
+from bot.texts import Texts
 from bot.turn import Services
-from handlers.texts import CATALOG_DIR, Texts
-from storage.records import Conversation
+from handlers.catalog import CATALOG_DIR
 from storage.tables import followups, messages, outbox
 from storage.uow import Database, UnitOfWork
 

@@ -27,10 +27,11 @@ from types import TracebackType
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_services
-from bot.channels import DatabaseWatermarks
+from bot.bootstrap import build_services
+from bot.cursors import DatabaseWatermarks
 from bot.dispatch import Dispatcher
 from bot.model import utc_now
+from bot.records import Lead, Ticket, TouchpointRow
 from bot.relay import Relay, RelayPolicy
 from bot.settings import Settings
 from channels.email.adapter import EmailChannel, EmailConfig
@@ -38,7 +39,6 @@ from channels.email.compose import LOOP_HEADER
 from channels.email.imap import ImapConfig
 from channels.email.inbound import Ours
 from channels.email.smtp import SmtpConfig
-from storage.records import Lead, Ticket, TouchpointRow
 from storage.tables import identities, messages, outbox
 from storage.uow import Database
 from tests.services import smtp as smtp_service

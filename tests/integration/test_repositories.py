@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from storage.records import Conversation, ConversationState, OutboxRow, Ticket
+from bot.records import Conversation, ConversationState, OutboxRow, Ticket
 from storage.repos.conversations import StaleConversation
 from storage.repos.leads import NewLead
 from storage.repos.outbox import NewOutbound

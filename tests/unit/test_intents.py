@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.intents import ROUTES, CatalogError, IntentMatcher, detect_language, normalise
+from handlers.catalog import Catalog
 
-SHIPPED = IntentMatcher.default()
+SHIPPED = Catalog.load().matcher
 
 TINY_CATALOG = """
 [settings]

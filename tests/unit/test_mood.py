@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from handlers.catalog import CATALOG_DIR
 from handlers.mood import AngerRules, MoodError, sounds_angry
 
-anger_signals = AngerRules.load().signals
+anger_signals = AngerRules.load(CATALOG_DIR).signals
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.texts import Texts, TextsError
+from bot.texts import Texts, TextsError
+from handlers.catalog import CATALOG_DIR
 
 PROJECT = Path(__file__).resolve().parents[2]
 # ctx.say("key", ...) and button(ctx, lang, "key", ...) in the code name reply texts.
@@ -25,7 +26,7 @@ def keys_used_in_code() -> set[str]:
 
 
 def test_every_reply_the_code_uses_exists_in_both_languages() -> None:
-    texts = Texts.load()
+    texts = Texts.load(CATALOG_DIR)
     used = keys_used_in_code()
     assert len(used) > 15  # the scan itself works
     missing = sorted(key for key in used if not texts.has(key))
@@ -33,7 +34,7 @@ def test_every_reply_the_code_uses_exists_in_both_languages() -> None:
 
 
 def test_placeholders_are_filled_and_unknown_ones_kept() -> None:
-    texts = Texts.load()
+    texts = Texts.load(CATALOG_DIR)
     assert texts.get("service.opened", "en", number=1001, hours="24").startswith(
         "Your request #1001 is open."
     )
@@ -56,4 +57,4 @@ def test_a_broken_catalog_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_asking_for_an_unknown_text_names_it() -> None:
     with pytest.raises(TextsError, match="no reply text named 'nope'"):
-        Texts.load().get("nope", "en")
+        Texts.load(CATALOG_DIR).get("nope", "en")

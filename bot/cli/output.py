@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from storage.records import Ticket
+from bot.records import Ticket
 
 LEAD_COLUMNS = (
     "id",

@@ -10,10 +10,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from bot.intents import IntentMatch
-from bot.turn import Context, Reply, Result, Turn
+from bot.turn import Context, Reply, Result, Routed, Turn
 from handlers import handoff, leads, leads_email, mood, other, service
 from handlers.common import idle, menu_reply
 
@@ -22,12 +22,6 @@ START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 HUMAN_ESCAPE_SCORE = 0.7
 FLOWS = ("lead", "service")
-
-
-@dataclass(frozen=True, slots=True)
-class Routed:
-    result: Result
-    match: IntentMatch | None = None
 
 
 async def route(turn: Turn, ctx: Context) -> Routed:

@@ -1,4 +1,4 @@
-"""The `touchpoint` command: run the bot, talk to it in the terminal, inspect what happened."""
+"""The `touchpoint` command: run the bot, talk to it in the terminal, route a line."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from typing import Annotated
 import typer
 from telegram.error import InvalidToken
 
-from bot import cli_records
-from bot.app import ChannelsFactory, open_app
-from bot.channels import build_channels
-from bot.cli_common import settings_or_exit
-from bot.intents import IntentMatcher
+from bot.bootstrap import ChannelsFactory, build_channels, open_app
+from bot.cli import records as cli_records
+from bot.cli.common import settings_or_exit
 from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
+from handlers.catalog import Catalog
 from storage.db import run_upgrade
 
 app = typer.Typer(
@@ -77,10 +76,7 @@ def route(
 ) -> None:
     """Route lines from stdin (text, or JSON {"text", "lang"}) and print one JSON line each."""
     settings = settings_or_exit()
-    catalog = settings.catalog_dir
-    matcher = (
-        IntentMatcher.from_file(catalog / "intents.toml") if catalog else IntentMatcher.default()
-    )
+    matcher = Catalog.load(settings.catalog_dir).matcher
     for line in sys.stdin:
         text, line_lang = _route_input(line.rstrip("\r\n"), lang)
         match = matcher.match(text, line_lang)

@@ -1,4 +1,5 @@
-"""Reply texts from the operator-editable catalog (`handlers/catalog/replies.toml`)."""
+"""Reply texts from an operator-editable catalog (`replies.toml`; the shipped one is in
+`handlers/catalog/`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("en", "ru")
-CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
 
 class TextsError(Exception):
@@ -31,8 +31,8 @@ class Texts:
         self._check()
 
     @classmethod
-    def load(cls, folder: Path | None = None) -> Texts:
-        path = (folder or CATALOG_DIR) / "replies.toml"
+    def load(cls, folder: Path) -> Texts:
+        path = folder / "replies.toml"
         try:
             document = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as error:

@@ -5,23 +5,19 @@ Every `list` takes `--json` and prints a JSON array; every `show` with `--json` 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
 
-from bot import cli_output as out
-from bot.app import build_services
-from bot.cli_common import not_found, settings_or_exit, with_store
-from bot.cli_reps import reps_app
-from bot.dispatch import Dispatcher, SystemAction
+from bot.cli import output as out
+from bot.cli.common import not_found, reading, system_turn, writing
+from bot.cli.reps import reps_app
 from bot.model import utc_now
-from bot.settings import Settings
+from bot.records import ticket_id_from_number
 from bot.turn import Context, Result, Turn
 from handlers import handoff
 from handlers.assignment import reassign
-from storage.records import ticket_id_from_number
-from storage.uow import Database, UnitOfWork
+from storage.uow import UnitOfWork
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Limit = Annotated[int, typer.Option(help="At most this many rows, newest first.")]
@@ -55,13 +51,13 @@ def register(app: typer.Typer) -> None:
 @leads_app.command("list")
 def leads_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
     """List leads."""
-    out.rows(with_store(lambda uow: uow.leads.search(limit=limit)), as_json, out.LEAD_COLUMNS)
+    out.rows(reading(lambda uow: uow.leads.search(limit=limit)), as_json, out.LEAD_COLUMNS)
 
 
 @leads_app.command("show")
 def leads_show(lead_id: int, as_json: JsonFlag = False) -> None:
     """Show one lead."""
-    lead = with_store(lambda uow: uow.leads.get(lead_id))
+    lead = reading(lambda uow: uow.leads.get(lead_id))
     if lead is None:
         raise not_found(f"lead {lead_id}")
     out.record(lead, as_json)
@@ -77,7 +73,7 @@ def tickets_list(
     limit: Limit = 200,
 ) -> None:
     """List service requests."""
-    tickets = with_store(lambda uow: uow.tickets.search(status=status, limit=limit))
+    tickets = reading(lambda uow: uow.tickets.search(status=status, limit=limit))
     out.rows([out.ticket_view(ticket) for ticket in tickets], as_json, out.TICKET_COLUMNS)
 
 
@@ -92,7 +88,7 @@ def tickets_show(number: int, as_json: JsonFlag = False) -> None:
         notes = await uow.tickets.notes(ticket.id)
         return {**out.ticket_view(ticket), "notes": [out.note_view(*note) for note in notes]}
 
-    view = with_store(load)
+    view = reading(load)
     if view is None:
         raise not_found(f"ticket #{number}")
     out.record(view, as_json)
@@ -107,7 +103,7 @@ def tickets_set_status(
     if status not in ("open", "in_progress", "waiting", "resolved", "closed"):
         typer.echo(f"touchpoint: unknown status {status!r}", err=True)
         raise typer.Exit(2)
-    changed = with_store(
+    changed = writing(
         lambda uow: uow.tickets.set_status(ticket_id_from_number(number), status, utc_now())
     )
     if not changed:
@@ -125,7 +121,7 @@ def handoffs_list(
     limit: Limit = 200,
 ) -> None:
     """List hand-offs."""
-    handoffs = with_store(lambda uow: uow.handoffs.search(active_only=active, limit=limit))
+    handoffs = reading(lambda uow: uow.handoffs.search(active_only=active, limit=limit))
     out.rows(handoffs, as_json, out.HANDOFF_COLUMNS)
 
 
@@ -138,15 +134,14 @@ def handoffs_close(
     summary: Annotated[str | None, typer.Option(help="A short note kept on the hand-off.")] = None,
 ) -> None:
     """End a hand-off: the customer is told, and the bot answers again."""
-    settings = settings_or_exit()
-    record = with_store(lambda uow: uow.handoffs.get(handoff_id))
+    record = reading(lambda uow: uow.handoffs.get(handoff_id))
     if record is None:
         raise not_found(f"hand-off {handoff_id}")
 
     async def close(turn: Turn, ctx: Context) -> Result | None:
         return await handoff.finish(turn, ctx, returned=back_to_bot, summary=summary)
 
-    if not _system_turn(settings, record.conversation_id, close):
+    if not system_turn(record.conversation_id, close):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
         raise typer.Exit(1)
     typer.echo(f"hand-off {handoff_id} {'returned to the bot' if back_to_bot else 'closed'}")
@@ -158,16 +153,15 @@ def handoffs_assign(
     rep: Annotated[int, typer.Option("--rep", help="The rep who takes it over (their id).")],
 ) -> None:
     """Give an open hand-off to a rep (a manager's decision): the rep gets the card."""
-    settings = settings_or_exit()
-    record = with_store(lambda uow: uow.handoffs.get(handoff_id))
-    new_rep = with_store(lambda uow: uow.reps.get(rep))
+    record = reading(lambda uow: uow.handoffs.get(handoff_id))
+    new_rep = reading(lambda uow: uow.reps.get(rep))
     if record is None or new_rep is None:
         raise not_found(f"hand-off {handoff_id}" if record is None else f"rep {rep}")
 
     async def assign(turn: Turn, ctx: Context) -> Result | None:
         return await reassign(ctx, record, turn.conversation, new_rep, turn.now)
 
-    if not _system_turn(settings, record.conversation_id, assign):
+    if not system_turn(record.conversation_id, assign):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
         raise typer.Exit(1)
     typer.echo(f"hand-off {handoff_id} assigned to {new_rep.name}")
@@ -189,23 +183,10 @@ def handoffs_show(handoff_id: int, as_json: JsonFlag = False) -> None:
             "timeline": [out.plain(t) for t in timeline],
         }
 
-    view = with_store(load)
+    view = reading(load)
     if view is None:
         raise not_found(f"hand-off {handoff_id}")
     out.record(view, as_json)
-
-
-def _system_turn(settings: Settings, conversation_id: int, action: SystemAction) -> bool:
-    async def run() -> bool:
-        database = Database.from_url(settings.database_url)
-        try:
-            return await Dispatcher(database, build_services(settings)).system_turn(
-                conversation_id, action
-            )
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 # --- contacts and touchpoints ---------------------------------------------------------------
@@ -214,7 +195,7 @@ def _system_turn(settings: Settings, conversation_id: int, action: SystemAction)
 @contacts_app.command("list")
 def contacts_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
     """List contacts."""
-    out.rows(with_store(lambda uow: uow.contacts.search(limit=limit)), as_json, out.CONTACT_COLUMNS)
+    out.rows(reading(lambda uow: uow.contacts.search(limit=limit)), as_json, out.CONTACT_COLUMNS)
 
 
 @contacts_app.command("show")
@@ -238,7 +219,7 @@ def contacts_show(contact_id: int, as_json: JsonFlag = False) -> None:
             ],
         }
 
-    view = with_store(load)
+    view = reading(load)
     if view is None:
         raise not_found(f"contact {contact_id}")
     out.contact(view, as_json)
@@ -252,9 +233,7 @@ def touchpoints_list(
     limit: Limit = 200,
 ) -> None:
     """List touchpoints, oldest first."""
-    rows = with_store(
-        lambda uow: uow.touchpoints.search(contact_id=contact, kind=kind, limit=limit)
-    )
+    rows = reading(lambda uow: uow.touchpoints.search(contact_id=contact, kind=kind, limit=limit))
     out.rows(rows, as_json, out.TOUCHPOINT_COLUMNS)
 
 
@@ -262,7 +241,7 @@ def touchpoints_list(
 def dead_letters_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
     """List parked inbound messages with the error that parked them."""
     out.rows(
-        with_store(lambda uow: uow.dead_letters.search(limit=limit)),
+        reading(lambda uow: uow.dead_letters.search(limit=limit)),
         as_json,
         out.DEAD_LETTER_COLUMNS,
     )

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from bot import cli_output as out
-from bot.cli_common import not_found, with_store
+from bot.cli import output as out
+from bot.cli.common import not_found, reading, writing
 from bot.model import utc_now
 from handlers.contact_info import normalise_email
 
@@ -62,7 +62,7 @@ def add(
     if telegram is None and email is None:
         raise typer.BadParameter("give --telegram and/or --email", param_hint="--telegram/--email")
     languages, telegram_id, address = _languages(lang), _telegram(telegram), _email(email)
-    rep_id = with_store(
+    rep_id = writing(
         lambda uow: uow.reps.add(
             name=name.strip(),
             languages=languages,
@@ -98,7 +98,7 @@ def update(
     changes = {key: value for key, value in values.items() if value is not None}
     if not changes:
         raise typer.BadParameter("nothing to change")
-    if not with_store(lambda uow: uow.reps.update(rep_id, **changes)):
+    if not writing(lambda uow: uow.reps.update(rep_id, **changes)):
         raise not_found(f"rep {rep_id}")
     typer.echo(f"rep {rep_id} updated")
 
@@ -106,12 +106,12 @@ def update(
 @reps_app.command("list")
 def list_reps(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List active reps."""
-    out.rows(with_store(lambda uow: uow.reps.search()), as_json, out.REP_COLUMNS)
+    out.rows(reading(lambda uow: uow.reps.search()), as_json, out.REP_COLUMNS)
 
 
 @reps_app.command("remove")
 def remove(rep_id: int) -> None:
     """Remove a rep (kept as inactive when hand-offs refer to them)."""
-    if not with_store(lambda uow: uow.reps.remove(rep_id)):
+    if not writing(lambda uow: uow.reps.remove(rep_id)):
         raise not_found(f"rep {rep_id}")
     typer.echo(f"rep {rep_id} removed")

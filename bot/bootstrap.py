@@ -1,0 +1,276 @@
+"""The composition root: the one place that builds settings, database, catalog, business,
+channels, relay and scheduler, for `run`, `shell` and every CLI command.
+
+Nothing is built at import time; `open_app`, `open_database` and `build_*` do it when a
+command runs. This module and the CLI are the only modules of `bot/` that import `handlers` or
+`channels` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parseaddr
+
+from bot.cursors import DatabaseOffsets, DatabaseWatermarks
+from bot.dispatch import Dispatcher
+from bot.model import ChannelAdapter
+from bot.relay import Relay, RelayPolicy
+from bot.rep_hours import RepHours
+from bot.scheduler import Scheduler
+from bot.settings import Settings, SettingsError
+from bot.turn import FlowConfig, Services
+from channels.console import ConsoleChannel
+from channels.email.adapter import EmailChannel, EmailConfig
+from channels.email.ids import domain_of
+from channels.email.imap import ImapConfig
+from channels.email.inbound import Ours
+from channels.email.smtp import SmtpConfig
+from channels.telegram.adapter import TelegramChannel, TelegramConfig
+from handlers.business import SalesDesk
+from handlers.catalog import Catalog
+from storage.uow import Database
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 30.0
+
+
+def build_services(settings: Settings) -> Services:
+    """The business and what it needs: the catalog, the flow settings, the rules."""
+    catalog = Catalog.load(settings.catalog_dir)
+    return Services(
+        texts=catalog.texts,
+        matcher=catalog.matcher,
+        config=flow_config(settings),
+        anger=catalog.anger,
+        business=SalesDesk(),
+    )
+
+
+def flow_config(settings: Settings) -> FlowConfig:
+    return FlowConfig(
+        company_name=settings.company_name,
+        default_language=settings.default_language,
+        followup_after=timedelta(hours=settings.followup_after_hours),
+        misses_before_handoff=settings.misses_before_handoff,
+        hot_lead_score=settings.hot_lead_score,
+        message_id_domain=_domain_of(settings.email_from) or "touchpoint.invalid",
+        replies_per_conversation=settings.email_max_replies_per_conversation,
+        replies_per_address=settings.email_max_replies_per_address,
+        claim_within=timedelta(seconds=settings.handoff_claim_seconds),
+        handoff_idle=timedelta(minutes=settings.handoff_idle_minutes),
+        same_rep_within=timedelta(hours=settings.handoff_same_rep_hours),
+        rep_hours=(
+            RepHours.parse(settings.rep_hours, settings.rep_days, settings.rep_timezone)
+            if settings.rep_hours
+            else None
+        ),
+    )
+
+
+def _domain_of(address: str | None) -> str:
+    return parseaddr(address or "")[1].rpartition("@")[2].lower()
+
+
+@dataclass(slots=True)
+class App:
+    database: Database
+    dispatcher: Dispatcher
+    relay: Relay
+    scheduler: Scheduler
+    adapters: tuple[ChannelAdapter, ...]
+
+    async def serve(self) -> None:
+        """Run the channels, the relay and the scheduler until a channel ends or a signal comes.
+
+        A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
+        it gracefully: channels stop receiving (they acknowledge only committed turns, so
+        cancelling them loses nothing), the relay settles the reply in hand and delivers what
+        is due, then the process exits.
+        """
+        stop = asyncio.Event()
+        _on_signals(stop.set)
+        relay = asyncio.create_task(self.relay.run(), name="relay")
+        background = [relay, asyncio.create_task(self.scheduler.run(), name="scheduler")]
+        channels = [
+            asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
+        ]
+        stopper = asyncio.create_task(_wait_for(stop), name="signals")
+        try:
+            await _first_to_finish([*channels, stopper], background)
+        finally:
+            await _cancel([*channels, stopper])
+            await self._drain(relay)
+            await _cancel(background)
+            for adapter in self.adapters:
+                await adapter.close()
+
+    async def _drain(self, relay: asyncio.Task[None]) -> None:
+        self.relay.stop()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(relay, DRAIN_SECONDS)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
+
+
+ChannelsFactory = Callable[[Database], Sequence[ChannelAdapter]]
+
+
+def build_channels(settings: Settings, database: Database) -> list[ChannelAdapter]:
+    """The configured channels; the terminal when no account is configured at all."""
+    adapters: list[ChannelAdapter] = []
+    if settings.telegram_configured:
+        adapters.append(telegram_channel(settings, database))
+    if settings.email_configured:
+        adapters.append(email_channel(settings, database))
+    return adapters or [ConsoleChannel(f"guest-{secrets.token_hex(3)}")]
+
+
+def telegram_channel(settings: Settings, database: Database) -> TelegramChannel:
+    assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    secret = settings.telegram_webhook_secret
+    config = TelegramConfig(
+        token=token,
+        api_url=settings.telegram_api_url,
+        webhook_url=settings.telegram_webhook_url,
+        webhook_secret=secret.get_secret_value() if secret else None,
+        webhook_listen=settings.telegram_webhook_listen,
+        poll_timeout=settings.telegram_poll_timeout,
+        max_per_chat=settings.telegram_max_per_chat,
+        max_per_second=settings.telegram_max_per_second,
+    )
+    # The bot's id (the token's first part) keys the offset: a new token starts afresh.
+    return TelegramChannel(config, DatabaseOffsets(database, f"offset:{token.split(':')[0]}"))
+
+
+def email_channel(settings: Settings, database: Database) -> EmailChannel:
+    assert settings.imap_host and settings.imap_user and settings.imap_password
+    assert settings.smtp_host and settings.email_from
+    ca_file = str(settings.email_ca_file) if settings.email_ca_file else None
+    try:
+        imap = ImapConfig(
+            host=settings.imap_host,
+            port=settings.imap_port,
+            user=settings.imap_user,
+            password=settings.imap_password.get_secret_value(),
+            security=settings.imap_security,
+            mailbox=settings.imap_mailbox,
+            ca_file=ca_file,
+        )
+        smtp = SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            user=settings.smtp_user,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            security=settings.smtp_security,
+            ca_file=ca_file,
+        )
+    except ValueError as error:
+        raise SettingsError(f"the email settings cannot be used: {error}") from None
+    config = EmailConfig(
+        imap=imap,
+        smtp=smtp,
+        email_from=settings.email_from,
+        ours=_ours(settings),
+        message_id_domain=domain_of(parseaddr(settings.email_from)[1]),
+        backfill_days=settings.email_backfill_days,
+    )
+    key = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_mailbox}"
+    return EmailChannel(config, DatabaseWatermarks(database, key))
+
+
+def _ours(settings: Settings) -> Ours:
+    """Our own addresses, Message-ID domain and loop token: mail carrying them is ours."""
+    addresses = {parseaddr(settings.email_from or "")[1].lower()}
+    addresses |= {a.strip().lower() for a in settings.email_aliases.split(",") if "@" in a}
+    addresses |= {u.lower() for u in (settings.imap_user, settings.smtp_user) if u and "@" in u}
+    domain = domain_of(parseaddr(settings.email_from or "")[1])
+    # Stable for an installation, different between two (two bots must not take each other's
+    # mail for their own), and no secret.
+    token = hashlib.sha256(f"{settings.email_from}|{settings.imap_user}".encode()).hexdigest()[:16]
+    return Ours(
+        addresses=frozenset(addresses - {""}), loop_token=token, domains=frozenset({domain})
+    )
+
+
+class SchemaBehind(Exception):
+    """A read-only command found the schema older than this version of the program."""
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[Database]:
+    """The configured database. Commands that change things bring its schema up to date
+    first; read-only ones change nothing and raise `SchemaBehind` when it is out of date."""
+    database = Database.from_url(settings.database_url)
+    try:
+        if migrate:
+            await database.upgrade()
+        elif not await database.is_current():
+            raise SchemaBehind(
+                "the database schema is not up to date: run `touchpoint db upgrade` "
+                "(or `touchpoint run`, which upgrades it)"
+            )
+        yield database
+    finally:
+        await database.dispose()
+
+
+def build_dispatcher(settings: Settings, database: Database) -> Dispatcher:
+    """A dispatcher for turns started outside `run` (a manager's action from the CLI)."""
+    return Dispatcher(database, build_services(settings))
+
+
+@asynccontextmanager
+async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncIterator[App]:
+    async with open_database(settings, migrate=True) as database:
+        adapters = make_channels(database)
+        relay = Relay(
+            database,
+            {adapter.name: adapter for adapter in adapters},
+            policy=RelayPolicy(
+                lease=timedelta(seconds=settings.relay_lease_seconds),
+                max_attempts=settings.relay_max_attempts,
+                poll_seconds=settings.relay_poll_seconds,
+                concurrency=settings.relay_concurrency,
+            ),
+        )
+        dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
+        scheduler = Scheduler(database, dispatcher)
+        yield App(database, dispatcher, relay, scheduler, tuple(adapters))
+
+
+async def _first_to_finish(
+    watched: list[asyncio.Task[None]], background: list[asyncio.Task[None]]
+) -> None:
+    done, _ = await asyncio.wait([*watched, *background], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        task.result()  # a crashed loop surfaces here instead of dying silently
+
+
+async def _wait_for(event: asyncio.Event) -> None:
+    await event.wait()
+
+
+def _on_signals(callback: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, callback)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,75 @@
+"""What every CLI command shares: settings with a one-line error, and the database to read or
+change (built by the composition root)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+
+from bot.bootstrap import SchemaBehind, build_dispatcher, open_database
+from bot.dispatch import SystemAction
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+from storage.uow import UnitOfWork
+
+T = TypeVar("T")
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or a one-line error naming the bad setting and exit code 2."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        typer.echo(f"touchpoint: {error}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings)
+    return settings
+
+
+def reading(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """Run `work` in one transaction that changes nothing (the schema is not migrated)."""
+    return _with_store(work, migrate=False)
+
+
+def writing(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction, on a schema brought up to date first."""
+    return _with_store(work, migrate=True)
+
+
+def _with_store(work: Callable[[UnitOfWork], Awaitable[T]], *, migrate: bool) -> T:
+    settings = settings_or_exit()
+
+    async def _run() -> T:
+        async with (
+            open_database(settings, migrate=migrate) as database,
+            database.transaction() as uow,
+        ):
+            value = await work(uow)
+            if migrate:
+                await uow.commit()
+            return value
+
+    try:
+        return asyncio.run(_run())
+    except SchemaBehind as error:
+        typer.echo(f"touchpoint: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def system_turn(conversation_id: int, action: SystemAction) -> bool:
+    """Run `action` as a turn of the conversation, as the bot would (locked, recorded)."""
+    settings = settings_or_exit()
+
+    async def _run() -> bool:
+        async with open_database(settings, migrate=True) as database:
+            return await build_dispatcher(settings, database).system_turn(conversation_id, action)
+
+    return asyncio.run(_run())
+
+
+def not_found(what: str) -> typer.Exit:
+    typer.echo(f"touchpoint: {what} not found", err=True)
+    return typer.Exit(1)

@@ -1,0 +1,48 @@
+"""Where channels keep their progress: cursors in `channel_cursors`, beside the turns they
+acknowledge (the Telegram offset, an IMAP mailbox's watermark)."""
+
+from __future__ import annotations
+
+from bot.model import utc_now
+from storage.uow import Database, UnitOfWork
+
+
+class DatabaseOffsets:
+    """The Telegram offset kept in `channel_cursors`, next to the turns it acknowledges."""
+
+    def __init__(self, database: Database, key: str) -> None:
+        self._database = database
+        self._key = key
+
+    async def load(self) -> int:
+        value = await self._database.run(lambda uow: uow.cursors.get("telegram", self._key))
+        return int(value) if value else 0
+
+    async def save(self, offset: int) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            await uow.cursors.put("telegram", self._key, str(offset), utc_now())
+            await uow.commit()
+
+        await self._database.run(work)
+
+
+class DatabaseWatermarks:
+    """The IMAP (UIDVALIDITY, last UID) of one mailbox, kept in `channel_cursors`."""
+
+    def __init__(self, database: Database, key: str) -> None:
+        self._database = database
+        self._key = key
+
+    async def load(self) -> tuple[int, int] | None:
+        value = await self._database.run(lambda uow: uow.cursors.get("email", self._key))
+        if not value:
+            return None
+        uidvalidity, _, last_uid = value.partition(":")
+        return int(uidvalidity), int(last_uid)
+
+    async def save(self, uidvalidity: int, last_uid: int) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            await uow.cursors.put("email", self._key, f"{uidvalidity}:{last_uid}", utc_now())
+            await uow.commit()
+
+        await self._database.run(work)
