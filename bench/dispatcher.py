@@ -31,7 +31,15 @@ from pathlib import Path
 
 from bot.bootstrap import build_services
 from bot.dispatch import Dispatcher
-from bot.model import Address, InboundMessage, OutboundMessage, Sender, SendReceipt, utc_now
+from bot.model import (
+    Address,
+    Capabilities,
+    InboundMessage,
+    OutboundMessage,
+    Sender,
+    SendReceipt,
+    utc_now,
+)
 from bot.relay import Relay
 from bot.settings import Settings
 from bot.turn import Services
@@ -67,6 +75,7 @@ class Figures:
 
 class MemoryChannel:
     name = "console"
+    capabilities = Capabilities()
 
     def __init__(self) -> None:
         self.sent = 0

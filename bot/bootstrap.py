@@ -42,6 +42,12 @@ from storage.uow import Database
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 30.0
+# What each channel can do, known whether or not it is configured in this process (the CLI
+# acts on conversations of every channel).
+CAPABILITIES = {
+    adapter.name: adapter.capabilities
+    for adapter in (TelegramChannel, EmailChannel, ConsoleChannel)
+}
 
 
 def build_services(settings: Settings) -> Services:
@@ -53,6 +59,7 @@ def build_services(settings: Settings) -> Services:
         config=flow_config(settings),
         anger=catalog.anger,
         business=SalesDesk(),
+        channels=CAPABILITIES,
     )
 
 

@@ -15,55 +15,61 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.kinds import Actor, TouchpointKind
 from bot.model import AcceptResult, InboundMessage, Outcome
+from bot.recorder import Touch, queue, record
 from bot.records import Conversation
 from bot.storing import store
 from bot.turn import Services
 from storage.repos.outbox import NewOutbound
-from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
 
 BLOCKED_REASON = "blocked the bot"
 BOUNCES = ("bounced", "delayed")
-TOUCHPOINT_KINDS = {
-    "auto_reply": "auto_reply_ignored",
-    "bulk": "bulk_ignored",
-    "report": "report_ignored",
-    "loop": "loop_ignored",
+IGNORED_KINDS = {
+    "auto_reply": TouchpointKind.AUTO_REPLY_IGNORED,
+    "bulk": TouchpointKind.BULK_IGNORED,
+    "report": TouchpointKind.REPORT_IGNORED,
+    "loop": TouchpointKind.LOOP_IGNORED,
+}
+EVENT_KINDS = {
+    "blocked": TouchpointKind.BLOCKED,
+    "unblocked": TouchpointKind.UNBLOCKED,
+    "group_addressed": TouchpointKind.GROUP_ADDRESSED,
 }
 
 
-async def record(
+async def process(
     uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
 ) -> AcceptResult:
     conversation = await _conversation_of(uow, message)
     if await store(uow, message, conversation.id if conversation else None, now) is None:
         return AcceptResult(Outcome.DUPLICATE)
     replies = 0
-    if message.note in ("blocked", "unblocked"):
+    if message.event in ("blocked", "unblocked"):
         await _reachability(uow, message)
-    elif message.note == "group_addressed":
+    elif message.event == "group_addressed":
         replies = await _point_to_private_chat(uow, services, message, now)
-    elif message.note in BOUNCES:
-        await uow.touchpoints.add([await _bounce(uow, message, conversation, now)])
+    elif message.event in BOUNCES:
+        await record(uow, [await _bounce(uow, message, conversation, now)])
         await uow.commit()
         return AcceptResult(Outcome.HANDLED)
-    await uow.touchpoints.add([await _touchpoint(uow, message, conversation, now)])
+    await record(uow, [await _touch(uow, message, conversation, now)])
     await uow.commit()
     return AcceptResult(Outcome.HANDLED, replies=replies)
 
 
 async def _bounce(
     uow: UnitOfWork, message: InboundMessage, conversation: Conversation | None, now: datetime
-) -> NewTouchpoint:
+) -> Touch:
     """Map the report back to the conversation of our mail; a permanent one ends delivery."""
     recipient = message.sender.external_id or (conversation.address if conversation else "")
-    if message.note == "bounced" and recipient:
+    if message.event == "bounced" and recipient:
         await uow.contacts.set_reachable(message.channel, recipient, f"bounced: {message.text}")
-    return NewTouchpoint(
-        kind=message.note,
+    return Touch(
+        kind=TouchpointKind(message.event),
         channel=message.channel,
-        actor="system",
+        actor=Actor.SYSTEM,
         occurred_at=now,
         contact_id=conversation.contact_id if conversation else None,
         conversation_id=conversation.id if conversation else None,
@@ -76,7 +82,7 @@ async def _bounce(
 
 
 async def _reachability(uow: UnitOfWork, message: InboundMessage) -> None:
-    reason = BLOCKED_REASON if message.note == "blocked" else None
+    reason = BLOCKED_REASON if message.event == "blocked" else None
     await uow.contacts.set_reachable(message.channel, message.sender.external_id, reason)
 
 
@@ -86,7 +92,7 @@ async def _point_to_private_chat(
     lang = (message.sender.language_hint or "")[:2]
     text = services.texts.get("group.private_only", lang if lang in ("en", "ru") else "en")
     outbound = NewOutbound(channel=message.channel, address=message.address.value, text=text)
-    await uow.outbox.enqueue([outbound], now)
+    await queue(uow, [outbound], now)
     return 1
 
 
@@ -94,22 +100,22 @@ async def _conversation_of(uow: UnitOfWork, message: InboundMessage) -> Conversa
     """The conversation the item answers: through our Message-IDs it quotes (an out-of-office
     answering our mail), else the one of its chat."""
     ids = [*([message.in_reply_to] if message.in_reply_to else []), *reversed(message.references)]
-    found = await uow.outbox.conversations_of_message_ids(ids)
+    found = await uow.outbox.conversations_of_header_ids(ids)
     if found:
         return await uow.conversations.get(found[0])
     return await uow.conversations.find(message.channel, message.conversation_key)
 
 
-async def _touchpoint(
+async def _touch(
     uow: UnitOfWork, message: InboundMessage, conversation: Conversation | None, now: datetime
-) -> NewTouchpoint:
+) -> Touch:
     contact_id = await uow.contacts.owner_of(message.channel, message.sender.external_id)
-    ignored = message.note in TOUCHPOINT_KINDS
+    ignored = message.event in IGNORED_KINDS
     details = {"external_id": message.external_id}
-    return NewTouchpoint(
-        kind=TOUCHPOINT_KINDS.get(message.note, message.note),
+    return Touch(
+        kind=IGNORED_KINDS.get(message.event) or EVENT_KINDS[message.event],
         channel=message.channel,
-        actor="system" if ignored else "customer",
+        actor=Actor.SYSTEM if ignored else Actor.CUSTOMER,
         occurred_at=now,
         contact_id=contact_id,
         conversation_id=conversation.id if conversation else None,

@@ -26,6 +26,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from bot import inbound, threads
 from bot.intake import describe
 from bot.keyed_lock import KeyedLock
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.model import (
     AcceptResult,
     InboundKind,
@@ -33,12 +35,11 @@ from bot.model import (
     Outcome,
     utc_now,
 )
-from bot.recording import record_turn
+from bot.recorder import Touch, record, record_turn
 from bot.storing import storable
 from bot.turn import Context, Result, Routed, Services, Turn
 from storage.repos.conversations import StaleConversation
-from storage.repos.followups import retry_delay
-from storage.repos.touchpoints import NewTouchpoint
+from storage.repos.timers import retry_delay
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Dispatcher:
         """Handle, record or park `message`; raises only when the database is unavailable."""
         message = storable(message)
         if message.kind is InboundKind.UNREADABLE:
-            return await self._park(message, f"unreadable: {message.note}")
+            return await self._park(message, f"unreadable: {message.reason}")
         try:
             result = await self._threaded_turn(message)
         except Exception as error:
@@ -93,8 +94,10 @@ class Dispatcher:
         return result
 
     async def _threaded_turn(self, message: InboundMessage) -> AcceptResult:
-        if message.kind is InboundKind.MESSAGE and threads.is_threaded(message):
-            message = await self._db.run(partial(threads.resolve, message=message))
+        threading = self._services.capabilities(message.channel).threading
+        if message.kind is InboundKind.MESSAGE and threading is not None:
+            resolve = partial(threads.resolve, message=message, threading=threading)
+            message = await self._db.run(resolve)
         async with self._locks.hold(message.channel, message.conversation_key):
             return await self._turn(message)
 
@@ -118,7 +121,7 @@ class Dispatcher:
             if is_unavailable(failure):
                 raise
             log.exception("parking %s message %s failed", message.channel, message.external_id)
-            bare = replace(message, raw={"unstorable_payload": describe(failure)})
+            bare = replace(message, payload={"unstorable_payload": describe(failure)})
             await self._db.run(partial(self._park_in, message=bare, error=error))
         return AcceptResult(Outcome.PARKED)
 
@@ -131,42 +134,40 @@ class Dispatcher:
             channel=message.channel,
             external_id=message.external_id,
             error=reason,
-            payload=message.raw,
-            raw=message.raw_bytes,
+            payload=message.payload,
+            raw=message.raw,
             now=now,
         )
         details = {"external_id": message.external_id, "error": reason}
-        await uow.touchpoints.add(
-            [NewTouchpoint("parked", message.channel, "system", now, details=details)]
-        )
+        await record(uow, [Touch(Kind.PARKED, Actor.SYSTEM, message.channel, now, details)])
         await uow.commit()
 
     # --- turns without an inbound message: timers and operator actions ---------------------
 
-    async def fire_timer(self, followup_id: int) -> bool:
+    async def fire_timer(self, timer_id: int) -> bool:
         """Fire one due timer in its own turn; False when it did not fire now.
 
         A timer whose handler fails is retried later with backoff and given up after
         `MAX_TIMER_ATTEMPTS`, with a `timer_failed` touchpoint.
         """
-        key = await self._timer_conversation_key(followup_id)
+        key = await self._timer_conversation_key(timer_id)
         async with self._locks.hold(*key):
             try:
-                fired = await self._db.run(lambda uow: self._fire(uow, followup_id))
+                fired = await self._db.run(lambda uow: self._fire(uow, timer_id))
             except Exception as error:
                 if is_unavailable(error):
                     raise
-                log.exception("timer %s failed", followup_id)
+                log.exception("timer %s failed", timer_id)
                 reason = describe(error)[:2000]
-                await self._db.run(lambda uow: self._timer_failed(uow, followup_id, reason))
+                await self._db.run(lambda uow: self._timer_failed(uow, timer_id, reason))
                 return False
         if fired:
             self._on_commit()
         return fired
 
-    async def _fire(self, uow: UnitOfWork, followup_id: int) -> bool:
+    async def _fire(self, uow: UnitOfWork, timer_id: int) -> bool:
         now = self._clock()
-        timer = await uow.followups.take(followup_id, now)
+        timer = await uow.timers.take(timer_id, now)
         if timer is None:
             return False
         conversation = await uow.conversations.get(timer.conversation_id or 0, lock=True)
@@ -174,20 +175,18 @@ class Dispatcher:
             ctx = self._services.context(uow)
             result = await self._services.business.on_timer(ctx, conversation, timer, now)
             turn = Turn.of_system(conversation, now)
-            await record_turn(uow, turn, Routed(result), self._services.config)
+            await record_turn(uow, turn, Routed(result), self._services)
         await uow.commit()
         return True
 
-    async def _timer_failed(self, uow: UnitOfWork, followup_id: int, reason: str) -> None:
+    async def _timer_failed(self, uow: UnitOfWork, timer_id: int, reason: str) -> None:
         now = self._clock()
-        attempts = await uow.followups.attempts_of(followup_id)
+        attempts = await uow.timers.attempts_of(timer_id)
         give_up = attempts + 1 >= MAX_TIMER_ATTEMPTS
-        await uow.followups.defer(followup_id, now + retry_delay(attempts), give_up=give_up)
+        await uow.timers.defer(timer_id, now + retry_delay(attempts), give_up=give_up)
         if give_up:
-            details = {"timer": followup_id, "error": reason}
-            await uow.touchpoints.add(
-                [NewTouchpoint("timer_failed", "system", "system", now, details=details)]
-            )
+            details = {"timer": timer_id, "error": reason}
+            await record(uow, [Touch(Kind.TIMER_FAILED, Actor.SYSTEM, "system", now, details)])
         await uow.commit()
 
     async def system_turn(self, conversation_id: int, action: SystemAction) -> bool:
@@ -213,13 +212,13 @@ class Dispatcher:
         result = await action(turn, self._services.context(uow))
         if result is None:
             return False
-        await record_turn(uow, turn, Routed(result), self._services.config)
+        await record_turn(uow, turn, Routed(result), self._services)
         await uow.commit()
         return True
 
-    async def _timer_conversation_key(self, followup_id: int) -> tuple[str, str]:
+    async def _timer_conversation_key(self, timer_id: int) -> tuple[str, str]:
         async def work(uow: UnitOfWork) -> tuple[str, str]:
-            conversation_id = await uow.followups.conversation_of(followup_id)
+            conversation_id = await uow.timers.conversation_of(timer_id)
             return await _key_of_conversation(uow, conversation_id)
 
         return await self._db.run(work)

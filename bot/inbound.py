@@ -10,13 +10,14 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot import channel_events, rep_turn
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.language import language_for
 from bot.model import AcceptResult, InboundKind, InboundMessage, Outcome
-from bot.recording import record_turn, touchpoint
+from bot.recorder import Touch, on_conversation, record, record_turn
 from bot.records import Conversation
 from bot.storing import store
 from bot.turn import Event, Result, Services, Turn
-from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
 
 
@@ -26,7 +27,7 @@ async def process(
     if message.kind is InboundKind.IGNORED:
         return await _ignore(uow, message, now)
     if message.kind is InboundKind.EVENT:
-        return await channel_events.record(uow, services, message, now)
+        return await channel_events.process(uow, services, message, now)
     found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
     rep_id = found.address_rep_id if found else await _rep_writing(uow, message)
     if rep_id is not None:
@@ -34,10 +35,10 @@ async def process(
     conversation = found or await _open_conversation(uow, services, message, now)
     if message.edit_of is not None:
         return await _edit(uow, message, conversation, now)
-    message_id = await store(uow, message, conversation.id, now)
-    if message_id is None:
+    stored_id = await store(uow, message, conversation.id, now)
+    if stored_id is None:
         return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
-    replies = await _handle(uow, services, message, message_id, conversation, now)
+    replies = await _handle(uow, services, message, stored_id, conversation, now)
     await uow.commit()
     return AcceptResult(Outcome.HANDLED, replies=replies, conversation_id=conversation.id)
 
@@ -46,19 +47,19 @@ async def _handle(
     uow: UnitOfWork,
     services: Services,
     message: InboundMessage,
-    message_id: int,
+    stored_id: int,
     conversation: Conversation,
     now: datetime,
 ) -> int:
     ctx = services.context(uow)
     lang = language_for(message, conversation, services.config.default_language)
-    turn = Turn(message, message_id, conversation, lang, now)
+    turn = Turn(message, stored_id, conversation, lang, now)
     reachable_again = await _reachable_again(uow, conversation)
     routed = await services.business.on_message(turn, ctx)
     if routed.conversation is not None:
         turn = replace(turn, conversation=routed.conversation)
     routed = replace(routed, result=_with_events(routed.result, reachable_again))
-    return await record_turn(uow, turn, routed, services.config)
+    return await record_turn(uow, turn, routed, services)
 
 
 async def _rep_writing(uow: UnitOfWork, message: InboundMessage) -> int | None:
@@ -98,9 +99,8 @@ async def _ignore(uow: UnitOfWork, message: InboundMessage, now: datetime) -> Ac
     """Recorded (the message and why it is ignored), never answered."""
     if await store(uow, message, None, now) is None:
         return AcceptResult(Outcome.DUPLICATE)
-    details = {"external_id": message.external_id, "reason": message.note}
-    ignored = NewTouchpoint("ignored", message.channel, "system", now, details=details)
-    await uow.touchpoints.add([ignored])
+    details = {"external_id": message.external_id, "reason": message.reason}
+    await record(uow, [Touch(Kind.IGNORED, Actor.SYSTEM, message.channel, now, details)])
     await uow.commit()
     return AcceptResult(Outcome.IGNORED)
 
@@ -116,8 +116,8 @@ async def _edit(
     if original is not None:
         await uow.messages.apply_edit(original, message.text, now)
     details = {"external_id": message.edit_of, "known": original is not None}
-    await uow.touchpoints.add(
-        [touchpoint(conversation, "message_edited", "customer", now, details)]
+    await record(
+        uow, [on_conversation(conversation, Kind.MESSAGE_EDITED, Actor.CUSTOMER, now, details)]
     )
     await uow.commit()
     return AcceptResult(Outcome.EDITED, conversation_id=conversation.id)
@@ -136,7 +136,7 @@ async def _reachable_again(uow: UnitOfWork, conversation: Conversation) -> tuple
     if (reason or "").startswith("bounced"):
         return ()
     await uow.contacts.set_reachable(conversation.channel, conversation.address, None)
-    return (Event("reachable_again", {"address": conversation.address}, "system"),)
+    return (Event(Kind.REACHABLE_AGAIN, {"address": conversation.address}, Actor.SYSTEM),)
 
 
 def _with_events(result: Result, events: tuple[Event, ...]) -> Result:

@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_REASON = 500
-TEXT_FIELDS = ("external_id", "text", "thread_key", "subject", "note")
-OPTIONAL_TEXT_FIELDS = ("button", "shared_phone", "source", "edit_of", "message_id", "in_reply_to")
+TEXT_FIELDS = ("external_id", "text", "thread_key", "subject", "event", "reason")
+OPTIONAL_TEXT_FIELDS = ("button", "shared_phone", "source", "edit_of", "header_id", "in_reply_to")
 UNKNOWN_ADDRESS = "unknown"
 
 
@@ -105,10 +105,10 @@ def unreadable(
         external_id=f"unreadable:{fingerprint(payload, raw)}",
         address=Address(channel, UNKNOWN_ADDRESS),
         sender=Sender(""),
-        raw=dict(payload) if payload is not None else None,
-        raw_bytes=raw,
+        payload=dict(payload) if payload is not None else None,
+        raw=raw,
         kind=InboundKind.UNREADABLE,
-        note=reason[:MAX_REASON],
+        reason=reason[:MAX_REASON],
     )
 
 

@@ -55,9 +55,9 @@ class InboundKind(StrEnum):
     """What an inbound item is, beyond an ordinary message from a customer."""
 
     MESSAGE = "message"
-    EVENT = "event"  # a state change of the channel: `note` is "blocked", "unblocked", ...
-    IGNORED = "ignored"  # recorded, never answered: `note` says why (a channel post, a group...)
-    UNREADABLE = "unreadable"  # the channel could not parse it: parked with `note` as the reason
+    EVENT = "event"  # a state change of the channel: `event` is "blocked", "bounced", ...
+    IGNORED = "ignored"  # recorded, never answered: `reason` says why (a channel post, a group)
+    UNREADABLE = "unreadable"  # the channel could not parse it: parked, `reason` says why
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,9 @@ class InboundMessage:
     processed once. An edit has a key of its own (e.g. including the edit time) and names
     the edited message's key in `edit_of`.
     `thread_key` names the conversation on the channel (a Telegram chat, an email thread root);
-    it defaults to the address.
+    it defaults to the address. `header_id` is a mail's Message-ID header (`in_reply_to` and
+    `references` name others). `payload` is what the channel gave, as JSON (a Telegram update,
+    a summary of a mail); `raw` the original bytes where there are any (a mail).
     """
 
     external_id: str
@@ -82,14 +84,15 @@ class InboundMessage:
     source: str | None = None
     edit_of: str | None = None
     subject: str = ""
-    message_id: str | None = None
+    header_id: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     received_at: datetime = field(default_factory=utc_now)
-    raw: Mapping[str, object] | None = None
-    raw_bytes: bytes | None = None
+    payload: Mapping[str, object] | None = None
+    raw: bytes | None = None
     kind: InboundKind = InboundKind.MESSAGE
-    note: str = ""
+    event: str = ""  # EVENT: what happened ("blocked", "bounced", "auto_reply", ...)
+    reason: str = ""  # IGNORED, UNREADABLE, and machine mail: why
 
     @property
     def channel(self) -> str:
@@ -113,9 +116,9 @@ class OutboundMessage:
     """One reply to deliver. Channels that lack buttons render `options` as a numbered list.
 
     `contact_button` is the label of a "share my phone number" button, for channels that have
-    one (Telegram); others ignore it. `message_id` is a unique id given when the reply was
-    queued, the same on every retry (email uses it as the Message-ID, so a repeat is
-    recognisable).
+    one (Telegram); others ignore it. `header_id` is the Message-ID given when the reply was
+    queued on a threaded channel (email), the same on every retry, so a repeat is
+    recognisable.
     """
 
     address: Address
@@ -123,13 +126,14 @@ class OutboundMessage:
     options: tuple[QuickReply, ...] = ()
     contact_button: str = ""
     subject: str = ""
-    message_id: str | None = None
+    header_id: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     ticket: int | None = None  # the conversation's open ticket number (email tags subjects)
     forward: str | None = None  # a message of the same channel to copy first (`text` labels it)
     files: tuple[FileCopy, ...] = ()  # files of a message from another channel, to attach
     automatic: bool = True  # False for a rep's own words (no `Auto-Submitted` on email)
+    language: str = "en"  # the language the text is written in (e.g. email's Content-Language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +157,43 @@ class Original:
 
 @runtime_checkable
 class ShowsOriginals(Protocol):
-    """A channel that can show one of its messages to a rep: copy it within the channel
-    (`copies_messages`), and fetch its files for a rep on another channel."""
-
-    copies_messages: bool
+    """A channel that can fetch the files of one of its messages, for a rep on another channel
+    (on its own channel it copies the message, when its capabilities say `copies_messages`)."""
 
     async def files_of(self, original: Original) -> list[FileCopy]:
         """The message's files; an empty list when there are none or they cannot be fetched."""
+
+
+class Threading(Protocol):
+    """How a channel that comes in threads (mail) tells which thread a message continues,
+    besides Message-IDs: our ticket tag in its subject, and the subject's topic."""
+
+    def ticket_tag(self, subject: str) -> int | None:
+        """The ticket number our tag (`[#1001]`) in `subject` names, if any."""
+
+    def topic(self, subject: str) -> str:
+        """`subject` without reply/forward prefixes and tags: equal topics, same thread."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can do. The core asks for a capability, never for a channel's name."""
+
+    buttons: bool = False  # inline buttons; without them options become a numbered list
+    contact_button: bool = False  # a "share my phone number" button
+    files: bool = False  # files travel both ways (photos, documents, attachments)
+    copies_messages: bool = False  # shows one of its messages to a rep as it is
+    typing: bool = False  # a "typing…" indicator
+    max_length: int | None = None  # the longest text of one message, if there is a limit
+    # Each reply is a message of weight (a mail): a turn's replies go as one, and a lead's
+    # questions are asked all at once rather than one by one.
+    one_message_per_turn: bool = False
+    # Other machines answer on this channel (autoresponders): replies are capped per day.
+    answered_by_machines: bool = False
+    threading: Threading | None = None  # messages come in threads (Message-IDs, subjects)
+
+
+NO_CAPABILITIES = Capabilities()
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +268,7 @@ class ChannelAdapter(Protocol):
     """
 
     name: str
+    capabilities: Capabilities
 
     async def run(self, accept: Accept) -> None:
         """Receive until cancelled."""

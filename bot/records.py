@@ -138,7 +138,7 @@ class OutboxRow:
     options: list[dict[str, str]]
     contact_button: str
     subject: str
-    message_id: str | None
+    header_id: str | None  # the Message-ID of a mail (threaded channels)
     in_reply_to: str | None
     references: list[str]
     attempts: int
@@ -150,7 +150,7 @@ class OutboxRow:
 
 
 @dataclass(frozen=True, slots=True)
-class FollowUp:
+class Timer:
     id: int
     kind: str
     due_at: datetime

@@ -21,25 +21,27 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from bot.intents import detect_language
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.model import (
     Address,
     ChannelAdapter,
-    Original,
     OutboundMessage,
     PermanentSendError,
     QuickReply,
     SendReceipt,
-    ShowsOriginals,
     ThrottledSendError,
     TransientSendError,
     utc_now,
 )
+from bot.originals import Originals
+from bot.recorder import of_outbox_row, record
 from bot.records import OutboxRow
-from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ class Relay:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._paused_until: dict[str, float] = {}
+        self._originals = Originals(database, self._adapters)
 
     def wake(self) -> None:
         """Called after a turn commits: deliver now instead of at the next poll."""
@@ -192,7 +195,7 @@ class Relay:
         adapter = self._adapters[row.channel]
         message = to_message(row)
         if row.forward_message_id is not None:
-            message = await self._showing_original(message, row.forward_message_id)
+            message = await self._originals.shown(message, row.forward_message_id)
         try:
             return Delivered(await adapter.send(message))
         except PermanentSendError as error:
@@ -204,24 +207,6 @@ class Relay:
         except Exception as error:  # an adapter bug or an unforeseen network error: retry
             log.exception("sending outbox row %s failed", row.id)
             return Failed(f"{type(error).__name__}: {error}", permanent=False)
-
-    async def _showing_original(self, message: OutboundMessage, message_id: int) -> OutboundMessage:
-        """A customer's message shown to a rep as it is: copied when the rep is on the same
-        channel and it can copy, otherwise its files fetched and attached. Whatever fails, the
-        label (the row's text) still goes out."""
-        stored = await self._db.run(lambda uow: uow.messages.original(message_id))
-        source = self._adapters.get(stored[0]) if stored else None
-        if stored is None or not isinstance(source, ShowsOriginals):
-            return message
-        original = Original(*stored)
-        if original.channel == message.address.channel and source.copies_messages:
-            return replace(message, forward=original.key)
-        try:
-            files = await source.files_of(original)
-        except Exception:  # the label alone is better than no message at all
-            log.exception("the files of message %s could not be fetched", message_id)
-            return message
-        return replace(message, files=tuple(files))
 
     async def _settle(self, uow: UnitOfWork, row: OutboxRow, attempt: Attempt) -> None:
         now = self._clock()
@@ -254,19 +239,20 @@ class Relay:
             "attempts": row.attempts,
             "external_id": receipt.external_id,
         }
-        await uow.touchpoints.add([_touchpoint(row, "delivered", now, details)])
+        await record(uow, [of_outbox_row(row, Kind.DELIVERED, Actor.BOT, now, details)])
 
     async def _failed(
         self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime
     ) -> None:
         await uow.outbox.mark_failed(row.id, attempt.reason)
         details = {"outbox_id": row.id, "attempts": row.attempts, "reason": attempt.reason}
-        events = [_touchpoint(row, "failed", now, details)]
+        touches = [of_outbox_row(row, Kind.FAILED, Actor.SYSTEM, now, details)]
         if attempt.unreachable and await uow.contacts.set_reachable(
             row.channel, row.address, attempt.reason
         ):
-            events.append(_touchpoint(row, "unreachable", now, {"reason": attempt.reason}))
-        await uow.touchpoints.add(events)
+            reason = {"reason": attempt.reason}
+            touches.append(of_outbox_row(row, Kind.UNREACHABLE, Actor.SYSTEM, now, reason))
+        await record(uow, touches)
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -284,23 +270,10 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         options=tuple(QuickReply(option["label"], option["data"]) for option in row.options),
         contact_button=row.contact_button,
         subject=row.subject,
-        message_id=row.message_id,
+        header_id=row.header_id,
         in_reply_to=row.in_reply_to,
         references=tuple(row.references),
         ticket=row.ticket,
         automatic=row.automatic,
-    )
-
-
-def _touchpoint(
-    row: OutboxRow, kind: str, now: datetime, details: Mapping[str, object]
-) -> NewTouchpoint:
-    return NewTouchpoint(
-        kind=kind,
-        channel=row.channel,
-        actor="system" if kind != "delivered" else "bot",
-        occurred_at=now,
-        contact_id=row.contact_id,
-        conversation_id=row.conversation_id,
-        details=dict(details),
+        language=detect_language(row.text),
     )

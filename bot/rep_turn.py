@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.model import AcceptResult, InboundMessage, Outcome
-from bot.recording import record_turn
+from bot.recorder import Touch, queue, record, record_turn
 from bot.storing import store
 from bot.turn import CustomerAction, Routed, Services, Turn
 from storage.repos.outbox import NewOutbound
-from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
 
 
@@ -30,13 +31,12 @@ async def process(
     ctx = services.context(uow)
     desk = await services.business.on_rep_message(ctx, rep, message, now, stored_id)
     # The rep's confirmation first, then what the action sends (a card, the customer's reply).
-    await uow.outbox.enqueue([_to_rep(message, text, desk.about) for text in desk.to_rep], now)
+    await queue(uow, [_to_rep(message, text, desk.about) for text in desk.to_rep], now)
     queued = 0
     for step in desk.customer:
         queued += await _on_conversation(uow, services, step, now)
     details = {"rep_id": rep_id, "text": message.text[:200], "conversation_id": desk.about}
-    rep_message = NewTouchpoint("rep_message", message.channel, "rep", now, details=details)
-    await uow.touchpoints.add([rep_message])
+    await record(uow, [Touch(Kind.REP_MESSAGE, Actor.REP, message.channel, now, details)])
     await uow.commit()
     return AcceptResult(Outcome.HANDLED, replies=queued + len(desk.to_rep))
 
@@ -49,7 +49,7 @@ async def _on_conversation(
         return 0
     turn = Turn.of_system(conversation, now)
     result = await step.action(turn, services.context(uow))
-    return await record_turn(uow, turn, Routed(result), services.config)
+    return await record_turn(uow, turn, Routed(result), services)
 
 
 def _to_rep(message: InboundMessage, text: str, about: int | None) -> NewOutbound:
@@ -59,7 +59,7 @@ def _to_rep(message: InboundMessage, text: str, about: int | None) -> NewOutboun
         address=message.address.value,
         text=text,
         relay_conversation_id=about,
-        in_reply_to=message.message_id,
-        references=[message.message_id] if message.message_id else [],
+        in_reply_to=message.header_id,
+        references=[message.header_id] if message.header_id else [],
         subject=message.subject,
     )

@@ -42,7 +42,7 @@ class Scheduler:
 
     async def fire_due(self) -> int:
         """Fire every timer due now; returns how many fired."""
-        due = await self._db.run(lambda uow: uow.followups.due(self._clock()))
+        due = await self._db.run(lambda uow: uow.timers.due(self._clock()))
         fired = 0
         for timer_id in due:
             fired += await self._dispatcher.fire_timer(timer_id)

@@ -40,13 +40,14 @@ def storable(message: InboundMessage) -> InboundMessage:
         text=clean(message.text),
         thread_key=_key(message.thread_key),
         subject=clean(message.subject)[:MAX_SUBJECT],
-        message_id=_optional_key(message.message_id),
+        header_id=_optional_key(message.header_id),
         in_reply_to=_optional_key(message.in_reply_to),
         references=tuple(_key(item) for item in message.references),
         edit_of=_optional_key(message.edit_of),
         button=_optional_key(message.button),
-        raw=_payload(message.raw),
-        note=clean(message.note),
+        payload=_payload(message.payload),
+        event=clean(message.event),
+        reason=clean(message.reason),
     )
     return message if cleaned == message else cleaned
 
@@ -119,7 +120,7 @@ async def store(
         conversation_id=conversation_id,
         direction="in",
         text=message.text,
-        payload=message.raw,
-        raw=message.raw_bytes,
+        payload=message.payload,
+        raw=message.raw,
         now=now,
     )

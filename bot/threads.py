@@ -1,4 +1,4 @@
-"""Which conversation a threaded message (email) continues.
+"""Which conversation a message of a threaded channel (email) continues.
 
 In order: (1) one of our replies' Message-IDs in In-Reply-To/References, (2) an earlier inbound
 Message-ID of a conversation, (3) our ticket tag `[#N]` in the subject, (4) the same sender with
@@ -14,41 +14,38 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.model import InboundMessage
+from bot.model import InboundMessage, Threading
 from bot.records import Conversation, ticket_id_from_number
-from channels.email.subjects import normalise_subject, ticket_tag
 from storage.uow import UnitOfWork
 
 SAME_SUBJECT_DAYS = 14
 
 
-THREADED_CHANNELS = ("email",)  # chats are conversations already; mail comes in threads
+async def resolve(uow: UnitOfWork, message: InboundMessage, threading: Threading) -> InboundMessage:
+    """The message with `thread_key` set to the conversation it continues (or its own).
 
-
-def is_threaded(message: InboundMessage) -> bool:
-    return message.channel in THREADED_CHANNELS
-
-
-async def resolve(uow: UnitOfWork, message: InboundMessage) -> InboundMessage:
-    """The message with `thread_key` set to the conversation it continues (or its own)."""
-    for candidate in await _candidates(uow, message):
+    Only for channels that come in threads (a chat is a conversation already); `threading` is
+    the channel's reading of subjects."""
+    for candidate in await _candidates(uow, message, threading):
         if await _takes_part(uow, message, candidate):
             return replace(message, thread_key=candidate.thread_key)
-    return replace(message, thread_key=message.message_id or message.external_id)
+    return replace(message, thread_key=message.header_id or message.external_id)
 
 
-async def _candidates(uow: UnitOfWork, message: InboundMessage) -> list[Conversation]:
+async def _candidates(
+    uow: UnitOfWork, message: InboundMessage, threading: Threading
+) -> list[Conversation]:
     found: list[Conversation] = []
     ids = [*([message.in_reply_to] if message.in_reply_to else []), *reversed(message.references)]
-    for conversation_id in await uow.outbox.conversations_of_message_ids(ids):
+    for conversation_id in await uow.outbox.conversations_of_header_ids(ids):
         found += await _conversation(uow, conversation_id)
     for conversation_id in await uow.messages.conversations_of(message.channel, ids):
         found += await _conversation(uow, conversation_id)
-    number = ticket_tag(message.subject)
+    number = threading.ticket_tag(message.subject)
     if number is not None:
         ticket = await uow.tickets.get(ticket_id_from_number(number))
         found += await _conversation(uow, ticket.conversation_id if ticket else None)
-    return found + await _same_subject(uow, message)
+    return found + await _same_subject(uow, message, threading)
 
 
 async def _conversation(uow: UnitOfWork, conversation_id: int | None) -> list[Conversation]:
@@ -56,15 +53,17 @@ async def _conversation(uow: UnitOfWork, conversation_id: int | None) -> list[Co
     return [conversation] if conversation else []
 
 
-async def _same_subject(uow: UnitOfWork, message: InboundMessage) -> list[Conversation]:
-    subject = normalise_subject(message.subject)
+async def _same_subject(
+    uow: UnitOfWork, message: InboundMessage, threading: Threading
+) -> list[Conversation]:
+    subject = threading.topic(message.subject)
     if not subject:
         return []
     since = message.received_at - timedelta(days=SAME_SUBJECT_DAYS)
     recent = await uow.conversations.recent_for_address(
         message.channel, message.address.value, since
     )
-    return [c for c in recent if normalise_subject(c.subject or "") == subject]
+    return [c for c in recent if threading.topic(c.subject or "") == subject]
 
 
 async def _takes_part(uow: UnitOfWork, message: InboundMessage, conversation: Conversation) -> bool:

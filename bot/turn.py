@@ -11,14 +11,15 @@ This module imports nothing from `handlers/` or `channels/`: the composition roo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.intents import IntentMatch, IntentMatcher
-from bot.model import Address, InboundMessage, QuickReply, Sender
-from bot.records import Conversation, ConversationState, FollowUp, Rep
+from bot.kinds import Actor, TouchpointKind
+from bot.model import NO_CAPABILITIES, Address, Capabilities, InboundMessage, QuickReply, Sender
+from bot.records import Conversation, ConversationState, Rep, Timer
 from bot.rep_hours import RepHours
 from bot.texts import Texts
 from storage.uow import UnitOfWork
@@ -37,11 +38,11 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A business event; the dispatcher records it as a touchpoint."""
+    """A business event; the recorder writes it as a touchpoint of the turn's conversation."""
 
-    kind: str
+    kind: TouchpointKind
     details: dict[str, Any] = field(default_factory=dict)
-    actor: str = "bot"
+    actor: Actor = Actor.BOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class Business(Protocol):
         """A customer's message: route it and say what should happen."""
 
     async def on_timer(
-        self, ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+        self, ctx: Context, conversation: Conversation, timer: Timer, now: datetime
     ) -> Result:
         """A durable timer of `conversation` fell due."""
 
@@ -137,9 +138,7 @@ class FlowConfig:
     handoff_idle: timedelta = timedelta(hours=1)  # a claimed hand-off returns to the bot after
     same_rep_within: timedelta = timedelta(days=3)  # a returning customer gets the same rep
     rep_hours: RepHours | None = None  # None: reps are on duty whenever they say /online
-    capped_channels: tuple[str, ...] = ("email",)  # see bot/caps.py
-    one_message_channels: tuple[str, ...] = ("email",)  # a turn's replies go as one message
-    replies_per_conversation: int = 20  # per 24 hours
+    replies_per_conversation: int = 20  # per 24 hours, on channels answered by machines
     replies_per_address: int = 40  # per 24 hours
 
 
@@ -152,9 +151,13 @@ class Services:
     config: FlowConfig
     anger: Mood
     business: Business
+    channels: Mapping[str, Capabilities] = field(default_factory=dict)
 
     def context(self, uow: UnitOfWork) -> Context:
-        return Context(uow, self.texts, self.matcher, self.config, self.anger)
+        return Context(uow, self.texts, self.matcher, self.config, self.anger, self.channels)
+
+    def capabilities(self, channel: str) -> Capabilities:
+        return self.channels.get(channel, NO_CAPABILITIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,11 @@ class Context:
     matcher: IntentMatcher
     config: FlowConfig
     anger: Mood
+    channels: Mapping[str, Capabilities] = field(default_factory=dict)
+
+    def capabilities(self, channel: str) -> Capabilities:
+        """What `channel` can do (nothing special for a channel nobody declared)."""
+        return self.channels.get(channel, NO_CAPABILITIES)
 
     def say(self, key: str, lang: str, /, **fields: object) -> str:
         return self.texts.get(key, lang, company=self.config.company_name, **fields)
@@ -171,10 +179,12 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One inbound message in the context of its conversation, as the router sees it."""
+    """One inbound message in the context of its conversation, as the router sees it.
+
+    `stored_id` is the message's row in `messages` (None for a turn of the system)."""
 
     message: InboundMessage
-    message_id: int | None
+    stored_id: int | None
     conversation: Conversation
     lang: str
     now: datetime

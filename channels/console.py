@@ -17,6 +17,7 @@ from rich.console import Console
 from bot.model import (
     Accept,
     Address,
+    Capabilities,
     InboundMessage,
     OutboundMessage,
     Sender,
@@ -28,6 +29,7 @@ REPLY_WAIT_SECONDS = 15.0
 
 class ConsoleChannel:
     name = "console"
+    capabilities = Capabilities()  # plain lines: options are numbered, nothing else
 
     def __init__(
         self,

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Handoff, Rep
 from bot.turn import Context, Event, Notice, Reply, Result
 from handlers.cards import card, notice_to
@@ -50,7 +52,7 @@ async def offer_to(
     await ctx.uow.handoffs.offer(handoff, rep.id, now)
     await ctx.uow.reps.update(rep.id, last_assigned_at=now)
     due = now + ctx.config.claim_within
-    await ctx.uow.followups.schedule(
+    await ctx.uow.timers.schedule(
         CLAIM_TIMER,
         due,
         now,
@@ -60,7 +62,7 @@ async def offer_to(
     )
     notice = await card(ctx, handoff, conversation, rep)
     details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": _since(handoff, now)}
-    return Result(events=(Event("rep_notified", details, "system"),), notices=(notice,))
+    return Result(events=(Event(Kind.REP_NOTIFIED, details, Actor.SYSTEM),), notices=(notice,))
 
 
 async def reassign(
@@ -80,14 +82,16 @@ async def reassign(
             told = ctx.say("rep.taken_by", rep_language(other), number=handoff.id, name=rep.name)
             notices.append(notice_to(other, told))
     return Result(
-        replies=(joined,), events=(Event("reassigned", details, "system"),), notices=tuple(notices)
+        replies=(joined,),
+        events=(Event(Kind.REASSIGNED, details, Actor.SYSTEM),),
+        notices=tuple(notices),
     )
 
 
 async def start_idle_clock(ctx: Context, handoff: Handoff, now: datetime) -> None:
     """A held hand-off goes back to the bot after `handoff_idle` of silence (a timer row)."""
     due = now + ctx.config.handoff_idle
-    await ctx.uow.followups.schedule(
+    await ctx.uow.timers.schedule(
         IDLE_TIMER, due, now, conversation_id=handoff.conversation_id, handoff_id=handoff.id
     )
 
@@ -100,7 +104,9 @@ async def _escalate(
     ]
     if not handoff.offered_to or not managers:
         await ctx.uow.handoffs.back_to_queue(handoff.id)
-        return Result(events=(Event("handoff_queued", {"handoff_id": handoff.id}, "system"),))
+        return Result(
+            events=(Event(Kind.HANDOFF_QUEUED, {"handoff_id": handoff.id}, Actor.SYSTEM),)
+        )
     notices: list[Notice] = []
     for manager in managers:
         await ctx.uow.handoffs.offer(handoff, manager.id, now)
@@ -111,7 +117,7 @@ async def _escalate(
         "managers": [m.id for m in managers],
         "latency": _since(handoff, now),
     }
-    return Result(events=(Event("escalated", details, "system"),), notices=tuple(notices))
+    return Result(events=(Event(Kind.ESCALATED, details, Actor.SYSTEM),), notices=tuple(notices))
 
 
 async def _can_take(

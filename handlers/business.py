@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.model import InboundMessage
-from bot.records import Conversation, FollowUp, Rep
+from bot.records import Conversation, Rep, Timer
 from bot.turn import Context, Desk, Result, Routed, Turn
 from handlers import identity, rep_desk, timers
 from handlers.reply_caps import within_caps
@@ -28,7 +28,7 @@ class SalesDesk:
         return replace(routed, result=result, conversation=linked.conversation)
 
     async def on_timer(
-        self, ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+        self, ctx: Context, conversation: Conversation, timer: Timer, now: datetime
     ) -> Result:
         return await timers.on_timer(ctx, conversation, timer, now)
 

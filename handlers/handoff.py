@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.records import ConversationState, Handoff
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers.assignment import offer_next
@@ -40,7 +42,7 @@ async def request(
     handoff = await _open(turn, ctx, reason)
     offered = await offer_next(ctx, handoff, replace(turn.conversation, current=state), turn.now)
     requested = Event(
-        "handoff_requested", {"reason": reason, "handoff_id": handoff.id, **(details or {})}
+        Kind.HANDOFF_REQUESTED, {"reason": reason, "handoff_id": handoff.id, **(details or {})}
     )
     state = replace(state, data={**state.data, "handoff_id": handoff.id})
     reply = await _holding_reply(turn, ctx, reason, offered)
@@ -95,14 +97,16 @@ async def while_with_team(turn: Turn, ctx: Context) -> Result:
         else None
     )
     if active is None or rep is None:
-        return Result(events=(Event("customer_waiting", details, "customer"),))
+        return Result(events=(Event(Kind.CUSTOMER_WAITING, details, Actor.CUSTOMER),))
     media = bool(turn.message.attachments) and turn.message.edit_of is None
-    original = turn.message_id if media else None
+    original = turn.stored_id if media else None
     notice = await relayed(
         ctx, active, turn.conversation, rep, _what_they_sent(turn), original=original
     )
     details["latency"] = round((turn.now - active.requested_at).total_seconds(), 1)
-    return Result(events=(Event("customer_replied", details, "customer"),), notices=(notice,))
+    return Result(
+        events=(Event(Kind.CUSTOMER_REPLIED, details, Actor.CUSTOMER),), notices=(notice,)
+    )
 
 
 def _what_they_sent(turn: Turn) -> str:
@@ -129,12 +133,12 @@ async def finish(turn: Turn, ctx: Context, *, returned: bool, summary: str | Non
         return None
     status = "returned" if returned else "closed"
     await ctx.uow.handoffs.finish(active.id, status, summary, turn.now)
-    kind = "returned_to_bot" if returned else "closed"
+    kind = Kind.RETURNED_TO_BOT if returned else Kind.CLOSED
     key = "handoff.returned" if returned else "handoff.closed"
     latency = round((turn.now - active.requested_at).total_seconds(), 1)
     details = {"handoff_id": active.id, "summary": summary or "", "latency": latency}
     return Result(
         replies=(Reply(ctx.say(key, turn.lang)),),
-        events=(Event(kind, details, "rep"),),
+        events=(Event(kind, details, Actor.REP),),
         state=idle(turn),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation
 from bot.turn import Context, Event, Turn
 from handlers.contact_info import normalise_phone
@@ -30,13 +32,13 @@ async def claim_verified_phone(turn: Turn, ctx: Context) -> Linked:
         return Linked()
     await ctx.uow.contacts.merge(turn.contact_id, link.owner_contact_id)
     event = Event(
-        "identities_linked",
+        Kind.IDENTITIES_LINKED,
         {
             "phone": phone,
             "from_contact_id": turn.contact_id,
             "into_contact_id": link.owner_contact_id,
         },
-        "system",
+        Actor.SYSTEM,
     )
     moved = replace(turn.conversation, contact_id=link.owner_contact_id)
     return Linked(events=(event,), conversation=moved)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.model import QuickReply
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
@@ -270,7 +272,7 @@ async def save_lead(
     lead_id = await ctx.uow.leads.create(lead, turn.now)
     await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
     captured = Event(
-        "lead_captured", {"lead_id": lead_id, "score": lead.score, "source": lead.source}
+        Kind.LEAD_CAPTURED, {"lead_id": lead_id, "score": lead.score, "source": lead.source}
     )
     return lead, (captured, *await _link_identities(turn, ctx, lead))
 
@@ -310,5 +312,5 @@ async def _link_identities(turn: Turn, ctx: Context, lead: NewLead) -> list[Even
                 "address": address,
                 "owner_contact_id": link.owner_contact_id,
             }
-            events.append(Event("identity_conflict", details, "system"))
+            events.append(Event(Kind.IDENTITY_CONFLICT, details, Actor.SYSTEM))
     return events

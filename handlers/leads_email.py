@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.kinds import TouchpointKind as Kind
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import flow_state, idle
@@ -121,7 +122,7 @@ async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
     lead, events = await save_lead(turn, ctx, data)
     summary = "\n".join(summary_lines(ctx, turn.lang, data))
     text = ctx.say("lead.email_saved", turn.lang, name=lead.name or "", summary=summary)
-    asked_twice = Event("lead_incomplete", {"missing": [f for f in REQUIRED if not data.get(f)]})
+    asked_twice = Event(Kind.LEAD_INCOMPLETE, {"missing": [f for f in REQUIRED if not data.get(f)]})
     extra = (asked_twice,) if any(not data.get(f) for f in REQUIRED) else ()
     saved = Result(replies=(Reply(text),), events=(*events, *extra), state=idle(turn))
     return await handoff.after_lead(turn, ctx, lead.score, saved)

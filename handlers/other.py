@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.kinds import TouchpointKind as Kind
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import idle, menu_reply
@@ -13,7 +14,7 @@ SIMPLE_REPLIES = {"other.thanks": "thanks", "other.bye": "bye"}
 
 async def greet(turn: Turn, ctx: Context, source: str | None = None) -> Result:
     state = idle(turn, source=source) if source else idle(turn)
-    events = (Event("campaign_source", {"source": source}),) if source else ()
+    events = (Event(Kind.CAMPAIGN_SOURCE, {"source": source}),) if source else ()
     replies = (Reply(ctx.say("greeting", turn.lang)), menu_reply(ctx, turn.lang))
     return Result(replies=replies, events=events, state=state)
 
@@ -50,5 +51,5 @@ async def unknown_command(turn: Turn, ctx: Context) -> Result:
 async def stale_button(turn: Turn, ctx: Context) -> Result:
     return Result(
         replies=(Reply(ctx.say("stale_button", turn.lang)), menu_reply(ctx, turn.lang)),
-        events=(Event("button_rejected", {"data": (turn.message.button or "")[:64]}),),
+        events=(Event(Kind.BUTTON_REJECTED, {"data": (turn.message.button or "")[:64]}),),
     )

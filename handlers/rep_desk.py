@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.model import InboundMessage
 from bot.records import Handoff, Rep
 from bot.turn import Action, Context, CustomerAction, Desk, Event, Notice, Reply, Result, Turn
@@ -98,7 +100,9 @@ def _claimed(rep: Rep, handoff: Handoff) -> Action:
         notices = tuple(_taken_notice(ctx, other, rep, handoff) for other in others if other)
         joined = Reply(ctx.say("handoff.rep_joined", turn.lang, name=rep.name))
         return Result(
-            replies=(joined,), events=(Event("rep_claimed", details, "rep"),), notices=notices
+            replies=(joined,),
+            events=(Event(Kind.REP_CLAIMED, details, Actor.REP),),
+            notices=notices,
         )
 
     return action
@@ -145,7 +149,7 @@ def _rep_says(rep: Rep, handoff: Handoff, text: str, shows: int | None = None) -
         details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": latency, "first": first}
         return Result(
             replies=(Reply(text.strip()[:4000], human=True, shows=shows),),
-            events=(Event("rep_replied", details, "rep"),),
+            events=(Event(Kind.REP_REPLIED, details, Actor.REP),),
         )
 
     return action

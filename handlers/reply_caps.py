@@ -1,10 +1,10 @@
 """Reply caps: the brake on a conversation with another machine.
 
 An autoresponder that carries none of the headers the filter chain knows, or a second bot,
-would answer every reply with a reply. So on capped channels (email) the bot writes at most
-`per_conversation` replies to one conversation and `per_address` to one address in 24 hours;
-past that it stops answering and asks a person in, silently (a holding message would be one
-more reply to the machine).
+would answer every reply with a reply. So on channels that machines answer (email) the bot
+writes at most `per_conversation` replies to one conversation and `per_address` to one address
+in 24 hours; past that it stops answering and asks a person in, silently (a holding message
+would be one more reply to the machine).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.turn import Context, Event, Result, Turn
 from handlers import handoff
 
@@ -21,7 +23,8 @@ WINDOW = timedelta(hours=24)
 async def within_caps(turn: Turn, ctx: Context, result: Result) -> Result:
     """`result`, or a silent hand-off instead when its replies would pass a cap."""
     config = ctx.config
-    if not result.replies or turn.conversation.channel not in config.capped_channels:
+    capabilities = ctx.capabilities(turn.conversation.channel)
+    if not result.replies or not capabilities.answered_by_machines:
         return result
     since = turn.now - WINDOW
     outbox = ctx.uow.outbox
@@ -42,5 +45,5 @@ async def _stop_answering(
 ) -> Result:
     handed = await handoff.request(turn, ctx, reason="reply_cap")
     details = {"replies_to_conversation": to_conversation, "replies_to_address": to_address}
-    capped = Event("reply_cap_reached", details, "system")
+    capped = Event(Kind.REPLY_CAP_REACHED, details, Actor.SYSTEM)
     return replace(handed, replies=(), events=(capped, *handed.events))

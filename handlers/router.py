@@ -143,7 +143,8 @@ async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
         return angry
     if match.route == "lead":
         return await _start_lead(turn, ctx, turn.text)
-    if turn.message.channel == "email" and match.route in ("service", "other"):
+    threaded = ctx.capabilities(turn.conversation.channel).threading is not None
+    if threaded and match.route in ("service", "other"):
         # In a mail thread with an open ticket, whatever the customer adds belongs to it.
         ticket = await service.current_ticket(turn, ctx)
         if ticket and match.intent != "service.status":
@@ -169,7 +170,7 @@ async def on_service_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Res
 
 async def _start_lead(turn: Turn, ctx: Context, text: str) -> Result:
     """Mail asks all the lead questions at once; chat channels ask one at a time."""
-    if turn.message.channel == "email":
+    if ctx.capabilities(turn.conversation.channel).one_message_per_turn:
         return await leads_email.start(turn, ctx, text)
     return await leads.start(turn, ctx, text)
 

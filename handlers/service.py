@@ -10,6 +10,8 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Ticket, ticket_id_from_number
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers.common import flow_state, idle
@@ -81,17 +83,21 @@ async def open_ticket(turn: Turn, ctx: Context, category: str, text: str) -> Res
         now=turn.now,
     )
     await ctx.uow.tickets.add_note(
-        ticket.id, text[:MAX_SUMMARY], "customer", turn.message_id, turn.now
+        ticket.id, text[:MAX_SUMMARY], "customer", turn.stored_id, turn.now
     )
     due = turn.now + ctx.config.followup_after
-    await ctx.uow.followups.schedule(
+    await ctx.uow.timers.schedule(
         FOLLOWUP_KIND, due, turn.now, conversation_id=turn.conversation.id, ticket_id=ticket.id
     )
     hours = round(ctx.config.followup_after.total_seconds() / 3600, 1)
     reply = Reply(ctx.say("service.opened", turn.lang, number=ticket.number, hours=f"{hours:g}"))
     events = (
-        Event("ticket_opened", {"ticket": ticket.number, "category": category}),
-        Event("followup_scheduled", {"ticket": ticket.number, "due_at": due.isoformat()}, "system"),
+        Event(Kind.TICKET_OPENED, {"ticket": ticket.number, "category": category}),
+        Event(
+            Kind.FOLLOWUP_SCHEDULED,
+            {"ticket": ticket.number, "due_at": due.isoformat()},
+            Actor.SYSTEM,
+        ),
     )
     return Result(replies=(reply,), events=events, state=idle(turn, ticket_id=ticket.id))
 
@@ -107,10 +113,10 @@ async def current_ticket(turn: Turn, ctx: Context) -> Ticket | None:
 
 async def add_to_ticket(turn: Turn, ctx: Context, ticket: Ticket) -> Result:
     await ctx.uow.tickets.add_note(
-        ticket.id, turn.text[:MAX_SUMMARY], "customer", turn.message_id, turn.now
+        ticket.id, turn.text[:MAX_SUMMARY], "customer", turn.stored_id, turn.now
     )
     reply = Reply(ctx.say("service.note_added", turn.lang, number=ticket.number))
-    event = Event("ticket_updated", {"ticket": ticket.number}, "customer")
+    event = Event(Kind.TICKET_UPDATED, {"ticket": ticket.number}, Actor.CUSTOMER)
     return Result(replies=(reply,), events=(event,), state=replace(turn.state, misses=0))
 
 
@@ -128,7 +134,7 @@ async def status(
     if references:
         replies = tuple([await _one_status(turn, ctx, number) for number in references[:5]])
         return Result(
-            replies=replies, events=(Event("status_requested", {"tickets": references[:5]}),)
+            replies=replies, events=(Event(Kind.STATUS_REQUESTED, {"tickets": references[:5]}),)
         )
     tickets = await _open_tickets_of(turn, ctx)
     if tickets:
@@ -177,7 +183,7 @@ async def _open_tickets_of(turn: Turn, ctx: Context) -> list[Ticket]:
 def _list_open(turn: Turn, ctx: Context, tickets: list[Ticket]) -> Result:
     lines = [ctx.say("service.your_open", turn.lang)]
     lines += [describe_ticket(ctx, ticket, turn.lang) for ticket in tickets[:10]]
-    event = Event("status_requested", {"tickets": [ticket.number for ticket in tickets[:10]]})
+    event = Event(Kind.STATUS_REQUESTED, {"tickets": [ticket.number for ticket in tickets[:10]]})
     return Result(replies=(Reply("\n".join(lines)),), events=(event,))
 
 
@@ -194,14 +200,14 @@ async def on_followup(
     number = ticket.number if ticket else None
     if skip or ticket is None:
         return Result(
-            events=(Event("followup_skipped", {"ticket": number, "why": skip}, "system"),)
+            events=(Event(Kind.FOLLOWUP_SKIPPED, {"ticket": number, "why": skip}, Actor.SYSTEM),)
         )
     lang = conversation.current.language
     text = ctx.say(
         "service.followup", lang, number=ticket.number, status=status_name(ctx, ticket.status, lang)
     )
     return Result(
-        replies=(Reply(text),), events=(Event("followup_due", {"ticket": number}, "system"),)
+        replies=(Reply(text),), events=(Event(Kind.FOLLOWUP_DUE, {"ticket": number}, Actor.SYSTEM),)
     )
 
 

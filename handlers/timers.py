@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.records import Conversation, FollowUp
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
+from bot.records import Conversation, Timer
 from bot.turn import Context, Event, Result, Turn
 from handlers import handoff as handoffs
 from handlers import service
@@ -13,9 +15,7 @@ from handlers.cards import notice_to
 from handlers.reps import rep_language
 
 
-async def on_timer(
-    ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
-) -> Result:
+async def on_timer(ctx: Context, conversation: Conversation, timer: Timer, now: datetime) -> Result:
     if timer.kind == service.FOLLOWUP_KIND:
         return await service.on_followup(ctx, conversation, timer.ticket_id, now)
     if timer.kind == CLAIM_TIMER:
@@ -23,25 +23,25 @@ async def on_timer(
     if timer.kind == IDLE_TIMER:
         return await handoff_idle(ctx, conversation, timer, now)
     return Result(
-        events=(Event("timer_unknown", {"kind": timer.kind, "timer": timer.id}, "system"),)
+        events=(Event(Kind.TIMER_UNKNOWN, {"kind": timer.kind, "timer": timer.id}, Actor.SYSTEM),)
     )
 
 
 async def claim_deadline(
-    ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+    ctx: Context, conversation: Conversation, timer: Timer, now: datetime
 ) -> Result:
     """The offered rep did not claim in time: the next rep, then the managers, then the queue."""
     handoff = await ctx.uow.handoffs.get(timer.handoff_id or 0)
     rep_id = timer.payload.get("rep_id")
     if handoff is None or handoff.status != "offered" or handoff.rep_id != rep_id:
         return Result()  # claimed, ended or offered to somebody else meanwhile
-    expired = Event("claim_expired", {"handoff_id": handoff.id, "rep_id": rep_id}, "system")
+    expired = Event(Kind.CLAIM_EXPIRED, {"handoff_id": handoff.id, "rep_id": rep_id}, Actor.SYSTEM)
     following = await offer_next(ctx, handoff, conversation, now)
     return Result(events=(expired, *following.events), notices=following.notices)
 
 
 async def handoff_idle(
-    ctx: Context, conversation: Conversation, timer: FollowUp, now: datetime
+    ctx: Context, conversation: Conversation, timer: Timer, now: datetime
 ) -> Result:
     """Back to the bot after `handoff_idle` without a message either way; otherwise look again
     when that much time has passed since the last one."""
@@ -51,7 +51,7 @@ async def handoff_idle(
     last = await ctx.uow.messages.last_activity(conversation.id) or handoff.claimed_at or now
     if now - last < ctx.config.handoff_idle:
         due = last + ctx.config.handoff_idle
-        await ctx.uow.followups.schedule(
+        await ctx.uow.timers.schedule(
             IDLE_TIMER, due, now, conversation_id=conversation.id, handoff_id=handoff.id
         )
         return Result()

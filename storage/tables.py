@@ -236,8 +236,8 @@ handoffs = Table(
     Column("closed_at", UTCDateTime()),
 )
 
-followups = Table(
-    "followups",
+timers = Table(
+    "timers",
     metadata,
     _id(),
     Column("kind", String(32), nullable=False),
@@ -252,7 +252,7 @@ followups = Table(
     Column("fired_at", UTCDateTime()),
     _created(),
 )
-Index("ix_followups_due", followups.c.status, followups.c.due_at)
+Index("ix_timers_due", timers.c.status, timers.c.due_at)
 
 outbox = Table(
     "outbox",
@@ -266,7 +266,7 @@ outbox = Table(
     Column("options", JSON, nullable=False),
     Column("contact_button", String(64), nullable=False, server_default=""),
     Column("subject", String(998), nullable=False, server_default=""),
-    Column("message_id", String(512), index=True),
+    Column("header_id", String(512), index=True),  # a mail's Message-ID
     Column("in_reply_to", String(512)),
     Column("references", JSON, nullable=False),
     Column("ticket", Integer),

@@ -18,13 +18,13 @@ from storage.repos.contacts import ContactRepository
 from storage.repos.conversations import ConversationRepository
 from storage.repos.cursors import CursorRepository
 from storage.repos.dead_letters import DeadLetterRepository
-from storage.repos.followups import FollowUpRepository
 from storage.repos.handoffs import HandoffRepository
 from storage.repos.leads import LeadRepository
 from storage.repos.messages import MessageRepository
 from storage.repos.outbox import OutboxRepository
 from storage.repos.reps import RepRepository
 from storage.repos.tickets import TicketRepository
+from storage.repos.timers import TimerRepository
 from storage.repos.touchpoints import TouchpointRepository
 from storage.sqlite_thread import SQLiteThread
 
@@ -40,7 +40,7 @@ class UnitOfWork:
         self.touchpoints = TouchpointRepository(connection)
         self.leads = LeadRepository(connection)
         self.tickets = TicketRepository(connection)
-        self.followups = FollowUpRepository(connection)
+        self.timers = TimerRepository(connection)
         self.handoffs = HandoffRepository(connection)
         self.reps = RepRepository(connection)
         self.outbox = OutboxRepository(connection)

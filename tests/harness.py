@@ -14,13 +14,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.bootstrap import build_services
+from bot.bootstrap import CAPABILITIES, build_services
 from bot.dispatch import Dispatcher
 from bot.model import (
     Accept,
     AcceptResult,
     Address,
     Attachment,
+    Capabilities,
     InboundMessage,
     OutboundMessage,
     Sender,
@@ -51,6 +52,7 @@ class FakeChannel:
     """Records what the relay sends; raises queued errors to simulate a failing channel."""
 
     name: str = "console"
+    capabilities: Capabilities = field(default_factory=Capabilities)
     sent: list[OutboundMessage] = field(default_factory=list)
     failures: deque[SendError | Exception] = field(default_factory=deque)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -80,7 +82,7 @@ class BotHarness:
         self.database = database
         self.clock = clock
         self.services = services or build_services(Settings(_env_file=None))
-        self.channels = {name: FakeChannel(name) for name in ("console", "telegram", "email")}
+        self.channels = {name: FakeChannel(name, CAPABILITIES[name]) for name in CAPABILITIES}
         self._external_ids = itertools.count(1)
         self.restart()
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
-from bot.intents import detect_language
-from bot.model import Accept, FileCopy, Original, OutboundMessage, SendReceipt
+from bot.model import Accept, Capabilities, FileCopy, Original, OutboundMessage, SendReceipt
 from channels.email.compose import compose_reply
 from channels.email.ids import new_message_id
 from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
@@ -27,7 +26,7 @@ from channels.email.inbound import Ours, to_inbound
 from channels.email.mail import FetchedMail
 from channels.email.parse import attached_files
 from channels.email.smtp import SmtpConfig, SmtpSender
-from channels.email.subjects import first_subject, reply_subject
+from channels.email.subjects import EmailThreading, first_subject, reply_subject
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,14 @@ class EmailConfig:
 
 class EmailChannel:
     name = "email"
-    copies_messages = False  # a mail is shown to a rep by its files, attached anew
+    # A mail is shown to a rep by its files, attached anew (no copying); autoresponders answer
+    # mail, so replies are capped; a lead's questions go in one mail.
+    capabilities = Capabilities(
+        files=True,
+        one_message_per_turn=True,
+        answered_by_machines=True,
+        threading=EmailThreading(),
+    )
 
     def __init__(self, config: EmailConfig, watermarks: WatermarkStore) -> None:
         self._config = config
@@ -64,7 +70,7 @@ class EmailChannel:
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         config = self._config
-        message_id = message.message_id or new_message_id(config.message_id_domain)
+        message_id = message.header_id or new_message_id(config.message_id_domain)
         email = compose_reply(
             text=message.text,
             options=message.options,
@@ -79,7 +85,7 @@ class EmailChannel:
             auto_submitted=message.automatic,
             files=message.files,
             loop_token=config.ours.loop_token,
-            language=detect_language(message.text),
+            language=message.language,
         )
         envelope_from = _address_of(config.email_from)
         await self._smtp.send(email, envelope_from=envelope_from, recipient=message.address.value)

@@ -72,7 +72,7 @@ def _customer(fetched: FetchedMail, mail: ParsedMail) -> InboundMessage:
         sender=Sender(mail.from_address, mail.from_name),
         text=mail.reply,
         subject=mail.subject,
-        message_id=mail.message_id,
+        header_id=mail.message_id,
         in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
         references=mail.references,
         attachments=tuple(
@@ -81,8 +81,8 @@ def _customer(fetched: FetchedMail, mail: ParsedMail) -> InboundMessage:
             if not item.inline
         ),
         received_at=mail.date,
-        raw=_summary(fetched, mail),
-        raw_bytes=fetched.raw,
+        payload=_summary(fetched, mail),
+        raw=fetched.raw,
     )
 
 
@@ -103,30 +103,33 @@ def _bounce(fetched: FetchedMail, mail: ParsedMail, verdict: Verdict) -> Inbound
         subject=mail.subject,
         in_reply_to=report.original_message_id if report else None,
         received_at=mail.date,
-        raw=_summary(fetched, mail),
-        raw_bytes=fetched.raw,
+        payload=_summary(fetched, mail),
+        raw=fetched.raw,
         kind=InboundKind.EVENT,
-        note="bounced" if permanent else "delayed",
+        event="bounced" if permanent else "delayed",
     )
 
 
 def _item(
-    fetched: FetchedMail, mail: ParsedMail, kind: InboundKind, note: str, reason: str = ""
+    fetched: FetchedMail, mail: ParsedMail, kind: InboundKind, what: str, reason: str = ""
 ) -> InboundMessage:
+    """An EVENT (`what` happened, e.g. "auto_reply", for `reason`) or an IGNORED item (`what`
+    is the reason)."""
     sender = mail.from_address or ""
     return InboundMessage(
         external_id=key_of(fetched, mail),
         address=Address(CHANNEL, sender or "unknown"),
         sender=Sender(sender, mail.from_name),
-        text=reason or note,
+        text=reason or what,
         subject=mail.subject,
         in_reply_to=mail.in_reply_to[0] if mail.in_reply_to else None,
         references=mail.references,
         received_at=mail.date,
-        raw=_summary(fetched, mail),
-        raw_bytes=fetched.raw,
+        payload=_summary(fetched, mail),
+        raw=fetched.raw,
         kind=kind,
-        note=note,
+        event=what if kind is InboundKind.EVENT else "",
+        reason=reason or what,
     )
 
 
@@ -135,10 +138,10 @@ def _unreadable(fetched: FetchedMail, reason: str) -> InboundMessage:
         external_id=key_of(fetched),
         address=Address(CHANNEL, "unknown"),
         sender=Sender(""),
-        raw=_position(fetched),
-        raw_bytes=fetched.raw or None,
+        payload=_position(fetched),
+        raw=fetched.raw or None,
         kind=InboundKind.UNREADABLE,
-        note=reason,
+        reason=reason,
     )
 
 

@@ -167,3 +167,13 @@ _BOUNCE_PHRASES = (
 _AUTO_REPLY_START = re.compile(rf"(?:{_markers(*_AUTO_REPLY_PHRASES)})\s*(?:[:：\-–—|]|$)")
 _AUTO_REPLY_BRACKET = re.compile(rf"[\[(](?:{_markers(*_AUTO_REPLY_BRACKETED)})[\])]")
 _BOUNCE_START = re.compile(rf"(?:{_markers(*_BOUNCE_PHRASES)})")
+
+
+class EmailThreading:
+    """The email channel's threading hints for the core (`bot.model.Threading`)."""
+
+    def ticket_tag(self, subject: str) -> int | None:
+        return ticket_tag(subject)
+
+    def topic(self, subject: str) -> str:
+        return normalise_subject(subject)

@@ -17,12 +17,12 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.model import Accept, FileCopy, Original, OutboundMessage, SendReceipt
+from bot.model import Accept, Capabilities, FileCopy, Original, OutboundMessage, SendReceipt
 from channels.telegram.files import download
 from channels.telegram.normalize import BotIdentity
 from channels.telegram.pacing import Pacing
 from channels.telegram.polling import OffsetStore, Poller
-from channels.telegram.sending import TelegramSender
+from channels.telegram.sending import TEXT_LIMIT, TelegramSender
 from channels.telegram.webhook import WebhookApp
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,14 @@ class TelegramChannel:
     name = "telegram"
     # A rep on Telegram is shown a Telegram customer's message by copyMessage; a rep elsewhere
     # gets its files (`files_of`).
-    copies_messages = True
+    capabilities = Capabilities(
+        buttons=True,
+        contact_button=True,
+        files=True,
+        copies_messages=True,
+        typing=True,
+        max_length=TEXT_LIMIT,
+    )
 
     def __init__(self, config: TelegramConfig, offsets: OffsetStore) -> None:
         self._config = config

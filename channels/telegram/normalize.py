@@ -124,7 +124,7 @@ def _customer_message(
         shared_phone=own_phone,
         attachments=_attachments(message, own_phone is not None),
         received_at=message.date,
-        raw=dict(raw),
+        payload=dict(raw),
     )
 
 
@@ -137,9 +137,9 @@ def _group_addressed(message: Message, raw: Mapping[str, Any]) -> InboundMessage
         sender=Sender(str(user.id), user.full_name, user.language_code),
         text=message.text or message.caption or "",
         received_at=message.date,
-        raw=dict(raw),
+        payload=dict(raw),
         kind=InboundKind.EVENT,
-        note="group_addressed",
+        event="group_addressed",
     )
 
 
@@ -207,7 +207,7 @@ def _from_callback(query: CallbackQuery, raw: Mapping[str, Any]) -> Normalized:
         address=Address(CHANNEL, str(chat.id if chat else user.id)),
         sender=Sender(str(user.id), user.full_name, user.language_code),
         button=query.data or "",
-        raw=dict(raw),
+        payload=dict(raw),
     )
     return Normalized(message, query.id)
 
@@ -223,9 +223,9 @@ def _from_membership(change: ChatMemberUpdated, raw: Mapping[str, Any]) -> Inbou
         address=Address(CHANNEL, str(change.chat.id)),
         sender=Sender(str(user.id), user.full_name, user.language_code),
         received_at=change.date,
-        raw=dict(raw),
+        payload=dict(raw),
         kind=InboundKind.EVENT,
-        note=note,
+        event=note,
     )
 
 
@@ -239,9 +239,9 @@ def _ignored(
         external_id=key or f"update:{_fingerprint(raw)}",
         address=Address(CHANNEL, str(chat_id) if chat_id is not None else "unknown"),
         sender=Sender(""),
-        raw=dict(raw),
+        payload=dict(raw),
         kind=InboundKind.IGNORED,
-        note=reason,
+        reason=reason,
     )
 
 

@@ -93,7 +93,7 @@ class MessageRepository:
         row = (await self._db.execute(query)).first()
         return (row.channel, row.external_id, row.payload, row.raw) if row else None
 
-    async def last_inbound_message_id(self, conversation_id: int) -> str | None:
+    async def last_inbound_header_id(self, conversation_id: int) -> str | None:
         """The newest inbound key of the conversation that is an RFC 5322 Message-ID."""
         query = (
             select(messages.c.external_id)

@@ -42,7 +42,7 @@ class NewOutbound:
     options: list[dict[str, str]] = field(default_factory=list)
     contact_button: str = ""
     subject: str = ""
-    message_id: str | None = None
+    header_id: str | None = None  # the Message-ID of a mail (threaded channels)
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     ticket: int | None = None
@@ -61,7 +61,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         options=list(row.options or []),
         contact_button=row.contact_button,
         subject=row.subject,
-        message_id=row.message_id,
+        header_id=row.header_id,
         in_reply_to=row.in_reply_to,
         references=list(row.references or []),
         attempts=row.attempts,
@@ -181,42 +181,42 @@ class OutboxRepository:
             query = query.where(outbox.c.channel == channel, outbox.c.address == address)
         return int((await self._db.execute(query)).scalar_one())
 
-    async def conversations_of_message_ids(self, message_ids: Sequence[str]) -> list[int]:
+    async def conversations_of_header_ids(self, header_ids: Sequence[str]) -> list[int]:
         """The conversations our replies with these Message-IDs belong to, in the ids' order."""
-        if not message_ids:
+        if not header_ids:
             return []
-        query = select(outbox.c.message_id, outbox.c.conversation_id).where(
-            outbox.c.message_id.in_(list(message_ids)), outbox.c.conversation_id.is_not(None)
+        query = select(outbox.c.header_id, outbox.c.conversation_id).where(
+            outbox.c.header_id.in_(list(header_ids)), outbox.c.conversation_id.is_not(None)
         )
-        found = {row.message_id: row.conversation_id for row in await self._db.execute(query)}
-        return in_key_order(message_ids, found)
+        found = {row.header_id: row.conversation_id for row in await self._db.execute(query)}
+        return in_key_order(header_ids, found)
 
     async def last_chain(self, conversation_id: int) -> list[str]:
         """The References of our newest reply in the conversation, followed by its own id."""
         query = (
-            select(outbox.c.references, outbox.c.message_id)
-            .where(outbox.c.conversation_id == conversation_id, outbox.c.message_id.is_not(None))
+            select(outbox.c.references, outbox.c.header_id)
+            .where(outbox.c.conversation_id == conversation_id, outbox.c.header_id.is_not(None))
             .order_by(outbox.c.id.desc())
             .limit(1)
         )
         row = (await self._db.execute(query)).first()
-        return [*row.references, row.message_id] if row else []
+        return [*row.references, row.header_id] if row else []
 
     async def last_relay_chain(self, channel: str, address: str, conversation_id: int) -> list[str]:
         """Like `last_chain`, for our newest message to a rep about the conversation."""
         query = (
-            select(outbox.c.references, outbox.c.message_id)
+            select(outbox.c.references, outbox.c.header_id)
             .where(
                 outbox.c.channel == channel,
                 outbox.c.address == address,
                 outbox.c.relay_conversation_id == conversation_id,
-                outbox.c.message_id.is_not(None),
+                outbox.c.header_id.is_not(None),
             )
             .order_by(outbox.c.id.desc())
             .limit(1)
         )
         row = (await self._db.execute(query)).first()
-        return [*row.references, row.message_id] if row else []
+        return [*row.references, row.header_id] if row else []
 
     async def relayed_conversation(self, channel: str, key: str) -> int | None:
         """The customer conversation a message we sent to a rep was about, found by the key the
@@ -225,7 +225,7 @@ class OutboxRepository:
             select(outbox.c.relay_conversation_id)
             .where(
                 outbox.c.channel == channel,
-                or_(outbox.c.external_id == key, outbox.c.message_id == key),
+                or_(outbox.c.external_id == key, outbox.c.header_id == key),
                 outbox.c.relay_conversation_id.is_not(None),
             )
             .limit(1)

@@ -18,7 +18,7 @@ Northwind GmbH
 
 async def mail(customer: Customer, text: str, number: int, **fields: object) -> list[str]:
     fields.setdefault("subject", "Standing desks")
-    return await customer.say(text, message_id=f"<m{number}@mail.example>", **fields)
+    return await customer.say(text, header_id=f"<m{number}@mail.example>", **fields)
 
 
 async def test_a_lead_in_one_mail_when_the_signature_says_who_writes(bot: BotHarness) -> None:
@@ -51,7 +51,7 @@ async def test_missing_answers_are_asked_together_and_read_from_one_reply(bot: B
         in form
     )
 
-    ours = bot.channels["email"].sent[-1].message_id
+    ours = bot.channels["email"].sent[-1].header_id
     [saved] = await mail(ivan, "1. Ivan Petrov\n2. Bean Co\n4. next month", 2, in_reply_to=ours)
     assert saved.startswith("Thank you, Ivan Petrov!")
     [lead] = await bot.leads()
@@ -71,7 +71,7 @@ async def test_labelled_answers_in_russian(bot: BotHarness) -> None:
     assert form.startswith("Спасибо за интерес!")
 
     answer = "Имя: Ольга Смирнова\nКомпания: ООО «Пекарня»\nБюджет: 300 тысяч"
-    ours = bot.channels["email"].sent[-1].message_id
+    ours = bot.channels["email"].sent[-1].header_id
     [saved] = await mail(olga, answer, 2, subject="Re: Цена", in_reply_to=ours)
     assert saved.startswith("Спасибо, Ольга Смирнова!")
     [lead] = await bot.leads()
@@ -103,12 +103,12 @@ async def test_a_service_mail_opens_a_ticket_and_a_reply_in_the_thread_adds_to_i
     )  # fmt: skip
     assert opened.startswith("Your request #1001 is open.")
     our_reply = bot.channels["email"].sent[-1]
-    assert our_reply.ticket == 1001 and our_reply.message_id
+    assert our_reply.ticket == 1001 and our_reply.header_id
 
     [added] = await mail(
         kim, "Thanks. Also, the box was wet when it arrived.", 2,
-        subject="Re: [#1001] Broken monitor", in_reply_to=our_reply.message_id,
-        references=(our_reply.message_id,),
+        subject="Re: [#1001] Broken monitor", in_reply_to=our_reply.header_id,
+        references=(our_reply.header_id,),
     )  # fmt: skip
     assert added == "Added to your request #1001."
     assert len(await bot.tickets()) == 1
@@ -180,8 +180,8 @@ async def test_an_out_of_office_answering_our_mail_is_recorded_on_that_conversat
     )
     ours = bot.channels["email"].sent[-1]
     away = kim.message(
-        "Auto-Submitted: auto-replied", kind=InboundKind.EVENT, note="auto_reply",
-        in_reply_to=ours.message_id, subject="Automatic reply: Broken monitor",
+        "Auto-Submitted: auto-replied", kind=InboundKind.EVENT, event="auto_reply",
+        in_reply_to=ours.header_id, subject="Automatic reply: Broken monitor",
     )  # fmt: skip
     assert await kim.send(away) == []
     async with bot.database.transaction() as uow:

@@ -107,7 +107,7 @@ async def test_customer_on_email_with_a_rep_on_telegram(bot: BotHarness) -> None
     olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
     await kim.say(
         "Please, I need to speak to a real person about my contract",
-        message_id="<k1@mail>",
+        header_id="<k1@mail>",
         external_id="<k1@mail>",  # a mail's key is its Message-ID
         subject="Contract",
     )
@@ -130,10 +130,10 @@ async def test_customer_on_telegram_with_a_rep_on_email_who_claims_by_replying(
     boris = bot.customer("boris@shop.example", channel="email")
     await ann.say("/human")
     card = last_to(boris)
-    assert card.subject == "[#1] Ann" and card.message_id
+    assert card.subject == "[#1] Ann" and card.header_id
 
     await boris.say(
-        "Hi Ann, Boris here. How can I help?", in_reply_to=card.message_id, message_id="<b1@shop>"
+        "Hi Ann, Boris here. How can I help?", in_reply_to=card.header_id, header_id="<b1@shop>"
     )
 
     assert ann.channel.texts_to("1001")[-2:] == [

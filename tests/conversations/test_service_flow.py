@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.records import FollowUp
+from bot.records import Timer
 from tests.harness import BotHarness, Customer
 
 OPENED_1001 = 'Your request #1001 is open. Our team will look into it and I\'ll follow up within 24 hours. Ask "status #1001" any time.'
@@ -29,9 +29,9 @@ async def notes_of(bot: BotHarness, ticket_id: int) -> list[tuple[str, str]]:
         return [(author, text) for author, text, _at in await uow.tickets.notes(ticket_id)]
 
 
-async def pending_timers(bot: BotHarness) -> list[FollowUp]:
+async def pending_timers(bot: BotHarness) -> list[Timer]:
     async with bot.database.transaction() as uow:
-        return await uow.followups.pending()
+        return await uow.timers.pending()
 
 
 async def open_by_button(customer: Customer, description: str) -> list[str]:

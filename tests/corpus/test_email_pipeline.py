@@ -71,7 +71,7 @@ async def test_a_mail_ends_handled_filtered_or_parked_and_machines_get_no_reply(
     sent = bot.channels["email"].sent
     kinds = await bot.kinds()
     if name in NOT_ANSWERABLE:
-        assert message.kind is InboundKind.EVENT, message.note
+        assert message.kind is InboundKind.EVENT, message.reason
         assert sent == []
         assert set(kinds) & set(FILTERED_KINDS), kinds
     elif message.kind is InboundKind.MESSAGE:

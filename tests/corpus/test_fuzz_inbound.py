@@ -263,7 +263,7 @@ class FuzzBot:
             str(9_000_000_000 + self.good) if channel == "telegram" else f"c{self.good}@ok.example"
         )
         customer = self.harness.customer(address, channel=channel)
-        extra = {"message_id": f"<good{self.good}@ok.example>"} if channel == "email" else {}
+        extra = {"header_id": f"<good{self.good}@ok.example>"} if channel == "email" else {}
         return bool(self.runner.run(customer.say("Hello there", **extra)))
 
 

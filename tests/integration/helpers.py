@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.texts import Texts
 from bot.turn import Services
 from handlers.catalog import CATALOG_DIR
-from storage.tables import followups, messages, outbox
+from storage import tables
 from storage.uow import Database, UnitOfWork
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://u:p@127.0.0.1:1/x"
@@ -54,27 +54,27 @@ class TimerState:
 
 async def outbox_rows(database: Database) -> list[OutboxState]:
     query = select(
-        outbox.c.id,
-        outbox.c.conversation_id,
-        outbox.c.text,
-        outbox.c.status,
-        outbox.c.attempts,
-        outbox.c.next_attempt_at,
-        outbox.c.last_error,
-    ).order_by(outbox.c.id)
+        tables.outbox.c.id,
+        tables.outbox.c.conversation_id,
+        tables.outbox.c.text,
+        tables.outbox.c.status,
+        tables.outbox.c.attempts,
+        tables.outbox.c.next_attempt_at,
+        tables.outbox.c.last_error,
+    ).order_by(tables.outbox.c.id)
     async with database.transaction() as uow:
         return [OutboxState(*row) for row in await uow.connection.execute(query)]
 
 
 async def stored_messages(database: Database, direction: str | None = None) -> list[StoredMessage]:
     query = select(
-        messages.c.direction,
-        messages.c.external_id,
-        messages.c.text,
-        messages.c.edited_at.is_not(None),
-    ).order_by(messages.c.id)
+        tables.messages.c.direction,
+        tables.messages.c.external_id,
+        tables.messages.c.text,
+        tables.messages.c.edited_at.is_not(None),
+    ).order_by(tables.messages.c.id)
     if direction is not None:
-        query = query.where(messages.c.direction == direction)
+        query = query.where(tables.messages.c.direction == direction)
     async with database.transaction() as uow:
         rows = await uow.connection.execute(query)
         return [StoredMessage(row[0], row[1], row[2], bool(row[3])) for row in rows]
@@ -82,12 +82,12 @@ async def stored_messages(database: Database, direction: str | None = None) -> l
 
 async def timers(database: Database) -> list[TimerState]:
     query = select(
-        followups.c.id,
-        followups.c.kind,
-        followups.c.status,
-        followups.c.attempts,
-        followups.c.locked_until,
-    ).order_by(followups.c.id)
+        tables.timers.c.id,
+        tables.timers.c.kind,
+        tables.timers.c.status,
+        tables.timers.c.attempts,
+        tables.timers.c.locked_until,
+    ).order_by(tables.timers.c.id)
     async with database.transaction() as uow:
         return [TimerState(*row) for row in await uow.connection.execute(query)]
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.dispatch import UNAVAILABLE, Dispatcher
 from bot.model import AcceptResult, Address, InboundMessage, Outcome, Sender
-from storage.tables import followups, service_requests, ticket_notes
+from storage.tables import service_requests, ticket_notes, timers
 from storage.uow import Database
 from tests.harness import BotHarness, Customer, FakeClock
 from tests.integration.helpers import (
@@ -105,7 +105,7 @@ async def test_poison_message_is_parked_and_leaves_nothing_half_written(
         "out:sent-1",
     ]
     assert await outbox_rows(database) == outbox_before
-    for table in (service_requests, ticket_notes, followups):
+    for table in (service_requests, ticket_notes, timers):
         assert await count_rows(database, table) == 0, table.name
     assert await bot.state_of(alice) == ("idle", None)
 

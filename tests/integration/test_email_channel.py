@@ -283,7 +283,7 @@ class OutboxEntry:
 async def outbox_entries(database: Database) -> list[OutboxEntry]:
     query = select(
         outbox.c.address,
-        outbox.c.message_id,
+        outbox.c.header_id,
         outbox.c.in_reply_to,
         outbox.c.status,
         outbox.c.attempts,

@@ -304,7 +304,7 @@ async def test_a_timer_is_due_at_its_time_and_taken_once(
 ) -> None:
     async with database.transaction() as uow:
         conversation = await new_conversation(uow, clock())
-        timer_id = await uow.followups.schedule(
+        timer_id = await uow.timers.schedule(
             "ticket_followup",
             clock() + timedelta(hours=24),
             clock(),
@@ -314,17 +314,17 @@ async def test_a_timer_is_due_at_its_time_and_taken_once(
         await uow.commit()
 
     async with database.transaction() as uow:
-        assert await uow.followups.due(clock()) == []
-        assert await uow.followups.due(clock() + timedelta(hours=24)) == [timer_id]
-        assert await uow.followups.conversation_of(timer_id) == conversation.id
+        assert await uow.timers.due(clock()) == []
+        assert await uow.timers.due(clock() + timedelta(hours=24)) == [timer_id]
+        assert await uow.timers.conversation_of(timer_id) == conversation.id
 
     clock.advance(hours=24)
     async with database.transaction() as uow:
-        taken = await uow.followups.take(timer_id, clock())
+        taken = await uow.timers.take(timer_id, clock())
         await uow.commit()
     async with database.transaction() as uow:
-        taken_again = await uow.followups.take(timer_id, clock())
-        still_due = await uow.followups.due(clock())
+        taken_again = await uow.timers.take(timer_id, clock())
+        still_due = await uow.timers.due(clock())
     assert taken is not None
     assert (taken.id, taken.kind, taken.payload) == (timer_id, "ticket_followup", {"note": "x"})
     assert taken_again is None
@@ -335,19 +335,19 @@ async def test_a_deferred_timer_waits_and_a_given_up_one_never_fires(
     database: Database, clock: FakeClock
 ) -> None:
     async with database.transaction() as uow:
-        retried = await uow.followups.schedule("ticket_followup", clock(), clock())
-        abandoned = await uow.followups.schedule("ticket_followup", clock(), clock())
-        await uow.followups.defer(retried, clock() + timedelta(minutes=5), give_up=False)
-        await uow.followups.defer(abandoned, clock() + timedelta(minutes=5), give_up=True)
+        retried = await uow.timers.schedule("ticket_followup", clock(), clock())
+        abandoned = await uow.timers.schedule("ticket_followup", clock(), clock())
+        await uow.timers.defer(retried, clock() + timedelta(minutes=5), give_up=False)
+        await uow.timers.defer(abandoned, clock() + timedelta(minutes=5), give_up=True)
         await uow.commit()
 
     async with database.transaction() as uow:
-        assert await uow.followups.due(clock()) == []
-        assert await uow.followups.attempts_of(retried) == 1
+        assert await uow.timers.due(clock()) == []
+        assert await uow.timers.attempts_of(retried) == 1
     clock.advance(minutes=5, seconds=1)
     async with database.transaction() as uow:
-        assert await uow.followups.due(clock()) == [retried]
-        assert await uow.followups.take(abandoned, clock()) is None
+        assert await uow.timers.due(clock()) == [retried]
+        assert await uow.timers.take(abandoned, clock()) is None
 
 
 async def test_cancelled_timers_do_not_fire(database: Database, clock: FakeClock) -> None:
@@ -355,20 +355,20 @@ async def test_cancelled_timers_do_not_fire(database: Database, clock: FakeClock
         anna = await new_conversation(uow, clock(), "anna")
         bob = await new_conversation(uow, clock(), "bob")
         ticket = await _open_ticket(uow, anna, clock, "screen cracked")
-        of_ticket = await uow.followups.schedule(
+        of_ticket = await uow.timers.schedule(
             "ticket_followup", clock(), clock(), conversation_id=anna.id, ticket_id=ticket.id
         )
-        of_bob = await uow.followups.schedule(
+        of_bob = await uow.timers.schedule(
             "ticket_followup", clock(), clock(), conversation_id=bob.id
         )
-        assert await uow.followups.cancel(ticket_id=ticket.id) == 1
-        assert await uow.followups.cancel(ticket_id=ticket.id) == 0
+        assert await uow.timers.cancel(ticket_id=ticket.id) == 1
+        assert await uow.timers.cancel(ticket_id=ticket.id) == 0
         await uow.commit()
 
     async with database.transaction() as uow:
-        assert await uow.followups.due(clock()) == [of_bob]
-        assert await uow.followups.take(of_ticket, clock()) is None
-        assert [timer.id for timer in await uow.followups.pending()] == [of_bob]
+        assert await uow.timers.due(clock()) == [of_bob]
+        assert await uow.timers.take(of_ticket, clock()) is None
+        assert [timer.id for timer in await uow.timers.pending()] == [of_bob]
 
 
 # --- hand-offs -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 
 from bot.model import utc_now
 from channels.telegram.pacing import CHAT_BURST
-from storage.tables import followups, outbox
+from storage.tables import outbox, timers
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram, SentMessage
 from tests.telegram_harness import TelegramBot
@@ -68,7 +68,7 @@ async def open_tickets(database: Database, fake: FakeTelegram) -> dict[int, str]
 async def make_follow_ups_due(database: Database) -> int:
     """A day passes: every pending follow-up is due now."""
     async with database.transaction() as uow:
-        due = update(followups).where(followups.c.status == "pending")
+        due = update(timers).where(timers.c.status == "pending")
         done = await uow.connection.execute(due.values(due_at=utc_now() - timedelta(minutes=1)))
         await uow.commit()
         return done.rowcount
@@ -82,7 +82,7 @@ async def unsent(database: Database) -> int:
 
 async def fired(database: Database) -> Counter[str]:
     async with database.transaction() as uow:
-        query = select(followups.c.status, func.count()).group_by(followups.c.status)
+        query = select(timers.c.status, func.count()).group_by(timers.c.status)
         return Counter({row[0]: int(row[1]) for row in await uow.connection.execute(query)})
 
 

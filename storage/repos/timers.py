@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import Row, or_, select, update
 
-from bot.records import FollowUp
+from bot.records import Timer
 from storage.connection import SqlConnection
-from storage.tables import followups
+from storage.tables import timers
 
 
-def followup_from_row(row: Row[Any]) -> FollowUp:
-    return FollowUp(
+def followup_from_row(row: Row[Any]) -> Timer:
+    return Timer(
         id=row.id,
         kind=row.kind,
         due_at=row.due_at,
@@ -25,7 +25,7 @@ def followup_from_row(row: Row[Any]) -> FollowUp:
     )
 
 
-class FollowUpRepository:
+class TimerRepository:
     def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
 
@@ -40,7 +40,7 @@ class FollowUpRepository:
         handoff_id: int | None = None,
         payload: dict[str, Any] | None = None,
     ) -> int:
-        statement = followups.insert().values(
+        statement = timers.insert().values(
             kind=kind,
             due_at=due_at,
             conversation_id=conversation_id,
@@ -49,43 +49,43 @@ class FollowUpRepository:
             payload=payload or {},
             created_at=now,
         )
-        return int((await self._db.execute(statement.returning(followups.c.id))).scalar_one())
+        return int((await self._db.execute(statement.returning(timers.c.id))).scalar_one())
 
     async def due(self, now: datetime, limit: int = 20) -> list[int]:
         query = (
-            select(followups.c.id)
+            select(timers.c.id)
             .where(
-                followups.c.status == "pending",
-                followups.c.due_at <= now,
-                or_(followups.c.locked_until.is_(None), followups.c.locked_until < now),
+                timers.c.status == "pending",
+                timers.c.due_at <= now,
+                or_(timers.c.locked_until.is_(None), timers.c.locked_until < now),
             )
-            .order_by(followups.c.due_at)
+            .order_by(timers.c.due_at)
             .limit(limit)
         )
         return [int(value) for value in (await self._db.execute(query)).scalars()]
 
-    async def take(self, followup_id: int, now: datetime) -> FollowUp | None:
+    async def take(self, timer_id: int, now: datetime) -> Timer | None:
         """Mark the timer fired and return it, or None when it already fired or was cancelled.
 
         The conditional update is what makes a timer fire once: two instances racing for the
         same row see exactly one success.
         """
         statement = (
-            update(followups)
-            .where(followups.c.id == followup_id, followups.c.status == "pending")
+            update(timers)
+            .where(timers.c.id == timer_id, timers.c.status == "pending")
             .values(status="fired", fired_at=now)
-            .returning(*followups.c)
+            .returning(*timers.c)
         )
         row = (await self._db.execute(statement)).first()
         return followup_from_row(row) if row else None
 
-    async def defer(self, followup_id: int, until: datetime, *, give_up: bool) -> None:
+    async def defer(self, timer_id: int, until: datetime, *, give_up: bool) -> None:
         """After a failed firing: try again later, or stop for good."""
         statement = (
-            update(followups)
-            .where(followups.c.id == followup_id)
+            update(timers)
+            .where(timers.c.id == timer_id)
             .values(
-                attempts=followups.c.attempts + 1,
+                attempts=timers.c.attempts + 1,
                 locked_until=until,
                 status="failed" if give_up else "pending",
             )
@@ -95,26 +95,26 @@ class FollowUpRepository:
     async def cancel(
         self, *, ticket_id: int | None = None, conversation_id: int | None = None
     ) -> int:
-        statement = update(followups).where(followups.c.status == "pending")
+        statement = update(timers).where(timers.c.status == "pending")
         if ticket_id is not None:
-            statement = statement.where(followups.c.ticket_id == ticket_id)
+            statement = statement.where(timers.c.ticket_id == ticket_id)
         if conversation_id is not None:
-            statement = statement.where(followups.c.conversation_id == conversation_id)
+            statement = statement.where(timers.c.conversation_id == conversation_id)
         return (await self._db.execute(statement.values(status="cancelled"))).rowcount
 
-    async def attempts_of(self, followup_id: int) -> int:
-        query = select(followups.c.attempts).where(followups.c.id == followup_id)
+    async def attempts_of(self, timer_id: int) -> int:
+        query = select(timers.c.attempts).where(timers.c.id == timer_id)
         return int((await self._db.execute(query)).scalar_one_or_none() or 0)
 
-    async def conversation_of(self, followup_id: int) -> int | None:
-        query = select(followups.c.conversation_id).where(followups.c.id == followup_id)
+    async def conversation_of(self, timer_id: int) -> int | None:
+        query = select(timers.c.conversation_id).where(timers.c.id == timer_id)
         return (await self._db.execute(query)).scalar_one_or_none()
 
-    async def pending(self, limit: int = 200) -> list[FollowUp]:
+    async def pending(self, limit: int = 200) -> list[Timer]:
         query = (
-            followups.select()
-            .where(followups.c.status == "pending")
-            .order_by(followups.c.due_at)
+            timers.select()
+            .where(timers.c.status == "pending")
+            .order_by(timers.c.due_at)
             .limit(limit)
         )
         return [followup_from_row(row) for row in await self._db.execute(query)]

@@ -1,0 +1,80 @@
+"""What a touchpoint can be, and who acts: the vocabulary of every customer's timeline.
+
+Stored as their string values; docs/architecture.md lists them in one table (a test keeps the
+table and this enum the same).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Actor(StrEnum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    REP = "rep"
+    SYSTEM = "system"
+    OPERATOR = "operator"  # a person at the command line or the console, outside a chat
+
+
+class TouchpointKind(StrEnum):
+    # messages
+    MESSAGE_IN = "message_in"
+    MESSAGE_OUT = "message_out"
+    MESSAGE_EDITED = "message_edited"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    PARKED = "parked"
+    IGNORED = "ignored"
+    BUTTON_REJECTED = "button_rejected"
+    # reachability and machine mail
+    UNREACHABLE = "unreachable"
+    REACHABLE_AGAIN = "reachable_again"
+    BLOCKED = "blocked"
+    UNBLOCKED = "unblocked"
+    GROUP_ADDRESSED = "group_addressed"
+    BOUNCED = "bounced"
+    DELAYED = "delayed"
+    AUTO_REPLY_IGNORED = "auto_reply_ignored"
+    BULK_IGNORED = "bulk_ignored"
+    REPORT_IGNORED = "report_ignored"
+    LOOP_IGNORED = "loop_ignored"
+    REPLY_CAP_REACHED = "reply_cap_reached"
+    # contacts
+    IDENTITY_CONFLICT = "identity_conflict"
+    IDENTITIES_LINKED = "identities_linked"
+    CONTACTS_MERGED = "contacts_merged"
+    CONTACTS_UNMERGED = "contacts_unmerged"
+    # leads
+    CAMPAIGN_SOURCE = "campaign_source"
+    LEAD_CAPTURED = "lead_captured"
+    LEAD_INCOMPLETE = "lead_incomplete"
+    # service
+    TICKET_OPENED = "ticket_opened"
+    TICKET_UPDATED = "ticket_updated"
+    TICKET_STATUS_CHANGED = "ticket_status_changed"
+    STATUS_REQUESTED = "status_requested"
+    FOLLOWUP_SCHEDULED = "followup_scheduled"
+    FOLLOWUP_DUE = "followup_due"
+    FOLLOWUP_SKIPPED = "followup_skipped"
+    # hand-offs
+    HANDOFF_REQUESTED = "handoff_requested"
+    HANDOFF_QUEUED = "handoff_queued"
+    REP_NOTIFIED = "rep_notified"
+    CLAIM_EXPIRED = "claim_expired"
+    ESCALATED = "escalated"
+    REASSIGNED = "reassigned"
+    REP_CLAIMED = "rep_claimed"
+    REP_MESSAGE = "rep_message"
+    REP_REPLIED = "rep_replied"
+    CUSTOMER_WAITING = "customer_waiting"
+    CUSTOMER_REPLIED = "customer_replied"
+    CLOSED = "closed"
+    RETURNED_TO_BOT = "returned_to_bot"
+    # reps, as managed by an operator
+    REP_ADDED = "rep_added"
+    REP_UPDATED = "rep_updated"
+    REP_REMOVED = "rep_removed"
+    # timers
+    TIMER_FAILED = "timer_failed"
+    TIMER_UNKNOWN = "timer_unknown"

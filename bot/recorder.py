@@ -1,0 +1,224 @@
+"""The one recorder: every touchpoint and every outbox row is written here.
+
+Handlers describe events and replies; the dispatcher, the relay, channel events and rep turns
+hand them to this module, which writes the touchpoints (with their kind and actor), the outbox
+rows (with threading for channels that thread) and a turn's next conversation state. Nothing
+else writes `touchpoints` or `outbox` (a test checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.utils import make_msgid
+from typing import Any
+
+from bot.kinds import Actor, TouchpointKind
+from bot.records import Conversation, ConversationState, OutboxRow, ticket_number
+from bot.turn import Notice, Reply, Result, Routed, Services, Turn
+from storage.repos.outbox import NewOutbound
+from storage.repos.touchpoints import NewTouchpoint
+from storage.uow import UnitOfWork
+
+PREVIEW = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """One touchpoint to record."""
+
+    kind: TouchpointKind
+    actor: Actor
+    channel: str
+    occurred_at: datetime
+    details: Mapping[str, Any]
+    contact_id: int | None = None
+    conversation_id: int | None = None
+
+
+async def record(uow: UnitOfWork, touches: Iterable[Touch]) -> None:
+    await uow.touchpoints.add([_row(touch) for touch in touches])
+
+
+async def queue(uow: UnitOfWork, rows: Sequence[NewOutbound], now: datetime) -> None:
+    await uow.outbox.enqueue(list(rows), now)
+
+
+def on_conversation(
+    conversation: Conversation,
+    kind: TouchpointKind,
+    actor: Actor,
+    now: datetime,
+    details: Mapping[str, Any],
+) -> Touch:
+    """A touchpoint on a conversation's (and so its contact's) timeline."""
+    return Touch(
+        kind, actor, conversation.channel, now, details, conversation.contact_id, conversation.id
+    )
+
+
+def of_outbox_row(
+    row: OutboxRow, kind: TouchpointKind, actor: Actor, now: datetime, details: Mapping[str, Any]
+) -> Touch:
+    """A touchpoint about one delivery (delivered, failed, unreachable)."""
+    return Touch(kind, actor, row.channel, now, details, row.contact_id, row.conversation_id)
+
+
+def _row(touch: Touch) -> NewTouchpoint:
+    return NewTouchpoint(
+        kind=touch.kind.value,
+        channel=touch.channel,
+        actor=touch.actor.value,
+        occurred_at=touch.occurred_at,
+        contact_id=touch.contact_id,
+        conversation_id=touch.conversation_id,
+        details=dict(touch.details),
+    )
+
+
+async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, services: Services) -> int:
+    """Record the turn; returns how many messages were queued (replies and notices)."""
+    result = routed.result
+    capabilities = services.capabilities(turn.conversation.channel)
+    if capabilities.one_message_per_turn and len(result.replies) > 1:
+        result = replace(result, replies=(merged(result.replies),))
+    touches = _inbound_touches(turn, routed) + [
+        _touch(turn, event.kind, event.actor, event.details) for event in result.events
+    ]
+    touches += [
+        _touch(turn, TouchpointKind.MESSAGE_OUT, Actor.BOT, {"text": reply.text[:PREVIEW]})
+        for reply in result.replies
+    ]
+    state = next_state(turn, result)
+    if state != turn.conversation.current:
+        await uow.conversations.save(turn.conversation, state, turn.now)
+    threaded = capabilities.threading is not None
+    thread = await _thread_of(uow, turn) if result.replies and threaded else Thread()
+    ticket = _ticket_number(state)
+    domain = services.config.message_id_domain if threaded else None
+    rows = [outbound(turn, reply, thread, ticket, domain) for reply in result.replies]
+    rows += [await _notice_row(uow, notice, services) for notice in result.notices]
+    await queue(uow, rows, turn.now)
+    await record(uow, touches)
+    return len(result.replies) + len(result.notices)
+
+
+def merged(replies: tuple[Reply, ...]) -> Reply:
+    """One message for a whole turn, for channels where each reply is a mail of its own."""
+    with_options = [reply for reply in replies if reply.options]
+    return Reply(
+        text="\n\n".join(reply.text for reply in replies),
+        options=with_options[-1].options if with_options else (),
+        contact_button=next((r.contact_button for r in replies if r.contact_button), ""),
+        human=any(reply.human for reply in replies),
+        shows=next((reply.shows for reply in replies if reply.shows is not None), None),
+    )
+
+
+def next_state(turn: Turn, result: Result) -> ConversationState:
+    """The handler's state (or the current one) in the turn's language, with the options offered.
+
+    Remembering the last options offered lets a customer answer "2" or type a button's label on a
+    channel without buttons (terminal, email).
+    """
+    state = replace(result.state or turn.state, language=turn.lang)
+    with_options = [reply for reply in result.replies if reply.options]
+    offered = (
+        [[option.label, option.data] for option in with_options[-1].options] if with_options else []
+    )
+    data = {key: value for key, value in state.data.items() if key != "offered"}
+    if offered:
+        data["offered"] = offered
+    elif not result.replies and "offered" in state.data:
+        data["offered"] = state.data["offered"]
+    return replace(state, data=data)
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """What a reply answers: the message it replies to and the chain before it (email)."""
+
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+async def _thread_of(uow: UnitOfWork, turn: Turn) -> Thread:
+    message = turn.message
+    if message.header_id:
+        return Thread(message.header_id, (*message.references, message.header_id))
+    if turn.stored_id is not None:
+        return Thread()
+    # A turn of the system (a follow-up, a rep's answer) answers the customer's last mail, in
+    # the chain our last reply carried, so every mail client keeps it in the customer's thread.
+    last = await uow.messages.last_inbound_header_id(turn.conversation.id)
+    if last is None:
+        return Thread()
+    chain = await uow.outbox.last_chain(turn.conversation.id)
+    return Thread(last, (*chain, last))
+
+
+def _ticket_number(state: ConversationState) -> int | None:
+    ticket_id = state.data.get("ticket_id")
+    return ticket_number(ticket_id) if isinstance(ticket_id, int) else None
+
+
+def outbound(
+    turn: Turn, reply: Reply, thread: Thread, ticket: int | None, id_domain: str | None
+) -> NewOutbound:
+    """A reply as an outbox row. On a threaded channel it gets its Message-ID now, so that a
+    retry sends the same one (`id_domain`; None on channels without threads)."""
+    return NewOutbound(
+        channel=turn.conversation.channel,
+        address=turn.conversation.address,
+        text=reply.text,
+        conversation_id=turn.conversation.id,
+        inbound_message_id=turn.stored_id,
+        options=[{"label": option.label, "data": option.data} for option in reply.options],
+        contact_button=reply.contact_button,
+        subject=turn.conversation.subject or turn.message.subject,
+        header_id=make_msgid(domain=id_domain) if id_domain else None,
+        in_reply_to=thread.in_reply_to,
+        references=list(thread.references),
+        ticket=ticket,
+        automatic=not reply.human,
+        forward_message_id=reply.shows,
+    )
+
+
+async def _notice_row(uow: UnitOfWork, notice: Notice, services: Services) -> NewOutbound:
+    # On a threaded channel, what follows a card (relayed messages) answers the last mail the
+    # rep got about that conversation, so the rep's mail client keeps one thread per customer.
+    threaded = services.capabilities(notice.channel).threading is not None
+    chain: list[str] = []
+    if notice.about and not notice.options and threaded:
+        chain = await uow.outbox.last_relay_chain(notice.channel, notice.address, notice.about)
+    domain = services.config.message_id_domain
+    return NewOutbound(
+        channel=notice.channel,
+        address=notice.address,
+        text=notice.text,
+        options=[{"label": option.label, "data": option.data} for option in notice.options],
+        subject=notice.subject,
+        header_id=make_msgid(domain=domain) if threaded else None,
+        in_reply_to=chain[-1] if chain else None,
+        references=chain,
+        relay_conversation_id=notice.about,
+        forward_message_id=notice.forward_message_id,
+    )
+
+
+def _inbound_touches(turn: Turn, routed: Routed) -> list[Touch]:
+    if turn.stored_id is None:
+        return []
+    details: dict[str, Any] = {"text": turn.message.text[:PREVIEW], "lang": turn.lang}
+    if turn.message.attachments:
+        details["attachments"] = [item.kind for item in turn.message.attachments]
+    if routed.match is not None:
+        match = routed.match
+        details.update(intent=match.intent, score=match.score, matched=match.matched)
+    return [_touch(turn, TouchpointKind.MESSAGE_IN, Actor.CUSTOMER, details)]
+
+
+def _touch(turn: Turn, kind: TouchpointKind, actor: Actor, details: Mapping[str, Any]) -> Touch:
+    return on_conversation(turn.conversation, kind, actor, turn.now, details)
