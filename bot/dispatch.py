@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from bot import inbound, threads
+from bot.backoff import full_jitter
 from bot.intake import describe
 from bot.keyed_lock import KeyedLock
 from bot.kinds import Actor
@@ -39,7 +40,6 @@ from bot.recorder import Touch, record, record_turn
 from bot.storing import storable
 from bot.turn import Context, Result, Routed, Services, Turn
 from storage.repos.conversations import StaleConversation
-from storage.repos.timers import retry_delay
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ SystemAction = Callable[[Turn, Context], Awaitable[Result | None]]
 # The database is down or unreachable: the message must be redelivered, not parked.
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, OSError, TimeoutError)
 MAX_TIMER_ATTEMPTS = 5
+TIMER_RETRY_BASE = 30.0  # seconds before a failed timer is tried again, doubled per failure
+TIMER_RETRY_CAP = 3600.0
 NO_CONVERSATION = ("", "")
 
 
@@ -183,7 +185,8 @@ class Dispatcher:
         now = self._clock()
         attempts = await uow.timers.attempts_of(timer_id)
         give_up = attempts + 1 >= MAX_TIMER_ATTEMPTS
-        await uow.timers.defer(timer_id, now + retry_delay(attempts), give_up=give_up)
+        delay = full_jitter(attempts + 1, base=TIMER_RETRY_BASE, cap=TIMER_RETRY_CAP)
+        await uow.timers.defer(timer_id, now + timedelta(seconds=delay), give_up=give_up)
         if give_up:
             details = {"timer": timer_id, "error": reason}
             await record(uow, [Touch(Kind.TIMER_FAILED, Actor.SYSTEM, "system", now, details)])

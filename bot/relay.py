@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from bot.backoff import full_jitter
 from bot.intents import detect_language
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
@@ -255,12 +256,12 @@ class Relay:
         await record(uow, touches)
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
-        if retry_after is not None:
+        if retry_after is not None:  # the channel said when: then, and a little spread
             return retry_after + self._jitter()
-        # "Equal jitter": half the backoff for sure, half at random, so retries spread out but
-        # never come back at once.
-        ceiling = min(self._policy.max_delay, self._policy.base_delay * 2.0 ** max(attempts - 1, 0))
-        return float(ceiling / 2 + ceiling / 2 * self._jitter())
+        policy = self._policy
+        return full_jitter(
+            attempts, base=policy.base_delay, cap=policy.max_delay, draw=self._jitter
+        )
 
 
 def to_message(row: OutboxRow) -> OutboundMessage:

@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import random
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -41,6 +40,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import aioimaplib
 from aioimaplib.aioimaplib import Command
 
+from bot.backoff import full_jitter
 from channels.email.mail import FetchedMail
 
 log = logging.getLogger(__name__)
@@ -241,9 +241,10 @@ class ImapIngest:
     async def _back_off(self, error: Exception) -> None:
         self._drop()
         self._failures += 1
-        doubled = self._config.backoff_seconds * 2 ** min(self._failures - 1, 16)
-        ceiling = min(self._config.max_backoff_seconds, doubled)
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        config = self._config
+        delay = full_jitter(
+            self._failures, base=config.backoff_seconds, cap=config.max_backoff_seconds
+        )
         log.warning(
             "IMAP %s on %s:%d: %s; reconnecting in %.1f s",
             self._config.mailbox,

@@ -19,6 +19,7 @@ from telegram import Bot
 from telegram.error import Conflict, InvalidToken, RetryAfter
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
+from bot.backoff import full_jitter
 from bot.model import Accept
 from channels.telegram.normalize import BotIdentity, Normalized, normalize
 from channels.telegram.sending import retry_seconds
@@ -31,6 +32,7 @@ warnings.filterwarnings("ignore", message=".*Bot.getUpdates.*", category=PTBUser
 # Reading RetryAfter.retry_after warns that it will become a timedelta; retry_seconds takes both.
 warnings.filterwarnings("ignore", message=".*retry_after.*", category=PTBDeprecationWarning)
 
+BACKOFF_BASE = 1.0
 MAX_BACKOFF = 60.0
 CONFLICT_WAIT = 30.0
 
@@ -130,7 +132,7 @@ class Poller:
 
     async def _back_off(self, reason: str) -> None:
         self._failures += 1
-        delay = min(MAX_BACKOFF, 2.0**self._failures) * (0.5 + random.random() / 2)
+        delay = full_jitter(self._failures, base=BACKOFF_BASE, cap=MAX_BACKOFF)
         log.warning("%s; next try in %.1f s", reason, delay)
         await asyncio.sleep(delay)
 

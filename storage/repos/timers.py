@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, or_, select, update
@@ -118,7 +118,3 @@ class TimerRepository:
             .limit(limit)
         )
         return [followup_from_row(row) for row in await self._db.execute(query)]
-
-
-def retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2**attempts, 3600))
