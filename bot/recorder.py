@@ -127,7 +127,8 @@ def next_state(turn: Turn, result: Result) -> ConversationState:
     offered = (
         [[option.label, option.data] for option in with_options[-1].options] if with_options else []
     )
-    data = {key: value for key, value in state.data.items() if key != "offered"}
+    data = state.data.copy()
+    data.pop("offered", None)
     if offered:
         data["offered"] = offered
     elif not result.replies and "offered" in state.data:

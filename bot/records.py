@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypedDict, get_args
 
 TICKET_NUMBER_OFFSET = 1000
 
@@ -37,13 +38,58 @@ class Identity:
     reachable: bool
 
 
+LeadField = Literal["need", "name", "company", "email", "phone", "budget", "timeline"]
+LEAD_FIELDS: tuple[LeadField, ...] = get_args(LeadField)
+
+
+def lead_field(name: str | None) -> LeadField | None:
+    """`name` as a lead answer's key, when it is one (steps and buttons name them as text)."""
+    return next((known for known in LEAD_FIELDS if known == name), None)
+
+
+def with_answers(data: FlowData, answers: Mapping[LeadField, str], *, keep: bool) -> FlowData:
+    """`data` with `answers` added; `keep` leaves answers already given as they are."""
+    merged = data.copy()
+    for name, value in answers.items():
+        if not (keep and merged.get(name)):
+            merged[name] = value
+    return merged
+
+
+class FlowData(TypedDict, total=False):
+    """What a conversation remembers between turns (JSON in `conversations.data`).
+
+    Every key is optional; a flow keeps only its own keys (`handlers/common.idle` says which
+    outlive a flow).
+    """
+
+    # any flow
+    offered: list[list[str]]  # [label, data] of the options last offered ("2" picks one)
+    source: str  # the campaign of a `/start` deep link
+    ticket_id: int  # the conversation's current ticket
+    handoff_id: int | None  # the hand-off in progress
+    # lead capture: the answers so far, and what was asked
+    need: str
+    name: str
+    company: str
+    email: str
+    phone: str
+    budget: str
+    timeline: str
+    offered_name: str  # the channel's display name, offered as a button
+    asked: list[str]  # mail: the questions of the last form
+    rounds: int  # mail: how many forms were sent
+    # service intake
+    category: str
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationState:
     """The part of a conversation a handler may change: flow, step and collected answers."""
 
     state: str = "idle"
     step: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: FlowData = field(default_factory=lambda: FlowData())
     language: str = "en"
     misses: int = 0
 

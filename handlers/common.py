@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 from bot.model import QuickReply
-from bot.records import ConversationState
+from bot.records import ConversationState, FlowData
 from bot.turn import Context, Reply, Turn
 
 MENU_ACTIONS = ("lead", "service", "status", "human")
@@ -24,18 +21,17 @@ def menu_reply(ctx: Context, lang: str, key: str = "menu") -> Reply:
     return Reply(ctx.say(key, lang), options=menu_options(ctx, lang))
 
 
-def idle(turn: Turn, **keep: Any) -> ConversationState:
+def idle(
+    turn: Turn, *, source: str | None = None, ticket_id: int | None = None
+) -> ConversationState:
     """Back to no flow, keeping only what outlives a flow (the campaign source, the ticket)."""
-    data: dict[str, Any] = {
-        name: turn.state.data[name] for name in ("source", "ticket_id") if name in turn.state.data
-    }
-    data.update(keep)
+    data = FlowData()
+    if source := source or turn.state.data.get("source"):
+        data["source"] = source
+    if ticket_id := ticket_id or turn.state.data.get("ticket_id"):
+        data["ticket_id"] = ticket_id
     return ConversationState(state="idle", data=data, language=turn.lang, misses=0)
 
 
-def with_data(state: ConversationState, **changes: Any) -> ConversationState:
-    return replace(state, data={**state.data, **changes})
-
-
-def flow_state(turn: Turn, state: str, step: str | None, data: dict[str, Any]) -> ConversationState:
+def flow_state(turn: Turn, state: str, step: str | None, data: FlowData) -> ConversationState:
     return ConversationState(state=state, step=step, data=data, language=turn.lang, misses=0)

@@ -8,11 +8,11 @@ skipped; optional steps can be skipped; the summary step lets the customer corre
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import QuickReply
+from bot.records import LEAD_FIELDS, FlowData, lead_field
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import button, flow_state, idle
@@ -22,7 +22,7 @@ from storage.repos.leads import NewLead
 
 STEPS = ("need", "name", "company", "contact", "budget", "timeline")
 OPTIONAL_STEPS = frozenset({"company", "budget", "timeline"})
-SUMMARY_FIELDS = ("need", "name", "company", "email", "phone", "budget", "timeline")
+SUMMARY_FIELDS = LEAD_FIELDS
 EDITABLE = ("need", "name", "company", "contact", "budget", "timeline")
 MAX_ANSWER = 2000
 DESCRIPTIVE_WORDS = 6
@@ -69,7 +69,7 @@ async def start(turn: Turn, ctx: Context, first_text: str = "") -> Result:
 async def answer(turn: Turn, ctx: Context) -> Result:
     """The customer's message while the flow waits at `turn.state.step`."""
     step = turn.state.step or "need"
-    data = dict(turn.state.data)
+    data = turn.state.data.copy()
     if step == "confirm":
         return await _confirm_or_correct(turn, ctx, data)
     problem = _apply_answer(step, turn, data)
@@ -80,10 +80,11 @@ async def answer(turn: Turn, ctx: Context) -> Result:
 
 async def press(turn: Turn, ctx: Context, action: str) -> Result:
     """A lead-flow button: skip, confirm, edit, edit:<field>, name:<offered name>."""
-    data = dict(turn.state.data)
+    data = turn.state.data.copy()
     step = turn.state.step or "need"
-    if action == "skip" and step in OPTIONAL_STEPS:
-        data[step] = ""
+    skipped = lead_field(step) if step in OPTIONAL_STEPS else None
+    if action == "skip" and skipped:
+        data[skipped] = ""
         return _ask_next(turn, ctx, data)
     if action == "confirm" and step == "confirm":
         return await _save(turn, ctx, data)
@@ -98,31 +99,38 @@ async def press(turn: Turn, ctx: Context, action: str) -> Result:
 
 
 async def resume(turn: Turn, ctx: Context) -> Result:
-    return _ask_next(turn, ctx, dict(turn.state.data), prefix="resume")
+    return _ask_next(turn, ctx, turn.state.data.copy(), prefix="resume")
 
 
 # --- collecting answers --------------------------------------------------------------------
 
 
-async def known_facts(turn: Turn, ctx: Context) -> dict[str, Any]:
-    facts: dict[str, Any] = {}
-    previous = await ctx.uow.leads.search(contact_id=turn.contact_id, limit=1)
-    if previous:
-        facts.update(
-            {k: v for k, v in (("name", previous[0].name), ("company", previous[0].company)) if v}
-        )
+async def known_facts(turn: Turn, ctx: Context) -> FlowData:
+    """What the contact told us before: the last lead's name and company, and the email and
+    phone that are the contact's own identities."""
+    facts = FlowData()
+    for lead in await ctx.uow.leads.search(contact_id=turn.contact_id, limit=1):
+        if lead.name:
+            facts["name"] = lead.name
+        if lead.company:
+            facts["company"] = lead.company
     for identity in await ctx.uow.contacts.identities(turn.contact_id):
-        if identity.channel in ("email", "phone") and identity.reachable:
-            facts.setdefault(identity.channel, identity.address)
+        field = lead_field(identity.channel) if identity.reachable else None
+        if field in ("email", "phone") and field not in facts:
+            facts[field] = identity.address
     return facts
 
 
-def _facts_in(text: str, lang: str) -> dict[str, str]:
-    found = {"email": find_email(text), "phone": find_phone(text, lang)}
-    return {name: value for name, value in found.items() if value}
+def _facts_in(text: str, lang: str) -> FlowData:
+    facts = FlowData()
+    if email := find_email(text):
+        facts["email"] = email
+    if phone := find_phone(text, lang):
+        facts["phone"] = phone
+    return facts
 
 
-def _apply_answer(step: str, turn: Turn, data: dict[str, Any]) -> str | None:
+def _apply_answer(step: str, turn: Turn, data: FlowData) -> str | None:
     """Store the answer to `step` in `data`; return a reply key when the answer won't do."""
     text = turn.text[:MAX_ANSWER]
     if step == "contact":
@@ -137,11 +145,12 @@ def _apply_answer(step: str, turn: Turn, data: dict[str, Any]) -> str | None:
         return None
     if len(text) < 2 or not any(char.isalnum() for char in text):
         return "lead.too_short"
-    data[step] = text[:200] if step != "need" else text
+    if field := lead_field(step):
+        data[field] = text[:200] if field != "need" else text
     return None
 
 
-def _apply_contact(turn: Turn, data: dict[str, Any]) -> str | None:
+def _apply_contact(turn: Turn, data: FlowData) -> str | None:
     if turn.message.shared_phone:
         phone = find_phone(turn.message.shared_phone, turn.lang)
         if phone:
@@ -156,12 +165,15 @@ def _apply_contact(turn: Turn, data: dict[str, Any]) -> str | None:
     return None
 
 
-def _forget(data: dict[str, Any], field: str) -> dict[str, Any]:
-    names = ("email", "phone") if field == "contact" else (field,)
-    return {key: value for key, value in data.items() if key not in names}
+def _forget(data: FlowData, field: str) -> FlowData:
+    forgotten = data.copy()
+    for name in ("email", "phone") if field == "contact" else (field,):
+        if key := lead_field(name):
+            forgotten.pop(key, None)
+    return forgotten
 
 
-def _next_step(data: dict[str, Any]) -> str | None:
+def _next_step(data: FlowData) -> str | None:
     for step in STEPS:
         if step == "contact":
             if not (data.get("email") or data.get("phone")):
@@ -174,7 +186,7 @@ def _next_step(data: dict[str, Any]) -> str | None:
 # --- asking -------------------------------------------------------------------------------
 
 
-def _ask_next(turn: Turn, ctx: Context, data: dict[str, Any], prefix: str = "") -> Result:
+def _ask_next(turn: Turn, ctx: Context, data: FlowData, prefix: str = "") -> Result:
     step = _next_step(data)
     lead_in = (Reply(ctx.say(prefix, turn.lang)),) if prefix else ()
     if step is None:
@@ -186,22 +198,21 @@ def _ask_next(turn: Turn, ctx: Context, data: dict[str, Any], prefix: str = "") 
     return Result(replies=(*lead_in, question), state=flow_state(turn, "lead", step, data))
 
 
-def _reask(turn: Turn, ctx: Context, step: str, data: dict[str, Any], problem: str) -> Result:
+def _reask(turn: Turn, ctx: Context, step: str, data: FlowData, problem: str) -> Result:
     question, data = _question(turn, ctx, step, data)
     reply = Reply(ctx.say(problem, turn.lang))
     return Result(replies=(reply, question), state=flow_state(turn, "lead", step, data))
 
 
-def _question(
-    turn: Turn, ctx: Context, step: str, data: dict[str, Any]
-) -> tuple[Reply, dict[str, Any]]:
+def _question(turn: Turn, ctx: Context, step: str, data: FlowData) -> tuple[Reply, FlowData]:
     lang = turn.lang
     options: tuple[QuickReply, ...] = ()
     if step in OPTIONAL_STEPS:
         options = (button(ctx, lang, "skip", "lead:skip"),)
-    if step == "name" and _offerable_name(turn):
-        data = {**data, "offered_name": _offerable_name(turn)}
-        options = (button(ctx, lang, "use_name", "lead:use_name", name=data["offered_name"]),)
+    offered_name = _offerable_name(turn) if step == "name" else None
+    if offered_name:
+        data = {**data, "offered_name": offered_name}
+        options = (button(ctx, lang, "use_name", "lead:use_name", name=offered_name),)
     reply = Reply(
         ctx.say(f"lead.ask_{step}", lang),
         options=options,
@@ -215,7 +226,7 @@ def _offerable_name(turn: Turn) -> str | None:
     return clean_name(name) if name and "@" not in name else None
 
 
-def summary_lines(ctx: Context, lang: str, data: dict[str, Any]) -> list[str]:
+def summary_lines(ctx: Context, lang: str, data: FlowData) -> list[str]:
     return [
         f"{ctx.say(f'lead.field.{name}', lang)}: {_shorten(str(data[name]))}"
         for name in SUMMARY_FIELDS
@@ -223,7 +234,7 @@ def summary_lines(ctx: Context, lang: str, data: dict[str, Any]) -> list[str]:
     ]
 
 
-def _summary(turn: Turn, ctx: Context, data: dict[str, Any]) -> Reply:
+def _summary(turn: Turn, ctx: Context, data: FlowData) -> Reply:
     lines = summary_lines(ctx, turn.lang, data)
     options = (
         button(ctx, turn.lang, "confirm", "lead:confirm"),
@@ -233,7 +244,7 @@ def _summary(turn: Turn, ctx: Context, data: dict[str, Any]) -> Reply:
     return Reply(ctx.say("lead.summary", turn.lang, summary="\n".join(lines)), options=options)
 
 
-def _which_field(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+def _which_field(turn: Turn, ctx: Context, data: FlowData) -> Result:
     options = tuple(
         button(ctx, turn.lang, f"edit_{name}", f"lead:edit:{name}") for name in EDITABLE
     )
@@ -248,7 +259,7 @@ def _shorten(text: str, limit: int = 300) -> str:
 # --- finishing ----------------------------------------------------------------------------
 
 
-async def _confirm_or_correct(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+async def _confirm_or_correct(turn: Turn, ctx: Context, data: FlowData) -> Result:
     words = re.sub(r"[^\w\s]", " ", turn.text.casefold()).split()
     if words and len(words) <= 3 and words[0] in YES_WORDS:
         return await _save(turn, ctx, data)
@@ -257,16 +268,14 @@ async def _confirm_or_correct(turn: Turn, ctx: Context, data: dict[str, Any]) ->
     return _ask_next(turn, ctx, data, prefix="" if facts else "lead.which_field")
 
 
-async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     lead, events = await save_lead(turn, ctx, data)
     reply = Reply(ctx.say("lead.saved", turn.lang, name=lead.name or ""))
     saved = Result(replies=(reply,), events=events, state=idle(turn))
     return await handoff.after_lead(turn, ctx, lead.score, saved)
 
 
-async def save_lead(
-    turn: Turn, ctx: Context, data: dict[str, Any]
-) -> tuple[NewLead, tuple[Event, ...]]:
+async def save_lead(turn: Turn, ctx: Context, data: FlowData) -> tuple[NewLead, tuple[Event, ...]]:
     """Store the lead, update the contact, link the addresses given; the events to record."""
     lead = _new_lead(turn, data)
     lead_id = await ctx.uow.leads.create(lead, turn.now)
@@ -277,21 +286,18 @@ async def save_lead(
     return lead, (captured, *await _link_identities(turn, ctx, lead))
 
 
-def _new_lead(turn: Turn, data: dict[str, Any]) -> NewLead:
-    def value(name: str) -> str | None:
-        return str(data[name]) if data.get(name) else None
-
+def _new_lead(turn: Turn, data: FlowData) -> NewLead:
     return NewLead(
         contact_id=turn.contact_id,
         conversation_id=turn.conversation.id,
-        need=str(data.get("need", "")),
-        name=value("name"),
-        company=value("company"),
-        email=value("email"),
-        phone=value("phone"),
-        budget=value("budget"),
-        timeline=value("timeline"),
-        source=value("source"),
+        need=data.get("need", ""),
+        name=data.get("name") or None,
+        company=data.get("company") or None,
+        email=data.get("email") or None,
+        phone=data.get("phone") or None,
+        budget=data.get("budget") or None,
+        timeline=data.get("timeline") or None,
+        source=data.get("source") or None,
         score=score_lead(data),
     )
 

@@ -10,9 +10,10 @@ customer can correct by replying. The reply address is the contact's email, know
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
 
 from bot.kinds import TouchpointKind as Kind
+from bot.records import FlowData, LeadField, lead_field, with_answers
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import flow_state, idle
@@ -20,11 +21,11 @@ from handlers.contact_info import clean_name, find_email, find_phone, remove_con
 from handlers.leads import known_facts, save_lead, summary_lines
 from handlers.signature import CLOSINGS, read_signature
 
-FIELDS = ("need", "name", "company", "budget", "timeline")
-REQUIRED = ("need", "name")
+FIELDS: tuple[LeadField, ...] = ("need", "name", "company", "budget", "timeline")
+REQUIRED: tuple[LeadField, ...] = ("need", "name")
 MAX_ROUNDS = 2
 DESCRIPTIVE_WORDS = 6
-LABELS = {
+LABELS: dict[LeadField, str] = {
     "need": r"need|request|looking for|interested in|product|нужно|запрос|интересует|потребность",
     "name": r"name|full name|contact person|имя|фио|контактное лицо|зовут",
     "company": r"company|organi[sz]ation|business|компания|организация|фирма",
@@ -40,7 +41,7 @@ NUMBERED = re.compile(r"^\s*(\d{1,2})\s*[.)]\s*(.+)$", re.MULTILINE)
 
 async def start(turn: Turn, ctx: Context, first_text: str) -> Result:
     data = await known_facts(turn, ctx)
-    data.update(read_answers(first_text, turn.lang, asked=()))
+    data = with_answers(data, read_answers(first_text, turn.lang, asked=()), keep=False)
     if "need" not in data and len(first_text.split()) >= DESCRIPTIVE_WORDS:
         data["need"] = _body(first_text)
     if source := turn.state.data.get("source"):
@@ -49,32 +50,35 @@ async def start(turn: Turn, ctx: Context, first_text: str) -> Result:
 
 
 async def answer(turn: Turn, ctx: Context) -> Result:
-    data = dict(turn.state.data)
+    data = turn.state.data.copy()
     answers = read_answers(turn.text, turn.lang, asked=tuple(data.get("asked", ())))
-    data.update({field: value for field, value in answers.items() if not data.get(field)})
+    data = with_answers(data, answers, keep=True)
     return await _ask_or_save(turn, ctx, data)
 
 
-def read_answers(text: str, lang: str, asked: tuple[str, ...]) -> dict[str, str]:
+def read_answers(text: str, lang: str, asked: tuple[str, ...]) -> dict[LeadField, str]:
     """Fields found in `text`: labelled lines first, then numbered answers, then the signature."""
-    found: dict[str, str] = {}
-    for field, pattern in LABELLED.items():
+    found: dict[LeadField, str] = {}
+    for labelled, pattern in LABELLED.items():
         if match := pattern.search(text):
-            found[field] = match.group(1).strip()[:500]
+            found[labelled] = match.group(1).strip()[:500]
     for number, value in NUMBERED.findall(text):
         index = int(number) - 1
-        if 0 <= index < len(asked):
-            found.setdefault(asked[index], value.strip()[:500])
+        numbered = lead_field(asked[index]) if 0 <= index < len(asked) else None
+        if numbered:
+            found.setdefault(numbered, value.strip()[:500])
     _add_signature(found, text, lang)
     _add_contacts(found, text, lang)
     if "name" in found:
-        name = clean_name(found["name"])
-        found = {k: v for k, v in found.items() if k != "name"} | ({"name": name} if name else {})
+        name = clean_name(found.pop("name"))
+        if name:
+            found["name"] = name
     return found
 
 
-def _add_signature(found: dict[str, str], text: str, lang: str) -> None:
+def _add_signature(found: dict[LeadField, str], text: str, lang: str) -> None:
     signed = read_signature(text, lang)
+    field: LeadField
     for field, value in (
         ("name", signed.name),
         ("company", signed.company),
@@ -84,7 +88,8 @@ def _add_signature(found: dict[str, str], text: str, lang: str) -> None:
             found.setdefault(field, value)
 
 
-def _add_contacts(found: dict[str, str], text: str, lang: str) -> None:
+def _add_contacts(found: dict[LeadField, str], text: str, lang: str) -> None:
+    field: LeadField
     for field, value in (("email", find_email(text)), ("phone", find_phone(text, lang))):
         if value:
             found.setdefault(field, value)
@@ -97,7 +102,7 @@ def _body(text: str) -> str:
     return remove_contacts("\n".join(lines[:end])).strip()[:2000] or text.strip()[:2000]
 
 
-async def _ask_or_save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+async def _ask_or_save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     missing = [
         field for field in FIELDS if not data.get(field) and field not in data.get("asked", ())
     ]
@@ -108,17 +113,19 @@ async def _ask_or_save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result
     return await _save(turn, ctx, data)
 
 
-def _ask(turn: Turn, ctx: Context, data: dict[str, Any], fields: list[str], rounds: int) -> Result:
+def _ask(
+    turn: Turn, ctx: Context, data: FlowData, fields: Sequence[LeadField], rounds: int
+) -> Result:
     questions = "\n".join(
         f"{number}. {ctx.say(f'lead.email_question.{field}', turn.lang)}"
         for number, field in enumerate(fields, start=1)
     )
     reply = Reply(ctx.say("lead.email_form", turn.lang, questions=questions))
-    state_data = {**data, "asked": fields, "rounds": rounds + 1}
+    state_data: FlowData = {**data, "asked": list(fields), "rounds": rounds + 1}
     return Result(replies=(reply,), state=flow_state(turn, "lead", "email_form", state_data))
 
 
-async def _save(turn: Turn, ctx: Context, data: dict[str, Any]) -> Result:
+async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     lead, events = await save_lead(turn, ctx, data)
     summary = "\n".join(summary_lines(ctx, turn.lang, data))
     text = ctx.say("lead.email_saved", turn.lang, name=lead.name or "", summary=summary)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Row, Select, and_, bindparam, select, update
 
-from bot.records import Conversation, ConversationState
+from bot.records import Conversation, ConversationState, FlowData
 from storage.connection import SqlConnection
 from storage.repos.reps import rep_address_matches
 from storage.sql import insert_ignore
@@ -23,7 +23,8 @@ def conversation_from_row(row: Row[Any], *, created: bool = False) -> Conversati
     state = ConversationState(
         state=row.state,
         step=row.step,
-        data=dict(row.data or {}),
+        # The JSON this program wrote; keys a newer or older version used are carried along.
+        data=cast(FlowData, dict(row.data or {})),
         language=row.language,
         misses=row.misses,
     )
