@@ -229,7 +229,7 @@ class Counting:
 
 async def bench_to_outbox(server: Dovecot, folder: Path, mails: int) -> Figures:
     settings = settings_for(server, folder / "outbox.db")
-    database = Database.from_url(settings.database_url)
+    database = Database.from_url(settings.database_url.get_secret_value())
     try:
         await database.upgrade()  # a deployment step: not timed
         channel = email_channel(settings, database)

@@ -218,7 +218,7 @@ class SchemaBehind(Exception):
 async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[Database]:
     """The configured database. Commands that change things bring its schema up to date
     first; read-only ones change nothing and raise `SchemaBehind` when it is out of date."""
-    database = Database.from_url(settings.database_url)
+    database = Database.from_url(settings.database_url.get_secret_value())
     try:
         if migrate:
             await database.upgrade()

@@ -37,6 +37,7 @@ from bot.model import (
     utc_now,
 )
 from bot.recorder import Touch, record, record_turn
+from bot.redaction import redact
 from bot.storing import storable
 from bot.turn import Context, Result, Routed, Services, Turn
 from storage.repos.conversations import StaleConversation
@@ -130,7 +131,7 @@ class Dispatcher:
     async def _park_in(self, uow: UnitOfWork, *, message: InboundMessage, error: str) -> None:
         if await uow.dead_letters.find(message.channel, message.external_id) is not None:
             return
-        reason = error[:2000]
+        reason = redact(error)[:2000]
         now = self._clock()
         await uow.dead_letters.park(
             channel=message.channel,
@@ -160,7 +161,7 @@ class Dispatcher:
                 if is_unavailable(error):
                     raise
                 log.exception("timer %s failed", timer_id)
-                reason = describe(error)[:2000]
+                reason = redact(describe(error))[:2000]
                 await self._db.run(lambda uow: self._timer_failed(uow, timer_id, reason))
                 return False
         if fired:

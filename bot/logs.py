@@ -1,42 +1,30 @@
 """Logging set-up: readable lines, and no secret ever written to a log.
 
 The HTTP client logs every request URL, and the Bot API puts the bot token in the URL; its
-request lines are kept out, and a filter masks every configured secret in whatever is logged.
+request lines are kept out, and the formatter masks every configured secret in whatever is
+logged, tracebacks included (`bot/redaction.py`).
 """
 
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy.engine import make_url
+
+from bot import redaction
 from bot.settings import Settings
 
-MASK = "***"
 CHATTY = ("httpx", "httpcore", "aiohttp.access", "alembic")
-
-
-class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [secret for secret in secrets if len(secret) >= 4]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, MASK)
-            record.msg, record.args = message, None
-        return True
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    redaction.register(secret_values(settings))
+    logging.basicConfig(level=settings.log_level, format=FORMAT)
     for name in CHATTY:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-    redact = RedactSecrets(secret_values(settings))
     for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+        handler.setFormatter(redaction.RedactingFormatter(FORMAT))
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -46,4 +34,9 @@ def secret_values(settings: Settings) -> list[str]:
         settings.imap_password,
         settings.smtp_password,
     ]
-    return [secret.get_secret_value() for secret in secrets if secret is not None]
+    values = [secret.get_secret_value() for secret in secrets if secret is not None]
+    token = settings.telegram_bot_token
+    if token is not None:  # the part after the bot id is the secret half of the token
+        values.append(token.get_secret_value().partition(":")[2])
+    password = make_url(settings.database_url.get_secret_value()).password
+    return values + ([str(password)] if password else [])

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.kinds import Actor, TouchpointKind
 from bot.records import Conversation, ConversationState, OutboxRow, ticket_number
+from bot.redaction import redact
 from bot.turn import Notice, Reply, Result, Routed, Services, Turn
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
@@ -73,8 +74,19 @@ def _row(touch: Touch) -> NewTouchpoint:
         occurred_at=touch.occurred_at,
         contact_id=touch.contact_id,
         conversation_id=touch.conversation_id,
-        details=dict(touch.details),
+        details={key: _redacted(value) for key, value in touch.details.items()},
     )
+
+
+def _redacted(value: Any) -> Any:
+    """Error texts land in details: no configured secret is kept in a touchpoint."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, services: Services) -> int:

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot.backoff import full_jitter
+from bot.intake import describe
 from bot.intents import detect_language
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
@@ -43,6 +44,7 @@ from bot.model import (
 from bot.originals import Originals
 from bot.recorder import of_outbox_row, record
 from bot.records import OutboxRow
+from bot.redaction import redact
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -197,17 +199,18 @@ class Relay:
         message = to_message(row)
         if row.forward_message_id is not None:
             message = await self._originals.shown(message, row.forward_message_id)
+        # An SDK's error may quote a secret (a rejected token): reasons are stored and shown.
         try:
             return Delivered(await adapter.send(message))
         except PermanentSendError as error:
-            return Failed(error.reason, permanent=True, unreachable=error.unreachable)
+            return Failed(redact(error.reason), permanent=True, unreachable=error.unreachable)
         except ThrottledSendError as error:
-            return Throttled(error.reason, error.retry_after or 1.0, error.whole_channel)
+            return Throttled(redact(error.reason), error.retry_after or 1.0, error.whole_channel)
         except TransientSendError as error:
-            return Failed(error.reason, permanent=False, retry_after=error.retry_after)
+            return Failed(redact(error.reason), permanent=False, retry_after=error.retry_after)
         except Exception as error:  # an adapter bug or an unforeseen network error: retry
             log.exception("sending outbox row %s failed", row.id)
-            return Failed(f"{type(error).__name__}: {error}", permanent=False)
+            return Failed(redact(describe(error)), permanent=False)
 
     async def _settle(self, uow: UnitOfWork, row: OutboxRow, attempt: Attempt) -> None:
         now = self._clock()

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    database_url: str = "sqlite+aiosqlite:///touchpoint.db"
+    database_url: SecretStr = SecretStr("sqlite+aiosqlite:///touchpoint.db")  # may hold a password
     company_name: str = "Touchpoint"
     default_language: Language = "en"
     catalog_dir: Path | None = None
@@ -85,8 +85,10 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _known_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+    def _known_driver(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
             raise ValueError(
                 "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST/DB"
             )

@@ -107,7 +107,7 @@ def _route_input(line: str, lang: str | None) -> tuple[str, str | None]:
 def db_upgrade() -> None:
     """Apply the database migrations (the bot also does this at start-up)."""
     settings = settings_or_exit()
-    run_upgrade(settings.database_url)
+    run_upgrade(settings.database_url.get_secret_value())
     typer.echo("database is up to date")
 
 

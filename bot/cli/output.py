@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.records import Ticket
+from bot.redaction import redact
 
 LEAD_COLUMNS = (
     "id",
@@ -53,6 +55,12 @@ DEAD_LETTER_COLUMNS = ("id", "channel", "external_id", "status", "error", "creat
 CELL_WIDTH = 60
 
 
+def echo(text: str) -> None:
+    """Print for a person or a program, never a configured secret (a stored error may quote
+    one from before it was redacted, or from a version that did not)."""
+    typer.echo(redact(text))
+
+
 def plain(item: Any) -> dict[str, Any]:
     """A record as a JSON-ready dict."""
     is_record = dataclasses.is_dataclass(item) and not isinstance(item, type)
@@ -71,32 +79,34 @@ def note_view(author: str, text: str, created_at: datetime) -> dict[str, Any]:
 def rows(items: Sequence[Any], as_json: bool, columns: Sequence[str]) -> None:
     views = [plain(item) for item in items]
     if as_json:
-        typer.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        echo(json.dumps(views, ensure_ascii=False, indent=2))
         return
     table = Table(*columns)
     for view in views:
         table.add_row(*(_cell(view.get(column)) for column in columns))
-    Console(soft_wrap=False).print(table)
+    console = Console(soft_wrap=False, record=True, file=io.StringIO())
+    console.print(table)
+    echo(console.export_text(styles=bool(console.color_system)).rstrip("\n"))
 
 
 def record(item: Any, as_json: bool) -> None:
     view = plain(item)
     if as_json:
-        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        echo(json.dumps(view, ensure_ascii=False, indent=2))
         return
     for key, value in view.items():
-        typer.echo(f"{key:>16}: {_cell(value, limit=None)}")
+        echo(f"{key:>16}: {_cell(value, limit=None)}")
 
 
 def contact(view: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        echo(json.dumps(view, ensure_ascii=False, indent=2))
         return
     record({k: v for k, v in view.items() if k not in ("timeline", "leads", "tickets")}, False)
-    typer.echo("\ntimeline:")
+    echo("\ntimeline:")
     for event in view["timeline"]:
         who = f"{event['channel']:<9} {event['actor']:<8} {event['kind']:<20}"
-        typer.echo(f"  {event['occurred_at']}  {who} {_cell(event['details'])}")
+        echo(f"  {event['occurred_at']}  {who} {_cell(event['details'])}")
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from bot.model import utc_now
+from storage.repos.outbox import NewOutbound
+from storage.tables import dead_letters, outbox, touchpoints
+from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
 from tests.conftest import administer, require_postgres, run_blocking
 from tests.fakes.telegram import FakeTelegram, SentMessage
@@ -483,15 +488,48 @@ async def test_an_own_phone_shared_without_a_plus_is_taken(
         assert await ann.hears(1) == [ASK_BUDGET_EN]
 
 
-async def test_a_rejected_token_is_reported_without_printing_it(
+async def test_a_rejected_token_is_reported_without_printing_or_storing_it(
     sqlite_url: str, fake: FakeTelegram, tmp_path: Path
 ) -> None:
+    # A reply waits in the outbox: on the way out the relay tries it, and python-telegram-bot's
+    # InvalidToken quotes the token. It used to reach the log, outbox.last_error and a
+    # `failed` touchpoint.
+    await queue_a_reply(sqlite_url)
     revoked = "7654321:AAH-revoked_SecretPart"  # the fake answers 401 to any other token
     env = environment(sqlite_url, fake, TELEGRAM_BOT_TOKEN=revoked)
     async with BotProcess(env, tmp_path / "bot.log") as bot:
         await fake.wait_until(lambda: bot.returncode is not None, WAIT)
     assert bot.returncode not in (None, 0)
     log = bot.log()
-    assert revoked not in log
-    assert revoked.split(":")[1] not in log
     assert "TELEGRAM_BOT_TOKEN" in log  # and the operator learns which setting is wrong
+    stored = await stored_texts(sqlite_url)
+    assert "was rejected" in stored  # the relay did try, and kept why it failed
+    for secret in (revoked, revoked.split(":")[1]):
+        assert secret not in log
+        assert secret not in stored
+
+
+async def queue_a_reply(database_url: str) -> None:
+    database = Database.from_url(database_url)
+    try:
+        await database.upgrade()
+        async with database.transaction() as uow:
+            row = NewOutbound(channel="telegram", address="1001", text="Still there?")
+            await uow.outbox.enqueue([row], utc_now())
+            await uow.commit()
+    finally:
+        await database.dispose()
+
+
+async def stored_texts(database_url: str) -> str:
+    """Every error text and touchpoint the bot stored, as one text to search."""
+    database = Database.from_url(database_url)
+    try:
+        async with database.transaction() as uow:
+            run = uow.connection.execute
+            errors = (await run(select(outbox.c.last_error))).scalars().all()
+            parked = (await run(select(dead_letters.c.error))).scalars().all()
+            details = (await run(select(touchpoints.c.details))).scalars().all()
+    finally:
+        await database.dispose()
+    return json.dumps([errors, parked, details], ensure_ascii=False)

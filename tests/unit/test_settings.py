@@ -18,7 +18,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_nothing_configured_means_sqlite_and_no_accounts() -> None:
     settings = load_settings()
-    assert settings.database_url == "sqlite+aiosqlite:///touchpoint.db"
+    assert settings.database_url.get_secret_value() == "sqlite+aiosqlite:///touchpoint.db"
     assert not settings.telegram_configured
     assert not settings.email_configured
 
