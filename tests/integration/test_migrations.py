@@ -1,0 +1,125 @@
+"""Migrations that move data keep it: a database filled at an older revision is upgraded (and
+taken back) on both engines, and the rows are found through the repositories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.model import Address
+from storage.db import downgrade, upgrade
+from storage.tables import UTCDateTime
+from storage.uow import Database
+from tests.conftest import ENGINES, administer, require_postgres
+
+CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+# The tables as revision 0007 had them.
+REPS_0007 = sa.table(
+    "reps",
+    sa.column("id"),
+    sa.column("name"),
+    sa.column("telegram_user_id"),
+    sa.column("email"),
+    sa.column("active"),
+    sa.column("created_at", UTCDateTime()),
+)
+CONTACTS_0007 = sa.table(
+    "contacts", sa.column("id"), sa.column("owner_rep_id"), sa.column("created_at", UTCDateTime())
+)
+
+
+@pytest.fixture(params=ENGINES)
+async def blank(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no schema at all, to migrate step by step."""
+    if request.param == "sqlite":
+        database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+        yield database
+        await database.dispose()
+        return
+    server = require_postgres().rsplit("/", 1)[0]
+    name = f"touchpoint_migrations_{os.getpid()}"
+    await administer(
+        server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
+    )
+    database = Database.from_url(f"{server}/{name}")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await administer(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def _reps_at_0007(database: Database) -> None:
+    """Olga on both channels (her email as someone once typed it), Ivan on Telegram, Zoe by
+    email and removed; Olga owns a contact, so the reps table is referenced."""
+    rows = [
+        {"id": 1, "name": "Olga", "telegram_user_id": "1001", "email": "Olga@Shop.Example"},
+        {"id": 2, "name": "Ivan", "telegram_user_id": "1002", "email": None},
+        {"id": 3, "name": "Zoe", "telegram_user_id": None, "email": "zoe@shop.example"},
+    ]
+    await upgrade(database.engine, "0007")
+    async with database.engine.begin() as connection:
+        for row in rows:
+            values = {**row, "active": row["id"] != 3, "created_at": CREATED}
+            await connection.execute(REPS_0007.insert().values(values))
+        owned = {"id": 1, "owner_rep_id": 1, "created_at": CREATED}
+        await connection.execute(CONTACTS_0007.insert().values(owned))
+
+
+async def test_reps_keep_their_telegram_ids_and_emails_as_identities(blank: Database) -> None:
+    await _reps_at_0007(blank)
+
+    await upgrade(blank.engine)
+
+    async with blank.transaction() as uow:
+        found = await uow.reps.search(include_inactive=True)
+        olga_by_mail = await uow.reps.by_address("email", "OLGA@shop.example")
+        ivan_on_telegram = await uow.reps.by_address("telegram", "1002")
+        removed_zoe = await uow.reps.by_address("email", "zoe@shop.example")
+        contact = await uow.contacts.get(1)
+    assert [(rep.id, rep.name, rep.identities) for rep in found] == [
+        (1, "Olga", (Address("telegram", "1001"), Address("email", "olga@shop.example"))),
+        (2, "Ivan", (Address("telegram", "1002"),)),
+        (3, "Zoe", (Address("email", "zoe@shop.example"),)),
+    ]
+    assert olga_by_mail is not None and olga_by_mail.id == 1
+    assert ivan_on_telegram is not None and ivan_on_telegram.id == 2
+    assert removed_zoe is None  # an inactive rep is no longer recognised, as before
+    assert contact is not None and contact.owner_rep_id == 1
+
+
+async def test_downgrading_moves_the_addresses_back_into_their_columns(blank: Database) -> None:
+    await _reps_at_0007(blank)
+    await upgrade(blank.engine)
+    async with blank.transaction() as uow:
+        now = datetime.now(UTC)
+        assert await uow.reps.set_identity(2, "email", "ivan@shop.example", now=now)
+        await uow.commit()
+
+    await downgrade(blank.engine, "0007")
+
+    async with blank.engine.connect() as connection:
+        columns = (REPS_0007.c.id, REPS_0007.c.telegram_user_id, REPS_0007.c.email)
+        rows = (await connection.execute(sa.select(*columns).order_by(REPS_0007.c.id))).all()
+    assert [tuple(row) for row in rows] == [
+        (1, "1001", "olga@shop.example"),
+        (2, "1002", "ivan@shop.example"),
+        (3, None, "zoe@shop.example"),
+    ]
+
+
+async def test_foreign_keys_are_enforced_again_after_migrating(blank: Database) -> None:
+    # SQLite migrates with foreign keys off (a rebuilt table would break the references);
+    # the connections the bot then uses must enforce them again.
+    await _reps_at_0007(blank)
+    await upgrade(blank.engine)
+
+    orphan = {"id": 2, "owner_rep_id": 999, "created_at": CREATED}
+    with pytest.raises(sa.exc.IntegrityError):
+        async with blank.engine.begin() as connection:
+            await connection.execute(CONTACTS_0007.insert().values(orphan))
