@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypedDict, get_args
 
+from bot.model import Address
+
 TICKET_NUMBER_OFFSET = 1000
+# A rep registered on several channels is reached on the first of these they have (then on
+# any other channel): Telegram is read at once, mail maybe hours later.
+REP_CHANNEL_PREFERENCE = ("telegram", "email")
 
 
 def ticket_number(ticket_id: int) -> int:
@@ -161,17 +166,28 @@ class Handoff:
     first_answer_at: datetime | None = None
 
 
+def rep_channel_rank(address: Address) -> int:
+    """How much a rep's address is preferred for reaching them (lower first)."""
+    if address.channel in REP_CHANNEL_PREFERENCE:
+        return REP_CHANNEL_PREFERENCE.index(address.channel)
+    return len(REP_CHANNEL_PREFERENCE)
+
+
 @dataclass(frozen=True, slots=True)
 class Rep:
     id: int
     name: str
     languages: tuple[str, ...]
-    telegram_user_id: str | None
-    email: str | None
+    identities: tuple[Address, ...]  # where the rep writes from and is written to, preferred first
     role: str
     capacity: int
     on_duty: bool
     active: bool
+
+    @property
+    def reached_at(self) -> Address | None:
+        """Where cards and relayed messages go: Telegram when registered there, else email."""
+        return min(self.identities, key=rep_channel_rank, default=None)
 
 
 @dataclass(frozen=True, slots=True)

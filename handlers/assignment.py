@@ -141,7 +141,7 @@ async def _their_rep(ctx: Context, conversation: Conversation, now: datetime) ->
 
 
 def _reachable(rep: Rep) -> bool:
-    return bool(rep.telegram_user_id or rep.email)
+    return rep.reached_at is not None
 
 
 def _with_offer(handoff: Handoff, rep_id: int) -> Handoff:

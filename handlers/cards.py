@@ -7,20 +7,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.model import QuickReply
+from bot.model import Address, QuickReply
 from bot.records import Conversation, Handoff, Rep
 from bot.turn import Context, Notice
 from handlers.reps import rep_language
 
 RECENT = 6
 PREVIEW = 300
-
-
-def rep_address(rep: Rep) -> tuple[str, str]:
-    """Where a rep is reached: Telegram when registered there, else email."""
-    if rep.telegram_user_id:
-        return "telegram", rep.telegram_user_id
-    return "email", rep.email or ""
 
 
 def notice_to(
@@ -31,8 +24,12 @@ def notice_to(
     options: tuple[QuickReply, ...] = (),
     subject: str = "",
 ) -> Notice:
-    channel, address = rep_address(rep)
-    return Notice(channel, address, text, options=options, about=about, subject=subject)
+    # Reps without an address are never offered work (`assignment`); one whose addresses were
+    # all removed since gets a notice that fails to send and is recorded as failed.
+    address = rep.reached_at or Address("email", "")
+    return Notice(
+        address.channel, address.value, text, options=options, about=about, subject=subject
+    )
 
 
 async def card(ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep) -> Notice:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +75,70 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration (idempotent; run at every start-up)."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_sync)
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to the newest migration (idempotent; run at every start-up), or to
+    `revision`."""
+    await _migrate(engine, partial(command.upgrade, revision=revision))
 
 
-def _upgrade_sync(sync_connection: Any) -> None:
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the schema back to `revision` (for tests of the migrations and for repairs)."""
+    await _migrate(engine, partial(command.downgrade, revision=revision))
+
+
+async def _migrate(engine: AsyncEngine, step: Callable[[Config], None]) -> None:
+    async with engine.connect() as connection:
+        await connection.run_sync(_migrate_sync, step)
+
+
+def _migrate_sync(sync_connection: Connection, step: Callable[[Config], None]) -> None:
     config = alembic_config(str(sync_connection.engine.url))
     config.attributes["connection"] = sync_connection
-    command.upgrade(config, "head")
+    with _foreign_keys_checked_at_the_end(sync_connection), sync_connection.begin():
+        before = _revisions(sync_connection)
+        step(config)
+        if _revisions(sync_connection) != before:  # not at every start-up: it reads every row
+            _check_foreign_keys(sync_connection)
+
+
+def _revisions(connection: Connection) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+@contextmanager
+def _foreign_keys_checked_at_the_end(connection: Connection) -> Iterator[None]:
+    """SQLite: foreign keys are not enforced while migrations run, and checked once after.
+
+    SQLite alters most things by rebuilding a table: copy it, drop the original, rename the
+    copy. With foreign keys enforced, dropping a table that other rows refer to (reps owned
+    contacts and hand-offs) fails. The switch works only outside a transaction, so it is turned
+    around the migrations' transaction; SQLite's documented procedure for altering tables.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    _pragma_outside_transaction(connection, "PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        _pragma_outside_transaction(connection, "PRAGMA foreign_keys=ON")
+
+
+def _pragma_outside_transaction(connection: Connection, statement: str) -> None:
+    # On the driver's connection: through SQLAlchemy the statement would begin a transaction.
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return  # PostgreSQL enforced them all along
+    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if dangling:
+        raise RuntimeError(f"the migration left rows that refer to no row: {dangling[:5]}")
 
 
 async def schema_is_current(engine: AsyncEngine) -> bool:

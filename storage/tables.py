@@ -78,14 +78,25 @@ reps = Table(
     _id(),
     Column("name", String(200), nullable=False),
     Column("languages", String(64), nullable=False, server_default="en"),
-    Column("telegram_user_id", String(64), unique=True),
-    Column("email", String(320), unique=True),
     Column("role", String(16), nullable=False, server_default="rep"),
     Column("capacity", Integer, nullable=False, server_default="5"),
     Column("on_duty", Boolean, nullable=False, server_default="0"),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("last_assigned_at", UTCDateTime()),
     _created(),
+)
+
+# Where a rep is reached and recognised, one row per channel address (like a contact's
+# identities): a new channel needs rows, not columns.
+rep_identities = Table(
+    "rep_identities",
+    metadata,
+    _id(),
+    _fk("rep_id", "reps", nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("address", String(320), nullable=False),
+    _created(),
+    UniqueConstraint("channel", "address"),
 )
 
 contacts = Table(

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bot.records import Ticket
+from bot.records import Rep, Ticket
 from bot.redaction import redact
 
 LEAD_COLUMNS = (
@@ -45,8 +45,7 @@ REP_COLUMNS = (
     "name",
     "role",
     "languages",
-    "telegram_user_id",
-    "email",
+    "identities",
     "capacity",
     "on_duty",
     "active",
@@ -74,6 +73,21 @@ def ticket_view(ticket: Ticket) -> dict[str, Any]:
 
 def note_view(author: str, text: str, created_at: datetime) -> dict[str, Any]:
     return {"author": author, "text": text, "created_at": created_at.isoformat()}
+
+
+def rep_view(rep: Rep) -> dict[str, Any]:
+    """A rep for programs: its identities as `{"channel", "address"}` objects, preferred first."""
+    identities = [{"channel": a.channel, "address": a.value} for a in rep.identities]
+    return {**plain(rep), "identities": identities}
+
+
+def reps(items: Sequence[Rep], as_json: bool) -> None:
+    """Reps as JSON, or as a table whose `identities` cell reads `telegram:123, email:a@b`."""
+    views = [rep_view(rep) for rep in items]
+    if not as_json:
+        for view, rep in zip(views, items, strict=True):
+            view["identities"] = ", ".join(f"{a.channel}:{a.value}" for a in rep.identities)
+    rows(views, as_json, REP_COLUMNS)
 
 
 def rows(items: Sequence[Any], as_json: bool, columns: Sequence[str]) -> None:

@@ -8,8 +8,10 @@ import typer
 
 from bot.cli import output as out
 from bot.cli.common import not_found, reading, writing
-from bot.model import utc_now
+from bot.model import Address, utc_now
 from handlers.contact_info import normalise_email
+from storage.repos.reps import AddressTaken
+from storage.uow import UnitOfWork
 
 reps_app = typer.Typer(help="Sales reps who take hand-offs.", no_args_is_help=True)
 
@@ -43,6 +45,18 @@ def _email(value: str | None) -> str | None:
     return normalised
 
 
+def _identities(telegram: str | None, email: str | None) -> list[Address]:
+    given = (("telegram", _telegram(telegram)), ("email", _email(email)))
+    return [Address(channel, value) for channel, value in given if value]
+
+
+def _taken(error: AddressTaken) -> typer.Exit:
+    # The options are named after the channels: --telegram, --email.
+    channel, value = error.address.channel, error.address.value
+    typer.echo(f"touchpoint: --{channel} {value} is already rep {error.holder_id}'s", err=True)
+    return typer.Exit(1)
+
+
 def _role(value: str) -> str:
     if value not in ("rep", "manager"):
         raise typer.BadParameter("use rep or manager", param_hint="--role")
@@ -61,18 +75,20 @@ def add(
     """Register a rep, reachable on Telegram and/or by email."""
     if telegram is None and email is None:
         raise typer.BadParameter("give --telegram and/or --email", param_hint="--telegram/--email")
-    languages, telegram_id, address = _languages(lang), _telegram(telegram), _email(email)
-    rep_id = writing(
-        lambda uow: uow.reps.add(
-            name=name.strip(),
-            languages=languages,
-            telegram_user_id=telegram_id,
-            email=address,
-            role=_role(role),
-            capacity=capacity,
-            now=utc_now(),
+    languages, identities = _languages(lang), _identities(telegram, email)
+    try:
+        rep_id = writing(
+            lambda uow: uow.reps.add(
+                name=name.strip(),
+                languages=languages,
+                identities=identities,
+                role=_role(role),
+                capacity=capacity,
+                now=utc_now(),
+            )
         )
-    )
+    except AddressTaken as error:
+        raise _taken(error) from None
     typer.echo(f"rep {rep_id} added")
 
 
@@ -90,23 +106,39 @@ def update(
     values: dict[str, Any] = {
         "name": name,
         "languages": _languages(lang) if lang else None,
-        "telegram_user_id": _telegram(telegram),
-        "email": _email(email),
         "role": _role(role) if role else None,
         "capacity": capacity,
     }
     changes = {key: value for key, value in values.items() if value is not None}
-    if not changes:
+    identities = _identities(telegram, email)
+    if not changes and not identities:
         raise typer.BadParameter("nothing to change")
-    if not writing(lambda uow: uow.reps.update(rep_id, **changes)):
+    try:
+        found = writing(lambda uow: _change(uow, rep_id, changes, identities))
+    except AddressTaken as error:
+        raise _taken(error) from None
+    if not found:
         raise not_found(f"rep {rep_id}")
     typer.echo(f"rep {rep_id} updated")
+
+
+async def _change(
+    uow: UnitOfWork, rep_id: int, changes: dict[str, Any], identities: list[Address]
+) -> bool:
+    """Apply `reps update`: False when there is no such rep. A new address on a channel
+    replaces the rep's address there."""
+    if changes and not await uow.reps.update(rep_id, **changes):
+        return False
+    now = utc_now()
+    return all(
+        [await uow.reps.set_identity(rep_id, a.channel, a.value, now=now) for a in identities]
+    )
 
 
 @reps_app.command("list")
 def list_reps(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List active reps."""
-    out.rows(reading(lambda uow: uow.reps.search()), as_json, out.REP_COLUMNS)
+    out.reps(reading(lambda uow: uow.reps.search()), as_json)
 
 
 @reps_app.command("remove")

@@ -10,9 +10,9 @@ from sqlalchemy import Row, Select, and_, bindparam, select, update
 
 from bot.records import Conversation, ConversationState, FlowData
 from storage.connection import SqlConnection
-from storage.repos.reps import rep_address_matches
+from storage.repos.reps import rep_at_address
 from storage.sql import insert_ignore
-from storage.tables import conversations, identities, reps
+from storage.tables import conversations, identities
 
 
 class StaleConversation(Exception):
@@ -51,12 +51,9 @@ def _with_context() -> Select[Any]:
         identities.c.channel == conversations.c.channel,
         identities.c.address == conversations.c.address,
     )
-    columns = (*conversations.c, identities.c.reachable, reps.c.id.label("address_rep_id"))
-    return (
-        select(*columns)
-        .outerjoin(identities, identity)
-        .outerjoin(reps, and_(reps.c.active.is_(True), rep_address_matches(conversations)))
-    )
+    address_rep = rep_at_address(conversations).label("address_rep_id")
+    columns = (*conversations.c, identities.c.reachable, address_rep)
+    return select(*columns).outerjoin(identities, identity)
 
 
 def _locked(query: Select[Any]) -> Select[Any]:

@@ -1,40 +1,86 @@
-"""Sales reps: who can take a hand-off, on which channel, in which languages."""
+"""Sales reps: who can take a hand-off, on which channels, in which languages."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, or_, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.records import Rep
+from bot.model import Address
+from bot.records import Rep, rep_channel_rank
 from storage.connection import SqlConnection
-from storage.tables import reps
+from storage.tables import rep_identities, reps
 
 
-def rep_address_matches(addressed: Any) -> ColumnElement[bool]:
-    """Whether a rep is the owner of `addressed.c.channel`/`.address` (a Telegram chat with
-    the rep, the rep's mailbox)."""
-    on_telegram = and_(
-        addressed.c.channel == "telegram", reps.c.telegram_user_id == addressed.c.address
+class AddressTaken(Exception):
+    """The channel address is already another rep's (an inactive rep keeps theirs)."""
+
+    def __init__(self, address: Address, holder_id: int) -> None:
+        super().__init__(f"{address.channel} address {address.value} is rep {holder_id}'s")
+        self.address = address
+        self.holder_id = holder_id
+
+
+def rep_at_address(addressed: Any) -> ColumnElement[Any]:
+    """The active rep who owns `addressed.c.channel`/`.address` (a Telegram chat with the rep,
+    the rep's mailbox), or NULL: a correlated subquery for the select list."""
+    return (
+        select(rep_identities.c.rep_id)
+        .join(reps, reps.c.id == rep_identities.c.rep_id)
+        .where(
+            rep_identities.c.channel == addressed.c.channel,
+            rep_identities.c.address == addressed.c.address,
+            reps.c.active.is_(True),
+        )
+        .scalar_subquery()
     )
-    by_email = and_(addressed.c.channel == "email", reps.c.email == addressed.c.address)
-    return or_(on_telegram, by_email)
 
 
-def rep_from_row(row: Row[Any]) -> Rep:
+def stored_address(address: Address) -> Address:
+    # Mail reaches the same mailbox whatever the case: addresses are stored and looked up
+    # lower-cased.
+    value = address.value.lower() if address.channel == "email" else address.value
+    return Address(address.channel, value)
+
+
+def rep_from_row(row: Row[Any], identities: Iterable[Address]) -> Rep:
     return Rep(
         id=row.id,
         name=row.name,
         languages=tuple(code for code in row.languages.split(",") if code),
-        telegram_user_id=row.telegram_user_id,
-        email=row.email,
+        identities=tuple(sorted(identities, key=rep_channel_rank)),
         role=row.role,
         capacity=row.capacity,
         on_duty=row.on_duty,
         active=row.active,
     )
+
+
+ACTIVE = reps.c.active.is_(True)
+BY_ADDRESS = (
+    reps.select()
+    .join(rep_identities, rep_identities.c.rep_id == reps.c.id)
+    .where(
+        rep_identities.c.channel == bindparam("channel"),
+        rep_identities.c.address == bindparam("address"),
+        ACTIVE,
+    )
+)
+IDENTITIES_OF = (
+    select(rep_identities.c.rep_id, rep_identities.c.channel, rep_identities.c.address)
+    .where(rep_identities.c.rep_id.in_(bindparam("rep_ids", expanding=True)))
+    .order_by(rep_identities.c.id)
+)
+HOLDER = select(rep_identities.c.rep_id).where(
+    rep_identities.c.channel == bindparam("channel"),
+    rep_identities.c.address == bindparam("address"),
+)
+EXISTS = select(reps.c.id).where(reps.c.id == bindparam("rep_id"))
 
 
 class RepRepository:
@@ -46,30 +92,50 @@ class RepRepository:
         *,
         name: str,
         languages: tuple[str, ...],
-        telegram_user_id: str | None,
-        email: str | None,
+        identities: Sequence[Address],
         role: str,
         capacity: int,
         now: datetime,
     ) -> int:
+        """Register a rep; raises `AddressTaken` (and stores nothing) when another rep already
+        has one of the addresses."""
+        addresses = [stored_address(address) for address in identities]
         statement = reps.insert().values(
             name=name,
             languages=",".join(languages),
-            telegram_user_id=telegram_user_id,
-            email=email.lower() if email else None,
             role=role,
             capacity=capacity,
             created_at=now,
         )
-        return int((await self._db.execute(statement.returning(reps.c.id))).scalar_one())
+        async with self._claiming(addresses):
+            rep_id = int((await self._db.execute(statement.returning(reps.c.id))).scalar_one())
+            await self._insert_identities(rep_id, addresses, now)
+        return rep_id
 
     async def update(self, rep_id: int, **values: Any) -> bool:
         if "languages" in values:
             values["languages"] = ",".join(values["languages"])
-        if values.get("email"):
-            values["email"] = values["email"].lower()  # `by_email` looks addresses up lower-cased
         statement = update(reps).where(reps.c.id == rep_id).values(**values)
         return (await self._db.execute(statement)).rowcount == 1
+
+    async def set_identity(
+        self, rep_id: int, channel: str, address: str | None, *, now: datetime
+    ) -> bool:
+        """Make `address` the rep's one address on `channel` (None: no address there).
+
+        False when there is no such rep; raises `AddressTaken` (and changes nothing) when the
+        address is another rep's.
+        """
+        if (await self._db.execute(EXISTS, {"rep_id": rep_id})).first() is None:
+            return False
+        addresses = [stored_address(Address(channel, address))] if address is not None else []
+        ours = rep_identities.c.rep_id == rep_id
+        async with self._claiming(addresses):
+            await self._db.execute(
+                delete(rep_identities).where(ours, rep_identities.c.channel == channel)
+            )
+            await self._insert_identities(rep_id, addresses, now)
+        return True
 
     async def remove(self, rep_id: int) -> bool:
         # A rep who handled hand-offs stays referenced by them: deactivate instead of deleting.
@@ -78,52 +144,91 @@ class RepRepository:
             await self._delete_if_unreferenced(rep_id)
         return deactivated
 
-    async def _delete_if_unreferenced(self, rep_id: int) -> None:
-        try:
-            async with self._db.savepoint():
-                await self._db.execute(delete(reps).where(reps.c.id == rep_id))
-        except IntegrityError:  # referenced by a hand-off or a contact: keep it inactive
-            return
-
     async def on_duty(self) -> list[Rep]:
         """Active reps who said they are online, longest since their last assignment first."""
         query = (
             reps.select()
-            .where(reps.c.active.is_(True), reps.c.on_duty.is_(True))
+            .where(ACTIVE, reps.c.on_duty.is_(True))
             .order_by(reps.c.last_assigned_at.is_not(None), reps.c.last_assigned_at, reps.c.id)
         )
-        return [rep_from_row(row) for row in await self._db.execute(query)]
+        return await self._reps(query)
 
     async def managers(self) -> list[Rep]:
-        query = reps.select().where(reps.c.active.is_(True), reps.c.role == "manager")
-        return [rep_from_row(row) for row in await self._db.execute(query.order_by(reps.c.id))]
+        query = reps.select().where(ACTIVE, reps.c.role == "manager")
+        return await self._reps(query.order_by(reps.c.id))
 
     async def get(self, rep_id: int) -> Rep | None:
-        row = (await self._db.execute(reps.select().where(reps.c.id == rep_id))).first()
-        return rep_from_row(row) if row else None
+        return await self._one(reps.select().where(reps.c.id == rep_id))
 
     async def search(self, *, include_inactive: bool = False) -> list[Rep]:
         query = reps.select()
         if not include_inactive:
-            query = query.where(reps.c.active.is_(True))
-        return [rep_from_row(row) for row in await self._db.execute(query.order_by(reps.c.id))]
-
-    async def by_telegram(self, telegram_user_id: str) -> Rep | None:
-        query = reps.select().where(
-            reps.c.telegram_user_id == telegram_user_id, reps.c.active.is_(True)
-        )
-        row = (await self._db.execute(query)).first()
-        return rep_from_row(row) if row else None
+            query = query.where(ACTIVE)
+        return await self._reps(query.order_by(reps.c.id))
 
     async def by_address(self, channel: str, address: str) -> Rep | None:
         """The active rep who writes from this channel address, if any."""
-        if channel == "telegram":
-            return await self.by_telegram(address)
-        if channel == "email":
-            return await self.by_email(address)
+        found = stored_address(Address(channel, address))
+        return await self._one(BY_ADDRESS, {"channel": found.channel, "address": found.value})
+
+    async def _one(
+        self, query: Select[Any], parameters: dict[str, Any] | None = None
+    ) -> Rep | None:
+        found = await self._reps(query, parameters)
+        return found[0] if found else None
+
+    async def _reps(
+        self, query: Select[Any], parameters: dict[str, Any] | None = None
+    ) -> list[Rep]:
+        """The reps `query` selects, with their identities read in one more statement."""
+        rows = (await self._db.execute(query, parameters)).all()
+        identities = await self._identities_of([row.id for row in rows])
+        return [rep_from_row(row, identities[row.id]) for row in rows]
+
+    async def _identities_of(self, rep_ids: list[int]) -> defaultdict[int, list[Address]]:
+        found: defaultdict[int, list[Address]] = defaultdict(list)
+        if rep_ids:
+            for row in await self._db.execute(IDENTITIES_OF, {"rep_ids": rep_ids}):
+                found[row.rep_id].append(Address(row.channel, row.address))
+        return found
+
+    async def _insert_identities(
+        self, rep_id: int, addresses: Sequence[Address], now: datetime
+    ) -> None:
+        rows = [
+            {"rep_id": rep_id, "channel": a.channel, "address": a.value, "created_at": now}
+            for a in addresses
+        ]
+        if rows:
+            await self._db.execute(rep_identities.insert(), rows)
+
+    @asynccontextmanager
+    async def _claiming(self, addresses: Sequence[Address]) -> AsyncIterator[None]:
+        """Runs the block in a savepoint: an address another rep holds undoes the block and
+        raises `AddressTaken` (the unique key decides, so two concurrent claims cannot both
+        win)."""
+        try:
+            async with self._db.savepoint():
+                yield
+        except IntegrityError:
+            taken = await self._taken(addresses)
+            if taken is None:  # not about an address (the same one given twice, ...)
+                raise
+            raise taken from None
+
+    async def _taken(self, addresses: Sequence[Address]) -> AddressTaken | None:
+        for address in addresses:
+            parameters = {"channel": address.channel, "address": address.value}
+            holder = (await self._db.execute(HOLDER, parameters)).scalar()
+            if holder is not None:
+                return AddressTaken(address, int(holder))
         return None
 
-    async def by_email(self, email: str) -> Rep | None:
-        query = reps.select().where(reps.c.email == email.lower(), reps.c.active.is_(True))
-        row = (await self._db.execute(query)).first()
-        return rep_from_row(row) if row else None
+    async def _delete_if_unreferenced(self, rep_id: int) -> None:
+        try:
+            async with self._db.savepoint():
+                ours = rep_identities.c.rep_id == rep_id
+                await self._db.execute(delete(rep_identities).where(ours))
+                await self._db.execute(delete(reps).where(reps.c.id == rep_id))
+        except IntegrityError:  # referenced by a hand-off or a contact: keep it (and its addresses)
+            return

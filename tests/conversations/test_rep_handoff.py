@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import OutboundMessage, utc_now
+from bot.model import Address, OutboundMessage, utc_now
 from tests.harness import BotHarness, Customer
 
 OLGA_TELEGRAM = "4242"
@@ -14,8 +14,10 @@ async def add_rep(
     languages: tuple[str, ...] = ("en", "ru"), role: str = "rep", on_duty: bool = True,
 ) -> int:  # fmt: skip
     async with bot.database.transaction() as uow:
+        given = (("telegram", telegram), ("email", email))
         rep_id = await uow.reps.add(
-            name=name, languages=languages, telegram_user_id=telegram, email=email,
+            name=name, languages=languages,
+            identities=[Address(channel, value) for channel, value in given if value],
             role=role, capacity=3, now=utc_now(),
         )  # fmt: skip
         await uow.reps.update(rep_id, on_duty=on_duty)

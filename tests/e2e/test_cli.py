@@ -57,7 +57,8 @@ def test_route_prints_one_json_line_per_input_line(tmp_path: Path) -> None:
     assert results[4]["text"] == "{not json"
 
 
-def test_reps_add_list_update_remove(tmp_path: Path) -> None:
+def test_reps_add_list_update_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the table's cells whole, not cut to 80 columns
     added = touchpoint(
         tmp_path,
         "reps",
@@ -73,21 +74,22 @@ def test_reps_add_list_update_remove(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == "rep 1 added"
     [rep] = json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout)
-    assert (rep["name"], rep["languages"], rep["email"], rep["role"]) == (
-        "Olga",
-        ["ru", "en"],
-        "olga@shop.example",
-        "rep",
-    )
+    assert (rep["name"], rep["languages"], rep["role"]) == ("Olga", ["ru", "en"], "rep")
+    assert rep["identities"] == [
+        {"channel": "telegram", "address": "1001"},
+        {"channel": "email", "address": "olga@shop.example"},
+    ]
 
-    assert (
-        touchpoint(
-            tmp_path, "reps", "update", "1", "--role", "manager", "--capacity", "3"
-        ).returncode
-        == 0
-    )
+    updated = touchpoint(
+        tmp_path, "reps", "update", "1", "--role", "manager", "--capacity", "3",
+        "--email", "olga@home.example",
+    )  # fmt: skip
+    assert updated.returncode == 0, updated.stderr
     [rep] = json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout)
     assert (rep["role"], rep["capacity"]) == ("manager", 3)
+    assert [i["address"] for i in rep["identities"]] == ["1001", "olga@home.example"]
+    table = touchpoint(tmp_path, "reps", "list").stdout
+    assert "identities" in table and "telegram:1001, email:olga@home.example" in table
 
     assert touchpoint(tmp_path, "reps", "remove", "1").stdout.strip() == "rep 1 removed"
     assert json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout) == []
@@ -103,6 +105,32 @@ def test_reps_add_rejects_bad_values_with_a_clear_message(tmp_path: Path) -> Non
     assert "is not an email address" in bad_email.stderr
     bad_language = touchpoint(tmp_path, "reps", "add", "Bad", "--telegram", "5", "--lang", "de")
     assert "use en, ru or en,ru" in bad_language.stderr
+
+
+def test_reps_add_and_update_refuse_an_address_of_another_rep(tmp_path: Path) -> None:
+    assert touchpoint(tmp_path, "reps", "add", "Olga", "--telegram", "1001").returncode == 0
+    assert (
+        touchpoint(tmp_path, "reps", "add", "Ivan", "--email", "ivan@shop.example").returncode == 0
+    )
+
+    twin = touchpoint(tmp_path, "reps", "add", "Boris", "--telegram", "1001")
+    moved = touchpoint(tmp_path, "reps", "update", "1", "--email", "IVAN@shop.example")
+    unknown = touchpoint(tmp_path, "reps", "update", "9", "--telegram", "1009")
+
+    assert (twin.returncode, twin.stderr.strip()) == (
+        1,
+        "touchpoint: --telegram 1001 is already rep 1's",
+    )
+    assert (moved.returncode, moved.stderr.strip()) == (
+        1,
+        "touchpoint: --email ivan@shop.example is already rep 2's",
+    )
+    assert (unknown.returncode, unknown.stderr.strip()) == (1, "touchpoint: rep 9 not found")
+    listed = json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout)
+    assert [(rep["name"], rep["identities"]) for rep in listed] == [
+        ("Olga", [{"channel": "telegram", "address": "1001"}]),
+        ("Ivan", [{"channel": "email", "address": "ivan@shop.example"}]),
+    ]
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:

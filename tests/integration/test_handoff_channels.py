@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from bot.model import utc_now
+from bot.model import Address, utc_now
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_records import SentMessage
@@ -59,9 +59,11 @@ async def add_rep(
     bot: OmniBot, name: str, *, telegram: int | None = None, email: str | None = None
 ) -> None:
     async with bot.database.transaction() as uow:
+        given = (("telegram", str(telegram) if telegram else None), ("email", email))
         await uow.reps.add(
-            name=name, languages=("en", "ru"), telegram_user_id=str(telegram) if telegram else None,
-            email=email, role="rep", capacity=3, now=utc_now(),
+            name=name, languages=("en", "ru"),
+            identities=[Address(channel, value) for channel, value in given if value],
+            role="rep", capacity=3, now=utc_now(),
         )  # fmt: skip
         await uow.commit()
 

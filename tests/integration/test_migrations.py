@@ -1,5 +1,5 @@
-"""Migrations move the data, not only the schema: a database written by an older version is
-upgraded with its rows where the code now looks for them, on both engines."""
+"""Migrations that move data keep it: a database filled at an older revision is upgraded (and
+taken back) on both engines, and the rows are found through the repositories."""
 
 from __future__ import annotations
 
@@ -7,22 +7,35 @@ import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from alembic import command
-from sqlalchemy import text
+import sqlalchemy as sa
 
-from storage.db import alembic_config
+from bot.model import Address
+from storage.db import downgrade, upgrade
+from storage.tables import UTCDateTime
 from storage.uow import Database
 from tests.conftest import ENGINES, administer, require_postgres
 
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+# The tables as revision 0007 had them.
+REPS_0007 = sa.table(
+    "reps",
+    sa.column("id"),
+    sa.column("name"),
+    sa.column("telegram_user_id"),
+    sa.column("email"),
+    sa.column("active"),
+    sa.column("created_at", UTCDateTime()),
+)
+CONTACTS_0007 = sa.table(
+    "contacts", sa.column("id"), sa.column("owner_rep_id"), sa.column("created_at", UTCDateTime())
+)
 
 
 @pytest.fixture(params=ENGINES)
-async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """A database with no schema at all, for migrating step by step."""
+async def blank(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no schema at all, to migrate step by step."""
     if request.param == "sqlite":
         database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
         yield database
@@ -30,61 +43,118 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
         return
     server = require_postgres().rsplit("/", 1)[0]
     name = f"touchpoint_migrations_{os.getpid()}"
-    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    await administer(server, drop, f"CREATE DATABASE {name}")
-    database = Database.from_url(f"{server}/{name}")
-    yield database
-    await database.dispose()
-    await administer(server, drop)
-
-
-async def migrate_to(database: Database, revision: str) -> None:
-    def upgrade(connection: Any) -> None:
-        config = alembic_config(str(connection.engine.url))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    async with database.engine.begin() as connection:
-        await connection.run_sync(upgrade)
-
-
-async def execute(database: Database, *statements: tuple[str, dict[str, Any]]) -> None:
-    async with database.engine.begin() as connection:
-        for statement, parameters in statements:
-            await connection.execute(text(statement), parameters)
-
-
-async def test_timers_and_outbox_message_ids_keep_their_rows(empty_database: Database) -> None:
-    await migrate_to(empty_database, "0007")
-    await execute(
-        empty_database,
-        (
-            "INSERT INTO contacts (id, display_name, created_at) VALUES (1, 'Ann', :now)",
-            {"now": NOW},
-        ),
-        (
-            "INSERT INTO conversations (id, contact_id, channel, thread_key, address, data, "
-            "created_at, updated_at) VALUES (1, 1, 'email', 't', 'ann@example.org', '{}', "
-            ":now, :now)",
-            {"now": NOW},
-        ),
-        (
-            "INSERT INTO followups (kind, status, due_at, conversation_id, payload, created_at) "
-            "VALUES ('followup', 'pending', :due, 1, '{}', :now)",
-            {"due": NOW - timedelta(minutes=1), "now": NOW},
-        ),
-        (
-            "INSERT INTO outbox (conversation_id, channel, address, text, options, "
-            "message_id, \"references\", next_attempt_at, created_at) VALUES (1, 'email', "
-            "'ann@example.org', 'hi', '[]', '<ours@shop.example>', '[]', :now, :now)",
-            {"now": NOW},
-        ),
+    await administer(
+        server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
     )
+    database = Database.from_url(f"{server}/{name}")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await administer(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
-    await empty_database.upgrade()
 
-    async with empty_database.transaction() as uow:
-        [due] = await uow.timers.due(NOW)
-        assert (await uow.timers.take(due, NOW)) is not None
+async def _reps_at_0007(database: Database) -> None:
+    """Olga on both channels (her email as someone once typed it), Ivan on Telegram, Zoe by
+    email and removed; Olga owns a contact, so the reps table is referenced."""
+    rows = [
+        {"id": 1, "name": "Olga", "telegram_user_id": "1001", "email": "Olga@Shop.Example"},
+        {"id": 2, "name": "Ivan", "telegram_user_id": "1002", "email": None},
+        {"id": 3, "name": "Zoe", "telegram_user_id": None, "email": "zoe@shop.example"},
+    ]
+    await upgrade(database.engine, "0007")
+    async with database.engine.begin() as connection:
+        for row in rows:
+            values = {**row, "active": row["id"] != 3, "created_at": CREATED}
+            await connection.execute(REPS_0007.insert().values(values))
+        owned = {"id": 1, "owner_rep_id": 1, "created_at": CREATED}
+        await connection.execute(CONTACTS_0007.insert().values(owned))
+
+
+async def test_reps_keep_their_telegram_ids_and_emails_as_identities(blank: Database) -> None:
+    await _reps_at_0007(blank)
+
+    await upgrade(blank.engine)
+
+    async with blank.transaction() as uow:
+        found = await uow.reps.search(include_inactive=True)
+        olga_by_mail = await uow.reps.by_address("email", "OLGA@shop.example")
+        ivan_on_telegram = await uow.reps.by_address("telegram", "1002")
+        removed_zoe = await uow.reps.by_address("email", "zoe@shop.example")
+        contact = await uow.contacts.get(1)
+    assert [(rep.id, rep.name, rep.identities) for rep in found] == [
+        (1, "Olga", (Address("telegram", "1001"), Address("email", "olga@shop.example"))),
+        (2, "Ivan", (Address("telegram", "1002"),)),
+        (3, "Zoe", (Address("email", "zoe@shop.example"),)),
+    ]
+    assert olga_by_mail is not None and olga_by_mail.id == 1
+    assert ivan_on_telegram is not None and ivan_on_telegram.id == 2
+    assert removed_zoe is None  # an inactive rep is no longer recognised, as before
+    assert contact is not None and contact.owner_rep_id == 1
+
+
+async def test_downgrading_moves_the_addresses_back_into_their_columns(blank: Database) -> None:
+    await _reps_at_0007(blank)
+    await upgrade(blank.engine)
+    async with blank.transaction() as uow:
+        now = datetime.now(UTC)
+        assert await uow.reps.set_identity(2, "email", "ivan@shop.example", now=now)
+        await uow.commit()
+
+    await downgrade(blank.engine, "0007")
+
+    async with blank.engine.connect() as connection:
+        columns = (REPS_0007.c.id, REPS_0007.c.telegram_user_id, REPS_0007.c.email)
+        rows = (await connection.execute(sa.select(*columns).order_by(REPS_0007.c.id))).all()
+    assert [tuple(row) for row in rows] == [
+        (1, "1001", "olga@shop.example"),
+        (2, "1002", "ivan@shop.example"),
+        (3, None, "zoe@shop.example"),
+    ]
+
+
+async def test_foreign_keys_are_enforced_again_after_migrating(blank: Database) -> None:
+    # SQLite migrates with foreign keys off (a rebuilt table would break the references);
+    # the connections the bot then uses must enforce them again.
+    await _reps_at_0007(blank)
+    await upgrade(blank.engine)
+
+    orphan = {"id": 2, "owner_rep_id": 999, "created_at": CREATED}
+    with pytest.raises(sa.exc.IntegrityError):
+        async with blank.engine.begin() as connection:
+            await connection.execute(CONTACTS_0007.insert().values(orphan))
+
+
+async def test_timers_and_the_message_ids_of_our_mail_keep_their_rows(blank: Database) -> None:
+    # Revision 0009 renamed `followups` to `timers` and `outbox.message_id` to `header_id`.
+    await upgrade(blank.engine, "0007")
+    async with blank.engine.begin() as connection:
+        for statement, parameters in (
+            ("INSERT INTO contacts (id, display_name, created_at) VALUES (1, 'Ann', :at)", {}),
+            (
+                "INSERT INTO conversations (id, contact_id, channel, thread_key, address, data, "
+                "created_at, updated_at) VALUES (1, 1, 'email', 't', 'ann@example.org', '{}', "
+                ":at, :at)",
+                {},
+            ),
+            (
+                "INSERT INTO followups (kind, status, due_at, conversation_id, payload, "
+                "created_at) VALUES ('followup', 'pending', :due, 1, '{}', :at)",
+                {"due": CREATED - timedelta(minutes=1)},
+            ),
+            (
+                "INSERT INTO outbox (conversation_id, channel, address, text, options, "
+                'message_id, "references", next_attempt_at, created_at) VALUES (1, '
+                "'email', 'ann@example.org', 'hi', '[]', '<ours@shop.example>', '[]', :at, :at)",
+                {},
+            ),
+        ):
+            await connection.execute(sa.text(statement), {"at": CREATED, **parameters})
+
+    await upgrade(blank.engine)
+
+    async with blank.transaction() as uow:
+        [due] = await uow.timers.due(CREATED)
+        assert await uow.timers.take(due, CREATED) is not None
         assert await uow.outbox.conversations_of_header_ids(["<ours@shop.example>"]) == [1]
-    assert await empty_database.is_current()
+    assert await blank.is_current()

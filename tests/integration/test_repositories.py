@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.model import Address
 from bot.records import Conversation, ConversationState, OutboxRow, Ticket
 from storage.repos.conversations import StaleConversation
 from storage.repos.leads import NewLead
 from storage.repos.outbox import NewOutbound
+from storage.repos.reps import AddressTaken
 from storage.repos.touchpoints import NewTouchpoint
 from storage.tables import handoffs, identity_conflicts
 from storage.uow import Database, UnitOfWork
@@ -411,21 +413,110 @@ async def test_reps_are_found_by_their_channel_and_updated(
     database: Database, clock: FakeClock
 ) -> None:
     async with database.transaction() as uow:
-        rep_id = await _add_rep(uow, clock, "Olga", telegram="7001", email="olga@shop.example")
+        rep_id = await _add_rep(uow, clock, "Olga", telegram="7001", email="Olga@Shop.example")
         await uow.commit()
 
     async with database.transaction() as uow:
-        by_telegram = await uow.reps.by_telegram("7001")
-        by_email = await uow.reps.by_email("Olga@Shop.example")
+        on_telegram = await uow.reps.by_address("telegram", "7001")
+        by_email = await uow.reps.by_address("email", "olga@shop.EXAMPLE")
+        elsewhere = await uow.reps.by_address("console", "7001")
         assert await uow.reps.update(rep_id, languages=("en", "ru"), on_duty=True, capacity=3)
         assert not await uow.reps.update(999, on_duty=True)
         await uow.commit()
     async with database.transaction() as uow:
         updated = await uow.reps.get(rep_id)
-    assert by_telegram is not None and by_telegram.id == rep_id
+    assert on_telegram is not None and on_telegram.id == rep_id
     assert by_email is not None and by_email.id == rep_id
+    assert elsewhere is None
     assert updated is not None
     assert (updated.languages, updated.on_duty, updated.capacity) == (("en", "ru"), True, 3)
+    assert updated.identities == (
+        Address("telegram", "7001"),
+        Address("email", "olga@shop.example"),  # stored lower-cased
+    )
+
+
+async def test_a_rep_is_reached_on_telegram_then_email_then_any_other_channel(
+    database: Database, clock: FakeClock
+) -> None:
+    async with database.transaction() as uow:
+        rep_id = await _add_rep(uow, clock, "Olga", email="olga@shop.example")
+        assert await uow.reps.set_identity(rep_id, "whatsapp", "+4915100000", now=clock())
+        assert await uow.reps.set_identity(rep_id, "telegram", "7001", now=clock())
+        everywhere = await uow.reps.get(rep_id)
+        assert await uow.reps.set_identity(rep_id, "telegram", None, now=clock())
+        assert await uow.reps.set_identity(rep_id, "email", None, now=clock())
+        only_whatsapp = await uow.reps.get(rep_id)
+        found = await uow.reps.by_address("whatsapp", "+4915100000")
+        assert not await uow.reps.set_identity(999, "telegram", "7002", now=clock())
+
+    assert everywhere is not None and only_whatsapp is not None
+    assert [a.channel for a in everywhere.identities] == ["telegram", "email", "whatsapp"]
+    assert everywhere.reached_at == Address("telegram", "7001")
+    assert only_whatsapp.reached_at == Address("whatsapp", "+4915100000")
+    assert found is not None and found.id == rep_id
+
+
+async def test_a_new_address_on_a_channel_replaces_the_old_one(
+    database: Database, clock: FakeClock
+) -> None:
+    async with database.transaction() as uow:
+        rep_id = await _add_rep(uow, clock, "Olga", telegram="7001", email="olga@shop.example")
+        assert await uow.reps.set_identity(rep_id, "email", "Olga@Home.example", now=clock())
+        assert await uow.reps.set_identity(rep_id, "telegram", "7001", now=clock())  # unchanged
+        rep = await uow.reps.get(rep_id)
+        old_mailbox = await uow.reps.by_address("email", "olga@shop.example")
+    assert rep is not None
+    assert rep.identities == (Address("telegram", "7001"), Address("email", "olga@home.example"))
+    assert old_mailbox is None
+
+
+async def test_an_address_of_another_rep_is_refused_and_nothing_changes(
+    database: Database, clock: FakeClock
+) -> None:
+    async with database.transaction() as uow:
+        olga = await _add_rep(uow, clock, "Olga", telegram="7001", email="olga@shop.example")
+        ivan = await _add_rep(uow, clock, "Ivan", email="ivan@shop.example")
+        await uow.commit()
+
+    async with database.transaction() as uow:
+        with pytest.raises(AddressTaken) as on_add:
+            await _add_rep(uow, clock, "Boris", telegram="7002", email="OLGA@shop.example")
+        with pytest.raises(AddressTaken) as on_update:
+            await uow.reps.set_identity(ivan, "telegram", "7001", now=clock())
+        await uow.commit()  # what the refusals left behind
+
+    async with database.transaction() as uow:
+        names = [rep.name for rep in await uow.reps.search()]
+        ivan_now = await uow.reps.get(ivan)
+    assert (on_add.value.address, on_add.value.holder_id) == (
+        Address("email", "olga@shop.example"),
+        olga,
+    )
+    assert (on_update.value.address, on_update.value.holder_id) == (
+        Address("telegram", "7001"),
+        olga,
+    )
+    assert names == ["Olga", "Ivan"]  # Boris was not half-registered
+    assert ivan_now is not None and ivan_now.identities == (Address("email", "ivan@shop.example"),)
+
+
+async def test_a_conversation_knows_when_its_address_is_an_active_reps(
+    database: Database, clock: FakeClock
+) -> None:
+    async with database.transaction() as uow:
+        rep_id = await _add_rep(uow, clock, "Olga", telegram="7001", email="olga@shop.example")
+        with_rep = await new_conversation(uow, clock(), "7001", channel="telegram")
+        by_mail = await new_conversation(uow, clock(), "olga@shop.example", channel="email")
+        customer = await new_conversation(uow, clock(), "7002", channel="telegram")
+        await uow.commit()
+
+    async with database.transaction() as uow:
+        before = [await uow.conversations.get(c.id) for c in (with_rep, by_mail, customer)]
+        await uow.reps.update(rep_id, active=False)
+        after = await uow.conversations.find("telegram", "7001", lock=True)
+    assert [c.address_rep_id for c in before if c] == [rep_id, rep_id, None]
+    assert after is not None and after.address_rep_id is None
 
 
 async def test_removing_a_rep_deletes_or_deactivates_as_references_require(
@@ -452,7 +543,7 @@ async def test_removing_a_rep_deletes_or_deactivates_as_references_require(
         kept = await uow.reps.get(busy)
         deleted = await uow.reps.get(idle)
         listed = await uow.reps.search(include_inactive=True)
-        found = await uow.reps.by_telegram("7001")
+        found = await uow.reps.by_address("telegram", "7001")
         handoff = await uow.handoffs.get(handoff_id)
     assert (removed_busy, removed_idle, removed_unknown) == (True, True, False)
     assert kept is not None and (kept.active, kept.on_duty) == (False, False)
@@ -662,11 +753,11 @@ async def _add_rep(
     telegram: str | None = None,
     email: str | None = None,
 ) -> int:
+    given = (("telegram", telegram), ("email", email))
     return await uow.reps.add(
         name=name,
         languages=("en",),
-        telegram_user_id=telegram,
-        email=email,
+        identities=[Address(channel, value) for channel, value in given if value],
         role="rep",
         capacity=5,
         now=clock(),

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import Table, func, select
 
-from bot.model import utc_now
+from bot.model import Address, utc_now
 from storage.repos.outbox import NewOutbound
 from storage.tables import messages
 from storage.uow import Database
@@ -343,7 +343,7 @@ async def test_a_registered_rep_gets_the_rep_help_not_the_customer_menu(
 ) -> None:
     async with database.transaction() as uow:
         await uow.reps.add(
-            name="Olga", languages=("ru", "en"), telegram_user_id="4242", email=None,
+            name="Olga", languages=("ru", "en"), identities=[Address("telegram", "4242")],
             role="rep", capacity=5, now=utc_now(),
         )  # fmt: skip
         await uow.commit()

@@ -3,7 +3,7 @@ ticket's follow-up), `outbox.message_id` → `outbox.header_id` (a mail's Messag
 not the id of a stored message)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 09:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
