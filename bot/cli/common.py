@@ -16,6 +16,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from storage.uow import UnitOfWork
 
 T = TypeVar("T")
+CLI_CHANNEL = "cli"  # the channel of touchpoints an operator's command records
 
 
 def settings_or_exit() -> Settings:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli import output as out
-from bot.cli.common import not_found, reading, writing
+from bot.cli.common import CLI_CHANNEL, not_found, reading, writing
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
 from bot.model import Address, utc_now
+from bot.recorder import Touch, record
 from handlers.contact_info import normalise_email
 from storage.repos.reps import AddressTaken
 from storage.uow import UnitOfWork
@@ -76,17 +80,24 @@ def add(
     if telegram is None and email is None:
         raise typer.BadParameter("give --telegram and/or --email", param_hint="--telegram/--email")
     languages, identities = _languages(lang), _identities(telegram, email)
-    try:
-        rep_id = writing(
-            lambda uow: uow.reps.add(
-                name=name.strip(),
-                languages=languages,
-                identities=identities,
-                role=_role(role),
-                capacity=capacity,
-                now=utc_now(),
-            )
+    role = _role(role)
+
+    async def register(uow: UnitOfWork) -> int:
+        now = utc_now()
+        rep_id = await uow.reps.add(
+            name=name.strip(),
+            languages=languages,
+            identities=identities,
+            role=role,
+            capacity=capacity,
+            now=now,
         )
+        details = {"rep_id": rep_id, "name": name.strip(), "role": role, "languages": languages}
+        await _record(uow, Kind.REP_ADDED, now, {**details, "identities": _shown(identities)})
+        return rep_id
+
+    try:
+        rep_id = writing(register)
     except AddressTaken as error:
         raise _taken(error) from None
     typer.echo(f"rep {rep_id} added")
@@ -130,9 +141,13 @@ async def _change(
     if changes and not await uow.reps.update(rep_id, **changes):
         return False
     now = utc_now()
-    return all(
+    found = all(
         [await uow.reps.set_identity(rep_id, a.channel, a.value, now=now) for a in identities]
     )
+    if found:
+        details = {"rep_id": rep_id, **changes, "identities": _shown(identities)}
+        await _record(uow, Kind.REP_UPDATED, now, details)
+    return found
 
 
 @reps_app.command("list")
@@ -144,6 +159,22 @@ def list_reps(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @reps_app.command("remove")
 def remove(rep_id: int) -> None:
     """Remove a rep (kept as inactive when hand-offs refer to them)."""
-    if not writing(lambda uow: uow.reps.remove(rep_id)):
+
+    async def unregister(uow: UnitOfWork) -> bool:
+        removed = await uow.reps.remove(rep_id)
+        if removed:
+            await _record(uow, Kind.REP_REMOVED, utc_now(), {"rep_id": rep_id})
+        return removed
+
+    if not writing(unregister):
         raise not_found(f"rep {rep_id}")
     typer.echo(f"rep {rep_id} removed")
+
+
+async def _record(uow: UnitOfWork, kind: Kind, now: datetime, details: dict[str, Any]) -> None:
+    """A manager's change to the team, on the record with its actor."""
+    await record(uow, [Touch(kind, Actor.OPERATOR, CLI_CHANNEL, now, details)])
+
+
+def _shown(identities: list[Address]) -> list[str]:
+    return [f"{address.channel}:{address.value}" for address in identities]

@@ -95,6 +95,18 @@ def test_reps_add_list_update_remove(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert json.loads(touchpoint(tmp_path, "reps", "list", "--json").stdout) == []
     assert touchpoint(tmp_path, "reps", "remove", "1").returncode == 1
 
+    # Every change to the team is on the record, with the operator as its actor.
+    changes = json.loads(touchpoint(tmp_path, "touchpoints", "list", "--json").stdout)
+    assert [(t["kind"], t["actor"], t["channel"]) for t in changes] == [
+        ("rep_added", "operator", "cli"),
+        ("rep_updated", "operator", "cli"),
+        ("rep_removed", "operator", "cli"),
+    ]
+    assert changes[0]["details"]["identities"] == ["telegram:1001", "email:olga@shop.example"]
+    assert changes[1]["details"] == {
+        "rep_id": 1, "role": "manager", "capacity": 3, "identities": ["email:olga@home.example"],
+    }  # fmt: skip
+
 
 def test_reps_add_rejects_bad_values_with_a_clear_message(tmp_path: Path) -> None:
     no_channel = touchpoint(tmp_path, "reps", "add", "Nobody")
