@@ -206,7 +206,11 @@ def _ours(settings: Settings) -> Ours:
     # mail for their own), and no secret.
     token = hashlib.sha256(f"{settings.email_from}|{settings.imap_user}".encode()).hexdigest()[:16]
     return Ours(
-        addresses=frozenset(addresses - {""}), loop_token=token, domains=frozenset({domain})
+        addresses=frozenset(addresses - {""}),
+        loop_token=token,
+        domains=frozenset({domain}),
+        reply_base=parseaddr(settings.email_from or "")[1].lower(),
+        authserv_id=settings.email_authserv_id,
     )
 
 

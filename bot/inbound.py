@@ -6,6 +6,7 @@ turn), pick the language, route, record what the handler returned, commit.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import replace
 from datetime import datetime
 
@@ -28,10 +29,10 @@ async def process(
         return await _ignore(uow, message, now)
     if message.kind is InboundKind.EVENT:
         return await channel_events.process(uow, services, message, now)
-    found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
-    rep_id = found.address_rep_id if found else await _rep_writing(uow, message)
+    rep_id = await rep_writing(uow, services, message)
     if rep_id is not None:
         return await rep_turn.process(uow, services, message, rep_id, now)
+    found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
     conversation = found or await _open_conversation(uow, services, message, now)
     if message.edit_of is not None:
         return await _edit(uow, message, conversation, now)
@@ -62,9 +63,25 @@ async def _handle(
     return await record_turn(uow, turn, routed, services)
 
 
-async def _rep_writing(uow: UnitOfWork, message: InboundMessage) -> int | None:
+async def rep_writing(uow: UnitOfWork, services: Services, message: InboundMessage) -> int | None:
+    """The rep who wrote `message`, when it proves to be the rep's.
+
+    On a channel that proves its senders (Telegram's user id) the address is enough. A mail's
+    From line proves nothing: a rep's mail counts only when it comes to the rep's secret reply
+    address (`reply_token`), or answers one of our mails to the rep by its Message-ID, which
+    only the rep's mailbox has seen. Anything else from a rep's address is a customer's mail.
+    """
     rep = await uow.reps.by_address(message.channel, message.sender.external_id)
-    return rep.id if rep else None
+    if rep is None:
+        return None
+    if services.capabilities(message.channel).proves_sender:
+        return rep.id
+    token = await uow.reps.reply_token_of(rep.id)
+    if token and message.reply_token and hmac.compare_digest(message.reply_token, token):
+        return rep.id
+    answered = [*([message.in_reply_to] if message.in_reply_to else []), *message.references]
+    sent_to_rep = await uow.outbox.sent_to(message.channel, message.sender.external_id, answered)
+    return rep.id if sent_to_rep else None
 
 
 async def _open_conversation(

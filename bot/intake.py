@@ -24,7 +24,15 @@ T = TypeVar("T")
 
 MAX_REASON = 500
 TEXT_FIELDS = ("external_id", "text", "thread_key", "subject", "event", "reason")
-OPTIONAL_TEXT_FIELDS = ("button", "shared_phone", "source", "edit_of", "header_id", "in_reply_to")
+OPTIONAL_TEXT_FIELDS = (
+    "button",
+    "shared_phone",
+    "source",
+    "edit_of",
+    "header_id",
+    "in_reply_to",
+    "reply_token",
+)
 UNKNOWN_ADDRESS = "unknown"
 
 

@@ -93,6 +93,9 @@ class InboundMessage:
     kind: InboundKind = InboundKind.MESSAGE
     event: str = ""  # EVENT: what happened ("blocked", "bounced", "auto_reply", ...)
     reason: str = ""  # IGNORED, UNREADABLE, and machine mail: why
+    # The secret token of ours the message was addressed to (mail to `sales+r<token>@...`):
+    # on a channel whose sender can be forged, what makes a rep's answer the rep's.
+    reply_token: str | None = None
 
     @property
     def channel(self) -> str:
@@ -134,6 +137,7 @@ class OutboundMessage:
     files: tuple[FileCopy, ...] = ()  # files of a message from another channel, to attach
     automatic: bool = True  # False for a rep's own words (no `Auto-Submitted` on email)
     language: str = "en"  # the language the text is written in (e.g. email's Content-Language)
+    reply_token: str | None = None  # to a rep: their token, for the reply address (email)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +195,8 @@ class Capabilities:
     # Other machines answer on this channel (autoresponders): replies are capped per day.
     answered_by_machines: bool = False
     threading: Threading | None = None  # messages come in threads (Message-IDs, subjects)
+    # The channel proves who wrote (Telegram's user id); a mail's From line proves nothing.
+    proves_sender: bool = False
 
 
 NO_CAPABILITIES = Capabilities()

@@ -199,14 +199,26 @@ def outbound(
     )
 
 
+async def queue_notices(
+    uow: UnitOfWork, notices: Sequence[Notice], services: Services, now: datetime
+) -> None:
+    """Messages to people other than a turn's customer (a rep's welcome), outside a turn."""
+    await queue(uow, [await _notice_row(uow, notice, services) for notice in notices], now)
+
+
 async def _notice_row(uow: UnitOfWork, notice: Notice, services: Services) -> NewOutbound:
     # On a threaded channel, what follows a card (relayed messages) answers the last mail the
     # rep got about that conversation, so the rep's mail client keeps one thread per customer.
-    threaded = services.capabilities(notice.channel).threading is not None
+    capabilities = services.capabilities(notice.channel)
+    threaded = capabilities.threading is not None
     chain: list[str] = []
     if notice.about and not notice.options and threaded:
         chain = await uow.outbox.last_relay_chain(notice.channel, notice.address, notice.about)
     domain = services.config.message_id_domain
+    # Where senders can be forged, the rep's answer must come back to their secret address.
+    token = None
+    if not capabilities.proves_sender:
+        token = await uow.reps.reply_token_at(notice.channel, notice.address)
     return NewOutbound(
         channel=notice.channel,
         address=notice.address,
@@ -218,6 +230,7 @@ async def _notice_row(uow: UnitOfWork, notice: Notice, services: Services) -> Ne
         references=chain,
         relay_conversation_id=notice.about,
         forward_message_id=notice.forward_message_id,
+        reply_token=token,
     )
 
 

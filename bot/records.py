@@ -209,6 +209,7 @@ class OutboxRow:
     reachable: bool = True
     forward_message_id: int | None = None  # the customer's message to show as it is
     automatic: bool = True
+    reply_token: str | None = None  # a mail to a rep: the rep's token in its reply address
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """No secret in any log, stored error text or printed output.
 
 The configured secrets (the bot token, the webhook secret, mail passwords, the database
-password) are registered once at start-up; `redact` masks every occurrence in a text. It is
+password) are registered once at start-up, and reps' secret reply addresses are recognised by
+their shape; `redact` masks every occurrence in a text. It is
 applied where text leaves the process or is kept: the log formatter (after exceptions and
 stack traces are formatted, which is where a token quoted by an SDK's error turns up), error
 texts stored on outbox rows, dead letters and touchpoints, and everything the CLI prints.
@@ -13,9 +14,11 @@ than it protects.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 MASK = "***"
+REPLY_TOKEN = re.compile(r"\+r[0-9a-f]{8,64}@", re.IGNORECASE)
 MIN_LENGTH = 4
 
 _secrets: list[str] = []
@@ -36,6 +39,8 @@ def redact(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+    if "+r" in text:  # a rep's secret reply address (sales+r<token>@...)
+        text = REPLY_TOKEN.sub(f"+r{MASK}@", text)
     return text
 
 

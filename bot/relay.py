@@ -280,4 +280,5 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         ticket=row.ticket,
         automatic=row.automatic,
         language=detect_language(row.text),
+        reply_token=row.reply_token,
     )

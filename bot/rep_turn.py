@@ -31,7 +31,10 @@ async def process(
     ctx = services.context(uow)
     desk = await services.business.on_rep_message(ctx, rep, message, now, stored_id)
     # The rep's confirmation first, then what the action sends (a card, the customer's reply).
-    await queue(uow, [_to_rep(message, text, desk.about) for text in desk.to_rep], now)
+    token = None
+    if not services.capabilities(message.channel).proves_sender:
+        token = await uow.reps.reply_token_of(rep_id)
+    await queue(uow, [_to_rep(message, text, desk.about, token) for text in desk.to_rep], now)
     queued = 0
     for step in desk.customer:
         queued += await _on_conversation(uow, services, step, now)
@@ -52,7 +55,9 @@ async def _on_conversation(
     return await record_turn(uow, turn, Routed(result), services)
 
 
-def _to_rep(message: InboundMessage, text: str, about: int | None) -> NewOutbound:
+def _to_rep(
+    message: InboundMessage, text: str, about: int | None, token: str | None
+) -> NewOutbound:
     # Answering the bot's confirmation answers the customer it was about, like a card.
     return NewOutbound(
         channel=message.channel,
@@ -62,4 +67,5 @@ def _to_rep(message: InboundMessage, text: str, about: int | None) -> NewOutboun
         in_reply_to=message.header_id,
         references=[message.header_id] if message.header_id else [],
         subject=message.subject,
+        reply_token=token,
     )

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     email_from: str | None = None
     email_ca_file: Path | None = None
     email_aliases: str = ""
+    # The authserv-id of the company's own mail server: when set, only mail whose topmost
+    # Authentication-Results (from that server) says dmarc=pass is answered or taken from a rep.
+    email_authserv_id: str | None = None
     email_backfill_days: float = Field(default=3.0, ge=0)
     email_max_replies_per_conversation: int = Field(default=20, ge=1)
     email_max_replies_per_address: int = Field(default=40, ge=1)

@@ -44,6 +44,7 @@ def storable(message: InboundMessage) -> InboundMessage:
         in_reply_to=_optional_key(message.in_reply_to),
         references=tuple(_key(item) for item in message.references),
         edit_of=_optional_key(message.edit_of),
+        reply_token=_optional_key(message.reply_token),
         button=_optional_key(message.button),
         payload=_payload(message.payload),
         event=clean(message.event),

@@ -29,7 +29,8 @@ REPLY_WAIT_SECONDS = 15.0
 
 class ConsoleChannel:
     name = "console"
-    capabilities = Capabilities()  # plain lines: options are numbered, nothing else
+    # Plain lines: options are numbered; whoever types at the terminal is the session's person.
+    capabilities = Capabilities(proves_sender=True)
 
     def __init__(
         self,

@@ -83,6 +83,9 @@ reps = Table(
     Column("on_duty", Boolean, nullable=False, server_default="0"),
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("last_assigned_at", UTCDateTime()),
+    # The secret in the reply address of every mail to the rep (`sales+r<token>@...`): a rep's
+    # answer by email counts only with it, since a From line proves nothing.
+    Column("reply_token", String(64)),
     _created(),
 )
 
@@ -288,6 +291,7 @@ outbox = Table(
     # the same channel, its files fetched and attached across channels; the text labels it.
     _fk("forward_message_id", "messages"),
     Column("automatic", Boolean, nullable=False, server_default="1"),  # not a rep's own words
+    Column("reply_token", String(64)),  # a mail to a rep: the rep's token in its reply address
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime(), nullable=False),

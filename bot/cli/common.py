@@ -9,10 +9,11 @@ from typing import TypeVar
 
 import typer
 
-from bot.bootstrap import SchemaBehind, build_dispatcher, open_database
+from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
 from bot.dispatch import SystemAction
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
+from bot.turn import Services
 from storage.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -38,6 +39,12 @@ def reading(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
 def writing(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction, on a schema brought up to date first."""
     return _with_store(work, migrate=True)
+
+
+def writing_with(work: Callable[[UnitOfWork, Services], Awaitable[T]]) -> T:
+    """`writing`, for work that needs what the business needs (texts, channel capabilities)."""
+    services = build_services(settings_or_exit())
+    return writing(lambda uow: work(uow, services))
 
 
 def _with_store(work: Callable[[UnitOfWork], Awaitable[T]], *, migrate: bool) -> T:

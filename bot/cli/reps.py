@@ -8,12 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import output as out
-from bot.cli.common import CLI_CHANNEL, not_found, reading, writing
+from bot.cli.common import CLI_CHANNEL, not_found, reading, writing, writing_with
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import Address, utc_now
-from bot.recorder import Touch, record
+from bot.recorder import Touch, queue_notices, record
+from bot.turn import Services
 from handlers.contact_info import normalise_email
+from handlers.team import welcome
 from storage.repos.reps import AddressTaken
 from storage.uow import UnitOfWork
 
@@ -82,7 +84,7 @@ def add(
     languages, identities = _languages(lang), _identities(telegram, email)
     role = _role(role)
 
-    async def register(uow: UnitOfWork) -> int:
+    async def register(uow: UnitOfWork, services: Services) -> int:
         now = utc_now()
         rep_id = await uow.reps.add(
             name=name.strip(),
@@ -94,10 +96,11 @@ def add(
         )
         details = {"rep_id": rep_id, "name": name.strip(), "role": role, "languages": languages}
         await _record(uow, Kind.REP_ADDED, now, {**details, "identities": _shown(identities)})
+        await _welcome(uow, services, rep_id, now)
         return rep_id
 
     try:
-        rep_id = writing(register)
+        rep_id = writing_with(register)
     except AddressTaken as error:
         raise _taken(error) from None
     typer.echo(f"rep {rep_id} added")
@@ -169,6 +172,31 @@ def remove(rep_id: int) -> None:
     if not writing(unregister):
         raise not_found(f"rep {rep_id}")
     typer.echo(f"rep {rep_id} removed")
+
+
+@reps_app.command("rotate-token")
+def rotate_token(rep_id: int) -> None:
+    """Give a rep a new secret reply address for mail: answers under the old one no longer
+    count as the rep's (do it when a rep's mailbox or a forwarded mail may have leaked it)."""
+
+    async def rotate(uow: UnitOfWork, services: Services) -> bool:
+        rotated = await uow.reps.rotate_reply_token(rep_id)
+        if rotated:
+            now = utc_now()
+            await _record(uow, Kind.REP_UPDATED, now, {"rep_id": rep_id, "reply_token": "rotated"})
+            await _welcome(uow, services, rep_id, now)
+        return rotated
+
+    if not writing_with(rotate):
+        raise not_found(f"rep {rep_id}")
+    typer.echo(f"rep {rep_id} has a new reply address; mail to the old one is not theirs")
+
+
+async def _welcome(uow: UnitOfWork, services: Services, rep_id: int, now: datetime) -> None:
+    """The rep's first mail, with their secret reply address (handlers/team.py)."""
+    rep = await uow.reps.get(rep_id)
+    if rep is not None:
+        await queue_notices(uow, welcome(services.context(uow), rep), services, now)
 
 
 async def _record(uow: UnitOfWork, kind: Kind, now: datetime, details: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
 from channels.email.inbound import Ours, to_inbound
 from channels.email.mail import FetchedMail
 from channels.email.parse import attached_files
+from channels.email.reply_tokens import reply_address
 from channels.email.smtp import SmtpConfig, SmtpSender
 from channels.email.subjects import EmailThreading, first_subject, reply_subject
 
@@ -86,6 +87,11 @@ class EmailChannel:
             files=message.files,
             loop_token=config.ours.loop_token,
             language=message.language,
+            reply_to=(
+                reply_address(_address_of(config.email_from), message.reply_token)
+                if message.reply_token
+                else None
+            ),
         )
         envelope_from = _address_of(config.email_from)
         await self._smtp.send(email, envelope_from=envelope_from, recipient=message.address.value)

@@ -65,6 +65,7 @@ def compose_reply(
     recipient_name: str = "",
     now: datetime | None = None,
     files: Sequence[FileCopy] = (),
+    reply_to: str | None = None,
 ) -> EmailMessage:
     """One reply to one customer, ready for `SmtpSender.send`.
 
@@ -80,6 +81,8 @@ def compose_reply(
     message["Subject"] = header_text(subject, SUBJECT_LIMIT)
     message["Date"] = format_datetime(_aware(now or utc_now()))
     message["Message-ID"] = _own_message_id(message_id)
+    if reply_to is not None:  # a rep's secret reply address (reply_tokens.py)
+        message["Reply-To"] = sender_address(reply_to)
     _add_threading(message, in_reply_to, references)
     _add_marks(message, auto_submitted, loop_token)
     _add_bodies(message, text, options, lang)

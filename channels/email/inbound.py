@@ -11,6 +11,7 @@ customer MESSAGE whose text is the reply without the quoted history.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,17 +20,23 @@ from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
 from channels.email.filters import classify
 from channels.email.mail import FetchedMail, MailKind, ParsedMail, UnparseableMail, Verdict
 from channels.email.parse import parse_mail
+from channels.email.reply_tokens import token_addressed
 
 CHANNEL = "email"
+DMARC_PASS = re.compile(r"(?:^|[\s;])dmarc\s*=\s*pass\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
 class Ours:
-    """What identifies our own mail: addresses, the loop token, Message-ID domains."""
+    """What identifies our own mail (addresses, the loop token, Message-ID domains), the address
+    reps' secret reply addresses are built on, and the `authserv-id` of our own mail server
+    when its Authentication-Results are to be required (EMAIL_AUTHSERV_ID)."""
 
     addresses: frozenset[str]
     loop_token: str
     domains: frozenset[str]
+    reply_base: str = ""
+    authserv_id: str | None = None
 
 
 def to_inbound(fetched: FetchedMail, ours: Ours) -> InboundMessage:
@@ -54,7 +61,12 @@ def _read(fetched: FetchedMail, ours: Ours) -> InboundMessage:
         return _not_a_person(fetched, mail, verdict)
     if mail.from_address is None:
         return _item(fetched, mail, InboundKind.IGNORED, "no trustworthy sender address")
-    return _customer(fetched, mail)
+    if ours.authserv_id and not dmarc_passed(mail, ours.authserv_id):
+        # Answering would make the company's own domain a source of backscatter to whatever
+        # address a forger wrote in From.
+        reason = f"the sender failed authentication (no dmarc=pass from {ours.authserv_id})"
+        return _item(fetched, mail, InboundKind.IGNORED, reason)
+    return _customer(fetched, mail, ours)
 
 
 def key_of(fetched: FetchedMail, mail: ParsedMail | None = None) -> str:
@@ -64,8 +76,9 @@ def key_of(fetched: FetchedMail, mail: ParsedMail | None = None) -> str:
     return "sha256:" + hashlib.sha256(fetched.raw).hexdigest()
 
 
-def _customer(fetched: FetchedMail, mail: ParsedMail) -> InboundMessage:
+def _customer(fetched: FetchedMail, mail: ParsedMail, ours: Ours) -> InboundMessage:
     assert mail.from_address is not None
+    recipients = (*mail.to, mail.headers.get("cc", ""), mail.headers.get("delivered-to", ""))
     return InboundMessage(
         external_id=key_of(fetched, mail),
         address=Address(CHANNEL, mail.from_address),
@@ -83,7 +96,20 @@ def _customer(fetched: FetchedMail, mail: ParsedMail) -> InboundMessage:
         received_at=mail.date,
         payload=_summary(fetched, mail),
         raw=fetched.raw,
+        reply_token=token_addressed(ours.reply_base, recipients) if ours.reply_base else None,
     )
+
+
+def dmarc_passed(mail: ParsedMail, authserv_id: str) -> bool:
+    """Whether our own mail server (the topmost Authentication-Results, which it added last and
+    with its `authserv_id`) says the sender's domain passed DMARC. Results further down, or
+    under another id, may be the sender's own inventions."""
+    results = mail.headers.get("authentication-results", "")
+    server, _, rest = results.partition(";")
+    words = server.split()  # the authserv-id, then an optional version
+    if not words or words[0].lower() != authserv_id.lower():
+        return False
+    return DMARC_PASS.search(rest) is not None
 
 
 def _not_a_person(fetched: FetchedMail, mail: ParsedMail, verdict: Verdict) -> InboundMessage:

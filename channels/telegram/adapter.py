@@ -54,6 +54,7 @@ class TelegramChannel:
         copies_messages=True,
         typing=True,
         max_length=TEXT_LIMIT,
+        proves_sender=True,
     )
 
     def __init__(self, config: TelegramConfig, offsets: OffsetStore) -> None:

@@ -49,6 +49,7 @@ class NewOutbound:
     relay_conversation_id: int | None = None
     forward_message_id: int | None = None
     automatic: bool = True
+    reply_token: str | None = None  # a mail to a rep: answers must carry it (rep_replies.py)
 
 
 def outbox_from_row(row: Row[Any]) -> OutboxRow:
@@ -68,6 +69,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         ticket=row.ticket,
         forward_message_id=row.forward_message_id,
         automatic=row.automatic,
+        reply_token=row.reply_token,
     )
 
 
@@ -190,6 +192,19 @@ class OutboxRepository:
         )
         found = {row.header_id: row.conversation_id for row in await self._db.execute(query)}
         return in_key_order(header_ids, found)
+
+    async def sent_to(self, channel: str, address: str, header_ids: Sequence[str]) -> bool:
+        """Whether one of our messages with these Message-IDs went to `address`: a reply to it
+        comes from a mailbox that received it (the ids are random and were never public)."""
+        ids = [value for value in header_ids if value]
+        if not ids:
+            return False
+        query = select(outbox.c.id).where(
+            outbox.c.channel == channel,
+            outbox.c.address == address,
+            or_(outbox.c.header_id.in_(ids), outbox.c.external_id.in_(ids)),
+        )
+        return (await self._db.execute(query.limit(1))).first() is not None
 
     async def last_chain(self, conversation_id: int) -> list[str]:
         """The References of our newest reply in the conversation, followed by its own id."""

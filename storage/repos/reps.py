@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -39,6 +40,11 @@ def rep_at_address(addressed: Any) -> ColumnElement[Any]:
         )
         .scalar_subquery()
     )
+
+
+def new_reply_token() -> str:
+    """16 hex digits from the OS's secure random source: a plus address stays short."""
+    return secrets.token_hex(8)
 
 
 def stored_address(address: Address) -> Address:
@@ -105,12 +111,31 @@ class RepRepository:
             languages=",".join(languages),
             role=role,
             capacity=capacity,
+            reply_token=new_reply_token(),
             created_at=now,
         )
         async with self._claiming(addresses):
             rep_id = int((await self._db.execute(statement.returning(reps.c.id))).scalar_one())
             await self._insert_identities(rep_id, addresses, now)
         return rep_id
+
+    async def reply_token_of(self, rep_id: int) -> str | None:
+        query = select(reps.c.reply_token).where(reps.c.id == rep_id)
+        token: str | None = (await self._db.execute(query)).scalar_one_or_none()
+        return token
+
+    async def reply_token_at(self, channel: str, address: str) -> str | None:
+        """The token of the active rep reached at this address (None: no rep there)."""
+        at = stored_address(Address(channel, address))
+        parameters = {"channel": at.channel, "address": at.value}
+        found = (await self._db.execute(BY_ADDRESS, parameters)).first()
+        return found.reply_token if found is not None else None
+
+    async def rotate_reply_token(self, rep_id: int) -> bool:
+        """A new token: mail answering what was sent under the old one no longer counts as the
+        rep's (unless it answers one of our mails to the rep by its Message-ID)."""
+        statement = update(reps).where(reps.c.id == rep_id).values(reply_token=new_reply_token())
+        return (await self._db.execute(statement)).rowcount == 1
 
     async def update(self, rep_id: int, **values: Any) -> bool:
         if "languages" in values:
