@@ -24,10 +24,6 @@ T = TypeVar("T")
 TIMEOUT = 30.0  # seconds: generous, so a slow machine never fails a test that would pass
 
 
-def _nothing() -> str:
-    return ""
-
-
 # The `timeout` parameters (ASYNC109) are a bound for polling, not a cancellation scope.
 @overload
 async def eventually(
@@ -57,21 +53,22 @@ async def eventually(
     timeout: float = TIMEOUT,  # noqa: ASYNC109
     what: str = "the condition",
     interval: float = 0.02,
-    context: Callable[[], str] = _nothing,
+    context: Callable[[], str] = lambda: "",
 ) -> object:
     """Poll `condition` until it is truthy and return that value; fail after `timeout` s."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not (outcome := await _outcome(condition)):
+    while not (found := await outcome(condition)):
         if loop.time() > deadline:
             raise AssertionError(_still_waiting(what, timeout, context()))
         await asyncio.sleep(interval)
-    return outcome
+    return found
 
 
-async def _outcome(condition: Callable[[], object]) -> object:
-    outcome = condition()
-    return await outcome if inspect.isawaitable(outcome) else outcome
+async def outcome(condition: Callable[[], object]) -> object:
+    """One look at a condition: its value, awaited when the condition is async."""
+    value = condition()
+    return await value if inspect.isawaitable(value) else value
 
 
 def _still_waiting(what: str, timeout: float, context: str) -> str:

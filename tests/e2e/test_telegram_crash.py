@@ -159,14 +159,6 @@ def every_chat_answered(fake: FakeTelegram) -> Callable[[], bool]:
     return answered
 
 
-async def wait_for(fake: FakeTelegram, condition: Callable[[], bool], bot: BotProcess) -> None:
-    """Wait (generously) for `condition`; on a timeout, show what the bot logged."""
-    try:
-        await fake.wait_until(condition, WAIT_SECONDS)
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n--- bot log ---\n{bot.log()[-4000:]}") from None
-
-
 async def run_to_the_end(fake: FakeTelegram, env: dict[str, str], log: Path) -> None:
     """Start the bot again and stop it (gracefully) once every chat has all its replies."""
     started = time.monotonic()  # the fake stamps calls with this clock
@@ -175,8 +167,15 @@ async def run_to_the_end(fake: FakeTelegram, env: dict[str, str], log: Path) -> 
         return any(c.method == "getUpdates" and c.at > started for c in fake.calls)
 
     async with BotProcess(env, log) as bot:
-        await wait_for(fake, polls, bot)
-        await wait_for(fake, every_chat_answered(fake), bot)
+        await bot.eventually(
+            polls, what="a getUpdates poll", timeout=WAIT_SECONDS, context=fake.recent_calls
+        )
+        await bot.eventually(
+            every_chat_answered(fake),
+            what="every reply",
+            timeout=WAIT_SECONDS,
+            context=fake.recent_calls,
+        )
         assert await bot.stop() == 0, bot.log()[-4000:]
 
 
@@ -232,7 +231,12 @@ async def test_a_killed_bot_loses_nothing_and_repeats_at_most_the_reply_in_fligh
     first = BotProcess(env, tmp_path / "killed.log")
     await first.start()
     try:
-        await wait_for(fake, lambda: len(fake.sent) >= kill_after, first)
+        await first.eventually(
+            lambda: len(fake.sent) >= kill_after,
+            what=f"{kill_after} replies",
+            timeout=WAIT_SECONDS,
+            context=fake.recent_calls,
+        )
     finally:
         await first.kill()
     sent_at_kill = len(fake.sent)
@@ -266,7 +270,12 @@ async def test_a_terminated_bot_delivers_what_is_due_and_loses_or_repeats_nothin
     env = environment(fake, database_url)
 
     async with BotProcess(env, tmp_path / "terminated.log") as first:
-        await wait_for(fake, lambda: len(fake.sent) >= REPLIES // 3, first)
+        await first.eventually(
+            lambda: len(fake.sent) >= REPLIES // 3,
+            what="a third of the replies",
+            timeout=WAIT_SECONDS,
+            context=fake.recent_calls,
+        )
         asked = time.monotonic()
         code = await first.stop(timeout=10.0)  # SIGTERM; a SIGKILL after 10 s makes it -9
         stopped_after = time.monotonic() - asked
