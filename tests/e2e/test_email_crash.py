@@ -33,7 +33,6 @@ pytestmark = pytest.mark.slow
 
 # The shared fixtures, made visible to this module.
 smtp_server = smtp_service.smtp_server
-database_url = email_run.database_url
 inbox = email_run.inbox
 
 SENDERS = 50

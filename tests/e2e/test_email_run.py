@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -22,7 +21,6 @@ from bot.model import utc_now
 from storage.tables import messages
 from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
-from tests.conftest import administer, require_postgres, run_blocking
 from tests.services import smtp as smtp_service
 from tests.services.dovecot import Dovecot
 from tests.services.smtp import SmtpServer
@@ -41,20 +39,6 @@ TICKET_OPENED = (
 
 
 # --- the bot process, its database, its mail servers -----------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this test's own; `touchpoint run` creates the schema itself."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'email.db'}"
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_email_e2e_{os.getpid()}"
-    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    run_blocking(administer(server, drop, f"CREATE DATABASE {name}"))
-    yield f"{server}/{name}"
-    run_blocking(administer(server, drop))
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from sqlalchemy import select
 from storage.tables import outbox
 from storage.uow import Database
 from tests.bot_process import PROJECT, BotProcess, bot_environment
-from tests.conftest import administer, require_postgres, run_blocking
 from tests.fakes.telegram import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.slow
@@ -30,20 +28,6 @@ pytestmark = pytest.mark.slow
 ANN, OLGA, BORIS, MIA = 1001, 4242, 4343, 4444
 CLAIM_SECONDS = 3
 CARD = "New conversation #1 for you"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the test's own; the bot process migrates it at start-up."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_e2e_handoff_{os.getpid()}"
-    recreate = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    run_blocking(administer(server, *recreate))
-    yield f"{server}/{name}"
-    run_blocking(administer(server, recreate[0]))
 
 
 @pytest.fixture

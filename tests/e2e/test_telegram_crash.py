@@ -8,10 +8,9 @@ nothing at all.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from sqlalchemy import select
 from storage.tables import dead_letters, messages, outbox
 from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
-from tests.conftest import administer, require_postgres, run_blocking
 from tests.fakes.telegram import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.slow
@@ -36,20 +34,6 @@ REPLIES = CHATS * REPLIES_PER_CHAT
 # keeps the test from waiting the production minute.
 LEASE_SECONDS = "2"
 WAIT_SECONDS = 120.0
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the test's own; the bot process migrates it at start-up."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_e2e_crash_{os.getpid()}"
-    recreate = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    run_blocking(administer(server, *recreate))
-    yield f"{server}/{name}"
-    run_blocking(administer(server, recreate[0]))
 
 
 @pytest.fixture
