@@ -1,4 +1,10 @@
-"""`touchpoint run` as a separate process, for end-to-end tests: start, wait, stop or kill."""
+"""`touchpoint run` as a separate process, for end-to-end tests: start, wait, stop or kill.
+
+    async with BotProcess(env, tmp_path / "bot.log") as bot:
+        await bot.eventually(lambda: len(fake.sent) >= 2, what="the greeting")
+
+A wait on a bot process fails as soon as the bot exits, and its failure shows the log's tail.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,14 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from tests.waiting import eventually, outcome
+
 PROJECT = Path(__file__).resolve().parents[1]
+WAIT = 60.0  # seconds: generous, for a subprocess on a loaded machine; nothing measures time
 
 
 def bot_environment(database_url: str, **settings: str) -> dict[str, str]:
@@ -43,6 +53,33 @@ class BotProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_tail(self) -> str:
+        """The end of the log, to show beside a failure."""
+        return f"--- bot log ---\n{self.log()[-4000:]}"
+
+    async def eventually(
+        self,
+        condition: Callable[[], object],
+        *,
+        what: str,
+        timeout: float = WAIT,  # noqa: ASYNC109
+        context: Callable[[], str] = lambda: "",
+    ) -> None:
+        """`eventually` while the bot runs: its exit fails the wait at once, and a failure shows
+        `context()` (say the fake's recent calls) and the tail of the bot's log."""
+
+        def evidence() -> str:
+            return "\n".join(part for part in (context(), self.log_tail()) if part)
+
+        async def met_while_running() -> object:
+            found = await outcome(condition)
+            if not found and self.returncode is not None:
+                exited = f"the bot exited with {self.returncode} before {what}"
+                raise AssertionError(f"{exited}\n{evidence()}")
+            return found
+
+        await eventually(met_while_running, what=what, timeout=timeout, context=evidence)
 
     async def kill(self) -> None:
         """SIGKILL: no clean-up at all, as a crash or an OOM kill."""

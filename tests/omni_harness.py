@@ -27,10 +27,10 @@ from tests.integration.test_email_channel import (
     email_config,
     rows_settled,
     settings,
-    until,
 )
 from tests.services.dovecot import Dovecot
 from tests.services.smtp import SmtpServer
+from tests.waiting import eventually
 
 HANDOFF_KINDS = (
     "handoff_requested", "rep_notified", "rep_claimed", "claim_expired", "escalated",
@@ -140,7 +140,9 @@ class TelegramPerson:
     async def receives(self, count: int) -> list[SentMessage]:
         """The bot's next `count` messages to this chat (waiting for them)."""
         wanted = self.read + count
-        await until(lambda: len(self.received()) >= wanted, f"{wanted} messages to {self.first}")
+        await eventually(
+            lambda: len(self.received()) >= wanted, what=f"{wanted} messages to {self.first}"
+        )
         new = self.received()[self.read : wanted]
         self.read = wanted
         return new
@@ -169,4 +171,4 @@ def buttons(message: SentMessage) -> list[str]:
 async def settled(bot: OmniBot) -> None:
     """Every queued outbound row is sent (or failed): nothing more is on its way."""
 
-    await until(lambda: rows_settled(bot.database), "every queued message delivered")
+    await eventually(lambda: rows_settled(bot.database), what="every queued message delivered")

@@ -24,7 +24,7 @@ from storage.tables import dead_letters, messages, outbox
 from storage.uow import Database
 from tests.bot_process import BotProcess
 from tests.e2e import test_email_run as email_run
-from tests.e2e.test_email_run import BOT, DAMAGED, customer_mail, email_environment, until
+from tests.e2e.test_email_run import BOT, DAMAGED, customer_mail, email_environment
 from tests.services import smtp as smtp_service
 from tests.services.dovecot import Dovecot
 from tests.services.smtp import Envelope, SmtpServer
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.slow
 
 # The shared fixtures, made visible to this module.
 smtp_server = smtp_service.smtp_server
-database_url = email_run.database_url
 inbox = email_run.inbox
 
 SENDERS = 50
@@ -153,7 +152,9 @@ async def test_a_killed_bot_stores_and_answers_every_mail_once(
     first = BotProcess(env, tmp_path / "killed.log")
     await first.start()
     try:
-        await until(lambda: len(smtp_server.envelopes) >= kill_after, "answers", first)
+        await first.eventually(
+            lambda: len(smtp_server.envelopes) >= kill_after, what=f"{kill_after} answers"
+        )
     finally:
         await first.kill()
     sent_at_kill = len(smtp_server.envelopes)
@@ -162,7 +163,9 @@ async def test_a_killed_bot_stores_and_answers_every_mail_once(
     assert len(at_kill.with_status("sending")) <= 1, "one answer at a time is in flight"
 
     async with BotProcess(env, tmp_path / "restarted.log") as restarted:
-        await until(every_mail_answered(smtp_server, mails), "answer to every mail", restarted)
+        await restarted.eventually(
+            every_mail_answered(smtp_server, mails), what="an answer to every mail"
+        )
         assert await restarted.stop() == 0, restarted.log()[-4000:]
     final = await stored(database_url)
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -22,7 +21,6 @@ from bot.model import utc_now
 from storage.tables import messages
 from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
-from tests.conftest import administer, require_postgres, run_blocking
 from tests.services import smtp as smtp_service
 from tests.services.dovecot import Dovecot
 from tests.services.smtp import SmtpServer
@@ -33,7 +31,6 @@ smtp_server = smtp_service.smtp_server  # the fixture, made visible to this modu
 
 BOT = "bot@example.com"
 EMAIL_FROM = "Example Sales <bot@example.com>"
-WAIT = 60.0  # seconds: generous, for a loaded machine; nothing here measures time
 DAMAGED = "My order 5531 arrived damaged, two chairs have broken armrests."
 TICKET_OPENED = (
     "Your request #1001 is open. Our team will look into it and I'll follow up within 24 hours. "
@@ -42,20 +39,6 @@ TICKET_OPENED = (
 
 
 # --- the bot process, its database, its mail servers -----------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this test's own; `touchpoint run` creates the schema itself."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'email.db'}"
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_email_e2e_{os.getpid()}"
-    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    run_blocking(administer(server, drop, f"CREATE DATABASE {name}"))
-    yield f"{server}/{name}"
-    run_blocking(administer(server, drop))
 
 
 @pytest.fixture
@@ -106,21 +89,6 @@ async def cli_json(env: dict[str, str], *args: str) -> Any:
     out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     return json.loads(out)
-
-
-async def until(
-    condition: Callable[[], bool | Awaitable[bool]], what: str, bot: BotProcess
-) -> None:
-    """Wait (generously) for `condition`; on a timeout, show what the bot logged."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while True:
-        outcome = condition()
-        if outcome if isinstance(outcome, bool) else await outcome:
-            return
-        if loop.time() > deadline or bot.returncode is not None:
-            raise AssertionError(f"no {what} after {WAIT} s\n--- bot log ---\n{bot.log()[-4000:]}")
-        await asyncio.sleep(0.1)
 
 
 async def stored_inbound(database_url: str) -> list[str]:
@@ -192,7 +160,9 @@ async def test_a_service_mail_its_reply_in_the_thread_and_an_out_of_office_then_
     async with touchpoint_run(env, tmp_path / "bot.log") as bot:
         first_id, first = customer_mail(f"Kim Lee <{kim}>", "Broken chairs", DAMAGED)
         await inbox.append(BOT, first)
-        await until(lambda: len(answers_to(smtp_server, kim)) == 1, "answer to the mail", bot)
+        await bot.eventually(
+            lambda: len(answers_to(smtp_server, kim)) == 1, what="an answer to the mail"
+        )
         [opened] = answers_to(smtp_server, kim)
         assert opened["Subject"] == "Re: [#1001] Broken chairs"
         assert opened["In-Reply-To"] == first_id
@@ -206,7 +176,9 @@ async def test_a_service_mail_its_reply_in_the_thread_and_an_out_of_office_then_
             replying_to=opened,
         )
         await inbox.append(BOT, reply)
-        await until(lambda: len(answers_to(smtp_server, kim)) == 2, "answer to the reply", bot)
+        await bot.eventually(
+            lambda: len(answers_to(smtp_server, kim)) == 2, what="an answer to the reply"
+        )
         added = answers_to(smtp_server, kim)[1]
         assert added["Subject"] == "Re: [#1001] Broken chairs"
         assert added["In-Reply-To"] == reply_id
@@ -225,7 +197,7 @@ async def test_a_service_mail_its_reply_in_the_thread_and_an_out_of_office_then_
         async def away_stored() -> bool:
             return away_id in await stored_inbound(database_url)
 
-        await until(away_stored, "out-of-office mail stored", bot)
+        await bot.eventually(away_stored, what="the out-of-office mail stored")
 
     # The stop delivered whatever was due: the out-of-office got nothing.
     assert len(smtp_server.envelopes) == 2

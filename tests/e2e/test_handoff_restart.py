@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -23,29 +21,13 @@ from sqlalchemy import select
 from storage.tables import outbox
 from storage.uow import Database
 from tests.bot_process import PROJECT, BotProcess, bot_environment
-from tests.conftest import administer, require_postgres, run_blocking
 from tests.fakes.telegram import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.slow
 
 ANN, OLGA, BORIS, MIA = 1001, 4242, 4343, 4444
 CLAIM_SECONDS = 3
-WAIT_SECONDS = 60.0
 CARD = "New conversation #1 for you"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the test's own; the bot process migrates it at start-up."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_e2e_handoff_{os.getpid()}"
-    recreate = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    run_blocking(administer(server, *recreate))
-    yield f"{server}/{name}"
-    run_blocking(administer(server, recreate[0]))
 
 
 @pytest.fixture
@@ -90,13 +72,6 @@ def cards_to(fake: FakeTelegram, chat_id: int) -> list[SentMessage]:
     return [m for m in fake.sent if m.chat_id == chat_id and m.text.startswith(CARD)]
 
 
-async def wait_for(fake: FakeTelegram, bot: BotProcess, condition: Any, what: str) -> None:
-    try:
-        await fake.wait_until(condition, WAIT_SECONDS)
-    except AssertionError:
-        raise AssertionError(f"{what}: not within {WAIT_SECONDS}s\n{bot.log()[-4000:]}") from None
-
-
 async def all_sent(database_url: str) -> bool:
     database = Database.from_url(database_url)
     try:
@@ -123,15 +98,13 @@ async def test_a_claim_deadline_survives_a_kill_and_fires_once_then_a_manager_re
     try:
         for rep in (OLGA, BORIS):
             fake.user_message(rep, "/online", first_name="Rep")
-        await wait_for(fake, first, lambda: len(fake.sent) == 2, "both reps told they are online")
+        await first.eventually(lambda: len(fake.sent) == 2, what="both reps told they are online")
         fake.user_message(ANN, "/human", first_name="Ann")
-        await wait_for(
-            fake, first, lambda: cards_to(fake, OLGA) or cards_to(fake, BORIS), "the first card"
+        await first.eventually(
+            lambda: cards_to(fake, OLGA) or cards_to(fake, BORIS), what="the first card"
         )
-        for _ in range(100):  # the card's row is marked sent right after the Bot API answered
-            if await all_sent(database_url):
-                break
-            await asyncio.sleep(0.05)
+        # The card's row is marked sent right after the Bot API answered.
+        await first.eventually(lambda: all_sent(database_url), what="every outbox row sent")
     finally:
         await first.kill()
     offered_first = OLGA if cards_to(fake, OLGA) else BORIS
@@ -139,8 +112,8 @@ async def test_a_claim_deadline_survives_a_kill_and_fires_once_then_a_manager_re
     await asyncio.sleep(CLAIM_SECONDS + 1)  # the deadline passes while no bot runs
 
     async with BotProcess(env, tmp_path / "restarted.log") as bot:
-        await wait_for(fake, bot, lambda: cards_to(fake, offered_next), "the card to the next rep")
-        await wait_for(fake, bot, lambda: cards_to(fake, MIA), "the card to the manager")
+        await bot.eventually(lambda: cards_to(fake, offered_next), what="the card to the next rep")
+        await bot.eventually(lambda: cards_to(fake, MIA), what="the card to the manager")
         # Long enough for any timer left to fire again: the scheduler polls every 5 s.
         await asyncio.sleep(CLAIM_SECONDS + 6)
         assert [len(cards_to(fake, chat)) for chat in (offered_first, offered_next, MIA)] == [
@@ -155,17 +128,15 @@ async def test_a_claim_deadline_survives_a_kill_and_fires_once_then_a_manager_re
 
         said = await touchpoint(env, "handoffs", "assign", "1", "--rep", str(ids[offered_first]))
         assert said.startswith("hand-off 1 assigned to ")
-        await wait_for(fake, bot, lambda: len(cards_to(fake, offered_first)) == 2, "the new card")
-        await wait_for(fake, bot, lambda: len(fake.texts_to(ANN)) == 2, "the customer told")
+        await bot.eventually(lambda: len(cards_to(fake, offered_first)) == 2, what="the new card")
+        await bot.eventually(lambda: len(fake.texts_to(ANN)) == 2, what="the customer told")
         assert fake.texts_to(ANN)[1].endswith("from our team has joined and will answer you here.")
         name = "Olga" if offered_first == OLGA else "Boris"
-        for told in (offered_next, MIA):  # those who were offered it learn who has it now
-            await wait_for(
-                fake,
-                bot,
-                lambda chat=told: f"Conversation #1 was taken by {name}." in fake.texts_to(chat),
-                "the others told",
-            )
+        taken = f"Conversation #1 was taken by {name}."
+        await bot.eventually(  # those who were offered it learn who has it now
+            lambda: all(taken in fake.texts_to(chat) for chat in (offered_next, MIA)),
+            what="the others told",
+        )
         assert await bot.stop() == 0
 
     shown = json.loads(await touchpoint(env, "handoffs", "show", "1", "--json"))

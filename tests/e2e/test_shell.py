@@ -6,13 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import administer, require_postgres, run_blocking
 
 pytestmark = pytest.mark.slow
 
@@ -51,26 +47,15 @@ def json_of(env: dict[str, str], *args: str) -> Any:
     return json.loads(done.stdout)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
     base = {
         k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "IMAP_", "SMTP_"))
     }
-    base.update(NO_COLOR="1", COMPANY_NAME="Northwind Test", CATALOG_DIR="")
-    if request.param == "sqlite":
-        base["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'shell.db'}"
-        yield base
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_e2e_{os.getpid()}"
-    run_blocking(
-        administer(
-            server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
-        )
+    base.update(
+        NO_COLOR="1", COMPANY_NAME="Northwind Test", CATALOG_DIR="", DATABASE_URL=database_url
     )
-    base["DATABASE_URL"] = f"{server}/{name}"
-    yield base
-    run_blocking(administer(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    return base
 
 
 def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -> None:

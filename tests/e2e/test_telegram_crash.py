@@ -8,10 +8,9 @@ nothing at all.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from sqlalchemy import select
 from storage.tables import dead_letters, messages, outbox
 from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
-from tests.conftest import administer, require_postgres, run_blocking
 from tests.fakes.telegram import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.slow
@@ -36,20 +34,6 @@ REPLIES = CHATS * REPLIES_PER_CHAT
 # keeps the test from waiting the production minute.
 LEASE_SECONDS = "2"
 WAIT_SECONDS = 120.0
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the test's own; the bot process migrates it at start-up."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_e2e_crash_{os.getpid()}"
-    recreate = (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    run_blocking(administer(server, *recreate))
-    yield f"{server}/{name}"
-    run_blocking(administer(server, recreate[0]))
 
 
 @pytest.fixture
@@ -159,14 +143,6 @@ def every_chat_answered(fake: FakeTelegram) -> Callable[[], bool]:
     return answered
 
 
-async def wait_for(fake: FakeTelegram, condition: Callable[[], bool], bot: BotProcess) -> None:
-    """Wait (generously) for `condition`; on a timeout, show what the bot logged."""
-    try:
-        await fake.wait_until(condition, WAIT_SECONDS)
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n--- bot log ---\n{bot.log()[-4000:]}") from None
-
-
 async def run_to_the_end(fake: FakeTelegram, env: dict[str, str], log: Path) -> None:
     """Start the bot again and stop it (gracefully) once every chat has all its replies."""
     started = time.monotonic()  # the fake stamps calls with this clock
@@ -175,8 +151,15 @@ async def run_to_the_end(fake: FakeTelegram, env: dict[str, str], log: Path) -> 
         return any(c.method == "getUpdates" and c.at > started for c in fake.calls)
 
     async with BotProcess(env, log) as bot:
-        await wait_for(fake, polls, bot)
-        await wait_for(fake, every_chat_answered(fake), bot)
+        await bot.eventually(
+            polls, what="a getUpdates poll", timeout=WAIT_SECONDS, context=fake.recent_calls
+        )
+        await bot.eventually(
+            every_chat_answered(fake),
+            what="every reply",
+            timeout=WAIT_SECONDS,
+            context=fake.recent_calls,
+        )
         assert await bot.stop() == 0, bot.log()[-4000:]
 
 
@@ -232,7 +215,12 @@ async def test_a_killed_bot_loses_nothing_and_repeats_at_most_the_reply_in_fligh
     first = BotProcess(env, tmp_path / "killed.log")
     await first.start()
     try:
-        await wait_for(fake, lambda: len(fake.sent) >= kill_after, first)
+        await first.eventually(
+            lambda: len(fake.sent) >= kill_after,
+            what=f"{kill_after} replies",
+            timeout=WAIT_SECONDS,
+            context=fake.recent_calls,
+        )
     finally:
         await first.kill()
     sent_at_kill = len(fake.sent)
@@ -266,7 +254,12 @@ async def test_a_terminated_bot_delivers_what_is_due_and_loses_or_repeats_nothin
     env = environment(fake, database_url)
 
     async with BotProcess(env, tmp_path / "terminated.log") as first:
-        await wait_for(fake, lambda: len(fake.sent) >= REPLIES // 3, first)
+        await first.eventually(
+            lambda: len(fake.sent) >= REPLIES // 3,
+            what="a third of the replies",
+            timeout=WAIT_SECONDS,
+            context=fake.recent_calls,
+        )
         asked = time.monotonic()
         code = await first.stop(timeout=10.0)  # SIGTERM; a SIGKILL after 10 s makes it -9
         stopped_after = time.monotonic() - asked

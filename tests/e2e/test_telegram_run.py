@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ from storage.repos.outbox import NewOutbound
 from storage.tables import dead_letters, outbox, touchpoints
 from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
-from tests.conftest import administer, require_postgres, run_blocking
 from tests.fakes.telegram import FakeTelegram, SentMessage
 
 pytestmark = pytest.mark.slow
@@ -66,20 +64,6 @@ CONTACT_KEYBOARD = {
 
 
 # --- the bot process, its database and the CLI
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of this test's own; `touchpoint run` creates the schema itself."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'telegram.db'}"
-        return
-    server = require_postgres().rsplit("/", 1)[0]
-    name = f"touchpoint_telegram_e2e_{os.getpid()}"
-    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    run_blocking(administer(server, drop, f"CREATE DATABASE {name}"))
-    yield f"{server}/{name}"
-    run_blocking(administer(server, drop))
 
 
 @pytest.fixture
@@ -167,7 +151,11 @@ class Customer:
     async def hears(self, count: int) -> list[str]:
         """The bot's next `count` messages to this chat (waiting for them)."""
         wanted = self.heard + count
-        await self.fake.wait_until(lambda: len(self._messages()) >= wanted, WAIT)
+        await self.fake.wait_until(
+            lambda: len(self._messages()) >= wanted,
+            WAIT,
+            what=f"{wanted} messages to {self.chat_id}",
+        )
         new = self._messages()[self.heard : wanted]
         self.heard = wanted
         return [message.text for message in new]
@@ -195,7 +183,10 @@ class Customer:
 
 async def until_taken(fake: FakeTelegram, update: dict[str, Any]) -> None:
     """Until the bot has acknowledged `update`, which it does only after committing it."""
-    await fake.wait_until(lambda: fake.confirmed_offset > update["update_id"], WAIT)
+    acknowledged = f"update {update['update_id']} acknowledged"
+    await fake.wait_until(
+        lambda: fake.confirmed_offset > update["update_id"], WAIT, what=acknowledged
+    )
 
 
 # --- the tests
@@ -246,7 +237,11 @@ async def test_a_lead_captured_in_english_through_buttons_and_text(
         ann.presses("lead:confirm", on=summary)  # a second tap on the old summary
         assert await ann.hears(2) == [STALE_BUTTON_EN, MENU_EN]
         # Every button press was answered (no spinner left in the customer's client).
-        await fake.wait_until(lambda: len(fake.answered_callbacks) == len(ann.pressed), WAIT)
+        await fake.wait_until(
+            lambda: len(fake.answered_callbacks) == len(ann.pressed),
+            WAIT,
+            what="every press answered",
+        )
         assert [a["callback_query_id"] for a in fake.answered_callbacks] == ann.pressed
 
     assert ann.unheard() == []  # nothing beyond the transcript (a stop delivers what is due)
@@ -398,7 +393,11 @@ async def test_forged_buttons_and_someone_elses_contact_are_not_taken(
             "and a sales rep will contact you shortly."
         ]
         # The rejected presses were answered too.
-        await fake.wait_until(lambda: len(fake.answered_callbacks) == len(kate.pressed), WAIT)
+        await fake.wait_until(
+            lambda: len(fake.answered_callbacks) == len(kate.pressed),
+            WAIT,
+            what="every press answered",
+        )
         assert [a["callback_query_id"] for a in fake.answered_callbacks] == kate.pressed
 
     assert kate.unheard() == []  # nothing beyond the transcript (a stop delivers what is due)
@@ -451,7 +450,9 @@ async def test_a_poison_update_first_in_the_queue_is_parked_and_never_stops_the_
     ann.says("/start")
     async with touchpoint_run(database_url, fake, tmp_path):
         assert await ann.hears(2) == [GREETING_EN, MENU_EN]
-        await fake.wait_until(lambda: fake.confirmed_offset > poison["update_id"] + 1, WAIT)
+        await fake.wait_until(
+            lambda: fake.confirmed_offset > poison["update_id"] + 1, WAIT, what="the poison passed"
+        )
     async with touchpoint_run(database_url, fake, tmp_path):  # a restart does not meet it again
         ann.says("/help")
         [help_text] = await ann.hears(1)
@@ -498,7 +499,7 @@ async def test_a_rejected_token_is_reported_without_printing_or_storing_it(
     revoked = "7654321:AAH-revoked_SecretPart"  # the fake answers 401 to any other token
     env = environment(sqlite_url, fake, TELEGRAM_BOT_TOKEN=revoked)
     async with BotProcess(env, tmp_path / "bot.log") as bot:
-        await fake.wait_until(lambda: bot.returncode is not None, WAIT)
+        await fake.wait_until(lambda: bot.returncode is not None, WAIT, what="the bot exiting")
     assert bot.returncode not in (None, 0)
     log = bot.log()
     assert "TELEGRAM_BOT_TOKEN" in log  # and the operator learns which setting is wrong

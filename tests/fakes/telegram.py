@@ -14,7 +14,6 @@ what the bot did. The fake never connects anywhere except a webhook on 127.0.0.1
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import json
 import socket
@@ -33,10 +32,13 @@ from tests.fakes.telegram_http import post_json, read_params
 from tests.fakes.telegram_queue import UpdateQueue
 from tests.fakes.telegram_records import Call, SentMessage
 from tests.fakes.telegram_updates import UpdateBuilder, new_user
+from tests.waiting import eventually
 
 __all__ = ["REGISTERED", "Call", "FakeTelegram", "SentMessage"]
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Tests wait on the fake often and react to what it saw (a fault after the 100th send): poll fast.
+POLL_SECONDS = 0.005
 
 
 class _Registered(enum.Enum):
@@ -245,31 +247,34 @@ class FakeTelegram:
 
     # The `timeout` parameters (ASYNC109) keep test lines short: `await fake.wait_sent(2, 3)`.
     async def wait_sent(self, count: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        try:
-            await self.wait_until(lambda: len(self.sent) >= count, timeout)
-        except AssertionError:
+        def what_was_sent() -> str:
             texts = [m.text for m in self.sent]
-            raise AssertionError(
-                f"expected {count} sent messages within {timeout}s, got {len(texts)}: {texts!r}; "
-                f"recent calls: {self._recent_calls()}"
-            ) from None
+            return f"sent {len(texts)}: {texts!r}\n{self.recent_calls()}"
+
+        await eventually(
+            lambda: len(self.sent) >= count,
+            what=f"{count} sent messages",
+            timeout=timeout,
+            interval=POLL_SECONDS,
+            context=what_was_sent,
+        )
 
     async def wait_until(
         self,
-        predicate: Callable[[], bool],
+        predicate: Callable[[], object],
         timeout: float = 10.0,  # noqa: ASYNC109
+        *,
+        what: str = "the condition",
     ) -> None:
-        # Polling rather than notifications: predicates may look at state the fake cannot see.
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"condition not met within {timeout}s; recent calls: {self._recent_calls()}"
-                )
-            await asyncio.sleep(0.005)
+        """`eventually`, showing on a timeout what the bot asked of the fake last. (Polling
+        rather than notifications: predicates may look at state the fake cannot see.)"""
+        await eventually(
+            predicate, what=what, timeout=timeout, interval=POLL_SECONDS, context=self.recent_calls
+        )
 
-    def _recent_calls(self) -> str:
-        return ", ".join(f"{call.method}→{call.status}" for call in self.calls[-10:]) or "none"
+    def recent_calls(self) -> str:
+        calls = ", ".join(f"{call.method}→{call.status}" for call in self.calls[-10:])
+        return f"recent calls: {calls or 'none'}"
 
     # --- webhook side
 

@@ -3,7 +3,6 @@ the same database, a database that cannot be reached, and a reply catalog an ope
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from bot.turn import Services
 from handlers.catalog import CATALOG_DIR
 from storage import tables
 from storage.uow import Database, UnitOfWork
+from tests.waiting import eventually
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://u:p@127.0.0.1:1/x"
 
@@ -191,13 +191,13 @@ class TurnHeldAtTheLock:
             " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
         )
         async with self._database.engine.connect() as observer:
-            for _ in range(500):
+
+            async def waiting_turn() -> int | None:
                 pids = list((await observer.execute(waiting)).scalars())
-                if pids:
-                    await observer.execute(
-                        text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]}
-                    )
-                    return
-                await observer.commit()
-                await asyncio.sleep(0.01)
-        raise AssertionError("no turn ever waited for the conversation lock")
+                await observer.commit()  # the next poll reads pg_stat_activity afresh
+                return pids[0] if pids else None
+
+            pid = await eventually(
+                waiting_turn, what="a turn waiting for the conversation lock", interval=0.01
+            )
+            await observer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})

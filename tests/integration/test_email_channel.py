@@ -18,7 +18,7 @@ import base64
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -44,6 +44,7 @@ from storage.uow import Database
 from tests.services import smtp as smtp_service
 from tests.services.dovecot import Dovecot
 from tests.services.smtp import Envelope, SmtpServer
+from tests.waiting import eventually
 
 smtp_server = smtp_service.smtp_server  # the fixture, made visible to this module
 
@@ -51,7 +52,6 @@ BOT = "bot@example.com"
 EMAIL_FROM = "Example Sales <bot@example.com>"
 LOOP_TOKEN = "touchpoint-integration"
 WATERMARK_KEY = f"{BOT}@127.0.0.1/INBOX"
-WAIT = 30.0  # seconds: a bound for "eventually" on a loaded machine, never a measurement
 REPLY_HEADERS = [
     "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
     "Auto-Submitted", "X-Auto-Response-Suppress", LOOP_HEADER, "MIME-Version", "Content-Type",
@@ -170,7 +170,7 @@ class EmailBot:
             stored = await self.watermarks.load()
             return stored is not None and stored[1] >= uid
 
-        await until(past, f"the watermark passing UID {uid}")
+        await eventually(past, what=f"the watermark passing UID {uid}")
 
 
 # --- customers writing mail ------------------------------------------------------------------
@@ -232,7 +232,9 @@ class MailCustomer:
     async def receives(self, count: int) -> list[EmailMessage]:
         """The bot's next `count` mails to this customer (waiting for them)."""
         wanted = self.heard + count
-        await until(lambda: len(self.envelopes()) >= wanted, f"{wanted} mails to {self.address}")
+        await eventually(
+            lambda: len(self.envelopes()) >= wanted, what=f"{wanted} mails to {self.address}"
+        )
         new = self.envelopes()[self.heard : wanted]
         self.heard = wanted
         return [envelope.parsed() for envelope in new]
@@ -299,7 +301,7 @@ async def rows_settled(database: Database) -> bool:
 
 async def settled(database: Database) -> None:
     """Until every queued answer is marked sent or failed (the SMTP server has it before)."""
-    await until(lambda: rows_settled(database), "every outbox row settled")
+    await eventually(lambda: rows_settled(database), what="every outbox row settled")
 
 
 async def inbound_keys(database: Database) -> list[str]:
@@ -346,19 +348,6 @@ async def conversation_ids(database: Database, address: str) -> set[int]:
     async with database.transaction() as uow:
         since = utc_now().replace(year=2000)
         return {c.id for c in await uow.conversations.recent_for_address("email", address, since)}
-
-
-async def until(condition: Callable[[], bool | Awaitable[bool]], what: str) -> None:
-    """Wait until `condition` holds; fail after WAIT seconds, naming what never happened."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while True:
-        outcome = condition()
-        if outcome if isinstance(outcome, bool) else await outcome:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"still waiting for {what} after {WAIT} s")
-        await asyncio.sleep(0.05)
 
 
 # --- fixtures --------------------------------------------------------------------------------
@@ -627,11 +616,13 @@ async def test_kicks_in_the_middle_of_a_backlog_lose_and_repeat_nothing(
 
     async with EmailBot(database, inbox, smtp_server) as bot:
         # Kicked twice while the sweep is still reading the backlog.
-        await until(lambda: stored_at_least(database, 10), "10 mails stored")
+        await eventually(lambda: stored_at_least(database, 10), what="10 mails stored")
         await asyncio.to_thread(inbox.kick, BOT)
-        await until(lambda: stored_at_least(database, 30), "30 mails stored")
+        await eventually(lambda: stored_at_least(database, 30), what="30 mails stored")
         await asyncio.to_thread(inbox.kick, BOT)
-        await until(lambda: len(smtp_server.envelopes) >= len(backlog), "an answer to each mail")
+        await eventually(
+            lambda: len(smtp_server.envelopes) >= len(backlog), what="an answer to each mail"
+        )
         await bot.taken(backlog[-1].uid)
         await settled(database)
 
@@ -676,7 +667,7 @@ async def test_a_reply_refused_with_550_fails_and_marks_the_address_unreachable(
     async def marked() -> bool:
         return bool(await touchpoints_of(bot.database, "unreachable"))
 
-    await until(marked, "the address marked unreachable")
+    await eventually(marked, what="the address marked unreachable")
 
     assert smtp_server.envelopes == []
     assert smtp_server.commands("RCPT") == ["RCPT TO:<gone@initech.example>"]  # never retried

@@ -610,5 +610,7 @@ async def test_wait_sent_names_what_was_sent_when_it_times_out(
 ) -> None:
     await ptb.send_message(ANN, "only one")
 
-    with pytest.raises(AssertionError, match=r"expected 2 sent messages.*'only one'.*sendMessage"):
+    with pytest.raises(
+        AssertionError, match=r"(?s)waiting for 2 sent messages.*'only one'.*sendMessage"
+    ):
         await fake.wait_sent(2, timeout=0.05)

@@ -19,11 +19,12 @@ from bot.model import Address, utc_now
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_records import SentMessage
-from tests.integration.test_email_channel import BOT, MailCustomer, plain_text, quoting, until
+from tests.integration.test_email_channel import BOT, MailCustomer, plain_text, quoting
 from tests.omni_harness import OmniBot, TelegramPerson, buttons, settled
 from tests.services import smtp as smtp_service
 from tests.services.dovecot import Dovecot
 from tests.services.smtp import SmtpServer
+from tests.waiting import eventually
 
 smtp_server = smtp_service.smtp_server  # the fixture, made visible to this module
 
@@ -184,7 +185,7 @@ async def test_two_reps_press_claim_at_the_same_moment_one_wins_the_other_is_tol
     ann = TelegramPerson(fake, ANN, "Ann")
     ann.says("/human")
     await ann.receives(1)
-    await until(lambda: len(olga.received()) + len(boris.received()) == 3, "the card")
+    await eventually(lambda: len(olga.received()) + len(boris.received()) == 3, what="the card")
 
     # Both presses reach the bot in one getUpdates batch; whoever was not offered the card
     # presses Claim on a message of their own (the number is all a claim needs).
@@ -197,7 +198,7 @@ async def test_two_reps_press_claim_at_the_same_moment_one_wins_the_other_is_tol
     def claim_answers() -> list[str]:
         return [t for t in answers() if re.match(r"Conversation #1 (is yours|was taken by)", t)]
 
-    await until(lambda: len(claim_answers()) >= 2, "both reps answered")
+    await eventually(lambda: len(claim_answers()) >= 2, what="both reps answered")
     await settled(bot)
     won = [text for text in answers() if text.startswith("Conversation #1 is yours.")]
     lost = [text for text in answers() if text.startswith("Conversation #1 was taken by ")]

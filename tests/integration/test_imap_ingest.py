@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +20,7 @@ import pytest
 from channels.email.imap import HandOverFailed, ImapConfig, ImapConfigError, ImapIngest
 from channels.email.mail import FetchedMail
 from tests.services.dovecot import Dovecot
+from tests.waiting import eventually
 
 BOT = "bot@example.com"
 WAIT = 20.0  # generous bound for "promptly": never a timing assertion, only a hang detector
@@ -113,15 +114,6 @@ async def running(ingest: ImapIngest, handle: Recorder) -> AsyncIterator[None]:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait until `condition()` holds; fail after WAIT seconds."""
-    for _ in range(int(WAIT / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"still not true after {WAIT} s")
 
 
 async def test_mails_are_handed_over_in_uid_order_with_their_exact_bytes(
@@ -237,10 +229,18 @@ async def test_a_kicked_connection_is_reconnected_and_nothing_is_lost(
     config = imap_config(dovecot, mailbox, idle_seconds=300.0, sweep_seconds=300.0)
 
     async with ingest_of(config, store) as ingest, running(ingest, inbox):
-        await until(lambda: store.value is not None and store.value[1] == first_uid)
+        await eventually(
+            lambda: store.value is not None and store.value[1] == first_uid,
+            what="the watermark at the first mail",
+            timeout=WAIT,
+        )
         dovecot.kick(BOT)
         await dovecot.append(BOT, during, mailbox)
-        await until(lambda: len(inbox.mails) == 2 and connects(caplog) == 2)
+        await eventually(
+            lambda: len(inbox.mails) == 2 and connects(caplog) == 2,
+            what="both mails, over a second connection",
+            timeout=WAIT,
+        )
 
     assert inbox.raws == [before, during]
 
@@ -255,10 +255,12 @@ async def test_idle_hands_over_a_new_mail_promptly(dovecot: Dovecot, mailbox: st
     store, inbox = MemoryWatermarks(), Recorder()
 
     async with ingest_of(config, store) as ingest, running(ingest, inbox):
-        await until(lambda: store.value is not None)  # the first sweep ran: IDLE comes next
+        await eventually(
+            lambda: store.value is not None, what="the first sweep (IDLE next)", timeout=WAIT
+        )
         pushed = mail("Pushed")
         await dovecot.append(BOT, pushed, mailbox)
-        await until(lambda: len(inbox.mails) == 1)
+        await eventually(lambda: len(inbox.mails) == 1, what="the pushed mail", timeout=WAIT)
 
     assert inbox.raws == [pushed]
 
@@ -367,8 +369,10 @@ async def test_idle_answered_with_bye_is_bounded_and_the_ingest_reconnects() -> 
     store = MemoryWatermarks()
     try:
         async with ingest_of(config, store) as ingest, running(ingest, Recorder()):
-            await until(lambda: fake.idles == 2)
-        await until(lambda: fake.open == 0)  # the ingest logged out and closed its connection
+            await eventually(lambda: fake.idles == 2, what="IDLE on a new connection", timeout=WAIT)
+        await eventually(
+            lambda: fake.open == 0, what="the ingest logging out and closing", timeout=WAIT
+        )
     finally:
         server.close()
 

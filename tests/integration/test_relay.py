@@ -19,6 +19,7 @@ from tests.integration.helpers import (
     stored_messages,
     unreachable_like,
 )
+from tests.waiting import eventually
 
 GREETING = (
     "Hello! I'm the Touchpoint assistant. I can prepare an offer for you, help with an "
@@ -245,10 +246,10 @@ async def test_relay_loop_survives_a_database_outage(
     relay = Relay(unreachable, bot.channels, policy=RelayPolicy(poll_seconds=0.01))
     try:
         running = asyncio.create_task(relay.run())
-        for _ in range(500):
-            if len(_relay_errors(caplog)) >= 3 or running.done():
-                break
-            await asyncio.sleep(0.01)
+        await eventually(
+            lambda: len(_relay_errors(caplog)) >= 3 or running.done(),
+            what="three failed polls (or the relay ending)",
+        )
         assert not running.done()
         relay.stop()
         await running

@@ -3,7 +3,6 @@ python-telegram-bot talking HTTP to the fake Bot API."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,6 +15,7 @@ from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_records import SentMessage
 from tests.telegram_harness import TelegramBot
+from tests.waiting import eventually
 
 ANN = 1001
 GREETING = (
@@ -137,7 +137,7 @@ async def test_blocking_makes_the_customer_unreachable_and_unblocking_reverses_i
         await fake.wait_sent(2)
         fake.user_blocks_bot(ANN)
         await fake.wait_until(lambda: fake.pending_updates == 0)
-        await _wait_for_touchpoint(database, "blocked")
+        await eventually(lambda: recorded(database, "blocked"), what="a blocked touchpoint")
         async with database.transaction() as uow:
             assert not await uow.contacts.is_reachable("telegram", str(ANN))
         fake.user_unblocks_bot(ANN)
@@ -168,7 +168,9 @@ async def test_403_marks_the_customer_unreachable_without_retrying(
     )
     async with TelegramBot(database, fake):
         fake.user_message(ANN, "hello")
-        await _wait_for_touchpoint(database, "unreachable")
+        await eventually(
+            lambda: recorded(database, "unreachable"), what="an unreachable touchpoint"
+        )
     send_calls = [call for call in fake.calls if call.method.lower() == "sendmessage"]
     assert len(send_calls) == 1  # the second reply of the turn was not even tried
     async with database.transaction() as uow:
@@ -179,7 +181,7 @@ async def test_400_fails_the_reply_with_the_reason(database: Database, fake: Fak
     fake.add_fault("sendMessage", 400, description="Bad Request: chat not found")
     async with TelegramBot(database, fake):
         fake.user_message(ANN, "thanks")
-        await _wait_for_touchpoint(database, "failed")
+        await eventually(lambda: recorded(database, "failed"), what="a failed touchpoint")
     async with database.transaction() as uow:
         [failed] = await uow.touchpoints.search(kind="failed")
     assert "chat not found" in str(failed.details["reason"]).lower()
@@ -356,10 +358,7 @@ async def test_a_registered_rep_gets_the_rep_help_not_the_customer_menu(
         assert [t.kind for t in await uow.touchpoints.search()] == ["rep_message", "delivered"]
 
 
-async def _wait_for_touchpoint(database: Database, kind: str) -> None:
-    for _ in range(400):
-        async with database.transaction() as uow:
-            if await uow.touchpoints.search(kind=kind):
-                return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"no {kind} touchpoint")
+async def recorded(database: Database, kind: str) -> bool:
+    """A touchpoint of `kind` is stored."""
+    async with database.transaction() as uow:
+        return bool(await uow.touchpoints.search(kind=kind))

@@ -31,6 +31,8 @@ from typing import Any
 import aioimaplib
 import pytest
 
+from tests.waiting import eventually
+
 HOST = "127.0.0.1"
 USERS = ("bot@example.com", "customer@example.org")
 START_SECONDS = 15.0
@@ -122,7 +124,7 @@ class Dovecot:
 
         Like a server rebuilding a mailbox, this first drops the user's connections.
         """
-        await asyncio.to_thread(self._disconnect, user)
+        await self._disconnect(user)
         if mailbox.upper() == "INBOX":  # Dovecot refuses to delete INBOX: remove its folder
             await asyncio.to_thread(shutil.rmtree, self._inbox(user), True)
             return
@@ -170,14 +172,20 @@ class Dovecot:
                 raise RuntimeError(f"Dovecot did not start:\n{details}")
             time.sleep(0.05)
 
-    def _disconnect(self, user: str) -> None:
+    async def _disconnect(self, user: str) -> None:
         """Kick `user` and wait until their sessions are gone (so no one writes the mailbox)."""
-        self.kick(user)
-        deadline = time.monotonic() + 10
-        while user in self._doveadm("who", "-1", user).split():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{user} still connected after a kick")
-            time.sleep(0.05)
+        await asyncio.to_thread(self.kick, user)
+        await eventually(
+            lambda: self._gone(user),
+            what=f"{user} disconnected by a kick",
+            timeout=10,
+            interval=0.05,
+            context=self.log,
+        )
+
+    async def _gone(self, user: str) -> bool:
+        who = await asyncio.to_thread(self._doveadm, "who", "-1", user)
+        return user not in who.split()
 
     def _doveadm(self, *args: str) -> str:
         command = [_binaries()["doveadm"], "-c", str(self.root / "dovecot.conf"), *args]
