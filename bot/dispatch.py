@@ -80,6 +80,10 @@ class Dispatcher:
         self._on_commit = on_commit
         self._locks = KeyedLock()
 
+    @property
+    def services(self) -> Services:
+        return self._services
+
     async def accept(self, message: InboundMessage) -> AcceptResult:
         """Handle, record or park `message`; raises only when the database is unavailable."""
         message = storable(message)

@@ -79,7 +79,9 @@ async def claim(
     lang = rep_language(rep)
     if handoff is None or handoff.status not in ("queued", "offered"):
         return await _already_taken(ctx, rep, handoff, number)
-    if not await ctx.uow.handoffs.claim(handoff.id, rep.id, now):
+    if not may_claim(rep, handoff):
+        return _not_yours(ctx, rep, handoff.id)
+    if not await ctx.uow.handoffs.claim(handoff.id, rep.id, now, offered_only=not _manager(rep)):
         return await _already_taken(ctx, rep, await ctx.uow.handoffs.get(handoff.id), number)
     await start_idle_clock(ctx, handoff, now)
     actions = [CustomerAction(handoff.conversation_id, _claimed(rep, handoff))]
@@ -88,6 +90,17 @@ async def claim(
         actions.append(CustomerAction(handoff.conversation_id, said))
     text = ctx.say("rep.claimed", lang, number=handoff.id)
     return Desk(to_rep=(text,), about=handoff.conversation_id, customer=tuple(actions))
+
+
+def may_claim(rep: Rep, handoff: Handoff) -> bool:
+    """A hand-off is claimed by the rep it is offered to now (who speaks the language and has
+    room: assignment chose them), or by a manager; not by any rep who learns its number."""
+    offered_to_rep = handoff.status == "offered" and handoff.rep_id == rep.id
+    return offered_to_rep or _manager(rep)
+
+
+def _manager(rep: Rep) -> bool:
+    return rep.role == "manager"
 
 
 def _claimed(rep: Rep, handoff: Handoff) -> Action:

@@ -105,6 +105,16 @@ class OmniBot:
             found = await uow.touchpoints.search(conversation_id=handoff.conversation_id)
         return [(t.kind, t.details.get("latency")) for t in found if t.kind in HANDOFF_KINDS]
 
+    async def email_taken(self, uid: int) -> None:
+        """Until the mail with `uid` is committed (the watermark moves only after that)."""
+        watermarks = DatabaseWatermarks(self.database, WATERMARK_KEY)
+
+        async def past() -> bool:
+            stored = await watermarks.load()
+            return stored is not None and stored[1] >= uid
+
+        await eventually(past, what=f"the watermark passing UID {uid}")
+
     async def reps_on_duty(self) -> set[str]:
         async with self.database.transaction() as uow:
             return {rep.name for rep in await uow.reps.on_duty()}

@@ -84,13 +84,18 @@ class HandoffRepository:
         )
         return (await self._db.execute(statement)).rowcount == 1
 
-    async def claim(self, handoff_id: int, rep_id: int, now: datetime) -> bool:
-        """Take a waiting hand-off: exactly one rep wins a race (a conditional update)."""
+    async def claim(
+        self, handoff_id: int, rep_id: int, now: datetime, *, offered_only: bool = True
+    ) -> bool:
+        """Take a waiting hand-off: exactly one rep wins a race (a conditional update). With
+        `offered_only` (a rep, not a manager) only while it is offered to that very rep."""
         statement = (
             update(handoffs)
             .where(handoffs.c.id == handoff_id, handoffs.c.status.in_(WAITING))
             .values(status="claimed", rep_id=rep_id, claimed_at=now)
         )
+        if offered_only:
+            statement = statement.where(handoffs.c.status == "offered", handoffs.c.rep_id == rep_id)
         return (await self._db.execute(statement)).rowcount == 1
 
     async def assign(self, handoff_id: int, rep_id: int, now: datetime) -> bool:

@@ -111,7 +111,7 @@ def email_config(dovecot: Dovecot, smtp: SmtpServer) -> EmailConfig:
         timeout=10.0,
         helo_name="localhost",
     )
-    ours = Ours(frozenset({BOT}), LOOP_TOKEN, frozenset({"example.com"}))
+    ours = Ours(frozenset({BOT}), LOOP_TOKEN, frozenset({"example.com"}), reply_base=BOT)
     return EmailConfig(imap, smtp_config, EMAIL_FROM, ours, message_id_domain="example.com")
 
 
@@ -204,7 +204,8 @@ class MailCustomer:
         replying_to: EmailMessage | None = None,
         headers: Sequence[tuple[str, str]] = (),
     ) -> Sent:
-        """A plain-text mail; `replying_to` threads it under one of the bot's answers."""
+        """A plain-text mail; `replying_to` threads it under one of the bot's answers and, as
+        a mail client does, sends it to that mail's Reply-To when it has one."""
         message_id = make_msgid(domain="customer.example")
         thread: list[tuple[str, str]] = []
         if replying_to is not None:
@@ -214,7 +215,7 @@ class MailCustomer:
         sender = f"{self.name} <{self.address}>" if self.name else self.address
         head = [
             ("From", sender),
-            ("To", EMAIL_FROM),
+            ("To", str(replying_to["Reply-To"] or EMAIL_FROM) if replying_to else EMAIL_FROM),
             ("Subject", subject),
             ("Date", format_datetime(utc_now())),
             ("Message-ID", message_id),

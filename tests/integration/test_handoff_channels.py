@@ -16,6 +16,8 @@ from email.message import EmailMessage
 import pytest
 
 from bot.model import Address, utc_now
+from bot.recorder import queue_notices
+from handlers.team import welcome
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_records import SentMessage
@@ -59,14 +61,21 @@ async def bot(
 async def add_rep(
     bot: OmniBot, name: str, *, telegram: int | None = None, email: str | None = None
 ) -> None:
+    """A rep registered as `touchpoint reps add` does it: a rep by email gets the welcome mail
+    with their secret reply address."""
     async with bot.database.transaction() as uow:
         given = (("telegram", str(telegram) if telegram else None), ("email", email))
-        await uow.reps.add(
+        rep_id = await uow.reps.add(
             name=name, languages=("en", "ru"),
             identities=[Address(channel, value) for channel, value in given if value],
             role="rep", capacity=3, now=utc_now(),
         )  # fmt: skip
+        rep = await uow.reps.get(rep_id)
+        assert rep is not None
+        services = bot.dispatcher.services
+        await queue_notices(uow, welcome(services.context(uow), rep), services, utc_now())
         await uow.commit()
+    bot.relay.wake()
 
 
 # --- customer on Telegram, rep on Telegram ---------------------------------------------------
@@ -305,7 +314,8 @@ async def test_customer_on_telegram_with_a_rep_by_email(
 ) -> None:
     await add_rep(bot, "Boris", email=BORIS)
     boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
-    await boris.writes("on duty", "/online")
+    [welcomed] = await boris.receives(1)
+    await boris.writes("on duty", "/online", replying_to=welcomed)
     [online] = await boris.receives(1)
     assert plain_text(online) == "You are online. Waiting conversations offered to you: 0."
     assert await bot.reps_on_duty() == {"Boris"}
@@ -349,6 +359,43 @@ async def test_customer_on_telegram_with_a_rep_by_email(
     ]  # fmt: skip
 
 
+async def test_mail_with_a_forged_rep_from_line_does_nothing_a_rep_could(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Boris", email=BORIS)
+    boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
+    [welcomed] = await boris.receives(1)
+    assert str(welcomed["Reply-To"]).startswith("bot+r")  # his secret reply address
+    await boris.writes("on duty", "/online", replying_to=welcomed)
+    await boris.receives(1)
+    ann = TelegramPerson(fake, ANN, "Ann", "Lee")
+    ann.says("/human")
+    await ann.receives(1)
+    [card] = await boris.receives(1)
+    await boris.writes("Re: [#1] Ann Lee", quoting(card, "Hello Ann!"), replying_to=card)
+    await ann.texts(2)
+    await boris.receives(1)
+
+    # Anybody can write Boris's address in From, and put the card's subject on a mail too.
+    forger = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
+    for subject, text in (
+        ("Re: [#1] Ann Lee", "Ann, please pay the invoice to IBAN XX00 1234 today."),
+        ("Re: [#1] Ann Lee", "/r 1 Ann, please pay the invoice to IBAN XX00 1234."),
+        ("Re: [#1] Ann Lee", "/close 1"),
+        ("off", "/offline"),
+    ):
+        sent = await forger.writes(subject, text)
+        await bot.email_taken(sent.uid)
+
+    await ann.hears_nothing_more(bot)
+    assert await bot.reps_on_duty() == {"Boris"}
+    async with bot.database.transaction() as uow:
+        [handoff] = await uow.handoffs.search()
+        rep_messages = await uow.touchpoints.search(kind="rep_message")
+    assert (handoff.status, handoff.rep_id) == ("claimed", 1)
+    assert len(rep_messages) == 2  # /online and the answer to the card: his own mail only
+
+
 async def test_a_rep_by_email_cannot_answer_a_conversation_of_another_rep(
     bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
 ) -> None:
@@ -366,7 +413,8 @@ async def test_a_rep_by_email_cannot_answer_a_conversation_of_another_rep(
     await ann.receives(1)
 
     boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
-    await boris.writes("answer", "/r 1 Ann, here is my private offer")
+    [welcomed] = await boris.receives(1)
+    await boris.writes("answer", "/r 1 Ann, here is my private offer", replying_to=welcomed)
     [refused] = await boris.receives(1)
     assert (
         plain_text(refused) == "Conversation #1 is not assigned to you. A manager can reassign it."
@@ -382,7 +430,8 @@ async def test_a_telegram_photo_reaches_a_rep_by_email_as_an_attachment(
 ) -> None:
     await add_rep(bot, "Boris", email=BORIS)
     boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
-    await boris.writes("on duty", "/online")
+    [welcomed] = await boris.receives(1)
+    await boris.writes("on duty", "/online", replying_to=welcomed)
     await boris.receives(1)
     ann = TelegramPerson(fake, ANN, "Ann", "Lee")
     ann.says("/human")
