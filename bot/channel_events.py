@@ -62,9 +62,13 @@ async def process(
 async def _bounce(
     uow: UnitOfWork, message: InboundMessage, conversation: Conversation | None, now: datetime
 ) -> Touch:
-    """Map the report back to the conversation of our mail; a permanent one ends delivery."""
+    """Map the report back to the conversation of our mail. A permanent failure ends delivery
+    to the address only when the report names a mail we sent to that very address (by its
+    Message-ID): anybody can write a delivery report about anybody."""
     recipient = message.sender.external_id or (conversation.address if conversation else "")
-    if message.event == "bounced" and recipient:
+    ours = [message.in_reply_to] if message.in_reply_to else []
+    proven = bool(recipient) and await uow.outbox.sent_to(message.channel, recipient, ours)
+    if message.event == "bounced" and proven:
         await uow.contacts.set_reachable(message.channel, recipient, f"bounced: {message.text}")
     return Touch(
         kind=TouchpointKind(message.event),
@@ -77,6 +81,7 @@ async def _bounce(
             "recipient": recipient,
             "our_message": message.in_reply_to,
             "reason": message.text,
+            "acted": proven,  # False: no mail of ours to that address has that Message-ID
         },
     )
 

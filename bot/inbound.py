@@ -55,7 +55,8 @@ async def _handle(
     ctx = services.context(uow)
     lang = language_for(message, conversation, services.config.default_language)
     turn = Turn(message, stored_id, conversation, lang, now)
-    reachable_again = await _reachable_again(uow, conversation)
+    proves_sender = services.capabilities(conversation.channel).proves_sender
+    reachable_again = await _reachable_again(uow, conversation, proves_sender=proves_sender)
     routed = await services.business.on_message(turn, ctx)
     if routed.conversation is not None:
         turn = replace(turn, conversation=routed.conversation)
@@ -140,17 +141,21 @@ async def _edit(
     return AcceptResult(Outcome.EDITED, conversation_id=conversation.id)
 
 
-async def _reachable_again(uow: UnitOfWork, conversation: Conversation) -> tuple[Event, ...]:
-    """A message from an address marked unreachable proves it works again (the customer
-    unblocked the bot): without this, nothing would ever reach them.
+async def _reachable_again(
+    uow: UnitOfWork, conversation: Conversation, *, proves_sender: bool
+) -> tuple[Event, ...]:
+    """A message from an address marked unreachable: the customer unblocked the bot, or their
+    mailbox works again. Without this, nothing would ever reach them.
 
-    Not for a mailbox that bounced: anybody can write a From header, so a forged one must not
-    turn sending to a dead address back on (an operator can, after checking).
+    Where the channel proves who wrote (Telegram), the address is reachable again at once.
+    Where it does not (a From header can be forged), the address is only tried again: it
+    counts as reachable once a send to it succeeds (the relay records that), and a forged
+    mail costs at most the one reply that goes to the dead address.
     """
     if conversation.reachable:
         return ()
-    reason = await uow.contacts.unreachable_reason(conversation.channel, conversation.address)
-    if (reason or "").startswith("bounced"):
+    if not proves_sender:
+        await uow.contacts.try_again(conversation.channel, conversation.address)
         return ()
     await uow.contacts.set_reachable(conversation.channel, conversation.address, None)
     return (Event(Kind.REACHABLE_AGAIN, {"address": conversation.address}, Actor.SYSTEM),)

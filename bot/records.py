@@ -207,6 +207,8 @@ class OutboxRow:
     ticket: int | None = None
     contact_id: int | None = None
     reachable: bool = True
+    # Sent to an address that bounced, whose owner has written since: a success clears it.
+    retrying: bool = False
     forward_message_id: int | None = None  # the customer's message to show as it is
     automatic: bool = True
     reply_token: str | None = None  # a mail to a rep: the rep's token in its reply address

@@ -243,7 +243,12 @@ class Relay:
             "attempts": row.attempts,
             "external_id": receipt.external_id,
         }
-        await record(uow, [of_outbox_row(row, Kind.DELIVERED, Actor.BOT, now, details)])
+        touches = [of_outbox_row(row, Kind.DELIVERED, Actor.BOT, now, details)]
+        if row.retrying:  # the address bounced once; its owner wrote, and this send went
+            await uow.contacts.set_reachable(row.channel, row.address, None)
+            after = {"address": row.address, "after": "bounce"}
+            touches.append(of_outbox_row(row, Kind.REACHABLE_AGAIN, Actor.SYSTEM, now, after))
+        await record(uow, touches)
 
     async def _failed(
         self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime

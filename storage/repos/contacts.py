@@ -137,6 +137,19 @@ class ContactRepository:
         )
         return (await self._db.execute(statement)).rowcount
 
+    async def try_again(self, channel: str, address: str) -> int:
+        """Send to an unreachable address again, its reason kept until a send succeeds."""
+        statement = (
+            update(identities)
+            .where(
+                identities.c.channel == channel,
+                identities.c.address == address,
+                identities.c.reachable.is_(False),
+            )
+            .values(reachable=True)
+        )
+        return (await self._db.execute(statement)).rowcount
+
     async def unreachable_reason(self, channel: str, address: str) -> str | None:
         query = select(identities.c.unreachable_reason).where(
             identities.c.channel == channel, identities.c.address == address

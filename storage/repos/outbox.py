@@ -98,7 +98,12 @@ def _earlier_unsent_in_same_conversation() -> ColumnElement[bool]:
 
 RECIPIENT = and_(identities.c.channel == outbox.c.channel, identities.c.address == outbox.c.address)
 NEXT_CANDIDATE = (
-    select(outbox.c.id, conversations.c.contact_id, identities.c.reachable)
+    select(
+        outbox.c.id,
+        conversations.c.contact_id,
+        identities.c.reachable,
+        identities.c.unreachable_reason,
+    )
     .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
     .outerjoin(identities, RECIPIENT)
     .where(
@@ -161,10 +166,12 @@ class OutboxRepository:
         row = (await self._db.execute(CLAIM, leased)).first()
         if row is None:
             return None
+        reachable = candidate.reachable is not False
         return replace(
             outbox_from_row(row),
             contact_id=candidate.contact_id,
-            reachable=candidate.reachable is not False,
+            reachable=reachable,
+            retrying=reachable and candidate.unreachable_reason is not None,
         )
 
     async def count_since(

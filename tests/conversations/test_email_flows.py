@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import InboundKind
+from bot.model import InboundKind, PermanentSendError
 from tests.harness import BotHarness, Customer
 
 DESKS_WITH_SIGNATURE = """Hello,
@@ -191,16 +191,28 @@ async def test_an_out_of_office_answering_our_mail_is_recorded_on_that_conversat
     assert ignored.details["reason"] == "Auto-Submitted: auto-replied"
 
 
-async def test_a_mail_from_a_bounced_address_does_not_make_it_reachable_again(
+async def test_a_bounced_address_is_reachable_again_only_once_a_send_to_it_succeeds(
     bot: BotHarness,
 ) -> None:
-    # Regression: any From header (a forged one too) turned sending to a dead mailbox back on.
+    # A From header proves nothing, so a mail from a bounced address does not by itself turn
+    # sending back on: the reply to it is tried, and only its delivery makes the address
+    # reachable again (a forged mail costs at most that one reply to the dead address).
     gone = bot.customer("gone@example.org", channel="email")
     await mail(gone, "Hello!", 1)
     async with bot.database.transaction() as uow:
         await uow.contacts.set_reachable("email", "gone@example.org", "bounced: 5.1.1 no such user")
         await uow.commit()
-    await mail(gone, "Is anybody there?", 2)
+    bot.channels["email"].failures.append(
+        PermanentSendError("550 5.1.1 no such user", unreachable=True)
+    )
+    assert await mail(gone, "Is anybody there?", 2) == []  # tried, refused: still bounced
     async with bot.database.transaction() as uow:
         assert not await uow.contacts.is_reachable("email", "gone@example.org")
     assert "reachable_again" not in await bot.kinds()
+
+    assert len(await mail(gone, "Hello again, my mailbox works now", 3)) == 1
+    async with bot.database.transaction() as uow:
+        assert await uow.contacts.is_reachable("email", "gone@example.org")
+        assert await uow.contacts.unreachable_reason("email", "gone@example.org") is None
+        [again] = await uow.touchpoints.search(kind="reachable_again")
+    assert again.details == {"address": "gone@example.org", "after": "bounce"}

@@ -682,7 +682,8 @@ async def test_a_reply_refused_with_550_fails_and_marks_the_address_unreachable(
         "SMTP RCPT 550 5.1.1 No such user here",
     )
 
-    # Mail from the address proves it works again (bot/inbound.py): the next reply is tried.
+    # Mail from the address gets its reply tried again (bot/inbound.py); a From line proves
+    # nothing, so the address is reachable again only if that send goes through: it does not.
     again = await gone.writes("Hello?", "Is anybody reading this?")
     await bot.taken(again.uid)
     await settled(bot.database)
@@ -693,7 +694,6 @@ async def test_a_reply_refused_with_550_fails_and_marks_the_address_unreachable(
     assert [k for k in await kinds(bot.database) if k in delivery] == [
         "failed",
         "unreachable",
-        "reachable_again",
         "failed",
         "unreachable",
     ]
@@ -815,7 +815,35 @@ async def test_a_bounce_of_our_reply_maps_back_to_its_conversation_and_ends_deli
     assert bounced.details["recipient"] == "kim@initech.example"
     is_reachable, reason = await reachable(bot.database, "kim@initech.example")
     assert not is_reachable and reason is not None and reason.startswith("bounced:")
+    assert bounced.details["acted"] is True
     assert await inbound_keys(bot.database) == [kim.written[0].message_id, bounce.message_id]
+
+
+async def test_a_forged_bounce_silences_nobody(
+    bot: EmailBot, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    # Anybody can mail us a delivery report naming any address. It used to mark that address
+    # bounced for good: one mail silenced a customer forever.
+    kim = customer(inbox, smtp_server, "kim@initech.example")
+    forger = customer(inbox, smtp_server, "MAILER-DAEMON@evil.example")
+    await kim.writes("Broken chairs", DAMAGED)
+    [opened] = await kim.receives(1)
+
+    # A report about a mail of ours that never went to Kim, then one about no mail of ours.
+    lena = customer(inbox, smtp_server, "lena@example.org")
+    await lena.writes("Broken table", DAMAGED)
+    await lena.receives(1)
+    to_lena = smtp_server.envelopes[-1].data
+    for returned in (to_lena, b"Message-ID: <made-up@touchpoint.example>\r\n\r\nhi\r\n"):
+        message_id, raw = delivery_report(returned, kim.address, "5.1.1")
+        await bot.taken((await forger.sends(raw, message_id)).uid)
+
+    is_reachable, _ = await reachable(bot.database, kim.address)
+    assert is_reachable
+    reports = await touchpoints_of(bot.database, "bounced")
+    assert [report.details["acted"] for report in reports] == [False, False]
+    await kim.writes("Re: Broken chairs", "Any news?", replying_to=opened)
+    assert len(await kim.receives(1)) == 1  # still answered
 
 
 # --- hostile headers -------------------------------------------------------------------------
