@@ -30,7 +30,6 @@ from bot.settings import Settings, SettingsError
 from bot.turn import FlowConfig, Services
 from channels.console import ConsoleChannel
 from channels.email.adapter import EmailChannel, EmailConfig
-from channels.email.ids import domain_of
 from channels.email.imap import ImapConfig
 from channels.email.inbound import Ours
 from channels.email.smtp import SmtpConfig
@@ -42,6 +41,7 @@ from storage.uow import Database
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 30.0
+MESSAGE_ID_LABEL = "tp"
 # What each channel can do, known whether or not it is configured in this process (the CLI
 # acts on conversations of every channel).
 CAPABILITIES = {
@@ -70,7 +70,7 @@ def flow_config(settings: Settings) -> FlowConfig:
         followup_after=timedelta(hours=settings.followup_after_hours),
         misses_before_handoff=settings.misses_before_handoff,
         hot_lead_score=settings.hot_lead_score,
-        message_id_domain=_domain_of(settings.email_from) or "touchpoint.invalid",
+        message_id_domain=message_id_domain(settings),
         replies_per_conversation=settings.email_max_replies_per_conversation,
         replies_per_address=settings.email_max_replies_per_address,
         claim_within=timedelta(seconds=settings.handoff_claim_seconds),
@@ -84,8 +84,12 @@ def flow_config(settings: Settings) -> FlowConfig:
     )
 
 
-def _domain_of(address: str | None) -> str:
-    return parseaddr(address or "")[1].rpartition("@")[2].lower()
+def message_id_domain(settings: Settings) -> str:
+    """Where our Message-IDs live: a label of our own under the company's domain. Staff mail
+    clients mint theirs under the company's domain itself (Thunderbird, Apple Mail,
+    Exchange), and a rep's mail must not be taken for ours coming back."""
+    domain = parseaddr(settings.email_from or "")[1].rpartition("@")[2].lower()
+    return f"{MESSAGE_ID_LABEL}.{domain}" if domain else "touchpoint.invalid"
 
 
 @dataclass(slots=True)
@@ -188,27 +192,26 @@ def email_channel(settings: Settings, database: Database) -> EmailChannel:
         imap=imap,
         smtp=smtp,
         email_from=settings.email_from,
-        ours=_ours(settings),
-        message_id_domain=domain_of(parseaddr(settings.email_from)[1]),
+        ours=email_channel_ours(settings),
+        message_id_domain=message_id_domain(settings),
         backfill_days=settings.email_backfill_days,
     )
     key = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_mailbox}"
     return EmailChannel(config, DatabaseWatermarks(database, key))
 
 
-def _ours(settings: Settings) -> Ours:
+def email_channel_ours(settings: Settings) -> Ours:
     """Our own addresses, Message-ID domain and loop token: mail carrying them is ours."""
     addresses = {parseaddr(settings.email_from or "")[1].lower()}
     addresses |= {a.strip().lower() for a in settings.email_aliases.split(",") if "@" in a}
     addresses |= {u.lower() for u in (settings.imap_user, settings.smtp_user) if u and "@" in u}
-    domain = domain_of(parseaddr(settings.email_from or "")[1])
     # Stable for an installation, different between two (two bots must not take each other's
     # mail for their own), and no secret.
     token = hashlib.sha256(f"{settings.email_from}|{settings.imap_user}".encode()).hexdigest()[:16]
     return Ours(
         addresses=frozenset(addresses - {""}),
         loop_token=token,
-        domains=frozenset({domain}),
+        domains=frozenset({message_id_domain(settings)}),
         reply_base=parseaddr(settings.email_from or "")[1].lower(),
         authserv_id=settings.email_authserv_id,
     )

@@ -8,10 +8,10 @@ else writes `touchpoints` or `outbox` (a test checks it).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.utils import make_msgid
 from typing import Any
 
 from bot.kinds import Actor, TouchpointKind
@@ -23,6 +23,12 @@ from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
 
 PREVIEW = 200
+
+
+def mint_header_id(domain: str) -> str:
+    """A Message-ID nobody can guess (128 random bits from the OS): answers to our mail are
+    recognised by it, and a forger must not be able to name one we sent."""
+    return f"<{secrets.token_hex(16)}@{domain}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +196,7 @@ def outbound(
         options=[{"label": option.label, "data": option.data} for option in reply.options],
         contact_button=reply.contact_button,
         subject=turn.conversation.subject or turn.message.subject,
-        header_id=make_msgid(domain=id_domain) if id_domain else None,
+        header_id=mint_header_id(id_domain) if id_domain else None,
         in_reply_to=thread.in_reply_to,
         references=list(thread.references),
         ticket=ticket,
@@ -225,7 +231,7 @@ async def _notice_row(uow: UnitOfWork, notice: Notice, services: Services) -> Ne
         text=notice.text,
         options=[{"label": option.label, "data": option.data} for option in notice.options],
         subject=notice.subject,
-        header_id=make_msgid(domain=domain) if threaded else None,
+        header_id=mint_header_id(domain) if threaded else None,
         in_reply_to=chain[-1] if chain else None,
         references=chain,
         relay_conversation_id=notice.about,

@@ -51,6 +51,7 @@ smtp_server = smtp_service.smtp_server  # the fixture, made visible to this modu
 BOT = "bot@example.com"
 EMAIL_FROM = "Example Sales <bot@example.com>"
 LOOP_TOKEN = "touchpoint-integration"
+MESSAGE_IDS = "tp.example.com"  # our Message-IDs, as bot/bootstrap.py mints them
 WATERMARK_KEY = f"{BOT}@127.0.0.1/INBOX"
 REPLY_HEADERS = [
     "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
@@ -111,8 +112,8 @@ def email_config(dovecot: Dovecot, smtp: SmtpServer) -> EmailConfig:
         timeout=10.0,
         helo_name="localhost",
     )
-    ours = Ours(frozenset({BOT}), LOOP_TOKEN, frozenset({"example.com"}), reply_base=BOT)
-    return EmailConfig(imap, smtp_config, EMAIL_FROM, ours, message_id_domain="example.com")
+    ours = Ours(frozenset({BOT}), LOOP_TOKEN, frozenset({MESSAGE_IDS}), reply_base=BOT)
+    return EmailConfig(imap, smtp_config, EMAIL_FROM, ours, message_id_domain=MESSAGE_IDS)
 
 
 class EmailBot:
@@ -203,10 +204,11 @@ class MailCustomer:
         *,
         replying_to: EmailMessage | None = None,
         headers: Sequence[tuple[str, str]] = (),
+        message_id: str | None = None,
     ) -> Sent:
         """A plain-text mail; `replying_to` threads it under one of the bot's answers and, as
         a mail client does, sends it to that mail's Reply-To when it has one."""
-        message_id = make_msgid(domain="customer.example")
+        message_id = message_id or make_msgid(domain="customer.example")
         thread: list[tuple[str, str]] = []
         if replying_to is not None:
             ours = str(replying_to["Message-ID"])
@@ -386,7 +388,7 @@ def assert_answers(answer: EmailMessage, mail: Sent, *, subject: str, chain: lis
     assert answer["Auto-Submitted"] == "auto-replied"
     assert answer[LOOP_HEADER] == LOOP_TOKEN
     assert answer.get_content_type() == "multipart/alternative"
-    assert re.fullmatch(r"<[^<>@\s]+@example\.com>", str(answer["Message-ID"]))
+    assert re.fullmatch(r"<[0-9a-f]{32}@tp\.example\.com>", str(answer["Message-ID"]))
 
 
 async def test_a_service_mail_is_answered_in_its_thread_and_the_reply_joins_the_ticket(

@@ -396,6 +396,25 @@ async def test_mail_with_a_forged_rep_from_line_does_nothing_a_rep_could(
     assert len(rep_messages) == 2  # /online and the answer to the card: his own mail only
 
 
+async def test_a_reps_mail_client_minting_ids_under_the_company_domain_is_not_a_loop(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    # Thunderbird, Apple Mail and Exchange mint Message-IDs under the sender's domain: the
+    # company's, like ours. Ours live under their own label (tp.example.com) since that made
+    # every mail of a rep look like our own coming back.
+    await add_rep(bot, "Boris", email=BORIS)
+    boris = MailCustomer(inbox, smtp_server, BORIS, "Boris Ivanov")
+    [welcomed] = await boris.receives(1)
+    assert str(welcomed["Message-ID"]).endswith("@tp.example.com>")
+    sent = await boris.writes(
+        "on duty", "/online", replying_to=welcomed, message_id="<boris-1@example.com>"
+    )
+    await bot.email_taken(sent.uid)
+    assert await bot.reps_on_duty() == {"Boris"}
+    async with bot.database.transaction() as uow:
+        assert await uow.touchpoints.search(kind="loop_ignored") == []
+
+
 async def test_a_rep_by_email_cannot_answer_a_conversation_of_another_rep(
     bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
 ) -> None:
