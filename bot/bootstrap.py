@@ -256,6 +256,7 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
                 max_attempts=settings.relay_max_attempts,
                 poll_seconds=settings.relay_poll_seconds,
                 concurrency=settings.relay_concurrency,
+                holder=settings.instance_name,
             ),
         )
         dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)

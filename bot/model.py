@@ -12,6 +12,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+# A customer's text longer than this reaches a rep as its beginning and the whole text as a
+# file: a 100,000-character mail is one message to read, not 25 (nor 25 sends to pace).
+LONG_TEXT = 3000
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -138,6 +142,9 @@ class OutboundMessage:
     automatic: bool = True  # False for a rep's own words (no `Auto-Submitted` on email)
     language: str = "en"  # the language the text is written in (e.g. email's Content-Language)
     reply_token: str | None = None  # to a rep: their token, for the reply address (email)
+    # A message the channel sends in several parts (a long text, a file and its label): how many
+    # were delivered by earlier tries. The channel goes on after them; none is sent twice.
+    parts_done: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,12 +221,19 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """Try again later: network trouble, 5xx, 429 (with `retry_after` seconds), SMTP 4xx."""
+    """Try again later: network trouble, 5xx, 429 (with `retry_after` seconds), SMTP 4xx.
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    `parts_done` says how many parts of the message (see `OutboundMessage.parts_done`) were
+    delivered before the error; the next try starts after them.
+    """
+
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, parts_done: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.parts_done = parts_done
 
 
 class ThrottledSendError(TransientSendError):
@@ -229,8 +243,15 @@ class ThrottledSendError(TransientSendError):
     of the channel (Telegram's flood control), otherwise only this recipient waits.
     """
 
-    def __init__(self, reason: str, retry_after: float, *, whole_channel: bool = False) -> None:
-        super().__init__(reason, retry_after)
+    def __init__(
+        self,
+        reason: str,
+        retry_after: float,
+        *,
+        whole_channel: bool = False,
+        parts_done: int | None = None,
+    ) -> None:
+        super().__init__(reason, retry_after, parts_done=parts_done)
         self.whole_channel = whole_channel
 
 

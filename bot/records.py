@@ -212,6 +212,8 @@ class OutboxRow:
     forward_message_id: int | None = None  # the customer's message to show as it is
     automatic: bool = True
     reply_token: str | None = None  # a mail to a rep: the rep's token in its reply address
+    lease_token: str | None = None  # the relay's lease the row is being sent under
+    parts_sent: int = 0  # parts of a long message delivered by earlier tries
 
 
 @dataclass(frozen=True, slots=True)

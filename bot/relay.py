@@ -30,6 +30,7 @@ from bot.intake import describe
 from bot.intents import detect_language
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
+from bot.leases import Leases
 from bot.model import (
     Address,
     ChannelAdapter,
@@ -60,6 +61,7 @@ class RelayPolicy:
     max_delay: float = 600.0
     poll_seconds: float = 1.0
     concurrency: int = 1  # senders at once; each works on a different conversation
+    holder: str = "touchpoint"  # this instance's name in its leases (bot/leases.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class Failed:
     permanent: bool
     unreachable: bool = False
     retry_after: float | None = None
+    parts_done: int | None = None  # of a message in several parts, delivered before the error
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ class Throttled:
     reason: str
     retry_after: float
     whole_channel: bool
+    parts_done: int | None = None
 
 
 Attempt = Delivered | Failed | Throttled
@@ -104,6 +108,12 @@ class Relay:
         self._stopping = False
         self._paused_until: dict[str, float] = {}
         self._originals = Originals(database, self._adapters)
+        self._leases = Leases(database, policy.lease, policy.holder, clock)
+
+    async def reclaim(self) -> None:
+        """Take back what this instance was sending when it stopped (bot/leases.py)."""
+        with contextlib.suppress(Exception):  # the database away: the leases run out instead
+            await self._leases.reclaim()
 
     def wake(self) -> None:
         """Called after a turn commits: deliver now instead of at the next poll."""
@@ -116,6 +126,7 @@ class Relay:
         still delivered one after another, by one sender at a time.
         """
         self._stopping = False
+        await self.reclaim()
         senders = [self._sender() for _ in range(max(1, self._policy.concurrency))]
         await asyncio.gather(*senders)
 
@@ -171,7 +182,8 @@ class Relay:
         channels = self._open_channels()
         if not channels:
             return None
-        row = await uow.outbox.claim_next(self._clock(), self._policy.lease, channels)
+        token = self._leases.new_token()
+        row = await uow.outbox.claim_next(self._clock(), self._policy.lease, channels, token)
         await uow.commit()
         return row
 
@@ -192,7 +204,10 @@ class Relay:
         return await self._claim(uow) if more else None
 
     async def _attempt(self, row: OutboxRow) -> Attempt:
-        return await self._send(row) if row.reachable else Failed(UNREACHABLE, permanent=True)
+        if not row.reachable:
+            return Failed(UNREACHABLE, permanent=True)
+        async with self._leases.kept(row):
+            return await self._send(row)
 
     async def _send(self, row: OutboxRow) -> Attempt:
         adapter = self._adapters[row.channel]
@@ -205,9 +220,15 @@ class Relay:
         except PermanentSendError as error:
             return Failed(redact(error.reason), permanent=True, unreachable=error.unreachable)
         except ThrottledSendError as error:
-            return Throttled(redact(error.reason), error.retry_after or 1.0, error.whole_channel)
+            wait = error.retry_after or 1.0
+            return Throttled(redact(error.reason), wait, error.whole_channel, error.parts_done)
         except TransientSendError as error:
-            return Failed(redact(error.reason), permanent=False, retry_after=error.retry_after)
+            return Failed(
+                redact(error.reason),
+                permanent=False,
+                retry_after=error.retry_after,
+                parts_done=error.parts_done,
+            )
         except Exception as error:  # an adapter bug or an unforeseen network error: retry
             log.exception("sending outbox row %s failed", row.id)
             return Failed(redact(describe(error)), permanent=False)
@@ -218,18 +239,22 @@ class Relay:
             await self._delivered(uow, row, attempt.receipt, now)
         elif isinstance(attempt, Throttled):
             when = now + timedelta(seconds=attempt.retry_after)
-            await uow.outbox.postpone(row.id, when, attempt.reason)
+            parts = _parts(row, attempt.parts_done)
+            await uow.outbox.postpone(row, when, attempt.reason, parts_sent=parts)
         elif attempt.permanent or row.attempts >= self._policy.max_attempts:
             await self._failed(uow, row, attempt, now)
         else:
             when = now + timedelta(seconds=self._delay(row.attempts, attempt.retry_after))
-            await uow.outbox.retry_later(row.id, when, attempt.reason)
+            parts = _parts(row, attempt.parts_done)
+            await uow.outbox.retry_later(row, when, attempt.reason, parts_sent=parts)
         await uow.commit()
 
     async def _delivered(
         self, uow: UnitOfWork, row: OutboxRow, receipt: SendReceipt, now: datetime
     ) -> None:
-        await uow.outbox.mark_sent(row.id, receipt.external_id, now)
+        if not await uow.outbox.mark_sent(row, receipt.external_id, now):
+            log.warning("outbox row %s was sent after its lease was lost", row.id)
+            return
         await uow.messages.insert(
             channel=row.channel,
             external_id=f"out:{receipt.external_id or row.id}",
@@ -253,7 +278,8 @@ class Relay:
     async def _failed(
         self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime
     ) -> None:
-        await uow.outbox.mark_failed(row.id, attempt.reason)
+        if not await uow.outbox.mark_failed(row, attempt.reason):
+            return  # another relay holds it now and decides
         details = {"outbox_id": row.id, "attempts": row.attempts, "reason": attempt.reason}
         touches = [of_outbox_row(row, Kind.FAILED, Actor.SYSTEM, now, details)]
         if attempt.unreachable and await uow.contacts.set_reachable(
@@ -272,6 +298,11 @@ class Relay:
         )
 
 
+def _parts(row: OutboxRow, parts_done: int | None) -> int:
+    """How many parts have gone out, at least as many as before this try."""
+    return max(row.parts_sent, parts_done or 0)
+
+
 def to_message(row: OutboxRow) -> OutboundMessage:
     return OutboundMessage(
         address=Address(row.channel, row.address),
@@ -286,4 +317,5 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         automatic=row.automatic,
         language=detect_language(row.text),
         reply_token=row.reply_token,
+        parts_done=row.parts_sent,
     )

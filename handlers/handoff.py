@@ -11,11 +11,13 @@ from dataclasses import replace
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
+from bot.model import LONG_TEXT
 from bot.records import ConversationState, Handoff
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers.assignment import offer_next
 from handlers.cards import relayed
 from handlers.common import idle
+from handlers.reps import rep_language
 
 HOLDING_TEXT = {
     "repeated_misunderstanding": "handoff.after_misses",
@@ -99,10 +101,13 @@ async def while_with_team(turn: Turn, ctx: Context) -> Result:
     if active is None or rep is None:
         return Result(events=(Event(Kind.CUSTOMER_WAITING, details, Actor.CUSTOMER),))
     media = bool(turn.message.attachments) and turn.message.edit_of is None
-    original = turn.stored_id if media else None
-    notice = await relayed(
-        ctx, active, turn.conversation, rep, _what_they_sent(turn), original=original
-    )
+    text = _what_they_sent(turn)
+    long = len(turn.text) > LONG_TEXT and turn.message.edit_of is None
+    original = turn.stored_id if media or long else None
+    if long:  # the relay attaches the whole text (bot/originals.py)
+        note = ctx.say("rep.text_attached", rep_language(rep))
+        text = f"{text[:LONG_TEXT].rstrip()}…\n{note}"
+    notice = await relayed(ctx, active, turn.conversation, rep, text, original=original)
     details["latency"] = round((turn.now - active.requested_at).total_seconds(), 1)
     return Result(
         events=(Event(Kind.CUSTOMER_REPLIED, details, Actor.CUSTOMER),), notices=(notice,)

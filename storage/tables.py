@@ -296,6 +296,10 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("locked_until", UTCDateTime()),
+    # Who holds the lease (`instance:random`): a row is settled only under the lease it was
+    # sent under, and a restarted instance takes back its own leases at once.
+    Column("lease_token", String(80)),
+    Column("parts_sent", Integer, nullable=False, server_default="0"),  # of a long message
     Column("last_error", Text),
     Column("external_id", String(512), index=True),
     _created(),

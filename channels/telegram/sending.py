@@ -7,6 +7,8 @@ sent as plain text, so markup characters in it can never break or inject formatt
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from telegram import (
     Bot,
@@ -27,6 +29,7 @@ from telegram.error import (
 )
 
 from bot.model import (
+    FileCopy,
     OutboundMessage,
     PermanentSendError,
     QuickReply,
@@ -43,50 +46,84 @@ CALLBACK_DATA_LIMIT = 64  # bytes
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
 
 
+Step = Callable[[int | None], Awaitable[int | None]]
+
+
 class TelegramSender:
+    """Sends one outbound message as its parts: the customer's message shown first (copied,
+    or its files as documents), then the text in pieces of at most 4096 units.
+
+    Each part takes its own pacing slot. A part that is held back (pacing, a 429) or fails
+    reports how many parts went out before it (`parts_done` on the error), and the next try
+    starts after them: no part is sent twice, however often a long message is interrupted.
+    """
+
     def __init__(self, client: Bot, pacing: Pacing) -> None:
         self._client = client
         self._pacing = pacing
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         chat_id = message.address.value
-        self._pacing.admit(chat_id)
+        steps, showing = self._steps(chat_id, message)
+        shown: int | None = None  # the first part that shows the customer's message, if sent now
+        last: int | None = None
+        for index, step in enumerate(steps):
+            if index < message.parts_done:
+                continue
+            sent = await self._step(chat_id, step, shown, done=index)
+            if index < showing and shown is None:
+                shown = sent
+            last = sent if sent is not None else last
+        return SendReceipt(external_id=f"{chat_id}:{last}" if last is not None else None)
+
+    async def _step(self, chat_id: str, step: Step, shown: int | None, *, done: int) -> int | None:
         try:
-            return await self._send_parts(chat_id, message)
+            self._pacing.admit(chat_id)
+            return await step(shown)
+        except ThrottledSendError as error:
+            raise ThrottledSendError(
+                error.reason, error.retry_after or 1.0, whole_channel=error.whole_channel,
+                parts_done=done,
+            ) from None  # fmt: skip
         except RetryAfter as error:
             seconds = retry_seconds(error.retry_after)
             self._pacing.pause(seconds)
             raise ThrottledSendError(
-                "Telegram flood control (429)", seconds, whole_channel=True
+                "Telegram flood control (429)", seconds, whole_channel=True, parts_done=done
             ) from None
         except TelegramError as error:
-            raise classify(error) from None
+            raise classify(error, parts_done=done) from None
 
-    async def _send_parts(self, chat_id: str, message: OutboundMessage) -> SendReceipt:
-        parts = split_text(message.text)
-        # The customer's own message first (copied, or its files from another channel); the
-        # label replies to it, so the rep sees whose it is.
-        shown = await self._copy(chat_id, message.forward) if message.forward else None
+    def _steps(self, chat_id: str, message: OutboundMessage) -> tuple[list[Step], int]:
+        """The parts of `message` in order, and how many of them show the customer's message.
+        A step gets the id of the message shown (the label replies to it) and returns the id
+        of what it sent."""
+        steps: list[Step] = []
+        if message.forward:
+            key = message.forward
+            steps.append(lambda _shown: self._copy(chat_id, key))
         for file in message.files:
-            document = await self._client.send_document(
-                chat_id, InputFile(file.data, filename=file.name)
-            )
-            shown = shown or document.message_id
-        if shown and not message.text.strip():  # a file alone (a rep's photo without words)
-            return SendReceipt(external_id=f"{chat_id}:{shown}")
-        sent = None
+            steps.append(partial(self._document, chat_id, file))
+        parts = split_text(message.text) if message.text.strip() or not steps else []
         for number, part in enumerate(parts, start=1):
             markup = keyboard(message) if number == len(parts) else None
-            sent = await self._client.send_message(
-                chat_id=chat_id,
-                text=part,
-                reply_markup=markup,
-                reply_parameters=ReplyParameters(shown, allow_sending_without_reply=True)
-                if shown and number == 1
-                else None,
-            )
-        assert sent is not None
-        return SendReceipt(external_id=f"{chat_id}:{sent.message_id}")
+            steps.append(partial(self._text, chat_id, part, markup, first=number == 1))
+        return steps, len(steps) - len(parts)
+
+    async def _document(self, chat_id: str, file: FileCopy, _shown: int | None) -> int:
+        sent = await self._client.send_document(chat_id, InputFile(file.data, filename=file.name))
+        return sent.message_id
+
+    async def _text(
+        self, chat_id: str, text: str, markup: Markup, shown: int | None, *, first: bool
+    ) -> int:
+        replying = (
+            ReplyParameters(shown, allow_sending_without_reply=True) if shown and first else None
+        )
+        sent = await self._client.send_message(
+            chat_id=chat_id, text=text, reply_markup=markup, reply_parameters=replying
+        )
+        return sent.message_id
 
     async def _copy(self, chat_id: str, key: str) -> int | None:
         """Copy the message `chat:message` into `chat_id` (any kind: photo, sticker, voice...);
@@ -103,7 +140,9 @@ class TelegramSender:
         return copied.message_id
 
 
-def classify(error: TelegramError) -> PermanentSendError | TransientSendError:
+def classify(
+    error: TelegramError, *, parts_done: int | None = None
+) -> PermanentSendError | TransientSendError:
     """The relay's decision for a Bot API error.
 
     Permanent errors are checked first: in python-telegram-bot `BadRequest` is a subclass of
@@ -119,7 +158,9 @@ def classify(error: TelegramError) -> PermanentSendError | TransientSendError:
     if isinstance(error, InvalidToken):
         # Not the message's fault: keep it for when the token is fixed, and say so loudly.
         log.critical("Telegram rejects TELEGRAM_BOT_TOKEN; replies wait in the outbox")
-    return TransientSendError(f"Telegram: {type(error).__name__}: {error.message}")
+    return TransientSendError(
+        f"Telegram: {type(error).__name__}: {error.message}", parts_done=parts_done
+    )
 
 
 def keyboard(message: OutboundMessage) -> Markup:

@@ -70,6 +70,8 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         forward_message_id=row.forward_message_id,
         automatic=row.automatic,
         reply_token=row.reply_token,
+        lease_token=row.lease_token,
+        parts_sent=row.parts_sent,
     )
 
 
@@ -119,17 +121,31 @@ NEXT_CANDIDATE = (
 CLAIM = (
     update(outbox)
     .where(outbox.c.id == bindparam("row_id"), _claimable())
-    .values(status="sending", locked_until=bindparam("lease_until"), attempts=outbox.c.attempts + 1)
+    .values(
+        status="sending",
+        locked_until=bindparam("lease_until"),
+        lease_token=bindparam("token"),
+        attempts=outbox.c.attempts + 1,
+    )
     .returning(*outbox.c)
 )
-SETTLE = update(outbox).where(outbox.c.id == bindparam("row_id"))
+# Settling (and renewing) happens only under the lease the row was sent under: a relay whose
+# lease ran out and was taken by another changes nothing (the fence).
+HELD = and_(
+    outbox.c.id == bindparam("row_id"),
+    outbox.c.status == "sending",
+    outbox.c.lease_token == bindparam("token"),
+)
+SETTLE = update(outbox).where(HELD)
 POSTPONE = SETTLE.values(
     status="pending",
     next_attempt_at=bindparam("when"),
     last_error=bindparam("reason"),
+    parts_sent=bindparam("parts_sent"),
     locked_until=None,
     attempts=outbox.c.attempts - 1,
 )
+RENEW = SETTLE.values(locked_until=bindparam("lease_until"))
 
 
 class OutboxRepository:
@@ -151,7 +167,7 @@ class OutboxRepository:
         await self._db.execute(outbox.insert(), values)
 
     async def claim_next(
-        self, now: datetime, lease: timedelta, channels: Sequence[str]
+        self, now: datetime, lease: timedelta, channels: Sequence[str], token: str
     ) -> OutboxRow | None:
         """Lease the oldest deliverable row of `channels` (skipping rows another relay holds).
 
@@ -162,7 +178,7 @@ class OutboxRepository:
         candidate = (await self._db.execute(NEXT_CANDIDATE, picked)).first()
         if candidate is None:
             return None
-        leased = {"row_id": candidate.id, "now": now, "lease_until": now + lease}
+        leased = {"row_id": candidate.id, "now": now, "lease_until": now + lease, "token": token}
         row = (await self._db.execute(CLAIM, leased)).first()
         if row is None:
             return None
@@ -255,22 +271,52 @@ class OutboxRepository:
         found: int | None = (await self._db.execute(query)).scalar_one_or_none()
         return found
 
-    async def mark_sent(self, row_id: int, external_id: str | None, now: datetime) -> None:
-        await self._set(
-            row_id, status="sent", sent_at=now, external_id=external_id, locked_until=None
+    async def mark_sent(self, row: OutboxRow, external_id: str | None, now: datetime) -> bool:
+        """Each settling method returns False, changing nothing, when the row's lease is no
+        longer the one it was sent under."""
+        return await self._set(
+            row, status="sent", sent_at=now, external_id=external_id, locked_until=None
         )
 
-    async def retry_later(self, row_id: int, when: datetime, error: str) -> None:
-        await self._set(
-            row_id, status="pending", next_attempt_at=when, last_error=error, locked_until=None
+    async def retry_later(
+        self, row: OutboxRow, when: datetime, error: str, *, parts_sent: int
+    ) -> bool:
+        return await self._set(
+            row,
+            status="pending",
+            next_attempt_at=when,
+            last_error=error,
+            parts_sent=parts_sent,
+            locked_until=None,
         )
 
-    async def postpone(self, row_id: int, when: datetime, reason: str) -> None:
+    async def postpone(
+        self, row: OutboxRow, when: datetime, reason: str, *, parts_sent: int
+    ) -> bool:
         """Back to pending without spending an attempt: pacing held it back, nothing failed."""
-        await self._db.execute(POSTPONE, {"row_id": row_id, "when": when, "reason": reason})
+        parameters = {"when": when, "reason": reason, "parts_sent": parts_sent}
+        return await self._execute(POSTPONE, row, parameters)
 
-    async def mark_failed(self, row_id: int, error: str) -> None:
-        await self._set(row_id, status="failed", last_error=error, locked_until=None)
+    async def mark_failed(self, row: OutboxRow, error: str) -> bool:
+        return await self._set(row, status="failed", last_error=error, locked_until=None)
 
-    async def _set(self, row_id: int, **values: Any) -> None:
-        await self._db.execute(SETTLE, {"row_id": row_id, **values})
+    async def renew(self, row: OutboxRow, until: datetime) -> bool:
+        """Keep the lease while a slow send goes on (a 20 MB file, a slow SMTP server)."""
+        return await self._execute(RENEW, row, {"lease_until": until})
+
+    async def reclaim(self, holder: str) -> int:
+        """Rows this instance was sending when it died: pending again at once, instead of
+        waiting out their lease (the reply in flight may go twice; nothing is lost)."""
+        statement = (
+            update(outbox)
+            .where(outbox.c.status == "sending", outbox.c.lease_token.startswith(f"{holder}:"))
+            .values(status="pending", locked_until=None, attempts=outbox.c.attempts - 1)
+        )
+        return (await self._db.execute(statement)).rowcount
+
+    async def _set(self, row: OutboxRow, **values: Any) -> bool:
+        return await self._execute(SETTLE, row, values)
+
+    async def _execute(self, statement: Any, row: OutboxRow, values: dict[str, Any]) -> bool:
+        held = {"row_id": row.id, "token": row.lease_token}
+        return (await self._db.execute(statement, {**held, **values})).rowcount == 1

@@ -192,9 +192,11 @@ class FakeTelegram:
         retry_after: int | None = None,
         times: int = 1,
         chat_id: int | None = None,
+        passing: int = 0,
     ) -> None:
         """The next `times` calls of `method` (to `chat_id` only, if given) fail with `code`
-        before the method runs: a faulted sendMessage sends nothing. 429 gets retry_after (1)."""
+        before the method runs: a faulted sendMessage sends nothing. 429 gets retry_after (1).
+        With `passing`, that many matching calls go through first."""
         scripted = fault(
             method,
             code,
@@ -202,6 +204,7 @@ class FakeTelegram:
             retry_after=retry_after,
             times=times,
             chat_id=chat_id,
+            passing=passing,
         )
         self._api.faults.append(scripted)
 

@@ -67,8 +67,9 @@ class BotApi:
     def _raise_fault(self, method: str, params: JSON) -> None:
         for scripted in self.faults:
             if scripted.matches(method, params):
-                scripted.times -= 1
-                raise scripted.error()
+                if scripted.strikes():
+                    raise scripted.error()
+                return
 
     def _handlers(self) -> dict[str, Handler]:
         return {

@@ -48,7 +48,8 @@ class ApiError(Exception):
 
 @dataclass(slots=True)
 class Fault:
-    """A scripted error for the next `times` calls of one method (in one chat, if given)."""
+    """A scripted error for the next `times` calls of one method (in one chat, if given),
+    after `passing` such calls went through (a 429 in the middle of a long message)."""
 
     method: str
     code: int
@@ -56,10 +57,19 @@ class Fault:
     retry_after: int | None
     times: int
     chat_id: int | None
+    passing: int = 0
 
     def matches(self, method: str, params: JSON) -> bool:
         in_chat = self.chat_id is None or params.get("chat_id") == self.chat_id
         return self.times > 0 and self.method == method.lower() and in_chat
+
+    def strikes(self) -> bool:
+        """Whether this matching call fails (False while calls are still let through)."""
+        if self.passing > 0:
+            self.passing -= 1
+            return False
+        self.times -= 1
+        return True
 
     def error(self) -> ApiError:
         return ApiError(self.code, self.description, self.retry_after)
@@ -73,8 +83,9 @@ def fault(
     retry_after: int | None,
     times: int,
     chat_id: int | None,
+    passing: int = 0,
 ) -> Fault:
     if code == 429 and retry_after is None:
         retry_after = 1
     text = description or DEFAULT_DESCRIPTIONS.get(code, "Error").format(retry_after=retry_after)
-    return Fault(method.lower(), code, text, retry_after, times, chat_id)
+    return Fault(method.lower(), code, text, retry_after, times, chat_id, passing)

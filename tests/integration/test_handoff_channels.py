@@ -506,6 +506,35 @@ async def test_a_file_mailed_by_a_customer_reaches_a_rep_on_telegram_as_a_docume
     assert len(kim.envelopes()) == 2  # the bot said nothing of its own
 
 
+async def test_a_very_long_mail_reaches_a_rep_on_telegram_as_a_file_not_25_messages(
+    bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA)
+    olga = TelegramPerson(fake, OLGA, "Olga")
+    olga.says("/online")
+    await olga.receives(1)
+    kim = MailCustomer(inbox, smtp_server, KIM, "Kim Lee")
+    await kim.writes("Specs", "I need to speak to a real person about our specification.")
+    await kim.receives(1)
+    [card] = await olga.receives(1)
+    olga.presses("claim:1", on=card)
+    await olga.receives(1)
+    [joined] = await kim.receives(1)
+
+    words = " ".join(f"requirement-{n}" for n in range(7000))  # about 100,000 characters
+    await kim.writes("Re: Specs", words, replying_to=joined)
+
+    document, label = await olga.receives(2)
+    assert (document.method, label.method) == ("sendDocument", "sendMessage")
+    uploads = [c.params["document"] for c in fake.calls if c.method == "sendDocument"]
+    assert uploads == ["<file message.txt>"]
+    assert label.text.startswith("#1 Kim Lee: requirement-0 requirement-1")
+    assert label.text.endswith("…\n(a long message: the whole text is attached)")
+    assert len(label.text) < 3200
+    await settled(bot)
+    assert len(olga.received()) == 5  # online, card, claimed, then the file and its label
+
+
 async def test_a_reps_photo_reaches_the_customer_on_either_channel(
     bot: OmniBot, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
 ) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.model import PermanentSendError, TransientSendError
+from bot.model import OutboundMessage, PermanentSendError, SendReceipt, TransientSendError
 from bot.relay import Relay, RelayPolicy
-from tests.harness import BotHarness, Customer
+from tests.harness import BotHarness, Customer, FakeChannel
 from tests.integration.helpers import (
     another_instance,
     kinds,
@@ -206,7 +208,7 @@ async def test_reply_left_sending_by_a_crashed_relay_is_delivered_once_more(
     await bot.dispatcher.accept(alice.message("thanks"))
     lease = RelayPolicy().lease
     async with bot.database.transaction() as uow:  # the relay that crashes after claiming
-        claimed = await uow.outbox.claim_next(bot.clock(), lease, ("console",))
+        claimed = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "crashed:1")
         await uow.commit()
     assert claimed is not None
 
@@ -265,3 +267,82 @@ def _relay_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 def _texts(customer: Customer) -> list[str]:
     return customer.channel.texts_to(customer.address.value)
+
+
+async def test_a_restarted_instance_sends_its_own_leased_rows_at_once(bot: BotHarness) -> None:
+    # After a SIGKILL the reply in flight waited out the whole lease (60 s) before anybody sent
+    # it. The same instance, restarted, takes back what it held; another instance's leases stay.
+    alice, bob = bot.customer("alice"), bot.customer("bob")
+    await bot.dispatcher.accept(alice.message("thanks"))
+    await bot.dispatcher.accept(bob.message("thanks"))
+    lease = RelayPolicy().lease
+    async with bot.database.transaction() as uow:
+        mine = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "this-host:1")
+        theirs = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "other-host:1")
+        await uow.commit()
+    assert mine is not None and theirs is not None
+
+    restarted = Relay(
+        bot.database, bot.channels, clock=bot.clock, policy=RelayPolicy(holder="this-host")
+    )
+    await restarted.reclaim()
+    assert await restarted.deliver_due() == 1
+
+    assert [m.address.value for m in bot.channels["console"].sent] == [mine.address]
+    rows = {row.id: row for row in await outbox_rows(bot.database)}
+    assert (rows[mine.id].status, rows[mine.id].attempts) == ("sent", 1)
+    assert rows[theirs.id].status == "sending"  # another instance's: its lease still holds
+
+
+async def test_a_relay_whose_lease_was_taken_over_settles_nothing(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await bot.dispatcher.accept(alice.message("thanks"))
+    lease = RelayPolicy().lease
+    async with bot.database.transaction() as uow:
+        slow = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "slow:1")
+        await uow.commit()
+    assert slow is not None
+    bot.clock.advance(seconds=lease.total_seconds() + 1)  # the slow relay's lease runs out
+    assert await bot.deliver() == 1  # another relay takes the row and sends it
+
+    async with bot.database.transaction() as uow:  # the slow send ends at last
+        assert not await uow.outbox.mark_sent(slow, "late-1", bot.clock())
+        assert not await uow.outbox.mark_failed(slow, "timeout")
+        await uow.commit()
+    [row] = await outbox_rows(bot.database)
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert (await kinds(bot.database)).count("delivered") == 1
+
+
+class SlowChannel(FakeChannel):
+    """A channel whose sends take `seconds` (a large file, a slow SMTP server)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__("console")
+        self.seconds = seconds
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        await asyncio.sleep(self.seconds)
+        return await super().send(message)
+
+
+async def test_a_send_slower_than_the_lease_keeps_its_lease_and_goes_once(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    await bot.dispatcher.accept(alice.message("thanks"))
+    slow = SlowChannel(seconds=0.6)
+    policy = RelayPolicy(lease=timedelta(seconds=0.3), holder="a")
+    first = Relay(bot.database, {"console": slow}, policy=policy)
+    second = Relay(bot.database, {"console": slow}, policy=replace(policy, holder="b"))
+
+    async def second_tries_meanwhile() -> int:
+        await asyncio.sleep(0.35)  # past the lease: only a renewal keeps the row
+        return await second.deliver_due()
+
+    delivered, taken_over = await asyncio.gather(first.deliver_due(), second_tries_meanwhile())
+
+    assert (delivered, taken_over) == (1, 0)
+    assert [m.text for m in slow.sent] == [THANKS]
+    [row] = await outbox_rows(bot.database)
+    assert (row.status, row.attempts) == ("sent", 1)

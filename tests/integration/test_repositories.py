@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from storage.uow import Database, UnitOfWork
 from tests.harness import FakeClock
 from tests.integration.helpers import new_conversation, outbox_rows
 
+TOKENS = itertools.count()
 LEASE = timedelta(seconds=60)
 
 # --- contacts --------------------------------------------------------------------------------
@@ -588,7 +590,9 @@ async def test_claim_next_holds_back_a_later_reply_of_a_conversation_until_the_e
     assert await _claim(database, clock) is None  # "second" waits while "first" is unsent
 
     async with database.transaction() as uow:
-        await uow.outbox.retry_later(first.id, clock() + timedelta(seconds=30), "timeout")
+        await uow.outbox.retry_later(
+            first, clock() + timedelta(seconds=30), "timeout", parts_sent=0
+        )
         await uow.commit()
     assert await _claim(database, clock) is None  # still unsent: pending, not due yet
 
@@ -596,7 +600,7 @@ async def test_claim_next_holds_back_a_later_reply_of_a_conversation_until_the_e
     retried = await _claim(database, clock)
     assert retried is not None and (retried.text, retried.attempts) == ("first", 2)
     async with database.transaction() as uow:
-        await uow.outbox.mark_sent(retried.id, "tg-1", clock())
+        await uow.outbox.mark_sent(retried, "tg-1", clock())
         await uow.commit()
     second = await _claim(database, clock)
     assert second is not None and second.text == "second"
@@ -613,7 +617,7 @@ async def test_a_failed_reply_does_not_block_the_next_one(
     first = await _claim(database, clock)
     assert first is not None
     async with database.transaction() as uow:
-        await uow.outbox.mark_failed(first.id, "Forbidden")
+        await uow.outbox.mark_failed(first, "Forbidden")
         await uow.commit()
     second = await _claim(database, clock)
     assert second is not None and second.text == "second"
@@ -777,6 +781,6 @@ async def _claim(
     database: Database, clock: FakeClock, channels: tuple[str, ...] = ("console",)
 ) -> OutboxRow | None:
     async with database.transaction() as uow:
-        row = await uow.outbox.claim_next(clock(), LEASE, channels)
+        row = await uow.outbox.claim_next(clock(), LEASE, channels, f"test:{next(TOKENS)}")
         await uow.commit()
     return row

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import Table, func, select
 
 from bot.model import Address, utc_now
+from channels.telegram.sending import split_text
 from storage.repos.outbox import NewOutbound
-from storage.tables import messages
+from storage.tables import messages, outbox
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_records import SentMessage
@@ -185,6 +186,34 @@ async def test_400_fails_the_reply_with_the_reason(database: Database, fake: Fak
     async with database.transaction() as uow:
         [failed] = await uow.touchpoints.search(kind="failed")
     assert "chat not found" in str(failed.details["reason"]).lower()
+
+
+async def test_a_429_in_the_middle_of_a_long_message_resends_no_part(
+    database: Database, fake: FakeTelegram
+) -> None:
+    # The parts of a row were sent in a loop and a 429 on part k restarted the row from part 1
+    # (4 tries delivered parts 1-2 four times each and never completed).
+    long_text = "\n\n".join(f"Paragraph {n}: " + ("lorem ipsum " * 60).strip() for n in range(14))
+    fake.add_fault("sendMessage", 429, retry_after=1, times=3, passing=1)  # part 2, three times
+    async with TelegramBot(database, fake) as bot:
+        async with database.transaction() as uow:
+            outbound = NewOutbound(channel="telegram", address=str(ANN), text=long_text)
+            await uow.outbox.enqueue([outbound], utc_now())
+            await uow.commit()
+        bot.relay.wake()
+        parts = split_text(long_text)
+        await fake.wait_sent(len(parts), timeout=20)
+        await eventually(lambda: rows_sent(database), what="the row marked sent")
+    assert len(parts) == 3
+    assert fake.texts_to(ANN) == parts  # each part once, in order
+    async with database.transaction() as uow:
+        assert await uow.touchpoints.search(kind="failed") == []
+
+
+async def rows_sent(database: Database) -> bool:
+    async with database.transaction() as uow:
+        query = select(func.count()).select_from(outbox).where(outbox.c.status != "sent")
+        return int((await uow.connection.execute(query)).scalar_one()) == 0
 
 
 async def test_a_text_over_4096_characters_is_split_on_a_paragraph_break(

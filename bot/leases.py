@@ -1,0 +1,82 @@
+"""The relay's leases on outbox rows, fenced.
+
+A row is leased with a token of its own (`holder:random`) before it is sent. It is settled only
+under that token: should a send outlast the lease and another relay take the row, the first
+relay's result changes nothing. While a send goes on, the lease is renewed (every third of its
+length), so a slow send (a 20 MB file, an SMTP server taking its 30 s per step) is not taken
+over in the first place. A restarted instance takes its own leases back at once instead of
+waiting them out: the `holder` part is the instance's name, stable across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from bot.records import OutboxRow
+from storage.uow import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class Leases:
+    def __init__(
+        self,
+        database: Database,
+        length: timedelta,
+        holder: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = database
+        self.length = length
+        self._holder = holder
+        self._clock = clock
+
+    def new_token(self) -> str:
+        return f"{self._holder}:{secrets.token_hex(8)}"
+
+    async def reclaim(self) -> int:
+        """This instance's leases from before a restart, released for sending at once."""
+
+        async def work(uow: UnitOfWork) -> int:
+            released = await uow.outbox.reclaim(self._holder)
+            await uow.commit()
+            return released
+
+        released = await self._db.run(work)
+        if released:
+            log.info("%s outbox rows leased before a restart are sent again", released)
+        return released
+
+    @asynccontextmanager
+    async def kept(self, row: OutboxRow) -> AsyncIterator[None]:
+        """Renew the lease on `row` while the block runs."""
+        renewing = asyncio.create_task(self._renew(row))
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew(self, row: OutboxRow) -> None:
+        while True:
+            await asyncio.sleep(self.length.total_seconds() / 3)
+            try:
+                held = await self._db.run(lambda uow: self._extend(uow, row))
+            except Exception:  # the database away for a moment: try at the next third
+                log.exception("the lease on outbox row %s could not be renewed", row.id)
+                continue
+            if not held:
+                log.warning("outbox row %s: the lease was lost during the send", row.id)
+                return
+
+    async def _extend(self, uow: UnitOfWork, row: OutboxRow) -> bool:
+        held = await uow.outbox.renew(row, self._clock() + self.length)
+        await uow.commit()
+        return held
