@@ -69,6 +69,7 @@ class TouchpointKind(StrEnum):
     REP_REPLIED = "rep_replied"
     CUSTOMER_WAITING = "customer_waiting"
     CUSTOMER_REPLIED = "customer_replied"
+    RELAY_DIGEST = "relay_digest"
     CLOSED = "closed"
     RETURNED_TO_BOT = "returned_to_bot"
     # reps, as managed by an operator

@@ -139,6 +139,7 @@ class FlowConfig:
     same_rep_within: timedelta = timedelta(days=3)  # a returning customer gets the same rep
     rep_hours: RepHours | None = None  # None: reps are on duty whenever they say /online
     replies_per_conversation: int = 20  # per 24 hours, on channels answered by machines
+    relays_per_minute: int = 6  # customer messages relayed to a rep per hand-off; then a digest
     replies_per_address: int = 40  # per 24 hours
 
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import timedelta
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import LONG_TEXT
-from bot.records import ConversationState, Handoff
+from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers.assignment import offer_next
 from handlers.cards import relayed
 from handlers.common import idle
 from handlers.reps import rep_language
 
+DIGEST_TIMER = "relay_digest"
+RELAY_WINDOW = timedelta(minutes=1)
 HOLDING_TEXT = {
     "repeated_misunderstanding": "handoff.after_misses",
     "angry_customer": "handoff.angry",
@@ -100,6 +103,10 @@ async def while_with_team(turn: Turn, ctx: Context) -> Result:
     )
     if active is None or rep is None:
         return Result(events=(Event(Kind.CUSTOMER_WAITING, details, Actor.CUSTOMER),))
+    details["latency"] = round((turn.now - active.requested_at).total_seconds(), 1)
+    if await _relayed_enough(ctx, active, rep, turn):
+        details["held"] = True  # in the digest the timer sends (relay_digest)
+        return Result(events=(Event(Kind.CUSTOMER_REPLIED, details, Actor.CUSTOMER),))
     media = bool(turn.message.attachments) and turn.message.edit_of is None
     text = _what_they_sent(turn)
     long = len(turn.text) > LONG_TEXT and turn.message.edit_of is None
@@ -108,10 +115,54 @@ async def while_with_team(turn: Turn, ctx: Context) -> Result:
         note = ctx.say("rep.text_attached", rep_language(rep))
         text = f"{text[:LONG_TEXT].rstrip()}…\n{note}"
     notice = await relayed(ctx, active, turn.conversation, rep, text, original=original)
-    details["latency"] = round((turn.now - active.requested_at).total_seconds(), 1)
     return Result(
         events=(Event(Kind.CUSTOMER_REPLIED, details, Actor.CUSTOMER),), notices=(notice,)
     )
+
+
+async def _relayed_enough(ctx: Context, handoff: Handoff, rep: Rep, turn: Turn) -> bool:
+    """Whether this minute's relays to the rep are used up. A customer (or a script posing as
+    one) writing 200 messages must not make the company's system send 200 to its rep: past
+    the cap the rest wait for one digest, a minute after the first one held."""
+    address = rep.reached_at
+    if address is None:
+        return False
+    since = turn.now - RELAY_WINDOW
+    sent = await ctx.uow.outbox.relayed_since(
+        address.channel, address.value, turn.conversation.id, since
+    )
+    if sent < ctx.config.relays_per_minute:
+        return False
+    if not await ctx.uow.timers.has_pending(DIGEST_TIMER, handoff_id=handoff.id):
+        await ctx.uow.timers.schedule(
+            DIGEST_TIMER,
+            turn.now + RELAY_WINDOW,
+            turn.now,
+            conversation_id=turn.conversation.id,
+            handoff_id=handoff.id,
+            payload={"from_message": turn.stored_id},
+        )
+    return True
+
+
+async def relay_digest(ctx: Context, conversation: Conversation, timer: Timer) -> Result:
+    """The messages held back from the rep in a burst, as one message."""
+    handoff = await ctx.uow.handoffs.get(timer.handoff_id or 0)
+    rep = await ctx.uow.reps.get(handoff.rep_id) if handoff and handoff.rep_id else None
+    if handoff is None or handoff.status != "claimed" or rep is None:
+        return Result()
+    first = timer.payload.get("from_message")
+    texts = await ctx.uow.messages.inbound_from(conversation.id, int(first)) if first else []
+    if not texts:
+        return Result()
+    lines = "\n".join(f"- {text}" for text in texts)
+    intro = ctx.say("rep.digest", rep_language(rep), count=len(texts))
+    text = f"{intro}\n{lines}"
+    if len(text) > LONG_TEXT:
+        text = f"{text[:LONG_TEXT].rstrip()}…"
+    notice = await relayed(ctx, handoff, conversation, rep, text)
+    details = {"handoff_id": handoff.id, "messages": len(texts)}
+    return Result(events=(Event(Kind.RELAY_DIGEST, details, Actor.SYSTEM),), notices=(notice,))
 
 
 def _what_they_sent(turn: Turn) -> str:

@@ -22,6 +22,8 @@ async def on_timer(ctx: Context, conversation: Conversation, timer: Timer, now: 
         return await claim_deadline(ctx, conversation, timer, now)
     if timer.kind == IDLE_TIMER:
         return await handoff_idle(ctx, conversation, timer, now)
+    if timer.kind == handoffs.DIGEST_TIMER:
+        return await handoffs.relay_digest(ctx, conversation, timer)
     return Result(
         events=(Event(Kind.TIMER_UNKNOWN, {"kind": timer.kind, "timer": timer.id}, Actor.SYSTEM),)
     )

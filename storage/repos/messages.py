@@ -108,6 +108,22 @@ class MessageRepository:
         found: str | None = (await self._db.execute(query)).scalar_one_or_none()
         return found
 
+    async def inbound_from(
+        self, conversation_id: int, first_id: int, limit: int = 500
+    ) -> list[str]:
+        """The texts a customer wrote in a conversation from message `first_id` on, in order."""
+        query = (
+            select(messages.c.text)
+            .where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.direction == "in",
+                messages.c.id >= first_id,
+            )
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        return [str(text) for text in (await self._db.execute(query)).scalars()]
+
     async def recent(self, conversation_id: int, limit: int = 10) -> list[tuple[str, str]]:
         """The last messages of a conversation as (direction, text), oldest first."""
         query = (

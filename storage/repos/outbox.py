@@ -216,6 +216,22 @@ class OutboxRepository:
         found = {row.header_id: row.conversation_id for row in await self._db.execute(query)}
         return in_key_order(header_ids, found)
 
+    async def relayed_since(
+        self, channel: str, address: str, conversation_id: int, since: datetime
+    ) -> int:
+        """How many messages about `conversation_id` were queued to this rep since `since`."""
+        query = (
+            select(func.count())
+            .select_from(outbox)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.address == address,
+                outbox.c.relay_conversation_id == conversation_id,
+                outbox.c.created_at >= since,
+            )
+        )
+        return int((await self._db.execute(query)).scalar_one())
+
     async def sent_to(self, channel: str, address: str, header_ids: Sequence[str]) -> bool:
         """Whether one of our messages with these Message-IDs went to `address`: a reply to it
         comes from a mailbox that received it (the ids are random and were never public)."""

@@ -102,6 +102,12 @@ class TimerRepository:
             statement = statement.where(timers.c.conversation_id == conversation_id)
         return (await self._db.execute(statement.values(status="cancelled"))).rowcount
 
+    async def has_pending(self, kind: str, *, handoff_id: int) -> bool:
+        query = select(timers.c.id).where(
+            timers.c.kind == kind, timers.c.status == "pending", timers.c.handoff_id == handoff_id
+        )
+        return (await self._db.execute(query.limit(1))).first() is not None
+
     async def attempts_of(self, timer_id: int) -> int:
         query = select(timers.c.attempts).where(timers.c.id == timer_id)
         return int((await self._db.execute(query)).scalar_one_or_none() or 0)

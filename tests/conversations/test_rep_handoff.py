@@ -380,3 +380,31 @@ async def test_asking_for_a_person_with_an_open_ticket_escalates_it(bot: BotHarn
     assert "Why: the customer escalates their open request" in card.text
     assert "#1001" in card.text  # the ticket is on the card
     assert (await requested_details(bot))["reason"] == "ticket_escalated"
+
+
+async def test_a_burst_from_the_customer_reaches_the_rep_capped_then_as_one_digest(
+    bot: BotHarness,
+) -> None:
+    # Every customer message used to go to the rep at once: 200 in, 200 out.
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
+    await ann.say("/human")
+    await olga.press("claim:1")
+    before = len(olga.channel.texts_to(OLGA_TELEGRAM))
+
+    for number in range(1, 21):
+        assert await ann.say(f"detail {number}") == []
+    relayed = olga.channel.texts_to(OLGA_TELEGRAM)[before:]
+    # Six relays a minute, the card and the claim's confirmation among them.
+    assert relayed == [f"#1 Ann: detail {number}" for number in range(1, 5)]
+
+    bot.clock.advance(seconds=61)
+    await bot.scheduler.fire_due()
+    await bot.deliver()
+    [digest] = olga.channel.texts_to(OLGA_TELEGRAM)[before + 4 :]
+    assert digest.startswith("#1 Ann: 16 more messages, held back so as not to flood you:\n")
+    assert digest.endswith("\n".join(f"- detail {number}" for number in range(5, 21)))
+    kinds = await bot.kinds()
+    assert kinds.count("relay_digest") == 1
+    assert kinds.count("customer_replied") == 20
