@@ -73,6 +73,8 @@ def flow_config(settings: Settings) -> FlowConfig:
         message_id_domain=message_id_domain(settings),
         replies_per_conversation=settings.email_max_replies_per_conversation,
         replies_per_address=settings.email_max_replies_per_address,
+        flood_limit=settings.flood_limit,
+        flood_window=timedelta(seconds=settings.flood_window_seconds),
         claim_within=timedelta(seconds=settings.handoff_claim_seconds),
         handoff_idle=timedelta(minutes=settings.handoff_idle_minutes),
         same_rep_within=timedelta(hours=settings.handoff_same_rep_hours),

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from bot import inbound, threads
 from bot.backoff import full_jitter
+from bot.floods import FloodGate
 from bot.intake import describe
 from bot.keyed_lock import KeyedLock
 from bot.kinds import Actor
@@ -79,6 +80,10 @@ class Dispatcher:
         self._clock = clock
         self._on_commit = on_commit
         self._locks = KeyedLock()
+        config = services.config
+        self._floods = FloodGate(
+            config.flood_limit, config.flood_window.total_seconds(), lambda: clock().timestamp()
+        )
 
     @property
     def services(self) -> Services:
@@ -109,8 +114,15 @@ class Dispatcher:
             return await self._turn(message)
 
     async def _turn(self, message: InboundMessage) -> AcceptResult:
+        sender = (message.channel, message.address.value)
+        customer = message.kind is InboundKind.MESSAGE and message.edit_of is None
+        flooded = customer and self._floods.over(*sender)
+        releasing = customer and not flooded and self._floods.releases(*sender)
+
         async def work(uow: UnitOfWork) -> AcceptResult:
-            return await inbound.process(uow, self._services, message, self._clock())
+            return await inbound.process(
+                uow, self._services, message, self._clock(), flooded=flooded, releasing=releasing
+            )
 
         try:
             return await self._db.run(work)

@@ -10,7 +10,7 @@ import hmac
 from dataclasses import replace
 from datetime import datetime
 
-from bot import channel_events, rep_turn
+from bot import channel_events, floods, rep_turn
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.language import language_for
@@ -23,23 +23,37 @@ from storage.uow import UnitOfWork
 
 
 async def process(
-    uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
+    uow: UnitOfWork,
+    services: Services,
+    message: InboundMessage,
+    now: datetime,
+    *,
+    flooded: bool = False,
+    releasing: bool = False,
 ) -> AcceptResult:
+    """The turn of `message`. `flooded`: its sender is over the flood limit, the message is
+    held; `releasing`: messages held before may be waiting for this turn (bot/floods.py)."""
     if message.kind is InboundKind.IGNORED:
         return await _ignore(uow, message, now)
     if message.kind is InboundKind.EVENT:
         return await channel_events.process(uow, services, message, now)
-    rep_id = await rep_writing(uow, services, message)
-    if rep_id is not None:
-        return await rep_turn.process(uow, services, message, rep_id, now)
     found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
+    # A conversation at an address no rep has is a customer's: no need to look further.
+    if found is None or found.address_rep_id is not None:
+        rep_id = await rep_writing(uow, services, message)
+        if rep_id is not None:
+            return await rep_turn.process(uow, services, message, rep_id, now)
     conversation = found or await _open_conversation(uow, services, message, now)
     if message.edit_of is not None:
         return await _edit(uow, message, conversation, now)
-    stored_id = await store(uow, message, conversation.id, now)
+    stored_id = await store(uow, message, conversation.id, now, held=flooded)
     if stored_id is None:
         return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
-    replies = await _handle(uow, services, message, stored_id, conversation, now)
+    if flooded:
+        replies = await floods.hold(uow, services, message, stored_id, conversation, now)
+    else:
+        message = await floods.with_held(uow, message, conversation.id, releasing=releasing)
+        replies = await _handle(uow, services, message, stored_id, conversation, now)
     await uow.commit()
     return AcceptResult(Outcome.HANDLED, replies=replies, conversation_id=conversation.id)
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# The timer that reads the messages held in a flood when the sender says nothing more: set by
+# the core (bot/floods.py), read by the business (handlers/timers.py).
+FLOOD_RELEASE_TIMER = "flood_release"
+
 
 class Actor(StrEnum):
     CUSTOMER = "customer"
@@ -27,6 +31,7 @@ class TouchpointKind(StrEnum):
     PARKED = "parked"
     IGNORED = "ignored"
     BUTTON_REJECTED = "button_rejected"
+    MESSAGE_HELD = "message_held"
     # reachability and machine mail
     UNREACHABLE = "unreachable"
     REACHABLE_AGAIN = "reachable_again"

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     handoff_claim_seconds: float = Field(default=120.0, gt=0)
     handoff_idle_minutes: float = Field(default=60.0, gt=0)
     handoff_same_rep_hours: float = Field(default=72.0, ge=0)
+    # A sender past this many messages in FLOOD_WINDOW_SECONDS is told to slow down once, and
+    # the rest are read together with their next message (0: no limit).
+    flood_limit: int = Field(default=20, ge=0)
+    flood_window_seconds: float = Field(default=60.0, gt=0)
     rep_hours: str = ""
     rep_days: str = "mon-fri"
     rep_timezone: str = "UTC"

@@ -113,7 +113,12 @@ def _json_value(value: Any) -> Any:
 
 
 async def store(
-    uow: UnitOfWork, message: InboundMessage, conversation_id: int | None, now: datetime
+    uow: UnitOfWork,
+    message: InboundMessage,
+    conversation_id: int | None,
+    now: datetime,
+    *,
+    held: bool = False,
 ) -> int | None:
     return await uow.messages.insert(
         channel=message.channel,
@@ -124,4 +129,5 @@ async def store(
         payload=message.payload,
         raw=message.raw,
         now=now,
+        held=held,
     )

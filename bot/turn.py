@@ -140,6 +140,8 @@ class FlowConfig:
     rep_hours: RepHours | None = None  # None: reps are on duty whenever they say /online
     replies_per_conversation: int = 20  # per 24 hours, on channels answered by machines
     relays_per_minute: int = 6  # customer messages relayed to a rep per hand-off; then a digest
+    flood_limit: int = 20  # messages from one sender in `flood_window`; past it they are held
+    flood_window: timedelta = timedelta(minutes=1)
     replies_per_address: int = 40  # per 24 hours
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from bot.kinds import Actor
+from bot.kinds import FLOOD_RELEASE_TIMER, Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Timer
 from bot.turn import Context, Event, Result, Turn
@@ -13,6 +14,7 @@ from handlers import service
 from handlers.assignment import CLAIM_TIMER, IDLE_TIMER, offer_next
 from handlers.cards import notice_to
 from handlers.reps import rep_language
+from handlers.router import route
 
 
 async def on_timer(ctx: Context, conversation: Conversation, timer: Timer, now: datetime) -> Result:
@@ -24,9 +26,22 @@ async def on_timer(ctx: Context, conversation: Conversation, timer: Timer, now: 
         return await handoff_idle(ctx, conversation, timer, now)
     if timer.kind == handoffs.DIGEST_TIMER:
         return await handoffs.relay_digest(ctx, conversation, timer)
+    if timer.kind == FLOOD_RELEASE_TIMER:
+        return await read_held(ctx, conversation, now)
     return Result(
         events=(Event(Kind.TIMER_UNKNOWN, {"kind": timer.kind, "timer": timer.id}, Actor.SYSTEM),)
     )
+
+
+async def read_held(ctx: Context, conversation: Conversation, now: datetime) -> Result:
+    """The messages held in a flood, read as one turn when the sender said nothing more
+    (their next message would have taken them up, bot/floods.py)."""
+    texts = await ctx.uow.messages.release_held(conversation.id)
+    if not texts:
+        return Result()
+    turn = Turn.of_system(conversation, now)
+    joined = replace(turn.message, text="\n".join(texts))
+    return (await route(replace(turn, message=joined), ctx)).result
 
 
 async def claim_deadline(

@@ -172,6 +172,8 @@ messages = Table(
     Column("raw", LargeBinary),
     _created(),
     Column("edited_at", UTCDateTime()),
+    # Held back in a flood (bot/floods.py): read with the sender's next turn.
+    Column("held", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("channel", "external_id"),
 )
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 
 from storage.connection import SqlConnection
 from storage.sql import in_key_order, insert_ignore
@@ -33,9 +33,11 @@ class MessageRepository:
         now: datetime,
         payload: Mapping[str, object] | None = None,
         raw: bytes | None = None,
+        held: bool = False,
     ) -> int | None:
         """Store a message; None when `(channel, external_id)` is already stored."""
         values = {
+            "held": held,
             "channel": channel,
             "external_id": external_id,
             "conversation_id": conversation_id,
@@ -107,6 +109,24 @@ class MessageRepository:
         )
         found: str | None = (await self._db.execute(query)).scalar_one_or_none()
         return found
+
+    async def release_held(self, conversation_id: int) -> list[str]:
+        """The texts held back in a flood, oldest first; they are no longer held after this."""
+        held = and_(messages.c.conversation_id == conversation_id, messages.c.held.is_(True))
+        query = select(messages.c.text).where(held).order_by(messages.c.id)
+        texts = [str(text) for text in (await self._db.execute(query)).scalars()]
+        if texts:
+            await self._db.execute(update(messages).where(held).values(held=False))
+        return texts
+
+    async def holds(self, conversation_id: int, before: int) -> bool:
+        """Whether messages of the conversation older than `before` are held."""
+        query = select(messages.c.id).where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.held.is_(True),
+            messages.c.id < before,
+        )
+        return (await self._db.execute(query.limit(1))).first() is not None
 
     async def inbound_from(
         self, conversation_id: int, first_id: int, limit: int = 500

@@ -3,12 +3,15 @@ python-telegram-bot talking HTTP to the fake Bot API."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import Table, func, select
 
+from bot.bootstrap import build_services
 from bot.model import Address, utc_now
+from bot.settings import Settings
 from channels.telegram.sending import split_text
 from storage.repos.outbox import NewOutbound
 from storage.tables import messages, outbox
@@ -391,3 +394,40 @@ async def recorded(database: Database, kind: str) -> bool:
     """A touchpoint of `kind` is stored."""
     async with database.transaction() as uow:
         return bool(await uow.touchpoints.search(kind=kind))
+
+
+async def test_a_hundred_messages_in_two_seconds_are_stored_answered_once_and_read_after(
+    database: Database, fake: FakeTelegram
+) -> None:
+    # 300 messages from one user used to be accepted and answered one by one in 0.3 s.
+    settings = Settings(_env_file=None, flood_limit=20, flood_window_seconds=3)
+    async with TelegramBot(database, fake, services=build_services(settings)) as bot:
+        for number in range(100):
+            fake.user_message(ANN, f"thanks {number}")
+        await fake.wait_until(lambda: fake.pending_updates == 0, timeout=20)
+        await eventually(lambda: inbound_count(database, 100), what="all 100 stored")
+        await settled_outbox(database)
+        during = fake.texts_to(ANN)
+        await asyncio.sleep(3.5)  # a pause longer than the window
+        fake.user_message(ANN, "and one more thing: we need 12 chairs")
+        await fake.wait_sent(len(during) + 1, timeout=20)
+        assert bot.crashed() is None
+
+    slow_down = [text for text in during if text.startswith("You're writing faster")]
+    assert len(slow_down) == 1  # told once
+    assert len(during) == 20 + 1  # twenty answered one by one, then the one notice
+    async with database.transaction() as uow:
+        held = await uow.touchpoints.search(kind="message_held", limit=1000)
+        [*_, last] = await uow.touchpoints.search(kind="message_in", limit=1000)
+    assert len(held) == 80
+    assert str(last.details["text"]).startswith("thanks 20\nthanks 21\n")  # what it saw
+
+
+async def inbound_count(database: Database, wanted: int) -> bool:
+    async with database.transaction() as uow:
+        query = select(func.count()).select_from(messages).where(messages.c.direction == "in")
+        return int((await uow.connection.execute(query)).scalar_one()) >= wanted
+
+
+async def settled_outbox(database: Database) -> None:
+    await eventually(lambda: rows_sent(database), what="every reply sent")
