@@ -11,6 +11,7 @@ import typer
 
 from bot.cli import output as out
 from bot.cli.common import not_found, reading, system_turn, writing
+from bot.cli.contacts import contacts_app
 from bot.cli.reps import reps_app
 from bot.model import utc_now
 from bot.records import ticket_id_from_number
@@ -25,7 +26,6 @@ Limit = Annotated[int, typer.Option(help="At most this many rows, newest first."
 leads_app = typer.Typer(help="Leads captured by the bot.", no_args_is_help=True)
 tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=True)
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
-contacts_app = typer.Typer(help="Contacts and their timelines.", no_args_is_help=True)
 touchpoints_app = typer.Typer(help="The touchpoint timeline.", no_args_is_help=True)
 dead_letters_app = typer.Typer(
     help="Inbound messages parked because they failed.", no_args_is_help=True
@@ -189,40 +189,7 @@ def handoffs_show(handoff_id: int, as_json: JsonFlag = False) -> None:
     out.record(view, as_json)
 
 
-# --- contacts and touchpoints ---------------------------------------------------------------
-
-
-@contacts_app.command("list")
-def contacts_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
-    """List contacts."""
-    out.rows(reading(lambda uow: uow.contacts.search(limit=limit)), as_json, out.CONTACT_COLUMNS)
-
-
-@contacts_app.command("show")
-def contacts_show(contact_id: int, as_json: JsonFlag = False) -> None:
-    """Show a contact with identities, leads, tickets and the touchpoint timeline."""
-
-    async def load(uow: UnitOfWork) -> dict[str, Any] | None:
-        contact = await uow.contacts.get(contact_id)
-        if contact is None:
-            return None
-        return {
-            **out.plain(contact),
-            "identities": [out.plain(item) for item in await uow.contacts.identities(contact_id)],
-            "leads": [out.plain(lead) for lead in await uow.leads.search(contact_id=contact_id)],
-            "tickets": [
-                out.ticket_view(t) for t in await uow.tickets.search(contact_id=contact_id)
-            ],
-            "timeline": [
-                out.plain(t)
-                for t in await uow.touchpoints.search(contact_id=contact_id, limit=1000)
-            ],
-        }
-
-    view = reading(load)
-    if view is None:
-        raise not_found(f"contact {contact_id}")
-    out.contact(view, as_json)
+# --- touchpoints ----------------------------------------------------------------------------
 
 
 @touchpoints_app.command("list")
