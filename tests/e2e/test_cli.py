@@ -1,5 +1,5 @@
 """The `touchpoint` CLI as a subprocess: routing lines, reps, help, errors, and the changes an
-operator makes (undoing a merge of contacts), each recorded."""
+operator makes (ticket status, undoing a merge of contacts), each recorded."""
 
 from __future__ import annotations
 
@@ -124,6 +124,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["tickets", "list"],
         ["tickets", "show"],
         ["handoffs", "list"],
+        ["tickets", "set-status"],
         ["handoffs", "close"],
         ["contacts", "list"],
         ["contacts", "show"],
@@ -208,6 +209,11 @@ def said(tmp_path: Path, *args: str) -> str:
     return done.stdout
 
 
+def in_sqlite(tmp_path: Path, statement: str) -> None:
+    with closing(sqlite3.connect(tmp_path / "cli.db")) as connection, connection:
+        connection.execute(statement)
+
+
 async def ann_on_two_telegram_accounts(bot: BotHarness) -> None:
     """Ann's second account shares the phone her first one shared: the bot merges them."""
     old = bot.customer("1001", channel="telegram", name="Ann")
@@ -245,3 +251,38 @@ def test_contacts_unmerge_separates_two_merged_contacts_once(tmp_path: Path) -> 
     assert "hello" not in [t["details"].get("text") for t in ann["timeline"]]
     listed = shown(tmp_path, "touchpoints", "list", "--contact", "2", "--kind", "contacts_unmerged")
     assert [(t["contact_id"], t["actor"]) for t in listed] == [(2, "operator")]
+
+
+async def a_ticket_and_a_handoff(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("My coffee machine arrived broken, the water tank is cracked")
+    await alice.say("/human")
+    await bot.customer("bob").say("The pump of my coffee machine is broken and leaks water")
+
+
+def test_a_ticket_status_set_from_the_cli_is_a_touchpoint_of_the_operator(tmp_path: Path) -> None:
+    prepared(tmp_path, a_ticket_and_a_handoff)
+    in_sqlite(tmp_path, "UPDATE service_requests SET conversation_id = NULL WHERE id = 2")
+    outbox_before = shown(tmp_path, "touchpoints", "list", "--kind", "message_out")
+
+    assert said(tmp_path, "tickets", "set-status", "1001", "resolved") == (
+        "ticket #1001 is now resolved\n"
+    )
+    assert said(tmp_path, "tickets", "set-status", "1001", "resolved") == (
+        "ticket #1001 was already resolved\n"
+    )
+    assert said(tmp_path, "tickets", "set-status", "1002", "waiting") == (
+        "ticket #1002 is now waiting\n"
+    )
+
+    changed = shown(tmp_path, "touchpoints", "list", "--kind", "ticket_status_changed")
+    assert [
+        (t["actor"], t["contact_id"], t["conversation_id"], t["channel"], t["details"])
+        for t in changed
+    ] == [
+        ("operator", 1, 1, "console", {"ticket": 1001, "from": "open", "to": "resolved"}),
+        ("operator", 2, None, "cli", {"ticket": 1002, "from": "open", "to": "waiting"}),
+    ]
+    assert shown(tmp_path, "tickets", "show", "1001")["status"] == "resolved"
+    # The customer is not told (yet): nothing was queued for them.
+    assert shown(tmp_path, "touchpoints", "list", "--kind", "message_out") == outbox_before
