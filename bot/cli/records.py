@@ -16,6 +16,7 @@ from bot.cli import output as out
 from bot.cli.common import contact_turn, not_found, reading, system_turn
 from bot.cli.contacts import contacts_app
 from bot.cli.reps import reps_app
+from bot.kinds import Actor
 from bot.records import Ticket, ticket_id_from_number
 from bot.turn import Context, Result, Turn
 from handlers import handoff, service
@@ -152,7 +153,9 @@ def handoffs_close(
         raise not_found(f"hand-off {handoff_id}")
 
     async def close(turn: Turn, ctx: Context) -> Result | None:
-        return await handoff.finish(turn, ctx, returned=back_to_bot, summary=summary)
+        return await handoff.finish(
+            turn, ctx, returned=back_to_bot, summary=summary, actor=Actor.OPERATOR
+        )
 
     if not system_turn(record.conversation_id, close):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
@@ -172,7 +175,9 @@ def handoffs_assign(
         raise not_found(f"hand-off {handoff_id}" if record is None else f"rep {rep}")
 
     async def assign(turn: Turn, ctx: Context) -> Result | None:
-        return await reassign(ctx, record, turn.conversation, new_rep, turn.now)
+        return await reassign(
+            ctx, record, turn.conversation, new_rep, turn.now, actor=Actor.OPERATOR
+        )
 
     if not system_turn(record.conversation_id, assign):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)

@@ -1,5 +1,5 @@
 """The `touchpoint` CLI as a subprocess: routing lines, reps, help, errors, and the changes an
-operator makes (ticket status, undoing a merge of contacts), each recorded."""
+operator makes (ticket status, hand-offs, undoing a merge of contacts), each recorded."""
 
 from __future__ import annotations
 
@@ -126,6 +126,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["handoffs", "list"],
         ["tickets", "set-status"],
         ["handoffs", "close"],
+        ["handoffs", "assign"],
         ["contacts", "list"],
         ["contacts", "show"],
         ["contacts", "unmerge"],
@@ -286,3 +287,16 @@ def test_a_ticket_status_set_from_the_cli_is_a_touchpoint_of_the_operator(tmp_pa
     assert shown(tmp_path, "tickets", "show", "1001")["status"] == "resolved"
     # The customer is not told (yet): nothing was queued for them.
     assert shown(tmp_path, "touchpoints", "list", "--kind", "message_out") == outbox_before
+
+
+def test_a_handoff_closed_from_the_cli_is_closed_by_the_operator(tmp_path: Path) -> None:
+    prepared(tmp_path, a_ticket_and_a_handoff)
+
+    assert said(tmp_path, "handoffs", "close", "1", "--summary", "called her back") == (
+        "hand-off 1 closed\n"
+    )
+
+    [closed] = shown(tmp_path, "touchpoints", "list", "--kind", "closed")
+    assert (closed["actor"], closed["details"]["summary"]) == ("operator", "called her back")
+    again = touchpoint(tmp_path, "handoffs", "close", "1")
+    assert (again.returncode, again.stderr) == (1, "touchpoint: hand-off 1 is not open\n")
