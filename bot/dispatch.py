@@ -10,13 +10,13 @@ Guarantees:
   if the database itself is unavailable, `accept` raises and the adapter must not acknowledge.
 
 Timers and operator actions run as turns of their own (`fire_timer`, `system_turn`), under the
-same conversation lock.
+same conversation lock; an operator's change outside any conversation is a `contact_turn`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -37,16 +37,17 @@ from bot.model import (
     Outcome,
     utc_now,
 )
-from bot.recorder import Touch, record, record_turn
+from bot.recorder import Touch, on_contact, record, record_turn
 from bot.redaction import redact
 from bot.storing import storable
-from bot.turn import Context, Result, Routed, Services, Turn
+from bot.turn import ContactEvent, Context, Result, Routed, Services, Turn
 from storage.repos.conversations import StaleConversation
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 SystemAction = Callable[[Turn, Context], Awaitable[Result | None]]
+ContactAction = Callable[[Context, datetime], Awaitable[Sequence[ContactEvent] | None]]
 
 # The database is down or unreachable: the message must be redelivered, not parked.
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, OSError, TimeoutError)
@@ -233,6 +234,26 @@ class Dispatcher:
         if result is None:
             return False
         await record_turn(uow, turn, Routed(result), self._services)
+        await uow.commit()
+        return True
+
+    async def contact_turn(self, action: ContactAction, *, channel: str) -> bool:
+        """Run an operator's change that belongs to no one conversation (undoing a merge of
+        contacts; a ticket without a conversation) in one transaction of its own, its events
+        recorded on the contacts' timelines with `channel`.
+
+        The database's row locks order it with the turns of the conversations it touches. An
+        exception from `action` rolls everything back and reaches the caller; `action`
+        returns None when it does not apply: nothing is written and the result is False.
+        """
+        return await self._db.run(lambda uow: self._contact_turn(uow, action, channel))
+
+    async def _contact_turn(self, uow: UnitOfWork, action: ContactAction, channel: str) -> bool:
+        now = self._clock()
+        events = await action(self._services.context(uow), now)
+        if events is None:
+            return False
+        await record(uow, [on_contact(item, channel, now) for item in events])
         await uow.commit()
         return True
 

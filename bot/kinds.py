@@ -47,7 +47,7 @@ class TouchpointKind(StrEnum):
     REPLY_CAP_REACHED = "reply_cap_reached"
     # contacts
     IDENTITY_CONFLICT = "identity_conflict"
-    IDENTITIES_LINKED = "identities_linked"
+    IDENTITIES_LINKED = "identities_linked"  # a merge, as older versions recorded it
     CONTACTS_MERGED = "contacts_merged"
     CONTACTS_UNMERGED = "contacts_unmerged"
     # leads

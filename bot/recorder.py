@@ -17,7 +17,7 @@ from typing import Any
 from bot.kinds import Actor, TouchpointKind
 from bot.records import Conversation, ConversationState, OutboxRow, ticket_number
 from bot.redaction import redact
-from bot.turn import Notice, Reply, Result, Routed, Services, Turn
+from bot.turn import ContactEvent, Notice, Reply, Result, Routed, Services, Turn
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
@@ -63,6 +63,12 @@ def on_conversation(
     return Touch(
         kind, actor, conversation.channel, now, details, conversation.contact_id, conversation.id
     )
+
+
+def on_contact(item: ContactEvent, channel: str, now: datetime) -> Touch:
+    """A touchpoint on a contact's timeline outside any conversation."""
+    event = item.event
+    return Touch(event.kind, event.actor, channel, now, event.details, item.contact_id)
 
 
 def of_outbox_row(

@@ -89,6 +89,22 @@ class FlowData(TypedDict, total=False):
 
 
 @dataclass(frozen=True, slots=True)
+class ContactMerge:
+    """One contact merged into another: the ids of the rows it moved, per table."""
+
+    id: int
+    source_contact_id: int
+    target_contact_id: int
+    moved: dict[str, list[int]]
+    merged_at: datetime
+    undone_at: datetime | None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {table: len(ids) for table, ids in self.moved.items()}
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationState:
     """The part of a conversation a handler may change: flow, step and collected answers."""
 

@@ -46,6 +46,15 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactEvent:
+    """An event on a contact's timeline that belongs to no conversation's turn: an operator's
+    change outside any conversation (undoing a merge; a ticket that has no conversation)."""
+
+    contact_id: int
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A message to someone other than the customer of the turn: a rep.
 

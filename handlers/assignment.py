@@ -66,9 +66,16 @@ async def offer_to(
 
 
 async def reassign(
-    ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep, now: datetime
+    ctx: Context,
+    handoff: Handoff,
+    conversation: Conversation,
+    rep: Rep,
+    now: datetime,
+    *,
+    actor: Actor,
 ) -> Result | None:
-    """A manager gives the hand-off to `rep`: it is theirs at once (no claim needed)."""
+    """A manager gives the hand-off to `rep`: it is theirs at once (no claim needed). `actor`
+    is who decided it (an operator at the CLI)."""
     if not await ctx.uow.handoffs.assign(handoff.id, rep.id, now):
         return None
     await start_idle_clock(ctx, handoff, now)
@@ -83,7 +90,7 @@ async def reassign(
             notices.append(notice_to(other, told))
     return Result(
         replies=(joined,),
-        events=(Event(Kind.REASSIGNED, details, Actor.SYSTEM),),
+        events=(Event(Kind.REASSIGNED, details, actor),),
         notices=tuple(notices),
     )
 

@@ -179,10 +179,13 @@ async def is_active(turn: Turn, ctx: Context) -> bool:
     return await ctx.uow.handoffs.active_for(turn.conversation.id) is not None
 
 
-async def finish(turn: Turn, ctx: Context, *, returned: bool, summary: str | None) -> Result | None:
+async def finish(
+    turn: Turn, ctx: Context, *, returned: bool, summary: str | None, actor: Actor
+) -> Result | None:
     """End the active hand-off (None when there is none); the bot answers again afterwards.
 
-    `returned` means the rep handed the conversation back to the bot rather than resolving it.
+    `returned` means the conversation goes back to the bot rather than being resolved; `actor`
+    is who ended it (the rep from their chat, an operator from the CLI, the system when idle).
     """
     active = await ctx.uow.handoffs.active_for(turn.conversation.id)
     if active is None:
@@ -195,6 +198,6 @@ async def finish(turn: Turn, ctx: Context, *, returned: bool, summary: str | Non
     details = {"handoff_id": active.id, "summary": summary or "", "latency": latency}
     return Result(
         replies=(Reply(ctx.say(key, turn.lang)),),
-        events=(Event(kind, details, Actor.REP),),
+        events=(Event(kind, details, actor),),
         state=idle(turn),
     )

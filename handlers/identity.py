@@ -1,18 +1,22 @@
-"""Linking a person's identities across channels.
+"""Linking a person's identities across channels, and undoing a link that was wrong.
 
 A phone number shared through Telegram's "share my contact" button is verified by Telegram to
 belong to the sender, so it may join this contact to the one who already has that number. A
 number or address merely typed in is not proof: it never moves an identity (see leads.py).
+
+A merge is an event (`contact_merges`), not a rewrite of history: it remembers the rows it
+moved, so an operator can undo it (`touchpoint contacts unmerge`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
-from bot.records import Conversation
-from bot.turn import Context, Event, Turn
+from bot.records import ContactMerge, Conversation
+from bot.turn import ContactEvent, Context, Event, Turn
 from handlers.contact_info import normalise_phone
 
 
@@ -20,6 +24,10 @@ from handlers.contact_info import normalise_phone
 class Linked:
     events: tuple[Event, ...] = ()
     conversation: Conversation | None = None
+
+
+class CannotUnmerge(Exception):
+    """Why a merge cannot be undone now, in words for the operator; nothing was changed."""
 
 
 async def claim_verified_phone(turn: Turn, ctx: Context) -> Linked:
@@ -30,15 +38,67 @@ async def claim_verified_phone(turn: Turn, ctx: Context) -> Linked:
     link = await ctx.uow.contacts.link(turn.contact_id, "phone", phone, turn.now)
     if link.outcome != "conflict":
         return Linked()
-    await ctx.uow.contacts.merge(turn.contact_id, link.owner_contact_id)
-    event = Event(
-        Kind.IDENTITIES_LINKED,
-        {
-            "phone": phone,
-            "from_contact_id": turn.contact_id,
-            "into_contact_id": link.owner_contact_id,
-        },
-        Actor.SYSTEM,
-    )
-    moved = replace(turn.conversation, contact_id=link.owner_contact_id)
+    if await ctx.uow.merges.were_separated(turn.contact_id, link.owner_contact_id):
+        return await _kept_apart(turn, ctx, phone, link.owner_contact_id)
+    return await _merge(turn, ctx, phone, link.owner_contact_id)
+
+
+async def _merge(turn: Turn, ctx: Context, phone: str, owner: int) -> Linked:
+    """The sender's contact joins the one that has the number; the turn goes on as the owner's."""
+    merge_id = await ctx.uow.merges.merge(turn.contact_id, owner, turn.now)
+    merge = await ctx.uow.merges.get(merge_id)
+    assert merge is not None
+    event = Event(Kind.CONTACTS_MERGED, {**_details(merge), "phone": phone}, Actor.SYSTEM)
+    moved = replace(turn.conversation, contact_id=owner)
     return Linked(events=(event,), conversation=moved)
+
+
+async def _kept_apart(turn: Turn, ctx: Context, phone: str, owner: int) -> Linked:
+    """An operator undid a merge of these two contacts: the same proof shared again does not
+    overrule that decision. The conflict is kept for review instead."""
+    await ctx.uow.contacts.record_conflict(turn.contact_id, owner, "phone", phone, turn.now)
+    details = {"channel": "phone", "address": phone, "owner_contact_id": owner, "separated": True}
+    return Linked(events=(Event(Kind.IDENTITY_CONFLICT, details, Actor.SYSTEM),))
+
+
+async def unmerge(ctx: Context, merge_id: int, now: datetime) -> tuple[ContactEvent, ...]:
+    """Undo a merge (an operator's decision): the rows it moved go back to the contact they
+    came from, rows made for the other contact since stay with it, and both timelines say so.
+
+    Raises `CannotUnmerge` when the merge is unknown or undone already, or when the contact it
+    merged into was merged on into a third one (that later merge is undone first).
+    """
+    merge = await _undoable(ctx, merge_id)
+    if not await ctx.uow.merges.undo(merge, now):
+        raise CannotUnmerge(f"merge {merge_id} was already undone")  # by someone just now
+    event = Event(Kind.CONTACTS_UNMERGED, _details(merge), Actor.OPERATOR)
+    return (
+        ContactEvent(merge.source_contact_id, event),
+        ContactEvent(merge.target_contact_id, event),
+    )
+
+
+async def _undoable(ctx: Context, merge_id: int) -> ContactMerge:
+    merge = await ctx.uow.merges.get(merge_id)
+    if merge is None:
+        raise CannotUnmerge(f"merge {merge_id} not found")
+    if merge.undone_at is not None:
+        raise CannotUnmerge(
+            f"merge {merge_id} was already undone at {merge.undone_at:%Y-%m-%d %H:%M} UTC"
+        )
+    later = await ctx.uow.merges.standing_out_of(merge.target_contact_id)
+    if later is not None:
+        raise CannotUnmerge(
+            f"contact {merge.target_contact_id} was merged into contact "
+            f"{later.target_contact_id} since (merge {later.id}): undo that merge first"
+        )
+    return merge
+
+
+def _details(merge: ContactMerge) -> dict[str, object]:
+    return {
+        "merge_id": merge.id,
+        "from_contact_id": merge.source_contact_id,
+        "into_contact_id": merge.target_contact_id,
+        "moved": merge.counts,
+    }

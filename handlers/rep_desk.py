@@ -180,7 +180,9 @@ async def end(
         )
 
     async def action(turn: Turn, ctx: Context) -> Result:
-        result = await handoffs.finish(turn, ctx, returned=returned, summary=summary)
+        result = await handoffs.finish(
+            turn, ctx, returned=returned, summary=summary, actor=Actor.REP
+        )
         return result or Result()
 
     key = "rep.returned_ok" if returned else "rep.closed_ok"

@@ -13,7 +13,7 @@ from datetime import datetime
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Ticket, ticket_id_from_number
-from bot.turn import Context, Event, Reply, Result, Turn
+from bot.turn import ContactEvent, Context, Event, Reply, Result, Turn
 from handlers.common import flow_state, idle
 from storage.repos.tickets import OPEN_STATUSES
 
@@ -185,6 +185,34 @@ def _list_open(turn: Turn, ctx: Context, tickets: list[Ticket]) -> Result:
     lines += [describe_ticket(ctx, ticket, turn.lang) for ticket in tickets[:10]]
     event = Event(Kind.STATUS_REQUESTED, {"tickets": [ticket.number for ticket in tickets[:10]]})
     return Result(replies=(Reply("\n".join(lines)),), events=(event,))
+
+
+async def set_status(turn: Turn, ctx: Context, ticket_id: int, status: str) -> Result | None:
+    """An operator sets a ticket's status, as a turn of the ticket's conversation; None when
+    the ticket already has it. The customer is not told here."""
+    ticket = await ctx.uow.tickets.get(ticket_id)
+    event = await _status_changed(ctx, ticket, status, turn.now)
+    return Result(events=(event,)) if event else None
+
+
+async def set_status_without_conversation(
+    ctx: Context, ticket_id: int, status: str, now: datetime
+) -> tuple[ContactEvent, ...] | None:
+    """The same for a ticket that has no conversation: the touchpoint goes on its contact's
+    timeline."""
+    ticket = await ctx.uow.tickets.get(ticket_id)
+    event = await _status_changed(ctx, ticket, status, now)
+    return (ContactEvent(ticket.contact_id, event),) if ticket and event else None
+
+
+async def _status_changed(
+    ctx: Context, ticket: Ticket | None, status: str, now: datetime
+) -> Event | None:
+    if ticket is None or ticket.status == status:
+        return None
+    await ctx.uow.tickets.set_status(ticket.id, status, now)
+    details = {"ticket": ticket.number, "from": ticket.status, "to": status}
+    return Event(Kind.TICKET_STATUS_CHANGED, details, Actor.OPERATOR)
 
 
 async def on_followup(

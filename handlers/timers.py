@@ -72,8 +72,9 @@ async def handoff_idle(
             IDLE_TIMER, due, now, conversation_id=conversation.id, handoff_id=handoff.id
         )
         return Result()
+    turn = Turn.of_system(conversation, now)
     ended = await handoffs.finish(
-        Turn.of_system(conversation, now), ctx, returned=True, summary="no activity"
+        turn, ctx, returned=True, summary="no activity", actor=Actor.SYSTEM
     )
     rep = await ctx.uow.reps.get(handoff.rep_id) if handoff.rep_id else None
     if ended is None or rep is None:

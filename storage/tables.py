@@ -138,6 +138,20 @@ identity_conflicts = Table(
     _created(),
 )
 
+# A merge of two contacts is an event, not a rewrite: it keeps the ids of the rows it moved
+# (per table), so undoing it moves exactly those back. Touchpoints never move: a contact's
+# timeline takes in those of the contacts merged into it while the merge stands.
+contact_merges = Table(
+    "contact_merges",
+    metadata,
+    _id(),
+    _fk("source_contact_id", "contacts", nullable=False),
+    _fk("target_contact_id", "contacts", nullable=False),
+    Column("moved", JSON, nullable=False),  # {"identities": [ids], "conversations": [...], ...}
+    Column("merged_at", UTCDateTime(), nullable=False),
+    Column("undone_at", UTCDateTime()),
+)
+
 conversations = Table(
     "conversations",
     metadata,

@@ -20,6 +20,7 @@ from storage.repos.cursors import CursorRepository
 from storage.repos.dead_letters import DeadLetterRepository
 from storage.repos.handoffs import HandoffRepository
 from storage.repos.leads import LeadRepository
+from storage.repos.merges import MergeRepository
 from storage.repos.messages import MessageRepository
 from storage.repos.outbox import OutboxRepository
 from storage.repos.reps import RepRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
     def __init__(self, connection: SqlConnection) -> None:
         self.connection = connection
         self.contacts = ContactRepository(connection)
+        self.merges = MergeRepository(connection)
         self.conversations = ConversationRepository(connection)
         self.messages = MessageRepository(connection)
         self.touchpoints = TouchpointRepository(connection)

@@ -10,7 +10,7 @@ from typing import TypeVar
 import typer
 
 from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
-from bot.dispatch import SystemAction
+from bot.dispatch import ContactAction, SystemAction
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.turn import Services
@@ -74,6 +74,19 @@ def system_turn(conversation_id: int, action: SystemAction) -> bool:
     async def _run() -> bool:
         async with open_database(settings, migrate=True) as database:
             return await build_dispatcher(settings, database).system_turn(conversation_id, action)
+
+    return asyncio.run(_run())
+
+
+def contact_turn(action: ContactAction) -> bool:
+    """Run an operator's change outside any conversation through the dispatcher, its
+    touchpoints on the contacts' timelines."""
+    settings = settings_or_exit()
+
+    async def _run() -> bool:
+        async with open_database(settings, migrate=True) as database:
+            dispatcher = build_dispatcher(settings, database)
+            return await dispatcher.contact_turn(action, channel=CLI_CHANNEL)
 
     return asyncio.run(_run())
 

@@ -116,11 +116,26 @@ def contact(view: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
         echo(json.dumps(view, ensure_ascii=False, indent=2))
         return
-    record({k: v for k, v in view.items() if k not in ("timeline", "leads", "tickets")}, False)
+    hidden = ("timeline", "leads", "tickets", "merges")
+    record({k: v for k, v in view.items() if k not in hidden}, False)
+    if view["merges"]:
+        echo("\nmerges:")
+        for merge in view["merges"]:
+            echo(f"  {_merge_line(merge)}")
     echo("\ntimeline:")
     for event in view["timeline"]:
         who = f"{event['channel']:<9} {event['actor']:<8} {event['kind']:<20}"
         echo(f"  {event['occurred_at']}  {who} {_cell(event['details'])}")
+
+
+def _merge_line(merge: Mapping[str, Any]) -> str:
+    """`merge 3  in from contact 7  2026-03-02T09:00:00+00:00  {"identities": 1, ...}`."""
+    other = "from" if merge["direction"] == "in" else "into"
+    undone = f"  undone {merge['undone_at']}" if merge["undone_at"] else ""
+    return (
+        f"merge {merge['merge_id']}  {merge['direction']:<3} {other} contact "
+        f"{merge['contact_id']}  {merge['merged_at']}  {_cell(merge['moved'], limit=None)}{undone}"
+    )
 
 
 def _jsonable(value: Any) -> Any:

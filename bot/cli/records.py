@@ -1,4 +1,7 @@
-"""CLI commands that show (and for hand-offs and reps, change) what the bot recorded.
+"""CLI commands that show (and for tickets, hand-offs and reps, change) what the bot recorded.
+
+A change is a turn through the dispatcher, like a customer's message: the touchpoints it
+leaves carry the actor `operator`.
 
 Every `list` takes `--json` and prints a JSON array; every `show` with `--json` prints one object.
 """
@@ -10,22 +13,23 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import output as out
-from bot.cli.common import not_found, reading, system_turn, writing
+from bot.cli.common import contact_turn, not_found, reading, system_turn
+from bot.cli.contacts import contacts_app
 from bot.cli.reps import reps_app
-from bot.model import utc_now
-from bot.records import ticket_id_from_number
+from bot.kinds import Actor
+from bot.records import Ticket, ticket_id_from_number
 from bot.turn import Context, Result, Turn
-from handlers import handoff
+from handlers import handoff, service
 from handlers.assignment import reassign
 from storage.uow import UnitOfWork
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Limit = Annotated[int, typer.Option(help="At most this many rows, newest first.")]
+STATUSES = ("open", "in_progress", "waiting", "resolved", "closed")
 
 leads_app = typer.Typer(help="Leads captured by the bot.", no_args_is_help=True)
 tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=True)
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
-contacts_app = typer.Typer(help="Contacts and their timelines.", no_args_is_help=True)
 touchpoints_app = typer.Typer(help="The touchpoint timeline.", no_args_is_help=True)
 dead_letters_app = typer.Typer(
     help="Inbound messages parked because they failed.", no_args_is_help=True
@@ -100,15 +104,25 @@ def tickets_set_status(
     status: Annotated[str, typer.Argument(help="open, in_progress, waiting, resolved or closed")],
 ) -> None:
     """Change a ticket's status (what the customer sees when asking for it)."""
-    if status not in ("open", "in_progress", "waiting", "resolved", "closed"):
+    if status not in STATUSES:
         typer.echo(f"touchpoint: unknown status {status!r}", err=True)
         raise typer.Exit(2)
-    changed = writing(
-        lambda uow: uow.tickets.set_status(ticket_id_from_number(number), status, utc_now())
-    )
-    if not changed:
+    ticket = reading(lambda uow: uow.tickets.get(ticket_id_from_number(number)))
+    if ticket is None:
         raise not_found(f"ticket #{number}")
-    typer.echo(f"ticket #{number} is now {status}")
+    changed = _change_status(ticket, status)
+    typer.echo(f"ticket #{number} {'is now' if changed else 'was already'} {status}")
+
+
+def _change_status(ticket: Ticket, status: str) -> bool:
+    """A turn of the ticket's conversation; on its contact's timeline when it has none."""
+    if ticket.conversation_id is None:
+        return contact_turn(
+            lambda ctx, now: service.set_status_without_conversation(ctx, ticket.id, status, now)
+        )
+    return system_turn(
+        ticket.conversation_id, lambda turn, ctx: service.set_status(turn, ctx, ticket.id, status)
+    )
 
 
 # --- hand-offs ------------------------------------------------------------------------------
@@ -139,7 +153,9 @@ def handoffs_close(
         raise not_found(f"hand-off {handoff_id}")
 
     async def close(turn: Turn, ctx: Context) -> Result | None:
-        return await handoff.finish(turn, ctx, returned=back_to_bot, summary=summary)
+        return await handoff.finish(
+            turn, ctx, returned=back_to_bot, summary=summary, actor=Actor.OPERATOR
+        )
 
     if not system_turn(record.conversation_id, close):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
@@ -159,7 +175,9 @@ def handoffs_assign(
         raise not_found(f"hand-off {handoff_id}" if record is None else f"rep {rep}")
 
     async def assign(turn: Turn, ctx: Context) -> Result | None:
-        return await reassign(ctx, record, turn.conversation, new_rep, turn.now)
+        return await reassign(
+            ctx, record, turn.conversation, new_rep, turn.now, actor=Actor.OPERATOR
+        )
 
     if not system_turn(record.conversation_id, assign):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
@@ -189,40 +207,7 @@ def handoffs_show(handoff_id: int, as_json: JsonFlag = False) -> None:
     out.record(view, as_json)
 
 
-# --- contacts and touchpoints ---------------------------------------------------------------
-
-
-@contacts_app.command("list")
-def contacts_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
-    """List contacts."""
-    out.rows(reading(lambda uow: uow.contacts.search(limit=limit)), as_json, out.CONTACT_COLUMNS)
-
-
-@contacts_app.command("show")
-def contacts_show(contact_id: int, as_json: JsonFlag = False) -> None:
-    """Show a contact with identities, leads, tickets and the touchpoint timeline."""
-
-    async def load(uow: UnitOfWork) -> dict[str, Any] | None:
-        contact = await uow.contacts.get(contact_id)
-        if contact is None:
-            return None
-        return {
-            **out.plain(contact),
-            "identities": [out.plain(item) for item in await uow.contacts.identities(contact_id)],
-            "leads": [out.plain(lead) for lead in await uow.leads.search(contact_id=contact_id)],
-            "tickets": [
-                out.ticket_view(t) for t in await uow.tickets.search(contact_id=contact_id)
-            ],
-            "timeline": [
-                out.plain(t)
-                for t in await uow.touchpoints.search(contact_id=contact_id, limit=1000)
-            ],
-        }
-
-    view = reading(load)
-    if view is None:
-        raise not_found(f"contact {contact_id}")
-    out.contact(view, as_json)
+# --- touchpoints ----------------------------------------------------------------------------
 
 
 @touchpoints_app.command("list")

@@ -11,16 +11,7 @@ from sqlalchemy import Row, bindparam, delete, func, select, update
 from bot.records import Contact, Identity
 from storage.connection import SqlConnection
 from storage.sql import insert_ignore
-from storage.tables import (
-    contacts,
-    conversations,
-    handoffs,
-    identities,
-    identity_conflicts,
-    leads,
-    service_requests,
-    touchpoints,
-)
+from storage.tables import contacts, identities, identity_conflicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,17 +154,6 @@ class ContactRepository:
         )
         value = (await self._db.execute(query)).scalar_one_or_none()
         return value is not False
-
-    async def merge(self, source_id: int, target_id: int) -> None:
-        """Move everything of `source_id` onto `target_id` (a verified proof of one person).
-
-        The source contact row stays (empty), so a touchpoint can record the link and an
-        operator can reverse it.
-        """
-        for table in (identities, conversations, touchpoints, leads, service_requests, handoffs):
-            await self._db.execute(
-                update(table).where(table.c.contact_id == source_id).values(contact_id=target_id)
-            )
 
     async def count(self) -> int:
         return int(

@@ -11,6 +11,7 @@ from sqlalchemy import Row
 
 from bot.records import TouchpointRow
 from storage.connection import SqlConnection
+from storage.repos.merges import absorbed
 from storage.tables import touchpoints
 
 
@@ -68,13 +69,18 @@ class TouchpointRepository:
         kind: str | None = None,
         limit: int = 200,
     ) -> list[TouchpointRow]:
+        """The newest `limit` touchpoints, in time order (oldest first).
+
+        A contact's touchpoints include those of the contacts merged into it (merges not
+        undone): they keep the contact they were written for, and the timeline reads across.
+        """
         query = touchpoints.select()
         if contact_id is not None:
-            query = query.where(touchpoints.c.contact_id == contact_id)
+            query = query.where(touchpoints.c.contact_id.in_(absorbed(contact_id)))
         if conversation_id is not None:
             query = query.where(touchpoints.c.conversation_id == conversation_id)
         if kind is not None:
             query = query.where(touchpoints.c.kind == kind)
-        query = query.order_by(touchpoints.c.id.desc()).limit(limit)
-        rows = list(await self._db.execute(query))
+        newest = (touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc())
+        rows = list(await self._db.execute(query.order_by(*newest).limit(limit)))
         return [touchpoint_from_row(row) for row in reversed(rows)]

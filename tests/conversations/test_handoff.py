@@ -3,6 +3,7 @@ conversation, and the bot taking over again when the hand-off ends."""
 
 from __future__ import annotations
 
+from bot.kinds import Actor
 from bot.records import Handoff
 from bot.turn import Context, Result, Turn
 from handlers import handoff
@@ -45,15 +46,24 @@ async def conversation_id_of(bot: BotHarness, customer: Customer) -> int:
     return conversation.id
 
 
-async def finish(bot: BotHarness, customer: Customer, *, returned: bool) -> bool:
+async def finish(
+    bot: BotHarness, customer: Customer, *, returned: bool, actor: Actor = Actor.OPERATOR
+) -> bool:
     """What `touchpoint handoffs close` (or a rep handing back) does: a system turn."""
 
     async def action(turn: Turn, ctx: Context) -> Result | None:
-        return await handoff.finish(turn, ctx, returned=returned, summary="done")
+        return await handoff.finish(turn, ctx, returned=returned, summary="done", actor=actor)
 
     finished = await bot.dispatcher.system_turn(await conversation_id_of(bot, customer), action)
     await bot.deliver()
     return finished
+
+
+async def actors_of(bot: BotHarness, customer: Customer, kind: str) -> list[str]:
+    conversation_id = await conversation_id_of(bot, customer)
+    async with bot.database.transaction() as uow:
+        found = await uow.touchpoints.search(conversation_id=conversation_id, kind=kind)
+    return [touchpoint.actor for touchpoint in found]
 
 
 def said_to(bot: BotHarness, customer: Customer) -> list[str]:
@@ -221,6 +231,7 @@ async def test_after_the_team_closes_the_bot_answers_again(bot: BotHarness) -> N
     assert (closed.status, closed.summary) == ("closed", "done")
     assert closed.closed_at == bot.clock.now
     assert (await kinds_of(bot, alice))[-2:] == ["closed", "message_out"]
+    assert await actors_of(bot, alice, "closed") == ["operator"]
     assert await bot.state_of(alice) == ("idle", None)
     assert (await alice.say("hello"))[0].startswith("Hello!")
 
@@ -242,12 +253,13 @@ async def test_a_conversation_handed_back_is_returned_to_the_bot(bot: BotHarness
     alice = bot.customer("alice")
     await alice.press("menu:human")
 
-    await finish(bot, alice, returned=True)
+    await finish(bot, alice, returned=True, actor=Actor.REP)
 
     assert said_to(bot, alice)[-1] == "You're back with the assistant. How can I help?"
     [returned] = await handoffs(bot)
     assert returned.status == "returned"
     assert (await kinds_of(bot, alice))[-2:] == ["returned_to_bot", "message_out"]
+    assert await actors_of(bot, alice, "returned_to_bot") == ["rep"]
     assert await alice.say("/help") != []
 
 

@@ -104,6 +104,9 @@ async def test_customer_and_rep_on_telegram_from_request_to_close(bot: BotHarnes
         "customer_replied", "rep_replied", "closed",
     ]  # fmt: skip
     assert handoff.status == "closed" and handoff.first_answer_at is not None
+    async with bot.database.transaction() as uow:
+        [closed] = await uow.touchpoints.search(kind="closed")
+    assert closed.actor == "rep"  # from the rep's chat (`touchpoint handoffs close`: operator)
 
 
 async def test_customer_on_email_with_a_rep_on_telegram(bot: BotHarness) -> None:
@@ -278,7 +281,9 @@ async def test_a_silent_hand_off_returns_to_the_bot(bot: BotHarness) -> None:
         bot.channels["telegram"].texts_to(OLGA_TELEGRAM)[-1]
         == "Conversation #1 went back to the bot after a long silence."
     )
-    assert "returned_to_bot" in await bot.kinds()
+    async with bot.database.transaction() as uow:
+        [returned] = await uow.touchpoints.search(kind="returned_to_bot")
+    assert returned.actor == "system"  # the silence ended it, not the rep
 
 
 async def test_the_same_rep_again_when_the_customer_comes_back_soon(bot: BotHarness) -> None:

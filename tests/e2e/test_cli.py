@@ -1,16 +1,23 @@
-"""The `touchpoint` CLI as a subprocess: routing lines, reps, help, errors."""
+"""The `touchpoint` CLI as a subprocess: routing lines, reps, help, errors, and the changes an
+operator makes (ticket status, hand-offs, undoing a merge of contacts), each recorded."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from storage.uow import Database
+from tests.harness import BotHarness, FakeClock
 
 pytestmark = pytest.mark.slow
 
@@ -157,9 +164,12 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["tickets", "list"],
         ["tickets", "show"],
         ["handoffs", "list"],
+        ["tickets", "set-status"],
         ["handoffs", "close"],
+        ["handoffs", "assign"],
         ["contacts", "list"],
         ["contacts", "show"],
+        ["contacts", "unmerge"],
         ["touchpoints", "list"],
         ["reps", "add"],
         ["dead-letters", "list"],
@@ -207,3 +217,126 @@ def test_empty_lists_are_empty_json_arrays(tmp_path: Path) -> None:
         done = touchpoint(tmp_path, group, "list", "--json")
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == []
+
+
+# --- changes an operator makes: each a touchpoint with the actor `operator` ----------------
+
+
+def prepared(tmp_path: Path, talk: Callable[[BotHarness], Awaitable[None]]) -> Path:
+    """The CLI's database, migrated by the CLI, then written by the bot itself in this process
+    (`talk` is what customers said to it)."""
+    upgraded(tmp_path)
+
+    async def run() -> None:
+        database = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+        try:
+            await talk(BotHarness(database, FakeClock()))
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    return tmp_path
+
+
+def shown(tmp_path: Path, *args: str) -> Any:
+    done = touchpoint(tmp_path, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def said(tmp_path: Path, *args: str) -> str:
+    done = touchpoint(tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def in_sqlite(tmp_path: Path, statement: str) -> None:
+    with closing(sqlite3.connect(tmp_path / "cli.db")) as connection, connection:
+        connection.execute(statement)
+
+
+async def ann_on_two_telegram_accounts(bot: BotHarness) -> None:
+    """Ann's second account shares the phone her first one shared: the bot merges them."""
+    old = bot.customer("1001", channel="telegram", name="Ann")
+    await old.say("", shared_phone="+49 30 901820")
+    new = bot.customer("2002", channel="telegram", name="Ann")
+    await new.say("hello")
+    await new.say("", shared_phone="+49 30 901820")
+
+
+def test_contacts_unmerge_separates_two_merged_contacts_once(tmp_path: Path) -> None:
+    prepared(tmp_path, ann_on_two_telegram_accounts)
+    [merge_in] = shown(tmp_path, "contacts", "show", "1")["merges"]
+    assert (merge_in["merge_id"], merge_in["direction"], merge_in["contact_id"]) == (1, "in", 2)
+    assert "merge 1  in  from contact 2" in said(tmp_path, "contacts", "show", "1")
+
+    assert said(tmp_path, "contacts", "unmerge", "1") == (
+        "merge 1 undone: contacts 2 and 1 are apart again (moved back: identities 1, "
+        "conversations 1, leads 0, tickets 0, hand-offs 0)\n"
+    )
+
+    again = touchpoint(tmp_path, "contacts", "unmerge", "1")
+    assert again.returncode == 1
+    assert again.stderr.startswith("touchpoint: merge 1 was already undone at ")
+    missing = touchpoint(tmp_path, "contacts", "unmerge", "9")
+    assert (missing.returncode, missing.stderr) == (1, "touchpoint: merge 9 not found\n")
+    ann, second = shown(tmp_path, "contacts", "show", "1"), shown(tmp_path, "contacts", "show", "2")
+    assert [i["address"] for i in ann["identities"]] == ["1001", "+4930901820"]
+    assert [i["address"] for i in second["identities"]] == ["2002"]
+    [merge_out] = second["merges"]
+    assert (merge_out["direction"], merge_out["contact_id"]) == ("out", 1)
+    assert merge_out["undone_at"] is not None
+    for contact in (ann, second):
+        [unmerged] = [t for t in contact["timeline"] if t["kind"] == "contacts_unmerged"]
+        assert (unmerged["actor"], unmerged["channel"]) == ("operator", "cli")
+    assert "hello" not in [t["details"].get("text") for t in ann["timeline"]]
+    listed = shown(tmp_path, "touchpoints", "list", "--contact", "2", "--kind", "contacts_unmerged")
+    assert [(t["contact_id"], t["actor"]) for t in listed] == [(2, "operator")]
+
+
+async def a_ticket_and_a_handoff(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("My coffee machine arrived broken, the water tank is cracked")
+    await alice.say("/human")
+    await bot.customer("bob").say("The pump of my coffee machine is broken and leaks water")
+
+
+def test_a_ticket_status_set_from_the_cli_is_a_touchpoint_of_the_operator(tmp_path: Path) -> None:
+    prepared(tmp_path, a_ticket_and_a_handoff)
+    in_sqlite(tmp_path, "UPDATE service_requests SET conversation_id = NULL WHERE id = 2")
+    outbox_before = shown(tmp_path, "touchpoints", "list", "--kind", "message_out")
+
+    assert said(tmp_path, "tickets", "set-status", "1001", "resolved") == (
+        "ticket #1001 is now resolved\n"
+    )
+    assert said(tmp_path, "tickets", "set-status", "1001", "resolved") == (
+        "ticket #1001 was already resolved\n"
+    )
+    assert said(tmp_path, "tickets", "set-status", "1002", "waiting") == (
+        "ticket #1002 is now waiting\n"
+    )
+
+    changed = shown(tmp_path, "touchpoints", "list", "--kind", "ticket_status_changed")
+    assert [
+        (t["actor"], t["contact_id"], t["conversation_id"], t["channel"], t["details"])
+        for t in changed
+    ] == [
+        ("operator", 1, 1, "console", {"ticket": 1001, "from": "open", "to": "resolved"}),
+        ("operator", 2, None, "cli", {"ticket": 1002, "from": "open", "to": "waiting"}),
+    ]
+    assert shown(tmp_path, "tickets", "show", "1001")["status"] == "resolved"
+    # The customer is not told (yet): nothing was queued for them.
+    assert shown(tmp_path, "touchpoints", "list", "--kind", "message_out") == outbox_before
+
+
+def test_a_handoff_closed_from_the_cli_is_closed_by_the_operator(tmp_path: Path) -> None:
+    prepared(tmp_path, a_ticket_and_a_handoff)
+
+    assert said(tmp_path, "handoffs", "close", "1", "--summary", "called her back") == (
+        "hand-off 1 closed\n"
+    )
+
+    [closed] = shown(tmp_path, "touchpoints", "list", "--kind", "closed")
+    assert (closed["actor"], closed["details"]["summary"]) == ("operator", "called her back")
+    again = touchpoint(tmp_path, "handoffs", "close", "1")
+    assert (again.returncode, again.stderr) == (1, "touchpoint: hand-off 1 is not open\n")

@@ -142,15 +142,15 @@ async def test_a_claim_deadline_survives_a_kill_and_fires_once_then_a_manager_re
     shown = json.loads(await touchpoint(env, "handoffs", "show", "1", "--json"))
     assert (shown["status"], shown["rep_id"]) == ("claimed", ids[offered_first])
     steps = [
-        (t["kind"], t["details"].get("rep_id"))
+        (t["kind"], t["details"].get("rep_id"), t["actor"])
         for t in shown["timeline"]
         if t["kind"] in ("rep_notified", "claim_expired", "escalated", "reassigned")
     ]
     assert steps == [
-        ("rep_notified", ids[offered_first]),
-        ("claim_expired", ids[offered_first]),
-        ("rep_notified", ids[offered_next]),
-        ("claim_expired", ids[offered_next]),
-        ("escalated", None),
-        ("reassigned", ids[offered_first]),
+        ("rep_notified", ids[offered_first], "system"),
+        ("claim_expired", ids[offered_first], "system"),
+        ("rep_notified", ids[offered_next], "system"),
+        ("claim_expired", ids[offered_next], "system"),
+        ("escalated", None, "system"),
+        ("reassigned", ids[offered_first], "operator"),  # the manager, from the CLI
     ]

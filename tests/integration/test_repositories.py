@@ -11,7 +11,6 @@ from sqlalchemy import select
 from bot.model import Address
 from bot.records import Conversation, ConversationState, OutboxRow, Ticket
 from storage.repos.conversations import StaleConversation
-from storage.repos.leads import NewLead
 from storage.repos.outbox import NewOutbound
 from storage.repos.reps import AddressTaken
 from storage.repos.touchpoints import NewTouchpoint
@@ -72,50 +71,6 @@ async def test_conflicting_link_is_reported_and_does_not_move_the_identity(
         )
         conflicts = [tuple(row) for row in await uow.connection.execute(query)]
     assert conflicts == [(other, owner, "shared@example.org", "open")]
-
-
-async def test_merge_moves_everything_of_the_source_contact(
-    database: Database, clock: FakeClock
-) -> None:
-    now = clock()
-    async with database.transaction() as uow:
-        target = await new_conversation(uow, now, "anna")
-        source = await new_conversation(uow, now, "+15550100", channel="telegram")
-        lead_id = await uow.leads.create(_lead(source.contact_id, source.id), now)
-        ticket = await uow.tickets.open(
-            contact_id=source.contact_id,
-            conversation_id=source.id,
-            category="repair",
-            summary="broken screen",
-            now=now,
-        )
-        handoff_id = await uow.handoffs.open(source.id, source.contact_id, "customer_asked", now)
-        await uow.touchpoints.add(
-            [NewTouchpoint("message_in", "telegram", "customer", now, source.contact_id, source.id)]
-        )
-        await uow.contacts.merge(source.contact_id, target.contact_id)
-        await uow.commit()
-
-    async with database.transaction() as uow:
-        identities = await uow.contacts.identities(target.contact_id)
-        conversations = await uow.conversations.for_contact(target.contact_id)
-        lead = await uow.leads.get(lead_id)
-        moved_ticket = await uow.tickets.get(ticket.id)
-        handoff = await uow.handoffs.get(handoff_id)
-        timeline = await uow.touchpoints.search(contact_id=target.contact_id)
-        left_behind = await uow.contacts.identities(source.contact_id)
-        source_contact = await uow.contacts.get(source.contact_id)
-    assert [(i.channel, i.address) for i in identities] == [
-        ("console", "anna"),
-        ("telegram", "+15550100"),
-    ]
-    assert [c.id for c in conversations] == [target.id, source.id]
-    assert lead is not None and lead.contact_id == target.contact_id
-    assert moved_ticket is not None and moved_ticket.contact_id == target.contact_id
-    assert handoff is not None and handoff.contact_id == target.contact_id
-    assert [t.kind for t in timeline] == ["message_in"]
-    assert left_behind == []
-    assert source_contact is not None  # kept, empty, so the merge can be reviewed
 
 
 async def test_identity_reachability_is_switched_off_and_on(
@@ -705,22 +660,6 @@ async def test_a_dead_letter_is_parked_and_found(database: Database, clock: Fake
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _lead(contact_id: int, conversation_id: int) -> NewLead:
-    return NewLead(
-        contact_id=contact_id,
-        conversation_id=conversation_id,
-        need="40 standing desks",
-        name="Anna",
-        company=None,
-        email=None,
-        phone="+15550100",
-        budget=None,
-        timeline=None,
-        source=None,
-        score=30,
-    )
 
 
 def _touchpoint(

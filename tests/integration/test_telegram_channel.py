@@ -101,6 +101,27 @@ async def test_a_lead_through_buttons_and_a_shared_contact(
         assert await uow.contacts.owner_of("phone", "+4930901820") == lead.contact_id
 
 
+async def test_a_phone_shared_from_a_second_account_joins_the_first_accounts_contact(
+    database: Database, fake: FakeTelegram
+) -> None:
+    second = 2002
+    async with TelegramBot(database, fake):
+        fake.user_contact(ANN, "+49 30 901820", contact_user_id=ANN)
+        await fake.wait_sent(1)
+        fake.user_message(second, "hello", first_name="Ann")
+        await fake.wait_sent(3)
+        fake.user_contact(second, "+49 30 901820", contact_user_id=second)
+        await fake.wait_sent(4)
+
+    async with database.transaction() as uow:
+        first_contact = await uow.contacts.owner_of("telegram", str(ANN))
+        assert await uow.contacts.owner_of("telegram", str(second)) == first_contact
+        [merged] = await uow.touchpoints.search(kind="contacts_merged")
+        timeline = await uow.touchpoints.search(contact_id=first_contact, kind="message_in")
+    assert (merged.contact_id, merged.details["from_contact_id"]) == (first_contact, 2)
+    assert [t.details["text"] for t in timeline] == ["", "hello", ""]  # the second account's too
+
+
 async def test_someone_elses_contact_is_not_taken_as_the_leads_phone(
     database: Database, fake: FakeTelegram
 ) -> None:
