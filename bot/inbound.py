@@ -119,12 +119,24 @@ async def _open_conversation(
 
 async def _new_contact(uow: UnitOfWork, message: InboundMessage, lang: str, now: datetime) -> int:
     contact_id = await uow.contacts.create(message.sender.display_name, lang, now)
-    link = await uow.contacts.link(contact_id, message.channel, message.sender.external_id, now)
+    address = message.sender.external_id
+    link = await uow.contacts.link(contact_id, message.channel, address, now)
     if link.outcome == "conflict":
         # A concurrent turn of another thread of the same sender (PostgreSQL runs those at
         # once) created the person first: join that contact instead of splitting the person.
         await uow.contacts.delete(contact_id)
-    return link.owner_contact_id
+        return link.owner_contact_id
+    if link.outcome == "moved":  # somebody had typed this address: it is this sender's
+        details = {
+            "channel": message.channel,
+            "address": address,
+            "from_contact_id": link.owner_contact_id,
+        }
+        await record(
+            uow,
+            [Touch(Kind.CLAIM_MOVED, Actor.SYSTEM, message.channel, now, details, contact_id)],
+        )
+    return contact_id
 
 
 async def _ignore(uow: UnitOfWork, message: InboundMessage, now: datetime) -> AcceptResult:

@@ -47,6 +47,7 @@ class TouchpointKind(StrEnum):
     REPLY_CAP_REACHED = "reply_cap_reached"
     # contacts
     IDENTITY_CONFLICT = "identity_conflict"
+    CLAIM_MOVED = "claim_moved"
     IDENTITIES_LINKED = "identities_linked"  # a merge, as older versions recorded it
     CONTACTS_MERGED = "contacts_merged"
     CONTACTS_UNMERGED = "contacts_unmerged"

@@ -41,6 +41,7 @@ class Identity:
     channel: str
     address: str
     reachable: bool
+    verified: bool = True  # False: only typed by the contact (a claim)
 
 
 LeadField = Literal["need", "name", "company", "email", "phone", "budget", "timeline"]

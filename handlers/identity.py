@@ -1,8 +1,9 @@
 """Linking a person's identities across channels, and undoing a link that was wrong.
 
 A phone number shared through Telegram's "share my contact" button is verified by Telegram to
-belong to the sender, so it may join this contact to the one who already has that number. A
-number or address merely typed in is not proof: it never moves an identity (see leads.py).
+belong to the sender. When another contact has it proven too, the two are one person and are
+merged; when another contact only typed it (a claim, see leads.py), the claim moves to the
+sender instead: a typed number is never a merge target, nor proof of anything.
 
 A merge is an event (`contact_merges`), not a rewrite of history: it remembers the rows it
 moved, so an operator can undo it (`touchpoint contacts unmerge`).
@@ -36,6 +37,9 @@ async def claim_verified_phone(turn: Turn, ctx: Context) -> Linked:
     if phone is None:
         return Linked()
     link = await ctx.uow.contacts.link(turn.contact_id, "phone", phone, turn.now)
+    if link.outcome == "moved":  # another contact had only typed it: now it is proven this one's
+        details = {"channel": "phone", "address": phone, "from_contact_id": link.owner_contact_id}
+        return Linked(events=(Event(Kind.CLAIM_MOVED, details, Actor.SYSTEM),))
     if link.outcome != "conflict":
         return Linked()
     if await ctx.uow.merges.were_separated(turn.contact_id, link.owner_contact_id):

@@ -303,12 +303,15 @@ def _new_lead(turn: Turn, data: FlowData) -> NewLead:
 
 
 async def _link_identities(turn: Turn, ctx: Context, lead: NewLead) -> list[Event]:
-    """The email/phone given become the contact's identities, unless someone else has them."""
+    """The email/phone typed become the contact's claims: kept with the contact (offered in the
+    next lead), but never proof of who writes from them, nor taken from anyone else."""
     events: list[Event] = []
     for channel, address in (("email", lead.email), ("phone", lead.phone)):
         if not address:
             continue
-        link = await ctx.uow.contacts.link(turn.contact_id, channel, address, turn.now)
+        link = await ctx.uow.contacts.link(
+            turn.contact_id, channel, address, turn.now, verified=False
+        )
         if link.outcome == "conflict":
             await ctx.uow.contacts.record_conflict(
                 turn.contact_id, link.owner_contact_id, channel, address, turn.now

@@ -122,6 +122,9 @@ identities = Table(
     Column("address", String(320), nullable=False),
     Column("reachable", Boolean, nullable=False, server_default="1"),
     Column("unreachable_reason", Text),
+    # Proven by the channel (the address wrote to us, Telegram's own shared contact), or only
+    # typed by the contact: a claim, which never decides whose a message or ticket is.
+    Column("verified", Boolean, nullable=False, server_default="1"),
     _created(),
     UniqueConstraint("channel", "address"),
 )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, select, update
 
 from bot.records import Contact, Identity
 from storage.connection import SqlConnection
@@ -16,9 +16,11 @@ from storage.tables import contacts, identities, identity_conflicts
 
 @dataclass(frozen=True, slots=True)
 class IdentityLink:
-    """What happened when an address was attached to a contact."""
+    """What happened when an address was attached to a contact: "added" (or already there),
+    "moved" (a proof took the address from another contact's claim: `owner_contact_id` held
+    it), or "conflict" (another contact holds it, and a claim takes nothing)."""
 
-    outcome: str  # "added" (or already there) | "conflict"
+    outcome: str
     owner_contact_id: int
 
 
@@ -34,9 +36,12 @@ def contact_from_row(row: Row[Any]) -> Contact:
 
 
 INSERT_IDENTITY = insert_ignore(identities, ["channel", "address"])
-OWNER = select(identities.c.contact_id).where(
+AT_ADDRESS = and_(
     identities.c.channel == bindparam("channel"), identities.c.address == bindparam("address")
 )
+# Who an address proves to be: verified identities only, never a typed claim.
+OWNER = select(identities.c.contact_id).where(AT_ADDRESS, identities.c.verified.is_(True))
+HOLDER = select(identities.c.id, identities.c.contact_id, identities.c.verified).where(AT_ADDRESS)
 
 
 class ContactRepository:
@@ -84,27 +89,39 @@ class ContactRepository:
         query = identities.select().where(identities.c.contact_id == contact_id)
         rows = await self._db.execute(query.order_by(identities.c.id))
         return [
-            Identity(row.id, row.contact_id, row.channel, row.address, row.reachable)
+            Identity(row.id, row.contact_id, row.channel, row.address, row.reachable, row.verified)
             for row in rows
         ]
 
     async def link(
-        self, contact_id: int, channel: str, address: str, now: datetime
+        self, contact_id: int, channel: str, address: str, now: datetime, *, verified: bool = True
     ) -> IdentityLink:
-        """Attach an address to a contact unless another contact already has it.
-
-        A conflict changes nothing; the caller decides whether to record it for review.
+        """Attach an address to a contact: as proven (`verified`, the channel says so) or as a
+        claim (typed by the contact). A proof takes the address from another contact's claim,
+        by moving the claim (never by merging the contacts); a claim takes nothing.
         """
         values = {
             "contact_id": contact_id,
             "channel": channel,
             "address": address,
+            "verified": verified,
             "created_at": now,
         }
         await self._db.execute(INSERT_IDENTITY.on(self._db), values)
-        owner = await self.owner_of(channel, address)
-        assert owner is not None
-        return IdentityLink("added" if owner == contact_id else "conflict", owner)
+        held = (await self._db.execute(HOLDER, {"channel": channel, "address": address})).one()
+        if held.contact_id == contact_id:
+            if verified and not held.verified:
+                await self._set_identity(held.id, contact_id=contact_id, verified=True)
+            return IdentityLink("added", contact_id)
+        if verified and not held.verified:
+            await self._set_identity(held.id, contact_id=contact_id, verified=True)
+            return IdentityLink("moved", held.contact_id)
+        return IdentityLink("conflict", held.contact_id)
+
+    async def _set_identity(self, identity_id: int, **values: Any) -> None:
+        await self._db.execute(
+            update(identities).where(identities.c.id == identity_id).values(**values)
+        )
 
     async def record_conflict(
         self, contact_id: int, owner: int, channel: str, address: str, now: datetime

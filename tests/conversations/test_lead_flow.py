@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import BotHarness
+from tests.harness import BotHarness, Customer
 
 
 async def test_english_lead_from_first_message_to_saved_lead(bot: BotHarness) -> None:
@@ -160,21 +160,54 @@ async def test_deep_link_source_is_stored_on_the_lead(bot: BotHarness) -> None:
     assert "campaign_source" in await bot.kinds()
 
 
-async def test_email_given_in_a_lead_becomes_an_identity_of_the_contact(bot: BotHarness) -> None:
-    zoe = bot.customer("zoe")
-    await zoe.say("Please send me a quote for 500 kg of coffee beans")
-    for answer in ("Zoe", "Beanery", "zoe@beanery.example"):
-        await zoe.say(answer)
-    await zoe.press("lead:skip")
-    await zoe.press("lead:skip")
-    await zoe.press("lead:confirm")
+async def typed_lead(customer: Customer, email: str) -> None:
+    """A lead whose contact answer is `email`, typed (nothing proves it is theirs)."""
+    await customer.say("Please send me a quote for 500 kg of coffee beans")
+    for answer in ("Zoe", "Beanery", email):
+        await customer.say(answer)
+    await customer.press("lead:skip")
+    await customer.press("lead:skip")
+    await customer.press("lead:confirm")
 
+
+async def test_an_email_typed_in_a_lead_is_a_claim_that_proves_nothing(bot: BotHarness) -> None:
+    zoe = bot.customer("zoe")
+    await typed_lead(zoe, "zoe@beanery.example")
+    async with bot.database.transaction() as uow:
+        [claim] = [i for i in await uow.contacts.identities(1) if i.channel == "email"]
+    assert (claim.address, claim.verified) == ("zoe@beanery.example", False)
+
+    # Mail from that address is its own writer's, whoever typed it: the claim moves to them.
     by_email = bot.customer("zoe@beanery.example", channel="email")
     await by_email.say("Hello, following up on my quote request")
     async with bot.database.transaction() as uow:
-        console_owner = await uow.contacts.owner_of("console", "zoe")
         email_owner = await uow.contacts.owner_of("email", "zoe@beanery.example")
-    assert console_owner == email_owner
+        typed = await uow.contacts.identities(1)
+        [moved] = await uow.touchpoints.search(kind="claim_moved")
+    assert email_owner == 2
+    assert [i.channel for i in typed] == ["console"]
+    assert moved.details == {
+        "channel": "email",
+        "address": "zoe@beanery.example",
+        "from_contact_id": 1,
+    }
+
+
+async def test_typing_someone_elses_email_gets_none_of_their_mail_or_tickets(
+    bot: BotHarness,
+) -> None:
+    # Mallory types Ann's address in a lead; it became Mallory's identity, so Ann's mail opened
+    # a ticket on Mallory's contact and Mallory's /status showed it.
+    mallory = bot.customer("mallory")
+    await typed_lead(mallory, "ann@initech.example")
+    ann = bot.customer("ann@initech.example", channel="email")
+    await ann.say("My order 5531 arrived damaged, the screen is cracked", header_id="<a1@x>")
+
+    async with bot.database.transaction() as uow:
+        [ticket] = await uow.tickets.search()
+    assert ticket.contact_id != 1  # Ann's own contact, not Mallory's
+    status = " ".join(await mallory.say("/status"))
+    assert "1001" not in status
 
 
 async def test_an_address_of_another_contact_is_recorded_not_taken(bot: BotHarness) -> None:
@@ -191,3 +224,29 @@ async def test_an_address_of_another_contact_is_recorded_not_taken(bot: BotHarne
     async with bot.database.transaction() as uow:
         assert await uow.contacts.owner_of("email", "owner@shop.example") == 1
     assert "identity_conflict" in await bot.kinds()
+
+
+async def test_a_typed_phone_is_never_a_merge_target_a_verified_share_takes_it_over(
+    bot: BotHarness,
+) -> None:
+    # Mallory typed Ann's number in a lead; when Ann shared it verified on Telegram, Ann's
+    # contact was merged into Mallory's and each saw the other's tickets.
+    mallory = bot.customer("mallory")
+    await mallory.say("Please send me a quote for 500 kg of coffee beans")
+    for answer in ("Mallory", "Evil Corp", "+44 7911 123456"):
+        await mallory.say(answer)
+    await mallory.press("lead:skip")
+    await mallory.press("lead:skip")
+    await mallory.press("lead:confirm")
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    await ann.say("My order 5531 arrived damaged, the screen is cracked")
+
+    await ann.say("", shared_phone="+447911123456")
+
+    async with bot.database.transaction() as uow:
+        assert await uow.merges.get(1) is None  # nobody merged
+        phone_owner = await uow.contacts.owner_of("phone", "+447911123456")
+        [ticket] = await uow.tickets.search()
+    assert phone_owner == ticket.contact_id != 1  # the number is Ann's, proven
+    assert "claim_moved" in await bot.kinds()
+    assert "1001" not in " ".join(await mallory.say("/status"))
