@@ -70,3 +70,11 @@ def clean_name(text: str) -> str | None:
 def remove_contacts(text: str) -> str:
     """The text without the email addresses and phone numbers in it."""
     return PHONE_PATTERN.sub(" ", EMAIL_PATTERN.sub(" ", text)).strip(" ,;")
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """`text` without control characters (line breaks and tabs kept)."""
+    return _CONTROLS.sub("", text).strip()

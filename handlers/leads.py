@@ -16,7 +16,13 @@ from bot.records import LEAD_FIELDS, FlowData, lead_field
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import button, flow_state, idle
-from handlers.contact_info import clean_name, find_email, find_phone, remove_contacts
+from handlers.contact_info import (
+    clean_name,
+    find_email,
+    find_phone,
+    remove_contacts,
+    without_controls,
+)
 from handlers.lead_scoring import score_lead
 from storage.repos.leads import NewLead
 
@@ -290,16 +296,21 @@ def _new_lead(turn: Turn, data: FlowData) -> NewLead:
     return NewLead(
         contact_id=turn.contact_id,
         conversation_id=turn.conversation.id,
-        need=data.get("need", ""),
-        name=data.get("name") or None,
-        company=data.get("company") or None,
-        email=data.get("email") or None,
-        phone=data.get("phone") or None,
-        budget=data.get("budget") or None,
-        timeline=data.get("timeline") or None,
-        source=data.get("source") or None,
+        need=without_controls(data.get("need", "")),
+        name=_field(data.get("name")),
+        company=_field(data.get("company")),
+        email=_field(data.get("email")),
+        phone=_field(data.get("phone")),
+        budget=_field(data.get("budget")),
+        timeline=_field(data.get("timeline")),
+        source=_field(data.get("source")),
         score=score_lead(data),
     )
+
+
+def _field(value: str | None) -> str | None:
+    """A lead field as a rep reads it: control characters (ESC sequences, BEL) left out."""
+    return without_controls(value) or None if value else None
 
 
 async def _link_identities(turn: Turn, ctx: Context, lead: NewLead) -> list[Event]:

@@ -96,6 +96,8 @@ def rows(items: Sequence[Any], as_json: bool, columns: Sequence[str]) -> None:
         echo(json.dumps(views, ensure_ascii=False, indent=2))
         return
     table = Table(*columns)
+    for column in table.columns:  # a cell too long is cut with "…", never stacked letter-wise
+        column.no_wrap, column.overflow = True, "ellipsis"
     for view in views:
         table.add_row(*(_cell(view.get(column)) for column in columns))
     console = Console(soft_wrap=False, record=True, file=io.StringIO())
@@ -104,12 +106,28 @@ def rows(items: Sequence[Any], as_json: bool, columns: Sequence[str]) -> None:
 
 
 def record(item: Any, as_json: bool) -> None:
+    """One record: `key: value` lines, then each list as a section of its own lines."""
     view = plain(item)
     if as_json:
         echo(json.dumps(view, ensure_ascii=False, indent=2))
         return
+    sections = {k: v for k, v in view.items() if isinstance(v, list) and _are_records(v)}
     for key, value in view.items():
-        echo(f"{key:>16}: {_cell(value, limit=None)}")
+        if key not in sections:
+            echo(f"{key:>16}: {_cell(value, limit=None)}")
+    for key, items in sections.items():
+        echo(f"\n{key}:")
+        for entry in items:
+            echo(f"  {_line(entry)}")
+
+
+def _are_records(values: list[Any]) -> bool:
+    return bool(values) and all(isinstance(value, dict) for value in values)
+
+
+def _line(entry: Mapping[str, Any]) -> str:
+    """A record of a section on one line: its values, the longest cut short."""
+    return "  ".join(_cell(value) for value in entry.values() if value not in (None, "", {}))
 
 
 def contact(view: Mapping[str, Any], as_json: bool) -> None:
@@ -125,7 +143,7 @@ def contact(view: Mapping[str, Any], as_json: bool) -> None:
     echo("\ntimeline:")
     for event in view["timeline"]:
         who = f"{event['channel']:<9} {event['actor']:<8} {event['kind']:<20}"
-        echo(f"  {event['occurred_at']}  {who} {_cell(event['details'])}")
+        echo(f"  {event['occurred_at'][:19]}  {who} {_cell(event['details'])}")
 
 
 def _merge_line(merge: Mapping[str, Any]) -> str:
@@ -153,6 +171,24 @@ def _jsonable(value: Any) -> Any:
 def _cell(value: Any, limit: int | None = CELL_WIDTH) -> str:
     if value is None:
         return ""
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
-    text = " ".join(text.split())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        text = ", ".join(value)  # languages "ru, en", not ["ru", "en"]
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    text = visible(" ".join(text.split()))
     return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def visible(text: str) -> str:
+    """`text` with control characters (ESC sequences, BEL, ...) shown escaped: what a customer
+    wrote is kept as sent, but never acts on the terminal it is shown in."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

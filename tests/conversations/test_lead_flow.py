@@ -250,3 +250,16 @@ async def test_a_typed_phone_is_never_a_merge_target_a_verified_share_takes_it_o
     assert phone_owner == ticket.contact_id != 1  # the number is Ann's, proven
     assert "claim_moved" in await bot.kinds()
     assert "1001" not in " ".join(await mallory.say("/status"))
+
+
+async def test_control_characters_are_left_out_of_lead_fields(bot: BotHarness) -> None:
+    eve = bot.customer("eve")
+    await eve.say("Please send me a quote for 500 kg of coffee beans")
+    for answer in ("Eve \x1b[2J\x07Smith", "Beanery\x1b]0;owned\x07", "eve@beanery.example"):
+        await eve.say(answer)
+    await eve.press("lead:skip")
+    await eve.press("lead:skip")
+    await eve.press("lead:confirm")
+    [lead] = await bot.leads()
+    assert lead.name is not None and "\x1b" not in lead.name and "\x07" not in lead.name
+    assert lead.company is not None and "\x1b" not in lead.company
