@@ -22,9 +22,10 @@ from email.utils import parseaddr
 
 from bot.cursors import DatabaseOffsets, DatabaseWatermarks
 from bot.dispatch import Dispatcher
-from bot.model import ChannelAdapter
+from bot.model import ChannelAdapter, utc_now
 from bot.relay import Relay, RelayPolicy
 from bot.rep_hours import RepHours
+from bot.retention import DailyPrune, Retention
 from bot.scheduler import Scheduler
 from bot.settings import Settings, SettingsError
 from bot.turn import FlowConfig, Services
@@ -241,6 +242,14 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncIterator[D
         await database.dispose()
 
 
+def retention(settings: Settings) -> Retention:
+    return Retention(
+        raw_mail=timedelta(days=settings.retain_raw_mail_days),
+        texts=timedelta(days=settings.retain_texts_days),
+        dead_letters=timedelta(days=settings.retain_dead_letters_days),
+    )
+
+
 def build_dispatcher(settings: Settings, database: Database) -> Dispatcher:
     """A dispatcher for turns started outside `run` (a manager's action from the CLI)."""
     return Dispatcher(database, build_services(settings))
@@ -262,7 +271,8 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
             ),
         )
         dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
-        scheduler = Scheduler(database, dispatcher)
+        daily = DailyPrune(database, retention(settings), utc_now)
+        scheduler = Scheduler(database, dispatcher, daily=daily)
         yield App(database, dispatcher, relay, scheduler, tuple(adapters))
 
 

@@ -82,6 +82,9 @@ class TouchpointKind(StrEnum):
     REP_ADDED = "rep_added"
     REP_UPDATED = "rep_updated"
     REP_REMOVED = "rep_removed"
+    # keeping and forgetting
+    PRUNED = "pruned"
+    CONTACT_FORGOTTEN = "contact_forgotten"
     # timers
     TIMER_FAILED = "timer_failed"
     TIMER_UNKNOWN = "timer_unknown"

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from bot.dispatch import Dispatcher
 from bot.model import utc_now
+from bot.retention import DailyPrune
 from storage.uow import Database
 
 log = logging.getLogger(__name__)
@@ -26,16 +27,20 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] = utc_now,
         poll_seconds: float = 5.0,
+        daily: DailyPrune | None = None,
     ) -> None:
         self._db = database
         self._dispatcher = dispatcher
         self._clock = clock
         self._poll_seconds = poll_seconds
+        self._daily = daily
 
     async def run(self) -> None:
         while True:
             try:
                 await self.fire_due()
+                if self._daily is not None:
+                    await self._daily.run_if_due()
             except Exception:  # the database may be away for a moment; try again next poll
                 log.exception("scheduler poll failed")
             await asyncio.sleep(self._poll_seconds)

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     # the rest are read together with their next message (0: no limit).
     flood_limit: int = Field(default=20, ge=0)
     flood_window_seconds: float = Field(default=60.0, gt=0)
+    # How long what was received and sent is kept (days); touchpoints are kept for good.
+    retain_raw_mail_days: float = Field(default=90.0, gt=0)
+    retain_texts_days: float = Field(default=730.0, gt=0)
+    retain_dead_letters_days: float = Field(default=30.0, gt=0)
     rep_hours: str = ""
     rep_days: str = "mon-fri"
     rep_timezone: str = "UTC"

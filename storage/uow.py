@@ -24,6 +24,7 @@ from storage.repos.merges import MergeRepository
 from storage.repos.messages import MessageRepository
 from storage.repos.outbox import OutboxRepository
 from storage.repos.reps import RepRepository
+from storage.repos.retention import RetentionRepository
 from storage.repos.tickets import TicketRepository
 from storage.repos.timers import TimerRepository
 from storage.repos.touchpoints import TouchpointRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(connection)
         self.cursors = CursorRepository(connection)
         self.dead_letters = DeadLetterRepository(connection)
+        self.retention = RetentionRepository(connection)
         self._committed = False
 
     async def commit(self) -> None:

@@ -9,7 +9,9 @@ import typer
 
 from bot.cli import output as out
 from bot.cli.common import contact_turn, not_found, reading
+from bot.kinds import Actor, TouchpointKind
 from bot.records import ContactMerge
+from bot.turn import ContactEvent, Context, Event
 from handlers.identity import CannotUnmerge, unmerge
 from storage.uow import UnitOfWork
 
@@ -80,3 +82,24 @@ def contacts_unmerge(merge_id: int) -> None:
         f"merge {merge_id} undone: contacts {merge.source_contact_id} and "
         f"{merge.target_contact_id} are apart again (moved back: {moved})"
     )
+
+
+@contacts_app.command("forget")
+def contacts_forget(
+    contact_id: int,
+    yes: Annotated[bool, typer.Option("--yes", help="Do it without asking.")] = False,
+) -> None:
+    """Erase one person: identities, every text and payload of their conversations, what
+    their leads and tickets say. Touchpoints stay as anonymous counts. Cannot be undone."""
+    if not yes:
+        typer.confirm(f"Erase everything contact {contact_id} said and gave?", abort=True)
+    if not contact_turn(lambda ctx, now: forget(ctx, contact_id)):
+        raise not_found(f"contact {contact_id}")
+    typer.echo(f"contact {contact_id} forgotten")
+
+
+async def forget(ctx: Context, contact_id: int) -> tuple[ContactEvent, ...] | None:
+    if not await ctx.uow.retention.forget_contact(contact_id):
+        return None
+    event = Event(TouchpointKind.CONTACT_FORGOTTEN, {}, Actor.OPERATOR)
+    return (ContactEvent(contact_id, event),)

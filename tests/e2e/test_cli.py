@@ -340,3 +340,21 @@ def test_a_handoff_closed_from_the_cli_is_closed_by_the_operator(tmp_path: Path)
     assert (closed["actor"], closed["details"]["summary"]) == ("operator", "called her back")
     again = touchpoint(tmp_path, "handoffs", "close", "1")
     assert (again.returncode, again.stderr) == (1, "touchpoint: hand-off 1 is not open\n")
+
+
+def test_db_prune_and_contacts_forget(tmp_path: Path) -> None:
+    upgraded(tmp_path)
+    done = touchpoint(tmp_path, "db", "prune")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "pruned: raw mail 0, message texts 0, outbox texts 0, dead letters 0"
+    )
+    missing = touchpoint(tmp_path, "contacts", "forget", "7", "--yes")
+    assert (missing.returncode, missing.stderr.strip()) == (1, "touchpoint: contact 7 not found")
+    refused = touchpoint(tmp_path, "contacts", "forget", "7", stdin="n\n")
+    assert refused.returncode == 1 and "Aborted" in refused.stdout + refused.stderr
+    kinds = [
+        row["kind"]
+        for row in json.loads(touchpoint(tmp_path, "touchpoints", "list", "--json").stdout)
+    ]
+    assert kinds == ["pruned"]

@@ -1,0 +1,142 @@
+"""Forgetting what is no longer needed: payloads past their time, and one person on request.
+
+What stays is what reports and timelines are made of: the touchpoint rows (kinds, actors,
+times, channels), conversations, leads and tickets as records. What goes is the bulk and the
+personal: raw mail, message and outbox texts, dead letters' payloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Executable, String, cast, delete, literal, or_, select, update
+
+from storage.connection import SqlConnection
+from storage.tables import (
+    contacts,
+    conversations,
+    dead_letters,
+    identities,
+    identity_conflicts,
+    leads,
+    messages,
+    outbox,
+    service_requests,
+    ticket_notes,
+    timers,
+    touchpoints,
+)
+
+FORGOTTEN = "(forgotten)"
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """How many rows lost what, in one pass."""
+
+    raw_mail: int = 0
+    message_texts: int = 0
+    outbox_texts: int = 0
+    dead_letters: int = 0
+
+
+class RetentionRepository:
+    def __init__(self, connection: SqlConnection) -> None:
+        self._db = connection
+
+    async def prune(
+        self, *, raw_before: datetime, text_before: datetime, dead_before: datetime
+    ) -> Pruned:
+        return Pruned(
+            raw_mail=await self._rows(
+                update(messages)
+                .where(messages.c.raw.is_not(None), messages.c.created_at < raw_before)
+                .values(raw=None)
+            ),
+            message_texts=await self._rows(
+                update(messages)
+                .where(messages.c.created_at < text_before, messages.c.text != "")
+                .values(text="", payload=None, raw=None)
+            ),
+            outbox_texts=await self._rows(
+                update(outbox)
+                .where(
+                    outbox.c.created_at < text_before,
+                    outbox.c.status.in_(("sent", "failed")),
+                    outbox.c.text != "",
+                )
+                .values(text="", last_error=None)
+            ),
+            dead_letters=await self._rows(
+                update(dead_letters)
+                .where(
+                    dead_letters.c.created_at < dead_before,
+                    (dead_letters.c.payload.is_not(None)) | (dead_letters.c.raw.is_not(None)),
+                )
+                .values(payload=None, raw=None)
+            ),
+        )
+
+    async def forget_contact(self, contact_id: int) -> bool:
+        """Erase one person: their identities, every text and payload of their conversations,
+        their leads' and tickets' words, what was waiting to be sent to them; the touchpoint
+        rows stay, without details, as counts. A later message from them starts afresh."""
+        query = select(contacts.c.id).where(contacts.c.id == contact_id)
+        if (await self._db.execute(query)).first() is None:
+            return False
+        for statement in _forgetting(contact_id):
+            await self._db.execute(statement)
+        return True
+
+    async def _rows(self, statement: Executable) -> int:
+        return int((await self._db.execute(statement)).rowcount)
+
+
+def _forgetting(contact_id: int) -> list[Executable]:
+    theirs = select(conversations.c.id).where(conversations.c.contact_id == contact_id)
+    tickets = select(service_requests.c.id).where(service_requests.c.contact_id == contact_id)
+    unsent = outbox.c.status.in_(("pending", "sending"))
+    return [
+        delete(identities).where(identities.c.contact_id == contact_id),
+        delete(identity_conflicts).where(
+            or_(
+                identity_conflicts.c.contact_id == contact_id,
+                identity_conflicts.c.owner_contact_id == contact_id,
+            )
+        ),
+        update(messages)
+        .where(messages.c.conversation_id.in_(theirs))
+        .values(text="", payload=None, raw=None),
+        update(outbox)
+        .where(outbox.c.conversation_id.in_(theirs), unsent)
+        .values(status="failed", last_error=FORGOTTEN),
+        update(outbox)
+        .where(outbox.c.conversation_id.in_(theirs))
+        .values(text="", address=FORGOTTEN, subject=""),
+        update(timers)
+        .where(timers.c.conversation_id.in_(theirs), timers.c.status == "pending")
+        .values(status="cancelled"),
+        update(leads)
+        .where(leads.c.contact_id == contact_id)
+        .values(
+            need="", name=None, company=None, email=None, phone=None, budget=None, timeline=None
+        ),
+        update(service_requests)
+        .where(service_requests.c.contact_id == contact_id)
+        .values(summary=""),
+        update(ticket_notes).where(ticket_notes.c.ticket_id.in_(tickets)).values(text=""),
+        # Their chat or mail thread no longer finds this conversation: a new one starts.
+        update(conversations)
+        .where(conversations.c.contact_id == contact_id)
+        .values(
+            address=FORGOTTEN,
+            thread_key=literal("forgotten:") + cast(conversations.c.id, String),
+            subject=None,
+            data={},
+        ),
+        update(touchpoints).where(touchpoints.c.contact_id == contact_id).values(details={}),
+        update(contacts)
+        .where(contacts.c.id == contact_id)
+        .values(display_name=FORGOTTEN, company=None),
+    ]
