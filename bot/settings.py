@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Mapping
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from rapidfuzz import fuzz, process
 
 from bot.rep_hours import RepHours
 
@@ -22,6 +24,13 @@ Language = Literal["en", "ru"]
 
 
 EMAIL_REQUIRED = ("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD", "SMTP_HOST", "EMAIL_FROM")
+TOKEN_SHAPE = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,100}")
+CATALOG_FILES = ("intents.toml", "replies.toml", "mood.toml")
+# Variables with these prefixes are meant for us: an unknown one is most likely a typo.
+SETTING_PREFIXES = (
+    "TELEGRAM_", "IMAP_", "SMTP_", "EMAIL_", "HANDOFF_", "REP_", "RELAY_", "FLOOD_", "RETAIN_",
+    "DATABASE_", "CATALOG_", "COMPANY_", "FOLLOWUP_", "MISSES_", "HOT_LEAD", "INSTANCE_",
+)  # fmt: skip
 
 
 class SettingsError(Exception):
@@ -117,6 +126,28 @@ class Settings(BaseSettings):
             raise ValueError("use HOST:PORT, e.g. 127.0.0.1:8080")
         return value
 
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # "123456789:AAH..." from @BotFather: checked before any request is made with it.
+        if value is not None and not TOKEN_SHAPE.fullmatch(value.get_secret_value()):
+            raise ValueError("a bot token looks like 123456789:AAH... (digits, a colon, letters)")
+        return value
+
+    @field_validator("catalog_dir")
+    @classmethod
+    def _catalog_complete(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder (copy handlers/catalog to start one)")
+        missing = [name for name in CATALOG_FILES if not (value / name).is_file()]
+        if missing:
+            raise ValueError(
+                f"{value} lacks {', '.join(missing)} (it needs {', '.join(CATALOG_FILES)})"
+            )
+        return value
+
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -179,6 +210,30 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+def unknown_settings(environment: Mapping[str, str], dotenv: Path = Path(".env")) -> list[str]:
+    """A warning for every variable that looks like a setting of ours but is none (a typo such
+    as TELEGRAM_TOKEN would otherwise silently leave the bot on the terminal), with the
+    nearest known name."""
+    known = [name.upper() for name in Settings.model_fields]
+    given = set(environment) | set(_dotenv_names(dotenv))
+    ours = sorted(name for name in given if name.startswith(SETTING_PREFIXES))
+    return [_unknown(name, known) for name in ours if name.upper() not in known]
+
+
+def _unknown(name: str, known: list[str]) -> str:
+    nearest = process.extractOne(name.upper(), known, scorer=fuzz.ratio)
+    hint = f" (did you mean {nearest[0]}?)" if nearest and nearest[1] >= 60 else ""
+    return f"unknown setting {name}{hint}: it is ignored"
+
+
+def _dotenv_names(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    names = [line.split("=", 1)[0].strip() for line in lines if "=" in line]
+    return [name.removeprefix("export ").strip() for name in names if not name.startswith("#")]
 
 
 def _describe(error: ValidationError) -> str:

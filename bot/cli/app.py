@@ -15,6 +15,7 @@ from bot.bootstrap import ChannelsFactory, build_channels, open_app
 from bot.cli import maintenance
 from bot.cli import records as cli_records
 from bot.cli.common import settings_or_exit
+from bot.cli.errors import one_line_errors
 from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
 from handlers.catalog import Catalog
@@ -114,4 +115,5 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
-    app()
+    with one_line_errors():
+        app()

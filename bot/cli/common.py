@@ -4,6 +4,8 @@ change (built by the composition root)."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -12,7 +14,7 @@ import typer
 from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
 from bot.dispatch import ContactAction, SystemAction
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, unknown_settings
 from bot.turn import Services
 from storage.uow import UnitOfWork
 
@@ -27,8 +29,16 @@ def settings_or_exit() -> Settings:
     except SettingsError as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None
+    _warn_about_unknown_settings()
     configure_logging(settings)
     return settings
+
+
+@functools.cache
+def _warn_about_unknown_settings() -> None:
+    """Once per command, however often it reads the settings."""
+    for warning in unknown_settings(os.environ):
+        typer.echo(f"touchpoint: {warning}", err=True)
 
 
 def reading(work: Callable[[UnitOfWork], Awaitable[T]]) -> T:

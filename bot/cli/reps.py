@@ -58,8 +58,16 @@ def _identities(telegram: str | None, email: str | None) -> list[Address]:
 
 def _taken(error: AddressTaken) -> typer.Exit:
     # The options are named after the channels: --telegram, --email.
-    channel, value = error.address.channel, error.address.value
-    typer.echo(f"touchpoint: --{channel} {value} is already rep {error.holder_id}'s", err=True)
+    channel, value, holder = error.address.channel, error.address.value, error.holder_id
+    rep = reading(lambda uow: uow.reps.get(holder))
+    if rep is not None and not rep.active:
+        typer.echo(
+            f"touchpoint: --{channel} {value} is rep {holder}'s, who was removed: "
+            f"`touchpoint reps restore {holder}` brings them back",
+            err=True,
+        )
+    else:
+        typer.echo(f"touchpoint: --{channel} {value} is already rep {holder}'s", err=True)
     return typer.Exit(1)
 
 
@@ -172,6 +180,23 @@ def remove(rep_id: int) -> None:
     if not writing(unregister):
         raise not_found(f"rep {rep_id}")
     typer.echo(f"rep {rep_id} removed")
+
+
+@reps_app.command("restore")
+def restore(rep_id: int) -> None:
+    """Bring back a removed rep (kept, inactive, because hand-offs refer to them)."""
+
+    async def reactivate(uow: UnitOfWork) -> bool:
+        rep = await uow.reps.get(rep_id)
+        if rep is None or rep.active:
+            return False
+        await uow.reps.update(rep_id, active=True)
+        await _record(uow, Kind.REP_UPDATED, utc_now(), {"rep_id": rep_id, "active": True})
+        return True
+
+    if not writing(reactivate):
+        raise not_found(f"removed rep {rep_id}")
+    typer.echo(f"rep {rep_id} is back (off duty until they say /online)")
 
 
 @reps_app.command("rotate-token")
