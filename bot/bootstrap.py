@@ -33,6 +33,8 @@ from channels.email.adapter import EmailChannel, EmailConfig
 from channels.email.ids import domain_of
 from channels.email.imap import ImapConfig
 from channels.email.inbound import Ours
+from channels.email.reader import ReadingConfig
+from channels.email.sandbox import Limits
 from channels.email.smtp import SmtpConfig
 from channels.telegram.adapter import TelegramChannel, TelegramConfig
 from handlers.business import SalesDesk
@@ -191,6 +193,12 @@ def email_channel(settings: Settings, database: Database) -> EmailChannel:
         ours=_ours(settings),
         message_id_domain=domain_of(parseaddr(settings.email_from)[1]),
         backfill_days=settings.email_backfill_days,
+        reading=ReadingConfig(
+            workers=settings.email_parse_workers,
+            limits=Limits(
+                seconds=settings.email_parse_seconds, memory_mb=settings.email_parse_memory_mb
+            ),
+        ),
     )
     key = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_mailbox}"
     return EmailChannel(config, DatabaseWatermarks(database, key))

@@ -54,6 +54,10 @@ def guarded(
     try:
         result = normalise()
         well_formed(message_of(result))
+    except MemoryError:
+        # the process, not the item, is in trouble (a mail reader's worker at its limit says
+        # so and is replaced): parking the item would blame it for that
+        raise
     except Exception as error:  # the boundary: nothing a sender wrote may stop the channel
         log.warning("%s item cannot be read (%s): parking it", channel, type(error).__name__)
         return wrap(unreadable(channel, describe(error), payload=payload, raw=raw))

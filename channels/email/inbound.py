@@ -6,6 +6,9 @@ when the filter chain says it is not a person writing — `bounced`/`delayed` fo
 back to our reply through the embedded Message-ID), otherwise the verdict's kind, recorded with
 its reason and never answered; IGNORED when no sender address can be trusted; otherwise a
 customer MESSAGE whose text is the reply without the quoted history.
+
+`to_inbound` parses in the calling process: the email channel calls it in a worker process with
+limits (`reader.py`), never on the event loop.
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ def to_inbound(fetched: FetchedMail, ours: Ours) -> InboundMessage:
 
 def _read(fetched: FetchedMail, ours: Ours) -> InboundMessage:
     if not fetched.raw:
-        return _unreadable(fetched, f"too large ({fetched.size or 0} bytes): not downloaded")
+        return unreadable_mail(fetched, f"too large ({fetched.size or 0} bytes): not downloaded")
     try:
         mail = parse_mail(fetched.raw, fetched.internal_date)
     except UnparseableMail as error:
-        return _unreadable(fetched, f"unparseable mail: {error}")
+        return unreadable_mail(fetched, f"unparseable mail: {error}")
     verdict = classify(
         mail, own_addresses=ours.addresses, loop_token=ours.loop_token, own_domains=ours.domains
     )
@@ -133,7 +136,8 @@ def _item(
     )
 
 
-def _unreadable(fetched: FetchedMail, reason: str) -> InboundMessage:
+def unreadable_mail(fetched: FetchedMail, reason: str) -> InboundMessage:
+    """The mail to park as it is, with `reason`."""
     return InboundMessage(
         external_id=key_of(fetched),
         address=Address(CHANNEL, "unknown"),

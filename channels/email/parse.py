@@ -8,12 +8,16 @@ first, which would destroy 8-bit koi8-r/windows-1251 text), then builds every fi
 - an address is taken only when `getaddresses` and the header registry agree on exactly one
   mailbox (CVE-2023-27043: ambiguous From/Reply-To gives None, not a guess);
 - the body is text/plain, else HTML turned into text with quoted blocks removed first;
-- parts are walked with limits on count, nesting depth and decoded size, so a hostile or huge
-  mail costs bounded time and memory.
+- parts are walked with limits on count, nesting depth and decoded size.
+
+The standard library builds the whole tree before any of these limits applies, and some of its
+parsers are quadratic on hostile input: the email channel therefore reads mail in a worker
+process with time and memory limits (`channels/email/sandbox.py`).
 
 Guarantee: parse_mail returns a ParsedMail or raises `UnparseableMail` with a reason; no other
 exception escapes (an unexpected one is turned into UnparseableMail, so the loop goes on and the
-stored raw bytes go to the dead letter with that reason).
+stored raw bytes go to the dead letter with that reason) — except MemoryError, which the worker
+reading the mail reports as such (and is replaced).
 """
 
 from __future__ import annotations
@@ -114,7 +118,7 @@ def parse_mail(
         raise UnparseableMail("no header and no body")
     try:
         return _build(raw, message, internal_date, now)
-    except UnparseableMail:
+    except (UnparseableMail, MemoryError):
         raise
     except Exception as exc:  # the loop must go on: the raw bytes are kept with this reason
         raise UnparseableMail(f"unreadable mail: {type(exc).__name__}: {exc}"[:300]) from exc
@@ -123,6 +127,8 @@ def parse_mail(
 def _parse_bytes(raw: bytes) -> Message:
     try:
         return BytesParser(policy=policy.default).parsebytes(raw)
+    except MemoryError:
+        raise
     except Exception as exc:  # RecursionError on absurd nesting, or a parser bug
         raise UnparseableMail(f"MIME parser failed: {type(exc).__name__}") from exc
 
@@ -435,6 +441,8 @@ def _content(part: Part) -> bytes:
             inner = part.get_payload()
             return b"".join(m.as_bytes() for m in inner if isinstance(m, Message))
         decoded = part.get_payload(decode=True)
+    except MemoryError:
+        raise
     except Exception:  # a broken part: the rep still gets its name in the label
         return b""
     return decoded if isinstance(decoded, bytes) else b""
