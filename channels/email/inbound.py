@@ -1,7 +1,8 @@
 """A fetched mail → the shared conversation model.
 
 The raw bytes travel with every item (stored before anything else happens to them). A mail
-becomes: UNREADABLE when it is too large or cannot be parsed (parked with the reason); an EVENT
+becomes: UNREADABLE when it is too large, too complex (`prescan.py`: too many parts, nested too
+deep) or cannot be parsed (parked with the reason); an EVENT
 when the filter chain says it is not a person writing — `bounced`/`delayed` for bounces (mapped
 back to our reply through the embedded Message-ID), otherwise the verdict's kind, recorded with
 its reason and never answered; IGNORED when no sender address can be trusted; otherwise a
@@ -22,6 +23,7 @@ from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
 from channels.email.filters import classify
 from channels.email.mail import FetchedMail, MailKind, ParsedMail, UnparseableMail, Verdict
 from channels.email.parse import parse_mail
+from channels.email.prescan import structure_problem
 
 CHANNEL = "email"
 
@@ -46,6 +48,9 @@ def to_inbound(fetched: FetchedMail, ours: Ours) -> InboundMessage:
 def _read(fetched: FetchedMail, ours: Ours) -> InboundMessage:
     if not fetched.raw:
         return unreadable_mail(fetched, f"too large ({fetched.size or 0} bytes): not downloaded")
+    problem = structure_problem(fetched.raw)
+    if problem is not None:
+        return unreadable_mail(fetched, problem)
     try:
         mail = parse_mail(fetched.raw, fetched.internal_date)
     except UnparseableMail as error:

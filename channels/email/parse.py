@@ -11,8 +11,10 @@ first, which would destroy 8-bit koi8-r/windows-1251 text), then builds every fi
 - parts are walked with limits on count, nesting depth and decoded size.
 
 The standard library builds the whole tree before any of these limits applies, and some of its
-parsers are quadratic on hostile input: the email channel therefore reads mail in a worker
-process with time and memory limits (`channels/email/sandbox.py`).
+parsers are quadratic on hostile input: mail is therefore read in a worker process with time and
+memory limits (`channels/email/sandbox.py`), after a linear look at its MIME structure
+(`channels/email/prescan.py`); HTML that would make html.parser quadratic is refused with a
+reason (`channels/email/html_text.py`).
 
 Guarantee: parse_mail returns a ParsedMail or raises `UnparseableMail` with a reason; no other
 exception escapes (an unexpected one is turned into UnparseableMail, so the loop goes on and the
@@ -34,7 +36,7 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from channels.email.charsets import decode_text, recover_escaped
-from channels.email.html_text import MAX_HTML_CHARS, html_to_text
+from channels.email.html_text import MAX_HTML_CHARS, BrokenMarkup, html_to_text
 from channels.email.mail import DeliveryReport, MailAttachment, ParsedMail, UnparseableMail
 from channels.email.quotes import strip_reply
 
@@ -388,7 +390,12 @@ def _part_text(part: Part) -> str:
     data = _payload_bytes(part)[: 2 * MAX_HTML_CHARS if is_html else MAX_TEXT_BYTES]
     charset = part.get_param("charset")
     text = decode_text(data, charset if isinstance(charset, str) else None)
-    return html_to_text(text) if is_html else text
+    if not is_html:
+        return text
+    try:
+        return html_to_text(text)
+    except BrokenMarkup as error:
+        raise UnparseableMail(str(error)) from error
 
 
 def _payload_bytes(part: Message) -> bytes:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from channels.email.charsets import decode_text
-from channels.email.html_text import html_to_text
+from channels.email.html_text import MAX_HTML_CHARS, MAX_UNCLOSED, html_to_text
 from channels.email.mail import UnparseableMail
 from channels.email.parse import MAX_ATTACHMENTS, MAX_TEXT_CHARS, attached_files, parse_mail
 
@@ -337,6 +337,31 @@ def test_gmail_html_only_quote_is_removed_before_the_text_stripper_runs() -> Non
     )
     parsed = parse_mail(mail("Content-Type: text/html; charset=utf-8\r\n", html.encode()))
     assert (parsed.text, parsed.reply, parsed.html_only) == ("Да, подходит.", "Да, подходит.", True)
+
+
+@pytest.mark.parametrize("construct", ["</", "<!--", "<a\n", "<a b='", "<?", "<!--a>"])
+def test_html_that_would_make_the_parser_quadratic_is_refused_with_a_reason(
+    construct: str,
+) -> None:
+    """CVE-2025-6069: html.parser scans to the end again for every construct left open; 1 MB
+    of them took 74 s and more. Refused after a linear count, on any Python."""
+    body = (construct * (1_000_000 // len(construct))).encode()
+    with pytest.raises(
+        UnparseableMail, match=r"HTML with [\d,]+ unclosed tags \(more than 1,000\)"
+    ):
+        parse_mail(mail("Content-Type: text/html; charset=utf-8\r\n", body))
+
+
+def test_html_with_a_few_stray_brackets_is_read() -> None:
+    words = "a < b, but <b>bold</b> and <i>x" + " <broken" * (MAX_UNCLOSED - 1)
+    parsed = parse_mail(mail("Content-Type: text/html; charset=utf-8\r\n", words.encode()))
+    assert parsed.text.startswith("a < b, but bold and x")
+
+
+def test_html_past_the_cap_is_not_read() -> None:
+    read = "<p>" + "x" * (MAX_HTML_CHARS - 21) + "</p><p>the end</p>"
+    assert len(read) == MAX_HTML_CHARS == 200_000
+    assert html_to_text(read + "<p>never read</p>").endswith("x\n\nthe end")
 
 
 def test_text_and_reply_are_capped_and_free_of_nul() -> None:
