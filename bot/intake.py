@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
-from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
+from bot.model import Address, Attachment, FileCopy, InboundKind, InboundMessage, Sender
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ def well_formed(message: object) -> None:
         _expect("references", reference, str)
     for attachment in message.attachments:
         _expect("attachment", attachment, Attachment)
+    for item in message.files:
+        _expect("file", item, FileCopy)
 
 
 def _expect(name: str, value: object, *types: type) -> None:

@@ -2,8 +2,10 @@
 or PDF to the rep who has the conversation, and a rep's file to the customer.
 
 On the message's own channel, when that channel copies messages (Telegram's copyMessage), the
-outbound message names it to copy. Elsewhere the source channel fetches its files and the
-destination attaches them. Whatever cannot be fetched, the label (the outbound text) still goes.
+outbound message names it to copy. Elsewhere the source channel gives its files — those kept
+with the stored message (a mail's attachments, read once on arrival), or fetched again (Telegram)
+— and the destination attaches them. Whatever cannot be had, the label (the outbound text) still
+goes.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
-from bot.model import ChannelAdapter, Original, OutboundMessage, ShowsOriginals
-from storage.uow import Database
+from bot.model import ChannelAdapter, FileCopy, Original, OutboundMessage, ShowsOriginals
+from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +27,10 @@ class Originals:
 
     async def shown(self, message: OutboundMessage, message_id: int) -> OutboundMessage:
         """`message` carrying the stored message `message_id`: to copy, or its files."""
-        stored = await self._db.run(lambda uow: uow.messages.original(message_id))
-        source = self._adapters.get(stored[0]) if stored else None
-        if stored is None or source is None:
+        original = await self._db.run(lambda uow: _original(uow, message_id))
+        source = self._adapters.get(original.channel) if original else None
+        if original is None or source is None:
             return message
-        original = Original(*stored)
         if original.channel == message.address.channel and source.capabilities.copies_messages:
             return replace(message, forward=original.key)
         if not isinstance(source, ShowsOriginals):
@@ -40,3 +41,12 @@ class Originals:
             log.exception("the files of message %s could not be fetched", message_id)
             return message
         return replace(message, files=tuple(files))
+
+
+async def _original(uow: UnitOfWork, message_id: int) -> Original | None:
+    """The stored message with the files kept with it."""
+    stored = await uow.messages.original(message_id)
+    if stored is None:
+        return None
+    files = tuple(FileCopy(*item) for item in await uow.message_files.of(message_id))
+    return Original(*stored, files=files)

@@ -2,9 +2,9 @@
 
 `run` hands every new mail of the mailbox to the core in UID order; the watermark moves only
 after `accept` returned, so a crash re-delivers (and the core's unique key absorbs) at most the
-mail in hand. Each mail is read (parsed and classified) in a worker process with time and
-memory limits (`reader.py`), started by `run` and stopped by `close`: a hostile mail is parked,
-and the event loop, with Telegram, the relay and the timers on it, never waits.
+mail in hand. Each mail is read (parsed, classified, its files decoded) in a worker process with
+time and memory limits (`reader.py`), started by `run` and stopped by `close`: a hostile mail
+is parked, and the event loop, with Telegram, the relay and the timers on it, never waits.
 
 `send` writes one reply in the customer's thread: our Message-ID (given when the reply was
 queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject` (without `Re:` on a
@@ -28,14 +28,11 @@ from channels.email.ids import new_message_id
 from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
 from channels.email.inbound import Ours
 from channels.email.mail import FetchedMail
-from channels.email.parse import attached_files
 from channels.email.reader import MailReader, ReadingConfig
 from channels.email.smtp import SmtpConfig, SmtpSender
 from channels.email.subjects import EmailThreading, first_subject, reply_subject
 
 log = logging.getLogger(__name__)
-
-MAX_FORWARD_BYTES = 20 * 1024 * 1024  # what a rep's mail may carry of a customer's files
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +99,10 @@ class EmailChannel:
         return SendReceipt(external_id=message_id)
 
     async def files_of(self, original: Original) -> list[FileCopy]:
-        """The customer's files from the stored mail; inline parts (logos in a signature) and
-        files beyond MAX_FORWARD_BYTES in all are left out (the label still names them)."""
-        files, total = [], 0
-        for attachment, data in attached_files(original.raw or b""):
-            if attachment.inline or not data or total + len(data) > MAX_FORWARD_BYTES:
-                continue
-            total += len(data)
-            files.append(FileCopy(attachment.name or "attachment", attachment.mime_type, data))
-        return files
+        """The files kept with the stored mail, decoded when it was read: inline parts (logos
+        in a signature) and files beyond parse.MAX_FORWARD_BYTES in all are not among them
+        (the label still names them). The mail is never parsed again."""
+        return list(original.files)
 
     async def close(self) -> None:
         await self._ingest.close()

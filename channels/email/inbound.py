@@ -6,7 +6,8 @@ deep) or cannot be parsed (parked with the reason); an EVENT
 when the filter chain says it is not a person writing — `bounced`/`delayed` for bounces (mapped
 back to our reply through the embedded Message-ID), otherwise the verdict's kind, recorded with
 its reason and never answered; IGNORED when no sender address can be trusted; otherwise a
-customer MESSAGE whose text is the reply without the quoted history.
+customer MESSAGE whose text is the reply without the quoted history, with the files the
+person attached (decoded once, here, and stored with the message).
 
 `to_inbound` parses in the calling process: the email channel calls it in a worker process with
 limits (`reader.py`), never on the event loop.
@@ -19,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.intake import normalised
-from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
+from bot.model import Address, Attachment, FileCopy, InboundKind, InboundMessage, Sender
 from channels.email.filters import classify
 from channels.email.mail import FetchedMail, MailKind, ParsedMail, UnparseableMail, Verdict
 from channels.email.parse import parse_mail
@@ -91,6 +92,11 @@ def _customer(fetched: FetchedMail, mail: ParsedMail) -> InboundMessage:
         received_at=mail.date,
         payload=_summary(fetched, mail),
         raw=fetched.raw,
+        files=tuple(
+            FileCopy(item.name or "attachment", item.mime_type, item.content)
+            for item in mail.attachments
+            if item.content
+        ),
     )
 
 

@@ -8,7 +8,9 @@ first, which would destroy 8-bit koi8-r/windows-1251 text), then builds every fi
 - an address is taken only when `getaddresses` and the header registry agree on exactly one
   mailbox (CVE-2023-27043: ambiguous From/Reply-To gives None, not a guess);
 - the body is text/plain, else HTML turned into text with quoted blocks removed first;
-- parts are walked with limits on count, nesting depth and decoded size.
+- parts are walked with limits on count, nesting depth and decoded size;
+- the files a person attached (not inline parts) are decoded once, here, up to
+  MAX_FORWARD_BYTES in all, and kept with the mail to show a rep later.
 
 The standard library builds the whole tree before any of these limits applies, and some of its
 parsers are quadratic on hostile input: mail is therefore read in a worker process with time and
@@ -27,6 +29,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.errors import HeaderParseError
@@ -55,6 +58,7 @@ MAX_PARTS = 500
 MAX_DECODED_BYTES = 25 * 1024 * 1024
 MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS  # utf-8 needs up to 4 bytes a character
 MAX_DEFECTS = 50
+MAX_FORWARD_BYTES = 20 * 1024 * 1024  # of a mail's files kept to show a rep, in all
 CLOCK_SKEW = timedelta(days=1)
 
 Part = Message  # EmailMessage under policy.default; the parser's own type is Message
@@ -420,26 +424,25 @@ def _clean_text(text: str) -> str:
 
 
 def _attachments(message: Message) -> tuple[MailAttachment, ...]:
-    """Files the sender attached (an attached mail is one file; its own parts are not listed)."""
+    """Files the sender attached (an attached mail is one file; its own parts are not listed),
+    each but inline ones with its decoded content while MAX_FORWARD_BYTES in all allow."""
     found: list[MailAttachment] = []
+    room = MAX_FORWARD_BYTES
     for part in walk(message, into_messages=False):
         if len(found) >= MAX_ATTACHMENTS:
             break
         if _is_file(part):  # the top part too: a mail can be a single file
-            found.append(_attachment(part))
+            attachment = _attachment(part)
+            if not attachment.inline and attachment.size <= room:
+                attachment = _with_content(attachment, part, room)
+                room -= len(attachment.content)
+            found.append(attachment)
     return tuple(found)
 
 
-def attached_files(raw: bytes) -> list[tuple[MailAttachment, bytes]]:
-    """The files of a stored mail, with their content (to show a rep), as `_attachments`
-    lists them; a file whose content cannot be decoded comes with none."""
-    found: list[tuple[MailAttachment, bytes]] = []
-    for part in walk(_parse_bytes(raw), into_messages=False):
-        if len(found) >= MAX_ATTACHMENTS:
-            break
-        if _is_file(part):
-            found.append((_attachment(part), _content(part)))
-    return found
+def _with_content(attachment: MailAttachment, part: Part, room: int) -> MailAttachment:
+    content = _content(part)
+    return replace(attachment, content=content) if len(content) <= room else attachment
 
 
 def _content(part: Part) -> bytes:

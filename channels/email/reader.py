@@ -1,8 +1,8 @@
 """A fetched mail read into the shared model in a worker process, never on the event loop.
 
 `MailReader.read` sends the mail's bytes to a worker of its `Sandbox`, which runs
-`inbound.to_inbound` there (the MIME structure counted first, then the mail parsed and
-classified) and sends the message back without the bytes, which this side already holds. A mail
+`inbound.to_inbound` there (the MIME structure counted first, then parsed, classified, its files
+decoded) and sends the message back without the bytes, which this side already holds. A mail
 that passes the worker's time or memory limit is parked as UNREADABLE with the reason
 ("parsing took over 10 s"); the worker is replaced and other mails go on.
 """

@@ -186,6 +186,20 @@ def customer_mail(uid: int) -> bytes:
     )
 
 
+async def test_a_mail_comes_back_from_its_worker_with_its_files_and_its_bytes(
+    readers: list[MailReader],
+) -> None:
+    reader = await reader_with(readers, Limits(seconds=10))
+    raw = customer_mail(1)
+    message = await reader.read(fetched(1, raw))
+    assert message.kind is InboundKind.MESSAGE
+    assert message.text == "Two chairs arrived broken, photo attached."
+    assert [(f.name, f.mime_type, f.data) for f in message.files] == [
+        ("a.jpg", "image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF")
+    ]
+    assert message.raw == raw  # not sent back: the reader had the bytes
+
+
 async def test_a_mail_the_parser_chokes_on_is_parked_and_the_next_one_is_read(
     readers: list[MailReader],
 ) -> None:
