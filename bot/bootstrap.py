@@ -34,8 +34,8 @@ from channels.email.ids import domain_of
 from channels.email.imap import ImapConfig
 from channels.email.inbound import Ours
 from channels.email.reader import ReadingConfig
-from channels.email.sandbox import Limits
 from channels.email.smtp import SmtpConfig
+from channels.email.worker import Limits
 from channels.telegram.adapter import TelegramChannel, TelegramConfig
 from handlers.business import SalesDesk
 from handlers.catalog import Catalog

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from bot.model import InboundMessage
 from channels.email.inbound import Ours, to_inbound, unreadable_mail
 from channels.email.mail import FetchedMail
-from channels.email.sandbox import Limits, Refused, Sandbox
+from channels.email.sandbox import Refused, Sandbox
+from channels.email.worker import Limits
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ The standard library's mail and HTML parsers can be made to spend minutes and hu
 on one hostile mail (quadratic paths, CVE-2025-6069 among them). On the event loop that would
 stall every channel of the process; a `Sandbox` runs such work in child processes instead:
 
-- A worker is `python -P -m channels.email.sandbox`: it imports the job's module and nothing of
+- A worker is `python -P -m channels.email.worker`: it imports the job's module and nothing of
   the program (multiprocessing's spawn and forkserver import the parent's main module in every
   child — under the `touchpoint` script, the whole application: 2 s and 100 MiB a worker). The
-  two speak length-prefixed pickles over the worker's stdin and stdout.
+  two speak length-prefixed pickles over the worker's stdin and stdout (`worker.py`).
 - Before its first job a worker limits itself: its address space (RLIMIT_AS, so an allocation
   past it raises MemoryError, which it reports before it exits), no core files, and per job its
   CPU time (RLIMIT_CPU: SIGXCPU ends it even when no parent is left to).
@@ -26,41 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-import math
 import os
 import pickle
-import resource
 import signal
-import struct
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import IO, Any
+
+from channels.email.worker import HEADER, Answer, Limits, Outcome
 
 log = logging.getLogger(__name__)
 
-MODULE = "channels.email.sandbox"
+MODULE = "channels.email.worker"
 ROOT = Path(__file__).resolve().parents[2]  # where `channels` is imported from
 START_SECONDS = 60.0  # a worker's interpreter and imports, on a loaded machine
-CPU_GRACE_SECONDS = 5  # the CPU limit backs the wall clock up; it is not meant to come first
 READ_LIMIT = 1024 * 1024
-HEADER = struct.Struct(">Q")
-MiB = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    seconds: float = 10.0  # wall clock for one job
-    memory_mb: int = 512  # a worker's whole address space
-    cpu_seconds: int | None = None  # CPU time of one job; by default a little over `seconds`
-
-    @property
-    def job_cpu_seconds(self) -> int:
-        return self.cpu_seconds or math.ceil(self.seconds) + CPU_GRACE_SECONDS
 
 
 class Refused(Exception):
@@ -73,24 +53,6 @@ class Refused(Exception):
 
 class SandboxUnavailable(Exception):
     """No worker could be started (or the sandbox is closed); the job was not tried."""
-
-
-class _Answer(Enum):
-    # what a worker answers
-    READY = "ready"
-    DONE = "done"
-    FAILED = "failed"  # the job raised: the text says what
-    OUT_OF_MEMORY = "ran out of memory"
-    # what the parent finds
-    TIMED_OUT = "timed out"
-    OUT_OF_CPU = "ran out of CPU time"
-    DIED = "died"  # the worker's pipe closed without an answer, for no reason of the job's
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    answer: _Answer
-    value: Any = None
 
 
 class Sandbox:
@@ -113,7 +75,7 @@ class Sandbox:
     async def run(self, job: object) -> object:
         """`job` run by a worker: its result, or `Refused`, or `SandboxUnavailable`."""
         outcome = await self._attempt(job)
-        if outcome.answer is _Answer.DIED:
+        if outcome.answer is Answer.DIED:
             log.warning("a mail worker died (%s): trying its job once more", outcome.value)
             outcome = await self._attempt(job)
         return self._result(outcome)
@@ -130,7 +92,7 @@ class Sandbox:
         """The live workers' process ids (for tests and logs)."""
         return sorted(worker.pid for worker in self._workers)
 
-    async def _attempt(self, job: object) -> _Outcome:
+    async def _attempt(self, job: object) -> Outcome:
         worker = await self._take()
         try:
             outcome = await worker.call(job, self._limits.seconds)
@@ -138,27 +100,27 @@ class Sandbox:
             await self._retire(worker)
             self._idle.put_nowait(None)
             raise
-        if outcome.answer in (_Answer.DONE, _Answer.FAILED):
+        if outcome.answer in (Answer.DONE, Answer.FAILED):
             self._idle.put_nowait(worker)
             return outcome
-        if outcome.answer is _Answer.DIED:
+        if outcome.answer is Answer.DIED:
             outcome = _died(await worker.exit_status())
         log.warning("mail worker %d %s: starting another", worker.pid, outcome.answer.value)
         await self._retire(worker)
         self._idle.put_nowait(await self._spawn_or_none())
         return outcome
 
-    def _result(self, outcome: _Outcome) -> object:
+    def _result(self, outcome: Outcome) -> object:
         limits = self._limits
-        if outcome.answer is _Answer.DONE:
+        if outcome.answer is Answer.DONE:
             return outcome.value
-        if outcome.answer is _Answer.FAILED:
+        if outcome.answer is Answer.FAILED:
             raise Refused(f"failed: {outcome.value}")
-        if outcome.answer is _Answer.TIMED_OUT:
+        if outcome.answer is Answer.TIMED_OUT:
             raise Refused(f"took over {limits.seconds:g} s")
-        if outcome.answer is _Answer.OUT_OF_MEMORY:
+        if outcome.answer is Answer.OUT_OF_MEMORY:
             raise Refused(f"ran out of memory (the limit is {limits.memory_mb} MiB)")
-        if outcome.answer is _Answer.OUT_OF_CPU:
+        if outcome.answer is Answer.OUT_OF_CPU:
             raise Refused(f"used over {limits.job_cpu_seconds} s of CPU")
         raise Refused(f"crashed its worker twice ({_describe_exit(outcome.value)})")
 
@@ -224,13 +186,14 @@ class _Worker:
     def alive(self) -> bool:
         return self._process.returncode is None
 
-    async def call(self, job: object, seconds: float) -> _Outcome:
+    async def call(self, job: object, seconds: float) -> Outcome:
         try:
-            return await asyncio.wait_for(self._exchange(job), seconds)
+            async with asyncio.timeout(seconds):
+                return await self._exchange(job)
         except TimeoutError:
-            return _Outcome(_Answer.TIMED_OUT)
+            return Outcome(Answer.TIMED_OUT)
         except (OSError, asyncio.IncompleteReadError, EOFError):
-            return _Outcome(_Answer.DIED)
+            return Outcome(Answer.DIED)
 
     async def exit_status(self) -> int | None:
         """The exit status of a worker whose pipe closed (it has exited, or is about to)."""
@@ -247,10 +210,10 @@ class _Worker:
     async def _greet(self, job: str, limits: Limits) -> None:
         await self._send((job, limits))
         outcome = await self._receive()
-        if outcome.answer is not _Answer.READY:
+        if outcome.answer is not Answer.READY:
             raise EOFError(f"the worker answered {outcome.answer.value}: {outcome.value}")
 
-    async def _exchange(self, job: object) -> _Outcome:
+    async def _exchange(self, job: object) -> Outcome:
         await self._send(job)
         return await self._receive()
 
@@ -261,20 +224,20 @@ class _Worker:
         stdin.write(HEADER.pack(len(data)) + data)
         await stdin.drain()
 
-    async def _receive(self) -> _Outcome:
+    async def _receive(self) -> Outcome:
         stdout = self._process.stdout
         assert stdout is not None
         (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
         # our own worker wrote this pickle of our own types; what a mail holds is data in it
         outcome = pickle.loads(await stdout.readexactly(size))
-        assert isinstance(outcome, _Outcome)
+        assert isinstance(outcome, Outcome)
         return outcome
 
 
-def _died(status: int | None) -> _Outcome:
+def _died(status: int | None) -> Outcome:
     if status == -signal.SIGXCPU:
-        return _Outcome(_Answer.OUT_OF_CPU)
-    return _Outcome(_Answer.DIED, status)
+        return Outcome(Answer.OUT_OF_CPU)
+    return Outcome(Answer.DIED, status)
 
 
 def _environment() -> dict[str, str]:
@@ -289,103 +252,3 @@ def _describe_exit(status: int | None) -> str:
     if status < 0:
         return f"killed by {signal.Signals(-status).name}"
     return f"exit status {status}"
-
-
-# --- the worker's side -----------------------------------------------------------------------
-
-
-def serve(reader: IO[bytes], writer: IO[bytes]) -> None:
-    """Run jobs from `reader` until it closes; the first frame names the job and the limits."""
-    greeting = _read(reader)
-    assert isinstance(greeting, tuple)
-    job, limits = greeting
-    assert isinstance(job, str) and isinstance(limits, Limits)
-    _confine(limits)
-    work = _load(job)
-    _write(writer, _Outcome(_Answer.READY))
-    while True:
-        try:
-            item = _read(reader)
-        except EOFError:  # the parent closed the pipe, or is gone
-            return
-        except MemoryError:
-            item, outcome = None, _Outcome(_Answer.OUT_OF_MEMORY)
-        else:
-            _limit_cpu(limits.job_cpu_seconds)
-            outcome = _run(work, item)
-        _answer(writer, outcome)
-        if outcome.answer is _Answer.OUT_OF_MEMORY:
-            return  # a fresh process for the next job, not a heap that just ran dry
-
-
-def _run(work: Callable[[object], object], item: object) -> _Outcome:
-    try:
-        return _Outcome(_Answer.DONE, work(item))
-    except MemoryError:
-        return _Outcome(_Answer.OUT_OF_MEMORY)
-    except Exception as error:  # reported with the job; the worker goes on
-        return _Outcome(_Answer.FAILED, f"{type(error).__name__}: {error}"[:500])
-
-
-def _answer(writer: IO[bytes], outcome: _Outcome) -> None:
-    try:
-        _write(writer, outcome)
-    except MemoryError:  # the result was too large to pickle within the limit
-        _write(writer, _Outcome(_Answer.OUT_OF_MEMORY))
-
-
-def _confine(limits: Limits) -> None:
-    memory = limits.memory_mb * MiB
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # Ctrl+C in a terminal reaches the whole process group: the parent stops the workers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _limit_cpu(seconds: int) -> None:
-    """Let the next job use `seconds` of CPU more than the worker has used so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    soft = math.ceil(usage.ru_utime + usage.ru_stime) + seconds
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-
-
-def _load(job: str) -> Callable[[object], object]:
-    module, _, name = job.partition(":")
-    function = getattr(importlib.import_module(module), name)
-    if not callable(function):
-        raise TypeError(f"{job} is not a function")
-    return function  # type: ignore[no-any-return]
-
-
-def _read(reader: IO[bytes]) -> object:
-    header = reader.read(HEADER.size)
-    if len(header) < HEADER.size:
-        raise EOFError
-    (size,) = HEADER.unpack(header)
-    data = reader.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
-
-
-def _write(writer: IO[bytes], outcome: _Outcome) -> None:
-    data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-    writer.write(HEADER.pack(len(data)) + data)
-    writer.flush()
-
-
-def main() -> None:
-    reader = sys.stdin.buffer
-    writer = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not break a frame
-    serve(reader, writer)
-
-
-if __name__ == "__main__":
-    # run as the module's own name, so that pickles name its types the way the parent does
-    from channels.email.sandbox import main as serve_as_module
-
-    serve_as_module()

@@ -17,7 +17,8 @@ from bot.model import InboundKind
 from channels.email.inbound import Ours
 from channels.email.mail import FetchedMail
 from channels.email.reader import MailReader, ReadingConfig
-from channels.email.sandbox import Limits, Refused, Sandbox, SandboxUnavailable
+from channels.email.sandbox import Refused, Sandbox, SandboxUnavailable
+from channels.email.worker import Limits
 
 JOBS = "tests.unit.sandbox_jobs"
 OURS = Ours(frozenset({"shop@example.com"}), "loop-token", frozenset({"example.com"}))
