@@ -99,7 +99,7 @@ class Stored:
 
 async def stored(database_url: str) -> Stored:
     database = Database.from_url(database_url)
-    answers = select(outbox.c.message_id, outbox.c.in_reply_to, outbox.c.status)
+    answers = select(outbox.c.header_id, outbox.c.in_reply_to, outbox.c.status)
     inbound = select(messages.c.external_id).where(messages.c.direction == "in")
     try:
         async with database.transaction() as uow:
