@@ -7,7 +7,9 @@ stall every channel of the process; a `Sandbox` runs such work in child processe
 - A worker is `python -P -m channels.email.worker`: it imports the job's module and nothing of
   the program (multiprocessing's spawn and forkserver import the parent's main module in every
   child — under the `touchpoint` script, the whole application: 2 s and 100 MiB a worker). The
-  two speak length-prefixed pickles over the worker's stdin and stdout (`worker.py`).
+  two speak length-prefixed pickles over the worker's stdin and stdout (`worker.py`). Of the
+  environment it gets only Python's, the locale's and the paths: the bot's tokens and passwords
+  stay out of the process that reads hostile mail.
 - Before its first job a worker limits itself: its address space (RLIMIT_AS, so an allocation
   past it raises MemoryError, which it reports before it exits), no core files, and per job its
   CPU time (RLIMIT_CPU: SIGXCPU ends it even when no parent is left to).
@@ -41,6 +43,7 @@ MODULE = "channels.email.worker"
 ROOT = Path(__file__).resolve().parents[2]  # where `channels` is imported from
 START_SECONDS = 60.0  # a worker's interpreter and imports, on a loaded machine
 READ_LIMIT = 1024 * 1024
+PASSED_ON = ("PYTHON", "PATH", "LANG", "LC_", "TZ", "TMPDIR")  # environment a worker gets
 
 
 class Refused(Exception):
@@ -241,9 +244,11 @@ def _died(status: int | None) -> Outcome:
 
 
 def _environment() -> dict[str, str]:
-    """The parent's environment, with the parent's code first on the worker's path."""
+    """What a worker needs of the parent's environment, with the parent's code first on its
+    path; not the rest: the process that reads hostile mail holds no tokens or passwords."""
+    kept = {name: value for name, value in os.environ.items() if name.startswith(PASSED_ON)}
     paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    return {**kept, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def _describe_exit(status: int | None) -> str:

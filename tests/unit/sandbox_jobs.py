@@ -36,3 +36,7 @@ def fail(item: object) -> None:
 
 def die(_item: object) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def environment(_item: object) -> dict[str, str]:
+    return dict(os.environ)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from channels.email.sandbox import Refused, Sandbox, SandboxUnavailable
 from channels.email.worker import Limits
 
 JOBS = "tests.unit.sandbox_jobs"
+PROJECT = Path(__file__).resolve().parents[2]
 OURS = Ours(frozenset({"shop@example.com"}), "loop-token", frozenset({"example.com"}))
 HEAD = (
     b"From: Kim Lee <kim@initech.example>\r\nTo: shop@example.com\r\nSubject: Chairs\r\n"
@@ -60,6 +62,19 @@ async def test_a_job_runs_in_a_worker_of_its_own(sandboxes: list[Sandbox]) -> No
     [worker] = sandbox.pids()
     assert await sandbox.run(None) == worker != os.getpid()
     assert await sandbox.run(None) == worker  # one worker serves job after job
+
+
+async def test_a_worker_holds_none_of_the_secrets_of_the_bot(
+    sandboxes: list[Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMAP_PASSWORD", "imap-secret")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:token-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://bot:db-secret@127.0.0.1/bot")
+    sandbox = await started(sandboxes, "environment", Limits(seconds=5))
+    seen = await sandbox.run(None)
+    assert isinstance(seen, dict)
+    assert not {"IMAP_PASSWORD", "TELEGRAM_BOT_TOKEN", "DATABASE_URL"} & set(seen)
+    assert seen["PYTHONPATH"].split(os.pathsep)[0] == str(PROJECT)  # our code, not another
 
 
 async def test_a_job_past_the_time_limit_kills_its_worker_and_a_new_one_serves(
