@@ -23,6 +23,11 @@ question, an invoice request), then reads the same N mails from the same mailbox
 
 Every figure is N over the seconds from connecting to done; the ratio is against the baseline.
 The mailbox is never changed by any reader (PEEK, no flags), so all four read the same mails.
+
+Then reading alone, without IMAP or a database: the same N mails turned into messages by
+`to_inbound` in this process, and by the email channel's `MailReader` in its worker process
+(the mail's bytes sent, the message sent back): the price of the worker's round trip. The two
+take turns three times and each keeps its best time, so that a busy machine weighs on both.
 """
 
 from __future__ import annotations
@@ -48,7 +53,9 @@ from bot.dispatch import Dispatcher
 from bot.model import AcceptResult, InboundMessage, Outcome, utc_now
 from bot.settings import Settings
 from channels.email.imap import ImapConfig, ImapIngest
+from channels.email.inbound import Ours, to_inbound
 from channels.email.mail import FetchedMail
+from channels.email.reader import MailReader, ReadingConfig
 from storage.tables import messages, outbox
 from storage.uow import Database
 from tests.services.dovecot import Dovecot, DovecotUnavailable
@@ -282,6 +289,43 @@ async def all_committed(database: Database, mails: int) -> bool:
         return int((await uow.connection.execute(query)).scalar_one()) >= mails
 
 
+# --- reading alone: in this process, or in the mail worker ---------------------------------------
+
+OURS = Ours(frozenset({BOT}), "bench-loop-token", frozenset({"example.com"}))
+ROUNDS = 3
+
+
+async def bench_reading(mails: int, senders: int) -> tuple[Figures, Figures]:
+    fetched = [FetchedMail(1, uid, raw) for uid, raw in enumerate(customer_mails(mails, senders))]
+    reader = MailReader(OURS, ReadingConfig())
+    await reader.start()  # a deployment step: not timed
+    here, there = [], []
+    try:
+        for _ in range(ROUNDS):
+            here.append(read_here(fetched))
+            there.append(await read_there(reader, fetched))
+    finally:
+        await reader.close()
+    return (
+        Figures("to_inbound in this process", mails, min(here)),
+        Figures("MailReader: one worker process, round trip", mails, min(there)),
+    )
+
+
+def read_here(fetched: list[FetchedMail]) -> float:
+    started = time.perf_counter()
+    for mail in fetched:
+        to_inbound(mail, OURS)
+    return time.perf_counter() - started
+
+
+async def read_there(reader: MailReader, fetched: list[FetchedMail]) -> float:
+    started = time.perf_counter()
+    for mail in fetched:
+        await reader.read(mail)
+    return time.perf_counter() - started
+
+
 def check_count(what: str, found: int, expected: int) -> None:
     """The figures compare the same work, or they mean nothing."""
     if found != expected:
@@ -313,8 +357,12 @@ async def main() -> None:
             committed, delivered = await bench_delivered(server, Path(name), args.mails)
     finally:
         server.stop()
+    here, there = await bench_reading(args.mails, args.senders)
     for figures in (baseline, ingest, outbox, committed, delivered):
         print(figures.line(baseline))
+    print("\nreading alone, no IMAP, no database (best of 3 turns each):")
+    for figures in (here, there):
+        print(figures.line(here))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory {peak:.0f} MiB")
 

@@ -33,7 +33,9 @@ from channels.console import ConsoleChannel
 from channels.email.adapter import EmailChannel, EmailConfig
 from channels.email.imap import ImapConfig
 from channels.email.inbound import Ours
+from channels.email.reader import ReadingConfig
 from channels.email.smtp import SmtpConfig
+from channels.email.worker import Limits
 from channels.telegram.adapter import TelegramChannel, TelegramConfig
 from handlers.business import SalesDesk
 from handlers.catalog import Catalog
@@ -198,6 +200,12 @@ def email_channel(settings: Settings, database: Database) -> EmailChannel:
         ours=email_channel_ours(settings),
         message_id_domain=message_id_domain(settings),
         backfill_days=settings.email_backfill_days,
+        reading=ReadingConfig(
+            workers=settings.email_parse_workers,
+            limits=Limits(
+                seconds=settings.email_parse_seconds, memory_mb=settings.email_parse_memory_mb
+            ),
+        ),
     )
     key = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_mailbox}"
     return EmailChannel(config, DatabaseWatermarks(database, key))

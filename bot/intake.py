@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
-from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
+from bot.model import Address, Attachment, FileCopy, InboundKind, InboundMessage, Sender
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,10 @@ def guarded(
     try:
         result = normalise()
         well_formed(message_of(result))
+    except MemoryError:
+        # the process, not the item, is in trouble (a mail reader's worker at its limit says
+        # so and is replaced): parking the item would blame it for that
+        raise
     except Exception as error:  # the boundary: nothing a sender wrote may stop the channel
         log.warning("%s item cannot be read (%s): parking it", channel, type(error).__name__)
         return wrap(unreadable(channel, describe(error), payload=payload, raw=raw))
@@ -90,6 +94,8 @@ def well_formed(message: object) -> None:
         _expect("references", reference, str)
     for attachment in message.attachments:
         _expect("attachment", attachment, Attachment)
+    for item in message.files:
+        _expect("file", item, FileCopy)
 
 
 def _expect(name: str, value: object, *types: type) -> None:

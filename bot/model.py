@@ -74,7 +74,9 @@ class InboundMessage:
     `thread_key` names the conversation on the channel (a Telegram chat, an email thread root);
     it defaults to the address. `header_id` is a mail's Message-ID header (`in_reply_to` and
     `references` name others). `payload` is what the channel gave, as JSON (a Telegram update,
-    a summary of a mail); `raw` the original bytes where there are any (a mail).
+    a summary of a mail); `raw` the original bytes where there are any (a mail). `files` are
+    the message's files as the channel read them once, on arrival (a mail's attachments),
+    stored with it to show a rep later; channels that can fetch files again leave it empty.
     """
 
     external_id: str
@@ -100,6 +102,7 @@ class InboundMessage:
     # The secret token of ours the message was addressed to (mail to `sales+r<token>@...`):
     # on a channel whose sender can be forged, what makes a rep's answer the rep's.
     reply_token: str | None = None
+    files: tuple[FileCopy, ...] = ()  # decoded once when read (a mail's attachments), kept
 
     @property
     def channel(self) -> str:
@@ -149,7 +152,8 @@ class OutboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class FileCopy:
-    """A file a customer sent, fetched from their channel to show a rep on another one."""
+    """A file someone sent: fetched from their channel, or kept with the stored message, to
+    show on another one."""
 
     name: str
     mime_type: str
@@ -164,6 +168,7 @@ class Original:
     key: str  # the channel's id of the message (`external_id`)
     payload: Mapping[str, Any] | None
     raw: bytes | None
+    files: tuple[FileCopy, ...] = ()  # the files stored with it (`InboundMessage.files`)
 
 
 @runtime_checkable

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     email_backfill_days: float = Field(default=3.0, ge=0)
     email_max_replies_per_conversation: int = Field(default=20, ge=1)
     email_max_replies_per_address: int = Field(default=40, ge=1)
+    # mail is read in worker processes: how many, and each mail's limits there
+    email_parse_workers: int = Field(default=1, ge=1, le=2)
+    email_parse_seconds: float = Field(default=10.0, gt=0, le=600)
+    email_parse_memory_mb: int = Field(default=512, ge=128)
 
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)

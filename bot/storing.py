@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.model import Address, InboundMessage, Sender
+from bot.model import Address, FileCopy, InboundMessage, Sender
 from storage.uow import UnitOfWork
 
 NUL = "\x00"
@@ -28,6 +28,8 @@ MAX_KEY = 255  # external ids, thread keys, Message-IDs: the columns hold 512
 MAX_ADDRESS = 320  # an identity's address column
 MAX_NAME = 200
 MAX_SUBJECT = 998  # RFC 5322's line limit, the column's width
+MAX_FILE_NAME = 200
+MAX_MIME_TYPE = 100
 
 
 def storable(message: InboundMessage) -> InboundMessage:
@@ -49,6 +51,7 @@ def storable(message: InboundMessage) -> InboundMessage:
         payload=_payload(message.payload),
         event=clean(message.event),
         reason=clean(message.reason),
+        files=tuple(_file(item) for item in message.files),
     )
     return message if cleaned == message else cleaned
 
@@ -89,6 +92,14 @@ def _sender(sender: Sender) -> Sender:
     return Sender(external_id, name, hint)
 
 
+def _file(item: FileCopy) -> FileCopy:
+    name = clean(item.name)[:MAX_FILE_NAME]
+    mime_type = clean(item.mime_type)[:MAX_MIME_TYPE]
+    if (name, mime_type) == (item.name, item.mime_type):
+        return item
+    return FileCopy(name, mime_type, item.data)
+
+
 def _payload(payload: Mapping[str, object] | None) -> Mapping[str, object] | None:
     if payload is None:
         return None
@@ -120,7 +131,8 @@ async def store(
     *,
     held: bool = False,
 ) -> int | None:
-    return await uow.messages.insert(
+    """Store the message with its files; None when its key is already stored."""
+    message_id = await uow.messages.insert(
         channel=message.channel,
         external_id=message.external_id,
         conversation_id=conversation_id,
@@ -131,3 +143,7 @@ async def store(
         now=now,
         held=held,
     )
+    if message_id is not None:
+        files = [(item.name, item.mime_type, item.data) for item in message.files]
+        await uow.message_files.add(message_id, files, now)
+    return message_id

@@ -194,6 +194,19 @@ messages = Table(
     UniqueConstraint("channel", "external_id"),
 )
 
+# The files of an inbound message as its channel read them on arrival (a mail's attachments),
+# kept so that showing them to a rep never reads the message again.
+message_files = Table(
+    "message_files",
+    metadata,
+    _id(),
+    _fk("message_id", "messages", nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("mime_type", String(100), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    _created(),
+)
+
 touchpoints = Table(
     "touchpoints",
     metadata,

@@ -21,6 +21,7 @@ from storage.repos.dead_letters import DeadLetterRepository
 from storage.repos.handoffs import HandoffRepository
 from storage.repos.leads import LeadRepository
 from storage.repos.merges import MergeRepository
+from storage.repos.message_files import MessageFileRepository
 from storage.repos.messages import MessageRepository
 from storage.repos.outbox import OutboxRepository
 from storage.repos.reps import RepRepository
@@ -40,6 +41,7 @@ class UnitOfWork:
         self.merges = MergeRepository(connection)
         self.conversations = ConversationRepository(connection)
         self.messages = MessageRepository(connection)
+        self.message_files = MessageFileRepository(connection)
         self.touchpoints = TouchpointRepository(connection)
         self.leads = LeadRepository(connection)
         self.tickets = TicketRepository(connection)

@@ -2,10 +2,14 @@
 
 `run` hands every new mail of the mailbox to the core in UID order; the watermark moves only
 after `accept` returned, so a crash re-delivers (and the core's unique key absorbs) at most the
-mail in hand. `send` writes one reply in the customer's thread: our Message-ID (given when the
-reply was queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject` (without
-`Re:` on a mail that answers none, such as a card to a rep), `Auto-Submitted: auto-replied`
-(not on a rep's own answer), exactly one recipient.
+mail in hand. Each mail is read (parsed, classified, its files decoded) in a worker process with
+time and memory limits (`reader.py`), started by `run` and stopped by `close`: a hostile mail
+is parked, and the event loop, with Telegram, the relay and the timers on it, never waits.
+
+`send` writes one reply in the customer's thread: our Message-ID (given when the reply was
+queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject` (without `Re:` on a
+mail that answers none, such as a card to a rep), `Auto-Submitted: auto-replied` (not on a
+rep's own answer), exactly one recipient.
 
 On the very first start (no watermark yet) mail older than `backfill_days` is left alone: the
 bot answers what arrives from its installation on, not years of a mailbox's history.
@@ -14,7 +18,7 @@ bot answers what arrives from its installation on, not years of a mailbox's hist
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
@@ -22,16 +26,14 @@ from bot.model import Accept, Capabilities, FileCopy, Original, OutboundMessage,
 from channels.email.compose import compose_reply
 from channels.email.ids import new_message_id
 from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
-from channels.email.inbound import Ours, to_inbound
+from channels.email.inbound import Ours
 from channels.email.mail import FetchedMail
-from channels.email.parse import attached_files
+from channels.email.reader import MailReader, ReadingConfig
 from channels.email.reply_tokens import reply_address
 from channels.email.smtp import SmtpConfig, SmtpSender
 from channels.email.subjects import EmailThreading, first_subject, reply_subject
 
 log = logging.getLogger(__name__)
-
-MAX_FORWARD_BYTES = 20 * 1024 * 1024  # what a rep's mail may carry of a customer's files
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class EmailConfig:
     ours: Ours
     message_id_domain: str
     backfill_days: float = 3.0
+    reading: ReadingConfig = field(default_factory=ReadingConfig)
 
 
 class EmailChannel:
@@ -60,12 +63,16 @@ class EmailChannel:
         self._watermarks = FirstStart(watermarks)
         self._ingest = ImapIngest(config.imap, self._watermarks)
         self._smtp = SmtpSender(config.smtp)
+        self._reader: MailReader | None = None
 
     async def run(self, accept: Accept) -> None:
+        reader = self._reader = MailReader(self._config.ours, self._config.reading)
+        await reader.start()
+
         async def hand_over(fetched: FetchedMail) -> None:
             if self._before_installation(fetched):
                 return
-            await accept(to_inbound(fetched, self._config.ours))
+            await accept(await reader.read(fetched))
 
         await self._ingest.run(hand_over)
 
@@ -98,18 +105,15 @@ class EmailChannel:
         return SendReceipt(external_id=message_id)
 
     async def files_of(self, original: Original) -> list[FileCopy]:
-        """The customer's files from the stored mail; inline parts (logos in a signature) and
-        files beyond MAX_FORWARD_BYTES in all are left out (the label still names them)."""
-        files, total = [], 0
-        for attachment, data in attached_files(original.raw or b""):
-            if attachment.inline or not data or total + len(data) > MAX_FORWARD_BYTES:
-                continue
-            total += len(data)
-            files.append(FileCopy(attachment.name or "attachment", attachment.mime_type, data))
-        return files
+        """The files kept with the stored mail, decoded when it was read: inline parts (logos
+        in a signature) and files beyond parse.MAX_FORWARD_BYTES in all are not among them
+        (the label still names them). The mail is never parsed again."""
+        return list(original.files)
 
     async def close(self) -> None:
         await self._ingest.close()
+        if self._reader is not None:
+            await self._reader.close()
 
     def _before_installation(self, fetched: FetchedMail) -> bool:
         if not self._watermarks.first_start or fetched.internal_date is None:

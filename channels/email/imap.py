@@ -14,8 +14,10 @@ What is guaranteed:
 - **No silent stall.** Every IMAP await is bounded by `command_timeout` and aborted as soon as
   the connection drops. `run` treats any error (timeout, BYE, reset, TLS, a refused command) by
   dropping the connection and reconnecting with exponential backoff and jitter, and sweeps
-  after every connect. IDLE is only a latency aid: it is re-issued at least every
-  `idle_seconds`, and a sweep runs at least every `sweep_seconds` whether or not IDLE spoke.
+  after every connect, and again after every sweep that handed mail over (mail that arrived
+  meanwhile was announced then, not to the IDLE that follows). IDLE is only a latency aid: it
+  is re-issued at least every `idle_seconds`, and a sweep runs at least every `sweep_seconds`
+  whether or not IDLE spoke.
 - **Bounded memory.** Sizes come first, in batches; bodies are downloaded one at a time. A
   message over `max_bytes` is not downloaded: it is handed over as `raw=b""` with its size.
 - **TLS is verified** (the system store plus an optional CA file); plain IMAP is refused
@@ -187,18 +189,23 @@ class ImapIngest:
 
     async def _cycle(self, handle: Handle) -> None:
         try:
-            await self._sweep_logged(handle)
+            # Mail that came during a sweep was announced in the answer to one of its commands,
+            # not to the IDLE after it: sweep again until a sweep finds nothing new.
+            while await self._sweep_logged(handle):
+                pass
             self._failures = 0
             session = await self._connected()
             await session.wait_for_news(min(self._config.idle_seconds, self._config.sweep_seconds))
         except Exception as error:  # anything at all: reconnect rather than stop reading mail
             await self._back_off(error)
 
-    async def _sweep_logged(self, handle: Handle) -> None:
+    async def _sweep_logged(self, handle: Handle) -> int:
+        """How many mails the sweep handed over; 0 when a hand-over failed (retried later)."""
         try:
-            await self.sweep_once(handle)
+            return await self.sweep_once(handle)
         except HandOverFailed as failure:
             log.error("%s; it is retried on the next sweep", failure, exc_info=failure.__cause__)
+            return 0
 
     async def _sweep(self, session: _Session, handle: Handle) -> int:
         last = await self._resume_point(session.uidvalidity)

@@ -1,11 +1,16 @@
 """A fetched mail → the shared conversation model.
 
 The raw bytes travel with every item (stored before anything else happens to them). A mail
-becomes: UNREADABLE when it is too large or cannot be parsed (parked with the reason); an EVENT
+becomes: UNREADABLE when it is too large, too complex (`prescan.py`: too many parts, nested too
+deep) or cannot be parsed (parked with the reason); an EVENT
 when the filter chain says it is not a person writing — `bounced`/`delayed` for bounces (mapped
 back to our reply through the embedded Message-ID), otherwise the verdict's kind, recorded with
 its reason and never answered; IGNORED when no sender address can be trusted; otherwise a
-customer MESSAGE whose text is the reply without the quoted history.
+customer MESSAGE whose text is the reply without the quoted history, with the files the
+person attached (decoded once, here, and stored with the message).
+
+`to_inbound` parses in the calling process: the email channel calls it in a worker process with
+limits (`reader.py`), never on the event loop.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.intake import normalised
-from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
+from bot.model import Address, Attachment, FileCopy, InboundKind, InboundMessage, Sender
 from channels.email.filters import classify
 from channels.email.mail import FetchedMail, MailKind, ParsedMail, UnparseableMail, Verdict
 from channels.email.parse import parse_mail
+from channels.email.prescan import structure_problem
 from channels.email.reply_tokens import token_addressed
 
 CHANNEL = "email"
@@ -49,11 +55,14 @@ def to_inbound(fetched: FetchedMail, ours: Ours) -> InboundMessage:
 
 def _read(fetched: FetchedMail, ours: Ours) -> InboundMessage:
     if not fetched.raw:
-        return _unreadable(fetched, f"too large ({fetched.size or 0} bytes): not downloaded")
+        return unreadable_mail(fetched, f"too large ({fetched.size or 0} bytes): not downloaded")
+    problem = structure_problem(fetched.raw)
+    if problem is not None:
+        return unreadable_mail(fetched, problem)
     try:
         mail = parse_mail(fetched.raw, fetched.internal_date)
     except UnparseableMail as error:
-        return _unreadable(fetched, f"unparseable mail: {error}")
+        return unreadable_mail(fetched, f"unparseable mail: {error}")
     verdict = classify(
         mail, own_addresses=ours.addresses, loop_token=ours.loop_token, own_domains=ours.domains
     )
@@ -97,6 +106,11 @@ def _customer(fetched: FetchedMail, mail: ParsedMail, ours: Ours) -> InboundMess
         payload=_summary(fetched, mail),
         raw=fetched.raw,
         reply_token=token_addressed(ours.reply_base, recipients) if ours.reply_base else None,
+        files=tuple(
+            FileCopy(item.name or "attachment", item.mime_type, item.content)
+            for item in mail.attachments
+            if item.content
+        ),
     )
 
 
@@ -159,7 +173,8 @@ def _item(
     )
 
 
-def _unreadable(fetched: FetchedMail, reason: str) -> InboundMessage:
+def unreadable_mail(fetched: FetchedMail, reason: str) -> InboundMessage:
+    """The mail to park as it is, with `reason`."""
     return InboundMessage(
         external_id=key_of(fetched),
         address=Address(CHANNEL, "unknown"),

@@ -29,10 +29,14 @@ class FetchedMail:
 
 @dataclass(frozen=True, slots=True)
 class MailAttachment:
+    """A file of a mail: `size` is its decoded size, estimated; `content` the decoded bytes,
+    kept for files a person attached (not inline parts) within the mail's budget, else b""."""
+
     name: str
     mime_type: str
     size: int
     inline: bool = False
+    content: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,20 @@ first, which would destroy 8-bit koi8-r/windows-1251 text), then builds every fi
 - an address is taken only when `getaddresses` and the header registry agree on exactly one
   mailbox (CVE-2023-27043: ambiguous From/Reply-To gives None, not a guess);
 - the body is text/plain, else HTML turned into text with quoted blocks removed first;
-- parts are walked with limits on count, nesting depth and decoded size, so a hostile or huge
-  mail costs bounded time and memory.
+- parts are walked with limits on count, nesting depth and decoded size;
+- the files a person attached (not inline parts) are decoded once, here, up to
+  MAX_FORWARD_BYTES in all, and kept with the mail to show a rep later.
+
+The standard library builds the whole tree before any of these limits applies, and some of its
+parsers are quadratic on hostile input: mail is therefore read in a worker process with time and
+memory limits (`channels/email/sandbox.py`), after a linear look at its MIME structure
+(`channels/email/prescan.py`); HTML that would make html.parser quadratic is refused with a
+reason (`channels/email/html_text.py`).
 
 Guarantee: parse_mail returns a ParsedMail or raises `UnparseableMail` with a reason; no other
 exception escapes (an unexpected one is turned into UnparseableMail, so the loop goes on and the
-stored raw bytes go to the dead letter with that reason).
+stored raw bytes go to the dead letter with that reason) — except MemoryError, which the worker
+reading the mail reports as such (and is replaced).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.errors import HeaderParseError
@@ -30,7 +39,7 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from channels.email.charsets import decode_text, recover_escaped
-from channels.email.html_text import MAX_HTML_CHARS, html_to_text
+from channels.email.html_text import MAX_HTML_CHARS, BrokenMarkup, html_to_text
 from channels.email.mail import DeliveryReport, MailAttachment, ParsedMail, UnparseableMail
 from channels.email.quotes import strip_reply
 
@@ -49,6 +58,7 @@ MAX_PARTS = 500
 MAX_DECODED_BYTES = 25 * 1024 * 1024
 MAX_TEXT_BYTES = 4 * MAX_TEXT_CHARS  # utf-8 needs up to 4 bytes a character
 MAX_DEFECTS = 50
+MAX_FORWARD_BYTES = 20 * 1024 * 1024  # of a mail's files kept to show a rep, in all
 CLOCK_SKEW = timedelta(days=1)
 
 Part = Message  # EmailMessage under policy.default; the parser's own type is Message
@@ -114,7 +124,7 @@ def parse_mail(
         raise UnparseableMail("no header and no body")
     try:
         return _build(raw, message, internal_date, now)
-    except UnparseableMail:
+    except (UnparseableMail, MemoryError):
         raise
     except Exception as exc:  # the loop must go on: the raw bytes are kept with this reason
         raise UnparseableMail(f"unreadable mail: {type(exc).__name__}: {exc}"[:300]) from exc
@@ -123,6 +133,8 @@ def parse_mail(
 def _parse_bytes(raw: bytes) -> Message:
     try:
         return BytesParser(policy=policy.default).parsebytes(raw)
+    except MemoryError:
+        raise
     except Exception as exc:  # RecursionError on absurd nesting, or a parser bug
         raise UnparseableMail(f"MIME parser failed: {type(exc).__name__}") from exc
 
@@ -382,7 +394,12 @@ def _part_text(part: Part) -> str:
     data = _payload_bytes(part)[: 2 * MAX_HTML_CHARS if is_html else MAX_TEXT_BYTES]
     charset = part.get_param("charset")
     text = decode_text(data, charset if isinstance(charset, str) else None)
-    return html_to_text(text) if is_html else text
+    if not is_html:
+        return text
+    try:
+        return html_to_text(text)
+    except BrokenMarkup as error:
+        raise UnparseableMail(str(error)) from error
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -407,26 +424,25 @@ def _clean_text(text: str) -> str:
 
 
 def _attachments(message: Message) -> tuple[MailAttachment, ...]:
-    """Files the sender attached (an attached mail is one file; its own parts are not listed)."""
+    """Files the sender attached (an attached mail is one file; its own parts are not listed),
+    each but inline ones with its decoded content while MAX_FORWARD_BYTES in all allow."""
     found: list[MailAttachment] = []
+    room = MAX_FORWARD_BYTES
     for part in walk(message, into_messages=False):
         if len(found) >= MAX_ATTACHMENTS:
             break
         if _is_file(part):  # the top part too: a mail can be a single file
-            found.append(_attachment(part))
+            attachment = _attachment(part)
+            if not attachment.inline and attachment.size <= room:
+                attachment = _with_content(attachment, part, room)
+                room -= len(attachment.content)
+            found.append(attachment)
     return tuple(found)
 
 
-def attached_files(raw: bytes) -> list[tuple[MailAttachment, bytes]]:
-    """The files of a stored mail, with their content (to show a rep), as `_attachments`
-    lists them; a file whose content cannot be decoded comes with none."""
-    found: list[tuple[MailAttachment, bytes]] = []
-    for part in walk(_parse_bytes(raw), into_messages=False):
-        if len(found) >= MAX_ATTACHMENTS:
-            break
-        if _is_file(part):
-            found.append((_attachment(part), _content(part)))
-    return found
+def _with_content(attachment: MailAttachment, part: Part, room: int) -> MailAttachment:
+    content = _content(part)
+    return replace(attachment, content=content) if len(content) <= room else attachment
 
 
 def _content(part: Part) -> bytes:
@@ -435,6 +451,8 @@ def _content(part: Part) -> bytes:
             inner = part.get_payload()
             return b"".join(m.as_bytes() for m in inner if isinstance(m, Message))
         decoded = part.get_payload(decode=True)
+    except MemoryError:
+        raise
     except Exception:  # a broken part: the rep still gets its name in the label
         return b""
     return decoded if isinstance(decoded, bytes) else b""

@@ -20,6 +20,7 @@ from storage.tables import (
     identities,
     identity_conflicts,
     leads,
+    message_files,
     messages,
     outbox,
     service_requests,
@@ -36,6 +37,7 @@ class Pruned:
     """How many rows lost what, in one pass."""
 
     raw_mail: int = 0
+    files: int = 0
     message_texts: int = 0
     outbox_texts: int = 0
     dead_letters: int = 0
@@ -53,6 +55,9 @@ class RetentionRepository:
                 update(messages)
                 .where(messages.c.raw.is_not(None), messages.c.created_at < raw_before)
                 .values(raw=None)
+            ),
+            files=await self._rows(
+                delete(message_files).where(message_files.c.created_at < raw_before)
             ),
             message_texts=await self._rows(
                 update(messages)
@@ -108,6 +113,11 @@ def _forgetting(contact_id: int) -> list[Executable]:
         update(messages)
         .where(messages.c.conversation_id.in_(theirs))
         .values(text="", payload=None, raw=None),
+        delete(message_files).where(
+            message_files.c.message_id.in_(
+                select(messages.c.id).where(messages.c.conversation_id.in_(theirs))
+            )
+        ),
         update(outbox)
         .where(outbox.c.conversation_id.in_(theirs), unsent)
         .values(status="failed", last_error=FORGOTTEN),

@@ -347,7 +347,7 @@ def test_db_prune_and_contacts_forget(tmp_path: Path) -> None:
     done = touchpoint(tmp_path, "db", "prune")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "pruned: raw mail 0, message texts 0, outbox texts 0, dead letters 0"
+        "pruned: raw mail 0, files 0, message texts 0, outbox texts 0, dead letters 0"
     )
     missing = touchpoint(tmp_path, "contacts", "forget", "7", "--yes")
     assert (missing.returncode, missing.stderr.strip()) == (1, "touchpoint: contact 7 not found")

@@ -265,6 +265,41 @@ async def test_idle_hands_over_a_new_mail_promptly(dovecot: Dovecot, mailbox: st
     assert inbox.raws == [pushed]
 
 
+class SlowRecorder(Recorder):
+    """Takes its time over the first mail, as the mail worker does over a hostile one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, mail: FetchedMail) -> None:
+        if not self.mails:
+            self.busy.set()
+            await self.release.wait()
+        await super().__call__(mail)
+
+
+async def test_a_mail_that_arrives_during_a_slow_sweep_is_read_right_after_it(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    """The server announces it with its answer to the sweep's next command, not to the IDLE
+    that follows: without another sweep it would wait for the next periodic one (5 minutes)."""
+    config = imap_config(dovecot, mailbox, idle_seconds=300.0, sweep_seconds=300.0)
+    slow, next_one, meanwhile = mail("Slow to read"), mail("Next"), mail("Arrived meanwhile")
+    for raw in (slow, next_one):
+        await dovecot.append(BOT, raw, mailbox)
+    store, inbox = MemoryWatermarks(), SlowRecorder()
+
+    async with ingest_of(config, store) as ingest, running(ingest, inbox):
+        await asyncio.wait_for(inbox.busy.wait(), WAIT)
+        await dovecot.append(BOT, meanwhile, mailbox)
+        inbox.release.set()
+        await eventually(lambda: len(inbox.mails) == 3, what="the three mails")
+
+    assert inbox.raws == [slow, next_one, meanwhile]
+
+
 async def test_a_mail_over_max_bytes_is_handed_over_without_its_bytes(
     dovecot: Dovecot, mailbox: str
 ) -> None:

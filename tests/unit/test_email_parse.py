@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from channels.email import parse
 from channels.email.charsets import decode_text
-from channels.email.html_text import html_to_text
+from channels.email.html_text import MAX_HTML_CHARS, MAX_UNCLOSED, html_to_text
 from channels.email.mail import UnparseableMail
-from channels.email.parse import MAX_ATTACHMENTS, MAX_TEXT_CHARS, attached_files, parse_mail
+from channels.email.parse import MAX_ATTACHMENTS, MAX_TEXT_CHARS, parse_mail
 
 INTERNAL = datetime(2024, 3, 12, 7, 15, tzinfo=UTC)
 
@@ -339,6 +340,31 @@ def test_gmail_html_only_quote_is_removed_before_the_text_stripper_runs() -> Non
     assert (parsed.text, parsed.reply, parsed.html_only) == ("Да, подходит.", "Да, подходит.", True)
 
 
+@pytest.mark.parametrize("construct", ["</", "<!--", "<a\n", "<a b='", "<?", "<!--a>"])
+def test_html_that_would_make_the_parser_quadratic_is_refused_with_a_reason(
+    construct: str,
+) -> None:
+    """CVE-2025-6069: html.parser scans to the end again for every construct left open; 1 MB
+    of them took 74 s and more. Refused after a linear count, on any Python."""
+    body = (construct * (1_000_000 // len(construct))).encode()
+    with pytest.raises(
+        UnparseableMail, match=r"HTML with [\d,]+ unclosed tags \(more than 1,000\)"
+    ):
+        parse_mail(mail("Content-Type: text/html; charset=utf-8\r\n", body))
+
+
+def test_html_with_a_few_stray_brackets_is_read() -> None:
+    words = "a < b, but <b>bold</b> and <i>x" + " <broken" * (MAX_UNCLOSED - 1)
+    parsed = parse_mail(mail("Content-Type: text/html; charset=utf-8\r\n", words.encode()))
+    assert parsed.text.startswith("a < b, but bold and x")
+
+
+def test_html_past_the_cap_is_not_read() -> None:
+    read = "<p>" + "x" * (MAX_HTML_CHARS - 21) + "</p><p>the end</p>"
+    assert len(read) == MAX_HTML_CHARS == 200_000
+    assert html_to_text(read + "<p>never read</p>").endswith("x\n\nthe end")
+
+
 def test_text_and_reply_are_capped_and_free_of_nul() -> None:
     body = b"a\x00b " * (MAX_TEXT_CHARS // 2)
     parsed = parse_mail(mail("Content-Type: text/plain\r\n", body))
@@ -394,7 +420,7 @@ def test_attachments_names_types_sizes_and_inline_images() -> None:
     assert parsed.text == "См. счёт"
 
 
-def test_the_files_of_a_stored_mail_come_with_their_decoded_content() -> None:
+def test_the_files_a_person_attached_are_decoded_once_when_the_mail_is_read() -> None:
     raw = raw_mail(
         multipart(
             "mixed",
@@ -405,13 +431,30 @@ def test_the_files_of_a_stored_mail_come_with_their_decoded_content() -> None:
             part("message/rfc822", b"From: a@x.ru\r\nSubject: old\r\n\r\nold text\r\n"),
             part("image/png", b"!!! not base64 !!!", "Content-Transfer-Encoding: base64",
                  'Content-Disposition: attachment; filename="broken.png"'),
+            part("image/png", base64.encodebytes(b"\x89PNG logo"), "Content-ID: <logo@x>",
+                 "Content-Disposition: inline", "Content-Transfer-Encoding: base64"),
         )
     )  # fmt: skip
-    found = [(a.name, a.mime_type, data) for a, data in attached_files(raw)]
+    found = [(a.name, a.mime_type, a.content) for a in parse_mail(raw).attachments]
     assert found[0] == ("offer.pdf", "application/pdf", b"%PDF-1.4 offer")
     assert found[1][1] == "message/rfc822" and b"Subject: old" in found[1][2]
     assert found[2][:2] == ("broken.png", "image/png")  # whatever the decoder made of it
-    assert len(found) == 3
+    assert found[3] == ("", "image/png", b"")  # an inline logo is no file a person sent
+    assert len(found) == 4
+
+
+def test_files_beyond_the_budget_are_listed_without_their_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parse, "MAX_FORWARD_BYTES", 10)
+    files = [part("application/octet-stream", data, f"Content-Disposition: attachment; filename={name}")
+             for name, data in (("a", b"123456"), ("b", b"1234567"), ("c", b"1234"))]  # fmt: skip
+    parsed = parse_mail(raw_mail(multipart("mixed", part("text/plain", b"files"), *files)))
+    assert [(a.name, a.content) for a in parsed.attachments] == [
+        ("a", b"123456"),
+        ("b", b""),  # it would pass the budget: named in the label, not attached
+        ("c", b"1234"),
+    ]
 
 
 def test_filenames_the_parser_mangles_are_read_from_the_raw_header() -> None:
