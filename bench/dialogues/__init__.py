@@ -1,0 +1,1 @@
+"""The lead-dialogue simulator behind `python -m bench.lead_dialogues`."""

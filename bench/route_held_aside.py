@@ -1,0 +1,102 @@
+"""Routing accuracy on the held-aside set: customer messages written for evaluation only.
+
+    python -m bench.route_held_aside [--data PATH] [--catalog PATH] [--errors]
+
+`bench/data/routing_held_aside.jsonl` holds JSON lines {"text", "lang", "route"} (route: lead,
+service, human, other, as the matcher names them), English and Russian, written apart from the
+catalog and from ../shared/corpus: tune the catalog on the development corpus, never on these.
+Routed as the bot routes (the language detected, not given). Printed per language: accuracy;
+per language and route: rows, accuracy and where the misses went; then the worst pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.route_accuracy import Routed, Row, accuracy, route_all
+from bot.intents import IntentMatcher
+from handlers.catalog import Catalog
+
+DATA = Path(__file__).resolve().parent / "data" / "routing_held_aside.jsonl"
+ROUTES = ("lead", "service", "human", "other")
+WORST = 4
+
+
+def load_rows(path: Path) -> list[Row]:
+    """The set as rows of bench.route_accuracy (its labels are the routes, upper case)."""
+    rows = []
+    for line, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if raw.strip():
+            data = json.loads(raw)
+            rows.append(Row(line, data["text"], data["lang"], data["route"].upper(), "held", ""))
+    return rows
+
+
+def pair_line(lang: str, route: str, routed: Sequence[Routed]) -> str:
+    missed = Counter(r.predicted.lower() for r in routed if not r.correct)
+    instead = ", ".join(f"{name} {count}" for name, count in missed.most_common())
+    right = sum(r.correct for r in routed)
+    return f"   {lang}/{route:8} {len(routed):5d} {right:6d} {accuracy(routed):9.3f}   {instead}"
+
+
+def report(routed: Sequence[Routed]) -> None:
+    pairs: list[tuple[float, str]] = []
+    for lang in sorted({r.row.lang for r in routed}):
+        mine = [r for r in routed if r.row.lang == lang]
+        print(f"\n== {lang}: {len(mine)} rows   accuracy {accuracy(mine):.3f}")
+        print(f"   {'pair':11} {'rows':>5} {'right':>6} {'accuracy':>9}   routed instead")
+        for route in ROUTES:
+            group = [r for r in mine if r.row.label == route.upper()]
+            if group:
+                print(pair_line(lang, route, group))
+                pairs.append((accuracy(group), f"{lang}/{route}"))
+    worst = ", ".join(f"{name} {score:.3f}" for score, name in sorted(pairs)[:WORST])
+    print(f"\nworst language/route pairs: {worst}")
+
+
+def print_errors(routed: Sequence[Routed]) -> None:
+    print("\n== misrouted rows (line, lang, expected -> got, intent, matched)")
+    for r in routed:
+        if not r.correct:
+            print(
+                f"{r.row.line:4d} {r.row.lang} {r.row.label.lower():>7} -> "
+                f"{r.predicted.lower():7} {r.match.intent:18} [{r.match.matched}] {r.row.text!r}"
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    matcher = IntentMatcher.from_file(args.catalog) if args.catalog else Catalog.load().matcher
+    rows = load_rows(args.data)
+    routed = route_all(matcher, rows)
+    langs = Counter(row.lang for row in rows)
+    print(
+        f"held-aside set {args.data.name}: {len(rows)} rows "
+        f"({', '.join(f'{lang} {n}' for lang, n in sorted(langs.items()))}), "
+        f"intents: {len(matcher.intents)}"
+    )
+    report(routed)
+    if args.errors:
+        print_errors(routed)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.route_held_aside",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--catalog", type=Path, default=None, help="intent catalog TOML (default: the shipped one)"
+    )
+    parser.add_argument("--errors", action="store_true", help="print the misrouted rows")
+    return parser
+
+
+if __name__ == "__main__":
+    main()
