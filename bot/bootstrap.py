@@ -78,8 +78,9 @@ def flow_config(settings: Settings) -> FlowConfig:
         claim_within=timedelta(seconds=settings.handoff_claim_seconds),
         handoff_idle=timedelta(minutes=settings.handoff_idle_minutes),
         same_rep_within=timedelta(hours=settings.handoff_same_rep_hours),
+        zone=settings.zone,
         rep_hours=(
-            RepHours.parse(settings.rep_hours, settings.rep_days, settings.rep_timezone)
+            RepHours.parse(settings.rep_hours, settings.rep_days, settings.zone_name)
             if settings.rep_hours
             else None
         ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.model import QuickReply
 from bot.records import ConversationState, FlowData
 from bot.turn import Context, Reply, Turn
@@ -35,3 +37,17 @@ def idle(
 
 def flow_state(turn: Turn, state: str, step: str | None, data: FlowData) -> ConversationState:
     return ConversationState(state=state, step=step, data=data, language=turn.lang, misses=0)
+
+
+def shown_time(ctx: Context, moment: datetime) -> str:
+    """A moment as the customer reads it: in the company's time zone (TIMEZONE), named."""
+    return moment.astimezone(ctx.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def span_in_words(ctx: Context, lang: str, span: timedelta) -> str:
+    """ "30 minutes", "1 hour", "1.5 hours": minutes below an hour, so never "0 hours"."""
+    minutes = max(1, round(span.total_seconds() / 60))
+    if minutes < 60:
+        return ctx.say("span.minute" if minutes == 1 else "span.minutes", lang, n=minutes)
+    hours = round(minutes / 60, 1)
+    return ctx.say("span.hour" if hours == 1 else "span.hours", lang, n=f"{hours:g}")

@@ -81,7 +81,7 @@ class BotHarness:
     ) -> None:
         self.database = database
         self.clock = clock
-        self.services = services or build_services(Settings(_env_file=None))
+        self.services = services or build_services(Settings(_env_file=None, timezone="UTC"))
         self.channels = {name: FakeChannel(name, CAPABILITIES[name]) for name in CAPABILITIES}
         self._external_ids = itertools.count(1)
         self.restart()

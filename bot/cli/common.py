@@ -4,6 +4,7 @@ change (built by the composition root)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -16,6 +17,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.turn import Services
 from storage.uow import UnitOfWork
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 CLI_CHANNEL = "cli"  # the channel of touchpoints an operator's command records
 
@@ -28,6 +30,8 @@ def settings_or_exit() -> Settings:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings)
+    for warning in settings.deprecated:
+        log.warning(warning)
     return settings
 
 
