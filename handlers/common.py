@@ -27,7 +27,7 @@ def idle(
     turn: Turn, *, source: str | None = None, ticket_id: int | None = None
 ) -> ConversationState:
     """Back to no flow, keeping only what outlives a flow (the campaign source, the ticket)."""
-    data = FlowData()
+    data = _lasting(turn)
     if source := source or turn.state.data.get("source"):
         data["source"] = source
     if ticket_id := ticket_id or turn.state.data.get("ticket_id"):
@@ -36,7 +36,17 @@ def idle(
 
 
 def flow_state(turn: Turn, state: str, step: str | None, data: FlowData) -> ConversationState:
+    data = {**_lasting(turn), **data}
     return ConversationState(state=state, step=step, data=data, language=turn.lang, misses=0)
+
+
+def greeted(turn: Turn) -> bool:
+    return bool(turn.state.data.get("greeted"))
+
+
+def _lasting(turn: Turn) -> FlowData:
+    """What the conversation keeps through every flow: whether the bot introduced itself."""
+    return FlowData(greeted=True) if greeted(turn) else FlowData()
 
 
 def shown_time(ctx: Context, moment: datetime) -> str:

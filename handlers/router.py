@@ -15,7 +15,7 @@ from dataclasses import replace
 from bot.intents import IntentMatch
 from bot.turn import Context, Reply, Result, Routed, Turn
 from handlers import handoff, leads, leads_email, mood, other, service
-from handlers.common import idle, menu_reply
+from handlers.common import greeted, idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -132,8 +132,11 @@ async def without_text(turn: Turn, ctx: Context) -> Result:
     ticket = await service.current_ticket(turn, ctx)
     if turn.message.attachments and ticket:
         return await service.add_to_ticket(turn, ctx, ticket)
-    key = "attachment_received" if turn.message.attachments else "empty_message"
-    return Result(replies=(menu_reply(ctx, turn.lang, key),))
+    if turn.message.attachments:
+        return Result(replies=(menu_reply(ctx, turn.lang, "attachment_received"),))
+    if greeted(turn):  # the menu was shown already: an empty line gets a short answer
+        return Result(replies=(Reply(ctx.say("listening", turn.lang)),))
+    return Result(replies=(menu_reply(ctx, turn.lang, "empty_message"),))
 
 
 async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
