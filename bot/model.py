@@ -62,6 +62,9 @@ class InboundKind(StrEnum):
     EVENT = "event"  # a state change of the channel: `event` is "blocked", "bounced", ...
     IGNORED = "ignored"  # recorded, never answered: `reason` says why (a channel post, a group)
     UNREADABLE = "unreadable"  # the channel could not parse it: parked, `reason` says why
+    # The person opened the conversation (a terminal started), without a word: the bot may
+    # speak first. Not stored as a message; a channel sends one per opening.
+    OPENED = "opened"
 
 
 @dataclass(frozen=True, slots=True)

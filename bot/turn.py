@@ -118,6 +118,9 @@ class Business(Protocol):
     async def on_message(self, turn: Turn, ctx: Context) -> Routed:
         """A customer's message: route it and say what should happen."""
 
+    async def on_opened(self, turn: Turn, ctx: Context) -> Result:
+        """The customer opened the conversation without a word (a terminal started)."""
+
     async def on_timer(
         self, ctx: Context, conversation: Conversation, timer: Timer, now: datetime
     ) -> Result:

@@ -44,6 +44,20 @@ async def route(turn: Turn, ctx: Context) -> Routed:
     return Routed(await on_intent(match, turn, ctx), match)
 
 
+async def opened(turn: Turn, ctx: Context) -> Result:
+    """The customer opened the conversation: a newcomer is greeted, an unfinished flow asks
+    its pending question again, and a conversation with the team stays quiet."""
+    if turn.state.state == "handoff":
+        if await handoff.is_active(turn, ctx):
+            return Result()
+        turn = _with_state_reset(turn)
+    if turn.state.state == "lead":
+        return await leads.resume(turn, ctx)
+    if turn.state.state == "service":
+        return await service.resume(turn, ctx)
+    return await other.hello(turn, ctx)
+
+
 def chosen_option(turn: Turn) -> str | None:
     """Button data, or the option a typed number/label picks among the last ones offered."""
     if turn.message.button is not None:

@@ -74,6 +74,15 @@ async def describe(turn: Turn, ctx: Context) -> Result:
     return await open_ticket(turn, ctx, str(turn.state.data.get("category", "other")), turn.text)
 
 
+async def resume(turn: Turn, ctx: Context) -> Result:
+    """The request being described when the customer left: ask for its details again."""
+    replies = (
+        Reply(ctx.say("resume", turn.lang)),
+        Reply(ctx.say("service.ask_details", turn.lang)),
+    )
+    return Result(replies=replies)
+
+
 async def open_ticket(turn: Turn, ctx: Context, category: str, text: str) -> Result:
     ticket = await ctx.uow.tickets.open(
         contact_id=turn.contact_id,

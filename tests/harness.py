@@ -22,6 +22,7 @@ from bot.model import (
     Address,
     Attachment,
     Capabilities,
+    InboundKind,
     InboundMessage,
     OutboundMessage,
     Sender,
@@ -155,6 +156,10 @@ class Customer:
 
     async def say(self, text: str, **fields: object) -> list[str]:
         return await self.send(self.message(text, **fields))
+
+    async def open(self) -> list[str]:
+        """Open the conversation without a word, as a terminal does when it starts."""
+        return await self.send(self.message(kind=InboundKind.OPENED))
 
     async def press(self, data: str) -> list[str]:
         return await self.send(self.message(button=data))
