@@ -14,11 +14,12 @@ import hashlib
 import logging
 import secrets
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
+from typing import Any
 
 from bot.cursors import DatabaseOffsets, DatabaseWatermarks
 from bot.dispatch import Dispatcher
@@ -108,22 +109,24 @@ class App:
 
         A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
         it gracefully: channels stop receiving (they acknowledge only committed turns, so
-        cancelling them loses nothing), the relay settles the reply in hand and delivers what
-        is due, then the process exits.
+        cancelling them loses nothing; the terminal finishes the turn in hand), the relay
+        settles the reply in hand and delivers what is due, then the process exits. A second
+        signal cuts that drain short: a reply being sent stays leased, and this instance sends
+        it again when it starts next.
         """
-        stop = asyncio.Event()
-        _on_signals(stop.set)
+        signals = _Signals()
+        _on_signals(signals.received)
         relay = asyncio.create_task(self.relay.run(), name="relay")
         background = [relay, asyncio.create_task(self.scheduler.run(), name="scheduler")]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
-        stopper = asyncio.create_task(_wait_for(stop), name="signals")
+        stopper = asyncio.create_task(_wait_for(signals.first), name="signals")
         try:
             await _first_to_finish([*channels, stopper], background)
         finally:
             await _cancel([*channels, stopper])
-            await self._drain(relay)
+            await _unless(signals.again, self._drain(relay))
             await _cancel(background)
             for adapter in self.adapters:
                 await adapter.close()
@@ -277,6 +280,25 @@ async def _first_to_finish(
 
 async def _wait_for(event: asyncio.Event) -> None:
     await event.wait()
+
+
+@dataclass(slots=True)
+class _Signals:
+    """SIGTERM/SIGINT received: the first asks to stop, any later one to stop now."""
+
+    first: asyncio.Event = field(default_factory=asyncio.Event)
+    again: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def received(self) -> None:
+        (self.again if self.first.is_set() else self.first).set()
+
+
+async def _unless(event: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`, cancelled should `event` be set before it ends."""
+    task = asyncio.ensure_future(work)
+    interrupt = asyncio.create_task(_wait_for(event))
+    await asyncio.wait([task, interrupt], return_when=asyncio.FIRST_COMPLETED)
+    await _cancel([task, interrupt])
 
 
 def _on_signals(callback: Callable[[], None]) -> None:

@@ -35,7 +35,7 @@ def run() -> None:
     """Serve every configured channel; the terminal when no account is configured."""
     settings = settings_or_exit()
     try:
-        asyncio.run(_serve(settings, lambda database: build_channels(settings, database)))
+        _serve_until_stopped(settings, lambda database: build_channels(settings, database))
     except SettingsError as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None
@@ -60,7 +60,15 @@ def shell(
         as_name.strip().lower() if as_name and as_name.strip() else f"guest-{secrets.token_hex(3)}"
     )
     console = ConsoleChannel(session, display_name=as_name or "")
-    asyncio.run(_serve(settings, lambda _database: [console]))
+    _serve_until_stopped(settings, lambda _database: [console])
+
+
+def _serve_until_stopped(settings: Settings, make_channels: ChannelsFactory) -> None:
+    try:
+        asyncio.run(_serve(settings, make_channels))
+    except KeyboardInterrupt:  # Ctrl-C while starting, before the app handles the signal
+        typer.echo("", err=True)
+        raise typer.Exit(130) from None
 
 
 async def _serve(settings: Settings, make_channels: ChannelsFactory) -> None:
