@@ -12,16 +12,15 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import secrets
 import signal
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from bot.cursors import DatabaseOffsets, DatabaseWatermarks
+from bot.cursors import DatabaseOffsets, DatabaseWatermarks, terminal_customer
 from bot.dispatch import Dispatcher
 from bot.model import ChannelAdapter
 from bot.relay import Relay, RelayPolicy
@@ -139,17 +138,18 @@ class App:
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
 
-ChannelsFactory = Callable[[Database], Sequence[ChannelAdapter]]
+ChannelsFactory = Callable[[Database], Awaitable[Sequence[ChannelAdapter]]]
 
 
-def build_channels(settings: Settings, database: Database) -> list[ChannelAdapter]:
-    """The configured channels; the terminal when no account is configured at all."""
+async def build_channels(settings: Settings, database: Database) -> list[ChannelAdapter]:
+    """The configured channels; the terminal when no account is configured at all, as the
+    database's own terminal customer (the conversation continues at the next start)."""
     adapters: list[ChannelAdapter] = []
     if settings.telegram_configured:
         adapters.append(telegram_channel(settings, database))
     if settings.email_configured:
         adapters.append(email_channel(settings, database))
-    return adapters or [ConsoleChannel(f"guest-{secrets.token_hex(3)}")]
+    return adapters or [ConsoleChannel(await terminal_customer(database))]
 
 
 def telegram_channel(settings: Settings, database: Database) -> TelegramChannel:
@@ -253,7 +253,7 @@ def build_dispatcher(settings: Settings, database: Database) -> Dispatcher:
 @asynccontextmanager
 async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncIterator[App]:
     async with open_database(settings, migrate=True) as database:
-        adapters = make_channels(database)
+        adapters = await make_channels(database)
         relay = Relay(
             database,
             {adapter.name: adapter for adapter in adapters},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sys
 from typing import Annotated
 
@@ -14,10 +13,13 @@ from telegram.error import InvalidToken
 from bot.bootstrap import ChannelsFactory, build_channels, open_app
 from bot.cli import records as cli_records
 from bot.cli.common import settings_or_exit
+from bot.cursors import terminal_customer
+from bot.model import ChannelAdapter
 from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
 from handlers.catalog import Catalog
 from storage.db import run_upgrade
+from storage.uow import Database
 
 app = typer.Typer(
     help="Touchpoint: an omnichannel sales bot (Telegram, email, terminal).",
@@ -51,16 +53,22 @@ def run() -> None:
 def shell(
     as_name: Annotated[
         str | None,
-        typer.Option("--as", help="Talk as this customer (the same contact every time)."),
+        typer.Option(
+            "--as",
+            help="Talk as this customer (the same contact every time); without it, as the "
+            "terminal customer `touchpoint run` talks as.",
+        ),
     ] = None,
 ) -> None:
     """Talk to the bot in the terminal as a customer."""
     settings = settings_or_exit()
-    session = (
-        as_name.strip().lower() if as_name and as_name.strip() else f"guest-{secrets.token_hex(3)}"
-    )
-    console = ConsoleChannel(session, display_name=as_name or "")
-    _serve_until_stopped(settings, lambda _database: [console])
+    name = (as_name or "").strip()
+
+    async def terminal(database: Database) -> list[ChannelAdapter]:
+        session = name.lower() if name else await terminal_customer(database)
+        return [ConsoleChannel(session, display_name=name)]
+
+    _serve_until_stopped(settings, terminal)
 
 
 def _serve_until_stopped(settings: Settings, make_channels: ChannelsFactory) -> None:

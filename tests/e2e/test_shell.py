@@ -134,3 +134,22 @@ def test_a_bad_setting_is_one_clear_line(env: dict[str, str]) -> None:
         "touchpoint: setting DATABASE_URL is invalid: use sqlite+aiosqlite:///PATH or "
         "postgresql+asyncpg://USER:PASS@HOST/DB"
     ]
+
+
+def test_run_continues_the_conversation_where_the_last_run_stopped(env: dict[str, str]) -> None:
+    first = touchpoint(env, "run", stdin="I need a quote for 25 office chairs\n")
+    assert first.returncode == 0, first.stderr
+    assert "bot> What is your name?" in first.stdout
+
+    # Started again with nothing typed: the same customer, asked the pending question again.
+    second = touchpoint(env, "run", stdin="")
+    assert second.returncode == 0, second.stderr
+    assert "bot> Hello!" not in second.stdout
+    resumed = second.stdout.index("bot> Let's continue where we stopped.")
+    assert second.stdout.index("bot> What is your name?") > resumed
+
+    # `shell` without --as is that same customer too.
+    third = touchpoint(env, "shell", stdin="Anna Petrova\n")
+    assert "bot> Which company are you with?" in third.stdout
+    [contact] = json_of(env, "contacts", "list")
+    assert contact["id"] == 1
