@@ -178,6 +178,17 @@ class ShowsOriginals(Protocol):
         """The message's files; an empty list when there are none or they cannot be fetched."""
 
 
+@runtime_checkable
+class ServesAddresses(Protocol):
+    """A channel whose instance delivers to some of the channel's addresses only: a terminal is
+    one customer's. The relay leases no row of that channel addressed elsewhere; such a row
+    waits in the outbox for the process that serves its address."""
+
+    @property
+    def served_addresses(self) -> frozenset[str]:
+        """The addresses this instance delivers to."""
+
+
 class Threading(Protocol):
     """How a channel that comes in threads (mail) tells which thread a message continues,
     besides Message-IDs: our ticket tag in its subject, and the subject's topic."""

@@ -1,7 +1,10 @@
 """The terminal channel: type as a customer, read the bot's answers.
 
-Each session is one contact (`--as NAME` picks a stable one). When it opens, the bot may speak
-first (a greeting, the pending question of an unfinished flow). Options are shown as a
+Each terminal is one customer (`--as NAME` picks one; `touchpoint run` talks as the database's
+own terminal customer) and delivers only that customer's messages: it declares its address
+(`served_addresses`) and the relay leases no other, so a reply for another terminal waits for
+that terminal. When it opens, the bot may speak first (a greeting, the pending question of an
+unfinished flow). Options are shown as a
 numbered list: answer with the number or the label. Colour when the terminal supports it (rich
 honours NO_COLOR), plain text otherwise. Ctrl-D leaves; so do Ctrl-C and SIGTERM, at once
 (the input is read without a thread), after the turn in hand is committed.
@@ -27,6 +30,7 @@ from bot.model import (
     OutboundMessage,
     Sender,
     SendReceipt,
+    ThrottledSendError,
 )
 from channels.terminal_input import LineReader
 
@@ -63,6 +67,12 @@ class ConsoleChannel:
     def address(self) -> Address:
         return Address(self.name, self._session)
 
+    @property
+    def served_addresses(self) -> frozenset[str]:
+        """This terminal's customer only (`bot.model.ServesAddresses`): another terminal's
+        replies wait for it, and are shown when that customer opens a terminal again."""
+        return frozenset({self._session})
+
     async def run(self, accept: Accept) -> None:
         self._banner()
         try:
@@ -74,6 +84,10 @@ class ConsoleChannel:
             self._leave_prompt_line()
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
+        if message.address != self.address:
+            # The relay leases no such row for us (served_addresses); should one come anyway,
+            # it goes back to the outbox, unspent, for the terminal it is addressed to.
+            raise ThrottledSendError("addressed to another terminal", retry_after=1.0)
         self._show(message)
         async with self._printed_changed:
             self._printed += 1

@@ -1,14 +1,21 @@
 """The terminal as a person uses it: `touchpoint shell` and `touchpoint run` on a pseudo-terminal,
-with Ctrl-C, Ctrl-D and SIGTERM, and the bot speaking first."""
+with Ctrl-C, Ctrl-D and SIGTERM, the bot speaking first, and several customers' terminals on
+one database."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from storage.tables import outbox
+from storage.uow import Database
 from tests.terminal import CTRL_C, CTRL_D, Terminal
 
 pytestmark = pytest.mark.slow
@@ -122,3 +129,93 @@ def _typed_a_request(terminal: Terminal) -> int:
     shown = terminal.expect(PROMPT, after=terminal.expect(GREETING))
     terminal.write("I need a quote for 25 office chairs\n")
     return shown
+
+
+# --- several terminals on one database -------------------------------------------------------
+
+COMPLAINT = "My order 5531 arrived damaged, two chairs have broken armrests"
+RETURNED = "bot> You're back with the assistant. How can I help?"
+
+
+@pytest.fixture
+def shared_env(env: dict[str, str], database_url: str) -> dict[str, str]:
+    """Terminals of several customers on one database, SQLite or PostgreSQL; follow-ups due
+    after 3.6 s."""
+    return {**env, "DATABASE_URL": database_url, "FOLLOWUP_AFTER_HOURS": "0.001"}
+
+
+def test_replies_nobody_typed_for_reach_only_their_own_terminal(shared_env: dict[str, str]) -> None:
+    # Regression: a follow-up, a rep's answer or the notice that a hand-off ended was printed by
+    # whichever terminal's relay took it first, often another customer's.
+    with (
+        Terminal(shared_env, "shell", "--as", "anna") as anna,
+        Terminal(shared_env, "shell", "--as", "boris") as boris,
+    ):
+        ready = anna.expect(PROMPT, after=anna.expect(GREETING))
+        boris.expect(PROMPT, after=boris.expect(GREETING))
+        anna.write(COMPLAINT + "\n")
+        opened = anna.expect("bot> Your request #1001 is open.", after=ready)
+        # A timer: fired by either process's scheduler, shown by anna's terminal only.
+        followed = anna.expect("bot> Following up on your request #1001", after=opened)
+        anna.write("I want to talk to a human\n")
+        anna.expect("bot> I'm passing your conversation", after=followed)
+        # An operator's action from the command line: anna is told in her terminal.
+        assert cli(shared_env, "handoffs", "close", "1", "--return").returncode == 0
+        anna.expect(RETURNED, after=followed)
+
+        boris.write("thanks\n")
+        boris.expect("bot> You're welcome!")
+        assert "#1001" not in boris.output
+        assert "back with the assistant" not in boris.output
+
+
+def test_a_reply_for_a_closed_terminal_waits_until_it_opens_again(
+    shared_env: dict[str, str],
+) -> None:
+    with Terminal(shared_env, "shell", "--as", "anna") as anna:
+        ready = anna.expect(PROMPT, after=anna.expect(GREETING))
+        anna.write("I want to talk to a human\n")
+        anna.expect(PROMPT, after=anna.expect("bot> I'm passing your conversation", after=ready))
+        anna.press(CTRL_D)
+        assert anna.wait() == 0
+
+    with Terminal(shared_env, "shell", "--as", "boris") as boris:
+        boris.expect(PROMPT, after=boris.expect(GREETING))
+        assert cli(shared_env, "handoffs", "close", "1", "--return").returncode == 0
+        boris.write("thanks\n")
+        boris.expect("bot> You're welcome!")
+        assert unsent_to(shared_env, "anna") == ["You're back with the assistant. How can I help?"]
+        assert "back with the assistant" not in boris.output
+
+    with Terminal(shared_env, "shell", "--as", "anna") as again:
+        shown = again.expect(RETURNED)
+        again.expect("bot> Hello again!", after=shown)
+        again.press(CTRL_D)
+        assert again.wait() == 0
+    assert unsent_to(shared_env, "anna") == []
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def unsent_to(env: dict[str, str], address: str) -> list[str]:
+    """The texts waiting in the outbox for a console address, oldest first."""
+
+    async def read() -> list[str]:
+        database = Database.from_url(env["DATABASE_URL"])
+        try:
+            async with database.transaction() as uow:
+                query = (
+                    select(outbox.c.text)
+                    .where(outbox.c.address == address, outbox.c.status != "sent")
+                    .order_by(outbox.c.id)
+                )
+                return list((await uow.connection.execute(query)).scalars())
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
