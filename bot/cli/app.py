@@ -19,6 +19,7 @@ from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
 from handlers.catalog import Catalog
 from storage.db import run_upgrade
+from storage.run_lock import AlreadyRunning, only_run
 from storage.uow import Database
 
 app = typer.Typer(
@@ -34,10 +35,16 @@ cli_records.register(app)
 
 @app.command()
 def run() -> None:
-    """Serve every configured channel; the terminal when no account is configured."""
+    """Serve every configured channel; the terminal when no account is configured.
+
+    One `run` per SQLite file (shells and commands may share it); several need PostgreSQL."""
     settings = settings_or_exit()
     try:
-        _serve_until_stopped(settings, lambda database: build_channels(settings, database))
+        with only_run(settings.database_url.get_secret_value()):
+            _serve_until_stopped(settings, lambda database: build_channels(settings, database))
+    except AlreadyRunning as error:
+        typer.echo(f"touchpoint: {error}", err=True)
+        raise typer.Exit(1) from None
     except SettingsError as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None

@@ -195,10 +195,40 @@ def test_a_reply_for_a_closed_terminal_waits_until_it_opens_again(
     assert unsent_to(shared_env, "anna") == []
 
 
+# --- one `run` per SQLite file ----------------------------------------------------------------
+
+
+def test_a_second_run_on_one_sqlite_file_refuses_to_start_and_a_shell_may_join(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with Terminal(env, "run") as first:
+        first.expect(PROMPT, after=first.expect(GREETING))
+
+        second = cli(env, "run")
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines() == [
+            f"touchpoint: another `touchpoint run` (pid {first.process.pid}) serves "
+            f"{(tmp_path / 'touchpoint.db').resolve()}: one run per SQLite file; several `run` "
+            "processes need PostgreSQL (DATABASE_URL=postgresql+asyncpg://...)"
+        ]
+        with Terminal(env, "shell", "--as", "boris") as shell:
+            shell.expect(PROMPT, after=shell.expect(GREETING))
+            shell.press(CTRL_D)
+            assert shell.wait() == 0
+
+        first.process.kill()  # SIGKILL: no clean-up at all
+        first.wait()
+
+    with Terminal(env, "run") as again:  # the lock went with the killed process
+        again.expect(PROMPT, after=again.expect("bot> Hello again!"))
+        again.press(CTRL_D)
+        assert again.wait() == 0
+
+
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        input="", capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
 
 
