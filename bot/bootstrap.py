@@ -109,9 +109,9 @@ class App:
         A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
         it gracefully: channels stop receiving (they acknowledge only committed turns, so
         cancelling them loses nothing; the terminal finishes the turn in hand), the relay
-        settles the reply in hand and delivers what is due, then the process exits. A second
-        signal cuts that drain short: a reply being sent stays leased, and this instance sends
-        it again when it starts next.
+        settles the reply in hand and delivers what is due, then the process exits. A signal
+        during that drain cuts it short: a reply being sent stays leased, and this instance
+        sends it again when it starts next.
         """
         signals = _Signals()
         _on_signals(signals.received)
@@ -120,12 +120,13 @@ class App:
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
-        stopper = asyncio.create_task(_wait_for(signals.first), name="signals")
+        stopper = asyncio.create_task(_wait_for(signals.stop), name="signals")
         try:
             await _first_to_finish([*channels, stopper], background)
         finally:
+            signals.stopping = True
             await _cancel([*channels, stopper])
-            await _unless(signals.again, self._drain(relay))
+            await _unless(signals.now, self._drain(relay))
             await _cancel(background)
             for adapter in self.adapters:
                 await adapter.close()
@@ -284,13 +285,17 @@ async def _wait_for(event: asyncio.Event) -> None:
 
 @dataclass(slots=True)
 class _Signals:
-    """SIGTERM/SIGINT received: the first asks to stop, any later one to stop now."""
+    """SIGTERM/SIGINT: asks to stop; one that comes while stopping asks to stop now."""
 
-    first: asyncio.Event = field(default_factory=asyncio.Event)
-    again: asyncio.Event = field(default_factory=asyncio.Event)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    now: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False
 
     def received(self) -> None:
-        (self.again if self.first.is_set() else self.first).set()
+        if self.stopping:
+            self.now.set()
+        self.stop.set()
+        self.stopping = True
 
 
 async def _unless(event: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
