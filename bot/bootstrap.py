@@ -12,15 +12,15 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import secrets
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
+from typing import Any
 
-from bot.cursors import DatabaseOffsets, DatabaseWatermarks
+from bot.cursors import DatabaseOffsets, DatabaseWatermarks, terminal_customer
 from bot.dispatch import Dispatcher
 from bot.model import ChannelAdapter, utc_now
 from bot.relay import Relay, RelayPolicy
@@ -81,8 +81,9 @@ def flow_config(settings: Settings) -> FlowConfig:
         claim_within=timedelta(seconds=settings.handoff_claim_seconds),
         handoff_idle=timedelta(minutes=settings.handoff_idle_minutes),
         same_rep_within=timedelta(hours=settings.handoff_same_rep_hours),
+        zone=settings.zone,
         rep_hours=(
-            RepHours.parse(settings.rep_hours, settings.rep_days, settings.rep_timezone)
+            RepHours.parse(settings.rep_hours, settings.rep_days, settings.zone_name)
             if settings.rep_hours
             else None
         ),
@@ -110,22 +111,25 @@ class App:
 
         A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
         it gracefully: channels stop receiving (they acknowledge only committed turns, so
-        cancelling them loses nothing), the relay settles the reply in hand and delivers what
-        is due, then the process exits.
+        cancelling them loses nothing; the terminal finishes the turn in hand), the relay
+        settles the reply in hand and delivers what is due, then the process exits. A signal
+        during that drain cuts it short: a reply being sent stays leased, and this instance
+        sends it again when it starts next.
         """
-        stop = asyncio.Event()
-        _on_signals(stop.set)
+        signals = _Signals()
+        _on_signals(signals.received)
         relay = asyncio.create_task(self.relay.run(), name="relay")
         background = [relay, asyncio.create_task(self.scheduler.run(), name="scheduler")]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
-        stopper = asyncio.create_task(_wait_for(stop), name="signals")
+        stopper = asyncio.create_task(_wait_for(signals.stop), name="signals")
         try:
             await _first_to_finish([*channels, stopper], background)
         finally:
+            signals.stopping = True
             await _cancel([*channels, stopper])
-            await self._drain(relay)
+            await _unless(signals.now, self._drain(relay))
             await _cancel(background)
             for adapter in self.adapters:
                 await adapter.close()
@@ -138,17 +142,18 @@ class App:
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
 
-ChannelsFactory = Callable[[Database], Sequence[ChannelAdapter]]
+ChannelsFactory = Callable[[Database], Awaitable[Sequence[ChannelAdapter]]]
 
 
-def build_channels(settings: Settings, database: Database) -> list[ChannelAdapter]:
-    """The configured channels; the terminal when no account is configured at all."""
+async def build_channels(settings: Settings, database: Database) -> list[ChannelAdapter]:
+    """The configured channels; the terminal when no account is configured at all, as the
+    database's own terminal customer (the conversation continues at the next start)."""
     adapters: list[ChannelAdapter] = []
     if settings.telegram_configured:
         adapters.append(telegram_channel(settings, database))
     if settings.email_configured:
         adapters.append(email_channel(settings, database))
-    return adapters or [ConsoleChannel(f"guest-{secrets.token_hex(3)}")]
+    return adapters or [ConsoleChannel(await terminal_customer(database))]
 
 
 def telegram_channel(settings: Settings, database: Database) -> TelegramChannel:
@@ -266,7 +271,7 @@ def build_dispatcher(settings: Settings, database: Database) -> Dispatcher:
 @asynccontextmanager
 async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncIterator[App]:
     async with open_database(settings, migrate=True) as database:
-        adapters = make_channels(database)
+        adapters = await make_channels(database)
         relay = Relay(
             database,
             {adapter.name: adapter for adapter in adapters},
@@ -294,6 +299,29 @@ async def _first_to_finish(
 
 async def _wait_for(event: asyncio.Event) -> None:
     await event.wait()
+
+
+@dataclass(slots=True)
+class _Signals:
+    """SIGTERM/SIGINT: asks to stop; one that comes while stopping asks to stop now."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    now: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False
+
+    def received(self) -> None:
+        if self.stopping:
+            self.now.set()
+        self.stop.set()
+        self.stopping = True
+
+
+async def _unless(event: asyncio.Event, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`, cancelled should `event` be set before it ends."""
+    task = asyncio.ensure_future(work)
+    interrupt = asyncio.create_task(_wait_for(event))
+    await asyncio.wait([task, interrupt], return_when=asyncio.FIRST_COMPLETED)
+    await _cancel([task, interrupt])
 
 
 def _on_signals(callback: Callable[[], None]) -> None:

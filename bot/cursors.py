@@ -1,10 +1,27 @@
 """Where channels keep their progress: cursors in `channel_cursors`, beside the turns they
-acknowledge (the Telegram offset, an IMAP mailbox's watermark)."""
+acknowledge (the Telegram offset, an IMAP mailbox's watermark), and the terminal's customer."""
 
 from __future__ import annotations
 
+import secrets
+
 from bot.model import utc_now
 from storage.uow import Database, UnitOfWork
+
+TERMINAL_CUSTOMER = ("console", "customer")
+
+
+async def terminal_customer(database: Database) -> str:
+    """Who types at `touchpoint run`'s terminal (and `shell` without `--as`): a guest named on
+    first use and kept in the database, so each start continues the same conversation."""
+
+    async def work(uow: UnitOfWork) -> str:
+        made_up = f"guest-{secrets.token_hex(3)}"
+        name = await uow.cursors.setdefault(*TERMINAL_CUSTOMER, made_up, utc_now())
+        await uow.commit()
+        return name
+
+    return await database.run(work)
 
 
 class DatabaseOffsets:

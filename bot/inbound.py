@@ -18,7 +18,7 @@ from bot.model import AcceptResult, InboundKind, InboundMessage, Outcome
 from bot.recorder import Touch, on_conversation, record, record_turn
 from bot.records import Conversation
 from bot.storing import store
-from bot.turn import Event, Result, Services, Turn
+from bot.turn import Event, Result, Routed, Services, Turn
 from storage.uow import UnitOfWork
 
 
@@ -37,6 +37,8 @@ async def process(
         return await _ignore(uow, message, now)
     if message.kind is InboundKind.EVENT:
         return await channel_events.process(uow, services, message, now)
+    if message.kind is InboundKind.OPENED:
+        return await _opened(uow, services, message, now)
     found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
     # A conversation at an address no rep has is a customer's: no need to look further.
     if found is None or found.address_rep_id is not None:
@@ -76,6 +78,25 @@ async def _handle(
         turn = replace(turn, conversation=routed.conversation)
     routed = replace(routed, result=_with_events(routed.result, reachable_again))
     return await record_turn(uow, turn, routed, services)
+
+
+async def _opened(
+    uow: UnitOfWork, services: Services, message: InboundMessage, now: datetime
+) -> AcceptResult:
+    """The customer opened the conversation: the business may speak first (a greeting, the
+    pending question of a flow left unfinished). Recorded as a touchpoint, not as a message."""
+    found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
+    if found is not None and found.address_rep_id is not None:
+        return AcceptResult(Outcome.IGNORED, conversation_id=found.id)  # a rep's own address
+    conversation = found or await _open_conversation(uow, services, message, now)
+    lang = language_for(message, conversation, services.config.default_language)
+    turn = Turn(message, None, conversation, lang, now)
+    result = await services.business.on_opened(turn, services.context(uow))
+    opened = Event(Kind.CONVERSATION_OPENED, {}, Actor.CUSTOMER)
+    result = replace(result, events=(opened, *result.events))
+    replies = await record_turn(uow, turn, Routed(result), services)
+    await uow.commit()
+    return AcceptResult(Outcome.HANDLED, replies=replies, conversation_id=conversation.id)
 
 
 async def rep_writing(uow: UnitOfWork, services: Services, message: InboundMessage) -> int | None:

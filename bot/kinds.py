@@ -23,6 +23,7 @@ class Actor(StrEnum):
 
 class TouchpointKind(StrEnum):
     # messages
+    CONVERSATION_OPENED = "conversation_opened"
     MESSAGE_IN = "message_in"
     MESSAGE_OUT = "message_out"
     MESSAGE_EDITED = "message_edited"

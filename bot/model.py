@@ -62,6 +62,9 @@ class InboundKind(StrEnum):
     EVENT = "event"  # a state change of the channel: `event` is "blocked", "bounced", ...
     IGNORED = "ignored"  # recorded, never answered: `reason` says why (a channel post, a group)
     UNREADABLE = "unreadable"  # the channel could not parse it: parked, `reason` says why
+    # The person opened the conversation (a terminal started), without a word: the bot may
+    # speak first. Not stored as a message; a channel sends one per opening.
+    OPENED = "opened"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,17 @@ class ShowsOriginals(Protocol):
 
     async def files_of(self, original: Original) -> list[FileCopy]:
         """The message's files; an empty list when there are none or they cannot be fetched."""
+
+
+@runtime_checkable
+class ServesAddresses(Protocol):
+    """A channel whose instance delivers to some of the channel's addresses only: a terminal is
+    one customer's. The relay leases no row of that channel addressed elsewhere; such a row
+    waits in the outbox for the process that serves its address."""
+
+    @property
+    def served_addresses(self) -> frozenset[str]:
+        """The addresses this instance delivers to."""
 
 
 class Threading(Protocol):

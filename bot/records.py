@@ -71,6 +71,7 @@ class FlowData(TypedDict, total=False):
 
     # any flow
     offered: list[list[str]]  # [label, data] of the options last offered ("2" picks one)
+    greeted: bool  # the bot introduced itself here: a later "hi" gets a short answer
     source: str  # the campaign of a `/start` deep link
     ticket_id: int  # the conversation's current ticket
     handoff_id: int | None  # the hand-off in progress

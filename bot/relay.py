@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import time
@@ -38,6 +39,7 @@ from bot.model import (
     PermanentSendError,
     QuickReply,
     SendReceipt,
+    ServesAddresses,
     ThrottledSendError,
     TransientSendError,
     utc_now,
@@ -101,6 +103,11 @@ class Relay:
     ) -> None:
         self._db = database
         self._adapters = dict(adapters)
+        self._addresses = {
+            name: adapter.served_addresses
+            for name, adapter in self._adapters.items()
+            if isinstance(adapter, ServesAddresses)
+        }
         self._policy = policy
         self._clock = clock
         self._jitter = jitter
@@ -108,7 +115,8 @@ class Relay:
         self._stopping = False
         self._paused_until: dict[str, float] = {}
         self._originals = Originals(database, self._adapters)
-        self._leases = Leases(database, policy.lease, policy.holder, clock)
+        holder = _holder(policy.holder, self._addresses)
+        self._leases = Leases(database, policy.lease, holder, clock)
 
     async def reclaim(self) -> None:
         """Take back what this instance was sending when it stopped (bot/leases.py)."""
@@ -178,12 +186,16 @@ class Relay:
         return await self.deliver_due(limit=1) == 1
 
     async def _claim(self, uow: UnitOfWork) -> OutboxRow | None:
-        """Lease the next row of a channel we serve that is not paused."""
+        """Lease the next row of a channel we serve that is not paused (of a channel served for
+        some addresses only, a row to one of them)."""
         channels = self._open_channels()
         if not channels:
             return None
+        whole = [name for name in channels if name not in self._addresses]
+        some = [(name, value) for name in channels for value in self._addresses.get(name, ())]
         token = self._leases.new_token()
-        row = await uow.outbox.claim_next(self._clock(), self._policy.lease, channels, token)
+        now, lease = self._clock(), self._policy.lease
+        row = await uow.outbox.claim_next(now, lease, whole, token, addresses=some)
         await uow.commit()
         return row
 
@@ -296,6 +308,19 @@ class Relay:
         return full_jitter(
             attempts, base=policy.base_delay, cap=policy.max_delay, draw=self._jitter
         )
+
+
+def _holder(instance: str, addresses: Mapping[str, frozenset[str]]) -> str:
+    """This relay's name in its leases. A relay that serves some addresses only (a terminal)
+    names them too (hashed, to fit the column): of the shells and the `run` of one host, each
+    takes back after a restart only what it was sending itself."""
+    if not addresses:
+        return instance
+    served = sorted(
+        f"{channel}:{value}" for channel, values in addresses.items() for value in values
+    )
+    digest = hashlib.sha256("\n".join(served).encode()).hexdigest()
+    return f"{instance}/{digest[:8]}"
 
 
 def _parts(row: OutboxRow, parts_done: int | None) -> int:

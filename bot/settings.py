@@ -6,12 +6,14 @@ exits instead of showing a traceback.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Mapping
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +33,27 @@ SETTING_PREFIXES = (
     "TELEGRAM_", "IMAP_", "SMTP_", "EMAIL_", "HANDOFF_", "REP_", "RELAY_", "FLOOD_", "RETAIN_",
     "DATABASE_", "CATALOG_", "COMPANY_", "FOLLOWUP_", "MISSES_", "HOT_LEAD", "INSTANCE_",
 )  # fmt: skip
+ZONE_FILES = Path("/etc/localtime"), Path("/etc/timezone")
+
+
+def known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def local_zone_name() -> str:
+    """This machine's IANA time zone: $TZ, the zone /etc/localtime links to, or the one
+    /etc/timezone names; UTC when none of them names a zone Python knows."""
+    link, named = ZONE_FILES
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    if link.is_symlink():
+        candidates.append(str(link.resolve()).rpartition("zoneinfo/")[2])
+    if named.is_file():
+        candidates.append(named.read_text(encoding="utf-8", errors="replace").strip())
+    return next((name for name in candidates if name and known_zone(name)), "UTC")
 
 
 class SettingsError(Exception):
@@ -109,7 +132,9 @@ class Settings(BaseSettings):
     retain_dead_letters_days: float = Field(default=30.0, gt=0)
     rep_hours: str = ""
     rep_days: str = "mon-fri"
-    rep_timezone: str = "UTC"
+    # The company's time zone: reps' hours are in it, and every time the bot shows is.
+    timezone: str = Field(default_factory=local_zone_name)
+    rep_timezone: str | None = None  # the old name of TIMEZONE, read when TIMEZONE is not set
 
     @field_validator("database_url")
     @classmethod
@@ -169,13 +194,20 @@ class Settings(BaseSettings):
             raise ValueError("use an http(s):// URL")
         return value
 
+    @field_validator("timezone", "rep_timezone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        if value is not None and not known_zone(value):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name, e.g. Europe/Berlin")
+        return value
+
     @model_validator(mode="after")
     def _rep_hours_readable(self) -> Settings:
         if self.rep_hours:
             try:
-                RepHours.parse(self.rep_hours, self.rep_days, self.rep_timezone)
+                RepHours.parse(self.rep_hours, self.rep_days, self.zone_name)
             except (ValueError, KeyError) as error:
-                raise ValueError(f"REP_HOURS/REP_DAYS/REP_TIMEZONE: {error}") from None
+                raise ValueError(f"REP_HOURS/REP_DAYS: {error}") from None
         return self
 
     @model_validator(mode="after")
@@ -191,6 +223,24 @@ class Settings(BaseSettings):
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
         return self
+
+    @property
+    def zone_name(self) -> str:
+        """TIMEZONE; the deprecated REP_TIMEZONE when only that one is set."""
+        if self.rep_timezone and "timezone" not in self.model_fields_set:
+            return self.rep_timezone
+        return self.timezone
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.zone_name)
+
+    @property
+    def deprecated(self) -> list[str]:
+        """What start-up should warn about: settings that still work under an old name."""
+        if self.rep_timezone is None:
+            return []
+        return ["REP_TIMEZONE is deprecated: set TIMEZONE (it also applies to shown times)"]
 
     @property
     def telegram_configured(self) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from bot.intents import IntentMatch, IntentMatcher
 from bot.kinds import Actor, TouchpointKind
@@ -23,6 +24,8 @@ from bot.records import Conversation, ConversationState, Rep, Timer
 from bot.rep_hours import RepHours
 from bot.texts import Texts
 from storage.uow import UnitOfWork
+
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,9 @@ class Business(Protocol):
     async def on_message(self, turn: Turn, ctx: Context) -> Routed:
         """A customer's message: route it and say what should happen."""
 
+    async def on_opened(self, turn: Turn, ctx: Context) -> Result:
+        """The customer opened the conversation without a word (a terminal started)."""
+
     async def on_timer(
         self, ctx: Context, conversation: Conversation, timer: Timer, now: datetime
     ) -> Result:
@@ -147,6 +153,7 @@ class FlowConfig:
     handoff_idle: timedelta = timedelta(hours=1)  # a claimed hand-off returns to the bot after
     same_rep_within: timedelta = timedelta(days=3)  # a returning customer gets the same rep
     rep_hours: RepHours | None = None  # None: reps are on duty whenever they say /online
+    zone: ZoneInfo = UTC_ZONE  # the company's time zone (TIMEZONE): the times the bot shows
     replies_per_conversation: int = 20  # per 24 hours, on channels answered by machines
     relays_per_minute: int = 6  # customer messages relayed to a rep per hand-off; then a digest
     flood_limit: int = 20  # messages from one sender in `flood_window`; past it they are held

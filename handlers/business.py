@@ -11,7 +11,7 @@ from bot.records import Conversation, Rep, Timer
 from bot.turn import Context, Desk, Result, Routed, Turn
 from handlers import identity, rep_desk, timers
 from handlers.reply_caps import within_caps
-from handlers.router import route
+from handlers.router import opened, route
 
 
 class SalesDesk:
@@ -26,6 +26,9 @@ class SalesDesk:
         if linked.events:
             result = replace(result, events=(*linked.events, *result.events))
         return replace(routed, result=result, conversation=linked.conversation)
+
+    async def on_opened(self, turn: Turn, ctx: Context) -> Result:
+        return await opened(turn, ctx)
 
     async def on_timer(
         self, ctx: Context, conversation: Conversation, timer: Timer, now: datetime

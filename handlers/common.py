@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.model import QuickReply
 from bot.records import ConversationState, FlowData
 from bot.turn import Context, Reply, Turn
@@ -25,7 +27,7 @@ def idle(
     turn: Turn, *, source: str | None = None, ticket_id: int | None = None
 ) -> ConversationState:
     """Back to no flow, keeping only what outlives a flow (the campaign source, the ticket)."""
-    data = FlowData()
+    data = _lasting(turn)
     if source := source or turn.state.data.get("source"):
         data["source"] = source
     if ticket_id := ticket_id or turn.state.data.get("ticket_id"):
@@ -34,4 +36,28 @@ def idle(
 
 
 def flow_state(turn: Turn, state: str, step: str | None, data: FlowData) -> ConversationState:
+    data = {**_lasting(turn), **data}
     return ConversationState(state=state, step=step, data=data, language=turn.lang, misses=0)
+
+
+def greeted(turn: Turn) -> bool:
+    return bool(turn.state.data.get("greeted"))
+
+
+def _lasting(turn: Turn) -> FlowData:
+    """What the conversation keeps through every flow: whether the bot introduced itself."""
+    return FlowData(greeted=True) if greeted(turn) else FlowData()
+
+
+def shown_time(ctx: Context, moment: datetime) -> str:
+    """A moment as the customer reads it: in the company's time zone (TIMEZONE), named."""
+    return moment.astimezone(ctx.config.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def span_in_words(ctx: Context, lang: str, span: timedelta) -> str:
+    """ "30 minutes", "1 hour", "1.5 hours": minutes below an hour, so never "0 hours"."""
+    minutes = max(1, round(span.total_seconds() / 60))
+    if minutes < 60:
+        return ctx.say("span.minute" if minutes == 1 else "span.minutes", lang, n=minutes)
+    hours = round(minutes / 60, 1)
+    return ctx.say("span.hour" if hours == 1 else "span.hours", lang, n=f"{hours:g}")

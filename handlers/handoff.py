@@ -17,7 +17,7 @@ from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers.assignment import offer_next
 from handlers.cards import relayed
-from handlers.common import idle
+from handlers.common import idle, shown_time
 from handlers.reps import rep_language
 
 DIGEST_TIMER = "relay_digest"
@@ -74,7 +74,7 @@ async def _holding_reply(turn: Turn, ctx: Context, reason: str, offered: Result)
     """What the customer is told: a person is on the way, or honestly when one will be."""
     hours = ctx.config.rep_hours
     if hours and not hours.open_at(turn.now):
-        when = hours.next_opening(turn.now).strftime("%Y-%m-%d %H:%M %Z")
+        when = shown_time(ctx, hours.next_opening(turn.now))
         return Reply(ctx.say("handoff.queued_until", turn.lang, when=when))
     if not offered.notices and await ctx.uow.reps.search():
         return Reply(ctx.say("handoff.queued", turn.lang))

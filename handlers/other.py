@@ -7,16 +7,25 @@ from dataclasses import replace
 from bot.kinds import TouchpointKind as Kind
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
-from handlers.common import idle, menu_reply
+from handlers.common import greeted, idle, menu_reply
 
 SIMPLE_REPLIES = {"other.thanks": "thanks", "other.bye": "bye"}
 
 
 async def greet(turn: Turn, ctx: Context, source: str | None = None) -> Result:
+    """The introduction and the menu; the conversation remembers it was greeted."""
     state = idle(turn, source=source) if source else idle(turn)
+    state = replace(state, data={**state.data, "greeted": True})
     events = (Event(Kind.CAMPAIGN_SOURCE, {"source": source}),) if source else ()
     replies = (Reply(ctx.say("greeting", turn.lang)), menu_reply(ctx, turn.lang))
     return Result(replies=replies, events=events, state=state)
+
+
+async def hello(turn: Turn, ctx: Context) -> Result:
+    """A "hi": the whole introduction the first time, a short answer once greeted."""
+    if not greeted(turn):
+        return await greet(turn, ctx)
+    return Result(replies=(Reply(ctx.say("greeting_again", turn.lang)),), state=idle(turn))
 
 
 async def show_help(turn: Turn, ctx: Context) -> Result:
@@ -25,7 +34,7 @@ async def show_help(turn: Turn, ctx: Context) -> Result:
 
 async def small_talk(turn: Turn, ctx: Context, intent: str) -> Result:
     if intent == "other.greeting":
-        return await greet(turn, ctx)
+        return await hello(turn, ctx)
     if intent == "other.help":
         return await show_help(turn, ctx)
     key = SIMPLE_REPLIES.get(intent)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from bot.intents import IntentMatch
 from bot.turn import Context, Reply, Result, Routed, Turn
 from handlers import handoff, leads, leads_email, mood, other, service
-from handlers.common import idle, menu_reply
+from handlers.common import greeted, idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
 START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -42,6 +42,20 @@ async def route(turn: Turn, ctx: Context) -> Routed:
         return Routed(await without_text(turn, ctx))
     match = ctx.matcher.match(turn.text, turn.lang)
     return Routed(await on_intent(match, turn, ctx), match)
+
+
+async def opened(turn: Turn, ctx: Context) -> Result:
+    """The customer opened the conversation: a newcomer is greeted, an unfinished flow asks
+    its pending question again, and a conversation with the team stays quiet."""
+    if turn.state.state == "handoff":
+        if await handoff.is_active(turn, ctx):
+            return Result()
+        turn = _with_state_reset(turn)
+    if turn.state.state == "lead":
+        return await leads.resume(turn, ctx)
+    if turn.state.state == "service":
+        return await service.resume(turn, ctx)
+    return await other.hello(turn, ctx)
 
 
 def chosen_option(turn: Turn) -> str | None:
@@ -132,8 +146,11 @@ async def without_text(turn: Turn, ctx: Context) -> Result:
     ticket = await service.current_ticket(turn, ctx)
     if turn.message.attachments and ticket:
         return await service.add_to_ticket(turn, ctx, ticket)
-    key = "attachment_received" if turn.message.attachments else "empty_message"
-    return Result(replies=(menu_reply(ctx, turn.lang, key),))
+    if turn.message.attachments:
+        return Result(replies=(menu_reply(ctx, turn.lang, "attachment_received"),))
+    if greeted(turn):  # the menu was shown already: an empty line gets a short answer
+        return Result(replies=(Reply(ctx.say("listening", turn.lang)),))
+    return Result(replies=(menu_reply(ctx, turn.lang, "empty_message"),))
 
 
 async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:

@@ -14,7 +14,7 @@ from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Ticket, ticket_id_from_number
 from bot.turn import ContactEvent, Context, Event, Reply, Result, Turn
-from handlers.common import flow_state, idle
+from handlers.common import flow_state, idle, shown_time, span_in_words
 from storage.repos.tickets import OPEN_STATUSES
 
 # A reference to one of our tickets: "#1042", "№1042", "ticket 1042", "заявка 1042". A bare
@@ -74,6 +74,15 @@ async def describe(turn: Turn, ctx: Context) -> Result:
     return await open_ticket(turn, ctx, str(turn.state.data.get("category", "other")), turn.text)
 
 
+async def resume(turn: Turn, ctx: Context) -> Result:
+    """The request being described when the customer left: ask for its details again."""
+    replies = (
+        Reply(ctx.say("resume", turn.lang)),
+        Reply(ctx.say("service.ask_details", turn.lang)),
+    )
+    return Result(replies=replies)
+
+
 async def open_ticket(turn: Turn, ctx: Context, category: str, text: str) -> Result:
     ticket = await ctx.uow.tickets.open(
         contact_id=turn.contact_id,
@@ -89,8 +98,7 @@ async def open_ticket(turn: Turn, ctx: Context, category: str, text: str) -> Res
     await ctx.uow.timers.schedule(
         FOLLOWUP_KIND, due, turn.now, conversation_id=turn.conversation.id, ticket_id=ticket.id
     )
-    hours = round(ctx.config.followup_after.total_seconds() / 3600, 1)
-    reply = Reply(ctx.say("service.opened", turn.lang, number=ticket.number, hours=f"{hours:g}"))
+    reply = Reply(_opened_text(ctx, turn.lang, ticket.number))
     events = (
         Event(Kind.TICKET_OPENED, {"ticket": ticket.number, "category": category}),
         Event(
@@ -160,8 +168,16 @@ def describe_ticket(ctx: Context, ticket: Ticket, lang: str) -> str:
         number=ticket.number,
         category=category_name(ctx, ticket.category, lang),
         status=status_name(ctx, ticket.status, lang),
-        updated=ticket.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        updated=shown_time(ctx, ticket.updated_at),
     )
+
+
+def _opened_text(ctx: Context, lang: str, number: int) -> str:
+    after = ctx.config.followup_after
+    # `hours` for catalog copies written before `within`; never "0" there either.
+    hours = max(0.1, round(after.total_seconds() / 3600, 1))
+    within = span_in_words(ctx, lang, after)
+    return ctx.say("service.opened", lang, number=number, within=within, hours=f"{hours:g}")
 
 
 def status_name(ctx: Context, status_code: str, lang: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x746F7563685F6462  # the advisory lock key of schema upgrades ("touch_db")
 
 
 def is_sqlite(url: str) -> bool:
@@ -95,10 +96,19 @@ def _migrate_sync(sync_connection: Connection, step: Callable[[Config], None]) -
     config = alembic_config(str(sync_connection.engine.url))
     config.attributes["connection"] = sync_connection
     with _foreign_keys_checked_at_the_end(sync_connection), sync_connection.begin():
+        _one_migrator_at_a_time(sync_connection)
         before = _revisions(sync_connection)
         step(config)
         if _revisions(sync_connection) != before:  # not at every start-up: it reads every row
             _check_foreign_keys(sync_connection)
+
+
+def _one_migrator_at_a_time(connection: Connection) -> None:
+    """PostgreSQL: processes starting together (two shells, several instances) migrate one
+    after the other; the later ones then find the schema current. Two at once both created
+    `alembic_version` and one failed. On SQLite, BEGIN IMMEDIATE orders them already."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
 
 
 def _revisions(connection: Connection) -> set[str]:

@@ -26,6 +26,7 @@ def bot_environment(database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a bot process: ours minus any real accounts, plus `settings`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "IMAP_", "SMTP_"))}
     env.update(NO_COLOR="1", DATABASE_URL=database_url, LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+    env.update(TIMEZONE="UTC")  # the times the bot shows, whatever this machine's zone is
     env.update(settings)
     return env
 

@@ -22,6 +22,7 @@ from bot.model import (
     Address,
     Attachment,
     Capabilities,
+    InboundKind,
     InboundMessage,
     OutboundMessage,
     Sender,
@@ -81,7 +82,7 @@ class BotHarness:
     ) -> None:
         self.database = database
         self.clock = clock
-        self.services = services or build_services(Settings(_env_file=None))
+        self.services = services or build_services(Settings(_env_file=None, timezone="UTC"))
         self.channels = {name: FakeChannel(name, CAPABILITIES[name]) for name in CAPABILITIES}
         self._external_ids = itertools.count(1)
         self.restart()
@@ -155,6 +156,10 @@ class Customer:
 
     async def say(self, text: str, **fields: object) -> list[str]:
         return await self.send(self.message(text, **fields))
+
+    async def open(self) -> list[str]:
+        """Open the conversation without a word, as a terminal does when it starts."""
+        return await self.send(self.message(kind=InboundKind.OPENED))
 
     async def press(self, data: str) -> list[str]:
         return await self.send(self.message(button=data))

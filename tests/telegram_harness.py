@@ -58,7 +58,7 @@ class TelegramBot:
         self.relay = Relay(
             database, {"telegram": self.channel}, policy=RelayPolicy(poll_seconds=0.05)
         )
-        services = services or build_services(Settings(_env_file=None))
+        services = services or build_services(Settings(_env_file=None, timezone="UTC"))
         self.dispatcher = Dispatcher(database, services, on_commit=self.relay.wake)
         self.scheduler = Scheduler(database, self.dispatcher, poll_seconds=0.05)
         self._tasks: list[asyncio.Task[None]] = []

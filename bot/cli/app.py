@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sys
 from typing import Annotated
 
@@ -16,10 +15,14 @@ from bot.cli import maintenance
 from bot.cli import records as cli_records
 from bot.cli.common import settings_or_exit
 from bot.cli.errors import one_line_errors
+from bot.cursors import terminal_customer
+from bot.model import ChannelAdapter
 from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
 from handlers.catalog import Catalog
 from storage.db import run_upgrade
+from storage.run_lock import AlreadyRunning, only_run
+from storage.uow import Database
 
 app = typer.Typer(
     help="Touchpoint: an omnichannel sales bot (Telegram, email, terminal).",
@@ -35,10 +38,16 @@ maintenance.register(db_app)
 
 @app.command()
 def run() -> None:
-    """Serve every configured channel; the terminal when no account is configured."""
+    """Serve every configured channel; the terminal when no account is configured.
+
+    One `run` per SQLite file (shells and commands may share it); several need PostgreSQL."""
     settings = settings_or_exit()
     try:
-        asyncio.run(_serve(settings, lambda database: build_channels(settings, database)))
+        with only_run(settings.database_url.get_secret_value()):
+            _serve_until_stopped(settings, lambda database: build_channels(settings, database))
+    except AlreadyRunning as error:
+        typer.echo(f"touchpoint: {error}", err=True)
+        raise typer.Exit(1) from None
     except SettingsError as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None
@@ -54,16 +63,30 @@ def run() -> None:
 def shell(
     as_name: Annotated[
         str | None,
-        typer.Option("--as", help="Talk as this customer (the same contact every time)."),
+        typer.Option(
+            "--as",
+            help="Talk as this customer (the same contact every time); without it, as the "
+            "terminal customer `touchpoint run` talks as.",
+        ),
     ] = None,
 ) -> None:
     """Talk to the bot in the terminal as a customer."""
     settings = settings_or_exit()
-    session = (
-        as_name.strip().lower() if as_name and as_name.strip() else f"guest-{secrets.token_hex(3)}"
-    )
-    console = ConsoleChannel(session, display_name=as_name or "")
-    asyncio.run(_serve(settings, lambda _database: [console]))
+    name = (as_name or "").strip()
+
+    async def terminal(database: Database) -> list[ChannelAdapter]:
+        session = name.lower() if name else await terminal_customer(database)
+        return [ConsoleChannel(session, display_name=name)]
+
+    _serve_until_stopped(settings, terminal)
+
+
+def _serve_until_stopped(settings: Settings, make_channels: ChannelsFactory) -> None:
+    try:
+        asyncio.run(_serve(settings, make_channels))
+    except KeyboardInterrupt:  # Ctrl-C while starting, before the app handles the signal
+        typer.echo("", err=True)
+        raise typer.Exit(130) from None
 
 
 async def _serve(settings: Settings, make_channels: ChannelsFactory) -> None:

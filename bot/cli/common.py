@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -18,6 +19,7 @@ from bot.settings import Settings, SettingsError, load_settings, unknown_setting
 from bot.turn import Services
 from storage.uow import UnitOfWork
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 CLI_CHANNEL = "cli"  # the channel of touchpoints an operator's command records
 
@@ -31,6 +33,8 @@ def settings_or_exit() -> Settings:
         raise typer.Exit(2) from None
     _warn_about_unknown_settings()
     configure_logging(settings)
+    for warning in settings.deprecated:
+        log.warning(warning)
     return settings
 
 

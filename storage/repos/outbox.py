@@ -16,6 +16,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Row,
+    Select,
     and_,
     bindparam,
     exists,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -99,25 +101,34 @@ def _earlier_unsent_in_same_conversation() -> ColumnElement[bool]:
 
 
 RECIPIENT = and_(identities.c.channel == outbox.c.channel, identities.c.address == outbox.c.address)
-NEXT_CANDIDATE = (
-    select(
-        outbox.c.id,
-        conversations.c.contact_id,
-        identities.c.reachable,
-        identities.c.unreachable_reason,
+
+
+def _next_candidate(served: ColumnElement[bool]) -> Select[Any]:
+    """The oldest claimable row that `served` takes, with its contact and reachability."""
+    return (
+        select(
+            outbox.c.id,
+            conversations.c.contact_id,
+            identities.c.reachable,
+            identities.c.unreachable_reason,
+        )
+        .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
+        .outerjoin(identities, RECIPIENT)
+        .where(UNSENT, _claimable(), served, ~_earlier_unsent_in_same_conversation())
+        .order_by(outbox.c.id)
+        .limit(1)
+        .with_for_update(of=outbox, skip_locked=True)
     )
-    .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
-    .outerjoin(identities, RECIPIENT)
-    .where(
-        UNSENT,
-        _claimable(),
-        outbox.c.channel.in_(bindparam("channels", expanding=True)),
-        ~_earlier_unsent_in_same_conversation(),
-    )
-    .order_by(outbox.c.id)
-    .limit(1)
-    .with_for_update(of=outbox, skip_locked=True)
+
+
+WHOLE_CHANNELS = outbox.c.channel.in_(bindparam("channels", expanding=True))
+# A relay with a terminal serves that terminal's customer only: rows of the channel addressed
+# to another customer wait for the process whose terminal is theirs.
+SOME_ADDRESSES = tuple_(outbox.c.channel, outbox.c.address).in_(
+    bindparam("addresses", expanding=True)
 )
+NEXT_CANDIDATE = _next_candidate(WHOLE_CHANNELS)
+NEXT_CANDIDATE_OF_ADDRESSES = _next_candidate(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
 CLAIM = (
     update(outbox)
     .where(outbox.c.id == bindparam("row_id"), _claimable())
@@ -167,15 +178,26 @@ class OutboxRepository:
         await self._db.execute(outbox.insert(), values)
 
     async def claim_next(
-        self, now: datetime, lease: timedelta, channels: Sequence[str], token: str
+        self,
+        now: datetime,
+        lease: timedelta,
+        channels: Sequence[str],
+        token: str,
+        *,
+        addresses: Sequence[tuple[str, str]] = (),
     ) -> OutboxRow | None:
-        """Lease the oldest deliverable row of `channels` (skipping rows another relay holds).
+        """Lease the oldest deliverable row of `channels`, or of one of the `(channel, address)`
+        pairs of `addresses` (skipping rows another relay holds).
 
         The row comes with its contact and whether its address is reachable, read in the same
         statement that picks it.
         """
-        picked = {"now": now, "channels": list(channels)}
-        candidate = (await self._db.execute(NEXT_CANDIDATE, picked)).first()
+        picked: dict[str, Any] = {"now": now, "channels": list(channels)}
+        statement = NEXT_CANDIDATE
+        if addresses:
+            picked["addresses"] = [tuple(pair) for pair in addresses]
+            statement = NEXT_CANDIDATE_OF_ADDRESSES
+        candidate = (await self._db.execute(statement, picked)).first()
         if candidate is None:
             return None
         leased = {"row_id": candidate.id, "now": now, "lease_until": now + lease, "token": token}

@@ -174,6 +174,7 @@ async def test_odd_text_in_russian_conversation_is_answered_in_russian(bot: BotH
     assert await send_and_check_kept(bot, ivan, "😀😀😀") == [
         "Извините, я не совсем понял. Выберите вариант ниже или опишите в паре слов, что вам нужно."
     ]
+    # Greeted already: the short answer, not the whole menu again.
     assert await send_and_check_kept(bot, ivan, "") == [
-        "Сообщение пустое. Напишите, что вам нужно, или выберите вариант."
+        "Слушаю: напишите, что вам нужно, или /help, чтобы увидеть варианты."
     ]

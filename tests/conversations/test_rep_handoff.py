@@ -395,7 +395,9 @@ async def test_a_burst_from_the_customer_reaches_the_rep_capped_then_as_one_dige
 ) -> None:
     # Every customer message used to go to the rep at once: 200 in, 200 out. (No flood limit
     # here: what is held back from a flooding sender is another test's subject.)
-    bot = BotHarness(database, clock, build_services(Settings(_env_file=None, flood_limit=0)))
+    bot = BotHarness(
+        database, clock, build_services(Settings(_env_file=None, flood_limit=0, timezone="UTC"))
+    )
     await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
     ann = bot.customer("1001", channel="telegram", name="Ann")
     olga = bot.customer(OLGA_TELEGRAM, channel="telegram")

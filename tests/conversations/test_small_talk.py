@@ -12,6 +12,9 @@ HELP = 'Here is what I can do:\n- prepare an offer or a quote (say what you need
 HELP_RU = "Вот что я умею:\n- подготовить предложение или расчёт стоимости (напишите, что вам нужно)\n- принять заявку по заказу или проблеме и подсказать её статус («статус #1042»)\n- связать вас с сотрудником (/human)\nЛюбой вопрос можно прервать командой /cancel."
 ASK_DETAILS = "I'll open a service request. Please describe the issue in a message: what happened, and an order or invoice number if you have one."
 NOT_UNDERSTOOD = "Sorry, I didn't quite get that. Please choose one of the options or describe what you need in a few words."
+GREETING_AGAIN = "Hello again! How can I help? (/help shows what I can do.)"
+GREETING_AGAIN_RU = "Здравствуйте ещё раз! Чем могу помочь? (/help — что я умею.)"
+LISTENING = "I'm listening: write what you need, or /help to see the options."
 MENU = ["menu:lead", "menu:service", "menu:status", "menu:human"]
 
 
@@ -66,6 +69,40 @@ async def test_privet_gets_a_russian_greeting_and_menu(bot: BotHarness) -> None:
         "Статус заявки",
         "Связаться с сотрудником",
     ]
+
+
+async def test_once_greeted_a_hello_or_an_empty_line_gets_a_short_answer(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    assert await alice.say("hello") == [GREETING, "What would you like to do?"]
+
+    assert await alice.say("hi") == [GREETING_AGAIN]
+    assert await alice.say("") == [LISTENING]
+    assert await alice.say("good morning") == [GREETING_AGAIN]
+
+
+async def test_the_greeting_is_remembered_through_a_flow(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("hello")
+    await alice.press("menu:lead")
+    assert await alice.say("/cancel") == ["Cancelled, nothing was saved."]
+
+    assert await alice.say("hello") == [GREETING_AGAIN]
+
+
+async def test_a_first_hello_after_a_request_gets_the_whole_greeting(bot: BotHarness) -> None:
+    alice = bot.customer("alice")
+    await alice.say("thanks")  # no introduction yet
+
+    assert await alice.say("hello") == [GREETING, "What would you like to do?"]
+
+
+async def test_start_greets_in_full_even_when_greeted(bot: BotHarness) -> None:
+    alice = bot.customer("alice", channel="telegram")
+    await alice.say("hello")
+
+    assert await alice.say("/start") == [GREETING, "What would you like to do?"]
 
 
 async def test_start_command_greets(bot: BotHarness) -> None:
@@ -216,7 +253,8 @@ async def test_the_reply_language_follows_each_message(bot: BotHarness) -> None:
     assert (await alice.say("hello"))[0] == GREETING
     assert await language_of(bot, alice) == "en"
 
-    assert (await alice.say("Здравствуйте, подскажите пожалуйста"))[0] == GREETING_RU
+    # Greeted already: the short answer, in the new language.
+    assert await alice.say("Здравствуйте, подскажите пожалуйста") == [GREETING_AGAIN_RU]
     assert await language_of(bot, alice) == "ru"
     assert await alice.say("спасибо большое") == ["Пожалуйста! Пишите в любое время."]
 

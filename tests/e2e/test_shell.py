@@ -62,7 +62,9 @@ def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -
     done = touchpoint(env, "shell", "--as", "Anna", stdin="\n".join(LEAD_CONVERSATION) + "\n")
     assert done.returncode == 0, done.stderr
     transcript = done.stdout
-    assert "bot> Hello! I'm the Northwind Test assistant." in transcript
+    greeting = transcript.index("bot> Hello! I'm the Northwind Test assistant.")
+    assert greeting < transcript.index("you> hello")  # the bot speaks first
+    assert "bot> Hello again! How can I help?" in transcript  # and is not introduced twice
     assert "you> Anna Petrova" in transcript
     assert "Your request #1001 is open." in transcript
     assert "Request #1001 (order): open" in transcript
@@ -104,7 +106,13 @@ def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -
     assert {"channel": "email", "address": "anna@northwind.example"}.items() <= shown["identities"][
         1
     ].items()
-    assert [t["kind"] for t in shown["timeline"]][:2] == ["message_in", "message_out"]
+    timeline = [t["kind"] for t in shown["timeline"] if t["kind"] != "delivered"]
+    assert timeline[:4] == [
+        "conversation_opened",  # the bot greets first: the greeting and the menu
+        "message_out",
+        "message_out",
+        "message_in",
+    ]
 
 
 def test_a_second_session_as_the_same_person_continues_the_same_contact(
@@ -126,3 +134,22 @@ def test_a_bad_setting_is_one_clear_line(env: dict[str, str]) -> None:
         "touchpoint: setting DATABASE_URL is invalid: use sqlite+aiosqlite:///PATH or "
         "postgresql+asyncpg://USER:PASS@HOST/DB"
     ]
+
+
+def test_run_continues_the_conversation_where_the_last_run_stopped(env: dict[str, str]) -> None:
+    first = touchpoint(env, "run", stdin="I need a quote for 25 office chairs\n")
+    assert first.returncode == 0, first.stderr
+    assert "bot> What is your name?" in first.stdout
+
+    # Started again with nothing typed: the same customer, asked the pending question again.
+    second = touchpoint(env, "run", stdin="")
+    assert second.returncode == 0, second.stderr
+    assert "bot> Hello!" not in second.stdout
+    resumed = second.stdout.index("bot> Let's continue where we stopped.")
+    assert second.stdout.index("bot> What is your name?") > resumed
+
+    # `shell` without --as is that same customer too.
+    third = touchpoint(env, "shell", stdin="Anna Petrova\n")
+    assert "bot> Which company are you with?" in third.stdout
+    [contact] = json_of(env, "contacts", "list")
+    assert contact["id"] == 1

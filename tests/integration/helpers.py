@@ -157,7 +157,7 @@ def services_without_text(key: str, folder: Path) -> Services:
     (folder / "replies.toml").write_text("\n".join(kept) + "\n", encoding="utf-8")
     texts = Texts.load(folder)
     assert not texts.has(key)
-    return replace(build_services(Settings(_env_file=None)), texts=texts)
+    return replace(build_services(Settings(_env_file=None, timezone="UTC")), texts=texts)
 
 
 class TurnHeldAtTheLock:

@@ -141,7 +141,9 @@ async def test_connection_lost_in_the_middle_of_a_turn_is_not_parked(bot: BotHar
     # message went to the dead letters and was never answered.
     # Only PostgreSQL: only a database server can drop the connection of an open transaction.
     alice = bot.customer("alice")
-    await alice.say("Hi")  # the conversation exists, so another instance can lock it
+    # The conversation exists, so another instance can lock it (no greeting yet: "Hello" below
+    # gets the whole one).
+    await alice.say("thanks")
     hello = alice.message("Hello")
 
     async with (

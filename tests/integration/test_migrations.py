@@ -3,6 +3,7 @@ taken back) on both engines, and the rows are found through the repositories."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -157,4 +158,19 @@ async def test_timers_and_the_message_ids_of_our_mail_keep_their_rows(blank: Dat
         [due] = await uow.timers.due(CREATED)
         assert await uow.timers.take(due, CREATED) is not None
         assert await uow.outbox.conversations_of_header_ids(["<ours@shop.example>"]) == [1]
+    assert await blank.is_current()
+
+
+async def test_processes_starting_together_on_an_empty_database_all_migrate_it(
+    blank: Database,
+) -> None:
+    # Regression: two `touchpoint shell`s started at once on an empty PostgreSQL database both
+    # created `alembic_version`, and one of them died of a unique violation.
+    others = [Database.from_url(blank.engine.url.render_as_string(False)) for _ in range(3)]
+    try:
+        together = asyncio.gather(blank.upgrade(), *(other.upgrade() for other in others))
+        await asyncio.wait_for(together, 60)  # without the lock they could also deadlock
+    finally:
+        for other in others:
+            await other.dispose()
     assert await blank.is_current()

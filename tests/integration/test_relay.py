@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,8 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import OutboundMessage, PermanentSendError, SendReceipt, TransientSendError
+from bot.model import (
+    Address,
+    OutboundMessage,
+    PermanentSendError,
+    SendReceipt,
+    ThrottledSendError,
+    TransientSendError,
+)
 from bot.relay import Relay, RelayPolicy
+from channels.console import ConsoleChannel
+from storage.uow import Database
 from tests.harness import BotHarness, Customer, FakeChannel
 from tests.integration.helpers import (
     another_instance,
@@ -346,3 +356,65 @@ async def test_a_send_slower_than_the_lease_keeps_its_lease_and_goes_once(
     assert [m.text for m in slow.sent] == [THANKS]
     [row] = await outbox_rows(bot.database)
     assert (row.status, row.attempts) == ("sent", 1)
+
+
+async def test_each_terminal_delivers_only_its_own_customers_replies(bot: BotHarness) -> None:
+    # Regression: two `touchpoint shell`s on one database printed each other's replies (a
+    # follow-up, a rep's answer): every relay leased any row of the console channel.
+    anna, boris, carol = (bot.customer(name) for name in ("anna", "boris", "carol"))
+    for customer in (anna, boris, carol):
+        await bot.dispatcher.accept(customer.message("thanks"))
+    screens = {name: io.StringIO() for name in ("anna", "boris", "carol")}
+
+    async with another_instance(bot.database) as database:
+        await _terminal_relay(database, bot, "anna", screens["anna"]).deliver_due()
+        await _terminal_relay(database, bot, "boris", screens["boris"]).deliver_due()
+
+    assert screens["anna"].getvalue() == f"bot> {THANKS}\n"
+    assert screens["boris"].getvalue() == f"bot> {THANKS}\n"
+    rows = {row.conversation_id: row for row in await outbox_rows(bot.database)}
+    assert [(row.status, row.attempts) for row in rows.values()] == [
+        ("sent", 1),
+        ("sent", 1),
+        ("pending", 0),  # carol's terminal is not open: her reply waits, never even leased
+    ]
+
+    async with another_instance(bot.database) as database:  # carol opens a terminal
+        await _terminal_relay(database, bot, "carol", screens["carol"]).deliver_due()
+    assert screens["carol"].getvalue() == f"bot> {THANKS}\n"
+
+
+def _terminal_relay(database: Database, bot: BotHarness, name: str, screen: io.StringIO) -> Relay:
+    terminal = ConsoleChannel(name, stdin=io.StringIO(), stdout=screen)
+    return Relay(database, {"console": terminal}, clock=bot.clock, jitter=lambda: 0.5)
+
+
+async def test_a_terminal_refuses_a_message_for_another_one_without_spending_it(
+    bot: BotHarness,
+) -> None:
+    screen = io.StringIO()
+    terminal = ConsoleChannel("anna", stdin=io.StringIO(), stdout=screen)
+    with pytest.raises(ThrottledSendError):
+        await terminal.send(OutboundMessage(Address("console", "boris"), "for boris"))
+    assert screen.getvalue() == ""
+
+
+async def test_a_terminal_starting_on_the_same_host_leaves_the_other_relays_leases(
+    bot: BotHarness,
+) -> None:
+    # A shell on the machine where `touchpoint run` works has the same INSTANCE_NAME: taking
+    # back "its own" leases at start-up took the run's reply in flight, which then went twice.
+    alice = bot.customer("alice")
+    await bot.dispatcher.accept(alice.message("thanks"))
+    lease = RelayPolicy().lease
+    async with bot.database.transaction() as uow:  # the run's relay, sending to alice
+        held = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "this-host:1")
+        await uow.commit()
+    assert held is not None
+
+    shell = ConsoleChannel("bob", stdin=io.StringIO(), stdout=io.StringIO())
+    policy = RelayPolicy(holder="this-host")
+    await Relay(bot.database, {"console": shell}, clock=bot.clock, policy=policy).reclaim()
+
+    [row] = await outbox_rows(bot.database)
+    assert (row.id, row.status) == (held.id, "sending")

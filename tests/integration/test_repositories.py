@@ -634,6 +634,16 @@ async def test_a_cursor_is_inserted_then_updated(database: Database, clock: Fake
         assert await uow.cursors.get("telegram", "uidvalidity") is None
 
 
+async def test_a_cursor_set_by_default_keeps_the_first_value(
+    database: Database, clock: FakeClock
+) -> None:
+    async with database.transaction() as uow:
+        assert await uow.cursors.setdefault("console", "customer", "guest-1", clock()) == "guest-1"
+        await uow.commit()
+    async with database.transaction() as uow:
+        assert await uow.cursors.setdefault("console", "customer", "guest-2", clock()) == "guest-1"
+
+
 async def test_a_dead_letter_is_parked_and_found(database: Database, clock: FakeClock) -> None:
     async with database.transaction() as uow:
         parked = await uow.dead_letters.park(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, known_zone, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +75,40 @@ def test_env_example_lists_every_setting_and_loads() -> None:
     }
     assert names == {name.upper() for name in Settings.model_fields}
     Settings(_env_file=example)  # every placeholder is a valid value
+
+
+def test_the_time_zone_is_the_machines_when_nothing_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    monkeypatch.delenv("TIMEZONE", raising=False)
+    monkeypatch.delenv("REP_TIMEZONE", raising=False)
+    assert load_settings().zone.key == "Asia/Tokyo"
+    monkeypatch.setenv("TZ", "not a zone")
+    assert known_zone(load_settings().zone_name)  # a zone all the same, never an error
+
+
+def test_timezone_names_the_one_zone_and_rep_timezone_is_its_old_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REP_TIMEZONE", "Europe/Moscow")
+    old_name_only = load_settings()
+    assert old_name_only.zone.key == "Europe/Moscow"
+    assert old_name_only.deprecated == [
+        "REP_TIMEZONE is deprecated: set TIMEZONE (it also applies to shown times)"
+    ]
+    monkeypatch.setenv("TIMEZONE", "Europe/Berlin")
+    assert load_settings().zone.key == "Europe/Berlin"  # the new name wins
+    monkeypatch.delenv("REP_TIMEZONE")
+    assert load_settings().deprecated == []
+
+
+@pytest.mark.parametrize("name", ["TIMEZONE", "REP_TIMEZONE"])
+def test_an_unknown_time_zone_is_one_line(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "Mars/Olympus")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert str(error.value) == (
+        f"setting {name} is invalid: unknown time zone 'Mars/Olympus': use an IANA name, "
+        "e.g. Europe/Berlin"
+    )
