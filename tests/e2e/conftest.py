@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENGINES, administer, require_postgres, run_blocking
+from tests.conftest import ENGINES, administer, run_blocking
 
 
 @pytest.fixture(params=ENGINES)
@@ -22,7 +22,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'touchpoint.db'}"
         return
-    server = require_postgres().rsplit("/", 1)[0]
+    server = request.getfixturevalue("postgres_server")
     name = f"touchpoint_e2e_{os.getpid()}"
     drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
     run_blocking(administer(server, drop, f"CREATE DATABASE {name}"))
