@@ -22,12 +22,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# PostgreSQL is started (when installed) by tests/services/postgres.sh, which prints its URL.
+# The tests start a private PostgreSQL cluster of their own (tests/services/postgres.py) unless
+# TOUCHPOINT_TEST_POSTGRES_URL names one; the system cluster is never started or changed.
 test: lint
-	TOUCHPOINT_TEST_POSTGRES_URL="$$(tests/services/postgres.sh)" $(BIN)/pytest
+	$(BIN)/pytest
 
+# The dispatcher benchmark runs on a private cluster too (fsync on), removed when it ends.
 bench: $(STAMP)
-	TOUCHPOINT_BENCH_POSTGRES_URL="$$(tests/services/postgres.sh)" $(BIN)/python -m bench.dispatcher
+	$(BIN)/python -m tests.services.postgres --env TOUCHPOINT_BENCH_POSTGRES_URL -- \
+		$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.route_accuracy
 
 clean:

@@ -18,26 +18,21 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from storage.tables import metadata
 from storage.uow import Database
 from tests.harness import BotHarness, FakeClock
+from tests.services import postgres as postgres_service
 from tests.services.dovecot import dovecot  # noqa: F401  (the session fixture)
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
-POSTGRES_URL = os.environ.get("TOUCHPOINT_TEST_POSTGRES_URL", "")
 ENGINES = ("sqlite", "postgres")
+
+# The session fixture of the PostgreSQL server, made visible to every test.
+postgres_server = postgres_service.postgres_server
 
 # Property-based tests draw the same examples on every CI run (a failure there is reproducible
 # as it is); on a developer's machine they explore, and keep what failed in .hypothesis/.
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-
-def require_postgres() -> str:
-    if POSTGRES_URL:
-        return POSTGRES_URL
-    if os.environ.get("CI"):
-        pytest.fail("TOUCHPOINT_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL half")
-    pytest.skip("no PostgreSQL: set TOUCHPOINT_TEST_POSTGRES_URL or run `make test` as root")
 
 
 def require_shared(*parts: str) -> Path:
@@ -59,15 +54,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of this test run's own, so parallel runs never empty each other's tables."""
-    server = require_postgres().rsplit("/", 1)[0]
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A migrated database of this test run's own, so that runs sharing a server (through
+    TOUCHPOINT_TEST_POSTGRES_URL) never empty each other's tables."""
     name = f"touchpoint_test_{os.getpid()}"
-    run_blocking(_create_database(server, name))
+    run_blocking(_create_database(postgres_server, name))
     try:
-        yield f"{server}/{name}"
+        yield f"{postgres_server}/{name}"
     finally:
-        run_blocking(_drop_database(server, name))
+        run_blocking(_drop_database(postgres_server, name))
 
 
 def run_blocking(work: Coroutine[Any, Any, None]) -> None:

@@ -29,7 +29,8 @@ from tests.services import smtp as smtp_service
 from tests.services.dovecot import Dovecot
 from tests.services.smtp import Envelope, SmtpServer
 
-pytestmark = pytest.mark.slow
+# What a kill leaves behind is the engine's: these run on both.
+pytestmark = [pytest.mark.slow, pytest.mark.engines("sqlite", "postgres")]
 
 # The shared fixtures, made visible to this module.
 smtp_server = smtp_service.smtp_server

@@ -1,6 +1,6 @@
 """`touchpoint run` as a real subprocess serving email: IMAP from the test's Dovecot, SMTP to the
-test's aiosmtpd, on SQLite and on PostgreSQL; then the CLI reads back what the bot stored. The
-run ends with SIGTERM and a clean exit, and its log never shows the IMAP password."""
+test's aiosmtpd, on PostgreSQL; then the CLI reads back what the bot stored. The run ends with
+SIGTERM and a clean exit, and its log never shows the IMAP password."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ from storage.uow import Database
 from tests.bot_process import PROJECT, BotProcess, bot_environment
 from tests.fakes.telegram import FakeTelegram, SentMessage
 
-pytestmark = pytest.mark.slow
+# What a kill leaves behind is the engine's: these run on both.
+pytestmark = [pytest.mark.slow, pytest.mark.engines("sqlite", "postgres")]
 
 ANN, OLGA, BORIS, MIA = 1001, 4242, 4343, 4444
 CLAIM_SECONDS = 3

@@ -22,7 +22,8 @@ from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
 from tests.fakes.telegram import FakeTelegram, SentMessage
 
-pytestmark = pytest.mark.slow
+# What a kill leaves behind is the engine's: these run on both.
+pytestmark = [pytest.mark.slow, pytest.mark.engines("sqlite", "postgres")]
 
 CHATS = 50
 FIRST_CHAT = 700_001

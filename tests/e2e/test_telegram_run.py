@@ -1,6 +1,6 @@
-"""`touchpoint run` as a real subprocess serving Telegram against the fake Bot API, on SQLite and
-on PostgreSQL; then the CLI reads back what the bot stored. Every test ends with SIGTERM, a clean
-exit, and a log that never shows the bot token."""
+"""`touchpoint run` as a real subprocess serving Telegram against the fake Bot API, on PostgreSQL
+(what does not depend on the engine, on SQLite); then the CLI reads back what the bot stored.
+Every test ends with SIGTERM, a clean exit, and a log that never shows the bot token."""
 
 from __future__ import annotations
 

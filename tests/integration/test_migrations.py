@@ -16,7 +16,7 @@ from bot.model import Address
 from storage.db import downgrade, upgrade
 from storage.tables import UTCDateTime
 from storage.uow import Database
-from tests.conftest import ENGINES, administer, require_postgres
+from tests.conftest import ENGINES, administer
 
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 # The tables as revision 0007 had them.
@@ -42,7 +42,7 @@ async def blank(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield database
         await database.dispose()
         return
-    server = require_postgres().rsplit("/", 1)[0]
+    server = request.getfixturevalue("postgres_server")
     name = f"touchpoint_migrations_{os.getpid()}"
     await administer(
         server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
