@@ -19,7 +19,8 @@ k-th of A with the k-th of B, which ran one after the other) and summarised the 
 
 `--quiet-load L` waits, before the first run, until the 1-minute load average is below L
 (polling every 30 s, at most `--quiet-wait` seconds, then it measures anyway and says so).
-The load at the start of every run is printed with the figures.
+The load at the start of every run is printed with the figures, and how many CPUs were busy
+outside the benchmark's process while it ran (/proc/stat less the process's own CPU time).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -175,19 +177,41 @@ class Run:
     output: str
     seconds: float
     load: float  # the 1-minute load average when it started
+    others: float | None  # CPUs busy outside the benchmark's process meanwhile, on average
 
 
 def run_once(checkout: Checkout, module: Sequence[str]) -> Run:
     command = checkout.command(module)
     load = os.getloadavg()[0]
     print(f"  {shlex.join(command)}  (load {load:.2f})", file=sys.stderr, flush=True)
-    started = time.perf_counter()
+    busy, own, started = busy_cpu_seconds(), children_cpu_seconds(), time.perf_counter()
     done = subprocess.run(
         command, cwd=checkout.folder, env=_environment(), capture_output=True, text=True
     )
+    seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"{shlex.join(command)} in {checkout.folder} failed:\n{done.stderr[-3000:]}")
-    return Run(done.stdout, time.perf_counter() - started, load)
+    busy_after = busy_cpu_seconds()
+    others = None
+    if busy is not None and busy_after is not None:
+        others = (busy_after - busy - (children_cpu_seconds() - own)) / seconds
+    return Run(done.stdout, seconds, load, others)
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU time the machine has spent busy (all CPUs, all but idle and iowait), from
+    /proc/stat; None where there is none."""
+    try:
+        first = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0]
+    except OSError:
+        return None
+    ticks = [int(field) for field in first.split()[1:9]]  # user .. steal; guest is in user
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _environment() -> dict[str, str]:
@@ -234,6 +258,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"B (after):  {b.describe()}  {shlex.join(b.command(args.module))}")
     print(f"{args.runs} runs each, in turn A, B, A, B, ...; median (min–max), B/A per pair of runs")
     print(f"load average (1 min) at the start of each run: A {_loads(a_runs)}; B {_loads(b_runs)}")
+    print(
+        "CPUs busy outside the benchmark's process during each run (other work, and any server "
+        f"it talks to): A {_others(a_runs)}; B {_others(b_runs)}"
+    )
+    print(f"seconds per run: A {_seconds(a_runs)}; B {_seconds(b_runs)}")
     if quiet:
         print(quiet)
     print()
@@ -243,6 +272,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _loads(runs: Sequence[Run]) -> str:
     return " ".join(f"{run.load:.2f}" for run in runs)
+
+
+def _others(runs: Sequence[Run]) -> str:
+    return " ".join("?" if run.others is None else f"{run.others:.2f}" for run in runs)
+
+
+def _seconds(runs: Sequence[Run]) -> str:
+    return " ".join(f"{run.seconds:.0f}" for run in runs)
 
 
 def _parser() -> argparse.ArgumentParser:
