@@ -1,6 +1,6 @@
 """Turns per second through the dispatcher, against the floor of any persistent bot.
 
-    python -m bench.dispatcher [--turns N] [--postgres URL]
+    python -m bench.dispatcher [--turns N] [--postgres URL] [--runs R]
 
 For each engine (SQLite always; PostgreSQL when a URL is given or
 TOUCHPOINT_BENCH_POSTGRES_URL is set) it measures, in the same run:
@@ -13,6 +13,10 @@ TOUCHPOINT_BENCH_POSTGRES_URL is set) it measures, in the same run:
 
 Customers talk in parallel (several conversations at once), each conversation in order. The
 ratio dispatcher/baseline is the figure the README quotes.
+
+The three run in turn, R rounds (3 by default) on the same database after one warm-up, each
+round on messages of its own; each figure is printed as median (min–max) over the rounds and
+each ratio is taken per round (bench/rounds.py).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
 from bot.bootstrap import build_services
 from bot.dispatch import Dispatcher
 from bot.model import (
@@ -66,11 +71,13 @@ class Figures:
     def per_second(self) -> float:
         return self.turns / self.seconds
 
-    def line(self) -> str:
-        p50 = statistics.median(self.latencies) * 1000
-        p95 = statistics.quantiles(self.latencies, n=20)[18] * 1000
-        rate = f"{self.per_second:>9.0f} turns/s"
-        return f"{self.name:<20} {rate}   p50 {p50:6.2f} ms   p95 {p95:6.2f} ms"
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p95_ms(self) -> float:
+        return statistics.quantiles(self.latencies, n=20)[18] * 1000
 
 
 class MemoryChannel:
@@ -149,26 +156,35 @@ async def bare_insert(database: Database, message: InboundMessage) -> None:
     await database.run(work)
 
 
-async def bench_engine(label: str, url: str, turns: int, conversations: int) -> list[Figures]:
+async def bench_engine(
+    label: str, url: str, turns: int, conversations: int, runs: int
+) -> list[list[Figures]]:
+    """Per contender (baseline, dispatcher, dispatcher + relay), its figures round by round."""
     database = Database.from_url(url)
     await database.upgrade()
     # One customer writes a hundred messages in a second here: not a flood to hold back.
     services = build_services(Settings(_env_file=None, flood_limit=0))
     dispatcher = Dispatcher(database, services)
     run = f"{label}-{time.time_ns()}"
+
+    async def baseline(round_number: int) -> Figures:
+        streams = messages(turns, conversations, f"{run}-b{round_number}")
+        return await timed("baseline insert", streams, lambda m: bare_insert(database, m))
+
+    async def dispatched(round_number: int) -> Figures:
+        streams = messages(turns, conversations, f"{run}-d{round_number}")
+        figures = await timed("dispatcher", streams, dispatcher.accept)
+        # Its replies are delivered outside the clock, so the relay's round starts with none.
+        await Relay(database, {"console": MemoryChannel()}).deliver_due(limit=10**9)
+        return figures
+
+    async def relayed(round_number: int) -> Figures:
+        streams = messages(turns, conversations, f"{run}-r{round_number}")
+        return await with_relay(database, services, streams)
+
     try:
         await timed("warm-up", messages(200, conversations, f"{run}-w"), dispatcher.accept)
-        baseline = await timed(
-            "baseline insert",
-            messages(turns, conversations, f"{run}-b"),
-            lambda m: bare_insert(database, m),
-        )
-        dispatched = await timed(
-            "dispatcher", messages(turns, conversations, f"{run}-d"), dispatcher.accept
-        )
-        await Relay(database, {"console": MemoryChannel()}).deliver_due(limit=10**9)
-        relayed = await with_relay(database, services, messages(turns, conversations, f"{run}-r"))
-        return [baseline, dispatched, relayed]
+        return await interleave_async(runs, [baseline, dispatched, relayed])
     finally:
         await database.dispose()
 
@@ -200,11 +216,23 @@ async def with_relay(
         await relaying
 
 
-def report(label: str, figures: list[Figures]) -> None:
-    baseline = figures[0].per_second
+def report(label: str, contenders: list[list[Figures]]) -> None:
+    baseline = [figures.per_second for figures in contenders[0]]
     print(f"\n== {label}")
-    for figure in figures:
-        print(f"{figure.line()}   ratio {figure.per_second / baseline:4.2f}")
+    rows = [row(rounds, baseline) for rounds in contenders]
+    for line in aligned("{} {} turns/s   p50 {} ms   p95 {} ms   ratio {}", rows):
+        print(line)
+
+
+def row(rounds: list[Figures], baseline: list[float]) -> list[str]:
+    rates = [figures.per_second for figures in rounds]
+    return [
+        rounds[0].name,
+        Spread.of(rates).format(".0f"),
+        Spread.of(figures.p50_ms for figures in rounds).format(".2f"),
+        Spread.of(figures.p95_ms for figures in rounds).format(".2f"),
+        ratios(rates, baseline).format(".2f"),
+    ]
 
 
 async def main() -> None:
@@ -212,18 +240,19 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=2000)
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--postgres", default=os.environ.get("TOUCHPOINT_BENCH_POSTGRES_URL", ""))
+    add_runs_argument(parser)
     args = parser.parse_args()
     print(
         f"{args.turns} turns, {args.conversations} conversations in parallel, {os.cpu_count()} CPUs"
     )
+    if args.runs > 1:
+        print(f"{args.runs} interleaved rounds; figures are median (min–max), ratios per round")
+    shape = (args.turns, args.conversations, args.runs)
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        report("SQLite (WAL)", await bench_engine("sqlite", url, args.turns, args.conversations))
+        report("SQLite (WAL)", await bench_engine("sqlite", url, *shape))
     if args.postgres:
-        report(
-            "PostgreSQL",
-            await bench_engine("postgres", args.postgres, args.turns, args.conversations),
-        )
+        report("PostgreSQL", await bench_engine("postgres", args.postgres, *shape))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory {peak:.0f} MiB")
 

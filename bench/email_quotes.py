@@ -1,6 +1,6 @@
 """Reply-stripping rates on the expected-output pairs of the email corpus, and parse speed.
 
-    python -m bench.email_quotes [--corpus PATH] [--passes N] [--errors]
+    python -m bench.email_quotes [--corpus PATH] [--passes N] [--errors] [--runs R]
 
 The corpus is ../shared/corpus/email (read, never copied: it stays out of the product). Sets:
 
@@ -14,7 +14,9 @@ The corpus is ../shared/corpus/email (read, never copied: it stays out of the pr
 whitespace normalisation; "contains" = every expected fragment is present and no fragment of the
 quoted part is left. The baseline, measured in the same run, is a naive stripper that cuts at the
 first line starting with ">" or "On ... wrote:". Parse speed is `parse_mail` over every complete
-message of the corpus against bare `BytesParser(policy=default)` on the same bytes.
+message of the corpus against bare `BytesParser(policy=default)` on the same bytes, the two
+timed in turn, R rounds (3 by default), printed as median (min–max), the ratio per round
+(bench/rounds.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from bench.rounds import Spread, add_runs_argument, interleave, ratios
 from channels.email.mail import UnparseableMail
 from channels.email.parse import parse_mail
 from channels.email.quotes import strip_reply
@@ -388,16 +391,26 @@ def print_errors(outcomes: Sequence[Outcome]) -> None:
             print(f"-- signature: {outcome.signature[:80]!r}")
 
 
-def print_parse_speed(paths: Sequence[Path], passes: int) -> None:
+def print_parse_speed(paths: Sequence[Path], passes: int, runs: int = 1) -> None:
     raws = [path.read_bytes() for path in paths]
-    bare = _mails_per_second(
-        raws, passes, lambda raw: BytesParser(policy=policy.default).parsebytes(raw)
+    bare, ours = interleave(
+        runs,
+        [
+            lambda _: _mails_per_second(raws, passes, _bare_parse),
+            lambda _: _mails_per_second(raws, passes, _parse_or_park),
+        ],
     )
-    ours = _mails_per_second(raws, passes, _parse_or_park)
     megabytes = sum(len(raw) for raw in raws) / 1e6
     print(f"\nparse speed over {len(raws)} messages ({megabytes:.1f} MB), {passes} passes:")
-    print(f"  BytesParser only: {bare:8.1f} mails/s")
-    print(f"  parse_mail:       {ours:8.1f} mails/s  ({ours / bare:.2f}x the bare parser)")
+    print(f"  BytesParser only: {Spread.of(bare).format('.1f'):>8} mails/s")
+    print(
+        f"  parse_mail:       {Spread.of(ours).format('.1f'):>8} mails/s  "
+        f"(ratio to the bare parser {ratios(ours, bare).format('.2f')})"
+    )
+
+
+def _bare_parse(raw: bytes) -> object:
+    return BytesParser(policy=policy.default).parsebytes(raw)
 
 
 def _parse_or_park(raw: bytes) -> object:
@@ -422,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--errors", action="store_true", help="print the replies that miss")
+    add_runs_argument(parser)
     args = parser.parse_args(argv)
     cases = load_cases(args.corpus)
     outcomes = [evaluate(case, strip_reply) for case in cases]
@@ -432,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_rates(rates(outcomes), rates(naive))
     if args.errors:
         print_errors(outcomes)
-    print_parse_speed(complete_messages(args.corpus), args.passes)
+    print_parse_speed(complete_messages(args.corpus), args.passes, args.runs)
 
 
 if __name__ == "__main__":

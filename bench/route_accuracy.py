@@ -1,6 +1,7 @@
 """Routing accuracy and speed of the intent catalog on a labelled corpus.
 
     python -m bench.route_accuracy [--corpus PATH] [--catalog PATH] [--rows all|even|odd] [--errors]
+                                   [--runs R]
 
 The corpus is JSON lines with "text", "lang" and "label" (LEAD, SERVICE, HUMAN, OTHER); by default
 the development set in ../shared/corpus/intents/dev.jsonl. It is read, never copied: its licences
@@ -10,6 +11,8 @@ the catalog can be tuned on one half and checked on the other.
 Printed per language: accuracy, recall / precision / F1 per label, macro-F1 over the labels the
 language has, a confusion matrix; and the routing speed. The baseline, measured in the same run,
 is the majority-class router (always the most frequent label of the language, no keywords).
+The speed's baseline is `normalise()` alone on the same texts; the two are timed in turn, R
+rounds (3 by default), and printed as median (min–max), the ratio per round (bench/rounds.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from bench.rounds import Spread, add_runs_argument, interleave, ratios
 from bot.intents import IntentMatch, IntentMatcher, normalise
 from handlers.catalog import Catalog
 
@@ -163,22 +167,42 @@ def print_errors(routed: Sequence[Routed]) -> None:
             )
 
 
-def print_speed(load: Callable[[], IntentMatcher], rows: Sequence[Row]) -> None:
-    """Cold: a new matcher meets every word for the first time; warm: its token cache is full."""
-    texts = [row.text for row in rows]
-    matcher = load()
-    cold = _seconds(lambda: [matcher.match(text) for text in texts]) / len(texts)
-    latencies = sorted(_seconds(partial(matcher.match, text)) for text in texts * SPEED_PASSES)
+@dataclass(frozen=True, slots=True)
+class Speed:
+    """Seconds per message: `cold` on the first pass over the texts (a new matcher meets every
+    word for the first time), `warm` the mean over the next passes (its token cache is full),
+    and the percentiles of the warm latencies."""
+
+    cold: float
+    warm: float
+    p50: float
+    p99: float
+
+
+def speed(work: Callable[[str], object], texts: Sequence[str]) -> Speed:
+    cold = _seconds(lambda: [work(text) for text in texts]) / len(texts)
+    latencies = sorted(_seconds(partial(work, text)) for text in list(texts) * SPEED_PASSES)
     warm = sum(latencies) / len(latencies)
-    baseline = sum(_seconds(partial(normalise, text)) for text in texts) / len(texts)
-    print(
-        f"\n== speed: {1 / warm:,.0f} messages/s warm, {1 / cold:,.0f}/s cold (new words); "
-        f"latency p50 {_micros(latencies, 0.5)} µs, p99 {_micros(latencies, 0.99)} µs"
+    return Speed(cold, warm, _quantile(latencies, 0.5), _quantile(latencies, 0.99))
+
+
+def print_speed(load: Callable[[], IntentMatcher], rows: Sequence[Row], runs: int = 1) -> None:
+    """The baseline is `normalise()` alone, timed the same way on the same texts."""
+    texts = [row.text for row in rows]
+    baseline, ours = interleave(
+        runs, [lambda _: speed(normalise, texts), lambda _: speed(load().match, texts)]
     )
+    warm = Spread.of(1 / figures.warm for figures in ours).format(",.0f")
+    cold = Spread.of(1 / figures.cold for figures in ours).format(",.0f")
+    p50 = Spread.of(figures.p50 * 1e6 for figures in ours).format(".0f")
+    p99 = Spread.of(figures.p99 * 1e6 for figures in ours).format(".0f")
     print(
-        f"   baseline normalise() alone: {1 / baseline:,.0f}/s; "
-        f"routing costs x{warm / baseline:.1f} the normalisation"
+        f"\n== speed: {warm} messages/s warm, {cold}/s cold (new words); "
+        f"latency p50 {p50} µs, p99 {p99} µs"
     )
+    alone = Spread.of(1 / figures.warm for figures in baseline).format(",.0f")
+    cost = ratios([f.warm for f in ours], [f.warm for f in baseline]).format(".1f")
+    print(f"   baseline normalise() alone: {alone}/s; routing costs x{cost} the normalisation")
 
 
 def _seconds(work: Callable[[], object]) -> float:
@@ -187,9 +211,8 @@ def _seconds(work: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def _micros(sorted_seconds: Sequence[float], quantile: float) -> str:
-    index = min(int(len(sorted_seconds) * quantile), len(sorted_seconds) - 1)
-    return f"{sorted_seconds[index] * 1e6:.0f}"
+def _quantile(sorted_seconds: Sequence[float], quantile: float) -> float:
+    return sorted_seconds[min(int(len(sorted_seconds) * quantile), len(sorted_seconds) - 1)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -206,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_language(lang, [r for r in routed if r.row.lang == lang])
     detected = _ratio(sum(r.match.lang == r.row.lang for r in routed), len(routed))
     print(f"\nlanguage detection agrees with the corpus on {detected:.3f} of rows")
-    print_speed(load, rows)
+    print_speed(load, rows, args.runs)
     if args.errors:
         print_errors(routed)
 
@@ -228,6 +251,7 @@ def _parser() -> argparse.ArgumentParser:
         help="score every row, or only even / odd line numbers",
     )
     parser.add_argument("--errors", action="store_true", help="print the misrouted rows")
+    add_runs_argument(parser)
     return parser
 
 

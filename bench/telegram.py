@@ -1,6 +1,6 @@
 """Telegram updates per second end to end, Touchpoint against the plainest python-telegram-bot bot.
 
-    python -m bench.telegram [--updates N] [--chats M] [--paced-updates P]
+    python -m bench.telegram [--updates N] [--chats M] [--paced-updates P] [--runs R]
 
 Both bots run against the same fake Bot API (tests/fakes, an aiohttp server on 127.0.0.1 in this
 process), in the same run, on the same number of queued updates: N messages "thanks" from M
@@ -22,6 +22,10 @@ Then Touchpoint once more with pacing on (1 message/s per chat, 30/s overall) on
 P chats: inbound is committed at full speed while the replies wait their turn in the outbox. It
 prints when every update was committed (Telegram's offset confirmed past the last one), when the
 last reply went out, and the most sends the fake saw within any one second.
+
+Baseline and Touchpoint run in turn, R rounds (3 by default), then the paced run R times; each
+run has a fake and (for Touchpoint) a database of its own. Each figure is printed as median
+(min–max) over the runs and the ratio is taken per round (bench/rounds.py).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
 from bot.bootstrap import App, build_channels, open_app
 from bot.settings import Settings
 from storage.tables import messages
@@ -62,16 +67,6 @@ class Figures:
     @property
     def per_second(self) -> float:
         return self.updates / self.seconds
-
-    def line(self, baseline: Figures) -> str:
-        ratio = self.per_second / baseline.per_second
-        line = (
-            f"{self.name:<26} {self.per_second:>7.1f} updates/s  {self.seconds:6.2f} s  "
-            f"ratio {ratio:4.2f}"
-        )
-        if self.committed is not None:
-            line += f"  (all updates committed after {self.committed:.2f} s)"
-        return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +112,12 @@ async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(message.text)
 
 
-async def bench_echo(fake: FakeTelegram, updates: int, chats: int) -> Figures:
+async def bench_echo(updates: int, chats: int) -> Figures:
+    async with FakeTelegram() as fake:
+        return await echo_on(fake, updates, chats)
+
+
+async def echo_on(fake: FakeTelegram, updates: int, chats: int) -> Figures:
     queue_updates(fake, updates, chats)
     expected = len(fake.sent) + updates
     app = ApplicationBuilder().token(fake.token).base_url(fake.api_url).build()
@@ -164,7 +164,13 @@ async def running(settings: Settings) -> AsyncIterator[tuple[App, float]]:
                 await serving
 
 
-async def bench_touchpoint(fake: FakeTelegram, folder: Path, updates: int, chats: int) -> Figures:
+async def bench_touchpoint(updates: int, chats: int) -> Figures:
+    with tempfile.TemporaryDirectory() as folder:
+        async with FakeTelegram() as fake:
+            return await touchpoint_on(fake, Path(folder), updates, chats)
+
+
+async def touchpoint_on(fake: FakeTelegram, folder: Path, updates: int, chats: int) -> Figures:
     last_update = queue_updates(fake, updates, chats)
     expected = len(fake.sent) + updates
     async with running(settings_for(fake, folder, "throughput.db", paced=False)) as (_, started):
@@ -175,7 +181,13 @@ async def bench_touchpoint(fake: FakeTelegram, folder: Path, updates: int, chats
     return Figures("Touchpoint (SQLite)", updates, done - started, all_committed - started)
 
 
-async def bench_paced(fake: FakeTelegram, folder: Path, updates: int) -> PacedFigures:
+async def bench_paced(updates: int) -> PacedFigures:
+    with tempfile.TemporaryDirectory() as folder:
+        async with FakeTelegram() as fake:
+            return await paced_on(fake, Path(folder), updates)
+
+
+async def paced_on(fake: FakeTelegram, folder: Path, updates: int) -> PacedFigures:
     last_update = queue_updates(fake, updates, updates)
     before = len(fake.sent)
     settings = settings_for(fake, folder, "paced.db", paced=True)
@@ -215,13 +227,45 @@ def most_in_any_second(times: Sequence[float]) -> int:
 # --- the report ------------------------------------------------------------------------------
 
 
-def report_paced(figures: PacedFigures) -> None:
-    queued = figures.updates - figures.sent_when_committed
-    print(f"\n== pacing on (1/s per chat, 30/s overall): {figures.updates} updates, one chat each")
-    print(f"all updates committed (offset confirmed)   {figures.committed:6.2f} s")
-    print(f"  replies waiting in the outbox by then    {queued:6d}")
-    print(f"all replies sent                           {figures.replied:6.2f} s")
-    print(f"most sends within any one second           {figures.busiest_second:6d}")
+def report_throughput(baseline: Sequence[Figures], pipeline: Sequence[Figures]) -> None:
+    print("\n== pacing lifted")
+    base_rates = [figures.per_second for figures in baseline]
+    rows = [throughput_row(rounds, base_rates) for rounds in (baseline, pipeline)]
+    for line in aligned("{} {} updates/s  {} s  ratio {}{}", rows):
+        print(line)
+
+
+def throughput_row(rounds: Sequence[Figures], baseline: Sequence[float]) -> list[str]:
+    rates = [figures.per_second for figures in rounds]
+    committed = [figures.committed for figures in rounds if figures.committed is not None]
+    return [
+        rounds[0].name,
+        Spread.of(rates).format(".1f"),
+        Spread.of(figures.seconds for figures in rounds).format(".2f"),
+        ratios(rates, baseline).format(".2f"),
+        f"  (all updates committed after {Spread.of(committed).format('.2f')} s)"
+        if committed
+        else "",
+    ]
+
+
+def report_paced(runs: Sequence[PacedFigures]) -> None:
+    def spread(figure: Callable[[PacedFigures], float], spec: str) -> str:
+        return Spread.of(figure(run) for run in runs).format(spec)
+
+    print(f"\n== pacing on (1/s per chat, 30/s overall): {runs[0].updates} updates, one chat each")
+    rows = [
+        ["all updates committed (offset confirmed)", spread(lambda r: r.committed, ".2f"), " s"],
+        [
+            "  replies waiting in the outbox by then",
+            spread(lambda r: r.updates - r.sent_when_committed, ".0f"),
+            "",
+        ],
+        ["all replies sent", spread(lambda r: r.replied, ".2f"), " s"],
+        ["most sends within any one second", spread(lambda r: r.busiest_second, ".0f"), ""],
+    ]
+    for line in aligned("{}   {}{}", rows):
+        print(line)
 
 
 async def main() -> None:
@@ -229,21 +273,24 @@ async def main() -> None:
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--paced-updates", type=int, default=300)
+    add_runs_argument(parser)
     args = parser.parse_args()
     print(
         f"{args.updates} updates from {args.chats} chats, text {TEXT!r}, one reply each; "
         f"{os.cpu_count()} CPUs"
     )
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        async with FakeTelegram() as fake:
-            baseline = await bench_echo(fake, args.updates, args.chats)
-            pipeline = await bench_touchpoint(fake, folder, args.updates, args.chats)
-            paced = await bench_paced(fake, folder, args.paced_updates)
-    print("\n== pacing lifted")
-    for figures in (baseline, pipeline):
-        print(figures.line(baseline))
-    report_paced(paced)
+    if args.runs > 1:
+        print(f"{args.runs} interleaved rounds; figures are median (min–max), ratios per round")
+    echo_runs, touchpoint_runs = await interleave_async(
+        args.runs,
+        [
+            lambda _: bench_echo(args.updates, args.chats),
+            lambda _: bench_touchpoint(args.updates, args.chats),
+        ],
+    )
+    (paced_runs,) = await interleave_async(args.runs, [lambda _: bench_paced(args.paced_updates)])
+    report_throughput(echo_runs, touchpoint_runs)
+    report_paced(paced_runs)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory {peak:.0f} MiB")
 
