@@ -66,5 +66,10 @@ class DailyPrune:
         pruned = await prune(uow, self._retention, now)
         await uow.cursors.put(*CURSOR, now.isoformat(), now)
         await uow.commit()
-        log.info("pruned: %s", asdict(pruned))
+        # An empty prune (every fresh start) is not news: it would only clutter the terminal.
+        log.log(
+            logging.INFO if any(asdict(pruned).values()) else logging.DEBUG,
+            "pruned: %s",
+            asdict(pruned),
+        )
         return pruned
