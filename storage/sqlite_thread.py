@@ -150,9 +150,25 @@ class SQLiteThread:
     def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         asyncio.set_event_loop(loop)
         loop.run_forever()
+        self._abandon_the_rest(loop)
         if self._connection is not None:
             self._connection.close()
         loop.close()
+
+    def _abandon_the_rest(self, loop: asyncio.AbstractEventLoop) -> None:
+        """After the stop: work that never started is refused, not left waiting forever.
+
+        A drain scheduled just before the stop would otherwise be destroyed while pending, and
+        its callers' futures never settled."""
+        unstarted = asyncio.all_tasks(loop)
+        for task in unstarted:
+            task.cancel()
+        if unstarted:
+            loop.run_until_complete(asyncio.gather(*unstarted, return_exceptions=True))
+        closed = RuntimeError("the database was closed before this transaction could run")
+        for piece in self._pending:
+            _settle(piece.future, error=closed)
+        self._pending.clear()
 
     def close(self) -> None:
         """Stop the thread (after the batch in hand) and close the connection."""

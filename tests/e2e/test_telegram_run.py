@@ -503,6 +503,7 @@ async def test_a_rejected_token_is_reported_without_printing_or_storing_it(
     assert bot.returncode not in (None, 0)
     log = bot.log()
     assert "TELEGRAM_BOT_TOKEN" in log  # and the operator learns which setting is wrong
+    assert "was destroyed but it is pending" not in log  # work queued at the exit is refused
     stored = await stored_texts(sqlite_url)
     assert await waiting_replies(sqlite_url) == ["Still there?"]  # kept for the right token
     for secret in (revoked, revoked.split(":")[1]):
