@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.email_quotes import Outcome, evaluate, load_cases, naive_strip, print_rates, rates
+from bench.email_quotes import (
+    Outcome,
+    baseline_strip,
+    evaluate,
+    load_cases,
+    print_rates,
+    rates,
+)
 from channels.email.mail import ParsedMail, UnparseableMail
 from channels.email.parse import (
     MAX_ATTACHMENTS,
@@ -204,9 +211,9 @@ def test_subjects_and_senders_agree_with_imap_tools() -> None:
 def test_reply_stripping_rates_do_not_regress() -> None:
     cases = load_cases(require_shared("corpus", "email"))
     outcomes = [evaluate(case, strip_reply) for case in cases]
-    naive = [evaluate(case, naive_strip) for case in cases]
+    baseline = [evaluate(case, baseline_strip) for case in cases]
     print()
-    print_rates(rates(outcomes), rates(naive))
+    print_rates(rates(outcomes), rates(baseline))
     print(f"misses: {_misses(outcomes) or 'none'}")
     for rate in rates(outcomes)[:-1]:
         exact_floor, contains_floor = FLOORS[rate.set_name]
