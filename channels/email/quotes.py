@@ -11,6 +11,9 @@ attribution such as "On ... wrote:" or "вт, 5 янв. 2016 г. в 23:39, Name 
   inline reply) is dropped together with the quote right under it, and reading goes on below;
 - a `>` quote left at the very end goes; quotes between the customer's paragraphs stay.
 
+A mailing list's footer at the very end ("You received this message because…", Mailman's rule
+and list address, "Чтобы отписаться…"; channels/email/footers.py) goes before any of this.
+
 The signature ("-- ", "С уважением,", "Best regards", "Sent from my iPhone"...) is detected and
 returned separately but kept in the reply: it holds phones and company names. The reply is never
 empty when the text has content: the full text is returned instead.
@@ -22,6 +25,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from channels.email.footers import footer_start
 
 MAX_CHARS = 100_000  # longer bodies are cut first: a reply is never that long
 _SCAN = 400  # characters of a line the patterns look at, so no regex sees a huge line
@@ -290,7 +295,7 @@ class _Body:
 
 def strip_reply(text: str) -> tuple[str, str]:
     """(reply, signature) of a plain-text body; the signature is also the end of the reply."""
-    lines = _normalise(text[:MAX_CHARS])
+    lines = _without_footer(_normalise(text[:MAX_CHARS]))
     body = _Body(lines)
     kept = _reply_lines(body)
     reply_lines = _render(body, kept)
@@ -315,6 +320,12 @@ def signature_start(lines: Sequence[str]) -> int | None:
     ]
     starts = [i for i in found if _has_content(lines[:i])]
     return _include_decoration(lines, min(starts)) if starts else None
+
+
+def _without_footer(lines: list[str]) -> list[str]:
+    """The lines above a mailing list's footer (channels/email/footers.py)."""
+    start = footer_start(lines)
+    return lines if start is None else lines[:start]
 
 
 def _reply_lines(body: _Body) -> list[int]:
