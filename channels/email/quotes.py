@@ -201,8 +201,9 @@ _THANKS = re.compile(
     _I,
 )
 # A short signature ("-Anna", "— Олег Зуев", "~Danielle"); a name alone over a mobile line.
-_DASH_NAME = re.compile(r"^\s*[-–—~]\s?(?:[^\W\d_][\w.'’-]*\s*){1,3}$")
-_NAME = re.compile(r"^\s*(?:[^\W\d_][\w.'’-]*\s*){1,3}$")
+_WORD = r"[^\W\d_][\w.'’-]*"  # words split by spaces only, so the patterns cannot backtrack
+_DASH_NAME = re.compile(rf"^\s*[-–—~]\s?{_WORD}(?:\s+{_WORD}){{0,2}}\s*$")
+_NAME = re.compile(rf"^\s*{_WORD}(?:\s+{_WORD}){{0,2}}\s*$")
 _DECORATION = re.compile(r"^\s*(?:[-_=*#~—–ᐧ•]+|\+{2,})\s*$")
 _INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060\u00ad")
 
