@@ -1,8 +1,14 @@
-"""Reply-stripping rates on the expected-output pairs of the email corpus, and parse speed.
+"""Reply-stripping rates on expected-output pairs, against email-reply-parser, and parse speed.
 
-    python -m bench.email_quotes [--corpus PATH] [--passes N] [--errors] [--runs R]
+    python -m bench.email_quotes [--corpus PATH] [--pairs PATH] [--passes N] [--errors] [--runs R]
 
-The corpus is ../shared/corpus/email (read, never copied: it stays out of the product). Sets:
+Two groups of pairs, reported apart:
+
+- the old pairs: ../shared/corpus/email (read, never copied: it stays out of the product);
+- the new pairs: bench/data/email_quotes, mails of our own (`NAME.eml`, read by `parse_mail`,
+  and `NAME.txt`, the expected reply; see the folder's README).
+
+The old pairs come in sets:
 
 - discourse: `emails/X.txt` against `trimmed/X.txt` (whole expected reply);
 - elided: the Russian and Ukrainian discourse mails, whose `elided/` part must not remain;
@@ -12,10 +18,12 @@ The corpus is ../shared/corpus/email (read, never copied: it stays out of the pr
 
 "exact" = the reply (or the reply without its detected signature) equals the expected reply after
 whitespace normalisation; "contains" = every expected fragment is present and no fragment of the
-quoted part is left. The baseline, measured in the same run, is a naive stripper that cuts at the
-first line starting with ">" or "On ... wrote:". Parse speed is `parse_mail` over every complete
-message of the corpus against bare `BytesParser(policy=default)` on the same bytes, the two
-timed in turn, R rounds (3 by default), printed as median (min–max), the ratio per round
+quoted part is left. The baseline, measured in the same run on the same text, is
+email-reply-parser (`EmailReplyParser.parse_reply`, the Python port of GitHub's parser); a new
+pair's text is what `parse_mail` reads from its `.eml` (`ParsedMail.text`), given to both. An
+empty reply to a text with content is counted apart. Parse speed is `parse_mail` over every
+complete message of the corpus against bare `BytesParser(policy=default)` on the same bytes, the
+two timed in turn, R rounds (3 by default), printed as median (min–max), the ratio per round
 (bench/rounds.py).
 """
 
@@ -31,6 +39,8 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from email_reply_parser import EmailReplyParser
+
 from bench.rounds import Spread, add_runs_argument, interleave, ratios
 from channels.email.mail import UnparseableMail
 from channels.email.parse import parse_mail
@@ -38,6 +48,8 @@ from channels.email.quotes import strip_reply
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "email"
+DEFAULT_PAIRS = PROJECT_ROOT / "bench" / "data" / "email_quotes"
+SIGNATURE_MARK = "%% signature"  # in a new pair's expected text: the sender's signature follows
 MIN_FORBIDDEN_CHARS = 12  # shorter removed lines ("Thanks", ">") say nothing about leaks
 
 Stripper = Callable[[str], tuple[str, str]]
@@ -61,6 +73,7 @@ class Expectation:
     required: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
     own: bool = False
+    signature: str = ""  # the sender's signature under `exact`: right with it or without it
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,9 +316,19 @@ def evaluate(case: Case, strip: Stripper) -> Outcome:
     expected = case.expectation
     exact = None
     if expected.exact is not None:
-        exact = normalise(expected.exact) in candidates
+        exact = any(answer in candidates for answer in _answers(expected))
     contains = any(_contains(candidate, expected) for candidate in candidates)
     return Outcome(case, reply, signature, exact, contains)
+
+
+def _answers(expected: Expectation) -> set[str]:
+    """The expected reply, and with the sender's signature under it when it has one."""
+    words = normalise(expected.exact or "")
+    return (
+        {words, normalise(f"{expected.exact} {expected.signature}")}
+        if expected.signature
+        else {words}
+    )
 
 
 def _contains(candidate: str, expected: Expectation) -> bool:
@@ -314,14 +337,23 @@ def _contains(candidate: str, expected: Expectation) -> bool:
     return present and not any(normalise(f) in candidate for f in expected.forbidden)
 
 
-def naive_strip(text: str) -> tuple[str, str]:
-    """The baseline: cut at the first line starting with ">" or "On ... wrote:"."""
-    kept = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if line.lstrip().startswith(">") or re.match(r"^\s*On\s.*wrote:\s*$", line):
-            break
-        kept.append(line)
-    return "\n".join(kept).strip(), ""
+def baseline_strip(text: str) -> tuple[str, str]:
+    """The baseline: email-reply-parser's reply (it drops the signatures it finds)."""
+    return str(EmailReplyParser.parse_reply(text)), ""
+
+
+def load_pairs(folder: Path) -> list[Case]:
+    """The new pairs: each `NAME.eml` read by parse_mail, against `NAME.txt`; a set per shape
+    (the first word of the name: footer, signature, short, parts, inline, quote, top)."""
+    cases = []
+    for path in sorted(folder.glob("*.eml")):
+        text = parse_mail(path.read_bytes()).text
+        words, _, signature = _read(path.with_suffix(".txt")).partition(SIGNATURE_MARK + "\n")
+        expected = f"{words}\n{signature}"
+        forbidden = _removed_lines(text, expected)
+        expectation = Expectation(str(path), words, (words,), forbidden, signature=signature)
+        cases.append(Case(path.stem.split("_")[0], path.stem, text, expectation))
+    return cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,24 +395,34 @@ def complete_messages(corpus: Path) -> list[Path]:
     ]
 
 
-def print_rates(ours: Sequence[Rate], naive: Sequence[Rate]) -> None:
-    print(f"{'set':18} {'n':>3} {'exact':>12} {'naive':>7} {'contains':>12} {'naive':>7}")
-    for mine, base in zip(ours, naive, strict=True):
+def print_rates(ours: Sequence[Rate], baseline: Sequence[Rate]) -> None:
+    """Ours and email-reply-parser ("e-r-p") side by side, set by set."""
+    print(f"{'set':18} {'n':>3} {'exact':>12} {'e-r-p':>11} {'contains':>12} {'e-r-p':>11}")
+    for mine, base in zip(ours, baseline, strict=True):
         print(
-            f"{mine.set_name:18} {mine.total:3d} {mine.exact:4d}/{mine.exact_total:<3d}"
-            f" {mine.exact_share():4.0%} {base.exact_share():7.0%}"
-            f" {mine.contains:4d}/{mine.total:<3d} {mine.contains_share():4.0%}"
-            f" {base.contains_share():7.0%}"
+            f"{mine.set_name:18} {mine.total:3d} {_count(mine.exact, mine.exact_total)}"
+            f" {_count(base.exact, base.exact_total)} {_count(mine.contains, mine.total)}"
+            f" {_count(base.contains, base.total)}"
         )
-    total, base = ours[-1], naive[-1]
+    total, base = ours[-1], baseline[-1]
     print(
-        f"\nratio to the naive baseline: exact {_ratio(total.exact, base.exact)},"
+        f"ratio to email-reply-parser: exact {_ratio(total.exact, base.exact)},"
         f" contains {_ratio(total.contains, base.contains)}"
     )
 
 
 def _ratio(ours: int, baseline: int) -> str:
     return f"{ours / baseline:.2f}x" if baseline else "n/a"
+
+
+def _count(hits: int, total: int) -> str:
+    share = f"{hits / total:4.0%}" if total else "   -"
+    return f"{hits:3d}/{total:<3d}{share}"
+
+
+def empty_replies(outcomes: Sequence[Outcome]) -> int:
+    """Replies left empty although the text had content: never acceptable."""
+    return sum(1 for o in outcomes if o.case.body.strip() and not o.reply.strip())
 
 
 def print_errors(outcomes: Sequence[Outcome]) -> None:
@@ -433,20 +475,32 @@ def _mails_per_second(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--pairs", type=Path, default=DEFAULT_PAIRS)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--errors", action="store_true", help="print the replies that miss")
     add_runs_argument(parser)
     args = parser.parse_args(argv)
-    cases = load_cases(args.corpus)
-    outcomes = [evaluate(case, strip_reply) for case in cases]
-    naive = [evaluate(case, naive_strip) for case in cases]
-    own = sum(1 for case in cases if case.expectation.own)
-    print(f"reply stripping on {len(cases)} bodies of {args.corpus}")
+    old = load_cases(args.corpus)
+    own = sum(1 for case in old if case.expectation.own)
+    print(f"old pairs: {len(old)} bodies of {args.corpus}")
     print(f"({own} expectations are our own reading of fixtures no upstream test asserts on)\n")
-    print_rates(rates(outcomes), rates(naive))
-    if args.errors:
-        print_errors(outcomes)
+    report(old, args.errors)
+    new = load_pairs(args.pairs)
+    print(f"\nnew pairs: {len(new)} mails of {args.pairs}\n")
+    report(new, args.errors)
     print_parse_speed(complete_messages(args.corpus), args.passes, args.runs)
+
+
+def report(cases: Sequence[Case], errors: bool) -> None:
+    outcomes = [evaluate(case, strip_reply) for case in cases]
+    baseline = [evaluate(case, baseline_strip) for case in cases]
+    print_rates(rates(outcomes), rates(baseline))
+    print(
+        f"empty replies to a text with content: {empty_replies(outcomes)},"
+        f" email-reply-parser {empty_replies(baseline)}"
+    )
+    if errors:
+        print_errors(outcomes)
 
 
 if __name__ == "__main__":

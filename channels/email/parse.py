@@ -7,7 +7,9 @@ first, which would destroy 8-bit koi8-r/windows-1251 text), then builds every fi
   recovered from `raw_items()`), stripped of line breaks and other control characters, and capped;
 - an address is taken only when `getaddresses` and the header registry agree on exactly one
   mailbox (CVE-2023-27043: ambiguous From/Reply-To gives None, not a guess);
-- the body is text/plain, else HTML turned into text with quoted blocks removed first;
+- the body is text/plain (every inline text/plain part, joined in order: a client puts one on
+  each side of an inline picture, a list server adds its footer as one), else HTML turned into
+  text with quoted blocks removed first;
 - parts are walked with limits on count, nesting depth and decoded size;
 - the files a person attached (not inline parts) are decoded once, here, up to
   MAX_FORWARD_BYTES in all, and kept with the mail to show a rep later.
@@ -357,7 +359,35 @@ def _body_text(message: Message) -> tuple[str, bool]:
     if part is None:
         return "", False
     html_only = part.get_content_subtype() == "html" and _find_body(message, ("plain",)) is None
-    return _clean_text(_part_text(part)), html_only
+    if part.get_content_type() != "text/plain":
+        return _clean_text(_part_text(part)), html_only
+    texts = (_clean_text(_part_text(p)) for p in _plain_parts(message, part))
+    return _clean_text("\n\n".join(text for text in texts if text.strip())), html_only
+
+
+def _plain_parts(message: Message, body: Part) -> list[Part]:
+    """The inline text/plain parts of the mail in order, `body` among them. Of alternatives one
+    counts (they say the same thing); files attached as text and attached mails are not the
+    sender's words."""
+    found = list(_inline_plain(message, [MAX_PARTS]))
+    return found if any(p is body for p in found) else [body]
+
+
+def _inline_plain(part: Part, budget: list[int]) -> Iterator[Part]:
+    if budget[0] <= 0:
+        return
+    budget[0] -= 1
+    if part.get_content_type() == "text/plain" and not _is_file(part):
+        yield part
+    if part.get_content_maintype() != "multipart" or not part.is_multipart():
+        return
+    payload = part.get_payload()
+    children = [c for c in payload if isinstance(c, Message)] if isinstance(payload, list) else []
+    for child in children:
+        texts = list(_inline_plain(child, budget))
+        yield from texts
+        if texts and part.get_content_subtype() == "alternative":
+            return
 
 
 def _body_part(message: Message) -> Part | None:

@@ -9,11 +9,17 @@ attribution such as "On ... wrote:" or "вт, 5 янв. 2016 г. в 23:39, Name 
   answered below the quote it introduces (an inline reply), where only the attribution goes;
 - a marker with nothing above it (a forward without comment, or an attribution that opens an
   inline reply) is dropped together with the quote right under it, and reading goes on below;
-- a `>` quote left at the very end goes; quotes between the customer's paragraphs stay.
+- a `>` quote left at the very end goes; quotes between the customer's paragraphs stay;
+- what stands under a quote is an inline answer unless it is the sender's own signature (a
+  "--" delimiter, a closing, a "-Name", a mobile line or a name over one): then the quote goes
+  and the signature stays.
 
-The signature ("-- ", "С уважением,", "Best regards", "Sent from my iPhone"...) is detected and
-returned separately but kept in the reply: it holds phones and company names. The reply is never
-empty when the text has content: the full text is returned instead.
+A mailing list's footer at the very end ("You received this message because…", Mailman's rule
+and list address, "Чтобы отписаться…"; channels/email/footers.py) goes before any of this.
+
+The signature ("-- ", "С уважением,", "Best regards", "Sent from my iPhone", "-Anna"...) is
+detected and returned separately but kept in the reply: it holds phones and company names. The
+reply is never empty when the text has content: the full text is returned instead.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from channels.email.footers import footer_start
 
 MAX_CHARS = 100_000  # longer bodies are cut first: a reply is never that long
 _SCAN = 400  # characters of a line the patterns look at, so no regex sees a huge line
@@ -192,6 +200,10 @@ _THANKS = re.compile(
     r"thank\s+you|many\s+thanks|thx)[\s,.!]*$",
     _I,
 )
+# A short signature ("-Anna", "— Олег Зуев", "~Danielle"); a name alone over a mobile line.
+_WORD = r"[^\W\d_][\w.'’-]*"  # words split by spaces only, so the patterns cannot backtrack
+_DASH_NAME = re.compile(rf"^\s*[-–—~]\s?{_WORD}(?:\s+{_WORD}){{0,2}}\s*$")
+_NAME = re.compile(rf"^\s*{_WORD}(?:\s+{_WORD}){{0,2}}\s*$")
 _DECORATION = re.compile(r"^\s*(?:[-_=*#~—–ᐧ•]+|\+{2,})\s*$")
 _INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u200c\u200d\u2060\u00ad")
 
@@ -290,7 +302,7 @@ class _Body:
 
 def strip_reply(text: str) -> tuple[str, str]:
     """(reply, signature) of a plain-text body; the signature is also the end of the reply."""
-    lines = _normalise(text[:MAX_CHARS])
+    lines = _without_footer(_normalise(text[:MAX_CHARS]))
     body = _Body(lines)
     kept = _reply_lines(body)
     reply_lines = _render(body, kept)
@@ -311,10 +323,18 @@ def signature_start(lines: Sequence[str]) -> int | None:
     low = max(0, len(lines) - _SIGNATURE_LINES)
     dash = [i for i in range(low, len(lines)) if _DASH_SIGNATURE.match(lines[i])]
     found = dash[-1:] or [
-        i for i in (_first_closing(lines, low), _first_mobile(lines, low)) if i is not None
+        i
+        for i in (_first_closing(lines, low), _first_mobile(lines, low), _dash_name(lines, low))
+        if i is not None
     ]
     starts = [i for i in found if _has_content(lines[:i])]
     return _include_decoration(lines, min(starts)) if starts else None
+
+
+def _without_footer(lines: list[str]) -> list[str]:
+    """The lines above a mailing list's footer (channels/email/footers.py)."""
+    start = footer_start(lines)
+    return lines if start is None else lines[:start]
 
 
 def _reply_lines(body: _Body) -> list[int]:
@@ -431,7 +451,7 @@ def _answer_below(body: _Body, marker: _Marker) -> tuple[list[int] | None, int]:
     answer = body.next_filled(tail)
     if answer is None:
         return [], marker.end
-    if _starts_signature(body.lines[answer]):
+    if _signature_below(body, answer):
         return _signature_block(body, answer), marker.end
     if _answers_below(body, tail):
         return None, marker.end  # an inline reply: drop the attribution, keep quotes and answers
@@ -447,6 +467,16 @@ def _answers_below(body: _Body, tail: int) -> bool:
         body.kinds[i] is Kind.TEXT and sum(c.isalpha() for c in body.lines[i]) >= 2
         for i in range(tail, len(body))
     )
+
+
+def _signature_below(body: _Body, answer: int) -> bool:
+    """Is what stands under the quote, from line `answer` on, the sender's signature (a
+    delimiter, a closing, a "-Name", a mobile line or a name over one) rather than an answer?"""
+    if _starts_signature(body.lines[answer]):
+        return True
+    block = [body.lines[i] for i in _signature_block(body, answer)]
+    filled = [line for line in block if line.strip()]
+    return 0 < len(filled) <= _CLOSING_LINES + 1 and signature_start(["x", *filled]) == 1
 
 
 def _signature_block(body: _Body, start: int) -> list[int]:
@@ -490,10 +520,28 @@ def _starts_signature(line: str) -> bool:
 
 
 def _first_mobile(lines: Sequence[str], low: int) -> int | None:
+    """A mobile line ("Sent from my iPhone"), with the name right above it if there is one."""
     for i in range(low, len(lines)):
         if i and len(lines[i]) <= 200 and _MOBILE_SIGNATURE.match(lines[i]):
-            return i
+            return i - 1 if _is_name(lines[i - 1]) and _has_content(lines[: i - 1]) else i
     return None
+
+
+def _dash_name(lines: Sequence[str], low: int) -> int | None:
+    """A "-Name" line last, or last but a mobile line: a signature on its own, not the last
+    item of a list (a dash line above it, or a line that announces one: "Options:")."""
+    filled = [i for i in range(low, len(lines)) if lines[i].strip()]
+    for i in filled[-2:]:
+        if _DASH_NAME.match(lines[i][:_SCAN]) and _is_name(lines[i].lstrip(" -–—~")):
+            above = lines[i - 1].strip() if i else ""
+            return None if above.startswith(("-", "–", "—", "*")) or above.endswith(":") else i
+    return None
+
+
+def _is_name(line: str) -> bool:
+    """One to three capitalised words and nothing else: "Raj", "Олег Зуев"."""
+    words = line.split()
+    return bool(_NAME.match(line[:_SCAN])) and all(word[0].isupper() for word in words)
 
 
 def _first_closing(lines: Sequence[str], low: int) -> int | None:

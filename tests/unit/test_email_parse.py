@@ -329,6 +329,63 @@ def test_gmail_alternative_prefers_plain_and_strips_the_quote() -> None:
     assert parsed.text.startswith("Беру.\n\nвт, 12 мар. 2024 г. в 10:15")
 
 
+def test_inline_text_parts_around_a_picture_are_joined_in_order() -> None:
+    png = base64.encodebytes(b"\x89PNG" + b"0" * 60)
+    raw = raw_mail(
+        multipart(
+            "mixed",
+            part("text/plain; charset=utf-8", "Вот фото брака:".encode()),
+            part("image/png", png, "Content-Disposition: inline; filename=a.png",
+                 "Content-Transfer-Encoding: base64"),
+            part("text/plain; charset=koi8-r", "Просим заменить две вазы.".encode("koi8_r")),
+            part("image/png", png, "Content-Disposition: inline; filename=b.png",
+                 "Content-Transfer-Encoding: base64"),
+            part("text/plain; charset=utf-8", "Ирина\r\nОтправлено с iPhone".encode()),
+        )
+    )  # fmt: skip
+    parsed = parse_mail(raw)
+    assert (
+        parsed.text == "Вот фото брака:\n\nПросим заменить две вазы.\n\nИрина\nОтправлено с iPhone"
+    )
+    assert parsed.signature == "Ирина\nОтправлено с iPhone"
+
+
+def test_a_list_footer_added_as_a_part_of_its_own_is_read_and_stripped() -> None:
+    footer = (
+        "_______________________________________________\r\nbuyers mailing list\r\n"
+        "https://lists.example.org/mailman/listinfo/buyers\r\n"
+    )
+    body = "Make it 45 seats.\r\n\r\nOn Fri, Mar 6, 2026 at 9:00 AM M <m@x.org> wrote:\r\n> 40?\r\n"
+    raw = raw_mail(
+        multipart(
+            "mixed",
+            part("text/plain; charset=utf-8", body.encode()),
+            part("text/plain; charset=us-ascii", footer.encode()),
+        )
+    )
+    parsed = parse_mail(raw)
+    assert parsed.text.endswith("listinfo/buyers")
+    assert parsed.reply == "Make it 45 seats."
+
+
+def test_text_files_and_alternatives_are_not_joined_to_the_body() -> None:
+    log = b"02:00:01 ERROR timeout\r\n"
+    raw = raw_mail(
+        multipart(
+            "mixed",
+            multipart(
+                "alternative",
+                part("text/plain; charset=utf-8", b"The sync fails at 2 am."),
+                part("text/plain; charset=utf-8", b"<div>The sync fails at 2 am.</div>"),
+                boundary="b2",
+            ),
+            part("text/plain; charset=utf-8", log, 'Content-Disposition: attachment; filename="sync.log"'),
+            part("message/rfc822", b"From: a@x.org\r\nSubject: old\r\n\r\nOld text\r\n"),
+        )
+    )  # fmt: skip
+    assert parse_mail(raw).text == "The sync fails at 2 am."
+
+
 def test_gmail_html_only_quote_is_removed_before_the_text_stripper_runs() -> None:
     html = (
         '<div dir="ltr">Да, подходит.</div><br><div class="gmail_quote">'
