@@ -36,6 +36,7 @@ ASK_KEYS: dict[str, tuple[str, ...]] = {f"lead.ask_{name}": (name,) for name in 
     "lead.ask_email": ("contact",),
     "lead.ask_phone": ("contact",),
     "lead.ask_budget_timeline": ("budget", "timeline"),  # one question for both
+    "lead.ask_name_contact": ("name", "contact"),
 }
 MAIL_QUESTIONS = {f"lead.email_question.{name}": name for name in FIELDS} | {
     "lead.email_question.email": "contact",
