@@ -85,6 +85,8 @@ def check(step: str, text: str, said: dict[LeadField, str], lang: str) -> Checke
         return company_answer(text, said)
     if step == "contact":
         return _contacts(text, said)
+    if step == "name_contact":
+        return _name_and_contacts(text, said)
     if step in ("budget_timeline", "budget", "timeline"):
         return dates_and_money(step, text, said)
     return Checked()
@@ -137,6 +139,20 @@ def _contacts(text: str, said: dict[LeadField, str]) -> Checked:
     if values:
         return Checked(values)
     return Checked(problem=QUESTION if is_question(text) else "lead.bad_contact")
+
+
+def _name_and_contacts(text: str, said: dict[LeadField, str]) -> Checked:
+    """A name and a contact from one answer ("Anna Petrova, anna@example.org"); either may be
+    missing (it is asked next)."""
+    contacts = _contacts(text, said).values
+    bare = PHONE_PATTERN.sub(" ", EMAIL_PATTERN.sub(" ", text)).strip(" ,;:")
+    name = said.get("name") or (name_answer(bare) if bare else None)
+    values = dict(contacts)
+    if name:
+        values["name"] = name
+    if values:
+        return Checked(values)
+    return Checked(problem=QUESTION if is_question(text) else "lead.bad_name_contact")
 
 
 def dates_and_money(step: str, text: str, said: dict[LeadField, str]) -> Checked:

@@ -142,7 +142,7 @@ FILLER = word_set(
     name company budget deadline date timeline email mail address phone number call reach
     contact write me at here is sure yes ok okay well so hope soon possible kind regards
     best actually sorry oops correction wait instead no not other different new change tel
-    needed required delivered ideally nice meet glad pleasure
+    needed required delivered ideally nice meet glad pleasure reply respond answer
     здравствуйте привет добрый день утро вечер доброе спасибо пожалуйста подскажите
     я мы вы нам нас мне меня вас вам у для на по в во с со к и или но а о об от до из за
     это этот эта эти то та те так как что чем кто где когда какой какая какие какую ли же бы
@@ -153,7 +153,8 @@ FILLER = word_set(
     зовут имя компания бюджет срок сроки почта почту адрес телефон номер звоните пишите
     связаться контакт свяжитесь ой точнее вернее самом деле исправьте другая другой другое
     новая новый да нет ок хорошо тел желательно необходимо бы приятно очень компании компанию
-    фирма фирмы фирме организация организации бюджета бюджетом срока почты телефона номера"""
+    ответьте отвечайте напишите фирма фирмы фирме организация организации бюджета бюджетом
+    срока почты телефона номера"""
 )
 _CLAUSE = re.compile(r"[^.!?;\n,]+(?:,\d[^.!?;\n,]*)*[.!?;]*", re.UNICODE)
 QUESTION_START = re.compile(
@@ -259,12 +260,27 @@ def find_timeline(text: str) -> str | None:
     spans = [match for match in TIMELINE.finditer(text) if _is_date(match[0])]
     if not spans:
         return None
-    start, end = spans[0].span()
+    start, end = _from_preposition(text, spans[0].start()), spans[0].end()
     for following in spans[1:]:  # "ASAP, this month", "in May or June": one answer
         if not re.fullmatch(r"[\s,;/]*(?:(?:or|and|или|и|но)\s+)?", text[end : following.start()]):
             break
         end = following.end()
     return text[start:end].strip(" ,.")
+
+
+_TIME_PREPOSITION = re.compile(
+    r"(?<![\w-])(?:before|by|until|till|after|ahead\s+of|in\s+time\s+for|до|к|ко|после|перед)"
+    r"\s+(?:[^\W\d_]+\s+){1,4}$",
+    _I,
+)
+
+
+def _from_preposition(text: str, start: int) -> int:
+    """Where a date said around an event starts: "before the trade fair in June" is found
+    at "in June" and begins at "before"."""
+    clause_start = max(text.rfind(mark, 0, start) for mark in ",.;!?\n") + 1
+    found = _TIME_PREPOSITION.search(text, clause_start, start)
+    return found.start() if found else start
 
 
 def _is_date(span: str) -> bool:
@@ -297,8 +313,7 @@ def need_in(text: str, slots: dict[LeadField, str] | None = None) -> str:
     clauses that only carried another slot (a name, a company, contacts, budget, date)."""
     values = [value for value in (slots or {}).values() if value]
     kept = [clause.strip() for clause in _clauses(text) if has_content(_without(clause, values))]
-    need = " ".join(_sentence(clause) for clause in kept).strip()
-    return need[:-1] if need.endswith(",") else need
+    return " ".join(_sentence(clause) for clause in kept).strip().rstrip(",.;")
 
 
 def _clauses(text: str) -> list[str]:
