@@ -54,6 +54,13 @@ def read_signature(text: str, lang: str) -> Signed:
     )
 
 
+def before_closing(text: str) -> str:
+    """The text above the sign-off ("Best regards," and what follows): the message itself."""
+    lines = text.strip().splitlines()
+    end = next((i for i, line in enumerate(lines) if CLOSINGS.match(line)), len(lines))
+    return "\n".join(lines[:end]).strip() or text.strip()
+
+
 def _block_after_closing(text: str) -> list[str]:
     lines = [line.strip() for line in text.strip().splitlines()]
     closing = max((i for i, line in enumerate(lines) if CLOSINGS.match(line)), default=None)
