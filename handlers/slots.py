@@ -95,8 +95,8 @@ NO_BUDGET = re.compile(
 _MONTHS = (
     r"january|february|march|april|june|july|august|september|october|november|december|"
     r"jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec|"
-    r"январ\w*|феврал\w*|март\w*|апрел\w*|ма[йяе]|июн\w*|июл\w*|август\w*|сентябр\w*|"
-    r"октябр\w*|ноябр\w*|декабр\w*"
+    r"(?:январ|феврал|апрел|июн|июл|сентябр|октябр|ноябр|декабр)(?:ь|я|е|ю|ем)|"
+    r"(?:март|август)(?:а|е|у|ом)?|ма[йяе]"
 )
 _ANCHOR = (
     rf"(?:(?:mid|early|late|end)-)?(?:{_MONTHS})|spring|summer|autumn|fall|winter|"
@@ -104,8 +104,9 @@ _ANCHOR = (
     r"saturday|sunday|christmas|holidays?|asap|urgent(?:ly)?|immediately|today|tomorrow|tonight|"
     r"as\s+soon\s+as\s+possible|right\s+away|no\s+(?:rush|hurry|deadline|particular\s+date)|"
     r"whenever|"
-    r"понедельник\w*|вторник\w*|сред[ауы]|четверг\w*|пятниц\w*|суббот\w*|воскресень\w*|"
-    r"весн\w*|лет[оау]|летом|осен\w*|зим\w*|недел\w*|месяц\w*|квартал\w*|году|года|"
+    r"(?:понедельник|вторник|четверг)(?:а|у|ом)?|сред[ауы]|(?:пятниц|суббот)[аыеу]|"
+    r"воскресень[еяю]|весн(?:а|ы|е|ой|у)|лет[оау]|летом|осен(?:ь|и|ью)|зим(?:а|ы|е|ой|у)|"
+    r"недел(?:я|и|ю|е|ь|ей|ям)|месяц(?:а|е|у|ев|ам)?|квартал(?:а|е|у|ов)?|году|года|"
     r"срочно|сегодня|завтра|побыстрее|как\s+можно\s+скорее|не\s+срочно|не\s+горит|"
     r"\d{1,2}[./]\d{1,2}(?:[./]\d{2,4})?"
 )
@@ -313,7 +314,7 @@ def need_in(text: str, slots: dict[LeadField, str] | None = None) -> str:
     clauses that only carried another slot (a name, a company, contacts, budget, date)."""
     values = [value for value in (slots or {}).values() if value]
     kept = [clause.strip() for clause in _clauses(text) if has_content(_without(clause, values))]
-    return " ".join(_sentence(clause) for clause in kept).strip().rstrip(",.;")
+    return " ".join(_sentence(clause) for clause in kept).strip().rstrip(",")
 
 
 def _clauses(text: str) -> list[str]:
