@@ -350,6 +350,15 @@ async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     return await handoff.after_lead(turn, ctx, lead.score, saved)
 
 
+async def amend_lead(turn: Turn, ctx: Context, lead_id: int, data: FlowData) -> NewLead:
+    """A saved lead completed or corrected with `data` (a later answer in its mail thread)."""
+    lead = _new_lead(turn, data, ctx.say("lead.field.questions", turn.lang))
+    await ctx.uow.leads.amend(lead_id, lead)
+    await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
+    await _link_identities(turn, ctx, lead)
+    return lead
+
+
 async def save_lead(turn: Turn, ctx: Context, data: FlowData) -> tuple[NewLead, tuple[Event, ...]]:
     """Store the lead, update the contact, link the addresses given; the events to record."""
     lead = _new_lead(turn, data, ctx.say("lead.field.questions", turn.lang))
