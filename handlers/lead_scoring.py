@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.slots import NO_BUDGET, NO_DEADLINE
+from handlers.budgets_and_dates import NO_BUDGET, NO_DEADLINE
 
 URGENT = re.compile(
     r"\b(asap|urgent\w*|today|tomorrow|this week|this month|immediately|right away|"

@@ -1,25 +1,27 @@
-"""Lead capture: a short qualification flow that ends with a lead in status `new`.
+"""Lead capture in chat: a short qualification flow that ends with a lead in status `new`.
 
-The answers live in the conversation's state (`data`), so a restart resumes at the same step.
-Steps already known about the contact (from an earlier lead or the contact's identities) are
-skipped; optional steps can be skipped; the summary step lets the customer correct any field.
+Every message is read for every slot it gives (`handlers/slots.py`); only what is still
+missing is asked, two slots at a time where they belong together (name and contact, budget
+and date). Each answer is checked against its question (`handlers/slot_checks.py`): a
+question of the customer's own is noted for the rep, a correction of another field is taken
+and said back, a refusal cancels; the pending question is then asked again. The answers live
+in the conversation's state (`data`), so a restart resumes at the same step; what the contact
+told us before (`handlers/lead_saving.known_facts`) is not asked; the summary takes free-text
+corrections and agreement in words or emojis.
 """
 
 from __future__ import annotations
 
-from bot.kinds import Actor
-from bot.kinds import TouchpointKind as Kind
 from bot.model import QuickReply
 from bot.records import LEAD_FIELDS, FlowData, LeadField, lead_field, with_answers
-from bot.turn import Context, Event, Reply, Result, Turn
+from bot.turn import Context, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import button, flow_state, idle, menu_reply
 from handlers.contact_info import clean_name, find_phone, remove_contacts, without_controls
-from handlers.lead_scoring import score_lead
+from handlers.lead_saving import known_facts, save_lead
 from handlers.signature import before_closing
 from handlers.slot_checks import QUESTION, approves, check, declines, only_corrects
 from handlers.slots import is_question, need_in, read_slots
-from storage.repos.leads import NewLead
 
 STEPS = ("need", "name_contact", "company", "budget_timeline")
 OPTIONAL_STEPS = frozenset({"company", "budget_timeline", "budget", "timeline"})
@@ -138,22 +140,6 @@ async def opening_text(turn: Turn, ctx: Context, text: str) -> str:
 def _names_a_need(text: str, lang: str) -> bool:
     request = before_closing(text)
     return bool(request) and bool(need_in(request, read_slots(request, lang)))
-
-
-async def known_facts(turn: Turn, ctx: Context) -> FlowData:
-    """What the contact told us before: the last lead's name and company, and the email and
-    phone that are the contact's own identities."""
-    facts = FlowData()
-    for lead in await ctx.uow.leads.search(contact_id=turn.contact_id, limit=1):
-        if lead.name:
-            facts["name"] = lead.name
-        if lead.company:
-            facts["company"] = lead.company
-    for identity in await ctx.uow.contacts.identities(turn.contact_id):
-        field = lead_field(identity.channel) if identity.reachable else None
-        if field in ("email", "phone") and field not in facts:
-            facts[field] = identity.address
-    return facts
 
 
 def _slots_of(step: str) -> tuple[LeadField, ...]:
@@ -348,70 +334,3 @@ async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     reply = Reply(ctx.say("lead.saved", turn.lang, name=lead.name or ""))
     saved = Result(replies=(reply,), events=events, state=idle(turn))
     return await handoff.after_lead(turn, ctx, lead.score, saved)
-
-
-async def amend_lead(turn: Turn, ctx: Context, lead_id: int, data: FlowData) -> NewLead:
-    """A saved lead completed or corrected with `data` (a later answer in its mail thread)."""
-    lead = _new_lead(turn, data, ctx.say("lead.field.questions", turn.lang))
-    await ctx.uow.leads.amend(lead_id, lead)
-    await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
-    await _link_identities(turn, ctx, lead)
-    return lead
-
-
-async def save_lead(turn: Turn, ctx: Context, data: FlowData) -> tuple[NewLead, tuple[Event, ...]]:
-    """Store the lead, update the contact, link the addresses given; the events to record."""
-    lead = _new_lead(turn, data, ctx.say("lead.field.questions", turn.lang))
-    lead_id = await ctx.uow.leads.create(lead, turn.now)
-    await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
-    captured = Event(
-        Kind.LEAD_CAPTURED, {"lead_id": lead_id, "score": lead.score, "source": lead.source}
-    )
-    return lead, (captured, *await _link_identities(turn, ctx, lead))
-
-
-def _new_lead(turn: Turn, data: FlowData, questions_label: str) -> NewLead:
-    need = data.get("need", "")
-    if questions := data.get("questions"):
-        need = f"{need}\n{questions_label}: {' '.join(questions)}".strip()
-    return NewLead(
-        contact_id=turn.contact_id,
-        conversation_id=turn.conversation.id,
-        need=without_controls(need),
-        name=_field(data.get("name")),
-        company=_field(data.get("company")),
-        email=_field(data.get("email")),
-        phone=_field(data.get("phone")),
-        budget=_field(data.get("budget")),
-        timeline=_field(data.get("timeline")),
-        source=_field(data.get("source")),
-        score=score_lead(data),
-    )
-
-
-def _field(value: str | None) -> str | None:
-    """A lead field as a rep reads it: control characters (ESC sequences, BEL) left out."""
-    return without_controls(value) or None if value else None
-
-
-async def _link_identities(turn: Turn, ctx: Context, lead: NewLead) -> list[Event]:
-    """The email/phone typed become the contact's claims: kept with the contact (offered in the
-    next lead), but never proof of who writes from them, nor taken from anyone else."""
-    events: list[Event] = []
-    for channel, address in (("email", lead.email), ("phone", lead.phone)):
-        if not address:
-            continue
-        link = await ctx.uow.contacts.link(
-            turn.contact_id, channel, address, turn.now, verified=False
-        )
-        if link.outcome == "conflict":
-            await ctx.uow.contacts.record_conflict(
-                turn.contact_id, link.owner_contact_id, channel, address, turn.now
-            )
-            details = {
-                "channel": channel,
-                "address": address,
-                "owner_contact_id": link.owner_contact_id,
-            }
-            events.append(Event(Kind.IDENTITY_CONFLICT, details, Actor.SYSTEM))
-    return events

@@ -23,7 +23,8 @@ from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import flow_state, idle, menu_reply
 from handlers.contact_info import find_email
-from handlers.leads import amend_lead, known_facts, opening_text, save_lead, summary_lines
+from handlers.lead_saving import amend_lead, known_facts, save_lead
+from handlers.leads import opening_text, summary_lines
 from handlers.signature import before_closing, read_signature
 from handlers.slot_checks import company_answer, declines, name_answer
 from handlers.slots import need_in, read_slots

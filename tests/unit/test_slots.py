@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from handlers.budgets_and_dates import find_budget, find_timeline
 from handlers.lead_scoring import score_lead
 from handlers.slot_checks import QUESTION, approves, check, declines, name_answer
 from handlers.slots import (
-    find_budget,
     find_company,
     find_name,
-    find_timeline,
     is_question,
     need_in,
     read_slots,
