@@ -20,7 +20,14 @@ from handlers.common import button, flow_state, idle, menu_reply
 from handlers.contact_info import clean_name, find_phone, remove_contacts, without_controls
 from handlers.lead_saving import known_facts, save_lead
 from handlers.signature import before_closing
-from handlers.slot_checks import QUESTION, approves, check, declines, only_corrects
+from handlers.slot_checks import (
+    QUESTION,
+    approves,
+    check,
+    declines,
+    field_to_change,
+    only_corrects,
+)
 from handlers.slots import is_question, need_in, read_slots
 
 STEPS = ("need", "name_contact", "company", "budget_timeline")
@@ -326,6 +333,8 @@ async def _confirm_or_correct(turn: Turn, ctx: Context, data: FlowData) -> Resul
         return await _save(turn, ctx, data)
     if is_question(text):
         return _ask_next(turn, ctx, _noted(data, text), prefix="lead.question_noted")
+    if field := field_to_change(text):
+        return _ask_next(turn, ctx, _forget(data, field))  # "the name is wrong": ask it again
     return _which_field(turn, ctx, data)
 
 

@@ -27,7 +27,7 @@ from handlers.lead_saving import amend_lead, known_facts, save_lead
 from handlers.leads import opening_text, summary_lines
 from handlers.signature import before_closing, read_signature
 from handlers.slot_checks import company_answer, declines, name_answer
-from handlers.slots import need_in, read_slots
+from handlers.slots import has_content, need_in, read_slots
 
 FIELDS: tuple[LeadField, ...] = ("need", "name", "company", "budget", "timeline")
 REQUIRED: tuple[LeadField, ...] = ("need", "name")
@@ -223,9 +223,12 @@ def _kept(data: FlowData) -> FlowData:
 
 async def _amend(turn: Turn, ctx: Context, lead_id: int, data: FlowData, *, noted: bool) -> Result:
     """A mail in the thread of a saved lead: its answers complete or correct the lead; words
-    that answer nothing are added to the request for the rep."""
-    if noted and turn.text.strip():
-        data = {**data, "questions": [*data.get("questions", []), turn.text.strip()[:1000]]}
+    that answer nothing are added to the request for the rep; a bare "thank you" is thanked."""
+    words = before_closing(turn.text, whole_if_empty=False)
+    if noted and not has_content(words):
+        return Result(replies=(Reply(ctx.say("thanks", turn.lang)),))
+    if noted:
+        data = {**data, "questions": [*data.get("questions", []), words[:1000]]}
     lead = await amend_lead(turn, ctx, lead_id, data)
     summary = "\n".join(summary_lines(ctx, turn.lang, data))
     key = "lead.email_noted" if noted else "lead.email_updated"

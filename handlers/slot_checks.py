@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bot.records import LeadField
 from handlers.contact_info import EMAIL_PATTERN, PHONE_PATTERN, find_email, find_phone
 from handlers.slots import (
+    FILLER,
     NOT_NAMES,
     clean_company,
     find_company,
@@ -104,13 +105,18 @@ INTERJECTIONS = word_set(
 )
 
 
+_NAME_CLAUSE_END = re.compile(r"[,;!—–]|(?<!Dr)(?<!Mr)(?<!Ms)(?<!Mrs)\.(?:\s|$)")
+_SELF_INTRODUCED = re.compile(r"\s+(?:here|speaking|on\s+the\s+line|на\s+связи)$", _I)
+
+
 def name_answer(text: str) -> str | None:
     """A name given alone or in a short sentence ("Sure, it's Tom", "Анна, очень приятно")."""
     if is_question(text):
         return None
     if found := find_name(text):
         return found
-    first = re.split(r"[,.;!—–]", text.strip(), maxsplit=1)[0].strip()
+    clauses = _NAME_CLAUSE_END.split(text.strip(), maxsplit=1)
+    first = _SELF_INTRODUCED.sub("", clauses[0].strip()).strip()
     words = first.split()
     if not 1 <= len(words) <= 4 or len(first) > 100:
         return None
@@ -128,10 +134,16 @@ def company_answer(text: str, said: dict[LeadField, str]) -> Checked:
         return Checked({"company": ""})
     if is_question(text):
         return Checked(problem=QUESTION)
-    bare = PHONE_PATTERN.sub(" ", EMAIL_PATTERN.sub(" ", first)).strip()
-    if company := clean_company(_COMPANY_PREFIX.sub("", bare)):
+    bare = _COMPANY_PREFIX.sub("", PHONE_PATTERN.sub(" ", EMAIL_PATTERN.sub(" ", first)).strip())
+    if (company := clean_company(bare)) and not _says_nothing(company):
         return Checked({"company": company})
     return Checked(problem="lead.bad_company")
+
+
+def _says_nothing(answer: str) -> bool:
+    """ "great", "ok thanks": words of the conversation, not a name of anything."""
+    words = re.findall(r"[^\W_]+", answer.casefold())
+    return all(word in APPROVING or word in INTERJECTIONS or word in FILLER for word in words)
 
 
 def _contacts(text: str, said: dict[LeadField, str]) -> Checked:
@@ -181,6 +193,25 @@ def only_corrects(text: str, said: dict[LeadField, str], lang: str) -> bool:
             rest = re.sub(re.escape(value), " ", rest, flags=_I)
     rest = PHONE_PATTERN.sub(" ", EMAIL_PATTERN.sub(" ", rest))
     return bool(said) and not has_content(rest)
+
+
+FIELD_WORDS: dict[str, re.Pattern[str]] = {
+    field: re.compile(rf"\b(?:{words})\b", _I)
+    for field, words in {
+        "need": r"need|request|order|запрос\w*|заказ\w*|потребност\w*",
+        "name": r"name|имя|имени|фио",
+        "company": r"company|organi[sz]ation|компани\w*|организаци\w*|фирм\w*",
+        "contact": r"e-?mail|mail|phone|number|contact|почт\w*|телефон\w*|номер\w*|контакт\w*",
+        "budget": r"budget|price|бюджет\w*|сумм\w*",
+        "timeline": r"date|deadline|timeline|when|срок\w*|дат\w*|когда",
+    }.items()
+}
+
+
+def field_to_change(text: str) -> str | None:
+    """The one field a request to change names ("the company is wrong", "исправьте имя")."""
+    named = [field for field, words in FIELD_WORDS.items() if words.search(text)]
+    return named[0] if len(named) == 1 else None
 
 
 def declines(text: str, *, strongly: bool = False) -> bool:

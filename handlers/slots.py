@@ -25,11 +25,13 @@ def word_set(words: str) -> frozenset[str]:
 
 
 _CAP = r"[A-ZА-ЯЁ][a-zа-яё]+(?:['’-][A-Za-zА-Яа-яЁё]+)*"
-_NAME = rf"{_CAP}(?:[ \t]+{_CAP}){{0,3}}"
+_TITLE = r"(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?[ \t]+)?"
+_NAME = rf"{_TITLE}{_CAP}(?:[ \t]+{_CAP}){{0,3}}"
 # Phrases that introduce the writer's name; "I'm with …" and "I'm from …" introduce a company.
 NAME_PHRASE = (
-    r"(?:my\s+name\s+is|my\s+name's|name\s+is|name's|i\s+am|i'm|this\s+is|it's|it\s+is|"
-    r"call\s+me|меня\s+зовут|зовут\s+меня|зовут|моё\s+имя|мое\s+имя|я\s*[—–-]|это)"
+    r"(?:my\s+name\s+is|my\s+name's|name\s+is|name's|name\s*:|i\s+am|i'm|this\s+is|it's|"
+    r"it\s+is|call\s+me|меня\s+зовут|зовут\s+меня|зовут|моё\s+имя|мое\s+имя|имя\s*:|"
+    r"я\s*[—–-]|это)"
 )
 _NAME_IN_TEXT = re.compile(
     rf"(?<![\w'’])(?i:{NAME_PHRASE})(?:\s+(?i:actually|на\s+самом\s+деле))?[\s,:]+(?P<name>{_NAME})"

@@ -177,3 +177,14 @@ async def test_a_mail_that_declines_saves_nothing(bot: BotHarness) -> None:
     )
     assert reply.startswith("Cancelled, nothing was saved.")
     assert await bot.leads() == []
+
+
+async def test_a_thank_you_in_the_thread_changes_nothing(bot: BotHarness) -> None:
+    mona = bot.customer("mona@kraft.example", channel="email")
+    first = "Hello,\n\nwe need a quote for 25 lockers.\n\nKind regards,\nMona Kraft\n"
+    await mail(mona, first, 1, subject="Lockers")
+    await mail(
+        mona, "Thank you!\n\nBest,\nMona", 2, subject="Re: Lockers", in_reply_to=our_last_mail(bot)
+    )
+    [lead] = await bot.leads()
+    assert lead.need == "we need a quote for 25 lockers."

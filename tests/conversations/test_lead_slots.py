@@ -106,11 +106,13 @@ async def test_a_question_at_the_name_prompt_is_noted_and_the_name_asked_again(
     await tim.say("Ward Events")
     [summary] = await tim.press("lead:skip")
     assert "Name: Tim Ward\n" in summary
-    assert "Your questions: Hang on — is assembly included in the price?" in summary
+    assert "Your questions and notes: Hang on — is assembly included in the price?" in summary
     await tim.press("lead:confirm")
     [lead] = await bot.leads()
     assert lead.name == "Tim Ward"
-    assert lead.need.endswith("Your questions: Hang on — is assembly included in the price?")
+    assert lead.need.endswith(
+        "Your questions and notes: Hang on — is assembly included in the price?"
+    )
 
 
 async def test_a_question_at_the_company_prompt_in_russian(bot: BotHarness) -> None:
@@ -236,3 +238,24 @@ async def _to_the_summary(customer: Customer) -> None:
     await customer.say("Alex Kim, alex@kim.example")
     await customer.press("lead:skip")
     await customer.press("lead:skip")
+
+
+async def test_naming_the_field_to_change_at_the_summary_asks_it_again(bot: BotHarness) -> None:
+    ugo = bot.customer("ugo")
+    await _to_the_summary(ugo)
+    assert await ugo.say("please fix the name") == ["What is your name?"]
+    [summary] = await ugo.say("Ugo Conti")
+    assert "Name: Ugo Conti\n" in summary
+
+
+async def test_a_title_and_a_word_such_as_here_are_not_taken_for_the_name(bot: BotHarness) -> None:
+    bob = bot.customer("bob")
+    await bob.say("I want to buy 3 forklifts")
+    assert await bob.say("Dr. Bob Lane here, bob@lane.example") == [COMPANY_EN]
+    assert await bob.say("great, thanks") == [
+        "Please write just the company's name (or Skip if you are buying as a private person).",
+        COMPANY_EN,
+    ]
+    await bob.say("Lane Lifting")
+    [summary] = await bob.press("lead:skip")
+    assert "Name: Dr. Bob Lane\nCompany: Lane Lifting\n" in summary
