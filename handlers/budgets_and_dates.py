@@ -40,7 +40,7 @@ _MONTHS = (
     r"january|february|march|april|june|july|august|september|october|november|december|"
     r"jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec|"
     r"(?:январ|феврал|апрел|июн|июл|сентябр|октябр|ноябр|декабр)(?:ь|я|е|ю|ем)|"
-    r"(?:март|август)(?:а|е|у|ом)?|ма[йяе]"
+    r"(?:март|август)(?:а|е|у|ом)?|ма[йяею]"
 )
 _ANCHOR = (
     rf"(?:(?:mid|early|late|end)-)?(?:{_MONTHS})|spring|summer|autumn|fall|winter|"
