@@ -75,28 +75,19 @@ async def answer(turn: Turn, ctx: Context) -> Result:
     data = turn.state.data.copy()
     if step == "confirm":
         return await _confirm_or_correct(turn, ctx, data)
-    if step in ("contact", "name_contact") and (shared := _shared_contact(turn, data)):
-        if shared != "ok":
-            return _reask(turn, ctx, step, data, shared)
-        return _ask_next(turn, ctx, data)
+    if step in CONTACT_STEPS and (shared := _shared_contact(turn, ctx, step, data)):
+        return shared
     text = without_controls(turn.text[:MAX_ANSWER])
     if declines(text, strongly=step in OPTIONAL_STEPS):
         return _cancelled(turn, ctx)
     said = read_slots(text, turn.lang)
     if step == "need":
         return _take_need(turn, ctx, data, text, said)
-    if (
-        said
-        and not said.keys() & STEP_SLOTS.get(step, set())
-        and only_corrects(text, said, turn.lang)
-    ):
-        return _ask_next(
-            turn, ctx, with_answers(data, said, keep=False), note=_updated(ctx, turn.lang, said)
-        )
+    if said and not said.keys() & STEP_SLOTS[step] and only_corrects(text, said, turn.lang):
+        return _corrected(turn, ctx, data, said)
     checked = check(step, text, said, turn.lang)
     if checked.values:
-        data = with_answers(data, said, keep=False)
-        data = with_answers(data, checked.values, keep=False)
+        data = with_answers(with_answers(data, said, keep=False), checked.values, keep=False)
         return _ask_next(turn, ctx, data)
     return _not_an_answer(turn, ctx, step, data, text, said, checked.problem or "")
 
@@ -179,11 +170,16 @@ def _not_an_answer(
     """A correction of another slot, a question of the customer's own, or an answer that does
     not fit: each gets its short reply, and the pending question is asked again."""
     if said and not is_question(text):
-        data = with_answers(data, said, keep=False)
-        return _ask_next(turn, ctx, data, note=_updated(ctx, turn.lang, said))
+        return _corrected(turn, ctx, data, said)
     if problem == QUESTION:
         return _ask_next(turn, ctx, _noted(data, text), prefix="lead.question_noted")
     return _reask(turn, ctx, step, data, problem)
+
+
+def _corrected(turn: Turn, ctx: Context, data: FlowData, said: dict[LeadField, str]) -> Result:
+    """Another field corrected: taken, said back, and the pending question asked again."""
+    data = with_answers(data, said, keep=False)
+    return _ask_next(turn, ctx, data, note=_updated(ctx, turn.lang, said))
 
 
 def _noted(data: FlowData, question: str) -> FlowData:
@@ -198,16 +194,15 @@ def _updated(ctx: Context, lang: str, said: dict[LeadField, str]) -> str:
     return ctx.say("lead.updated", lang, changes=changes)
 
 
-def _shared_contact(turn: Turn, data: FlowData) -> str | None:
-    """A phone shared with the channel's button ("ok"), a stranger's card (the reply key), or
-    None when the message shares nothing."""
+def _shared_contact(turn: Turn, ctx: Context, step: str, data: FlowData) -> Result | None:
+    """The customer's own phone shared with the channel's button is taken; someone else's card
+    is refused; None when the message shares no contact."""
     if turn.message.shared_phone:
         phone = find_phone(turn.message.shared_phone, turn.lang)
         if phone:
-            data["phone"] = phone
-            return "ok"
+            return _ask_next(turn, ctx, {**data, "phone": phone})
     if any(item.kind == "contact" for item in turn.message.attachments):
-        return "lead.contact_not_own"
+        return _reask(turn, ctx, step, data, "lead.contact_not_own")
     return None
 
 
