@@ -67,9 +67,9 @@ async def start(turn: Turn, ctx: Context, first_text: str) -> Result:
 
 
 async def answer(turn: Turn, ctx: Context) -> Result:
-    if declines(before_closing(turn.text)):
-        return Result(replies=(menu_reply(ctx, turn.lang, "cancelled"),), state=idle(turn))
     data = turn.state.data.copy()
+    if "lead_id" not in data and declines(before_closing(turn.text)):
+        return Result(replies=(menu_reply(ctx, turn.lang, "cancelled"),), state=idle(turn))
     asked = tuple(data.get("asked", ()))
     answers = read_answers(turn.text, turn.lang, asked, _questions(ctx, asked))
     if OWN_ADDRESS.search(turn.text) and "email" not in answers:

@@ -188,3 +188,21 @@ async def test_a_thank_you_in_the_thread_changes_nothing(bot: BotHarness) -> Non
     )
     [lead] = await bot.leads()
     assert lead.need == "we need a quote for 25 lockers."
+
+
+async def test_changing_ones_mind_after_the_lead_was_saved_is_told_to_the_rep(
+    bot: BotHarness,
+) -> None:
+    mona = bot.customer("mona@kraft.example", channel="email")
+    first = "Hello,\n\nwe need a quote for 25 lockers.\n\nKind regards,\nMona Kraft\n"
+    await mail(mona, first, 1, subject="Lockers")
+    [noted] = await mail(
+        mona,
+        "Sorry, we changed our minds: the board said no.",
+        2,
+        subject="Re: Lockers",
+        in_reply_to=our_last_mail(bot),
+    )
+    assert noted.startswith("Thank you, Mona Kraft! We have added your message")
+    [lead] = await bot.leads()
+    assert lead.need.endswith("Sorry, we changed our minds: the board said no.")
