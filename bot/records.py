@@ -84,6 +84,8 @@ class FlowData(TypedDict, total=False):
     budget: str
     timeline: str
     offered_name: str  # the channel's display name, offered as a button
+    questions: list[str]  # the customer's own questions during the flow, noted for the rep
+    lead_id: int  # mail: the lead saved in this thread, which later answers complete
     asked: list[str]  # mail: the questions of the last form
     rounds: int  # mail: how many forms were sent
     # service intake

@@ -73,8 +73,11 @@ def remove_contacts(text: str) -> str:
 
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Terminal escape sequences: CSI ("ESC [ 2 J"), OSC ("ESC ] 0 ; title BEL"), and two-byte ones.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 
 def without_controls(text: str) -> str:
-    """`text` without control characters (line breaks and tabs kept)."""
-    return _CONTROLS.sub("", text).strip()
+    """`text` without terminal escape sequences and control characters (line breaks and tabs
+    kept), so "Eve \\x1b[2JSmith" reads "Eve Smith"."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text)).strip()

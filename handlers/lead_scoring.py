@@ -2,6 +2,7 @@
 
 Points: a described need (20, +10 when detailed), a company (15), a way to reach them (15 for
 each of email and phone), a budget (15, +5 with a figure), a timeline (10, +5 when urgent).
+An answer that says there is none ("no budget yet", "no rush") earns nothing.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from handlers.budgets_and_dates import NO_BUDGET, NO_DEADLINE
 
 URGENT = re.compile(
     r"\b(asap|urgent\w*|today|tomorrow|this week|this month|immediately|right away|"
@@ -35,12 +38,12 @@ def _need_points(need: str) -> int:
 
 
 def _budget_points(budget: str) -> int:
-    if not budget.strip():
+    if not budget.strip() or NO_BUDGET.search(budget):
         return 0
     return 20 if re.search(r"\d", budget) else 15
 
 
 def _timeline_points(timeline: str) -> int:
-    if not timeline.strip():
+    if not timeline.strip() or NO_DEADLINE.search(timeline):
         return 0
     return 15 if URGENT.search(timeline) else 10

@@ -1,96 +1,108 @@
-"""Lead capture: a short qualification flow that ends with a lead in status `new`.
+"""Lead capture in chat: a short qualification flow that ends with a lead in status `new`.
 
-The answers live in the conversation's state (`data`), so a restart resumes at the same step.
-Steps already known about the contact (from an earlier lead or the contact's identities) are
-skipped; optional steps can be skipped; the summary step lets the customer correct any field.
+Every message is read for every slot it gives (`handlers/slots.py`); only what is still
+missing is asked, two slots at a time where they belong together (name and contact, budget
+and date). Each answer is checked against its question (`handlers/slot_checks.py`): a
+question of the customer's own is noted for the rep, a correction of another field is taken
+and said back, a refusal cancels; the pending question is then asked again. The answers live
+in the conversation's state (`data`), so a restart resumes at the same step; what the contact
+told us before (`handlers/lead_saving.known_facts`) is not asked; the summary takes free-text
+corrections and agreement in words or emojis.
 """
 
 from __future__ import annotations
 
-import re
-
-from bot.kinds import Actor
-from bot.kinds import TouchpointKind as Kind
 from bot.model import QuickReply
-from bot.records import LEAD_FIELDS, FlowData, lead_field
-from bot.turn import Context, Event, Reply, Result, Turn
+from bot.records import LEAD_FIELDS, FlowData, LeadField, lead_field, with_answers
+from bot.turn import Context, Reply, Result, Turn
 from handlers import handoff
-from handlers.common import button, flow_state, idle
-from handlers.contact_info import (
-    clean_name,
-    find_email,
-    find_phone,
-    remove_contacts,
-    without_controls,
+from handlers.common import button, flow_state, idle, menu_reply
+from handlers.contact_info import clean_name, find_phone, remove_contacts, without_controls
+from handlers.lead_saving import known_facts, save_lead
+from handlers.signature import before_closing
+from handlers.slot_checks import (
+    QUESTION,
+    approves,
+    check,
+    declines,
+    field_to_change,
+    only_corrects,
 )
-from handlers.lead_scoring import score_lead
-from storage.repos.leads import NewLead
+from handlers.slots import is_question, need_in, read_slots
 
-STEPS = ("need", "name", "company", "contact", "budget", "timeline")
-OPTIONAL_STEPS = frozenset({"company", "budget", "timeline"})
+STEPS = ("need", "name_contact", "company", "budget_timeline")
+OPTIONAL_STEPS = frozenset({"company", "budget_timeline", "budget", "timeline"})
 SUMMARY_FIELDS = LEAD_FIELDS
 EDITABLE = ("need", "name", "company", "contact", "budget", "timeline")
+CONTACT_STEPS = frozenset({"contact", "name_contact"})
+STEP_SLOTS: dict[str, set[LeadField]] = {  # the slots each question asks for
+    "name": {"name"},
+    "name_contact": {"name", "email", "phone"},
+    "contact": {"email", "phone"},
+    "company": {"company"},
+    "budget_timeline": {"budget", "timeline"},
+    "budget": {"budget"},
+    "timeline": {"timeline"},
+}
 MAX_ANSWER = 2000
-DESCRIPTIVE_WORDS = 6
-YES_WORDS = frozenset(
-    {
-        "yes",
-        "y",
-        "yep",
-        "yeah",
-        "ok",
-        "okay",
-        "sure",
-        "confirm",
-        "correct",
-        "send",
-        "right",
-        "да",
-        "ок",
-        "окей",
-        "верно",
-        "отправить",
-        "отправляй",
-        "подтверждаю",
-        "правильно",
-        "конечно",
-        "ага",
-    }
-)
+EARLIER_MESSAGES = 5  # the choice, the bot's greeting and menu, and the message before them
 
 
 async def start(turn: Turn, ctx: Context, first_text: str = "") -> Result:
-    """Begin the flow; a descriptive first message already answers "what do you need"."""
+    """Begin the flow with what the first message already says: its need, and any name,
+    company, contact, budget or date in it; only what is still missing is asked."""
+    if declines(first_text):
+        return Result(replies=(menu_reply(ctx, turn.lang, "no_offer"),), state=idle(turn))
     data = await known_facts(turn, ctx)
-    data.update(_facts_in(first_text, turn.lang))
-    if len(first_text.split()) >= DESCRIPTIVE_WORDS:
-        data["need"] = remove_contacts(first_text)[:MAX_ANSWER]
+    text = without_controls((await opening_text(turn, ctx, first_text))[:MAX_ANSWER])
+    said = read_slots(text, turn.lang)
+    data = with_answers(data, said, keep=False)
+    if need := need_in(text, said):
+        data["need"] = need
     if source := turn.state.data.get("source"):
         data["source"] = source
-    intro = Reply(ctx.say("lead.intro", turn.lang))
     result = _ask_next(turn, ctx, data)
+    if result.state is not None and result.state.step == "confirm":
+        return result  # everything was in the first message: straight to the summary
+    intro = Reply(ctx.say("lead.intro", turn.lang))
     return Result(replies=(intro, *result.replies), events=result.events, state=result.state)
 
 
 async def answer(turn: Turn, ctx: Context) -> Result:
-    """The customer's message while the flow waits at `turn.state.step`."""
+    """The customer's message while the flow waits at `turn.state.step`: the answer is checked
+    against its slot; any other slot the message gives (a correction) is taken too."""
     step = turn.state.step or "need"
     data = turn.state.data.copy()
     if step == "confirm":
         return await _confirm_or_correct(turn, ctx, data)
-    problem = _apply_answer(step, turn, data)
-    if problem:
-        return _reask(turn, ctx, step, data, problem)
-    return _ask_next(turn, ctx, data)
+    if step in CONTACT_STEPS and (shared := _shared_contact(turn, ctx, step, data)):
+        return shared
+    text = without_controls(turn.text[:MAX_ANSWER])
+    if declines(text, strongly=step in OPTIONAL_STEPS):
+        return _cancelled(turn, ctx)
+    said = read_slots(text, turn.lang)
+    if step == "need":
+        return _take_need(turn, ctx, data, text, said)
+    if said and not said.keys() & STEP_SLOTS[step] and only_corrects(text, said, turn.lang):
+        return _corrected(turn, ctx, data, said)
+    checked = check(step, text, said, turn.lang)
+    if checked.values:
+        data = with_answers(with_answers(data, said, keep=False), checked.values, keep=False)
+        return _ask_next(turn, ctx, data)
+    return _not_an_answer(turn, ctx, step, data, text, said, checked.problem or "")
+
+
+def _cancelled(turn: Turn, ctx: Context) -> Result:
+    """The customer declined the offer mid-way: nothing is saved, as with /cancel."""
+    return Result(replies=(menu_reply(ctx, turn.lang, "cancelled"),), state=idle(turn))
 
 
 async def press(turn: Turn, ctx: Context, action: str) -> Result:
-    """A lead-flow button: skip, confirm, edit, edit:<field>, name:<offered name>."""
+    """A lead-flow button: skip, confirm, edit, edit:<field>, use_name."""
     data = turn.state.data.copy()
     step = turn.state.step or "need"
-    skipped = lead_field(step) if step in OPTIONAL_STEPS else None
-    if action == "skip" and skipped:
-        data[skipped] = ""
+    if action == "skip" and step in OPTIONAL_STEPS:
+        data = with_answers(data, dict.fromkeys(_slots_of(step), ""), keep=False)
         return _ask_next(turn, ctx, data)
     if action == "confirm" and step == "confirm":
         return await _save(turn, ctx, data)
@@ -111,63 +123,86 @@ async def resume(turn: Turn, ctx: Context) -> Result:
 # --- collecting answers --------------------------------------------------------------------
 
 
-async def known_facts(turn: Turn, ctx: Context) -> FlowData:
-    """What the contact told us before: the last lead's name and company, and the email and
-    phone that are the contact's own identities."""
-    facts = FlowData()
-    for lead in await ctx.uow.leads.search(contact_id=turn.contact_id, limit=1):
-        if lead.name:
-            facts["name"] = lead.name
-        if lead.company:
-            facts["company"] = lead.company
-    for identity in await ctx.uow.contacts.identities(turn.contact_id):
-        field = lead_field(identity.channel) if identity.reachable else None
-        if field in ("email", "phone") and field not in facts:
-            facts[field] = identity.address
-    return facts
+async def opening_text(turn: Turn, ctx: Context, text: str) -> str:
+    """The message a lead starts from: `text`, and when it names no need (the lead was started
+    from the menu: "Get an offer"), the customer's message just before it (the request the menu
+    answered) first."""
+    if _names_a_need(text, turn.lang) or turn.text.startswith("/"):
+        return text  # a command (/lead) starts afresh
+    recent = await ctx.uow.messages.recent(turn.conversation.id, EARLIER_MESSAGES)
+    inbound = [said for direction, said in recent if direction == "in"][:-1]
+    earlier = inbound[-1] if inbound and not inbound[-1].startswith("/") else ""
+    return f"{earlier}\n\n{text}".strip() if _names_a_need(earlier, turn.lang) else text
 
 
-def _facts_in(text: str, lang: str) -> FlowData:
-    facts = FlowData()
-    if email := find_email(text):
-        facts["email"] = email
-    if phone := find_phone(text, lang):
-        facts["phone"] = phone
-    return facts
+def _names_a_need(text: str, lang: str) -> bool:
+    request = before_closing(text)
+    return bool(request) and bool(need_in(request, read_slots(request, lang)))
 
 
-def _apply_answer(step: str, turn: Turn, data: FlowData) -> str | None:
-    """Store the answer to `step` in `data`; return a reply key when the answer won't do."""
-    text = turn.text[:MAX_ANSWER]
-    if step == "contact":
-        return _apply_contact(turn, data)
-    data.update(_facts_in(text, turn.lang))
-    text = remove_contacts(text) if data.get("email") or data.get("phone") else text
-    if step == "name":
-        name = clean_name(text)
-        if name is None:
-            return "lead.bad_name"
-        data["name"] = name
-        return None
-    if len(text) < 2 or not any(char.isalnum() for char in text):
-        return "lead.too_short"
-    if field := lead_field(step):
-        data[field] = text[:200] if field != "need" else text
-    return None
+def _slots_of(step: str) -> tuple[LeadField, ...]:
+    if step == "budget_timeline":
+        return ("budget", "timeline")
+    field = lead_field(step)
+    return (field,) if field else ()
 
 
-def _apply_contact(turn: Turn, data: FlowData) -> str | None:
+def _take_need(
+    turn: Turn, ctx: Context, data: FlowData, text: str, said: dict[LeadField, str]
+) -> Result:
+    need = (need_in(text, said) if said else "") or remove_contacts(text).strip()
+    if len(need) < 2 or not any(char.isalnum() for char in need):
+        return _reask(turn, ctx, "need", data, "lead.too_short")
+    data = with_answers(data, said, keep=False)
+    data["need"] = need
+    return _ask_next(turn, ctx, data)
+
+
+def _not_an_answer(
+    turn: Turn,
+    ctx: Context,
+    step: str,
+    data: FlowData,
+    text: str,
+    said: dict[LeadField, str],
+    problem: str,
+) -> Result:
+    """A correction of another slot, a question of the customer's own, or an answer that does
+    not fit: each gets its short reply, and the pending question is asked again."""
+    if said and not is_question(text):
+        return _corrected(turn, ctx, data, said)
+    if problem == QUESTION:
+        return _ask_next(turn, ctx, _noted(data, text), prefix="lead.question_noted")
+    return _reask(turn, ctx, step, data, problem)
+
+
+def _corrected(turn: Turn, ctx: Context, data: FlowData, said: dict[LeadField, str]) -> Result:
+    """Another field corrected: taken, said back, and the pending question asked again."""
+    data = with_answers(data, said, keep=False)
+    return _ask_next(turn, ctx, data, note=_updated(ctx, turn.lang, said))
+
+
+def _noted(data: FlowData, question: str) -> FlowData:
+    """`data` with the customer's question kept for the rep."""
+    return {**data, "questions": [*data.get("questions", []), question.strip()[:500]]}
+
+
+def _updated(ctx: Context, lang: str, said: dict[LeadField, str]) -> str:
+    changes = "; ".join(
+        f"{ctx.say(f'lead.field.{name}', lang)}: {value}" for name, value in said.items() if value
+    )
+    return ctx.say("lead.updated", lang, changes=changes)
+
+
+def _shared_contact(turn: Turn, ctx: Context, step: str, data: FlowData) -> Result | None:
+    """The customer's own phone shared with the channel's button is taken; someone else's card
+    is refused; None when the message shares no contact."""
     if turn.message.shared_phone:
         phone = find_phone(turn.message.shared_phone, turn.lang)
         if phone:
-            data["phone"] = phone
-            return None
+            return _ask_next(turn, ctx, {**data, "phone": phone})
     if any(item.kind == "contact" for item in turn.message.attachments):
-        return "lead.contact_not_own"
-    facts = _facts_in(turn.text[:MAX_ANSWER], turn.lang)
-    if not facts:
-        return "lead.bad_contact"
-    data.update(facts)
+        return _reask(turn, ctx, step, data, "lead.contact_not_own")
     return None
 
 
@@ -180,21 +215,32 @@ def _forget(data: FlowData, field: str) -> FlowData:
 
 
 def _next_step(data: FlowData) -> str | None:
-    for step in STEPS:
-        if step == "contact":
-            if not (data.get("email") or data.get("phone")):
-                return step
-        elif step not in data:
-            return step
-    return None
+    """The next question: the need; name and contact together (or whichever is missing); the
+    company; budget and date together (or whichever is missing); None: the summary."""
+    if "need" not in data:
+        return "need"
+    reachable = bool(data.get("email") or data.get("phone"))
+    if "name" not in data:
+        return "name" if reachable else "name_contact"
+    if not reachable:
+        return "contact"
+    if "company" not in data:
+        return "company"
+    missing = [slot for slot in ("budget", "timeline") if slot not in data]
+    if len(missing) == 2:
+        return "budget_timeline"
+    return missing[0] if missing else None
 
 
 # --- asking -------------------------------------------------------------------------------
 
 
-def _ask_next(turn: Turn, ctx: Context, data: FlowData, prefix: str = "") -> Result:
+def _ask_next(turn: Turn, ctx: Context, data: FlowData, prefix: str = "", note: str = "") -> Result:
     step = _next_step(data)
-    lead_in = (Reply(ctx.say(prefix, turn.lang)),) if prefix else ()
+    if step == "name_contact" and _offerable_name(turn):
+        step = "name"  # the channel's name is offered as a button: one tap, then the contact
+    said = note or (ctx.say(prefix, turn.lang) if prefix else "")
+    lead_in = (Reply(said),) if said else ()
     if step is None:
         return Result(
             replies=(*lead_in, _summary(turn, ctx, data)),
@@ -222,7 +268,7 @@ def _question(turn: Turn, ctx: Context, step: str, data: FlowData) -> tuple[Repl
     reply = Reply(
         ctx.say(f"lead.ask_{step}", lang),
         options=options,
-        contact_button=ctx.say("button.share_phone", lang) if step == "contact" else "",
+        contact_button=ctx.say("button.share_phone", lang) if step in CONTACT_STEPS else "",
     )
     return reply, data
 
@@ -233,11 +279,14 @@ def _offerable_name(turn: Turn) -> str | None:
 
 
 def summary_lines(ctx: Context, lang: str, data: FlowData) -> list[str]:
-    return [
+    lines = [
         f"{ctx.say(f'lead.field.{name}', lang)}: {_shorten(str(data[name]))}"
         for name in SUMMARY_FIELDS
         if data.get(name)
     ]
+    if questions := data.get("questions"):
+        lines.append(f"{ctx.say('lead.field.questions', lang)}: {_shorten(' '.join(questions))}")
+    return lines
 
 
 def _summary(turn: Turn, ctx: Context, data: FlowData) -> Reply:
@@ -266,12 +315,22 @@ def _shorten(text: str, limit: int = 300) -> str:
 
 
 async def _confirm_or_correct(turn: Turn, ctx: Context, data: FlowData) -> Result:
-    words = re.sub(r"[^\w\s]", " ", turn.text.casefold()).split()
-    if words and len(words) <= 3 and words[0] in YES_WORDS:
+    """At the summary: a correction is taken and the summary shown again; an agreement ("yes",
+    "looks good", "👍") saves; a question is noted; anything else asks what to change."""
+    text = without_controls(turn.text[:MAX_ANSWER])
+    if declines(text):
+        return _cancelled(turn, ctx)
+    said = read_slots(text, turn.lang)
+    if said and not is_question(text):
+        data = with_answers(data, said, keep=False)
+        return _ask_next(turn, ctx, data)
+    if approves(text):
         return await _save(turn, ctx, data)
-    facts = _facts_in(turn.text, turn.lang)
-    data.update(facts)
-    return _ask_next(turn, ctx, data, prefix="" if facts else "lead.which_field")
+    if is_question(text):
+        return _ask_next(turn, ctx, _noted(data, text), prefix="lead.question_noted")
+    if field := field_to_change(text):
+        return _ask_next(turn, ctx, _forget(data, field))  # "the name is wrong": ask it again
+    return _which_field(turn, ctx, data)
 
 
 async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
@@ -279,58 +338,3 @@ async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     reply = Reply(ctx.say("lead.saved", turn.lang, name=lead.name or ""))
     saved = Result(replies=(reply,), events=events, state=idle(turn))
     return await handoff.after_lead(turn, ctx, lead.score, saved)
-
-
-async def save_lead(turn: Turn, ctx: Context, data: FlowData) -> tuple[NewLead, tuple[Event, ...]]:
-    """Store the lead, update the contact, link the addresses given; the events to record."""
-    lead = _new_lead(turn, data)
-    lead_id = await ctx.uow.leads.create(lead, turn.now)
-    await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
-    captured = Event(
-        Kind.LEAD_CAPTURED, {"lead_id": lead_id, "score": lead.score, "source": lead.source}
-    )
-    return lead, (captured, *await _link_identities(turn, ctx, lead))
-
-
-def _new_lead(turn: Turn, data: FlowData) -> NewLead:
-    return NewLead(
-        contact_id=turn.contact_id,
-        conversation_id=turn.conversation.id,
-        need=without_controls(data.get("need", "")),
-        name=_field(data.get("name")),
-        company=_field(data.get("company")),
-        email=_field(data.get("email")),
-        phone=_field(data.get("phone")),
-        budget=_field(data.get("budget")),
-        timeline=_field(data.get("timeline")),
-        source=_field(data.get("source")),
-        score=score_lead(data),
-    )
-
-
-def _field(value: str | None) -> str | None:
-    """A lead field as a rep reads it: control characters (ESC sequences, BEL) left out."""
-    return without_controls(value) or None if value else None
-
-
-async def _link_identities(turn: Turn, ctx: Context, lead: NewLead) -> list[Event]:
-    """The email/phone typed become the contact's claims: kept with the contact (offered in the
-    next lead), but never proof of who writes from them, nor taken from anyone else."""
-    events: list[Event] = []
-    for channel, address in (("email", lead.email), ("phone", lead.phone)):
-        if not address:
-            continue
-        link = await ctx.uow.contacts.link(
-            turn.contact_id, channel, address, turn.now, verified=False
-        )
-        if link.outcome == "conflict":
-            await ctx.uow.contacts.record_conflict(
-                turn.contact_id, link.owner_contact_id, channel, address, turn.now
-            )
-            details = {
-                "channel": channel,
-                "address": address,
-                "owner_contact_id": link.owner_contact_id,
-            }
-            events.append(Event(Kind.IDENTITY_CONFLICT, details, Actor.SYSTEM))
-    return events

@@ -54,6 +54,16 @@ def read_signature(text: str, lang: str) -> Signed:
     )
 
 
+def before_closing(text: str, *, whole_if_empty: bool = True) -> str:
+    """The text above the sign-off ("Best regards," and what follows): the message itself;
+    a mail that is all sign-off ("Thank you!\nAnna") is itself, unless `whole_if_empty` is
+    False."""
+    lines = text.strip().splitlines()
+    end = next((i for i, line in enumerate(lines) if CLOSINGS.match(line)), len(lines))
+    above = "\n".join(lines[:end]).strip()
+    return above or text.strip() if whole_if_empty else above
+
+
 def _block_after_closing(text: str) -> list[str]:
     lines = [line.strip() for line in text.strip().splitlines()]
     closing = max((i for i, line in enumerate(lines) if CLOSINGS.match(line)), default=None)

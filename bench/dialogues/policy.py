@@ -109,7 +109,7 @@ class Prospect:
         if last.said is Said.FORM:
             return _before(move, self._form(last.asks, labelled=again), self._render)
         if last.said is Said.ASK:
-            return self._field(last.asks[0], options, terse=again)
+            return self._fields(last.asks, options, terse=again)
         if last.said is Said.CONFIRM:
             return self._confirm(options, terse=again)
         if last.said is Said.SERVICE:
@@ -129,6 +129,16 @@ class Prospect:
         if due:
             self._moves.remove(due)
         return due
+
+    def _fields(self, names: Sequence[str], options: Sequence[str], *, terse: bool) -> Utterance:
+        """The answer to a question for one field, or for several (budget and date) at once:
+        each field's answer in turn, one "Skip" when the prospect would skip them all."""
+        answers = [self._field(name, options, terse=terse) for name in names]
+        skip = self.recogniser.label_of(options, "button.skip")
+        if len(answers) > 1 and skip and all(a.text == skip[1] for a in answers):
+            return Utterance(skip[1], frozenset(names))
+        text = " ".join(answer.text for answer in answers)
+        return Utterance(text, frozenset().union(*(answer.states for answer in answers)))
 
     def _field(self, name: str, options: Sequence[str], *, terse: bool) -> Utterance:
         style = "terse" if terse else self.profile.style

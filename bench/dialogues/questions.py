@@ -17,7 +17,7 @@ from bot.texts import LANGUAGES, Texts
 
 
 class Said(StrEnum):
-    ASK = "ask"  # one lead field asked
+    ASK = "ask"  # one lead question asked (it may ask for two fields: budget and date)
     FORM = "form"  # the mail form: several fields asked at once
     CONFIRM = "confirm"  # the summary, or "what would you like to change?"
     SAVED = "saved"
@@ -32,9 +32,11 @@ class Said(StrEnum):
 FIELDS = ("need", "name", "company", "contact", "budget", "timeline")
 # A question for the email or the phone alone asks for the contact; the catalog may have them
 # one day, as it may drop a text: only the texts the catalog has are looked for.
-ASK_KEYS = {f"lead.ask_{name}": name for name in FIELDS} | {
-    "lead.ask_email": "contact",
-    "lead.ask_phone": "contact",
+ASK_KEYS: dict[str, tuple[str, ...]] = {f"lead.ask_{name}": (name,) for name in FIELDS} | {
+    "lead.ask_email": ("contact",),
+    "lead.ask_phone": ("contact",),
+    "lead.ask_budget_timeline": ("budget", "timeline"),  # one question for both
+    "lead.ask_name_contact": ("name", "contact"),
 }
 MAIL_QUESTIONS = {f"lead.email_question.{name}": name for name in FIELDS} | {
     "lead.email_question.email": "contact",
@@ -182,7 +184,7 @@ class Recogniser:
 
     def _asks(self, key: str, match: re.Match[str]) -> tuple[str, ...]:
         if key in ASK_KEYS:
-            return (ASK_KEYS[key],)
+            return ASK_KEYS[key]
         if key == "lead.email_form":
             questions = NUMBERED.findall(match.group("questions"))
             return tuple(self._questions.get(_squeeze(q), "?") for q in questions)

@@ -56,6 +56,13 @@ class LeadRepository:
         statement = leads.insert().values(status="new", created_at=now, **values)
         return int((await self._db.execute(statement.returning(leads.c.id))).scalar_one())
 
+    async def amend(self, lead_id: int, lead: NewLead) -> None:
+        """The lead's answers and score become `lead`'s (its contact, conversation, source,
+        status and creation time stay): a customer completed or corrected it later."""
+        answers = ("need", "name", "company", "email", "phone", "budget", "timeline", "score")
+        values = {name: getattr(lead, name) for name in answers}
+        await self._db.execute(leads.update().where(leads.c.id == lead_id).values(**values))
+
     async def get(self, lead_id: int) -> Lead | None:
         row = (await self._db.execute(leads.select().where(leads.c.id == lead_id))).first()
         return lead_from_row(row) if row else None

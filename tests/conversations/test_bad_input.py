@@ -130,21 +130,22 @@ async def test_100_kb_of_free_text_gets_a_reply(bot: BotHarness) -> None:
     assert all(len(reply) < 1000 for reply in replies)
 
 
+NAME_AND_CONTACT = "Who should our sales rep contact? Please write your name and an email address or a phone number."
+
+
 async def test_100_kb_as_a_lead_answer_is_kept_and_the_flow_goes_on(bot: BotHarness) -> None:
     alice = bot.customer("alice")
     await alice.say("/lead")
 
-    assert await send_and_check_kept(bot, alice, HUNDRED_KB) == ["What is your name?"]
+    assert await send_and_check_kept(bot, alice, HUNDRED_KB) == [NAME_AND_CONTACT]
     # A name of 100 KB is not a name: asked again, and the flow stays at the step.
     assert await send_and_check_kept(bot, alice, HUNDRED_KB) == [
-        "Please write your name in letters (up to 100 characters).",
-        "What is your name?",
+        'Please write your name and an email address or a phone number, for example "Anna Petrova, anna@example.com".',
+        NAME_AND_CONTACT,
     ]
-    assert await bot.state_of(alice) == ("lead", "name")
+    assert await bot.state_of(alice) == ("lead", "name_contact")
 
-    await alice.say("Alice Green")
-    await alice.press("lead:skip")
-    await alice.say("alice@green.example")
+    await alice.say("Alice Green, alice@green.example")
     await alice.press("lead:skip")
     await alice.press("lead:skip")
     assert await alice.say("yes") == [

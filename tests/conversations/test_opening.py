@@ -8,7 +8,7 @@ from tests.harness import BotHarness, Customer
 GREETING = "Hello! I'm the Touchpoint assistant. I can prepare an offer for you, help with an existing order or request, or put you in touch with a person from our team."
 GREETING_AGAIN = "Hello again! How can I help? (/help shows what I can do.)"
 RESUME = "Let's continue where we stopped."
-ASK_NAME = "What is your name?"
+ASK_NAME = "Who should our sales rep contact? Please write your name and an email address or a phone number."
 ASK_DETAILS = "I'll open a service request. Please describe the issue in a message: what happened, and an order or invoice number if you have one."
 
 
@@ -55,7 +55,7 @@ async def test_a_lead_left_unfinished_asks_its_pending_question_on_opening(
     bot.restart()
     assert await anna.open() == [RESUME, ASK_NAME]
     assert await anna.say("Anna Petrova") == [
-        "Which company are you with? (Skip if you are buying as a private person.)"
+        "How can our sales rep reach you? Please send an email address or a phone number."
     ]
 
 
@@ -82,4 +82,7 @@ async def test_a_russian_conversation_resumes_in_russian(bot: BotHarness) -> Non
     ivan = bot.customer("ivan")
     await ivan.say("Хочу купить 3 ноутбука для офиса")
 
-    assert await ivan.open() == ["Продолжим с того места, где остановились.", "Как вас зовут?"]
+    assert await ivan.open() == [
+        "Продолжим с того места, где остановились.",
+        "Как вас зовут и как с вами связаться? Напишите имя и email или номер телефона.",
+    ]

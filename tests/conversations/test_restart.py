@@ -26,12 +26,11 @@ async def test_a_lead_flow_continues_at_the_same_step_after_a_restart(bot: BotHa
 
     bot.restart()
 
-    assert await bot.state_of(alice) == ("lead", "company")
-    assert await alice.say("Northwind Ltd") == [
-        "How can our sales rep reach you? Please send an email address or a phone number."
+    assert await bot.state_of(alice) == ("lead", "contact")
+    assert await alice.say("alice@northwind.example") == [
+        "Which company are you with? (Skip if you are buying as a private person.)"
     ]
-    await alice.say("alice@northwind.example")
-    await alice.press("lead:skip")
+    await alice.say("Northwind Ltd")
     await alice.press("lead:skip")
     await alice.press("lead:confirm")
     [lead] = await bot.leads()
@@ -48,14 +47,16 @@ async def test_a_russian_lead_flow_continues_in_russian_after_a_restart(bot: Bot
     await ivan.press("menu:lead")
     await ivan.say("Нужны 5 кофемашин для офиса")
     await ivan.say("Иван Смирнов")
+    await ivan.say("ivan@acme.example")
 
     bot.restart()
 
     # A company name in Latin letters is an answer, not a switch to English.
     assert await ivan.say("Acme Ltd") == [
-        "Как с вами связаться нашему менеджеру? Напишите email или номер телефона."
+        "Есть ли ориентир по бюджету и срокам? Например, «около 300 тысяч рублей, к маю». "
+        "(Необязательно.)"
     ]
-    assert await bot.state_of(ivan) == ("lead", "contact")
+    assert await bot.state_of(ivan) == ("lead", "budget_timeline")
 
 
 async def test_start_after_a_restart_resumes_the_lead_where_it_stopped(bot: BotHarness) -> None:
@@ -63,6 +64,7 @@ async def test_start_after_a_restart_resumes_the_lead_where_it_stopped(bot: BotH
     await alice.say("/lead")
     await alice.say("Forty standing desks for our new office in Leeds")
     await alice.say("Alice Green")
+    await alice.say("alice@northwind.example")
 
     bot.restart()
 
@@ -133,12 +135,15 @@ async def test_a_message_redelivered_after_a_restart_is_answered_once(bot: BotHa
     alice = bot.customer("alice")
     await alice.say("/lead")
     need = alice.message("Forty standing desks for our new office in Leeds")
-    assert await alice.send(need) == ["What is your name?"]
+    assert await alice.send(need) == [
+        "Who should our sales rep contact? Please write your name and an email address or a "
+        "phone number."
+    ]
 
     bot.restart()
 
     assert await alice.send(need) == []
-    assert await bot.state_of(alice) == ("lead", "name")
+    assert await bot.state_of(alice) == ("lead", "name_contact")
     assert (await kinds_of(bot, alice)).count("message_in") == 2
 
 
@@ -148,10 +153,12 @@ async def test_a_button_press_delivered_twice_counts_once(bot: BotHarness) -> No
     for answer in ("Forty standing desks for our new office", "Alice Green", "Northwind"):
         await alice.say(answer)
     await alice.say("alice@northwind.example")
-    skip_budget = alice.message(button="lead:skip")
+    await alice.say("Northwind")
+    skip_budget_and_date = alice.message(button="lead:skip")
 
-    assert await alice.send(skip_budget) == ["When do you need it? (Optional.)"]
-    assert await alice.send(skip_budget) == []
+    [summary] = await alice.send(skip_budget_and_date)
+    assert summary.startswith("Please check:")
+    assert await alice.send(skip_budget_and_date) == []
 
-    # The second copy did not skip the timeline question as well.
-    assert await bot.state_of(alice) == ("lead", "timeline")
+    # The second copy did not act again (a stale button at the summary would answer).
+    assert await bot.state_of(alice) == ("lead", "confirm")

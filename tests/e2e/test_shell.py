@@ -122,7 +122,7 @@ def test_a_second_session_as_the_same_person_continues_the_same_contact(
     assert "Как вас зовут?" in first.stdout
     second = touchpoint(env, "shell", "--as", "Ivan", stdin="Иван\n")
     # The new process continues the lead flow at the step where the first one stopped.
-    assert "Какую компанию вы представляете?" in second.stdout
+    assert "Как с вами связаться нашему менеджеру?" in second.stdout
     assert len(json_of(env, "contacts", "list")) == 1
 
 
@@ -139,17 +139,17 @@ def test_a_bad_setting_is_one_clear_line(env: dict[str, str]) -> None:
 def test_run_continues_the_conversation_where_the_last_run_stopped(env: dict[str, str]) -> None:
     first = touchpoint(env, "run", stdin="I need a quote for 25 office chairs\n")
     assert first.returncode == 0, first.stderr
-    assert "bot> What is your name?" in first.stdout
+    assert "bot> Who should our sales rep contact?" in first.stdout
 
     # Started again with nothing typed: the same customer, asked the pending question again.
     second = touchpoint(env, "run", stdin="")
     assert second.returncode == 0, second.stderr
     assert "bot> Hello!" not in second.stdout
     resumed = second.stdout.index("bot> Let's continue where we stopped.")
-    assert second.stdout.index("bot> What is your name?") > resumed
+    assert second.stdout.index("bot> Who should our sales rep contact?") > resumed
 
     # `shell` without --as is that same customer too.
-    third = touchpoint(env, "shell", stdin="Anna Petrova\n")
+    third = touchpoint(env, "shell", stdin="Anna Petrova, anna@northwind.example\n")
     assert "bot> Which company are you with?" in third.stdout
     [contact] = json_of(env, "contacts", "list")
     assert contact["id"] == 1

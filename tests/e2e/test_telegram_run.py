@@ -48,8 +48,9 @@ ASK_NEED_EN = (
 ASK_NAME_EN = "What is your name?"
 ASK_COMPANY_EN = "Which company are you with? (Skip if you are buying as a private person.)"
 ASK_CONTACT_EN = "How can our sales rep reach you? Please send an email address or a phone number."
-ASK_BUDGET_EN = "Do you have a budget in mind? (Optional.)"
-ASK_TIMELINE_EN = "When do you need it? (Optional.)"
+ASK_BUDGET_AND_DATE_EN = (
+    'Do you have a budget and a date in mind? For example "about 5,000 euros, by May". (Optional.)'
+)
 CONTACT_NOT_OWN_EN = "Please share your own contact, or type your email address or phone number."
 STALE_BUTTON_EN = "That button is no longer active."
 HANDOFF_EN = (
@@ -210,15 +211,13 @@ async def test_a_lead_captured_in_english_through_buttons_and_text(
             "inline_keyboard": [[{"text": "I'm Ann", "callback_data": "lead:use_name"}]]
         }
         ann.presses("lead:use_name")
-        assert await ann.hears(1) == [ASK_COMPANY_EN]
-        ann.presses("lead:skip")
         assert await ann.hears(1) == [ASK_CONTACT_EN]
         assert ann.last.reply_markup == CONTACT_KEYBOARD
 
         ann.shares_contact("+44 7911 123456", owner=ann.chat_id)
-        assert await ann.hears(1) == [ASK_BUDGET_EN]
+        assert await ann.hears(1) == [ASK_COMPANY_EN]
         ann.presses("lead:skip")
-        assert await ann.hears(1) == [ASK_TIMELINE_EN]
+        assert await ann.hears(1) == [ASK_BUDGET_AND_DATE_EN]
         ann.presses("lead:skip")
         assert await ann.hears(1) == [
             "Please check:\n"
@@ -270,17 +269,18 @@ async def test_a_lead_typed_in_russian_after_a_deep_link_keeps_its_campaign(
         }
         ivan.says("Иван Петров")
         assert await ivan.hears(1) == [
+            "Как с вами связаться нашему менеджеру? Напишите email или номер телефона."
+        ]
+        ivan.says("мой телефон 8 912 345-67-89")
+        assert await ivan.hears(1) == [
             "Какую компанию вы представляете? (Пропустите, если вы частное лицо.)"
         ]
         ivan.says("ООО Ромашка")
         assert await ivan.hears(1) == [
-            "Как с вами связаться нашему менеджеру? Напишите email или номер телефона."
+            "Есть ли ориентир по бюджету и срокам? Например, «около 300 тысяч рублей, к маю». "
+            "(Необязательно.)"
         ]
-        ivan.says("мой телефон 8 912 345-67-89")
-        assert await ivan.hears(1) == ["Есть ли у вас ориентир по бюджету? (Необязательно.)"]
-        ivan.says("около 300 тысяч рублей")
-        assert await ivan.hears(1) == ["Когда это нужно? (Необязательно.)"]
-        ivan.says("в следующем месяце")
+        ivan.says("около 300 тысяч рублей, в следующем месяце")
         assert await ivan.hears(1) == [
             "Проверьте, пожалуйста:\n"
             "Запрос: Хочу купить 3 ноутбука для офиса\n"
@@ -372,8 +372,6 @@ async def test_forged_buttons_and_someone_elses_contact_are_not_taken(
         kate.says("I need a quote for 40 standing desks for our new office")
         assert await kate.hears(2) == [LEAD_INTRO_EN, ASK_NAME_EN]
         kate.says("Kate Miller")
-        assert await kate.hears(1) == [ASK_COMPANY_EN]
-        kate.says("Contoso")
         assert await kate.hears(1) == [ASK_CONTACT_EN]
         # A colleague's card, then a card without a user id: neither is Kate's own number.
         kate.shares_contact("+447911000111", owner=6006)
@@ -381,9 +379,9 @@ async def test_forged_buttons_and_someone_elses_contact_are_not_taken(
         kate.shares_contact("+447911000222", owner=None)
         assert await kate.hears(2) == [CONTACT_NOT_OWN_EN, ASK_CONTACT_EN]
         kate.says("kate@contoso.example")
-        assert await kate.hears(1) == [ASK_BUDGET_EN]
-        kate.presses("lead:skip")
-        assert await kate.hears(1) == [ASK_TIMELINE_EN]
+        assert await kate.hears(1) == [ASK_COMPANY_EN]
+        kate.says("Contoso")
+        assert await kate.hears(1) == [ASK_BUDGET_AND_DATE_EN]
         kate.presses("lead:skip")
         [summary] = await kate.hears(1)
         assert "Phone" not in summary
@@ -482,11 +480,9 @@ async def test_an_own_phone_shared_without_a_plus_is_taken(
         ann.says("I need a quote for 25 ergonomic office chairs")
         assert await ann.hears(2) == [LEAD_INTRO_EN, ASK_NAME_EN]
         ann.presses("lead:use_name")
-        assert await ann.hears(1) == [ASK_COMPANY_EN]
-        ann.presses("lead:skip")
         assert await ann.hears(1) == [ASK_CONTACT_EN]
         ann.shares_contact("447911123456", owner=ann.chat_id)  # as Telegram sends it
-        assert await ann.hears(1) == [ASK_BUDGET_EN]
+        assert await ann.hears(1) == [ASK_COMPANY_EN]
 
 
 async def test_a_rejected_token_is_reported_without_printing_or_storing_it(

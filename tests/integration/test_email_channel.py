@@ -449,7 +449,7 @@ async def test_a_lead_in_one_mail_when_the_signature_says_who_writes(
     assert plain_text(saved) == (
         "Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will "
         "contact you shortly. Here is what we noted:\n"
-        "Need: Hello,\n\nwe would like a quote for 40 standing desks for our new office in "
+        "Need: we would like a quote for 40 standing desks for our new office in "
         "Berlin.\nName: Anna Petrova\nCompany: Northwind GmbH\nEmail: anna@northwind.example\n"
         "Phone: +4930901820\nIf anything is wrong, just reply to this email."
     )

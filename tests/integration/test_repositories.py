@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from bot.model import Address
 from bot.records import Conversation, ConversationState, OutboxRow, Ticket
 from storage.repos.conversations import StaleConversation
+from storage.repos.leads import NewLead
 from storage.repos.outbox import NewOutbound
 from storage.repos.reps import AddressTaken
 from storage.repos.touchpoints import NewTouchpoint
@@ -253,6 +255,39 @@ async def test_ticket_number_notes_status_and_search(database: Database, clock: 
     assert updated is not None and updated.updated_at == clock()
     assert [(t.id, t.status) for t in of_anna] == [(second.id, "resolved"), (first.id, "open")]
     assert [t.id for t in resolved] == [second.id]
+
+
+# --- leads -----------------------------------------------------------------------------------
+
+
+async def test_a_lead_amended_keeps_its_contact_source_status_and_time(
+    database: Database, clock: FakeClock
+) -> None:
+    async with database.transaction() as uow:
+        conversation = await new_conversation(uow, clock())
+        first = NewLead(
+            contact_id=conversation.contact_id, conversation_id=conversation.id, need="desks",
+            name="Ann", company=None, email="ann@example.org", phone=None, budget=None,
+            timeline=None, source="spring", score=50,
+        )  # fmt: skip
+        lead_id = await uow.leads.create(first, clock())
+        await uow.commit()
+    clock.advance(hours=1)
+
+    async with database.transaction() as uow:
+        later = replace(first, budget="about 5k", timeline="by May", source=None, score=75)
+        await uow.leads.amend(lead_id, later)
+        await uow.commit()
+
+    async with database.transaction() as uow:
+        lead = await uow.leads.get(lead_id)
+    assert lead is not None
+    assert (lead.budget, lead.timeline, lead.score) == ("about 5k", "by May", 75)
+    assert (lead.source, lead.status, lead.created_at) == (
+        "spring",
+        "new",
+        clock() - timedelta(hours=1),
+    )
 
 
 # --- follow-ups (durable timers) -------------------------------------------------------------

@@ -76,25 +76,23 @@ async def test_a_lead_through_buttons_and_a_shared_contact(
 
         fake.user_callback(ANN, "lead:use_name", message_id=last_to(fake, ANN).message_id)
         await fake.wait_sent(6)
-        fake.user_callback(ANN, "lead:skip", message_id=last_to(fake, ANN).message_id)
-        await fake.wait_sent(7)
         contact_step = last_to(fake, ANN)
         assert contact_step.text.startswith("How can our sales rep reach you?")
         keyboard = (contact_step.reply_markup or {})["keyboard"]
         assert keyboard == [[{"text": "Share my phone number", "request_contact": True}]]
 
         fake.user_contact(ANN, "+49 30 901820", contact_user_id=ANN)
-        await fake.wait_sent(8)
-        for step in (9, 10):
+        await fake.wait_sent(7)
+        for step in (8, 9):  # no company; no budget and date
             fake.user_callback(ANN, "lead:skip", message_id=last_to(fake, ANN).message_id)
             await fake.wait_sent(step)
         assert "Phone: +4930901820" in fake.texts_to(ANN)[-1]
         fake.user_callback(ANN, "lead:confirm", message_id=last_to(fake, ANN).message_id)
-        await fake.wait_sent(11)
+        await fake.wait_sent(10)
         assert bot.crashed() is None
 
     assert fake.texts_to(ANN)[-1].startswith("Thank you, Ann!")  # the name the button offered
-    assert len(fake.answered_callbacks) == 6  # every button press answered
+    assert len(fake.answered_callbacks) == 5  # every button press answered
     async with database.transaction() as uow:
         [lead] = await uow.leads.search()
         assert (lead.name, lead.company, lead.phone) == ("Ann", None, "+4930901820")
@@ -128,10 +126,9 @@ async def test_someone_elses_contact_is_not_taken_as_the_leads_phone(
     async with TelegramBot(database, fake):
         fake.user_message(ANN, "I want to buy 5 coffee machines for the office")
         fake.user_message(ANN, "Ann")
-        fake.user_message(ANN, "Bean Co")
-        await fake.wait_sent(4)
+        await fake.wait_sent(3)
         fake.user_contact(ANN, "+44 20 7946 0958", contact_user_id=999)
-        await fake.wait_sent(6)
+        await fake.wait_sent(5)
     assert fake.texts_to(ANN)[-2:] == [
         "Please share your own contact, or type your email address or phone number.",
         "How can our sales rep reach you? Please send an email address or a phone number.",

@@ -56,6 +56,22 @@ def test_each_lead_question_is_recognised_in_both_languages(lang: str, field: st
     assert (reply.said, reply.asks, reply.lang) == (Said.ASK, (field,), lang)
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize(
+    ("key", "fields"),
+    [
+        ("lead.ask_budget_timeline", ("budget", "timeline")),
+        ("lead.ask_name_contact", ("name", "contact")),
+    ],
+)
+def test_a_question_for_two_fields_is_recognised_as_asking_both(
+    lang: str, key: str, fields: tuple[str, ...]
+) -> None:
+    [reply] = RECOGNISER.recognise(TEXTS.get(key, lang), prefer="en")
+
+    assert (reply.said, reply.asks) == (Said.ASK, fields)
+
+
 def test_a_filled_in_template_is_recognised_by_its_fixed_words() -> None:
     saved = TEXTS.get("lead.saved", "ru", name="Ольга")
 
@@ -190,6 +206,24 @@ def test_a_terse_prospect_without_a_budget_presses_skip() -> None:
     said = terse.reply_to(bot_says("lead.ask_budget", options=(button("skip"),)))
 
     assert said == Utterance(button("skip"), frozenset({"budget"}))
+
+
+def test_a_question_for_two_fields_is_answered_with_both_in_one_message() -> None:
+    martin = Prospect(replace(MARTIN, budget="6,000 euros", timeline="in May"), PHRASES, RECOGNISER)
+    martin.opener()
+
+    said = martin.reply_to(bot_says("lead.ask_budget_timeline", options=(button("skip"),)))
+
+    assert said == Utterance("Around 6,000 euros. in May", frozenset({"budget", "timeline"}))
+
+
+def test_a_terse_prospect_with_neither_field_presses_skip_once() -> None:
+    terse = Prospect(replace(MARTIN, style="terse"), PHRASES, RECOGNISER)
+    terse.opener()
+
+    said = terse.reply_to(bot_says("lead.ask_budget_timeline", options=(button("skip"),)))
+
+    assert said == Utterance(button("skip"), frozenset({"budget", "timeline"}))
 
 
 def test_a_prospect_picks_the_offer_from_a_menu_then_restates_its_need() -> None:
