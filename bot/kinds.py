@@ -56,6 +56,7 @@ class TouchpointKind(StrEnum):
     CAMPAIGN_SOURCE = "campaign_source"
     LEAD_CAPTURED = "lead_captured"
     LEAD_INCOMPLETE = "lead_incomplete"
+    LEAD_WAITING = "lead_waiting"
     # service
     TICKET_OPENED = "ticket_opened"
     TICKET_UPDATED = "ticket_updated"

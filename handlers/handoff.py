@@ -15,7 +15,7 @@ from bot.kinds import TouchpointKind as Kind
 from bot.model import LONG_TEXT
 from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
 from bot.turn import Context, Event, Reply, Result, Turn
-from handlers.assignment import offer_next
+from handlers.assignment import offer_next, someone_reachable
 from handlers.cards import relayed
 from handlers.common import idle, shown_time
 from handlers.reps import rep_language
@@ -58,8 +58,8 @@ async def request(
 
 async def after_lead(turn: Turn, ctx: Context, score: int, saved: Result) -> Result:
     """A hot lead (score at least HOT_LEAD_SCORE) goes on to a sales rep, when the team has
-    any registered: the lead is saved first, the customer hears both."""
-    if score < ctx.config.hot_lead_score or not await ctx.uow.reps.search():
+    anyone who could take it: the lead is saved first, the customer hears both."""
+    if score < ctx.config.hot_lead_score or not await someone_reachable(ctx):
         return saved
     handed = await request(turn, ctx, reason="hot_lead", details={"score": score})
     return Result(

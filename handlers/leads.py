@@ -8,6 +8,7 @@ skipped; optional steps can be skipped; the summary step lets the customer corre
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
@@ -15,6 +16,7 @@ from bot.model import QuickReply
 from bot.records import LEAD_FIELDS, FlowData, lead_field
 from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
+from handlers.assignment import someone_reachable
 from handlers.common import button, flow_state, idle
 from handlers.contact_info import (
     clean_name,
@@ -31,6 +33,7 @@ OPTIONAL_STEPS = frozenset({"company", "budget", "timeline"})
 SUMMARY_FIELDS = LEAD_FIELDS
 EDITABLE = ("need", "name", "company", "contact", "budget", "timeline")
 MAX_ANSWER = 2000
+WAITING = "waiting"  # a lead's status when no rep could be told of it
 DESCRIPTIVE_WORDS = 6
 YES_WORDS = frozenset(
     {
@@ -276,20 +279,28 @@ async def _confirm_or_correct(turn: Turn, ctx: Context, data: FlowData) -> Resul
 
 async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     lead, events = await save_lead(turn, ctx, data)
-    reply = Reply(ctx.say("lead.saved", turn.lang, name=lead.name or ""))
+    key = "lead.saved_waiting" if lead.status == WAITING else "lead.saved"
+    reply = Reply(ctx.say(key, turn.lang, name=lead.name or ""))
     saved = Result(replies=(reply,), events=events, state=idle(turn))
     return await handoff.after_lead(turn, ctx, lead.score, saved)
 
 
 async def save_lead(turn: Turn, ctx: Context, data: FlowData) -> tuple[NewLead, tuple[Event, ...]]:
-    """Store the lead, update the contact, link the addresses given; the events to record."""
+    """Store the lead, update the contact, link the addresses given; the events to record.
+
+    With no rep who could hear of it, the lead is saved as `waiting` (`lead_waiting`), so the
+    team sees what nobody was told about, and the customer is promised no rep.
+    """
     lead = _new_lead(turn, data)
+    if not await someone_reachable(ctx):
+        lead = replace(lead, status=WAITING)
     lead_id = await ctx.uow.leads.create(lead, turn.now)
     await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
-    captured = Event(
-        Kind.LEAD_CAPTURED, {"lead_id": lead_id, "score": lead.score, "source": lead.source}
-    )
-    return lead, (captured, *await _link_identities(turn, ctx, lead))
+    details = {"lead_id": lead_id, "score": lead.score, "source": lead.source}
+    events = [Event(Kind.LEAD_CAPTURED, details)]
+    if lead.status == WAITING:
+        events.append(Event(Kind.LEAD_WAITING, {"lead_id": lead_id}, Actor.SYSTEM))
+    return lead, (*events, *await _link_identities(turn, ctx, lead))
 
 
 def _new_lead(turn: Turn, data: FlowData) -> NewLead:

@@ -18,7 +18,7 @@ from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import flow_state, idle
 from handlers.contact_info import clean_name, find_email, find_phone, remove_contacts
-from handlers.leads import known_facts, save_lead, summary_lines
+from handlers.leads import WAITING, known_facts, save_lead, summary_lines
 from handlers.signature import CLOSINGS, read_signature
 
 FIELDS: tuple[LeadField, ...] = ("need", "name", "company", "budget", "timeline")
@@ -128,7 +128,8 @@ def _ask(
 async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     lead, events = await save_lead(turn, ctx, data)
     summary = "\n".join(summary_lines(ctx, turn.lang, data))
-    text = ctx.say("lead.email_saved", turn.lang, name=lead.name or "", summary=summary)
+    key = "lead.email_saved_waiting" if lead.status == WAITING else "lead.email_saved"
+    text = ctx.say(key, turn.lang, name=lead.name or "", summary=summary)
     asked_twice = Event(Kind.LEAD_INCOMPLETE, {"missing": [f for f in REQUIRED if not data.get(f)]})
     extra = (asked_twice,) if any(not data.get(f) for f in REQUIRED) else ()
     saved = Result(replies=(Reply(text),), events=(*events, *extra), state=idle(turn))

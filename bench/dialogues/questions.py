@@ -70,6 +70,8 @@ KINDS: Mapping[str, Said] = {
     "lead.which_field": Said.CONFIRM,
     "lead.saved": Said.SAVED,
     "lead.email_saved": Said.SAVED,
+    "lead.saved_waiting": Said.SAVED,  # saved while no rep could be told of it
+    "lead.email_saved_waiting": Said.SAVED,
     "cancelled": Said.CANCELLED,
     **dict.fromkeys((f"handoff.{key}" for key in HANDOFF_KEYS), Said.HANDOFF),
     **dict.fromkeys(MENU_KEYS, Said.MENU),

@@ -231,8 +231,8 @@ async def test_a_lead_captured_in_english_through_buttons_and_text(
         summary = ann.last
         ann.presses("lead:confirm")
         assert await ann.hears(1) == [
-            "Thank you, Ann! Your request is with our sales team, "
-            "and a sales rep will contact you shortly."
+            "Thank you, Ann! Your request is saved. Nobody from our sales team is available "
+            "right now, so it may take a while, but they will get back to you."
         ]
         ann.presses("lead:confirm", on=summary)  # a second tap on the old summary
         assert await ann.hears(2) == [STALE_BUTTON_EN, MENU_EN]
@@ -249,7 +249,7 @@ async def test_a_lead_captured_in_english_through_buttons_and_text(
     assert lead["need"] == "I need a quote for 25 ergonomic office chairs"
     assert (lead["name"], lead["company"], lead["email"]) == ("Ann", None, None)
     assert lead["phone"] == "+447911123456"
-    assert (lead["status"], lead["source"]) == ("new", None)
+    assert (lead["status"], lead["source"]) == ("waiting", None)  # no rep could be told
 
 
 async def test_a_lead_typed_in_russian_after_a_deep_link_keeps_its_campaign(
@@ -293,8 +293,8 @@ async def test_a_lead_typed_in_russian_after_a_deep_link_keeps_its_campaign(
         ]
         ivan.says("да")
         assert await ivan.hears(1) == [
-            "Спасибо, Иван Петров! Ваша заявка передана в отдел продаж, "
-            "менеджер скоро свяжется с вами."
+            "Спасибо, Иван Петров! Ваша заявка сохранена. Сейчас никого из отдела продаж нет на "
+            "связи, поэтому ответ может занять время, но с вами обязательно свяжутся."
         ]
 
     assert ivan.unheard() == []  # nothing beyond the transcript (a stop delivers what is due)
@@ -389,8 +389,8 @@ async def test_forged_buttons_and_someone_elses_contact_are_not_taken(
         assert "Phone" not in summary
         kate.says("yes")
         assert await kate.hears(1) == [
-            "Thank you, Kate Miller! Your request is with our sales team, "
-            "and a sales rep will contact you shortly."
+            "Thank you, Kate Miller! Your request is saved. Nobody from our sales team is "
+            "available right now, so it may take a while, but they will get back to you."
         ]
         # The rejected presses were answered too.
         await fake.wait_until(
