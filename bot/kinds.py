@@ -68,6 +68,7 @@ class TouchpointKind(StrEnum):
     # hand-offs
     HANDOFF_REQUESTED = "handoff_requested"
     HANDOFF_QUEUED = "handoff_queued"
+    HANDOFF_CANCELLED = "handoff_cancelled"
     REP_NOTIFIED = "rep_notified"
     CLAIM_EXPIRED = "claim_expired"
     ESCALATED = "escalated"

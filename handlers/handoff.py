@@ -1,27 +1,32 @@
-"""Hand-off to a person: the bot steps back and stays silent until the hand-off ends.
+"""Hand-off to a person: the bot steps back until the hand-off ends.
 
 Opening one offers it to a rep at once (handlers/assignment.py); while it lasts every message
-of the customer is recorded and, once a rep has claimed it, relayed to that rep.
+of the customer is recorded and, once a rep has claimed it, relayed to that rep, and the bot
+says nothing of its own. While it waits for a rep the customer is not left in silence: the bot
+reminds them now and then that what they write is kept for the team, and `/cancel` ends the
+wait.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import LONG_TEXT
 from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
-from bot.turn import Context, Event, Reply, Result, Turn
+from bot.turn import Context, Event, Notice, Reply, Result, Turn
 from handlers.assignment import offer_next, someone_reachable
-from handlers.cards import relayed
-from handlers.common import idle, shown_time
+from handlers.cards import notice_to, relayed
+from handlers.common import idle, menu_options, shown_time
 from handlers.reps import rep_language
 
 DIGEST_TIMER = "relay_digest"
 RELAY_WINDOW = timedelta(minutes=1)
+# A customer waiting for a rep hears "you are waiting; /cancel..." at most this often.
+REMIND_AFTER = timedelta(minutes=15)
 HOLDING_TEXT = {
     "repeated_misunderstanding": "handoff.after_misses",
     "angry_customer": "handoff.angry",
@@ -36,7 +41,11 @@ async def request(
     active = await ctx.uow.handoffs.active_for(turn.conversation.id)
     state = ConversationState(
         state="handoff",
-        data={**idle(turn).data, "handoff_id": active.id if active else None},
+        data={
+            **idle(turn).data,
+            "handoff_id": active.id if active else None,
+            "reminded_at": turn.now.isoformat(),
+        },
         language=turn.lang,
     )
     if active:
@@ -89,6 +98,60 @@ async def _open(turn: Turn, ctx: Context, reason: str) -> Handoff:
     handoff = await ctx.uow.handoffs.get(handoff_id)
     assert handoff is not None
     return handoff
+
+
+async def while_waiting(turn: Turn, ctx: Context, handoff: Handoff) -> Result:
+    """A customer's message while the hand-off waits for a rep: kept for the card of whoever
+    takes it. The customer is reminded of that, and of /cancel, when the bot has not said so
+    for REMIND_AFTER: "are you there?" is never met with silence, nor every line with a reply."""
+    waiting = Event(Kind.CUSTOMER_WAITING, {"handoff_id": handoff.id}, Actor.CUSTOMER)
+    if not _reminder_due(turn):
+        return Result(events=(waiting,))
+    return replace(remind(turn, ctx), events=(waiting,))
+
+
+def remind(turn: Turn, ctx: Context, *before: Reply) -> Result:
+    """Tell a waiting customer (after `before`) that they wait for a person and can /cancel."""
+    note = Reply(ctx.say("handoff.still_waiting", turn.lang))
+    data = turn.state.data.copy()
+    data["reminded_at"] = turn.now.isoformat()
+    return Result(replies=(*before, note), state=replace(turn.state, data=data))
+
+
+def _reminder_due(turn: Turn) -> bool:
+    said = turn.state.data.get("reminded_at")
+    return not said or turn.now - datetime.fromisoformat(said) >= REMIND_AFTER
+
+
+async def withdraw(turn: Turn, ctx: Context, handoff: Handoff) -> Result:
+    """The customer calls the person off (/cancel): the hand-off ends as `cancelled`, every rep
+    who holds it or was offered it is told, and the bot answers again."""
+    await ctx.uow.handoffs.finish(handoff.id, "cancelled", None, turn.now)
+    claimed = handoff.status == "claimed" and handoff.rep_id is not None
+    holder = await ctx.uow.reps.get(handoff.rep_id or 0) if claimed else None
+    text = (
+        ctx.say("handoff.cancelled_with", turn.lang, name=holder.name)
+        if holder
+        else ctx.say("handoff.cancelled", turn.lang)
+    )
+    latency = round((turn.now - handoff.requested_at).total_seconds(), 1)
+    details = {"handoff_id": handoff.id, "was": handoff.status, "latency": latency}
+    return Result(
+        replies=(Reply(text, options=menu_options(ctx, turn.lang)),),
+        events=(Event(Kind.HANDOFF_CANCELLED, details, Actor.CUSTOMER),),
+        state=idle(turn),
+        notices=await _called_off(ctx, handoff),
+    )
+
+
+async def _called_off(ctx: Context, handoff: Handoff) -> tuple[Notice, ...]:
+    """Word to the reps whose card of the hand-off is void now."""
+    rep_ids = dict.fromkeys(rep_id for rep_id in (*handoff.offered_to, handoff.rep_id) if rep_id)
+    reps = [rep for rep_id in rep_ids if (rep := await ctx.uow.reps.get(rep_id))]
+    return tuple(
+        notice_to(rep, ctx.say("rep.cancelled", rep_language(rep), number=handoff.id))
+        for rep in reps
+    )
 
 
 async def while_with_team(turn: Turn, ctx: Context) -> Result:
@@ -175,8 +238,8 @@ def _what_they_sent(turn: Turn) -> str:
     return "\n".join(parts) or "[empty message]"
 
 
-async def is_active(turn: Turn, ctx: Context) -> bool:
-    return await ctx.uow.handoffs.active_for(turn.conversation.id) is not None
+async def active(turn: Turn, ctx: Context) -> Handoff | None:
+    return await ctx.uow.handoffs.active_for(turn.conversation.id)
 
 
 async def finish(

@@ -1,15 +1,53 @@
-"""A lead saved while nobody can be told of it, as transcripts: it waits, and the customer is
-promised no rep."""
+"""Nobody is ever left in silence, as transcripts: a hand-off waiting for a rep who is off duty,
+a rep who has the conversation, and a lead saved while nobody can be told about it."""
 
 from __future__ import annotations
 
-from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep
+from bot.records import Handoff
+from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep, last_to
 from tests.harness import BotHarness, Customer
 
+HELP = (
+    "Here is what I can do:\n- prepare an offer or a quote (say what you need)\n"
+    '- open a service request and tell you its status ("status #1042")\n'
+    "- connect you with a person (/human)\nYou can stop any question with /cancel."
+)
+HELP_RU = (
+    "Вот что я умею:\n- подготовить предложение или расчёт стоимости (напишите, что вам нужно)\n"
+    "- принять заявку по заказу или проблеме и подсказать её статус («статус #1042»)\n"
+    "- связать вас с сотрудником (/human)\nЛюбой вопрос можно прервать командой /cancel."
+)
+QUEUED = (
+    "I'm passing your conversation to our team. Nobody is free this very moment, but a person "
+    "will answer right here as soon as someone is. You can keep writing: your messages are "
+    "kept for them. /cancel stops waiting and brings you back to me."
+)
+QUEUED_RU = (
+    "Передаю ваш разговор нашей команде. Прямо сейчас все заняты, но сотрудник ответит здесь, "
+    "как только освободится. Можете писать и дальше: сообщения сохранятся для него. "
+    "/cancel — перестать ждать и вернуться ко мне."
+)
+STILL_WAITING = (
+    "You're waiting for a person from our team; what you write here is kept for them. "
+    "/cancel stops waiting and brings you back to me."
+)
+STILL_WAITING_RU = (
+    "Вы ждёте сотрудника нашей команды; всё, что вы здесь напишете, сохранится для него. "
+    "/cancel — перестать ждать и вернуться ко мне."
+)
+WAIT_CANCELLED = (
+    "Done: you're no longer waiting for a person, and you're back with the assistant. "
+    "How can I help?"
+)
+WAIT_CANCELLED_RU = (
+    "Готово: вы больше не ждёте сотрудника и снова общаетесь с помощником. Чем могу помочь?"
+)
+MENU = ["menu:lead", "menu:service", "menu:status", "menu:human"]
 
-async def handoffs_count(bot: BotHarness) -> int:
+
+async def handoffs(bot: BotHarness) -> list[Handoff]:
     async with bot.database.transaction() as uow:
-        return len(await uow.handoffs.search())
+        return await uow.handoffs.search()
 
 
 async def contact_of(bot: BotHarness, customer: Customer) -> int:
@@ -28,6 +66,113 @@ async def kinds_of(bot: BotHarness, customer: Customer) -> list[str]:
 async def details_of(bot: BotHarness, kind: str) -> list[dict[str, object]]:
     async with bot.database.transaction() as uow:
         return [t.details for t in await uow.touchpoints.search(kind=kind)]
+
+
+# --- reps exist, but nobody is free: the hand-off waits --------------------------------------
+
+
+async def test_a_waiting_hand_off_says_so_truthfully_and_answers_help(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+
+    assert await ann.say("/human") == [QUEUED]
+    assert await ann.say("Is anybody there?") == []  # kept for the rep, as the bot said
+    assert await ann.say("/help") == [HELP, STILL_WAITING]
+    assert await ann.say("/human") == [STILL_WAITING]
+
+    [waiting] = await handoffs(bot)
+    assert waiting.status == "queued"
+    assert await bot.state_of(ann) == ("handoff", None)
+
+
+async def test_a_message_long_after_the_last_word_of_the_bot_is_answered(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    await ann.say("/human")
+
+    bot.clock.advance(minutes=20)
+    assert await ann.say("Hello? Still waiting") == [STILL_WAITING]
+    assert await ann.say("Anyone?") == []  # told a moment ago
+    bot.clock.advance(minutes=20)
+    assert await ann.say("Anyone at all?") == [STILL_WAITING]
+
+
+async def test_cancel_ends_a_waiting_hand_off_and_the_bot_answers_again(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    await ann.say("/human")
+
+    assert await ann.say("/cancel") == [WAIT_CANCELLED]
+    assert ann.last_options() == MENU
+
+    [cancelled] = await handoffs(bot)
+    assert (cancelled.status, cancelled.closed_at) == ("cancelled", bot.clock.now)
+    assert await bot.state_of(ann) == ("idle", None)
+    assert (await kinds_of(bot, ann))[-3:] == ["message_in", "handoff_cancelled", "message_out"]
+    async with bot.database.transaction() as uow:
+        [touchpoint] = await uow.touchpoints.search(kind="handoff_cancelled")
+    assert touchpoint.actor == "customer"
+    assert touchpoint.details == {"handoff_id": cancelled.id, "was": "queued", "latency": 0.0}
+    assert (await ann.say("thanks"))[0] == "You're welcome! Write any time."
+    # A rep who comes online later is not offered what the customer withdrew.
+    replies = await bot.customer(OLGA_TELEGRAM, channel="telegram").say("/online")
+    assert replies == ["You are online. Waiting conversations offered to you: 0."]
+
+
+async def test_a_russian_customer_cancels_a_waiting_hand_off_with_a_word(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
+    ivan = bot.customer("2002", channel="telegram", name="Иван")
+
+    assert await ivan.say("Позовите оператора") == [QUEUED_RU]
+    assert await ivan.say("/help") == [HELP_RU, STILL_WAITING_RU]
+    assert await ivan.say("отмена") == [WAIT_CANCELLED_RU]
+    [cancelled] = await handoffs(bot)
+    assert cancelled.status == "cancelled"
+
+
+async def test_cancel_withdraws_an_offered_hand_off_and_the_rep_is_told(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
+    await ann.say("/human")
+    assert last_to(olga).text.startswith("New conversation #1 for you")
+
+    assert await ann.say("/cancel") == [WAIT_CANCELLED]
+
+    assert last_to(olga).text == (
+        "Conversation #1: the customer went back to the bot; nothing more to do."
+    )
+    assert await olga.press("claim:1") == ["There is no open conversation #1."]
+    bot.clock.advance(minutes=3)
+    await bot.scheduler.fire_due()  # the claim deadline finds nothing to move on
+    assert "claim_expired" not in await bot.kinds()
+
+
+# --- a rep has the conversation ---------------------------------------------------------------
+
+
+async def test_the_bot_stays_quiet_with_a_rep_but_cancel_still_ends_it(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram")
+    await ann.say("/human")
+    await olga.press("claim:1")
+
+    assert await ann.say("/help") == []  # relayed to Olga, who answers
+    assert last_to(olga).text == "#1 Ann: /help"
+    assert await ann.say("stop") == []  # a word to a person is for the person
+    assert last_to(olga).text == "#1 Ann: stop"
+
+    assert await ann.say("/cancel") == [
+        "Done: your conversation with Olga has ended, and you're back with the assistant. "
+        "How can I help?"
+    ]
+    assert last_to(olga).text == (
+        "Conversation #1: the customer went back to the bot; nothing more to do."
+    )
+    [cancelled] = await handoffs(bot)
+    assert cancelled.status == "cancelled"
+    assert (await ann.say("thanks"))[0] == "You're welcome! Write any time."
 
 
 # --- a lead nobody can be told about ----------------------------------------------------------
@@ -53,7 +198,7 @@ async def test_a_lead_saved_with_no_rep_waits_and_promises_no_rep(bot: BotHarnes
 
     [lead] = await bot.leads()
     assert (lead.status, lead.score >= 80) == ("waiting", True)  # a hot lead, nobody to tell
-    assert await handoffs_count(bot) == 0
+    assert await handoffs(bot) == []
     assert (await kinds_of(bot, anna))[-4:] == [
         "message_in",
         "lead_captured",

@@ -228,7 +228,8 @@ async def test_typing_a_russian_options_number_and_label(bot: BotHarness) -> Non
     assert await bot.state_of(ivan) == ("lead", "need")
     await ivan.say("/cancel")
     assert await ivan.say("4") == [
-        "Передаю ваш разговор сотруднику. Он ответит прямо здесь, а я пока помолчу."
+        "Передаю ваш разговор сотруднику. Он ответит прямо здесь, а всё, что вы напишете до "
+        "этого, сохранится для него. /cancel — вернуться ко мне."
     ]
 
 

@@ -53,8 +53,8 @@ ASK_TIMELINE_EN = "When do you need it? (Optional.)"
 CONTACT_NOT_OWN_EN = "Please share your own contact, or type your email address or phone number."
 STALE_BUTTON_EN = "That button is no longer active."
 HANDOFF_EN = (
-    "I'm passing your conversation to a person from our team. "
-    "They will answer right here; until then I'll stay quiet."
+    "I'm passing your conversation to a person from our team. They will answer right here; "
+    "anything you write meanwhile is kept for them. /cancel brings you back to me."
 )
 CONTACT_KEYBOARD = {
     "keyboard": [[{"text": "Share my phone number", "request_contact": True}]],

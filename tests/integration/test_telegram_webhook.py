@@ -395,6 +395,6 @@ async def test_a_button_pressed_during_an_outage_is_answered_only_once_it_is_han
         press["callback_query"]["id"]
     ]
     assert fake.texts_to(ANN) == [
-        "I'm passing your conversation to a person from our team. "
-        "They will answer right here; until then I'll stay quiet."
+        "I'm passing your conversation to a person from our team. They will answer right "
+        "here; anything you write meanwhile is kept for them. /cancel brings you back to me."
     ]
