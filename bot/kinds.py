@@ -69,6 +69,8 @@ class TouchpointKind(StrEnum):
     HANDOFF_REQUESTED = "handoff_requested"
     HANDOFF_QUEUED = "handoff_queued"
     HANDOFF_CANCELLED = "handoff_cancelled"
+    NOBODY_AVAILABLE = "nobody_available"
+    MESSAGE_PASSED_ON = "message_passed_on"
     REP_NOTIFIED = "rep_notified"
     CLAIM_EXPIRED = "claim_expired"
     ESCALATED = "escalated"

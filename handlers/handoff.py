@@ -4,7 +4,7 @@ Opening one offers it to a rep at once (handlers/assignment.py); while it lasts 
 of the customer is recorded and, once a rep has claimed it, relayed to that rep, and the bot
 says nothing of its own. While it waits for a rep the customer is not left in silence: the bot
 reminds them now and then that what they write is kept for the team, and `/cancel` ends the
-wait.
+wait. When no rep could ever take it, no hand-off opens at all (handlers/passing_on.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from bot.kinds import TouchpointKind as Kind
 from bot.model import LONG_TEXT
 from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
 from bot.turn import Context, Event, Notice, Reply, Result, Turn
+from handlers import passing_on
 from handlers.assignment import offer_next, someone_reachable
 from handlers.cards import notice_to, relayed
-from handlers.common import idle, menu_options, shown_time
+from handlers.common import idle, menu_options, shown_time, what_they_sent
 from handlers.reps import rep_language
 
 DIGEST_TIMER = "relay_digest"
@@ -37,8 +38,15 @@ HOLDING_TEXT = {
 async def request(
     turn: Turn, ctx: Context, reason: str, details: Mapping[str, object] | None = None
 ) -> Result:
-    """Open a hand-off (or keep the open one), offer it to a rep, tell the customer honestly."""
+    """Open a hand-off (or keep the open one), offer it to a rep, tell the customer honestly.
+
+    With nobody who could ever take it, the bot offers to pass a message on instead. A
+    conversation with a machine (`reply_cap`) still goes quiet: it waits in `touchpoint
+    handoffs` rather than drawing one more reply.
+    """
     active = await ctx.uow.handoffs.active_for(turn.conversation.id)
+    if active is None and reason != "reply_cap" and not await someone_reachable(ctx):
+        return passing_on.offer(turn, ctx, reason)
     state = ConversationState(
         state="handoff",
         data={
@@ -59,7 +67,7 @@ async def request(
         Kind.HANDOFF_REQUESTED, {"reason": reason, "handoff_id": handoff.id, **(details or {})}
     )
     state = replace(state, data={**state.data, "handoff_id": handoff.id})
-    reply = await _holding_reply(turn, ctx, reason, offered)
+    reply = _holding_reply(turn, ctx, reason, offered)
     return Result(
         replies=(reply,), events=(requested, *offered.events), state=state, notices=offered.notices
     )
@@ -79,15 +87,14 @@ async def after_lead(turn: Turn, ctx: Context, score: int, saved: Result) -> Res
     )
 
 
-async def _holding_reply(turn: Turn, ctx: Context, reason: str, offered: Result) -> Reply:
+def _holding_reply(turn: Turn, ctx: Context, reason: str, offered: Result) -> Reply:
     """What the customer is told: a person is on the way, or honestly when one will be."""
     hours = ctx.config.rep_hours
     if hours and not hours.open_at(turn.now):
         when = shown_time(ctx, hours.next_opening(turn.now))
         return Reply(ctx.say("handoff.queued_until", turn.lang, when=when))
-    if not offered.notices and await ctx.uow.reps.search():
+    if not offered.notices:
         return Reply(ctx.say("handoff.queued", turn.lang))
-    # A rep has the card, or no rep is registered (the team works from `touchpoint handoffs`).
     return Reply(ctx.say(HOLDING_TEXT.get(reason, "handoff.requested"), turn.lang))
 
 
@@ -171,7 +178,7 @@ async def while_with_team(turn: Turn, ctx: Context) -> Result:
         details["held"] = True  # in the digest the timer sends (relay_digest)
         return Result(events=(Event(Kind.CUSTOMER_REPLIED, details, Actor.CUSTOMER),))
     media = bool(turn.message.attachments) and turn.message.edit_of is None
-    text = _what_they_sent(turn)
+    text = what_they_sent(turn)
     long = len(turn.text) > LONG_TEXT and turn.message.edit_of is None
     original = turn.stored_id if media or long else None
     if long:  # the relay attaches the whole text (bot/originals.py)
@@ -226,16 +233,6 @@ async def relay_digest(ctx: Context, conversation: Conversation, timer: Timer) -
     notice = await relayed(ctx, handoff, conversation, rep, text)
     details = {"handoff_id": handoff.id, "messages": len(texts)}
     return Result(events=(Event(Kind.RELAY_DIGEST, details, Actor.SYSTEM),), notices=(notice,))
-
-
-def _what_they_sent(turn: Turn) -> str:
-    parts = [turn.text] if turn.text else []
-    parts += [
-        f"[{item.kind}{': ' + item.name if item.name else ''}]" for item in turn.message.attachments
-    ]
-    if turn.message.button is not None:
-        parts.append(f"[button: {turn.message.button[:64]}]")
-    return "\n".join(parts) or "[empty message]"
 
 
 async def active(turn: Turn, ctx: Context) -> Handoff | None:

@@ -3,7 +3,8 @@
 1. conversation state: an active hand-off takes every kind of message (a rep who has it gets
    them, and the bot stays silent; while it waits, the bot answers commands); `/cancel` ends it;
 2. buttons (also a typed option number or label) and commands;
-3. an open flow (lead capture, service intake) takes the message as its answer;
+3. an open flow (lead capture, service intake) takes the message as its answer, and so does a
+   message the bot offered to pass on to the team;
 4. intent matching against the catalog; 5. low confidence → a short menu, a person after
    repeated misses.
 """
@@ -16,7 +17,7 @@ from dataclasses import replace
 from bot.intents import IntentMatch
 from bot.records import Handoff
 from bot.turn import Context, Reply, Result, Routed, Turn
-from handlers import handoff, leads, leads_email, mood, other, service
+from handlers import handoff, leads, leads_email, mood, other, passing_on, service
 from handlers.common import greeted, idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
@@ -24,6 +25,10 @@ START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 HUMAN_ESCAPE_SCORE = 0.7
 FLOWS = ("lead", "service")
+CANCELLABLE = (*FLOWS, passing_on.STATE)
+# What ends an offer to pass a message on, rather than being the message.
+DECLINING_INTENTS = frozenset({"other.thanks", "other.bye"})
+DECLINING_WORDS = 3
 
 
 async def route(turn: Turn, ctx: Context) -> Routed:
@@ -38,6 +43,8 @@ async def route(turn: Turn, ctx: Context) -> Routed:
         return Routed(await on_command(command[1].lower(), (command[2] or "").strip(), turn, ctx))
     if is_cancel_word(turn):
         return Routed(await cancel(turn, ctx))
+    if turn.state.state == passing_on.STATE:
+        return await for_the_team(turn, ctx)
     if turn.state.state in FLOWS:
         return await in_flow(turn, ctx)
     if not turn.text:
@@ -149,7 +156,7 @@ async def on_start(payload: str, turn: Turn, ctx: Context) -> Result:
 
 
 async def cancel(turn: Turn, ctx: Context) -> Result:
-    if turn.state.state not in FLOWS:
+    if turn.state.state not in CANCELLABLE:
         return Result(replies=(Reply(ctx.say("nothing_to_cancel", turn.lang)),))
     reply = menu_reply(ctx, turn.lang, "cancelled")
     return Result(replies=(reply,), state=idle(turn))
@@ -166,6 +173,14 @@ async def in_flow(turn: Turn, ctx: Context) -> Routed:
     if turn.state.state == "lead":
         return Routed(await leads.answer(turn, ctx), match)
     return Routed(await service.describe(turn, ctx), match)
+
+
+async def for_the_team(turn: Turn, ctx: Context) -> Routed:
+    """The message the bot offered to pass on; a short "thanks" or "bye" declines the offer."""
+    match = ctx.matcher.match(turn.text, turn.lang) if turn.text else None
+    if match and match.intent in DECLINING_INTENTS and len(turn.text.split()) <= DECLINING_WORDS:
+        return Routed(await other.small_talk(turn, ctx, match.intent), match)
+    return Routed(await passing_on.take(turn, ctx), match)
 
 
 async def without_text(turn: Turn, ctx: Context) -> Result:

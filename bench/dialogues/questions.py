@@ -40,7 +40,18 @@ MAIL_QUESTIONS = {f"lead.email_question.{name}": name for name in FIELDS} | {
     "lead.email_question.email": "contact",
     "lead.email_question.phone": "contact",
 }
-HANDOFF_KEYS = ("requested", "after_misses", "angry", "hot_lead", "queued", "queued_until")
+# Handed to people: a hand-off, or, with no rep to take one, the offer to pass a message on.
+HANDOFF_KEYS = (
+    "requested",
+    "after_misses",
+    "angry",
+    "hot_lead",
+    "queued",
+    "queued_until",
+    "nobody_available",
+    "nobody_after_misses",
+    "nobody_angry",
+)
 MENU_KEYS = (
     "greeting",
     "menu",

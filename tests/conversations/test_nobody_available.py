@@ -1,12 +1,36 @@
-"""Nobody is ever left in silence, as transcripts: a hand-off waiting for a rep who is off duty,
-a rep who has the conversation, and a lead saved while nobody can be told about it."""
+"""Nobody is ever left in silence, as transcripts: a fresh install with no rep at all, a
+hand-off waiting for a rep who is off duty, a rep who has the conversation, and a lead saved
+while nobody can be told about it."""
 
 from __future__ import annotations
 
-from bot.records import Handoff
+from bot.records import Handoff, Ticket
 from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep, last_to
 from tests.harness import BotHarness, Customer
 
+NOBODY = (
+    "Nobody from our team is available right now, so I can't put you through to a person. "
+    "If you like, write your message here and I'll pass it on to the team. "
+    "Or /cancel to carry on with me."
+)
+NOBODY_RU = (
+    "Сейчас никого из команды нет на связи, поэтому соединить вас с сотрудником я не могу. "
+    "Если хотите, напишите сообщение здесь, и я передам его команде. "
+    "Или /cancel, чтобы продолжить со мной."
+)
+NOBODY_AFTER_MISSES = (
+    "I'm sorry I couldn't help. Nobody from our team is available right now to take over. "
+    "If you like, write your message here and I'll pass it on to the team. "
+    "Or /cancel to carry on with me."
+)
+PASSED_ON = (
+    "I've passed this on to our team: it's saved with your request #{number}. "
+    "They will see it as soon as someone is available. Anything else I can help with?"
+)
+PASSED_ON_RU = (
+    "Передал ваше сообщение команде: оно сохранено в заявке #{number}. "
+    "Его увидят, как только кто-то будет на связи. Чем ещё могу помочь?"
+)
 HELP = (
     "Here is what I can do:\n- prepare an offer or a quote (say what you need)\n"
     '- open a service request and tell you its status ("status #1042")\n'
@@ -63,9 +87,143 @@ async def kinds_of(bot: BotHarness, customer: Customer) -> list[str]:
     return [kind for kind in kinds if kind != "delivered"]
 
 
+async def notes_of(bot: BotHarness, ticket: Ticket) -> list[tuple[str, str]]:
+    async with bot.database.transaction() as uow:
+        return [(author, text) for author, text, _ in await uow.tickets.notes(ticket.id)]
+
+
 async def details_of(bot: BotHarness, kind: str) -> list[dict[str, object]]:
     async with bot.database.transaction() as uow:
         return [t.details for t in await uow.touchpoints.search(kind=kind)]
+
+
+# --- a fresh install: no rep at all -----------------------------------------------------------
+
+
+async def test_with_no_rep_asking_for_a_person_is_answered_honestly_and_the_message_passed_on(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+
+    assert await alice.say("I want to talk to a person") == [NOBODY]
+    assert alice.last_options() == ["cancel"]
+    assert await handoffs(bot) == []  # no hand-off nobody could ever take
+    assert await bot.state_of(alice) == ("message", None)
+
+    assert await alice.say("Please call me back about the invoice, +44 20 7946 0958") == [
+        PASSED_ON.format(number=1001)
+    ]
+    assert alice.last_options() == MENU
+    [ticket] = await bot.tickets()
+    assert (ticket.category, ticket.status) == ("message", "open")
+    assert ticket.summary == "Please call me back about the invoice, +44 20 7946 0958"
+    assert await notes_of(bot, ticket) == [
+        ("customer", "Please call me back about the invoice, +44 20 7946 0958")
+    ]
+    assert await bot.state_of(alice) == ("idle", None)
+    assert await kinds_of(bot, alice) == [
+        "message_in",
+        "nobody_available",
+        "message_out",
+        "message_in",
+        "ticket_opened",
+        "message_passed_on",
+        "message_out",
+    ]
+    assert await details_of(bot, "nobody_available") == [{"reason": "customer_asked"}]
+    assert await details_of(bot, "message_passed_on") == [{"ticket": 1001, "opened": True}]
+
+
+async def test_with_no_rep_the_bot_keeps_answering_help_and_takes_a_lead_afterwards(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/human")
+    await alice.say("Please ask someone to call me tomorrow")
+
+    assert await alice.say("/help") == [HELP]
+    assert alice.last_options() == MENU
+    replies = await alice.say("I need a quote for 25 office chairs")
+    assert replies[0] == (
+        "Great, I'll prepare this for our sales team. A few short questions "
+        "(you can /cancel at any time)."
+    )
+    assert await bot.state_of(alice) == ("lead", "name")
+
+
+async def test_with_no_rep_help_and_cancel_while_the_bot_waits_for_the_message(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    await alice.press("menu:human")
+
+    assert await alice.say("/help") == [HELP]
+    assert await bot.state_of(alice) == ("idle", None)
+    await alice.say("/human")
+    assert await alice.say("/cancel") == ["Cancelled, nothing was saved."]
+    assert alice.last_options() == MENU
+    assert await bot.tickets() == []
+    assert await bot.state_of(alice) == ("idle", None)
+    assert await alice.say("/cancel") == ["There is nothing to cancel."]
+
+
+async def test_with_no_rep_a_russian_message_is_passed_on_with_the_open_ticket(
+    bot: BotHarness,
+) -> None:
+    ivan = bot.customer("ivan")
+    opened = await ivan.say("Мой заказ 5531 пришёл повреждённым, сломан подлокотник кресла")
+    assert opened[0].startswith("Заявка #1001 открыта.")
+
+    assert await ivan.say("Хочу поговорить с оператором") == [NOBODY_RU]
+    assert await ivan.say("Перезвоните мне, пожалуйста, по поводу кресла") == [
+        PASSED_ON_RU.format(number=1001)
+    ]
+
+    [ticket] = await bot.tickets()  # no second ticket: the message joins the open one
+    assert ticket.category == "order"
+    assert (await notes_of(bot, ticket))[-1] == (
+        "customer",
+        "Перезвоните мне, пожалуйста, по поводу кресла",
+    )
+    assert await details_of(bot, "nobody_available") == [{"reason": "ticket_escalated"}]
+    assert await details_of(bot, "message_passed_on") == [{"ticket": 1001, "opened": False}]
+    assert await ivan.say("/help") == [HELP_RU]
+
+
+async def test_with_no_rep_three_misses_offer_to_pass_a_message_on_instead_of_silence(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    await alice.say("qwerty uiop")
+    await alice.say("zxcv bnm")
+
+    assert await alice.say("lorem ipsum dolor") == [NOBODY_AFTER_MISSES]
+    assert await handoffs(bot) == []
+    assert await alice.say("hello?") == [PASSED_ON.format(number=1001)]
+    assert (await alice.say("hello"))[0].startswith("Hello! I'm the Touchpoint assistant.")
+
+
+async def test_with_no_rep_a_thanks_declines_the_offer_and_a_photo_is_passed_on(
+    bot: BotHarness,
+) -> None:
+    alice = bot.customer("alice")
+    await alice.say("/human")
+    assert await alice.say("ok thanks") == ["You're welcome! Write any time."]
+    assert await bot.state_of(alice) == ("idle", None)
+    assert await bot.tickets() == []
+
+    await alice.say("/human")
+    assert await alice.attach("photo") == [PASSED_ON.format(number=1001)]
+    [ticket] = await bot.tickets()
+    assert await notes_of(bot, ticket) == [("customer", "[photo: file.photo]")]
+
+
+async def test_a_rep_without_any_channel_counts_as_nobody(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga")  # registered, but there is no way to reach her
+    alice = bot.customer("alice")
+
+    assert await alice.say("/human") == [NOBODY]
+    assert await handoffs(bot) == []
 
 
 # --- reps exist, but nobody is free: the hand-off waits --------------------------------------

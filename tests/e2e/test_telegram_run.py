@@ -52,9 +52,14 @@ ASK_BUDGET_EN = "Do you have a budget in mind? (Optional.)"
 ASK_TIMELINE_EN = "When do you need it? (Optional.)"
 CONTACT_NOT_OWN_EN = "Please share your own contact, or type your email address or phone number."
 STALE_BUTTON_EN = "That button is no longer active."
-HANDOFF_EN = (
-    "I'm passing your conversation to a person from our team. They will answer right here; "
-    "anything you write meanwhile is kept for them. /cancel brings you back to me."
+NOBODY_EN = (  # no rep is registered in these runs
+    "Nobody from our team is available right now, so I can't put you through to a person. "
+    "If you like, write your message here and I'll pass it on to the team. "
+    "Or /cancel to carry on with me."
+)
+PASSED_ON_EN = (
+    "I've passed this on to our team: it's saved with your request #1001. "
+    "They will see it as soon as someone is available. Anything else I can help with?"
 )
 CONTACT_KEYBOARD = {
     "keyboard": [[{"text": "Share my phone number", "request_contact": True}]],
@@ -337,21 +342,28 @@ async def test_a_ticket_is_opened_and_its_status_asked_for(
     assert ticket["summary"] == "Мой заказ 5531 пришёл разбитым, экран треснул и не включается"
 
 
-async def test_a_customer_who_asks_for_a_person_is_handed_off_and_the_bot_goes_quiet(
+async def test_a_customer_who_asks_for_a_person_with_no_rep_is_told_and_the_message_passed_on(
     database_url: str, fake: FakeTelegram, tmp_path: Path
 ) -> None:
     ben = Customer(fake, 4004, first_name="Ben")
     async with touchpoint_run(database_url, fake, tmp_path):
         ben.says("I want to talk to a human")
-        assert await ben.hears(1) == [HANDOFF_EN]
-        await until_taken(fake, ben.says("Hello? Is anybody there? I need the price list."))
-    # SIGTERM delivered everything that was due before the exit: there was nothing more.
-    assert ben.all_heard() == [HANDOFF_EN]
+        assert await ben.hears(1) == [NOBODY_EN]
+        assert ben.buttons() == ["cancel"]
+        ben.says("Hello? Is anybody there? I need the price list.")
+        assert await ben.hears(1) == [PASSED_ON_EN]
+        assert ben.buttons() == MENU_BUTTONS
+        await until_taken(fake, ben.says("/help"))
+    # SIGTERM delivered everything that was due before the exit: the help was due too.
+    [help_text] = ben.unheard()
+    assert help_text.startswith("Here is what I can do:")
 
-    [handoff] = await cli_json(database_url, fake, "handoffs", "list")
-    assert (handoff["status"], handoff["reason"]) == ("queued", "customer_asked")
+    assert await cli_json(database_url, fake, "handoffs", "list") == []
+    [ticket] = await cli_json(database_url, fake, "tickets", "list")
+    assert (ticket["number"], ticket["category"]) == (1001, "message")
+    assert ticket["summary"] == "Hello? Is anybody there? I need the price list."
     [contact] = await cli_json(database_url, fake, "contacts", "list")
-    assert handoff["contact_id"] == contact["id"]
+    assert ticket["contact_id"] == contact["id"]
     assert contact["display_name"] == "Ben"
 
 
