@@ -56,6 +56,7 @@ class TouchpointKind(StrEnum):
     CAMPAIGN_SOURCE = "campaign_source"
     LEAD_CAPTURED = "lead_captured"
     LEAD_INCOMPLETE = "lead_incomplete"
+    LEAD_WAITING = "lead_waiting"
     # service
     TICKET_OPENED = "ticket_opened"
     TICKET_UPDATED = "ticket_updated"
@@ -67,6 +68,9 @@ class TouchpointKind(StrEnum):
     # hand-offs
     HANDOFF_REQUESTED = "handoff_requested"
     HANDOFF_QUEUED = "handoff_queued"
+    HANDOFF_CANCELLED = "handoff_cancelled"
+    NOBODY_AVAILABLE = "nobody_available"
+    MESSAGE_PASSED_ON = "message_passed_on"
     REP_NOTIFIED = "rep_notified"
     CLAIM_EXPIRED = "claim_expired"
     ESCALATED = "escalated"

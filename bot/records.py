@@ -75,6 +75,7 @@ class FlowData(TypedDict, total=False):
     source: str  # the campaign of a `/start` deep link
     ticket_id: int  # the conversation's current ticket
     handoff_id: int | None  # the hand-off in progress
+    reminded_at: str  # ISO time the customer waiting for a rep was last told they wait
     # lead capture: the answers so far, and what was asked
     need: str
     name: str

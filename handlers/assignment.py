@@ -33,6 +33,12 @@ async def offer_next(
     return await _escalate(ctx, handoff, conversation, now)
 
 
+async def someone_reachable(ctx: Context) -> bool:
+    """Whether anyone could ever take a hand-off or hear of a lead: an active rep with a
+    channel to reach them on (on duty or not, in hours or not)."""
+    return any(_reachable(rep) for rep in await ctx.uow.reps.search())
+
+
 async def choose_rep(
     ctx: Context, handoff: Handoff, conversation: Conversation, now: datetime
 ) -> Rep | None:

@@ -44,6 +44,17 @@ def greeted(turn: Turn) -> bool:
     return bool(turn.state.data.get("greeted"))
 
 
+def what_they_sent(turn: Turn) -> str:
+    """A customer's message as a person reads it: the words, then a label per file or button."""
+    parts = [turn.text] if turn.text else []
+    parts += [
+        f"[{item.kind}{': ' + item.name if item.name else ''}]" for item in turn.message.attachments
+    ]
+    if turn.message.button is not None:
+        parts.append(f"[button: {turn.message.button[:64]}]")
+    return "\n".join(parts) or "[empty message]"
+
+
 def _lasting(turn: Turn) -> FlowData:
     """What the conversation keeps through every flow: whether the bot introduced itself."""
     return FlowData(greeted=True) if greeted(turn) else FlowData()

@@ -1,27 +1,33 @@
-"""Hand-off to a person: the bot steps back and stays silent until the hand-off ends.
+"""Hand-off to a person: the bot steps back until the hand-off ends.
 
 Opening one offers it to a rep at once (handlers/assignment.py); while it lasts every message
-of the customer is recorded and, once a rep has claimed it, relayed to that rep.
+of the customer is recorded and, once a rep has claimed it, relayed to that rep, and the bot
+says nothing of its own. While it waits for a rep the customer is not left in silence: the bot
+reminds them now and then that what they write is kept for the team, and `/cancel` ends the
+wait. When no rep could ever take it, no hand-off opens at all (handlers/passing_on.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import LONG_TEXT
 from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
-from bot.turn import Context, Event, Reply, Result, Turn
-from handlers.assignment import offer_next
-from handlers.cards import relayed
-from handlers.common import idle, shown_time
+from bot.turn import Context, Event, Notice, Reply, Result, Turn
+from handlers import passing_on
+from handlers.assignment import offer_next, someone_reachable
+from handlers.cards import notice_to, relayed
+from handlers.common import idle, menu_options, shown_time, what_they_sent
 from handlers.reps import rep_language
 
 DIGEST_TIMER = "relay_digest"
 RELAY_WINDOW = timedelta(minutes=1)
+# A customer waiting for a rep hears "you are waiting; /cancel..." at most this often.
+REMIND_AFTER = timedelta(minutes=15)
 HOLDING_TEXT = {
     "repeated_misunderstanding": "handoff.after_misses",
     "angry_customer": "handoff.angry",
@@ -32,11 +38,22 @@ HOLDING_TEXT = {
 async def request(
     turn: Turn, ctx: Context, reason: str, details: Mapping[str, object] | None = None
 ) -> Result:
-    """Open a hand-off (or keep the open one), offer it to a rep, tell the customer honestly."""
+    """Open a hand-off (or keep the open one), offer it to a rep, tell the customer honestly.
+
+    With nobody who could ever take it, the bot offers to pass a message on instead. A
+    conversation with a machine (`reply_cap`) still goes quiet: it waits in `touchpoint
+    handoffs` rather than drawing one more reply.
+    """
     active = await ctx.uow.handoffs.active_for(turn.conversation.id)
+    if active is None and reason != "reply_cap" and not await someone_reachable(ctx):
+        return passing_on.offer(turn, ctx, reason)
     state = ConversationState(
         state="handoff",
-        data={**idle(turn).data, "handoff_id": active.id if active else None},
+        data={
+            **idle(turn).data,
+            "handoff_id": active.id if active else None,
+            "reminded_at": turn.now.isoformat(),
+        },
         language=turn.lang,
     )
     if active:
@@ -50,7 +67,7 @@ async def request(
         Kind.HANDOFF_REQUESTED, {"reason": reason, "handoff_id": handoff.id, **(details or {})}
     )
     state = replace(state, data={**state.data, "handoff_id": handoff.id})
-    reply = await _holding_reply(turn, ctx, reason, offered)
+    reply = _holding_reply(turn, ctx, reason, offered)
     return Result(
         replies=(reply,), events=(requested, *offered.events), state=state, notices=offered.notices
     )
@@ -58,8 +75,8 @@ async def request(
 
 async def after_lead(turn: Turn, ctx: Context, score: int, saved: Result) -> Result:
     """A hot lead (score at least HOT_LEAD_SCORE) goes on to a sales rep, when the team has
-    any registered: the lead is saved first, the customer hears both."""
-    if score < ctx.config.hot_lead_score or not await ctx.uow.reps.search():
+    anyone who could take it: the lead is saved first, the customer hears both."""
+    if score < ctx.config.hot_lead_score or not await someone_reachable(ctx):
         return saved
     handed = await request(turn, ctx, reason="hot_lead", details={"score": score})
     return Result(
@@ -70,15 +87,14 @@ async def after_lead(turn: Turn, ctx: Context, score: int, saved: Result) -> Res
     )
 
 
-async def _holding_reply(turn: Turn, ctx: Context, reason: str, offered: Result) -> Reply:
+def _holding_reply(turn: Turn, ctx: Context, reason: str, offered: Result) -> Reply:
     """What the customer is told: a person is on the way, or honestly when one will be."""
     hours = ctx.config.rep_hours
     if hours and not hours.open_at(turn.now):
         when = shown_time(ctx, hours.next_opening(turn.now))
         return Reply(ctx.say("handoff.queued_until", turn.lang, when=when))
-    if not offered.notices and await ctx.uow.reps.search():
+    if not offered.notices:
         return Reply(ctx.say("handoff.queued", turn.lang))
-    # A rep has the card, or no rep is registered (the team works from `touchpoint handoffs`).
     return Reply(ctx.say(HOLDING_TEXT.get(reason, "handoff.requested"), turn.lang))
 
 
@@ -89,6 +105,60 @@ async def _open(turn: Turn, ctx: Context, reason: str) -> Handoff:
     handoff = await ctx.uow.handoffs.get(handoff_id)
     assert handoff is not None
     return handoff
+
+
+async def while_waiting(turn: Turn, ctx: Context, handoff: Handoff) -> Result:
+    """A customer's message while the hand-off waits for a rep: kept for the card of whoever
+    takes it. The customer is reminded of that, and of /cancel, when the bot has not said so
+    for REMIND_AFTER: "are you there?" is never met with silence, nor every line with a reply."""
+    waiting = Event(Kind.CUSTOMER_WAITING, {"handoff_id": handoff.id}, Actor.CUSTOMER)
+    if not _reminder_due(turn):
+        return Result(events=(waiting,))
+    return replace(remind(turn, ctx), events=(waiting,))
+
+
+def remind(turn: Turn, ctx: Context, *before: Reply) -> Result:
+    """Tell a waiting customer (after `before`) that they wait for a person and can /cancel."""
+    note = Reply(ctx.say("handoff.still_waiting", turn.lang))
+    data = turn.state.data.copy()
+    data["reminded_at"] = turn.now.isoformat()
+    return Result(replies=(*before, note), state=replace(turn.state, data=data))
+
+
+def _reminder_due(turn: Turn) -> bool:
+    said = turn.state.data.get("reminded_at")
+    return not said or turn.now - datetime.fromisoformat(said) >= REMIND_AFTER
+
+
+async def withdraw(turn: Turn, ctx: Context, handoff: Handoff) -> Result:
+    """The customer calls the person off (/cancel): the hand-off ends as `cancelled`, every rep
+    who holds it or was offered it is told, and the bot answers again."""
+    await ctx.uow.handoffs.finish(handoff.id, "cancelled", None, turn.now)
+    claimed = handoff.status == "claimed" and handoff.rep_id is not None
+    holder = await ctx.uow.reps.get(handoff.rep_id or 0) if claimed else None
+    text = (
+        ctx.say("handoff.cancelled_with", turn.lang, name=holder.name)
+        if holder
+        else ctx.say("handoff.cancelled", turn.lang)
+    )
+    latency = round((turn.now - handoff.requested_at).total_seconds(), 1)
+    details = {"handoff_id": handoff.id, "was": handoff.status, "latency": latency}
+    return Result(
+        replies=(Reply(text, options=menu_options(ctx, turn.lang)),),
+        events=(Event(Kind.HANDOFF_CANCELLED, details, Actor.CUSTOMER),),
+        state=idle(turn),
+        notices=await _called_off(ctx, handoff),
+    )
+
+
+async def _called_off(ctx: Context, handoff: Handoff) -> tuple[Notice, ...]:
+    """Word to the reps whose card of the hand-off is void now."""
+    rep_ids = dict.fromkeys(rep_id for rep_id in (*handoff.offered_to, handoff.rep_id) if rep_id)
+    reps = [rep for rep_id in rep_ids if (rep := await ctx.uow.reps.get(rep_id))]
+    return tuple(
+        notice_to(rep, ctx.say("rep.cancelled", rep_language(rep), number=handoff.id))
+        for rep in reps
+    )
 
 
 async def while_with_team(turn: Turn, ctx: Context) -> Result:
@@ -108,7 +178,7 @@ async def while_with_team(turn: Turn, ctx: Context) -> Result:
         details["held"] = True  # in the digest the timer sends (relay_digest)
         return Result(events=(Event(Kind.CUSTOMER_REPLIED, details, Actor.CUSTOMER),))
     media = bool(turn.message.attachments) and turn.message.edit_of is None
-    text = _what_they_sent(turn)
+    text = what_they_sent(turn)
     long = len(turn.text) > LONG_TEXT and turn.message.edit_of is None
     original = turn.stored_id if media or long else None
     if long:  # the relay attaches the whole text (bot/originals.py)
@@ -165,18 +235,8 @@ async def relay_digest(ctx: Context, conversation: Conversation, timer: Timer) -
     return Result(events=(Event(Kind.RELAY_DIGEST, details, Actor.SYSTEM),), notices=(notice,))
 
 
-def _what_they_sent(turn: Turn) -> str:
-    parts = [turn.text] if turn.text else []
-    parts += [
-        f"[{item.kind}{': ' + item.name if item.name else ''}]" for item in turn.message.attachments
-    ]
-    if turn.message.button is not None:
-        parts.append(f"[button: {turn.message.button[:64]}]")
-    return "\n".join(parts) or "[empty message]"
-
-
-async def is_active(turn: Turn, ctx: Context) -> bool:
-    return await ctx.uow.handoffs.active_for(turn.conversation.id) is not None
+async def active(turn: Turn, ctx: Context) -> Handoff | None:
+    return await ctx.uow.handoffs.active_for(turn.conversation.id)
 
 
 async def finish(

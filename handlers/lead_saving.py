@@ -3,13 +3,18 @@ completed later; the email and phone typed become the contact's claims."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import FlowData, lead_field
 from bot.turn import Context, Event, Turn
+from handlers.assignment import someone_reachable
 from handlers.contact_info import without_controls
 from handlers.lead_scoring import score_lead
 from storage.repos.leads import NewLead
+
+WAITING = "waiting"  # a lead's status when no rep could be told of it
 
 
 async def known_facts(turn: Turn, ctx: Context) -> FlowData:
@@ -38,14 +43,21 @@ async def amend_lead(turn: Turn, ctx: Context, lead_id: int, data: FlowData) -> 
 
 
 async def save_lead(turn: Turn, ctx: Context, data: FlowData) -> tuple[NewLead, tuple[Event, ...]]:
-    """Store the lead, update the contact, link the addresses given; the events to record."""
+    """Store the lead, update the contact, link the addresses given; the events to record.
+
+    With no rep who could hear of it, the lead is saved as `waiting` (`lead_waiting`), so the
+    team sees what nobody was told about, and the customer is promised no rep.
+    """
     lead = _new_lead(turn, data, ctx.say("lead.field.questions", turn.lang))
+    if not await someone_reachable(ctx):
+        lead = replace(lead, status=WAITING)
     lead_id = await ctx.uow.leads.create(lead, turn.now)
     await ctx.uow.contacts.update_profile(turn.contact_id, name=lead.name, company=lead.company)
-    captured = Event(
-        Kind.LEAD_CAPTURED, {"lead_id": lead_id, "score": lead.score, "source": lead.source}
-    )
-    return lead, (captured, *await _link_identities(turn, ctx, lead))
+    details = {"lead_id": lead_id, "score": lead.score, "source": lead.source}
+    events = [Event(Kind.LEAD_CAPTURED, details)]
+    if lead.status == WAITING:
+        events.append(Event(Kind.LEAD_WAITING, {"lead_id": lead_id}, Actor.SYSTEM))
+    return lead, (*events, *await _link_identities(turn, ctx, lead))
 
 
 def _new_lead(turn: Turn, data: FlowData, questions_label: str) -> NewLead:

@@ -18,7 +18,7 @@ from bot.turn import Context, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import button, flow_state, idle, menu_reply
 from handlers.contact_info import clean_name, find_phone, remove_contacts, without_controls
-from handlers.lead_saving import known_facts, save_lead
+from handlers.lead_saving import WAITING, known_facts, save_lead
 from handlers.signature import before_closing
 from handlers.slot_checks import (
     QUESTION,
@@ -335,6 +335,7 @@ async def _confirm_or_correct(turn: Turn, ctx: Context, data: FlowData) -> Resul
 
 async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     lead, events = await save_lead(turn, ctx, data)
-    reply = Reply(ctx.say("lead.saved", turn.lang, name=lead.name or ""))
+    key = "lead.saved_waiting" if lead.status == WAITING else "lead.saved"
+    reply = Reply(ctx.say(key, turn.lang, name=lead.name or ""))
     saved = Result(replies=(reply,), events=events, state=idle(turn))
     return await handoff.after_lead(turn, ctx, lead.score, saved)

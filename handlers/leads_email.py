@@ -23,7 +23,7 @@ from bot.turn import Context, Event, Reply, Result, Turn
 from handlers import handoff
 from handlers.common import flow_state, idle, menu_reply
 from handlers.contact_info import find_email
-from handlers.lead_saving import amend_lead, known_facts, save_lead
+from handlers.lead_saving import WAITING, amend_lead, known_facts, save_lead
 from handlers.leads import opening_text, summary_lines
 from handlers.signature import before_closing, read_signature
 from handlers.slot_checks import company_answer, declines, name_answer
@@ -205,7 +205,8 @@ async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     lead, events = await save_lead(turn, ctx, data)
     lead_id = next(int(e.details["lead_id"]) for e in events if e.kind is Kind.LEAD_CAPTURED)
     summary = "\n".join(summary_lines(ctx, turn.lang, data))
-    text = ctx.say("lead.email_saved", turn.lang, name=lead.name or "", summary=summary)
+    key = "lead.email_saved_waiting" if lead.status == WAITING else "lead.email_saved"
+    text = ctx.say(key, turn.lang, name=lead.name or "", summary=summary)
     unanswered = [f for f in REQUIRED if not data.get(f)]
     extra = (Event(Kind.LEAD_INCOMPLETE, {"missing": unanswered}),) if unanswered else ()
     kept: FlowData = {**_kept(data), "lead_id": lead_id}

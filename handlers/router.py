@@ -1,8 +1,10 @@
 """Routing one turn to a handler, in the order of ARCHITECTURE.md:
 
-1. conversation state: an active hand-off absorbs every kind of message (the bot stays silent);
+1. conversation state: an active hand-off takes every kind of message (a rep who has it gets
+   them, and the bot stays silent; while it waits, the bot answers commands); `/cancel` ends it;
 2. buttons (also a typed option number or label) and commands;
-3. an open flow (lead capture, service intake) takes the message as its answer;
+3. an open flow (lead capture, service intake) takes the message as its answer, and so does a
+   message the bot offered to pass on to the team;
 4. intent matching against the catalog; 5. low confidence → a short menu, a person after
    repeated misses.
 """
@@ -13,8 +15,9 @@ import re
 from dataclasses import replace
 
 from bot.intents import IntentMatch
+from bot.records import Handoff
 from bot.turn import Context, Reply, Result, Routed, Turn
-from handlers import handoff, leads, leads_email, mood, other, service
+from handlers import handoff, leads, leads_email, mood, other, passing_on, service
 from handlers.common import greeted, idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
@@ -22,20 +25,26 @@ START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 COMMAND = re.compile(r"^/([A-Za-z_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 HUMAN_ESCAPE_SCORE = 0.7
 FLOWS = ("lead", "service")
+CANCELLABLE = (*FLOWS, passing_on.STATE)
+# What ends an offer to pass a message on, rather than being the message.
+DECLINING_INTENTS = frozenset({"other.thanks", "other.bye"})
+DECLINING_WORDS = 3
 
 
 async def route(turn: Turn, ctx: Context) -> Routed:
     if turn.state.state == "handoff":
-        if await handoff.is_active(turn, ctx):
-            return Routed(await handoff.while_with_team(turn, ctx))
+        if active := await handoff.active(turn, ctx):
+            return Routed(await with_the_team(active, turn, ctx))
         turn = _with_state_reset(turn)
     data = chosen_option(turn)
     if data is not None:
         return Routed(await on_button(data, turn, ctx))
     if command := COMMAND.match(turn.text):
         return Routed(await on_command(command[1].lower(), (command[2] or "").strip(), turn, ctx))
-    if turn.text.casefold().strip(" .!") in CANCEL_WORDS:
+    if is_cancel_word(turn):
         return Routed(await cancel(turn, ctx))
+    if turn.state.state == passing_on.STATE:
+        return await for_the_team(turn, ctx)
     if turn.state.state in FLOWS:
         return await in_flow(turn, ctx)
     if not turn.text:
@@ -44,12 +53,36 @@ async def route(turn: Turn, ctx: Context) -> Routed:
     return Routed(await on_intent(match, turn, ctx), match)
 
 
+def is_cancel_word(turn: Turn) -> bool:
+    return turn.text.casefold().strip(" .!") in CANCEL_WORDS
+
+
+async def with_the_team(active: Handoff, turn: Turn, ctx: Context) -> Result:
+    """A message during a hand-off. `/cancel` always ends it. A rep who has it gets everything
+    else (a word like "stop" is for them). While it waits for a rep, a cancel word or button
+    ends it too, a command is answered, and the rest is kept for the team."""
+    command = COMMAND.match(turn.text)
+    name = command[1].lower() if command else ""
+    if name == "cancel":
+        return await handoff.withdraw(turn, ctx, active)
+    if active.status == "claimed":
+        return await handoff.while_with_team(turn, ctx)
+    if is_cancel_word(turn) or turn.message.button == "cancel":
+        return await handoff.withdraw(turn, ctx, active)
+    if name in ("help", "menu"):
+        return handoff.remind(turn, ctx, Reply(ctx.say("help", turn.lang)))
+    if name:
+        return handoff.remind(turn, ctx)
+    return await handoff.while_waiting(turn, ctx, active)
+
+
 async def opened(turn: Turn, ctx: Context) -> Result:
     """The customer opened the conversation: a newcomer is greeted, an unfinished flow asks
-    its pending question again, and a conversation with the team stays quiet."""
+    its pending question again, a customer waiting for a rep hears that they still wait, and a
+    conversation a rep has stays quiet."""
     if turn.state.state == "handoff":
-        if await handoff.is_active(turn, ctx):
-            return Result()
+        if active := await handoff.active(turn, ctx):
+            return Result() if active.status == "claimed" else handoff.remind(turn, ctx)
         turn = _with_state_reset(turn)
     if turn.state.state == "lead":
         return await leads.resume(turn, ctx)
@@ -123,7 +156,7 @@ async def on_start(payload: str, turn: Turn, ctx: Context) -> Result:
 
 
 async def cancel(turn: Turn, ctx: Context) -> Result:
-    if turn.state.state not in FLOWS:
+    if turn.state.state not in CANCELLABLE:
         return Result(replies=(Reply(ctx.say("nothing_to_cancel", turn.lang)),))
     reply = menu_reply(ctx, turn.lang, "cancelled")
     return Result(replies=(reply,), state=idle(turn))
@@ -140,6 +173,14 @@ async def in_flow(turn: Turn, ctx: Context) -> Routed:
     if turn.state.state == "lead":
         return Routed(await leads.answer(turn, ctx), match)
     return Routed(await service.describe(turn, ctx), match)
+
+
+async def for_the_team(turn: Turn, ctx: Context) -> Routed:
+    """The message the bot offered to pass on; a short "thanks" or "bye" declines the offer."""
+    match = ctx.matcher.match(turn.text, turn.lang) if turn.text else None
+    if match and match.intent in DECLINING_INTENTS and len(turn.text.split()) <= DECLINING_WORDS:
+        return Routed(await other.small_talk(turn, ctx, match.intent), match)
+    return Routed(await passing_on.take(turn, ctx), match)
 
 
 async def without_text(turn: Turn, ctx: Context) -> Result:

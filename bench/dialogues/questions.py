@@ -42,7 +42,18 @@ MAIL_QUESTIONS = {f"lead.email_question.{name}": name for name in FIELDS} | {
     "lead.email_question.email": "contact",
     "lead.email_question.phone": "contact",
 }
-HANDOFF_KEYS = ("requested", "after_misses", "angry", "hot_lead", "queued", "queued_until")
+# Handed to people: a hand-off, or, with no rep to take one, the offer to pass a message on.
+HANDOFF_KEYS = (
+    "requested",
+    "after_misses",
+    "angry",
+    "hot_lead",
+    "queued",
+    "queued_until",
+    "nobody_available",
+    "nobody_after_misses",
+    "nobody_angry",
+)
 MENU_KEYS = (
     "greeting",
     "menu",
@@ -72,6 +83,8 @@ KINDS: Mapping[str, Said] = {
     "lead.which_field": Said.CONFIRM,
     "lead.saved": Said.SAVED,
     "lead.email_saved": Said.SAVED,
+    "lead.saved_waiting": Said.SAVED,  # saved while no rep could be told of it
+    "lead.email_saved_waiting": Said.SAVED,
     "cancelled": Said.CANCELLED,
     **dict.fromkeys((f"handoff.{key}" for key in HANDOFF_KEYS), Said.HANDOFF),
     **dict.fromkeys(MENU_KEYS, Said.MENU),

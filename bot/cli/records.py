@@ -53,9 +53,17 @@ def register(app: typer.Typer) -> None:
 
 
 @leads_app.command("list")
-def leads_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
-    """List leads."""
-    out.rows(reading(lambda uow: uow.leads.search(limit=limit)), as_json, out.LEAD_COLUMNS)
+def leads_list(
+    as_json: JsonFlag = False,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only leads in this status: new, or waiting (no rep could be told)."),
+    ] = None,
+    limit: Limit = 200,
+) -> None:
+    """List leads. A lead saved while no rep could be told of it is `waiting`."""
+    leads = reading(lambda uow: uow.leads.search(status=status, limit=limit))
+    out.rows(leads, as_json, out.LEAD_COLUMNS)
 
 
 @leads_app.command("show")

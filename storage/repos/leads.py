@@ -26,6 +26,7 @@ class NewLead:
     timeline: str | None
     source: str | None
     score: int
+    status: str = "new"  # `waiting`: saved while no rep could be told of it
 
 
 def lead_from_row(row: Row[Any]) -> Lead:
@@ -53,7 +54,7 @@ class LeadRepository:
 
     async def create(self, lead: NewLead, now: datetime) -> int:
         values = {name: getattr(lead, name) for name in NewLead.__dataclass_fields__}
-        statement = leads.insert().values(status="new", created_at=now, **values)
+        statement = leads.insert().values(created_at=now, **values)
         return int((await self._db.execute(statement.returning(leads.c.id))).scalar_one())
 
     async def amend(self, lead_id: int, lead: NewLead) -> None:
@@ -67,9 +68,13 @@ class LeadRepository:
         row = (await self._db.execute(leads.select().where(leads.c.id == lead_id))).first()
         return lead_from_row(row) if row else None
 
-    async def search(self, *, contact_id: int | None = None, limit: int = 200) -> list[Lead]:
+    async def search(
+        self, *, contact_id: int | None = None, status: str | None = None, limit: int = 200
+    ) -> list[Lead]:
         query = leads.select()
         if contact_id is not None:
             query = query.where(leads.c.contact_id == contact_id)
+        if status is not None:
+            query = query.where(leads.c.status == status)
         rows = await self._db.execute(query.order_by(leads.c.id.desc()).limit(limit))
         return [lead_from_row(row) for row in rows]

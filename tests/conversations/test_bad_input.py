@@ -149,7 +149,8 @@ async def test_100_kb_as_a_lead_answer_is_kept_and_the_flow_goes_on(bot: BotHarn
     await alice.press("lead:skip")
     await alice.press("lead:skip")
     assert await alice.say("yes") == [
-        "Thank you, Alice Green! Your request is with our sales team, and a sales rep will contact you shortly."
+        "Thank you, Alice Green! Your request is saved. Nobody from our sales team is available "
+        "right now, so it may take a while, but they will get back to you."
     ]
     [lead] = await bot.leads()
     assert lead.need == HUNDRED_KB[:2000]

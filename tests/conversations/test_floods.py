@@ -56,10 +56,10 @@ async def test_when_nothing_more_comes_a_timer_reads_the_held_messages(bot: BotH
     assert await bot.scheduler.fire_due() == 1
     await bot.deliver()
 
-    assert bob.channel.texts_to("2002")[-1].startswith("I'm passing your conversation to a person")
+    assert bob.channel.texts_to("2002")[-1].startswith("Nobody from our team is available")
     async with bot.database.transaction() as uow:
-        [handoff] = await uow.handoffs.search()
-    assert handoff.reason == "customer_asked"
+        [nobody] = await uow.touchpoints.search(kind="nobody_available")
+    assert nobody.details == {"reason": "customer_asked"}
 
 
 async def test_a_sender_under_the_limit_is_never_held(bot: BotHarness) -> None:

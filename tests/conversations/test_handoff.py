@@ -1,20 +1,57 @@
-"""Hand-off to a person, as transcripts: asking for one, the silence while the team has the
-conversation, and the bot taking over again when the hand-off ends."""
+"""Hand-off to a person, as transcripts: asking for one while the team is off duty, what the
+customer hears while the hand-off waits, and the bot taking over again when it ends.
+
+With no rep at all see test_nobody_available.py; the rep's side, test_rep_handoff.py.
+"""
 
 from __future__ import annotations
+
+import pytest
 
 from bot.kinds import Actor
 from bot.records import Handoff
 from bot.turn import Context, Result, Turn
 from handlers import handoff
+from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep
 from tests.harness import BotHarness, Customer
 
-HOLDING = "I'm passing your conversation to a person from our team. They will answer right here; until then I'll stay quiet."
-HOLDING_RU = "Передаю ваш разговор сотруднику. Он ответит прямо здесь, а я пока помолчу."
+QUEUED = (
+    "I'm passing your conversation to our team. Nobody is free this very moment, but a person "
+    "will answer right here as soon as someone is. You can keep writing: your messages are "
+    "kept for them. /cancel stops waiting and brings you back to me."
+)
+QUEUED_RU = (
+    "Передаю ваш разговор нашей команде. Прямо сейчас все заняты, но сотрудник ответит здесь, "
+    "как только освободится. Можете писать и дальше: сообщения сохранятся для него. "
+    "/cancel — перестать ждать и вернуться ко мне."
+)
+STILL_WAITING = (
+    "You're waiting for a person from our team; what you write here is kept for them. "
+    "/cancel stops waiting and brings you back to me."
+)
+HELP = (
+    "Here is what I can do:\n- prepare an offer or a quote (say what you need)\n"
+    '- open a service request and tell you its status ("status #1042")\n'
+    "- connect you with a person (/human)\nYou can stop any question with /cancel."
+)
 AFTER_MISSES = "I'm sorry I couldn't help. I'm passing your conversation to a person from our team; they will answer right here."
 NOT_UNDERSTOOD = "Sorry, I didn't quite get that. Please choose one of the options or describe what you need in a few words."
 CLOSED = "Our team has closed this conversation. If you need anything else, just write — I'm here."
 MENU = ["menu:lead", "menu:service", "menu:status", "menu:human"]
+
+
+@pytest.fixture
+async def bot(bot: BotHarness) -> BotHarness:
+    """The bot with one rep registered, off duty: a hand-off opens and waits for her."""
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
+    return bot
+
+
+async def rep_on_duty(bot: BotHarness) -> None:
+    async with bot.database.transaction() as uow:
+        [olga] = await uow.reps.search()
+        await uow.reps.update(olga.id, on_duty=True)
+        await uow.commit()
 
 
 async def handoffs(bot: BotHarness) -> list[Handoff]:
@@ -76,7 +113,7 @@ def said_to(bot: BotHarness, customer: Customer) -> list[str]:
 async def test_the_human_command_opens_one_queued_handoff(bot: BotHarness) -> None:
     alice = bot.customer("alice")
 
-    assert await alice.say("/human") == [HOLDING]
+    assert await alice.say("/human") == [QUEUED]
 
     [opened] = await handoffs(bot)
     assert (opened.status, opened.reason) == ("queued", "customer_asked")
@@ -85,7 +122,7 @@ async def test_the_human_command_opens_one_queued_handoff(bot: BotHarness) -> No
     assert await kinds_of(bot, alice) == [
         "message_in",
         "handoff_requested",
-        "handoff_queued",  # no rep is registered: it waits for one
+        "handoff_queued",  # nobody is on duty: it waits for the first rep online
         "message_out",
     ]
 
@@ -93,7 +130,7 @@ async def test_the_human_command_opens_one_queued_handoff(bot: BotHarness) -> No
 async def test_asking_for_a_real_person_in_words_hands_over(bot: BotHarness) -> None:
     alice = bot.customer("alice")
 
-    assert await alice.say("I'd like to speak to a real person") == [HOLDING]
+    assert await alice.say("I'd like to speak to a real person") == [QUEUED]
 
     [opened] = await handoffs(bot)
     assert (opened.status, opened.reason) == ("queued", "customer_asked")
@@ -104,7 +141,7 @@ async def test_asking_for_an_operator_in_russian_gets_a_russian_holding_message(
 ) -> None:
     ivan = bot.customer("ivan")
 
-    assert await ivan.say("Хочу поговорить с оператором") == [HOLDING_RU]
+    assert await ivan.say("Хочу поговорить с оператором") == [QUEUED_RU]
 
     [opened] = await handoffs(bot)
     assert opened.status == "queued"
@@ -114,7 +151,7 @@ async def test_the_talk_to_a_person_button_hands_over(bot: BotHarness) -> None:
     alice = bot.customer("alice")
     await alice.say("hello")
 
-    assert await alice.press("menu:human") == [HOLDING]
+    assert await alice.press("menu:human") == [QUEUED]
     assert len(await handoffs(bot)) == 1
     assert await bot.state_of(alice) == ("handoff", None)
 
@@ -124,33 +161,40 @@ async def test_asking_for_a_person_in_the_middle_of_a_lead_hands_over(bot: BotHa
     await alice.say("/lead")
     await alice.say("Forty standing desks for our new office in Leeds")
 
-    assert await alice.say("I'd like to speak to a real person") == [HOLDING]
+    assert await alice.say("I'd like to speak to a real person") == [QUEUED]
     assert await bot.state_of(alice) == ("handoff", None)
     assert await bot.leads() == []
 
 
-# --- while the team has the conversation --------------------------------------------------
+# --- while the hand-off waits for a rep -------------------------------------------------------
 
 
-async def test_every_kind_of_message_is_recorded_and_not_answered(bot: BotHarness) -> None:
+async def test_every_kind_of_message_is_kept_for_the_team_and_commands_are_answered(
+    bot: BotHarness,
+) -> None:
     alice = bot.customer("alice")
     await alice.say("/human")
     original = alice.message("I want to buy 100 chairs")
 
-    assert await alice.say("Are you still there?") == []
-    assert await alice.say("/help") == []
+    assert await alice.say("Are you still there?") == []  # she was just told it is kept
+    assert await alice.say("/help") == [HELP, STILL_WAITING]
     assert await alice.press("menu:lead") == []
     assert await alice.attach("photo") == []
     assert await alice.send(original) == []
     assert await alice.send(alice.message("I want 200 chairs", edit_of=original.external_id)) == []
 
-    assert said_to(bot, alice) == [HOLDING]
+    assert said_to(bot, alice) == [QUEUED, HELP, STILL_WAITING]
     assert await kinds_of(bot, alice) == [
         "message_in",
         "handoff_requested",
         "handoff_queued",
         "message_out",
-        *["message_in", "customer_waiting"] * 5,
+        "message_in",
+        "customer_waiting",
+        "message_in",
+        "message_out",
+        "message_out",
+        *["message_in", "customer_waiting"] * 3,
         "message_edited",
     ]
     # Every message is kept for the rep; the edit changed the stored text of the original.
@@ -171,7 +215,7 @@ async def test_asking_again_does_not_open_a_second_handoff(bot: BotHarness) -> N
     alice = bot.customer("alice")
     await alice.say("/human")
 
-    assert await alice.say("/human") == []
+    assert await alice.say("/human") == [STILL_WAITING]
     assert await alice.say("I'd like to speak to a real person") == []
     assert await alice.press("menu:human") == []
 
@@ -180,6 +224,7 @@ async def test_asking_again_does_not_open_a_second_handoff(bot: BotHarness) -> N
 
 
 async def test_three_misunderstood_messages_in_a_row_hand_over(bot: BotHarness) -> None:
+    await rep_on_duty(bot)
     alice = bot.customer("alice")
 
     assert await alice.say("qwerty uiop") == [NOT_UNDERSTOOD]
@@ -188,12 +233,13 @@ async def test_three_misunderstood_messages_in_a_row_hand_over(bot: BotHarness) 
     assert await alice.say("lorem ipsum dolor") == [AFTER_MISSES]
 
     [opened] = await handoffs(bot)
-    assert (opened.status, opened.reason) == ("queued", "repeated_misunderstanding")
+    assert (opened.status, opened.reason) == ("offered", "repeated_misunderstanding")
     assert await bot.state_of(alice) == ("handoff", None)
     assert await alice.say("hello?") == []
 
 
 async def test_three_misunderstood_russian_messages_hand_over_in_russian(bot: BotHarness) -> None:
+    await rep_on_duty(bot)
     ivan = bot.customer("ivan")
 
     await ivan.say("фывапролдж")

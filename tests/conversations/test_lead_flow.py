@@ -28,12 +28,13 @@ async def test_english_lead_from_first_message_to_saved_lead(bot: BotHarness) ->
     assert "Budget: no budget yet\nTimeline: ASAP" in summary[0]
 
     saved = await anna.press("lead:confirm")
-    assert saved == [
-        "Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will contact you shortly."
+    assert saved == [  # no rep is registered: nobody is promised
+        "Thank you, Anna Petrova! Your request is saved. Nobody from our sales team is available "
+        "right now, so it may take a while, but they will get back to you."
     ]
 
     [lead] = await bot.leads()
-    assert (lead.status, lead.name, lead.company) == ("new", "Anna Petrova", "Northwind Ltd")
+    assert (lead.status, lead.name, lead.company) == ("waiting", "Anna Petrova", "Northwind Ltd")
     assert lead.need == "I'd like a quote for 40 standing desks for our new office"
     assert lead.email == "anna.petrova@northwind.example"
     assert (lead.budget, lead.timeline) == ("no budget yet", "ASAP")
@@ -65,7 +66,8 @@ async def test_russian_lead_with_phone_and_typed_option_numbers(bot: BotHarness)
     assert "Бюджет: около 300 тысяч рублей" in summary[0]
     assert "Сроки: в течение месяца" in summary[0]
     assert await ivan.say("да") == [
-        "Спасибо, Иван Смирнов! Ваша заявка передана в отдел продаж, менеджер скоро свяжется с вами."
+        "Спасибо, Иван Смирнов! Ваша заявка сохранена. Сейчас никого из отдела продаж нет на "
+        "связи, поэтому ответ может занять время, но с вами обязательно свяжутся."
     ]
     [lead] = await bot.leads()
     assert (lead.name, lead.company, lead.phone) == ("Иван Смирнов", None, "+79123456789")

@@ -3,6 +3,7 @@ conversation left in the middle of a flow goes on with the question it was waiti
 
 from __future__ import annotations
 
+from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep
 from tests.harness import BotHarness, Customer
 
 GREETING = "Hello! I'm the Touchpoint assistant. I can prepare an offer for you, help with an existing order or request, or put you in touch with a person from our team."
@@ -70,11 +71,26 @@ async def test_a_service_request_left_undescribed_asks_again_on_opening(bot: Bot
 
 
 async def test_opening_a_conversation_a_person_has_says_nothing(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    anna = bot.customer("anna")
+    await anna.open()
+    await anna.say("/human")
+    await bot.customer(OLGA_TELEGRAM, channel="telegram").press("claim:1")
+
+    assert await anna.open() == []
+    assert await bot.state_of(anna) == ("handoff", None)
+
+
+async def test_opening_a_conversation_that_waits_for_a_person_says_so(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
     anna = bot.customer("anna")
     await anna.open()
     await anna.say("/human")
 
-    assert await anna.open() == []
+    assert await anna.open() == [
+        "You're waiting for a person from our team; what you write here is kept for them. "
+        "/cancel stops waiting and brings you back to me."
+    ]
     assert await bot.state_of(anna) == ("handoff", None)
 
 

@@ -49,7 +49,8 @@ async def test_customer_and_rep_on_telegram_from_request_to_close(bot: BotHarnes
     await ann.say("I'd like a quote for 40 standing desks for our Berlin office")
 
     assert await ann.say("I want to talk to a human") == [
-        "I'm passing your conversation to a person from our team. They will answer right here; until then I'll stay quiet."
+        "I'm passing your conversation to a person from our team. They will answer right here; "
+        "anything you write meanwhile is kept for them. /cancel brings you back to me."
     ]
     card = last_to(olga)
     assert card.text.startswith(

@@ -7,6 +7,7 @@ process would; nothing is carried over in memory.
 from __future__ import annotations
 
 from bot.model import Outcome
+from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep
 from tests.harness import BotHarness, Customer
 
 
@@ -90,16 +91,20 @@ async def test_a_service_intake_waiting_for_details_continues_after_a_restart(
     assert ticket.summary == "The blender I got on Monday does not switch on at all"
 
 
-async def test_a_handoff_stays_silent_after_a_restart(bot: BotHarness) -> None:
+async def test_a_waiting_handoff_goes_on_waiting_after_a_restart(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
     alice = bot.customer("alice")
     await alice.say("/human")
 
     bot.restart()
 
-    assert await alice.say("hello, anyone?") == []
-    assert await alice.say("/help") == []
+    assert await alice.say("hello, anyone?") == []  # told a moment ago: kept for the team
     assert await bot.state_of(alice) == ("handoff", None)
     assert (await kinds_of(bot, alice))[-2:] == ["message_in", "customer_waiting"]
+    assert await alice.say("/cancel") == [
+        "Done: you're no longer waiting for a person, and you're back with the assistant. "
+        "How can I help?"
+    ]
 
 
 async def test_a_follow_up_timer_set_before_a_restart_fires_after_it(bot: BotHarness) -> None:

@@ -8,6 +8,7 @@ import pytest
 from bot.bootstrap import build_services
 from bot.settings import Settings
 from storage.uow import Database
+from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep
 from tests.harness import BotHarness, FakeClock
 
 COMPLAINT = "My order 5531 arrived damaged, two chairs have broken armrests"
@@ -57,6 +58,7 @@ async def test_outside_the_reps_hours_the_customer_is_told_when_in_the_companys_
     # Monday 09:00 UTC is 12:00 in Moscow: after the reps' day there ended at 11:00, the next
     # opening is Tuesday 09:00 Moscow time (06:00 UTC).
     bot = bot_with(database, clock, rep_hours="09:00-11:00", timezone="Europe/Moscow")
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
     [told] = await bot.customer("alice").say("/human")
     assert "a person will answer right here from 2026-03-03 09:00 MSK." in told
 
@@ -65,5 +67,6 @@ async def test_rep_hours_follow_the_old_setting_name_too(
     database: Database, clock: FakeClock
 ) -> None:
     bot = bot_with(database, clock, rep_hours="09:00-11:00", rep_timezone="Europe/Moscow")
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
     [told] = await bot.customer("alice").say("/human")
     assert "from 2026-03-03 09:00 MSK." in told

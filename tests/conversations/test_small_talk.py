@@ -227,8 +227,10 @@ async def test_typing_a_russian_options_number_and_label(bot: BotHarness) -> Non
     ]
     assert await bot.state_of(ivan) == ("lead", "need")
     await ivan.say("/cancel")
-    assert await ivan.say("4") == [
-        "Передаю ваш разговор сотруднику. Он ответит прямо здесь, а я пока помолчу."
+    assert await ivan.say("4") == [  # no rep is registered: nobody to talk to, said so
+        "Сейчас никого из команды нет на связи, поэтому соединить вас с сотрудником я не могу. "
+        "Если хотите, напишите сообщение здесь, и я передам его команде. "
+        "Или /cancel, чтобы продолжить со мной."
     ]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from storage.uow import Database
+from tests.conversations.test_rep_handoff import add_rep
 from tests.harness import BotHarness, FakeClock
 
 pytestmark = pytest.mark.slow
@@ -295,6 +296,7 @@ def test_contacts_unmerge_separates_two_merged_contacts_once(tmp_path: Path) -> 
 
 
 async def a_ticket_and_a_handoff(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram="4242", on_duty=False)  # the hand-off waits for her
     alice = bot.customer("alice")
     await alice.say("My coffee machine arrived broken, the water tank is cracked")
     await alice.say("/human")
@@ -340,6 +342,43 @@ def test_a_handoff_closed_from_the_cli_is_closed_by_the_operator(tmp_path: Path)
     assert (closed["actor"], closed["details"]["summary"]) == ("operator", "called her back")
     again = touchpoint(tmp_path, "handoffs", "close", "1")
     assert (again.returncode, again.stderr) == (1, "touchpoint: hand-off 1 is not open\n")
+
+
+async def a_lead_and_a_message_with_no_rep(bot: BotHarness) -> None:
+    anna = bot.customer("anna")
+    await anna.say("I need a quote for 25 office chairs for our team")
+    await anna.say("Anna Petrova")
+    await anna.press("lead:skip")
+    await anna.say("anna@northwind.example")
+    await anna.press("lead:skip")
+    await anna.press("lead:skip")
+    await anna.press("lead:confirm")
+    await anna.say("/human")
+    await anna.say("Please call me back about delivery")
+
+
+def test_what_nobody_could_be_told_of_is_listed_as_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    prepared(tmp_path, a_lead_and_a_message_with_no_rep)
+
+    [lead] = shown(tmp_path, "leads", "list")
+    assert (lead["status"], lead["name"]) == ("waiting", "Anna Petrova")
+    assert [row["id"] for row in shown(tmp_path, "leads", "list", "--status", "waiting")] == [1]
+    assert shown(tmp_path, "leads", "list", "--status", "new") == []
+    [row] = [line for line in said(tmp_path, "leads", "list").splitlines() if "Anna" in line]
+    assert "waiting" in row
+    # The message the bot passed on is a ticket the team sees, with the customer's words.
+    [ticket] = shown(tmp_path, "tickets", "list")
+    assert (ticket["number"], ticket["category"], ticket["status"]) == (1001, "message", "open")
+    notes = shown(tmp_path, "tickets", "show", "1001")["notes"]
+    assert [(n["author"], n["text"]) for n in notes] == [
+        ("customer", "Please call me back about delivery")
+    ]
+    kinds = [t["kind"] for t in shown(tmp_path, "contacts", "show", "1")["timeline"]]
+    assert {"lead_waiting", "nobody_available", "message_passed_on"} <= set(kinds)
+    assert shown(tmp_path, "handoffs", "list") == []
 
 
 def test_db_prune_and_contacts_forget(tmp_path: Path) -> None:

@@ -123,8 +123,8 @@ async def test_a_claim_deadline_survives_a_kill_and_fires_once_then_a_manager_re
             1,
         ]
         assert fake.texts_to(ANN) == [
-            "I'm passing your conversation to a person from our team. "
-            "They will answer right here; until then I'll stay quiet."
+            "I'm passing your conversation to a person from our team. They will answer right "
+            "here; anything you write meanwhile is kept for them. /cancel brings you back to me."
         ]
 
         said = await touchpoint(env, "handoffs", "assign", "1", "--rep", str(ids[offered_first]))

@@ -24,6 +24,8 @@ LEAD_CONVERSATION = [
     "My order 5531 arrived damaged, two chairs have broken armrests",
     "what is the status of #1001?",
     "I want to talk to a human",
+    "Please call me about the broken chairs",
+    "/help",
 ]
 
 
@@ -68,22 +70,25 @@ def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -
     assert "you> Anna Petrova" in transcript
     assert "Your request #1001 is open." in transcript
     assert "Request #1001 (order): open" in transcript
-    assert "I'm passing your conversation to a person" in transcript
+    # No rep is registered: the bot says so, passes the message on, and goes on answering.
+    assert "bot> Nobody from our team is available right now" in transcript
+    assert "bot> I've passed this on to our team: it's saved with your request #1001." in transcript
+    assert transcript.rindex("bot> Here is what I can do:") > transcript.index("I've passed")
 
     [lead] = json_of(env, "leads", "list")
     assert lead["name"] == "Anna Petrova"
     assert lead["company"] == "Northwind"
     assert lead["email"] == "anna@northwind.example"
-    assert lead["status"] == "new"
+    assert lead["status"] == "waiting"  # nobody could be told of it
     assert lead["need"] == "I need a quote for 25 ergonomic office chairs"
     assert json_of(env, "leads", "show", str(lead["id"]))["id"] == lead["id"]
 
     [ticket] = json_of(env, "tickets", "list")
     assert (ticket["number"], ticket["status"]) == (1001, "open")
-    assert json_of(env, "tickets", "show", "1001")["notes"][0]["author"] == "customer"
-
-    [handoff] = json_of(env, "handoffs", "list")
-    assert (handoff["status"], handoff["reason"]) == ("queued", "ticket_escalated")
+    notes = json_of(env, "tickets", "show", "1001")["notes"]
+    assert [note["author"] for note in notes] == ["customer", "customer"]
+    assert notes[-1]["text"] == "Please call me about the broken chairs"
+    assert json_of(env, "handoffs", "list") == []
 
     kinds = [row["kind"] for row in json_of(env, "touchpoints", "list", "--limit", "1000")]
     for kind in (
@@ -91,14 +96,17 @@ def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -
         "message_out",
         "delivered",
         "lead_captured",
+        "lead_waiting",
         "ticket_opened",
-        "handoff_requested",
+        "nobody_available",
+        "message_passed_on",
     ):
         assert kind in kinds
     assert (
         kinds.index("lead_captured")
         < kinds.index("ticket_opened")
-        < kinds.index("handoff_requested")
+        < kinds.index("nobody_available")
+        < kinds.index("message_passed_on")
     )
 
     [contact] = json_of(env, "contacts", "list")

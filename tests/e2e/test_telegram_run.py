@@ -53,9 +53,14 @@ ASK_BUDGET_AND_DATE_EN = (
 )
 CONTACT_NOT_OWN_EN = "Please share your own contact, or type your email address or phone number."
 STALE_BUTTON_EN = "That button is no longer active."
-HANDOFF_EN = (
-    "I'm passing your conversation to a person from our team. "
-    "They will answer right here; until then I'll stay quiet."
+NOBODY_EN = (  # no rep is registered in these runs
+    "Nobody from our team is available right now, so I can't put you through to a person. "
+    "If you like, write your message here and I'll pass it on to the team. "
+    "Or /cancel to carry on with me."
+)
+PASSED_ON_EN = (
+    "I've passed this on to our team: it's saved with your request #1001. "
+    "They will see it as soon as someone is available. Anything else I can help with?"
 )
 CONTACT_KEYBOARD = {
     "keyboard": [[{"text": "Share my phone number", "request_contact": True}]],
@@ -230,8 +235,8 @@ async def test_a_lead_captured_in_english_through_buttons_and_text(
         summary = ann.last
         ann.presses("lead:confirm")
         assert await ann.hears(1) == [
-            "Thank you, Ann! Your request is with our sales team, "
-            "and a sales rep will contact you shortly."
+            "Thank you, Ann! Your request is saved. Nobody from our sales team is available "
+            "right now, so it may take a while, but they will get back to you."
         ]
         ann.presses("lead:confirm", on=summary)  # a second tap on the old summary
         assert await ann.hears(2) == [STALE_BUTTON_EN, MENU_EN]
@@ -248,7 +253,7 @@ async def test_a_lead_captured_in_english_through_buttons_and_text(
     assert lead["need"] == "I need a quote for 25 ergonomic office chairs"
     assert (lead["name"], lead["company"], lead["email"]) == ("Ann", None, None)
     assert lead["phone"] == "+447911123456"
-    assert (lead["status"], lead["source"]) == ("new", None)
+    assert (lead["status"], lead["source"]) == ("waiting", None)  # no rep could be told
 
 
 async def test_a_lead_typed_in_russian_after_a_deep_link_keeps_its_campaign(
@@ -293,8 +298,8 @@ async def test_a_lead_typed_in_russian_after_a_deep_link_keeps_its_campaign(
         ]
         ivan.says("да")
         assert await ivan.hears(1) == [
-            "Спасибо, Иван Петров! Ваша заявка передана в отдел продаж, "
-            "менеджер скоро свяжется с вами."
+            "Спасибо, Иван Петров! Ваша заявка сохранена. Сейчас никого из отдела продаж нет на "
+            "связи, поэтому ответ может занять время, но с вами обязательно свяжутся."
         ]
 
     assert ivan.unheard() == []  # nothing beyond the transcript (a stop delivers what is due)
@@ -337,21 +342,28 @@ async def test_a_ticket_is_opened_and_its_status_asked_for(
     assert ticket["summary"] == "Мой заказ 5531 пришёл разбитым, экран треснул и не включается"
 
 
-async def test_a_customer_who_asks_for_a_person_is_handed_off_and_the_bot_goes_quiet(
+async def test_a_customer_who_asks_for_a_person_with_no_rep_is_told_and_the_message_passed_on(
     database_url: str, fake: FakeTelegram, tmp_path: Path
 ) -> None:
     ben = Customer(fake, 4004, first_name="Ben")
     async with touchpoint_run(database_url, fake, tmp_path):
         ben.says("I want to talk to a human")
-        assert await ben.hears(1) == [HANDOFF_EN]
-        await until_taken(fake, ben.says("Hello? Is anybody there? I need the price list."))
-    # SIGTERM delivered everything that was due before the exit: there was nothing more.
-    assert ben.all_heard() == [HANDOFF_EN]
+        assert await ben.hears(1) == [NOBODY_EN]
+        assert ben.buttons() == ["cancel"]
+        ben.says("Hello? Is anybody there? I need the price list.")
+        assert await ben.hears(1) == [PASSED_ON_EN]
+        assert ben.buttons() == MENU_BUTTONS
+        await until_taken(fake, ben.says("/help"))
+    # SIGTERM delivered everything that was due before the exit: the help was due too.
+    [help_text] = ben.unheard()
+    assert help_text.startswith("Here is what I can do:")
 
-    [handoff] = await cli_json(database_url, fake, "handoffs", "list")
-    assert (handoff["status"], handoff["reason"]) == ("queued", "customer_asked")
+    assert await cli_json(database_url, fake, "handoffs", "list") == []
+    [ticket] = await cli_json(database_url, fake, "tickets", "list")
+    assert (ticket["number"], ticket["category"]) == (1001, "message")
+    assert ticket["summary"] == "Hello? Is anybody there? I need the price list."
     [contact] = await cli_json(database_url, fake, "contacts", "list")
-    assert handoff["contact_id"] == contact["id"]
+    assert ticket["contact_id"] == contact["id"]
     assert contact["display_name"] == "Ben"
 
 
@@ -387,8 +399,8 @@ async def test_forged_buttons_and_someone_elses_contact_are_not_taken(
         assert "Phone" not in summary
         kate.says("yes")
         assert await kate.hears(1) == [
-            "Thank you, Kate Miller! Your request is with our sales team, "
-            "and a sales rep will contact you shortly."
+            "Thank you, Kate Miller! Your request is saved. Nobody from our sales team is "
+            "available right now, so it may take a while, but they will get back to you."
         ]
         # The rejected presses were answered too.
         await fake.wait_until(

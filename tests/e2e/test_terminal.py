@@ -147,6 +147,7 @@ def shared_env(env: dict[str, str], database_url: str) -> dict[str, str]:
 def test_replies_nobody_typed_for_reach_only_their_own_terminal(shared_env: dict[str, str]) -> None:
     # Regression: a follow-up, a rep's answer or the notice that a hand-off ended was printed by
     # whichever terminal's relay took it first, often another customer's.
+    assert cli(shared_env, "reps", "add", "Olga", "--telegram", "4242").returncode == 0
     with (
         Terminal(shared_env, "shell", "--as", "anna") as anna,
         Terminal(shared_env, "shell", "--as", "boris") as boris,
@@ -172,6 +173,8 @@ def test_replies_nobody_typed_for_reach_only_their_own_terminal(shared_env: dict
 def test_a_reply_for_a_closed_terminal_waits_until_it_opens_again(
     shared_env: dict[str, str],
 ) -> None:
+    # A rep is registered (off duty): the hand-off waits for her.
+    assert cli(shared_env, "reps", "add", "Olga", "--telegram", "4242").returncode == 0
     with Terminal(shared_env, "shell", "--as", "anna") as anna:
         ready = anna.expect(PROMPT, after=anna.expect(GREETING))
         anna.write("I want to talk to a human\n")

@@ -447,21 +447,29 @@ async def test_a_lead_in_one_mail_when_the_signature_says_who_writes(
 
     assert_answers(saved, desks, subject="Re: Standing desks", chain=[])
     assert plain_text(saved) == (
-        "Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will "
-        "contact you shortly. Here is what we noted:\n"
+        "Thank you, Anna Petrova! Your request is saved. Nobody from our sales team is "
+        "available right now, so it may take a while, but they will get back to you. "
+        "Here is what we noted:\n"
         "Need: we would like a quote for 40 standing desks for our new office in "
         "Berlin.\nName: Anna Petrova\nCompany: Northwind GmbH\nEmail: anna@northwind.example\n"
         "Phone: +4930901820\nIf anything is wrong, just reply to this email."
     )
     [lead] = await leads(bot.database)
-    assert (lead.name, lead.company, lead.phone, lead.email) == (
+    assert (lead.status, lead.name, lead.company, lead.phone, lead.email) == (
+        "waiting",
         "Anna Petrova",
         "Northwind GmbH",
         "+4930901820",
         "anna@northwind.example",
     )
     await settled(bot.database)
-    assert await kinds(bot.database) == ["message_in", "lead_captured", "message_out", "delivered"]
+    assert await kinds(bot.database) == [
+        "message_in",
+        "lead_captured",
+        "lead_waiting",  # no rep is registered
+        "message_out",
+        "delivered",
+    ]
 
 
 @pytest.mark.parametrize(

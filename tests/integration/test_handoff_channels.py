@@ -95,8 +95,8 @@ async def test_customer_and_rep_on_telegram_from_request_to_close(
     await ann.catches_up(bot)
     ann.says("I want to talk to a human")
     assert await ann.texts(1) == [
-        "I'm passing your conversation to a person from our team. "
-        "They will answer right here; until then I'll stay quiet."
+        "I'm passing your conversation to a person from our team. They will answer right "
+        "here; anything you write meanwhile is kept for them. /cancel brings you back to me."
     ]
 
     [card] = await olga.receives(1)

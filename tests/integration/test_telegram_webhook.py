@@ -394,7 +394,8 @@ async def test_a_button_pressed_during_an_outage_is_answered_only_once_it_is_han
     assert [a["callback_query_id"] for a in fake.answered_callbacks] == [
         press["callback_query"]["id"]
     ]
-    assert fake.texts_to(ANN) == [
-        "I'm passing your conversation to a person from our team. "
-        "They will answer right here; until then I'll stay quiet."
+    assert fake.texts_to(ANN) == [  # no rep is registered: said so, once
+        "Nobody from our team is available right now, so I can't put you through to a person. "
+        "If you like, write your message here and I'll pass it on to the team. "
+        "Or /cancel to carry on with me."
     ]

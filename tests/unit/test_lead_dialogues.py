@@ -243,6 +243,16 @@ def test_the_dialogue_ends_when_the_lead_is_saved_and_after_twelve_messages() ->
     assert saved.reply_to(bot_says("lead.saved")) is None
     assert saved.ended == "lead saved"
 
+    waiting = Prospect(MARTIN, PHRASES, RECOGNISER)  # saved with no rep to tell of it
+    waiting.opener()
+    assert waiting.reply_to(bot_says("lead.saved_waiting")) is None
+    assert waiting.ended == "lead saved"
+
+    nobody = Prospect(MARTIN, PHRASES, RECOGNISER)  # no rep to hand over to
+    nobody.opener()
+    assert nobody.reply_to(bot_says("handoff.nobody_available")) is None
+    assert nobody.ended == "handed to a person"
+
     stuck = Prospect(MARTIN, PHRASES, RECOGNISER)
     stuck.opener()
     while stuck.reply_to(bot_says("lead.ask_name")) is not None:
