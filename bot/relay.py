@@ -142,8 +142,11 @@ class Relay:
         while not self._stopping:
             self._wakeup.clear()
             if await self._poll() == 0 and not self._stopping:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that meets a wake-up, and this loop would then never end.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._idle_seconds())
+                    async with asyncio.timeout(self._idle_seconds()):
+                        await self._wakeup.wait()
 
     def _idle_seconds(self) -> float:
         """Until the next poll: the poll interval, or less when a channel pause ends sooner."""

@@ -164,6 +164,7 @@ class ImapIngest:
         try:
             while True:
                 await self._cycle(handle)
+                _stop_if_cancelled()
         finally:
             await self.close()
 
@@ -395,8 +396,8 @@ class _Session:
         """Say goodbye if the server listens (briefly: this runs on shutdown), then close."""
         if self.alive:
             with contextlib.suppress(Exception):
-                logout = self._until_lost(self._client.logout())
-                await asyncio.wait_for(logout, min(self._timeout, LOGOUT_SECONDS))
+                async with asyncio.timeout(min(self._timeout, LOGOUT_SECONDS)):
+                    await self._until_lost(self._client.logout())
         self.discard()
 
     def discard(self) -> None:
@@ -420,7 +421,10 @@ class _Session:
         return lines
 
     async def _bounded(self, awaitable: Awaitable[T]) -> T:
-        return await asyncio.wait_for(self._until_lost(awaitable), self._timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that meets a server's answer, and the ingest loop would then never stop.
+        async with asyncio.timeout(self._timeout):
+            return await self._until_lost(awaitable)
 
     async def _until_lost(self, awaitable: Awaitable[T]) -> T:
         # aioimaplib does not fail pending commands when the connection drops: they would wait
@@ -436,6 +440,14 @@ class _Session:
         if work in done:
             return work.result()
         raise ConnectionLost("the server closed the connection")
+
+
+def _stop_if_cancelled() -> None:
+    """Honour a cancellation that a library's `wait_for` swallowed (Python 3.11 can lose one
+    that arrives as the awaited answer does); the loop would otherwise go on for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 _FETCH_START = re.compile(rb"\d+ FETCH \(")
