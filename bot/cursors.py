@@ -1,11 +1,14 @@
 """Where channels keep their progress: cursors in `channel_cursors`, beside the turns they
-acknowledge (the Telegram offset, an IMAP mailbox's watermark), and the terminal's customer."""
+acknowledge (the Telegram offset, an IMAP mailbox's watermark), what a mailbox's catch-up
+finds stored already, and the terminal's customer."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from bot.model import utc_now
+from bot.storing import storable_key
 from storage.uow import Database, UnitOfWork
 
 TERMINAL_CUSTOMER = ("console", "customer")
@@ -63,3 +66,21 @@ class DatabaseWatermarks:
             await uow.commit()
 
         await self._database.run(work)
+
+
+class StoredInbound:
+    """Which mails are stored already as inbound messages of `channel`, by their Message-ID
+    (the key) and sender (their conversation's address): what a mailbox's catch-up passes over
+    rather than reading it again."""
+
+    def __init__(self, database: Database, channel: str = "email") -> None:
+        self._database = database
+        self._channel = channel
+
+    async def stored(self, mails: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        stored_as = {pair: (storable_key(pair[0]), storable_key(pair[1])) for pair in mails}
+        keys = sorted({key for key, _ in stored_as.values()})
+        found = await self._database.run(
+            lambda uow: uow.messages.inbound_addresses(self._channel, keys)
+        )
+        return {pair for pair, stored in stored_as.items() if stored in found}
