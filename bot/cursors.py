@@ -47,22 +47,25 @@ class DatabaseOffsets:
 
 
 class DatabaseWatermarks:
-    """The IMAP (UIDVALIDITY, last UID) of one mailbox, kept in `channel_cursors`."""
+    """The IMAP watermark of one mailbox, kept in `channel_cursors`: `uidvalidity:last_uid`,
+    and `:catch_up_to` while a catch-up goes on (channels/email/catch_up.py)."""
 
     def __init__(self, database: Database, key: str) -> None:
         self._database = database
         self._key = key
 
-    async def load(self) -> tuple[int, int] | None:
+    async def load(self) -> tuple[int, int, int] | None:
         value = await self._database.run(lambda uow: uow.cursors.get("email", self._key))
         if not value:
             return None
-        uidvalidity, _, last_uid = value.partition(":")
-        return int(uidvalidity), int(last_uid)
+        uidvalidity, last_uid, *catch_up = (int(part) for part in value.split(":"))
+        return uidvalidity, last_uid, catch_up[0] if catch_up else 0
 
-    async def save(self, uidvalidity: int, last_uid: int) -> None:
+    async def save(self, uidvalidity: int, last_uid: int, catch_up_to: int = 0) -> None:
+        value = f"{uidvalidity}:{last_uid}" + (f":{catch_up_to}" if catch_up_to else "")
+
         async def work(uow: UnitOfWork) -> None:
-            await uow.cursors.put("email", self._key, f"{uidvalidity}:{last_uid}", utc_now())
+            await uow.cursors.put("email", self._key, value, utc_now())
             await uow.commit()
 
         await self._database.run(work)
