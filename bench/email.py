@@ -170,13 +170,13 @@ async def checked(command: Awaitable[Any]) -> list[Any]:
 
 class MemoryWatermarks:
     def __init__(self) -> None:
-        self.value: tuple[int, int] | None = None
+        self.value: tuple[int, int, int] | None = None
 
-    async def load(self) -> tuple[int, int] | None:
+    async def load(self) -> tuple[int, int, int] | None:
         return self.value
 
-    async def save(self, uidvalidity: int, last_uid: int) -> None:
-        self.value = (uidvalidity, last_uid)
+    async def save(self, uidvalidity: int, last_uid: int, catch_up_to: int = 0) -> None:
+        self.value = (uidvalidity, last_uid, catch_up_to)
 
 
 async def bench_ingest_only(server: Dovecot, mails: int) -> Figures:

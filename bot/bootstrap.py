@@ -20,7 +20,7 @@ from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from bot.cursors import DatabaseOffsets, DatabaseWatermarks, terminal_customer
+from bot.cursors import DatabaseOffsets, DatabaseWatermarks, StoredInbound, terminal_customer
 from bot.dispatch import Dispatcher
 from bot.model import ChannelAdapter, utc_now
 from bot.relay import Relay, RelayPolicy
@@ -213,7 +213,7 @@ def email_channel(settings: Settings, database: Database) -> EmailChannel:
         ),
     )
     key = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_mailbox}"
-    return EmailChannel(config, DatabaseWatermarks(database, key))
+    return EmailChannel(config, DatabaseWatermarks(database, key), StoredInbound(database))
 
 
 def email_channel_ours(settings: Settings) -> Ours:

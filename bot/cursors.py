@@ -1,11 +1,14 @@
 """Where channels keep their progress: cursors in `channel_cursors`, beside the turns they
-acknowledge (the Telegram offset, an IMAP mailbox's watermark), and the terminal's customer."""
+acknowledge (the Telegram offset, an IMAP mailbox's watermark), what a mailbox's catch-up
+finds stored already, and the terminal's customer."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from bot.model import utc_now
+from bot.storing import storable_key
 from storage.uow import Database, UnitOfWork
 
 TERMINAL_CUSTOMER = ("console", "customer")
@@ -44,22 +47,43 @@ class DatabaseOffsets:
 
 
 class DatabaseWatermarks:
-    """The IMAP (UIDVALIDITY, last UID) of one mailbox, kept in `channel_cursors`."""
+    """The IMAP watermark of one mailbox, kept in `channel_cursors`: `uidvalidity:last_uid`,
+    and `:catch_up_to` while a catch-up goes on (channels/email/catch_up.py)."""
 
     def __init__(self, database: Database, key: str) -> None:
         self._database = database
         self._key = key
 
-    async def load(self) -> tuple[int, int] | None:
+    async def load(self) -> tuple[int, int, int] | None:
         value = await self._database.run(lambda uow: uow.cursors.get("email", self._key))
         if not value:
             return None
-        uidvalidity, _, last_uid = value.partition(":")
-        return int(uidvalidity), int(last_uid)
+        uidvalidity, last_uid, *catch_up = (int(part) for part in value.split(":"))
+        return uidvalidity, last_uid, catch_up[0] if catch_up else 0
 
-    async def save(self, uidvalidity: int, last_uid: int) -> None:
+    async def save(self, uidvalidity: int, last_uid: int, catch_up_to: int = 0) -> None:
+        value = f"{uidvalidity}:{last_uid}" + (f":{catch_up_to}" if catch_up_to else "")
+
         async def work(uow: UnitOfWork) -> None:
-            await uow.cursors.put("email", self._key, f"{uidvalidity}:{last_uid}", utc_now())
+            await uow.cursors.put("email", self._key, value, utc_now())
             await uow.commit()
 
         await self._database.run(work)
+
+
+class StoredInbound:
+    """Which mails are stored already as inbound messages of `channel`, by their Message-ID
+    (the key) and sender (their conversation's address): what a mailbox's catch-up passes over
+    rather than reading it again."""
+
+    def __init__(self, database: Database, channel: str = "email") -> None:
+        self._database = database
+        self._channel = channel
+
+    async def stored(self, mails: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        stored_as = {pair: (storable_key(pair[0]), storable_key(pair[1])) for pair in mails}
+        keys = sorted({key for key, _ in stored_as.values()})
+        found = await self._database.run(
+            lambda uow: uow.messages.inbound_addresses(self._channel, keys)
+        )
+        return {pair for pair, stored in stored_as.items() if stored in found}

@@ -65,6 +65,11 @@ def clean(text: str) -> str:
     return text
 
 
+def storable_key(value: str) -> str:
+    """A key (an external id, a Message-ID, an address) as it is stored."""
+    return _key(value)
+
+
 def _key(value: str) -> str:
     value = clean(value)
     if len(value) <= MAX_KEY:

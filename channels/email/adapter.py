@@ -11,18 +11,20 @@ queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject` (withou
 mail that answers none, such as a card to a rep), `Auto-Submitted: auto-replied` (not on a
 rep's own answer), exactly one recipient.
 
-On the very first start (no watermark yet) mail older than `backfill_days` is left alone: the
-bot answers what arrives from its installation on, not years of a mailbox's history.
+What the mailbox already holds when the bot first reads it, or reads it again under a new
+UIDVALIDITY, is a catch-up (`catch_up.py`): mail received more than `backfill_days` before and
+mail already stored (the same Message-ID and sender) are passed over without being downloaded.
+The bot answers what arrives from its installation on, not years of a mailbox's history, and a
+rebuilt mailbox does not make it answer its history either.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from bot.model import Accept, Capabilities, FileCopy, Original, OutboundMessage, SendReceipt
+from channels.email.catch_up import CatchUpRules, NothingStored, StoredMail
 from channels.email.compose import compose_reply
 from channels.email.ids import new_message_id
 from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
@@ -32,8 +34,6 @@ from channels.email.reader import MailReader, ReadingConfig
 from channels.email.reply_tokens import reply_address
 from channels.email.smtp import SmtpConfig, SmtpSender
 from channels.email.subjects import EmailThreading, first_subject, reply_subject
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +58,17 @@ class EmailChannel:
         threading=EmailThreading(),
     )
 
-    def __init__(self, config: EmailConfig, watermarks: WatermarkStore) -> None:
+    def __init__(
+        self,
+        config: EmailConfig,
+        watermarks: WatermarkStore,
+        stored: StoredMail | None = None,
+    ) -> None:
+        """`stored` tells which mails a catch-up finds stored already (the composition root
+        gives the database's); without it, a catch-up passes over only mail too old."""
         self._config = config
-        self._watermarks = FirstStart(watermarks)
-        self._ingest = ImapIngest(config.imap, self._watermarks)
+        catch_up = CatchUpRules(config.backfill_days, stored or NothingStored())
+        self._ingest = ImapIngest(config.imap, watermarks, catch_up)
         self._smtp = SmtpSender(config.smtp)
         self._reader: MailReader | None = None
 
@@ -70,8 +77,6 @@ class EmailChannel:
         await reader.start()
 
         async def hand_over(fetched: FetchedMail) -> None:
-            if self._before_installation(fetched):
-                return
             await accept(await reader.read(fetched))
 
         await self._ingest.run(hand_over)
@@ -114,33 +119,6 @@ class EmailChannel:
         await self._ingest.close()
         if self._reader is not None:
             await self._reader.close()
-
-    def _before_installation(self, fetched: FetchedMail) -> bool:
-        if not self._watermarks.first_start or fetched.internal_date is None:
-            return False
-        cutoff = datetime.now(UTC) - timedelta(days=self._config.backfill_days)
-        if fetched.internal_date >= cutoff:
-            return False
-        log.info(
-            "mail UID %s predates the bot (%s): left alone", fetched.uid, fetched.internal_date
-        )
-        return True
-
-
-class FirstStart:
-    """A watermark store that also tells whether this mailbox had none (the first start)."""
-
-    def __init__(self, inner: WatermarkStore) -> None:
-        self._inner = inner
-        self.first_start = False
-
-    async def load(self) -> tuple[int, int] | None:
-        stored = await self._inner.load()
-        self.first_start = stored is None
-        return stored
-
-    async def save(self, uidvalidity: int, last_uid: int) -> None:
-        await self._inner.save(uidvalidity, last_uid)
 
 
 def _address_of(email_from: str) -> str:

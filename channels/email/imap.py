@@ -9,8 +9,12 @@ What is guaranteed:
   hash. If `handle` raises, the sweep stops there and the message comes again on the next one.
 - **`\\Seen` never matters.** Bodies are read with `BODY.PEEK[]`; nothing is flagged, moved or
   expunged, so a person reading the mailbox in webmail changes nothing.
-- **A new UIDVALIDITY restarts from UID 1** (old UIDs mean nothing any more); old messages are
-  handed over again and deduplicated by the core. The new value is saved at once.
+- **A catch-up reads what the mailbox already held** when the ingest first sees it, and when
+  its UIDVALIDITY changes (old UIDs mean nothing any more: it is read again from UID 1, with a
+  warning). The highest UID of the mailbox at that moment is saved with the new watermark at
+  once, so a restart in the middle goes on with the same rules; up to it, the `CatchUp` rules
+  (`catch_up.py`) pass over mail before it is downloaded (too old, already stored), and the
+  watermark moves past it. Mail above it is new mail.
 - **No silent stall.** Every IMAP await is bounded by `command_timeout` and aborted as soon as
   the connection drops. `run` treats any error (timeout, BYE, reset, TLS, a refused command) by
   dropping the connection and reconnecting with exponential backoff and jitter, and sweeps
@@ -34,7 +38,8 @@ import ipaddress
 import logging
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeVar
@@ -43,7 +48,7 @@ import aioimaplib
 from aioimaplib.aioimaplib import Command
 
 from bot.backoff import full_jitter
-from channels.email.mail import FetchedMail
+from channels.email.mail import FetchedMail, MailHead
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,11 @@ MAX_IDLE_SECONDS = 29 * 60  # RFC 2177: servers may log an idle client out after
 # a thousand lines overflows the stack, kills the connection and leaves the command hanging.
 FETCH_BATCH = 100
 LOGOUT_SECONDS = 5.0
+# What a catch-up reads of each mail before deciding to download it: enough for a Message-ID and
+# a From line, bounded however large a hostile mail's headers are.
+HEADER_BYTES = 2048
+HEAD = "UID RFC822.SIZE INTERNALDATE"
+HEAD_WITH_HEADER = f"{HEAD} BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM)]<0.{HEADER_BYTES}>"
 
 
 class ImapConfigError(ValueError):
@@ -139,11 +149,46 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 class WatermarkStore(Protocol):
     """Where the ingest keeps its progress for one mailbox."""
 
-    async def load(self) -> tuple[int, int] | None:
-        """(uidvalidity, last handed-over UID), or None before the first sweep."""
+    async def load(self) -> tuple[int, int, int] | None:
+        """(uidvalidity, last UID handed over or passed over, last UID of the catch-up going
+        on or 0), or None before the first sweep."""
         ...
 
-    async def save(self, uidvalidity: int, last_uid: int) -> None: ...
+    async def save(self, uidvalidity: int, last_uid: int, catch_up_to: int = 0) -> None: ...
+
+
+class CatchUp(Protocol):
+    """Which mails of a catch-up to leave alone (`catch_up.CatchUpRules`)."""
+
+    def rule(self) -> str:
+        """The rule in words, for the log."""
+        ...
+
+    async def passed_over(self, heads: Sequence[MailHead]) -> Mapping[int, str]:
+        """UID → why, for the heads not to hand over."""
+        ...
+
+
+class EveryMail:
+    """A catch-up that hands every mail over (an ingest with no rules of its own)."""
+
+    def rule(self) -> str:
+        return "every mail is handed over"
+
+    async def passed_over(self, heads: Sequence[MailHead]) -> Mapping[int, str]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """The watermark: UIDs up to `last_uid` are done; up to `catch_up_to`, a catch-up's."""
+
+    uidvalidity: int
+    last_uid: int
+    catch_up_to: int = 0
+
+    def past(self, uid: int) -> _Position:
+        return _Position(self.uidvalidity, uid, self.catch_up_to if uid < self.catch_up_to else 0)
 
 
 Handle = Callable[[FetchedMail], Awaitable[None]]  # returns once durably accepted; raises if not
@@ -152,9 +197,12 @@ Handle = Callable[[FetchedMail], Awaitable[None]]  # returns once durably accept
 class ImapIngest:
     """One mailbox, one connection: sweeps by UID watermark, IDLEs in between, reconnects."""
 
-    def __init__(self, config: ImapConfig, watermarks: WatermarkStore) -> None:
+    def __init__(
+        self, config: ImapConfig, watermarks: WatermarkStore, catch_up: CatchUp | None = None
+    ) -> None:
         self._config = config
         self._watermarks = watermarks
+        self._catch_up = catch_up or EveryMail()
         self._tls = tls_context(config.ca_file)  # unused with security "none" (loopback only)
         self._session: _Session | None = None
         self._failures = 0
@@ -169,7 +217,8 @@ class ImapIngest:
             await self.close()
 
     async def sweep_once(self, handle: Handle) -> int:
-        """Hand over everything above the watermark; returns how many were handed over.
+        """Hand over everything above the watermark (but what a catch-up passes over);
+        returns how many were handed over.
 
         Raises `HandOverFailed` when `handle` raised (the connection is kept), and the
         connection's error otherwise (the connection is dropped; the next call reconnects).
@@ -209,30 +258,62 @@ class ImapIngest:
             return 0
 
     async def _sweep(self, session: _Session, handle: Handle) -> int:
-        last = await self._resume_point(session.uidvalidity)
+        position, uids = await self._position(session)
         handed = 0
-        for batch in _batches(await session.uids_above(last), FETCH_BATCH):
-            for head in await session.heads(batch):
-                await _hand_over(handle, await self._download(session, head))
-                await self._watermarks.save(session.uidvalidity, head.uid)
-                handed += 1
+        for batch in _batches(uids, FETCH_BATCH):
+            heads = await session.heads(batch, header=batch[0] <= position.catch_up_to)
+            passed = await self._passed_over(position, heads)
+            for head in heads:
+                position = position.past(head.uid)
+                if head.uid not in passed:
+                    await _hand_over(handle, await self._download(session, head))
+                    await self._save(position)
+                    handed += 1
+            if passed:  # once a batch: passing over again after a crash costs nothing
+                await self._save(position)
         return handed
 
-    async def _resume_point(self, uidvalidity: int) -> int:
+    async def _position(self, session: _Session) -> tuple[_Position, list[int]]:
+        """Where this sweep starts, and the UIDs above it; a catch-up starts here."""
         stored = await self._watermarks.load()
-        if stored is not None and stored[0] == uidvalidity:
-            return stored[1]
-        if stored is not None:
-            log.warning(
-                "UIDVALIDITY of %s changed from %d to %d: resyncing from UID 1",
-                self._config.mailbox,
-                stored[0],
-                uidvalidity,
-            )
-        await self._watermarks.save(uidvalidity, 0)
-        return 0
+        position = _Position(*stored) if stored is not None else None
+        if position is not None and position.uidvalidity == session.uidvalidity:
+            return position, await session.uids_above(position.last_uid)
+        uids = await session.uids_above(0)
+        fresh = _Position(session.uidvalidity, 0, uids[-1] if uids else 0)
+        self._log_catch_up(position, fresh, len(uids))
+        await self._save(fresh)  # at once: a restart goes on with this catch-up
+        return fresh, uids
 
-    async def _download(self, session: _Session, head: _Head) -> FetchedMail:
+    def _log_catch_up(self, before: _Position | None, now: _Position, count: int) -> None:
+        mailbox, rule = self._config.mailbox, self._catch_up.rule()
+        if before is None:
+            log.info("first sweep of %s: %d mails in it; %s", mailbox, count, rule)
+            return
+        log.warning(
+            "UIDVALIDITY of %s changed from %d to %d: reading its %d mails again from UID 1; %s",
+            *(mailbox, before.uidvalidity, now.uidvalidity, count, rule),
+        )
+
+    async def _passed_over(self, position: _Position, heads: list[MailHead]) -> Mapping[int, str]:
+        catching_up = [head for head in heads if head.uid <= position.catch_up_to]
+        if not catching_up:
+            return {}
+        passed = await self._catch_up.passed_over(catching_up)
+        if passed:
+            reasons = ", ".join(f"{n} {why}" for why, n in Counter(passed.values()).items())
+            log.info(
+                "%s: passed over %d of the catch-up's mails (%s)",
+                self._config.mailbox,
+                len(passed),
+                reasons,
+            )
+        return passed
+
+    async def _save(self, position: _Position) -> None:
+        await self._watermarks.save(position.uidvalidity, position.last_uid, position.catch_up_to)
+
+    async def _download(self, session: _Session, head: MailHead) -> FetchedMail:
         raw = b""
         if head.size > self._config.max_bytes:
             log.warning("UID %d has %d bytes, over the cap: not downloaded", head.uid, head.size)
@@ -274,13 +355,6 @@ async def _hand_over(handle: Handle, mail: FetchedMail) -> None:
         await handle(mail)
     except Exception as error:
         raise HandOverFailed(mail.uid) from error
-
-
-@dataclass(frozen=True, slots=True)
-class _Head:
-    uid: int
-    size: int
-    internal_date: datetime | None
 
 
 async def _open_session(config: ImapConfig, tls: ssl.SSLContext) -> _Session:
@@ -348,9 +422,13 @@ class _Session:
         lines = await self._call(search, "UID SEARCH")
         return sorted(uid for uid in _search_uids(lines) if uid > last)
 
-    async def heads(self, uids: Sequence[int]) -> list[_Head]:
-        fetch = self._client.uid("fetch", _uid_set(uids), "(UID RFC822.SIZE INTERNALDATE)")
-        heads = [_head(text) for text, _ in _fetch_items(await self._call(fetch, "UID FETCH"))]
+    async def heads(self, uids: Sequence[int], *, header: bool = False) -> list[MailHead]:
+        """Sizes and dates of `uids`; with `header`, their Message-ID and From lines too."""
+        fetch = self._client.uid(
+            "fetch", _uid_set(uids), f"({HEAD_WITH_HEADER if header else HEAD})"
+        )
+        items = _fetch_items(await self._call(fetch, "UID FETCH"))
+        heads = [_head(text, literal if header else None) for text, literal in items]
         found = {head.uid: head for head in heads if head is not None}
         missing = [uid for uid in uids if uid not in found]
         if missing:
@@ -477,11 +555,11 @@ def _fetch_items(lines: Sequence[Line]) -> Iterator[tuple[bytes, bytes | None]]:
         yield b" ".join(text), literal
 
 
-def _head(text: bytes) -> _Head | None:
+def _head(text: bytes, header: bytes | None) -> MailHead | None:
     uid, size = _number(_UID, text), _number(_SIZE, text)
     if uid is None or size is None:
         return None  # e.g. an unsolicited flag update of another message
-    return _Head(uid, size, _internal_date(text))
+    return MailHead(uid, size, _internal_date(text), header or b"")
 
 
 def _number(pattern: re.Pattern[bytes], text: bytes) -> int | None:

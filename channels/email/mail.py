@@ -1,4 +1,4 @@
-"""The email channel's shared vocabulary: a parsed mail, a fetched mail, a filter verdict.
+"""The email channel's shared vocabulary: a parsed mail, a fetched mail and its head, a verdict.
 
 No SDK here: the IMAP client, the MIME parser, the filter chain and the SMTP sender all speak
 these types, and the adapter turns them into the core's `InboundMessage`.
@@ -25,6 +25,17 @@ class FetchedMail:
     raw: bytes
     internal_date: datetime | None = None
     size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailHead:
+    """What the mailbox tells of one message before its bytes are downloaded. `header` holds
+    its Message-ID and From lines, fetched only while catching up (`catch_up.py`): b"" else."""
+
+    uid: int
+    size: int
+    internal_date: datetime | None = None
+    header: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ MAX_NAME_CHARS = 200
 MAX_HEADER_CHARS = 998
 MAX_RAW_HEADER_CHARS = 16_000  # read of one header before decoding (flanker has 200 KB ones)
 MAX_HEADERS = 300
+MAX_HEAD_BLOCK_BYTES = 16 * 1024  # a few header lines read on their own (message_id_and_sender)
 MAX_ADDRESSES = 50
 MAX_IDS = 100
 MAX_ATTACHMENTS = 50
@@ -130,6 +131,20 @@ def parse_mail(
         raise
     except Exception as exc:  # the loop must go on: the raw bytes are kept with this reason
         raise UnparseableMail(f"unreadable mail: {type(exc).__name__}: {exc}"[:300]) from exc
+
+
+def message_id_and_sender(header: bytes) -> tuple[str | None, str | None]:
+    """The Message-ID and the From address of a block of header lines, read as `parse_mail`
+    reads them (so they equal what it gives for the whole mail); None for what is missing,
+    unreadable or possibly cut off (a block that does not end with its blank line)."""
+    if not header.endswith((b"\r\n\r\n", b"\n\n")) or len(header) > MAX_HEAD_BLOCK_BYTES:
+        return None, None
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(header, headersonly=True)
+        headers = _Headers(message, None)
+        return next(iter(headers.ids("message-id")), None), headers.mailbox("from")[0]
+    except Exception:  # a header this odd is simply not known: the mail is read in full
+        return None, None
 
 
 def _parse_bytes(raw: bytes) -> Message:

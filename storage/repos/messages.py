@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 
 from storage.connection import SqlConnection
 from storage.sql import in_key_order, insert_ignore
-from storage.tables import messages
+from storage.tables import conversations, messages
 
 INSERT = insert_ignore(messages, ["channel", "external_id"], returning=[messages.c.id])
 FIND_ID = select(messages.c.id).where(
@@ -55,6 +55,24 @@ class MessageRepository:
         parameters = {"channel": channel, "external_id": external_id}
         message_id: int | None = (await self._db.execute(FIND_ID, parameters)).scalar_one_or_none()
         return message_id
+
+    async def inbound_addresses(
+        self, channel: str, external_ids: Sequence[str]
+    ) -> set[tuple[str, str]]:
+        """(key, address of its conversation) of the stored inbound messages with these keys:
+        one look-up in the unique index of (channel, external_id) for them all."""
+        if not external_ids:
+            return set()
+        query = (
+            select(messages.c.external_id, conversations.c.address)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(
+                messages.c.channel == channel,
+                messages.c.external_id.in_(list(external_ids)),
+                messages.c.direction == "in",
+            )
+        )
+        return {(row.external_id, row.address) for row in await self._db.execute(query)}
 
     async def apply_edit(self, message_id: int, text: str, now: datetime) -> None:
         await self._db.execute(

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.bootstrap import build_services
-from bot.cursors import DatabaseWatermarks
+from bot.cursors import DatabaseWatermarks, StoredInbound
 from bot.dispatch import Dispatcher
 from bot.model import utc_now
 from bot.records import Lead, Ticket, TouchpointRow
@@ -127,7 +127,8 @@ class EmailBot:
     def __init__(self, database: Database, dovecot: Dovecot, smtp: SmtpServer) -> None:
         self.database = database
         self.watermarks = DatabaseWatermarks(database, WATERMARK_KEY)
-        self.channel = EmailChannel(email_config(dovecot, smtp), self.watermarks)
+        stored = StoredInbound(database)
+        self.channel = EmailChannel(email_config(dovecot, smtp), self.watermarks, stored)
         # Small delays, so a retried reply goes out again within the test.
         policy = RelayPolicy(poll_seconds=0.05, base_delay=0.1, max_delay=0.5)
         self.relay = Relay(database, {"email": self.channel}, policy=policy)

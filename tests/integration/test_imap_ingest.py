@@ -1,14 +1,16 @@
 """IMAP ingest against a real Dovecot on 127.0.0.1: what is handed over, in which order, with
 which bytes, and that the watermark moves only after `handle` returned — across restarts, a
-new UIDVALIDITY, mail read elsewhere, refusals, kicked connections, IDLE, the size cap and TLS.
+new UIDVALIDITY and the catch-up that follows it (or the first sweep), mail read elsewhere,
+refusals, kicked connections, IDLE, the size cap and TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -17,8 +19,8 @@ from uuid import uuid4
 
 import pytest
 
-from channels.email.imap import HandOverFailed, ImapConfig, ImapConfigError, ImapIngest
-from channels.email.mail import FetchedMail
+from channels.email.imap import CatchUp, HandOverFailed, ImapConfig, ImapConfigError, ImapIngest
+from channels.email.mail import FetchedMail, MailHead
 from tests.services.dovecot import Dovecot
 from tests.waiting import eventually
 
@@ -28,13 +30,13 @@ WAIT = 20.0  # generous bound for "promptly": never a timing assertion, only a h
 
 class MemoryWatermarks:
     def __init__(self) -> None:
-        self.value: tuple[int, int] | None = None
+        self.value: tuple[int, int, int] | None = None
 
-    async def load(self) -> tuple[int, int] | None:
+    async def load(self) -> tuple[int, int, int] | None:
         return self.value
 
-    async def save(self, uidvalidity: int, last_uid: int) -> None:
-        self.value = (uidvalidity, last_uid)
+    async def save(self, uidvalidity: int, last_uid: int, catch_up_to: int = 0) -> None:
+        self.value = (uidvalidity, last_uid, catch_up_to)
 
 
 class Recorder:
@@ -97,8 +99,10 @@ async def mailbox(dovecot: Dovecot) -> str:
 
 
 @asynccontextmanager
-async def ingest_of(config: ImapConfig, store: MemoryWatermarks) -> AsyncIterator[ImapIngest]:
-    ingest = ImapIngest(config, store)
+async def ingest_of(
+    config: ImapConfig, store: MemoryWatermarks, catch_up: CatchUp | None = None
+) -> AsyncIterator[ImapIngest]:
+    ingest = ImapIngest(config, store, catch_up)
     try:
         yield ingest
     finally:
@@ -132,7 +136,7 @@ async def test_mails_are_handed_over_in_uid_order_with_their_exact_bytes(
     assert [mail.size for mail in inbox.mails] == [len(raw) for raw in raws]
     uidvalidity = inbox.mails[0].uidvalidity
     assert {mail.uidvalidity for mail in inbox.mails} == {uidvalidity}
-    assert store.value == (uidvalidity, uids[-1])
+    assert store.value == (uidvalidity, uids[-1], 0)
     for fetched in inbox.mails:
         assert fetched.internal_date is not None and fetched.internal_date.tzinfo is not None
         assert abs(datetime.now(UTC) - fetched.internal_date) < timedelta(hours=1)
@@ -182,7 +186,7 @@ async def test_a_new_uidvalidity_resyncs_from_uid_1_without_losing_mail(dovecot:
     async with ingest_of(imap_config(dovecot), store) as ingest:
         assert await ingest.sweep_once(inbox) == 3
         assert store.value is not None
-        old_uidvalidity, _ = store.value
+        old_uidvalidity, *_ = store.value
 
         await ingest.close()
         await dovecot.reset_mailbox(BOT)  # rebuilt: new UIDVALIDITY, UIDs from 1 again
@@ -194,7 +198,95 @@ async def test_a_new_uidvalidity_resyncs_from_uid_1_without_losing_mail(dovecot:
     assert inbox.raws[3:] == rebuilt
     new_uidvalidity = inbox.mails[-1].uidvalidity
     assert new_uidvalidity != old_uidvalidity
-    assert store.value == (new_uidvalidity, 2)
+    assert store.value == (new_uidvalidity, 2, 0)
+
+
+class PassingOver:
+    """Catch-up rules that pass over the mails whose Message-ID they are given, recording
+    every head they are asked about."""
+
+    def __init__(self, *raws: bytes) -> None:
+        self.ids = {message_id_of(raw) for raw in raws}
+        self.asked: list[MailHead] = []
+
+    def rule(self) -> str:
+        return "the test's mails are passed over"
+
+    async def passed_over(self, heads: Sequence[MailHead]) -> dict[int, str]:
+        self.asked.extend(heads)
+        return {h.uid: "listed" for h in heads if message_id_of(h.header) in self.ids}
+
+    def asked_about(self) -> list[int]:
+        return [head.uid for head in self.asked]
+
+
+def message_id_of(raw: bytes) -> str:
+    found = re.search(rb"^Message-ID: (<[^>]+>)", raw, re.MULTILINE | re.IGNORECASE)
+    return found.group(1).decode() if found else ""
+
+
+async def test_a_new_uidvalidity_passes_over_what_the_catch_up_rules_say_even_after_a_restart(
+    dovecot: Dovecot, mailbox: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="channels.email.imap")
+    history = [mail("History 1"), mail("History 2")]
+    for raw in history:
+        await dovecot.append(BOT, raw, mailbox)
+    store, inbox = MemoryWatermarks(), Recorder()
+    async with ingest_of(imap_config(dovecot, mailbox), store) as ingest:
+        assert await ingest.sweep_once(inbox) == 2
+    old_uidvalidity = inbox.mails[0].uidvalidity
+
+    # Rebuilt: the history again, and mail that came meanwhile; the ingest fails at UID 3.
+    await dovecot.reset_mailbox(BOT, mailbox)
+    meanwhile = [mail("Meanwhile 1"), mail("Meanwhile 2")]
+    rebuilt = [history[0], meanwhile[0], meanwhile[1], history[1]]
+    assert [await dovecot.append(BOT, raw, mailbox) for raw in rebuilt] == [1, 2, 3, 4]
+    rules, inbox.refuse = PassingOver(*history), {3}
+    async with ingest_of(imap_config(dovecot, mailbox), store, rules) as crashing:
+        with pytest.raises(HandOverFailed):
+            await crashing.sweep_once(inbox)
+    uidvalidity = inbox.mails[-1].uidvalidity
+    assert uidvalidity != old_uidvalidity and store.value == (uidvalidity, 2, 4)
+
+    # Restarted in the middle of the catch-up: it goes on with the same rules up to UID 4;
+    # mail after that is new, handed over without asking them.
+    inbox.refuse.clear()
+    async with ingest_of(imap_config(dovecot, mailbox), store, rules) as restarted:
+        assert await restarted.sweep_once(inbox) == 1
+        new = mail("New")
+        assert await dovecot.append(BOT, new, mailbox) == 5
+        assert await restarted.sweep_once(inbox) == 1
+
+    assert inbox.raws == [*history, *meanwhile, new]
+    assert rules.asked_about() == [1, 2, 3, 4, 3, 4]  # a batch at a time; 5 never
+    assert all(message_id_of(head.header) for head in rules.asked)  # each with its header
+    assert store.value == (uidvalidity, 5, 0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"UIDVALIDITY of {mailbox} changed" in warnings[0]
+
+
+async def test_the_first_sweep_is_a_catch_up_that_a_restart_goes_on_with(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    old = [mail("Old 1"), mail("Old 2")]
+    waiting = mail("Waiting")
+    for raw in (old[0], waiting, old[1]):
+        await dovecot.append(BOT, raw, mailbox)
+    rules, store, inbox = PassingOver(*old), MemoryWatermarks(), Recorder()
+    inbox.refuse = {2}
+    async with ingest_of(imap_config(dovecot, mailbox), store, rules) as first:
+        with pytest.raises(HandOverFailed):
+            await first.sweep_once(inbox)
+    # UID 1 was passed over, but the watermark is saved at a hand-over or a batch's end
+    assert store.value is not None and store.value[1:] == (0, 3)
+
+    inbox.refuse.clear()
+    async with ingest_of(imap_config(dovecot, mailbox), store, rules) as restarted:
+        assert await restarted.sweep_once(inbox) == 1
+
+    assert inbox.raws == [waiting]
+    assert store.value[1:] == (3, 0)
 
 
 async def test_a_refused_mail_keeps_the_watermark_and_comes_again(
@@ -412,4 +504,4 @@ async def test_idle_answered_with_bye_is_bounded_and_the_ingest_reconnects() -> 
         server.close()
 
     assert (fake.connections, fake.searches) == (2, 2)  # a new connection, and a sweep on it
-    assert store.value == (7, 0)
+    assert store.value == (7, 0, 0)

@@ -21,10 +21,10 @@ PHOTO = FileCopy("armrest\x00.jpg", "image/jpeg", b"\xff\xd8\xff\xe0 a broken ar
 
 
 class Watermarks:
-    async def load(self) -> tuple[int, int] | None:
+    async def load(self) -> tuple[int, int, int] | None:
         return None
 
-    async def save(self, uidvalidity: int, last_uid: int) -> None:
+    async def save(self, uidvalidity: int, last_uid: int, catch_up_to: int = 0) -> None:
         return None
 
 

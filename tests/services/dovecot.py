@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,21 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
     async def append(
-        self, user: str, raw: bytes, mailbox: str = "INBOX", flags: Sequence[str] = ()
+        self,
+        user: str,
+        raw: bytes,
+        mailbox: str = "INBOX",
+        flags: Sequence[str] = (),
+        received: datetime | None = None,
     ) -> int:
-        """Deliver `raw` into `mailbox` (created if missing) as `user`; returns its UID."""
+        """Deliver `raw` into `mailbox` (created if missing) as `user`; returns its UID.
+        `received` is its INTERNALDATE (now when not given), as a restore from a backup keeps
+        the dates the mail first arrived on."""
         async with self.imap(user) as client:
-            response = await _append(client, raw, mailbox, flags)
+            response = await _append(client, raw, mailbox, flags, received)
             if response.result != "OK" and b"TRYCREATE" in b" ".join(response.lines):
                 await _expect(client.create(_quoted(mailbox)), "CREATE")
-                response = await _append(client, raw, mailbox, flags)
+                response = await _append(client, raw, mailbox, flags, received)
         return _appended_uid(response)
 
     async def set_seen(self, user: str, uid: int, mailbox: str = "INBOX") -> None:
@@ -307,8 +315,11 @@ def _answers(port: int) -> bool:
     return False
 
 
-async def _append(client: Any, raw: bytes, mailbox: str, flags: Sequence[str]) -> Any:
-    return await client.append(raw, mailbox=_quoted(mailbox), flags=" ".join(flags) or None)
+async def _append(
+    client: Any, raw: bytes, mailbox: str, flags: Sequence[str], received: datetime | None
+) -> Any:
+    flagged = " ".join(flags) or None
+    return await client.append(raw, mailbox=_quoted(mailbox), flags=flagged, date=received)
 
 
 async def _expect(call: Any, what: str) -> list[bytes]:

@@ -16,7 +16,12 @@ from channels.email import parse
 from channels.email.charsets import decode_text
 from channels.email.html_text import MAX_HTML_CHARS, MAX_UNCLOSED, html_to_text
 from channels.email.mail import UnparseableMail
-from channels.email.parse import MAX_ATTACHMENTS, MAX_TEXT_CHARS, parse_mail
+from channels.email.parse import (
+    MAX_ATTACHMENTS,
+    MAX_TEXT_CHARS,
+    message_id_and_sender,
+    parse_mail,
+)
 
 INTERNAL = datetime(2024, 3, 12, 7, 15, tzinfo=UTC)
 
@@ -634,3 +639,33 @@ def test_headers_for_the_filter_chain_are_lower_case_first_values() -> None:
     assert headers["auto-submitted"] == "auto-replied"
     assert (headers["precedence"], headers["x-autoreply"]) == ("bulk", "yes")
     assert (headers["list-id"], headers["x-loop"]) == ("<news.example.com>", "tp-1")
+
+
+# -- a block of header lines on its own (a mailbox's catch-up reads only those) ----------
+
+
+def test_a_header_block_reads_as_the_whole_mail_does() -> None:
+    block = (
+        b"From: =?utf-8?B?0JjQstCw0L0=?= <Ivan.Petrov@Bean.Example>\r\n"
+        b"Message-ID:\r\n <20240312.1015@bean.example>\r\n\r\n"
+    )
+    whole = parse_mail(block.replace(b"\r\n\r\n", b"\r\nSubject: x\r\n\r\nHello\r\n"))
+
+    assert message_id_and_sender(block) == (
+        "<20240312.1015@bean.example>",
+        "ivan.petrov@bean.example",
+    )
+    assert message_id_and_sender(block) == (whole.message_id, whole.from_address)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"From: kim@initech.example\r\nMessage-ID: <a@initech.exa",  # cut off at HEADER_BYTES
+        b"From: kim@initech.example\r\nMessage-ID: <a@initech.example>\r\n",  # no blank line
+        b"\r\n",  # neither header
+        b"",
+    ],
+)
+def test_a_header_block_that_may_be_cut_off_or_is_empty_says_nothing(block: bytes) -> None:
+    assert message_id_and_sender(block) == (None, None)
