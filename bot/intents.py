@@ -27,6 +27,8 @@ from typing import Final, Literal, cast, get_args
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.language import detect_language
+
 Route = Literal["lead", "service", "human", "other"]
 ROUTES: Final[tuple[str, ...]] = get_args(Route)
 NO_INTENT: Final = "none"
@@ -39,9 +41,6 @@ _NON_WORD = re.compile(r"[\W_]+")
 _NON_PATTERN = re.compile(r"[^\w*|{}]+|_")
 _LONG_REPEAT = re.compile(r"([^\W\d_])\1{2,}")  # letters only: "10000" keeps its zeros
 _DOUBLE_LETTER = re.compile(r"([^\W\d_])\1")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
-_LANGUAGE_SAMPLE: Final = 2000
 _TOKEN_CACHE_LIMIT: Final = 50_000
 _PLACEMENTS_LIMIT: Final = 256  # word combinations tried per phrase; real messages need few
 _OCCURRENCES_LIMIT: Final = 6  # occurrences of one phrase word considered per message
@@ -69,15 +68,6 @@ def normalise(text: str) -> str:
     text = _fold(text)
     text = _NON_WORD.sub(" ", _APOSTROPHES.sub("", text))  # "don't" -> "dont"
     return " ".join(_LONG_REPEAT.sub(r"\1\1", text).split())
-
-
-def detect_language(text: str, default: str = "en") -> str:
-    """ "ru" when the letters are mostly Cyrillic, "en" when mostly Latin, else `default`."""
-    sample = text[:_LANGUAGE_SAMPLE]
-    cyrillic, latin = len(_CYRILLIC.findall(sample)), len(_LATIN.findall(sample))
-    if cyrillic == latin == 0:
-        return default
-    return "ru" if cyrillic > latin else "en"
 
 
 def _fold(text: str) -> str:
