@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from bot.model import InboundMessage
@@ -38,8 +39,8 @@ UNITS: Final = frozenset(
 # "/help", "/start@ShopBot": a command's name is Latin whatever the customer's language is.
 COMMAND_NAME = re.compile(r"^/\w+(?:@\w+)?")
 # Addresses and links carry no language: mail addresses, URLs, bare domains ("vektor.example").
-_ADDRESSES = re.compile(
-    r"\S+@\S+|(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b(?:/\S*)?",
+_ADDRESS = re.compile(
+    r"\W*(?:\S+@\S+|(?:https?://|www\.)\S+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?:/\S*)?)\W*",
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W\d_]+)?")
@@ -55,6 +56,8 @@ class Evidence:
 
     ru: int
     en: int
+    cyrillic_letters: int = 0  # outside addresses and links
+    latin_letters: int = 0
 
     def count(self, lang: str) -> int:
         return self.ru if lang == "ru" else self.en if lang == "en" else 0
@@ -69,22 +72,41 @@ class Evidence:
 
 def evidence(text: str) -> Evidence:
     """Counts the words that carry a language (see the module's docstring)."""
-    sample = _ADDRESSES.sub(" ", text[:_SAMPLE])
-    tokens = _TOKEN.findall(sample)
-    russian = sum(bool(_CYRILLIC_WORD.fullmatch(token)) for token in tokens)
-    in_russian_text = russian > 0
-    english = sum(_is_english(token, in_russian_text) for token in tokens)
-    return Evidence(ru=russian, en=english)
+    totals = [0, 0, 0, 0, 0]
+    for chunk in text[:_SAMPLE].split():
+        for index, count in enumerate(_chunk_counts(chunk)):
+            totals[index] += count
+    russian, english, capitalised, cyrillic, latin = totals
+    # In Russian text a capitalised Latin word is a name ("Apple", "HP"), not English.
+    return Evidence(russian, english + (0 if russian else capitalised), cyrillic, latin)
 
 
-def _is_english(token: str, in_russian_text: bool) -> bool:
+RUSSIAN, ENGLISH, CAPITALISED_ENGLISH, NO_LANGUAGE = "ru", "en", "En", ""
+
+
+@lru_cache(maxsize=65_536)
+def _chunk_counts(chunk: str) -> tuple[int, int, int, int, int]:
+    """Russian, English and capitalised English words, Cyrillic and Latin letters, in one
+    whitespace-separated chunk."""
+    if _ADDRESS.fullmatch(chunk):
+        return (0, 0, 0, 0, 0)
+    kinds = [_kind(token) for token in _TOKEN.findall(chunk)]
+    cyrillic, latin = len(_CYRILLIC.findall(chunk)), len(_LATIN.findall(chunk))
+    words = (kinds.count(RUSSIAN), kinds.count(ENGLISH), kinds.count(CAPITALISED_ENGLISH))
+    return (*words, cyrillic, latin)
+
+
+def _kind(token: str) -> str:
+    """Which language one word carries, if any."""
+    if _CYRILLIC_WORD.fullmatch(token):
+        return RUSSIAN
     if not _LATIN_WORD.fullmatch(token):
-        return False  # digits (a model, an amount, "5GB"), another alphabet, mixed scripts
-    if in_russian_text and not token.islower():
-        return False  # "HP", "ProLiant", "Lenovo" in Russian text: a name
+        return NO_LANGUAGE  # digits (a model, an amount, "5GB"), another alphabet, mixed scripts
     if token[:1].islower() and not token.islower():
-        return False  # "iPhone", "eBay": a brand's spelling
-    return _english_word(token.casefold().replace("’", "'"))
+        return NO_LANGUAGE  # "iPhone", "eBay": a brand's spelling
+    if not _english_word(token.casefold().replace("’", "'")):
+        return NO_LANGUAGE
+    return ENGLISH if token.islower() else CAPITALISED_ENGLISH
 
 
 def _english_word(word: str) -> bool:
@@ -102,16 +124,12 @@ def detect_language(text: str, default: str = "en") -> str:
         return found.leader
     # On a tie Russian wins: Russian text borrows Latin terms ("нужен office"), English text
     # hardly ever borrows a Cyrillic word.
-    return "ru" if found.ru else by_letters(text, default)
-
-
-def by_letters(text: str, default: str) -> str:
-    """The older rule, for texts without language-carrying words: "Hello" is English."""
-    sample = _ADDRESSES.sub(" ", text[:_SAMPLE])
-    cyrillic, latin = len(_CYRILLIC.findall(sample)), len(_LATIN.findall(sample))
-    if cyrillic == latin:
+    if found.ru:
+        return "ru"
+    # The older rule, for texts without language-carrying words: "Hello" is English.
+    if found.cyrillic_letters == found.latin_letters:
         return default
-    return "ru" if cyrillic > latin else "en"
+    return "ru" if found.cyrillic_letters > found.latin_letters else "en"
 
 
 def language_for(message: InboundMessage, conversation: Conversation | None, default: str) -> str:
