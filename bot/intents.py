@@ -24,7 +24,7 @@ from typing import Final, Literal, cast, get_args
 
 from bot import words
 from bot.language import detect_language
-from bot.lexicon import BUILT_IN, THING, Lexicon, TypoRule, normalise, normalise_pattern
+from bot.lexicon import BUILT_IN, COUNT, THING, Lexicon, TypoRule, normalise, normalise_pattern
 from bot.negation import Negation, Tokens
 
 __all__ = ["ROUTES", "CatalogError", "IntentMatch", "IntentMatcher", "Route", "normalise"]
@@ -35,6 +35,7 @@ NO_INTENT: Final = "none"
 
 _PLACEMENTS_LIMIT: Final = 256  # word combinations tried per phrase; real messages need few
 _OCCURRENCES_LIMIT: Final = 6  # occurrences of one phrase word considered per message
+THING_GAP: Final = 1  # "нужны офисные кресла": a {thing} stands right by its phrase's words
 _INTENT_KEYS: Final = frozenset({"route", "weight", "description"})
 
 _Hits = Mapping[int, list[tuple[int, float]]]  # word pattern id -> [(token position, quality)]
@@ -73,6 +74,15 @@ class _Phrase:
     slots: tuple[frozenset[int], ...]  # each slot: the word pattern ids that can fill it
     base_score: float
     ordered: bool
+    whole: bool = False  # the message must be this phrase and nothing else ("=how much")
+    tight: bool = False  # at most THING_GAP words between its words ({thing} or {count})
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    slots: tuple[frozenset[int], ...]
+    ordered: bool
+    whole: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,10 @@ class _Grammar:
     """What a language model knows beyond its phrases."""
 
     negation: Negation = field(default_factory=Negation)
+    cancelled_routes: frozenset[str] = frozenset()  # the routes a negation scope can cancel
+    stopwords: frozenset[str] = frozenset()
+    # Verbs whose object is a thing, even after "to": the catalog's groups `supply` and `buy`.
+    thing_verbs: frozenset[int] = frozenset()
     # Words after which the next word is a verb, never a thing: "to" in "I need to know".
     verb_markers: frozenset[str] = frozenset()
 
@@ -123,7 +137,7 @@ class _LanguageModel:
         self._thing = lexicon.id_of(THING)
         negating = grammar.negation.negating
         self._negating = negating
-        self._negatable = [not any(slot & negating for slot in p.slots) for p in self._phrases]
+        self._negatable = [self._negatable_phrase(p, negating) for p in self._phrases]
         self._full_masks = [(1 << len(phrase.slots)) - 1 for phrase in self._phrases]
         self._slot_index: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for phrase_id, phrase in enumerate(self._phrases):
@@ -132,6 +146,12 @@ class _LanguageModel:
                     self._slot_index[word_id].append((phrase_id, 1 << slot_number))
         strongest_first = sorted(range(len(self._phrases)), key=self._strength, reverse=True)
         self._strength_rank = {phrase_id: rank for rank, phrase_id in enumerate(strongest_first)}
+
+    def _negatable_phrase(self, phrase: _Phrase, negating: frozenset[int]) -> bool:
+        """A phrase of a route negation cancels, not itself about a negation ("not working")."""
+        route = phrase.intent.split(".")[0]
+        cancelled = route in self._grammar.cancelled_routes
+        return cancelled and not any(slot & negating for slot in phrase.slots)
 
     def _strength(self, phrase_id: int) -> tuple[float, int, int]:
         phrase = self._phrases[phrase_id]
@@ -146,27 +166,47 @@ class _LanguageModel:
         negated = self._negated(hits, tokens)
         best: _Candidate | None = None
         for phrase_id in sorted(self._complete(hits), key=self._strength_rank.__getitem__):
-            if best is not None and self._phrases[phrase_id].base_score < best.score:
+            phrase = self._phrases[phrase_id]
+            if best is not None and phrase.base_score < best.score:
                 break  # strongest first: no phrase left can win
+            if phrase.whole and self._content_words(tokens) != len(phrase.slots):
+                continue
             blocked = negated if self._negatable[phrase_id] else frozenset()
-            candidate = self._candidate(phrase_id, hits, blocked)
+            candidate = self._candidate(phrase_id, hits, blocked, tokens)
             if candidate is not None and (best is None or candidate.rank > best.rank):
                 best = candidate
         return best
 
     def _hits(self, tokens: Sequence[str]) -> _Hits:
         hits: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        after_verb = False  # "need to make a list": what follows a verb is its object
+        after_noun = False  # "рецепт приготовления": a noun after a noun is its complement
         for position, token in enumerate(tokens):
             found = self._lexicon.lookup(token)
             for word_id, quality in found:
                 hits[word_id].append((position, quality))
-            if self._thing is not None and not found and self._names_a_thing(tokens, position):
+            if self._thing is None:
+                continue
+            if not (found or after_verb or after_noun) and self._lexicon.is_thing(token):
                 hits[self._thing].append((position, 1.0))
+            # ...unless the verb is one of supplying or buying: "looking to equip a classroom"
+            supplying = any(word_id in self._grammar.thing_verbs for word_id, _q in found)
+            after_verb = not supplying and (after_verb or self._opens_verb(token))
+            if token not in self._grammar.stopwords:
+                after_noun = self._lexicon.is_noun(token)
         return hits
 
-    def _names_a_thing(self, tokens: Sequence[str], position: int) -> bool:
-        after_marker = position > 0 and tokens[position - 1] in self._grammar.verb_markers
-        return not after_marker and self._lexicon.is_thing(tokens[position])
+    def _opens_verb(self, token: str) -> bool:
+        return token in self._grammar.verb_markers or self._lexicon.is_infinitive(token)
+
+    def _content_words(self, tokens: Tokens) -> int:
+        return tokens.content_index(self._grammar.stopwords)[-1]
+
+    def _close(self, positions: Sequence[int], tokens: Tokens) -> bool:
+        """At most THING_GAP words between the phrase's words, stopwords not counted."""
+        index = tokens.content_index(self._grammar.stopwords)
+        ordered = sorted(index[position] for position in positions)
+        return all(b - a <= THING_GAP + 1 for a, b in itertools.pairwise(ordered))
 
     def _negated(self, hits: _Hits, tokens: Tokens) -> frozenset[int]:
         if not self._negating.intersection(hits):
@@ -181,23 +221,27 @@ class _LanguageModel:
                 filled[phrase_id] |= slot_bit
         return [p for p, bits in filled.items() if bits == self._full_masks[p]]
 
-    def _candidate(self, phrase_id: int, hits: _Hits, blocked: frozenset[int]) -> _Candidate | None:
+    def _candidate(
+        self, phrase_id: int, hits: _Hits, blocked: frozenset[int], tokens: Tokens
+    ) -> _Candidate | None:
         phrase = self._phrases[phrase_id]
-        placement = self._place(phrase, hits, blocked)
+        placement = self._place(phrase, hits, blocked, tokens)
         if placement is None:
             return None
         matched = " + ".join(self._lexicon.patterns[word_id] for word_id in placement.word_ids)
         score = phrase.base_score * placement.quality
         return _Candidate(phrase.intent, score, len(phrase.slots), -phrase_id, matched)
 
-    def _place(self, phrase: _Phrase, hits: _Hits, blocked: frozenset[int]) -> _Placement | None:
+    def _place(
+        self, phrase: _Phrase, hits: _Hits, blocked: frozenset[int], tokens: Tokens
+    ) -> _Placement | None:
         options = [_occurrences(slot, hits, blocked) for slot in phrase.slots]
         choices = itertools.islice(itertools.product(*options), _PLACEMENTS_LIMIT)
-        placements = (self._placement(phrase, choice) for choice in choices)
+        placements = (self._placement(phrase, choice, tokens) for choice in choices)
         return max((p for p in placements if p is not None), key=lambda p: p.rank, default=None)
 
     def _placement(
-        self, phrase: _Phrase, choice: Sequence[tuple[int, float, int]]
+        self, phrase: _Phrase, choice: Sequence[tuple[int, float, int]], tokens: Tokens
     ) -> _Placement | None:
         positions = [position for position, _quality, _word in choice]
         if len(set(positions)) < len(positions):
@@ -206,6 +250,8 @@ class _LanguageModel:
             return None
         span = max(positions) - min(positions)
         if span > len(positions) - 1 + self._max_gap:
+            return None
+        if phrase.tight and not self._close(positions, tokens):
             return None
         quality = min(quality for _position, quality, _word in choice)
         return _Placement(quality, span, tuple(word for *_, word in choice))
@@ -373,6 +419,9 @@ class _CatalogLoader:
         ]
         grammar = _Grammar(
             negation=self._negation(data, lang, compiler),
+            cancelled_routes=self._cancelled_routes(data),
+            stopwords=stopwords,
+            thing_verbs=self._thing_verbs(lexicon, groups),
             verb_markers=frozenset(normalise(w) for w in groups.get("verb_marker", [])),
         )
         lexicon.freeze()
@@ -387,8 +436,20 @@ class _CatalogLoader:
     ) -> Negation:
         table = self._negation_table(data, lang)
         texts = self._strings(table.get("scopes", []), f"negation.{lang}.scopes")
-        scopes = tuple(compiler.compile(text, f"negation ({lang})")[0] for text in texts)
+        scopes = tuple(compiler.compile(text, f"negation ({lang})").slots for text in texts)
         return Negation(scopes=scopes)
+
+    def _thing_verbs(self, lexicon: Lexicon, groups: Mapping[str, list[str]]) -> frozenset[int]:
+        patterns = (normalise_pattern(w) for g in ("supply", "buy") for w in groups.get(g, []))
+        return frozenset(i for i in map(lexicon.id_of, patterns) if i is not None)
+
+    def _cancelled_routes(self, data: Mapping[str, object]) -> frozenset[str]:
+        negation = self._table(data, "negation", "[negation]")
+        routes = self._strings(negation.get("cancels", []), "negation.cancels")
+        unknown = sorted(set(routes) - set(ROUTES))
+        if unknown:
+            raise self.fail(f"negation.cancels: unknown routes {unknown}")
+        return frozenset(routes)
 
     def _clause_breaks(self, data: Mapping[str, object], lang: str) -> list[str]:
         table = self._negation_table(data, lang)
@@ -418,8 +479,11 @@ class _CatalogLoader:
             raise self.fail(f"intent {name!r}: unknown keys {sorted(unknown)}")
         weight = self._number(table, "weight", 1.0, f"intents.{name!r}")
         for text in self._strings(table.get(lang, []), f"intents.{name!r}.{lang}"):
-            slots, ordered = compiler.compile(text, f"intent {name!r} ({lang})")
-            yield _Phrase(name, slots, weight * settings.length_score(len(slots)), ordered)
+            phrase = compiler.compile(text, f"intent {name!r} ({lang})")
+            slots = phrase.slots
+            score = weight * settings.length_score(len(slots))
+            tight = any(word in s for word in compiler.built_in_ids for s in slots)
+            yield _Phrase(name, slots, score, phrase.ordered, phrase.whole, tight)
 
 
 class _PhraseCompiler:
@@ -437,15 +501,25 @@ class _PhraseCompiler:
         self._stopwords = stopwords
         self._fail = fail
 
-    def compile(self, text: str, where: str) -> tuple[tuple[frozenset[int], ...], bool]:
-        """The phrase's slots, and whether they must appear in order (a "quoted phrase")."""
+    @property
+    def built_in_ids(self) -> tuple[int, ...]:
+        """The ids of {thing} and {count}: phrases with them must stand close together."""
+        ids = (self._lexicon.id_of(THING), self._lexicon.id_of(COUNT))
+        return tuple(word_id for word_id in ids if word_id is not None)
+
+    def compile(self, text: str, where: str) -> _Compiled:
+        """The phrase's slots, whether they must appear in order (a "quoted phrase"), and
+        whether they must be the whole message (a phrase written "=how much")."""
         stripped = text.strip()
-        ordered = len(stripped) > 1 and stripped[0] == stripped[-1] == '"'
+        whole = stripped.startswith("=")
+        stripped = stripped.removeprefix("=").strip()
+        ordered = whole or (len(stripped) > 1 and stripped[0] == stripped[-1] == '"')
         words = normalise_pattern(stripped.strip('"')).split()
         content = [word for word in words if word not in self._stopwords] or words
         if not content:
             raise self._fail(f"{where}: empty phrase {text!r}")
-        return tuple(self._slot(word, text, where) for word in content), ordered
+        slots = tuple(self._slot(word, text, where) for word in content)
+        return _Compiled(slots, ordered, whole)
 
     def _slot(self, word: str, text: str, where: str) -> frozenset[int]:
         patterns = [p for alternative in word.split("|") for p in self._expand(alternative, where)]

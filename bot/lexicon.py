@@ -146,6 +146,14 @@ class Lexicon:
             known = self._things[token] = self._names_a_thing(token)
         return known
 
+    def is_noun(self, token: str) -> bool:
+        """A Russian noun by the dictionary (English words are not told apart)."""
+        return self.lang == "ru" and not _LATIN.fullmatch(token) and words.is_noun(token)
+
+    def is_infinitive(self, token: str) -> bool:
+        """A Russian verb's infinitive ("сделать", "узнать"): what follows is its object."""
+        return self.lang == "ru" and not _LATIN.fullmatch(token) and words.is_infinitive(token)
+
     def _names_a_thing(self, token: str) -> bool:
         if len(token) < THING_MIN_LETTERS or not token.isalpha() or token in self._never_things:
             return False
@@ -158,7 +166,10 @@ class Lexicon:
     def _resolve(self, token: str) -> tuple[Hit, ...]:
         if token.isdigit():
             return self._number_hits(token)
-        exact = self._exact_ids(token) or self._exact_ids(squeeze(token))
+        exact = self._exact_ids(token)
+        squeezed = squeeze(token)  # "purcchase": the word "purchase" and the stem "purchas*"
+        if squeezed != token:
+            exact += [word_id for word_id in self._exact_ids(squeezed) if word_id not in exact]
         if exact:
             return tuple((word_id, 1.0) for word_id in exact)
         return self._typo_hits(token)

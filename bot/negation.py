@@ -10,7 +10,7 @@ phrase match, unless the phrase itself contains the negation word ("not working"
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -33,11 +33,27 @@ class Tokens:
         self._breaks = breaks
         self.words = normalise(self._text)[:max_chars].split()
         self._clause_of: list[int] | None = None
+        self._content_index: list[int] | None = None
+
+    def content_index(self, stopwords: frozenset[str]) -> list[int]:
+        """For each word, how many words before it are not stopwords; the last entry is how
+        many there are in all."""
+        if self._content_index is None:
+            counts = [0]
+            for word in self.words:
+                counts.append(counts[-1] + (word not in stopwords))
+            self._content_index = counts
+        return self._content_index
 
     def clause_end(self, position: int) -> int:
         """The last position of the clause `position` is in."""
         clause_of = self._clauses()
         return bisect_right(clause_of, clause_of[position]) - 1
+
+    def clause_start(self, position: int) -> int:
+        """The first position of the clause `position` is in."""
+        clause_of = self._clauses()
+        return bisect_left(clause_of, clause_of[position])
 
     def _clauses(self) -> list[int]:
         if self._clause_of is None:
@@ -74,15 +90,20 @@ class Negation:
         """The token positions some negation scope covers."""
         positions: set[int] = set()
         for scope in self.scopes:
-            for start in _starts(scope, hits):
-                positions.update(range(start, tokens.clause_end(start) + 1))
+            for start, last in _places(scope, hits):
+                end = tokens.clause_end(start)
+                # A negation that ends its clause negates what came before: "оператора не
+                # надо", "a call is not needed".
+                begin = tokens.clause_start(start) if last == end else start
+                positions.update(range(begin, end + 1))
         return frozenset(positions)
 
 
-def _starts(scope: Sequence[frozenset[int]], hits: Hits) -> list[int]:
-    """Where the scope's words stand in order, each at most SCOPE_GAP words after the last."""
+def _places(scope: Sequence[frozenset[int]], hits: Hits) -> list[tuple[int, int]]:
+    """Where the scope's words stand in order, each at most SCOPE_GAP words after the last:
+    the positions of its first and last word."""
     places = [{p for word in slot for p, _quality in hits.get(word, ())} for slot in scope]
-    starts = []
+    found = []
     for start in sorted(places[0]):
         last = start
         for following in places[1:]:
@@ -91,5 +112,5 @@ def _starts(scope: Sequence[frozenset[int]], hits: Hits) -> list[int]:
                 break
             last = min(after)
         else:
-            starts.append(start)
-    return starts
+            found.append((start, last))
+    return found

@@ -20,6 +20,7 @@ from typing import Final
 import pymorphy3
 from wordfreq import zipf_frequency
 
+LANGUAGES: Final = ("en", "ru")
 KNOWN_ZIPF: Final = 3.0  # about once in a million words: a real word, not a typo
 _CACHE: Final = 65_536
 
@@ -52,7 +53,15 @@ def lemmas(word: str) -> frozenset[str]:
 def is_noun(word: str) -> bool:
     """Whether the likeliest reading of a Russian word is a noun ("ноутбуков", "сервера")."""
     parses = _morphology().parse(word)
-    return bool(parses) and parses[0].tag.POS == "NOUN"
+    verb = any(parse.tag.POS in ("INFN", "VERB") for parse in parses)
+    return bool(parses) and parses[0].tag.POS == "NOUN" and not verb
+
+
+@lru_cache(maxsize=_CACHE)
+def is_infinitive(word: str) -> bool:
+    """Whether the likeliest reading of a Russian word is a verb's infinitive ("узнать")."""
+    parses = _morphology().parse(word)
+    return bool(parses) and parses[0].tag.POS == "INFN"
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +71,6 @@ def _morphology() -> pymorphy3.MorphAnalyzer:
 
 def warm_up() -> None:
     """Loads the word lists and the dictionary now rather than in the first customer's turn."""
-    zipf("the", "en")
-    zipf("и", "ru")
-    lemmas("заказ")
+    for lang in LANGUAGES:
+        zipf("the", lang)
+    _morphology()
