@@ -122,6 +122,47 @@ class _Grammar:
     thing_verbs: frozenset[int] = frozenset()
     # Words after which the next word is a verb, never a thing: "to" in "I need to know".
     verb_markers: frozenset[str] = frozenset()
+    # Words that open a phrase of their own up to its noun: "для томатного супа".
+    prepositions: frozenset[str] = frozenset()
+
+
+class _ThingReader:
+    """Reads a message word by word and tells which words may be a {thing}: not a catalog
+    word, and not where the sentence is about something else:
+
+    - after a verb ("need to make a list": the list is what is made; "to" in English, an
+      infinitive in Russian), unless the verb is one of supplying or buying ("looking to
+      equip a classroom");
+    - right after another noun ("рецепт приготовления": its complement);
+    - inside a prepositional phrase up to its noun ("нужны для томатного супа": what for).
+    """
+
+    def __init__(self, lexicon: Lexicon, grammar: _Grammar) -> None:
+        self._lexicon = lexicon
+        self._grammar = grammar
+        self._after_verb = False
+        self._after_noun = False
+        self._in_preposition = False
+
+    def names_a_thing(self, token: str, found: Sequence[tuple[int, float]]) -> bool:
+        blocked = bool(found) or self._after_verb or self._after_noun or self._in_preposition
+        thing = not blocked and self._lexicon.is_thing(token)
+        self._step(token, found)
+        return thing
+
+    def _step(self, token: str, found: Sequence[tuple[int, float]]) -> None:
+        grammar = self._grammar
+        supplying = any(word_id in grammar.thing_verbs for word_id, _quality in found)
+        opens_verb = token in grammar.verb_markers or self._lexicon.is_infinitive(token)
+        self._after_verb = not supplying and (self._after_verb or opens_verb)
+        if token in grammar.stopwords and token not in grammar.prepositions:
+            return
+        noun = self._lexicon.is_noun(token)
+        self._after_noun = noun
+        if token in grammar.prepositions:
+            self._in_preposition = True
+        elif self._in_preposition and noun:
+            self._in_preposition = False
 
 
 class _LanguageModel:
@@ -179,25 +220,14 @@ class _LanguageModel:
 
     def _hits(self, tokens: Sequence[str]) -> _Hits:
         hits: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        after_verb = False  # "need to make a list": what follows a verb is its object
-        after_noun = False  # "рецепт приготовления": a noun after a noun is its complement
+        reader = _ThingReader(self._lexicon, self._grammar) if self._thing is not None else None
         for position, token in enumerate(tokens):
             found = self._lexicon.lookup(token)
             for word_id, quality in found:
                 hits[word_id].append((position, quality))
-            if self._thing is None:
-                continue
-            if not (found or after_verb or after_noun) and self._lexicon.is_thing(token):
-                hits[self._thing].append((position, 1.0))
-            # ...unless the verb is one of supplying or buying: "looking to equip a classroom"
-            supplying = any(word_id in self._grammar.thing_verbs for word_id, _q in found)
-            after_verb = not supplying and (after_verb or self._opens_verb(token))
-            if token not in self._grammar.stopwords:
-                after_noun = self._lexicon.is_noun(token)
+            if reader is not None and reader.names_a_thing(token, found):
+                hits[cast(int, self._thing)].append((position, 1.0))
         return hits
-
-    def _opens_verb(self, token: str) -> bool:
-        return token in self._grammar.verb_markers or self._lexicon.is_infinitive(token)
 
     def _content_words(self, tokens: Tokens) -> int:
         return tokens.content_index(self._grammar.stopwords)[-1]
@@ -423,6 +453,7 @@ class _CatalogLoader:
             stopwords=stopwords,
             thing_verbs=self._thing_verbs(lexicon, groups),
             verb_markers=frozenset(normalise(w) for w in groups.get("verb_marker", [])),
+            prepositions=frozenset(normalise(w) for w in groups.get("preposition", [])),
         )
         lexicon.freeze()
         return _LanguageModel(lexicon, phrases, settings.max_gap, grammar)

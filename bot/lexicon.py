@@ -6,8 +6,9 @@ pymorphy3), or with one typo (rapidfuzz OSA distance). A typo-correction never t
 word into another: a token that is itself a known word of the language (wordfreq's full word
 list, or the Russian dictionary) is never read as a typo ("contract" is not "contact").
 
-Built-in words: `{number}` a token of 3+ digits (an order or ticket number), `{count}` any
-number, `{thing}` a word that names something (see `Lexicon.is_thing`).
+Built-in words: `{number}` a token of 3+ digits (an order or ticket number), `{count}` a
+number of up to 4 digits (a quantity), `{thing}` a word that names something (see
+`Lexicon.is_thing`).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from rapidfuzz.distance import OSA
 from bot import words
 
 NUMBER: Final = "{number}"  # a token of 3+ digits ("#1042" normalises to 1042)
-COUNT: Final = "{count}"  # any number: "20 chairs", "3 сервера"
+COUNT: Final = "{count}"  # a quantity, up to 4 digits: "20 chairs", "3 сервера"
 THING: Final = "{thing}"  # a word naming something: "chairs", "ноутбуков", "ThinkPad"
 BUILT_IN: Final = frozenset({NUMBER, COUNT, THING})
 NUMBER_MIN_DIGITS: Final = 3
+COUNT_MAX_DIGITS: Final = 4  # longer numbers are references (an order, a phone), not amounts
 THING_MIN_LETTERS: Final = 3
 # An English word this common is a function word or a general verb ("you", "know", "get"),
 # never the name of something to buy.
@@ -175,7 +177,7 @@ class Lexicon:
         return self._typo_hits(token)
 
     def _number_hits(self, token: str) -> tuple[Hit, ...]:
-        found = [self._ids.get(COUNT)]
+        found = [self._ids.get(COUNT) if len(token) <= COUNT_MAX_DIGITS else None]
         if len(token) >= NUMBER_MIN_DIGITS:
             found.append(self._ids.get(NUMBER))
         return tuple((word_id, 1.0) for word_id in found if word_id is not None)
