@@ -24,7 +24,16 @@ from typing import Final, Literal, cast, get_args
 
 from bot import words
 from bot.language import detect_language
-from bot.lexicon import BUILT_IN, COUNT, THING, Lexicon, TypoRule, normalise, normalise_pattern
+from bot.lexicon import (
+    BUILT_IN,
+    COUNT,
+    THING,
+    Lexicon,
+    TypoRule,
+    WordFacts,
+    normalise,
+    normalise_pattern,
+)
 from bot.negation import Negation, Tokens
 
 __all__ = ["ROUTES", "CatalogError", "IntentMatch", "IntentMatcher", "Route", "normalise"]
@@ -144,20 +153,28 @@ class _ThingReader:
         self._after_noun = False
         self._in_preposition = False
 
-    def names_a_thing(self, token: str, found: Sequence[tuple[int, float]]) -> bool:
-        blocked = bool(found) or self._after_verb or self._after_noun or self._in_preposition
-        thing = not blocked and self._lexicon.is_thing(token)
-        self._step(token, found)
-        return thing
+    def things(self, tokens: Sequence[str]) -> list[int]:
+        """The positions of the words that may be a thing."""
+        found = []
+        for position, token in enumerate(tokens):
+            if self._names_a_thing(token, self._lexicon.lookup(token)):
+                found.append(position)
+        return found
 
-    def _step(self, token: str, found: Sequence[tuple[int, float]]) -> None:
+    def _names_a_thing(self, token: str, found: Sequence[tuple[int, float]]) -> bool:
+        facts = self._lexicon.facts(token)
+        blocked = bool(found) or self._after_verb or self._after_noun or self._in_preposition
+        self._step(token, found, facts)
+        return facts.thing and not blocked
+
+    def _step(self, token: str, found: Sequence[tuple[int, float]], facts: WordFacts) -> None:
         grammar = self._grammar
         supplying = any(word_id in grammar.thing_verbs for word_id, _quality in found)
-        opens_verb = token in grammar.verb_markers or self._lexicon.is_infinitive(token)
+        opens_verb = token in grammar.verb_markers or facts.infinitive
         self._after_verb = not supplying and (self._after_verb or opens_verb)
         if token in grammar.stopwords and token not in grammar.prepositions:
             return
-        noun = self._lexicon.is_noun(token)
+        noun = facts.noun
         self._after_noun = noun
         if token in grammar.prepositions:
             self._in_preposition = True
@@ -176,6 +193,14 @@ class _LanguageModel:
         self._max_gap = max_gap
         self._grammar = grammar
         self._thing = lexicon.id_of(THING)
+        # Words that share a phrase with {thing}: without one, no word need be read as a thing.
+        self._thing_partners = frozenset(
+            word
+            for phrase in phrases
+            if any(self._thing in slot for slot in phrase.slots)
+            for slot in phrase.slots
+            for word in slot
+        )
         negating = grammar.negation.negating
         self._negating = negating
         self._negatable = [self._negatable_phrase(p, negating) for p in self._phrases]
@@ -220,13 +245,13 @@ class _LanguageModel:
 
     def _hits(self, tokens: Sequence[str]) -> _Hits:
         hits: dict[int, list[tuple[int, float]]] = defaultdict(list)
-        reader = _ThingReader(self._lexicon, self._grammar) if self._thing is not None else None
         for position, token in enumerate(tokens):
-            found = self._lexicon.lookup(token)
-            for word_id, quality in found:
+            for word_id, quality in self._lexicon.lookup(token):
                 hits[word_id].append((position, quality))
-            if reader is not None and reader.names_a_thing(token, found):
-                hits[cast(int, self._thing)].append((position, 1.0))
+        if self._thing is not None and not self._thing_partners.isdisjoint(hits):
+            things = _ThingReader(self._lexicon, self._grammar).things(tokens)
+            if things:
+                hits[self._thing] = [(position, 1.0) for position in things]
         return hits
 
     def _content_words(self, tokens: Tokens) -> int:
@@ -331,11 +356,13 @@ class IntentMatcher:
         "talk to a human" in a Russian conversation), that language is tried too.
         """
         tokens = self._tokens(text)
-        written_in = self._known(detect_language(text, default=lang or ""))
-        lang = lang if lang in self._models else written_in
+        given = lang if lang in self._models else None
+        lang = given or self._written_in(text, lang)
         best = self._best(tokens, lang)
-        if best is None and written_in != lang:
-            lang, best = written_in, self._best(tokens, written_in)
+        if best is None and given is not None:
+            written_in = self._written_in(text, given)
+            if written_in != given:
+                lang, best = written_in, self._best(tokens, written_in)
         if best is None:
             return IntentMatch(NO_INTENT, "other", 0.0, "", lang)
         score = round(min(best.score, 1.0), 3)
@@ -344,6 +371,9 @@ class IntentMatcher:
     def _best(self, tokens: Tokens, lang: str) -> _Candidate | None:
         best = self._models[lang].best(tokens)
         return best if best is not None and best.score >= self._settings.threshold else None
+
+    def _written_in(self, text: str, lang: str | None) -> str:
+        return self._known(detect_language(text, default=lang or ""))
 
     def _known(self, lang: str) -> str:
         return lang if lang in self._models else self._settings.languages[0]

@@ -72,11 +72,10 @@ class Evidence:
 
 def evidence(text: str) -> Evidence:
     """Counts the words that carry a language (see the module's docstring)."""
-    totals = [0, 0, 0, 0, 0]
-    for chunk in text[:_SAMPLE].split():
-        for index, count in enumerate(_chunk_counts(chunk)):
-            totals[index] += count
-    russian, english, capitalised, cyrillic, latin = totals
+    counts = list(map(_chunk_counts, text[:_SAMPLE].split()))
+    if not counts:
+        return Evidence(0, 0)
+    russian, english, capitalised, cyrillic, latin = map(sum, zip(*counts, strict=True))
     # In Russian text a capitalised Latin word is a name ("Apple", "HP"), not English.
     return Evidence(russian, english + (0 if russian else capitalised), cyrillic, latin)
 

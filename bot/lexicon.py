@@ -18,7 +18,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -69,6 +69,12 @@ def squeeze(word: str) -> str:
     return _DOUBLE_LETTER.sub(r"\1", word)
 
 
+class WordFacts(NamedTuple):
+    thing: bool
+    noun: bool
+    infinitive: bool
+
+
 @dataclass(frozen=True, slots=True)
 class TypoRule:
     min_length: int  # shorter words and stems match exactly only
@@ -97,7 +103,7 @@ class Lexicon:
         self._long_stems: dict[int, list[str]] = {}
         self._stem_lengths: list[int] = []
         self._cache: dict[str, tuple[Hit, ...]] = {}
-        self._things: dict[str, bool] = {}
+        self._facts: dict[str, WordFacts] = {}
 
     def add(self, pattern: str) -> int:
         if pattern not in self._ids:
@@ -137,16 +143,23 @@ class Lexicon:
             hits = self._cache[token] = self._resolve(token)
         return hits
 
+    def facts(self, token: str) -> WordFacts:
+        """Whether the word may name a thing, is a (Russian) noun, is a (Russian) infinitive;
+        cached per word."""
+        known = self._facts.get(token)
+        if known is None:
+            if len(self._facts) >= _TOKEN_CACHE_LIMIT:
+                self._facts.clear()
+            known = self._facts[token] = WordFacts(
+                self._names_a_thing(token), self.is_noun(token), self.is_infinitive(token)
+            )
+        return known
+
     def is_thing(self, token: str) -> bool:
         """A word that may name something to buy: not one of the catalog's words, not in the
         catalog's group `nothing` or its stopwords, and in Russian a noun (by the dictionary)
         or a Latin name ("ThinkPad"), in English no function word or general verb."""
-        known = self._things.get(token)
-        if known is None:
-            if len(self._things) >= _TOKEN_CACHE_LIMIT:
-                self._things.clear()
-            known = self._things[token] = self._names_a_thing(token)
-        return known
+        return self.facts(token).thing
 
     def is_noun(self, token: str) -> bool:
         """A Russian noun by the dictionary (English words are not told apart)."""
