@@ -193,14 +193,13 @@ class _LanguageModel:
         self._max_gap = max_gap
         self._grammar = grammar
         self._thing = lexicon.id_of(THING)
-        # Words that share a phrase with {thing}: without one, no word need be read as a thing.
-        self._thing_partners = frozenset(
-            word
-            for phrase in phrases
-            if any(self._thing in slot for slot in phrase.slots)
-            for slot in phrase.slots
-            for word in slot
-        )
+        # The phrases with {thing}, and the bit of its slot.
+        self._thing_slots = [
+            (phrase_id, 1 << number)
+            for phrase_id, phrase in enumerate(phrases)
+            for number, slot in enumerate(phrase.slots)
+            if self._thing is not None and self._thing in slot
+        ]
         negating = grammar.negation.negating
         self._negating = negating
         self._negatable = [self._negatable_phrase(p, negating) for p in self._phrases]
@@ -229,9 +228,10 @@ class _LanguageModel:
         A phrase whose words a negation scope covers does not match ("dont want to buy").
         """
         hits = self._hits(tokens.words)
-        negated = self._negated(hits, tokens)
+        complete = self._complete(hits, tokens.words)
+        negated = self._negated(hits, tokens) if complete else frozenset()
         best: _Candidate | None = None
-        for phrase_id in sorted(self._complete(hits), key=self._strength_rank.__getitem__):
+        for phrase_id in sorted(complete, key=self._strength_rank.__getitem__):
             phrase = self._phrases[phrase_id]
             if best is not None and phrase.base_score < best.score:
                 break  # strongest first: no phrase left can win
@@ -248,10 +248,6 @@ class _LanguageModel:
         for position, token in enumerate(tokens):
             for word_id, quality in self._lexicon.lookup(token):
                 hits[word_id].append((position, quality))
-        if self._thing is not None and not self._thing_partners.isdisjoint(hits):
-            things = _ThingReader(self._lexicon, self._grammar).things(tokens)
-            if things:
-                hits[self._thing] = [(position, 1.0) for position in things]
         return hits
 
     def _content_words(self, tokens: Tokens) -> int:
@@ -268,13 +264,24 @@ class _LanguageModel:
             return frozenset()
         return self._grammar.negation.covered(hits, tokens)
 
-    def _complete(self, hits: _Hits) -> list[int]:
-        """Phrases with every slot filled somewhere in the message."""
+    def _complete(self, hits: _Hits, tokens: Sequence[str]) -> list[int]:
+        """Phrases with every slot filled somewhere in the message. Words are read as things
+        only when a phrase with {thing} lacks nothing else (the costly step, seldom needed)."""
         filled: dict[int, int] = defaultdict(int)
         for word_id in hits:
             for phrase_id, slot_bit in self._slot_index.get(word_id, ()):
                 filled[phrase_id] |= slot_bit
-        return [p for p, bits in filled.items() if bits == self._full_masks[p]]
+        full = self._full_masks
+        wanting = [p for p, bit in self._thing_slots if filled.get(p, 0) | bit == full[p]]
+        if wanting and self._thing is not None:
+            things = _ThingReader(self._lexicon, self._grammar).things(tokens)
+            if things:
+                cast(dict[int, list[tuple[int, float]]], hits)[self._thing] = [
+                    (position, 1.0) for position in things
+                ]
+                for phrase_id, bit in self._thing_slots:
+                    filled[phrase_id] |= bit
+        return [p for p, bits in filled.items() if bits == full[p]]
 
     def _candidate(
         self, phrase_id: int, hits: _Hits, blocked: frozenset[int], tokens: Tokens
