@@ -260,7 +260,7 @@ class _LanguageModel:
         return all(b - a <= THING_GAP + 1 for a, b in itertools.pairwise(ordered))
 
     def _negated(self, hits: _Hits, tokens: Tokens) -> frozenset[int]:
-        if not self._negating.intersection(hits):
+        if self._negating.isdisjoint(hits):
             return frozenset()
         return self._grammar.negation.covered(hits, tokens)
 

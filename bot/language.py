@@ -72,10 +72,13 @@ class Evidence:
 
 def evidence(text: str) -> Evidence:
     """Counts the words that carry a language (see the module's docstring)."""
-    counts = list(map(_chunk_counts, text[:_SAMPLE].split()))
-    if not counts:
-        return Evidence(0, 0)
-    russian, english, capitalised, cyrillic, latin = map(sum, zip(*counts, strict=True))
+    russian = english = capitalised = cyrillic = latin = 0
+    for ru, en, capital, cyr, lat in map(_chunk_counts, text[:_SAMPLE].split()):
+        russian += ru
+        english += en
+        capitalised += capital
+        cyrillic += cyr
+        latin += lat
     # In Russian text a capitalised Latin word is a name ("Apple", "HP"), not English.
     return Evidence(russian, english + (0 if russian else capitalised), cyrillic, latin)
 
