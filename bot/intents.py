@@ -49,7 +49,9 @@ class IntentMatch:
     intent: str  # "lead.quote", ...; "none" when nothing matched well enough
     route: Route  # "other" when intent is "none"
     score: float  # 0..1, rounded to 3 decimals
-    matched: str  # the catalog words that decided, joined with " + "; "" for none
+    # the catalog words that decided, joined with " + "; for none, "" or the negation that
+    # cancelled a match ("negated: dont + want")
+    matched: str
     lang: str  # the language whose phrases were used
 
 
@@ -114,7 +116,8 @@ class IntentMatcher:
             if written_in != given:
                 lang, best = written_in, self._best(tokens, written_in)
         if best is None:
-            return IntentMatch(NO_INTENT, "other", 0.0, "", lang)
+            negated = self._models[lang].negation_in(tokens)
+            return IntentMatch(NO_INTENT, "other", 0.0, negated and f"negated: {negated}", lang)
         score = round(min(best.score, 1.0), 3)
         return IntentMatch(best.intent, self._routes[best.intent], score, best.matched, lang)
 

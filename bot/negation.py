@@ -98,6 +98,14 @@ class Negation:
                 positions.update(range(begin, end + 1))
         return frozenset(positions)
 
+    def found(self, hits: Hits, patterns: Sequence[str]) -> str:
+        """The scopes in the message as catalog words ("dont + want"), for the record."""
+        return "; ".join(
+            " + ".join(patterns[min(slot.intersection(hits))] for slot in scope)
+            for scope in self.scopes
+            if _places(scope, hits)
+        )
+
 
 def _places(scope: Sequence[frozenset[int]], hits: Hits) -> list[tuple[int, int]]:
     """Where the scope's words stand in order, each at most SCOPE_GAP words after the last:

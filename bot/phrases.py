@@ -191,6 +191,14 @@ class LanguageModel:
                 hits[word_id].append((position, quality))
         return hits
 
+    def negation_in(self, tokens: Tokens) -> str:
+        """The negation scopes of the message, as catalog words: why a negated request did
+        not match ("dont + want")."""
+        hits = self._hits(tokens.words)
+        if self._negating.isdisjoint(hits):
+            return ""
+        return self._grammar.negation.found(hits, self._lexicon.patterns)
+
     def _content_words(self, tokens: Tokens) -> int:
         return tokens.content_index(self._grammar.stopwords)[-1]
 
