@@ -237,6 +237,7 @@ class _CatalogLoader:
             thing_verbs=self._thing_verbs(lexicon, groups),
             verb_markers=frozenset(normalise(w) for w in groups.get("verb_marker", [])),
             prepositions=frozenset(normalise(w) for w in groups.get("preposition", [])),
+            topics=frozenset(normalise(w) for w in groups.get("topic", [])),
         )
         lexicon.freeze()
         return LanguageModel(lexicon, phrases, settings.max_gap, grammar)

@@ -70,6 +70,8 @@ class Grammar:
     stopwords: frozenset[str] = frozenset()
     # Verbs whose object is a thing, even after "to": the catalog's groups `supply` and `buy`.
     thing_verbs: frozenset[int] = frozenset()
+    # Words after which a thing is named, even after a verb: "to know more about the desks".
+    topics: frozenset[str] = frozenset()
     # Words after which the next word is a verb, never a thing: "to" in "I need to know".
     verb_markers: frozenset[str] = frozenset()
     # Words that open a phrase of their own up to its noun: "для томатного супа".
@@ -82,7 +84,7 @@ class _ThingReader:
 
     - after a verb ("need to make a list": the list is what is made; "to" in English, an
       infinitive in Russian), unless the verb is one of supplying or buying ("looking to
-      equip a classroom");
+      equip a classroom") or a word of the group `topic` follows ("to know more about");
     - right after another noun ("рецепт приготовления": its complement);
     - inside a prepositional phrase up to its noun ("нужны для томатного супа": what for).
     """
@@ -110,7 +112,9 @@ class _ThingReader:
 
     def _step(self, token: str, found: Sequence[tuple[int, float]], facts: WordFacts) -> None:
         grammar = self._grammar
-        supplying = any(word_id in grammar.thing_verbs for word_id, _quality in found)
+        supplying = token in grammar.topics or any(
+            word_id in grammar.thing_verbs for word_id, _quality in found
+        )
         opens_verb = token in grammar.verb_markers or facts.infinitive
         self._after_verb = not supplying and (self._after_verb or opens_verb)
         if token in grammar.stopwords and token not in grammar.prepositions:
