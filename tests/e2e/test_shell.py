@@ -67,7 +67,7 @@ def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -
     assert "bot> Hello again! How can I help?" in transcript  # and is not introduced twice
     assert "you> Anna Petrova" in transcript
     assert "Your request #1001 is open." in transcript
-    assert "Request #1001 (order): open" in transcript
+    assert "Request #1001 (delivery problem): open" in transcript
     assert "I'm passing your conversation to a person" in transcript
 
     [lead] = json_of(env, "leads", "list")
