@@ -62,6 +62,7 @@ def test_a_request_for_a_quantity_or_a_product_is_a_lead(text: str) -> None:
         "почём планшеты?",
         "цена на 40 лицензий",
         "какая стоимость подписки на год",
+        "а сколько за штуку?",
     ],
 )
 def test_a_price_question_is_a_lead(text: str) -> None:
