@@ -20,6 +20,7 @@ from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
+from bot import words
 from bot.cursors import DatabaseOffsets, DatabaseWatermarks, StoredInbound, terminal_customer
 from bot.dispatch import Dispatcher
 from bot.model import ChannelAdapter, utc_now
@@ -56,6 +57,7 @@ CAPABILITIES = {
 def build_services(settings: Settings) -> Services:
     """The business and what it needs: the catalog, the flow settings, the rules."""
     catalog = Catalog.load(settings.catalog_dir)
+    words.warm_up()  # the word lists and the Russian dictionary, before the first turn
     return Services(
         texts=catalog.texts,
         matcher=catalog.matcher,

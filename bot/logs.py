@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from bot import redaction
 from bot.settings import Settings
 
-CHATTY = ("httpx", "httpcore", "aiohttp.access", "alembic")
+CHATTY = ("httpx", "httpcore", "aiohttp.access", "alembic", "pymorphy3")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -28,9 +28,9 @@ from functools import partial
 
 from bot.backoff import full_jitter
 from bot.intake import describe
-from bot.intents import detect_language
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
+from bot.language import detect_language
 from bot.leases import Leases
 from bot.model import (
     Address,

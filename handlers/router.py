@@ -206,6 +206,8 @@ async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
         # In a mail thread with an open ticket, whatever the customer adds belongs to it.
         ticket = await service.current_ticket(turn, ctx)
         if ticket and match.intent != "service.status":
+            if match.route == "service" and await service.concerns_another_order(turn, ctx, ticket):
+                return await service.start(turn, ctx, match.intent)
             return await service.add_to_ticket(turn, ctx, ticket)
     if match.route == "service":
         return await on_service_intent(match, turn, ctx)
@@ -221,7 +223,7 @@ async def on_service_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Res
     if match.intent == "service.status":
         return await service.status(turn, ctx, may_open=True)
     ticket = await service.current_ticket(turn, ctx)
-    if ticket:
+    if ticket and not await service.concerns_another_order(turn, ctx, ticket):
         return await service.add_to_ticket(turn, ctx, ticket)
     return await service.start(turn, ctx, match.intent)
 

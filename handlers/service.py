@@ -24,6 +24,12 @@ TICKET_REFERENCE = re.compile(
     r"(\d{1,9})\b",
     re.IGNORECASE,
 )
+# The customer's own order number: "order 5531", "order #5531", "заказ № 5531", "посылка 5531".
+ORDER_REFERENCE = re.compile(
+    r"\b(?:orders?|parcel|package|shipment|заказ\w*|посылк\w*|отправлени\w*)"
+    r"\s*(?:#|№|no\.?|number|номер)?\s*(\d{3,12})\b",
+    re.IGNORECASE,
+)
 # In the arguments of `/status 1042` a number can only be a ticket number.
 ANY_NUMBER = re.compile(r"\b(\d{1,9})\b")
 WORD = re.compile(r"\w[\w'’-]*")
@@ -117,6 +123,21 @@ async def current_ticket(turn: Turn, ctx: Context) -> Ticket | None:
         return None
     ticket = await ctx.uow.tickets.get(ticket_id)
     return ticket if ticket and ticket.status in OPEN_STATUSES else None
+
+
+def order_numbers(text: str) -> set[str]:
+    return set(ORDER_REFERENCE.findall(text))
+
+
+async def concerns_another_order(turn: Turn, ctx: Context, ticket: Ticket) -> bool:
+    """Whether the message names an order the open ticket is not about: "order 5531 came
+    damaged" while the ticket is about order 4410 is a new problem, not a note on it."""
+    named = order_numbers(turn.text)
+    if not named:
+        return False
+    notes = await ctx.uow.tickets.notes(ticket.id)
+    known = order_numbers(ticket.summary).union(*(order_numbers(text) for _a, text, _t in notes))
+    return bool(known) and not named <= known
 
 
 async def add_to_ticket(turn: Turn, ctx: Context, ticket: Ticket) -> Result:

@@ -11,9 +11,7 @@ from tests.harness import BotHarness, Customer
 
 PHONE = "+49 30 901820"
 BROKEN = "My coffee machine arrived broken, the water tank is cracked"
-OPEN_TICKET = (
-    "Your open requests:\nRequest #1001 (repair): open, last updated 2026-03-02 09:00 UTC."
-)
+OPEN_TICKET = "Your open requests:\nRequest #1001 (delivery problem): open, last updated 2026-03-02 09:00 UTC."
 NONE_OPEN = "You have no open requests. Describe the issue and I'll open one."
 
 

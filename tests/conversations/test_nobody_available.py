@@ -180,7 +180,7 @@ async def test_with_no_rep_a_russian_message_is_passed_on_with_the_open_ticket(
     ]
 
     [ticket] = await bot.tickets()  # no second ticket: the message joins the open one
-    assert ticket.category == "order"
+    assert ticket.category == "delivery"
     assert (await notes_of(bot, ticket))[-1] == (
         "customer",
         "Перезвоните мне, пожалуйста, по поводу кресла",

@@ -48,7 +48,7 @@ async def test_a_tickets_status_shows_its_time_in_the_companys_zone(
     alice = bot.customer("alice")
     await alice.say(COMPLAINT)
     assert await alice.say("status #1001") == [
-        "Request #1001 (order): open, last updated 2026-03-02 10:00 CET."
+        "Request #1001 (delivery problem): open, last updated 2026-03-02 10:00 CET."
     ]
 
 

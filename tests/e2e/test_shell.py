@@ -69,7 +69,7 @@ def test_a_lead_typed_into_the_shell_is_listed_by_the_cli(env: dict[str, str]) -
     assert "bot> Hello again! How can I help?" in transcript  # and is not introduced twice
     assert "you> Anna Petrova" in transcript
     assert "Your request #1001 is open." in transcript
-    assert "Request #1001 (order): open" in transcript
+    assert "Request #1001 (delivery problem): open" in transcript
     # No rep is registered: the bot says so, passes the message on, and goes on answering.
     assert "bot> Nobody from our team is available right now" in transcript
     assert "bot> I've passed this on to our team: it's saved with your request #1001." in transcript

@@ -335,10 +335,10 @@ async def test_a_ticket_is_opened_and_its_status_asked_for(
 
     assert olga.unheard() == []  # nothing beyond the transcript (a stop delivers what is due)
     for answer in (by_command, by_words):
-        assert answer.startswith("Заявка #1001 (ремонт): открыта, обновлена ")
+        assert answer.startswith("Заявка #1001 (проблема с доставкой): открыта, обновлена ")
         assert answer.endswith(" UTC.")
     [ticket] = await cli_json(database_url, fake, "tickets", "list")
-    assert (ticket["number"], ticket["status"], ticket["category"]) == (1001, "open", "repair")
+    assert (ticket["number"], ticket["status"], ticket["category"]) == (1001, "open", "delivery")
     assert ticket["summary"] == "Мой заказ 5531 пришёл разбитым, экран треснул и не включается"
 
 

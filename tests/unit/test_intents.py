@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.intents import ROUTES, CatalogError, IntentMatcher, detect_language, normalise
+from bot.intents import ROUTES, CatalogError, IntentMatcher, normalise
+from bot.language import detect_language
 from handlers.catalog import Catalog
 
 SHIPPED = Catalog.load().matcher
