@@ -535,7 +535,7 @@ async def waiting_replies(database_url: str) -> list[str | None]:
     database = Database.from_url(database_url)
     try:
         async with database.transaction() as uow:
-            query = select(outbox.c.text).where(outbox.c.status == "pending")
+            query = select(outbox.c.text).where(outbox.c.status.in_(("pending", "sending")))
             return list((await uow.connection.execute(query)).scalars().all())
     finally:
         await database.dispose()
