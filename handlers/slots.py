@@ -31,7 +31,7 @@ _NAME = rf"{_TITLE}{_CAP}(?:[ \t]+{_CAP}){{0,3}}"
 NAME_PHRASE = (
     r"(?:my\s+name\s+is|my\s+name's|name\s+is|name's|name\s*:|i\s+am|i'm|this\s+is|it's|"
     r"it\s+is|call\s+me|меня\s+зовут|зовут\s+меня|зовут|моё\s+имя|мое\s+имя|имя\s*:|"
-    r"я\s*[—–-]|это)"
+    r"я\s*[—–-]|я(?=\s)|это)"
 )
 _NAME_IN_TEXT = re.compile(
     rf"(?<![\w'’])(?i:{NAME_PHRASE})(?:\s+(?i:actually|на\s+самом\s+деле))?[\s,:]+(?P<name>{_NAME})"
@@ -43,8 +43,8 @@ NOT_NAMES = word_set(
     urgent important possible about also still very really going trying planning hoping
     january february march april may june july august september october november december
     monday tuesday wednesday thursday friday saturday sunday
-    я мы вы он она это срочно очень просто тоже уже всё все здесь тут нужно нужны нужен
-    интересно хотел хотела хотим"""
+    я мы вы вам вас вами ваш ваша ваше ваши он она это срочно очень просто тоже уже всё все
+    здесь тут нужно нужны нужен интересно хотел хотела хотим"""
 )
 
 _COMPANY_END = (

@@ -83,6 +83,28 @@ async def test_a_russian_opener_that_says_everything_goes_straight_to_the_summar
     assert (lead.phone, lead.budget) == ("+79127001020", "около 250 тысяч рублей")
 
 
+async def test_a_russian_opener_introducing_the_writer_with_ya_and_a_brand_stays_russian(
+    bot: BotHarness,
+) -> None:
+    vera = bot.customer("vera")
+
+    [summary] = await vera.say(
+        "Добрый день, нужны 6 ноутбуков Lenovo ThinkPad, я Вера Соколова из ООО «Маяк», "
+        "vera@mayak.example, бюджет до 900 тысяч, к концу месяца"
+    )
+
+    assert summary == (
+        "Проверьте, пожалуйста:\n"
+        "Запрос: нужны 6 ноутбуков Lenovo ThinkPad\n"
+        "Имя: Вера Соколова\n"
+        "Компания: ООО «Маяк»\n"
+        "Email: vera@mayak.example\n"
+        "Бюджет: до 900 тысяч\n"
+        "Сроки: к концу месяца\n"
+        "Отправить это в отдел продаж?"
+    )
+
+
 async def test_a_short_russian_opener_that_names_the_product_is_not_asked_what_is_wanted(
     bot: BotHarness,
 ) -> None:
