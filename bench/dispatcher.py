@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
+from bot import words
 from bot.bootstrap import build_services
 from bot.dispatch import Dispatcher
 from bot.model import (
@@ -164,6 +165,7 @@ async def bench_engine(
     await database.upgrade()
     # One customer writes a hundred messages in a second here: not a flood to hold back.
     services = build_services(Settings(_env_file=None, flood_limit=0))
+    words.warm_up()  # as `touchpoint run` does before its first turn
     dispatcher = Dispatcher(database, services)
     run = f"{label}-{time.time_ns()}"
 

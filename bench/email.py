@@ -48,6 +48,7 @@ from typing import Any
 import aioimaplib
 from sqlalchemy import func, select
 
+from bot import words
 from bot.bootstrap import build_channels, build_services, email_channel, open_app
 from bot.dispatch import Dispatcher
 from bot.model import AcceptResult, InboundMessage, Outcome, utc_now
@@ -240,6 +241,7 @@ async def bench_to_outbox(server: Dovecot, folder: Path, mails: int) -> Figures:
     try:
         await database.upgrade()  # a deployment step: not timed
         channel = email_channel(settings, database)
+        words.warm_up()  # as `touchpoint run` does before its first turn
         counting = Counting(Dispatcher(database, build_services(settings)), mails)
         started = time.perf_counter()
         reading = asyncio.create_task(channel.run(counting.accept))

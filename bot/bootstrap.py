@@ -57,7 +57,6 @@ CAPABILITIES = {
 def build_services(settings: Settings) -> Services:
     """The business and what it needs: the catalog, the flow settings, the rules."""
     catalog = Catalog.load(settings.catalog_dir)
-    words.warm_up()  # the word lists and the Russian dictionary, before the first turn
     return Services(
         texts=catalog.texts,
         matcher=catalog.matcher,
@@ -285,6 +284,9 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
                 holder=settings.instance_name,
             ),
         )
+        # The word lists and the Russian dictionary load before the first customer's turn, not
+        # in it; CLI commands, which read no customer text, never load them.
+        words.warm_up()
         dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
         daily = DailyPrune(database, retention(settings), utc_now)
         scheduler = Scheduler(database, dispatcher, daily=daily)

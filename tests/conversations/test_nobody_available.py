@@ -5,6 +5,7 @@ while nobody can be told about it."""
 from __future__ import annotations
 
 from bot.records import Handoff, Ticket
+from tests.conversations.test_handoff import HELP, MENU, QUEUED, QUEUED_RU, STILL_WAITING
 from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep, last_to
 from tests.harness import BotHarness, Customer
 
@@ -31,29 +32,10 @@ PASSED_ON_RU = (
     "Передал ваше сообщение команде: оно сохранено в заявке #{number}. "
     "Его увидят, как только кто-то будет на связи. Чем ещё могу помочь?"
 )
-HELP = (
-    "Here is what I can do:\n- prepare an offer or a quote (say what you need)\n"
-    '- open a service request and tell you its status ("status #1042")\n'
-    "- connect you with a person (/human)\nYou can stop any question with /cancel."
-)
 HELP_RU = (
     "Вот что я умею:\n- подготовить предложение или расчёт стоимости (напишите, что вам нужно)\n"
     "- принять заявку по заказу или проблеме и подсказать её статус («статус #1042»)\n"
     "- связать вас с сотрудником (/human)\nЛюбой вопрос можно прервать командой /cancel."
-)
-QUEUED = (
-    "I'm passing your conversation to our team. Nobody is free this very moment, but a person "
-    "will answer right here as soon as someone is. You can keep writing: your messages are "
-    "kept for them. /cancel stops waiting and brings you back to me."
-)
-QUEUED_RU = (
-    "Передаю ваш разговор нашей команде. Прямо сейчас все заняты, но сотрудник ответит здесь, "
-    "как только освободится. Можете писать и дальше: сообщения сохранятся для него. "
-    "/cancel — перестать ждать и вернуться ко мне."
-)
-STILL_WAITING = (
-    "You're waiting for a person from our team; what you write here is kept for them. "
-    "/cancel stops waiting and brings you back to me."
 )
 STILL_WAITING_RU = (
     "Вы ждёте сотрудника нашей команды; всё, что вы здесь напишете, сохранится для него. "
@@ -66,7 +48,6 @@ WAIT_CANCELLED = (
 WAIT_CANCELLED_RU = (
     "Готово: вы больше не ждёте сотрудника и снова общаетесь с помощником. Чем могу помочь?"
 )
-MENU = ["menu:lead", "menu:service", "menu:status", "menu:human"]
 
 
 async def handoffs(bot: BotHarness) -> list[Handoff]:
