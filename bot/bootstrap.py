@@ -82,6 +82,8 @@ def flow_config(settings: Settings) -> FlowConfig:
         claim_within=timedelta(seconds=settings.handoff_claim_seconds),
         handoff_idle=timedelta(minutes=settings.handoff_idle_minutes),
         same_rep_within=timedelta(hours=settings.handoff_same_rep_hours),
+        lead_accept_within=timedelta(minutes=settings.lead_accept_minutes),
+        lead_sla=timedelta(minutes=settings.lead_sla_minutes),
         zone=settings.zone,
         rep_hours=(
             RepHours.parse(settings.rep_hours, settings.rep_days, settings.zone_name)

@@ -152,6 +152,39 @@ class Lead:
     source: str | None
     score: int
     created_at: datetime
+    owner_rep_id: int | None = None
+    offered_rep_id: int | None = None
+    offered_to: tuple[int, ...] = ()
+    offered_at: datetime | None = None
+    accepted_at: datetime | None = None
+    contacted_at: datetime | None = None
+    escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+    lost_reason: str | None = None
+    next_step: str | None = None
+    next_step_due_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def open(self) -> bool:
+        """Still being worked: not won or lost."""
+        return self.status not in CLOSED_LEAD_STAGES
+
+
+# A lead moves new → contacted → qualified → proposal → won | lost; `waiting` is a new lead
+# nobody could be told of (no rep with a channel), moved on to `new` when one can be.
+LEAD_STAGES = ("new", "contacted", "qualified", "proposal", "won", "lost")
+CLOSED_LEAD_STAGES = frozenset({"won", "lost"})
+
+
+@dataclass(frozen=True, slots=True)
+class LeadNote:
+    id: int
+    lead_id: int
+    rep_id: int | None
+    author: str
+    text: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

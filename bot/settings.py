@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     handoff_claim_seconds: float = Field(default=120.0, gt=0)
     handoff_idle_minutes: float = Field(default=60.0, gt=0)
     handoff_same_rep_hours: float = Field(default=72.0, ge=0)
+    lead_accept_minutes: float = Field(default=10.0, gt=0)
+    lead_sla_minutes: float = Field(default=60.0, gt=0)
     # A sender past this many messages in FLOOD_WINDOW_SECONDS is told to slow down once, and
     # the rest are read together with their next message (0: no limit).
     flood_limit: int = Field(default=20, ge=0)

@@ -152,6 +152,8 @@ class FlowConfig:
     claim_within: timedelta = timedelta(minutes=2)  # a rep's time to claim an offered hand-off
     handoff_idle: timedelta = timedelta(hours=1)  # a claimed hand-off returns to the bot after
     same_rep_within: timedelta = timedelta(days=3)  # a returning customer gets the same rep
+    lead_accept_within: timedelta = timedelta(minutes=10)  # a rep's time to accept a lead card
+    lead_sla: timedelta = timedelta(hours=1)  # a lead's first contact, else the managers hear
     rep_hours: RepHours | None = None  # None: reps are on duty whenever they say /online
     zone: ZoneInfo = UTC_ZONE  # the company's time zone (TIMEZONE): the times the bot shows
     replies_per_conversation: int = 20  # per 24 hours, on channels answered by machines

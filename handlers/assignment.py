@@ -42,14 +42,27 @@ async def someone_reachable(ctx: Context) -> bool:
 async def choose_rep(
     ctx: Context, handoff: Handoff, conversation: Conversation, now: datetime
 ) -> Rep | None:
+    return await pick_rep(ctx, conversation, now, skip=handoff.offered_to)
+
+
+async def pick_rep(
+    ctx: Context, conversation: Conversation, now: datetime, *, skip: tuple[int, ...]
+) -> Rep | None:
+    """The rep to offer a customer's hand-off or lead to, by the rules above (`skip`: those
+    offered it already)."""
     available = [
         rep
         for rep in await ctx.uow.reps.on_duty()
-        if await _can_take(ctx, rep, handoff, conversation, now)
+        if rep.id not in skip and await _can_take(ctx, rep, conversation, now)
     ]
     preferred = await _their_rep(ctx, conversation, now)
     chosen = next((rep for rep in available if rep.id == preferred), None)
     return chosen or (available[0] if available else None)
+
+
+def reachable_managers(managers: list[Rep], skip: tuple[int, ...]) -> list[Rep]:
+    """The managers to escalate to: reachable, and not offered it already."""
+    return [m for m in managers if m.id not in skip and _reachable(m)]
 
 
 async def offer_to(
@@ -112,9 +125,7 @@ async def start_idle_clock(ctx: Context, handoff: Handoff, now: datetime) -> Non
 async def _escalate(
     ctx: Context, handoff: Handoff, conversation: Conversation, now: datetime
 ) -> Result:
-    managers = [
-        m for m in await ctx.uow.reps.managers() if m.id not in handoff.offered_to and _reachable(m)
-    ]
+    managers = reachable_managers(await ctx.uow.reps.managers(), handoff.offered_to)
     if not handoff.offered_to or not managers:
         await ctx.uow.handoffs.back_to_queue(handoff.id)
         return Result(
@@ -133,11 +144,9 @@ async def _escalate(
     return Result(events=(Event(Kind.ESCALATED, details, Actor.SYSTEM),), notices=tuple(notices))
 
 
-async def _can_take(
-    ctx: Context, rep: Rep, handoff: Handoff, conversation: Conversation, now: datetime
-) -> bool:
+async def _can_take(ctx: Context, rep: Rep, conversation: Conversation, now: datetime) -> bool:
     hours = ctx.config.rep_hours
-    if rep.id in handoff.offered_to or not _reachable(rep) or (hours and not hours.open_at(now)):
+    if not _reachable(rep) or (hours and not hours.open_at(now)):
         return False
     if conversation.current.language not in rep.languages:
         return False

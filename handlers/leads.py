@@ -12,6 +12,8 @@ corrections and agreement in words or emojis.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.model import QuickReply
 from bot.records import LEAD_FIELDS, FlowData, LeadField, lead_field, with_answers
 from bot.turn import Context, Reply, Result, Turn
@@ -334,8 +336,11 @@ async def _confirm_or_correct(turn: Turn, ctx: Context, data: FlowData) -> Resul
 
 
 async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
-    lead, events = await save_lead(turn, ctx, data)
+    saved = await save_lead(turn, ctx, data)
+    lead = saved.lead
     key = "lead.saved_waiting" if lead.status == WAITING else "lead.saved"
-    reply = Reply(ctx.say(key, turn.lang, name=lead.name or ""))
-    saved = Result(replies=(reply,), events=events, state=idle(turn))
-    return await handoff.after_lead(turn, ctx, lead.score, saved)
+    if saved.extended:
+        key = "lead.extended"
+    text = ctx.say(key, turn.lang, name=lead.name or "", number=lead.id, promise=saved.promise)
+    result = replace(saved.result, replies=(Reply(text),), state=idle(turn))
+    return await handoff.after_lead(turn, ctx, lead.score, result)

@@ -202,17 +202,33 @@ def _ask(
 async def _save(turn: Turn, ctx: Context, data: FlowData) -> Result:
     """Save the lead and say what was noted; the thread stays with the lead, so an answer to
     this mail completes or corrects it."""
-    lead, events = await save_lead(turn, ctx, data)
-    lead_id = next(int(e.details["lead_id"]) for e in events if e.kind is Kind.LEAD_CAPTURED)
+    saved = await save_lead(turn, ctx, data)
+    lead = saved.lead
     summary = "\n".join(summary_lines(ctx, turn.lang, data))
     key = "lead.email_saved_waiting" if lead.status == WAITING else "lead.email_saved"
-    text = ctx.say(key, turn.lang, name=lead.name or "", summary=summary)
+    if saved.extended:
+        key = "lead.email_extended"
+    text = ctx.say(
+        key,
+        turn.lang,
+        name=lead.name or "",
+        summary=summary,
+        number=lead.id,
+        promise=saved.promise,
+    )
     unanswered = [f for f in REQUIRED if not data.get(f)]
     extra = (Event(Kind.LEAD_INCOMPLETE, {"missing": unanswered}),) if unanswered else ()
-    kept: FlowData = {**_kept(data), "lead_id": lead_id}
+    # An answer in this thread completes the lead saved here; one that only extended an older
+    # lead keeps adding notes to it instead of rewriting it.
+    kept: FlowData = _kept(data) if saved.extended else {**_kept(data), "lead_id": lead.id}
     state = flow_state(turn, "lead", "email_form", kept)
-    saved = Result(replies=(Reply(text),), events=(*events, *extra), state=state)
-    return await handoff.after_lead(turn, ctx, lead.score, saved)
+    result = Result(
+        replies=(Reply(text),),
+        events=(*saved.result.events, *extra),
+        notices=saved.result.notices,
+        state=state,
+    )
+    return await handoff.after_lead(turn, ctx, lead.score, result)
 
 
 def _kept(data: FlowData) -> FlowData:

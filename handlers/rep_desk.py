@@ -20,9 +20,10 @@ from datetime import datetime
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import InboundMessage
-from bot.records import Handoff, Rep
+from bot.records import Handoff, Lead, Rep
 from bot.turn import Action, Context, CustomerAction, Desk, Event, Notice, Reply, Result, Turn
 from handlers import handoff as handoffs
+from handlers import lead_desk, lead_pipeline
 from handlers.assignment import offer_to, start_idle_clock
 from handlers.cards import notice_to
 from handlers.reps import rep_help, rep_language
@@ -38,6 +39,9 @@ async def handle(
     shows = stored_id if message.attachments and message.edit_of is None else None
     if message.button is not None and message.button.startswith("claim:"):
         return await claim(ctx, rep, _number(message.button[6:]), now, answer="")
+    if message.button is not None and lead_desk.is_accept_button(message.button):
+        number = lead_desk.button_lead(message.button)
+        return await lead_desk.command(ctx, rep, "accept", number, "", now)
     if command := COMMAND.match(message.text.strip()):
         return await _command(ctx, rep, command, now)
     target = await _target(ctx, rep, message)
@@ -57,6 +61,8 @@ async def _command(ctx: Context, rep: Rep, command: re.Match[str], now: datetime
         return Desk(to_rep=(ctx.say("rep.offline", rep_language(rep)),))
     if name in ("close", "return"):
         return await end(ctx, rep, number, returned=name == "return", summary=rest or None)
+    if name in lead_desk.COMMANDS:
+        return await lead_desk.command(ctx, rep, name, number, rest, now)
     if name == "r" and number is not None and rest:
         held = await _held(ctx, rep, number)
         return await answer(ctx, rep, held, rest) if held else _not_yours(ctx, rep, number)
@@ -112,10 +118,11 @@ def _claimed(rep: Rep, handoff: Handoff) -> Action:
         ]
         notices = tuple(_taken_notice(ctx, other, rep, handoff) for other in others if other)
         joined = Reply(ctx.say("handoff.rep_joined", turn.lang, name=rep.name))
+        taken = await lead_desk.taken_with_conversation(turn, ctx, rep)
         return Result(
             replies=(joined,),
-            events=(Event(Kind.REP_CLAIMED, details, Actor.REP),),
-            notices=notices,
+            events=(Event(Kind.REP_CLAIMED, details, Actor.REP), *taken.events),
+            notices=(*notices, *taken.notices),
         )
 
     return action
@@ -160,9 +167,10 @@ def _rep_says(rep: Rep, handoff: Handoff, text: str, shows: int | None = None) -
         first = await ctx.uow.handoffs.answered(handoff.id, turn.now)
         latency = round((turn.now - handoff.requested_at).total_seconds(), 1)
         details = {"handoff_id": handoff.id, "rep_id": rep.id, "latency": latency, "first": first}
+        contacted = await lead_desk.contacted_in_conversation(turn, ctx, rep)
         return Result(
             replies=(Reply(text.strip()[:4000], human=True, shows=shows),),
-            events=(Event(Kind.REP_REPLIED, details, Actor.REP),),
+            events=(Event(Kind.REP_REPLIED, details, Actor.REP), *contacted),
         )
 
     return action
@@ -199,10 +207,24 @@ async def online(ctx: Context, rep: Rep, now: datetime) -> Desk:
         conversation = await ctx.uow.conversations.get(waiting.conversation_id)
         if conversation and conversation.current.language in rep.languages:
             actions.append(CustomerAction(waiting.conversation_id, _offer(rep, waiting)))
+    leads = await lead_pipeline.waiting_for(ctx, rep)
+    actions.extend(
+        CustomerAction(lead.conversation_id or 0, _offer_lead(rep, lead)) for lead in leads
+    )
     return Desk(
         to_rep=(ctx.say("rep.online", rep_language(rep), waiting=len(actions)),),
         customer=tuple(actions),
     )
+
+
+def _offer_lead(rep: Rep, lead: Lead) -> Action:
+    async def action(turn: Turn, ctx: Context) -> Result:
+        fresh = await ctx.uow.leads.get(lead.id)
+        if fresh is None or fresh.owner_rep_id is not None or fresh.offered_rep_id is not None:
+            return Result()
+        return await lead_pipeline.offer_to(ctx, fresh, turn.conversation, rep, turn.now)
+
+    return action
 
 
 def _offer(rep: Rep, handoff: Handoff) -> Action:

@@ -10,7 +10,7 @@ from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Timer
 from bot.turn import Context, Event, Result, Turn
 from handlers import handoff as handoffs
-from handlers import service
+from handlers import lead_pipeline, service
 from handlers.assignment import CLAIM_TIMER, IDLE_TIMER, offer_next
 from handlers.cards import notice_to
 from handlers.reps import rep_language
@@ -26,6 +26,8 @@ async def on_timer(ctx: Context, conversation: Conversation, timer: Timer, now: 
         return await handoff_idle(ctx, conversation, timer, now)
     if timer.kind == handoffs.DIGEST_TIMER:
         return await handoffs.relay_digest(ctx, conversation, timer)
+    if timer.kind in lead_pipeline.TIMERS:
+        return await lead_pipeline.on_timer(ctx, conversation, timer, now)
     if timer.kind == FLOOD_RELEASE_TIMER:
         return await read_held(ctx, conversation, now)
     return Result(

@@ -238,6 +238,30 @@ leads = Table(
     Column("source", String(128)),
     Column("score", Integer, nullable=False, server_default="0"),
     _created(),
+    # the pipeline: who has it, who was offered it, when it moved
+    _fk("owner_rep_id", "reps"),
+    _fk("offered_rep_id", "reps"),  # the rep whose card waits for Accept now
+    Column("offered_to", JSON),  # rep ids offered so far, in order (the next offer skips them)
+    Column("offered_at", UTCDateTime()),
+    Column("accepted_at", UTCDateTime()),
+    Column("contacted_at", UTCDateTime()),  # the first contact by a rep: speed-to-lead
+    Column("escalated_at", UTCDateTime()),  # told to the managers: no first contact in time
+    Column("closed_at", UTCDateTime()),  # won or lost
+    Column("lost_reason", String(200)),
+    Column("next_step", Text),
+    Column("next_step_due_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime()),
+)
+
+lead_notes = Table(
+    "lead_notes",
+    metadata,
+    _id(),
+    _fk("lead_id", "leads", nullable=False),
+    _fk("rep_id", "reps"),  # who wrote it (none: the customer or the bot)
+    Column("author", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    _created(),
 )
 
 service_requests = Table(

@@ -29,7 +29,7 @@ from bot.model import (
     SendError,
     SendReceipt,
 )
-from bot.records import Lead, Ticket
+from bot.records import Lead, LeadNote, Ticket
 from bot.relay import Relay, RelayPolicy
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -107,6 +107,10 @@ class BotHarness:
     async def leads(self) -> list[Lead]:
         async with self.database.transaction() as uow:
             return await uow.leads.search()
+
+    async def lead_notes(self, lead_id: int) -> list[LeadNote]:
+        async with self.database.transaction() as uow:
+            return await uow.leads.notes(lead_id)
 
     async def tickets(self) -> list[Ticket]:
         async with self.database.transaction() as uow:

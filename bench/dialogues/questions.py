@@ -85,6 +85,8 @@ KINDS: Mapping[str, Said] = {
     "lead.email_saved": Said.SAVED,
     "lead.saved_waiting": Said.SAVED,  # saved while no rep could be told of it
     "lead.email_saved_waiting": Said.SAVED,
+    "lead.extended": Said.SAVED,  # added to the contact's open lead
+    "lead.email_extended": Said.SAVED,
     "cancelled": Said.CANCELLED,
     **dict.fromkeys((f"handoff.{key}" for key in HANDOFF_KEYS), Said.HANDOFF),
     **dict.fromkeys(MENU_KEYS, Said.MENU),

@@ -131,14 +131,13 @@ async def test_known_contact_skips_what_is_already_known(bot: BotHarness) -> Non
     # Name, company and email are known: straight to the optional question.
     assert replies[1].startswith("Do you have a budget and a date in mind?")
     await kim.press("lead:skip")
-    await kim.press("lead:confirm")
-    second, _first = await bot.leads()
-    assert (second.name, second.company, second.email) == (
-        "Kim Lee",
-        "Initech",
-        "kim@initech.example",
-    )
-    assert second.need == "I also want a quote for 10 keyboards and mice"
+    [added] = await kim.press("lead:confirm")
+    # Her first lead is still open: the new request joins it instead of making a second one.
+    assert added.startswith("Thank you, Kim Lee! I've added this to your request No. 1,")
+    [lead] = await bot.leads()
+    assert (lead.name, lead.company, lead.email) == ("Kim Lee", "Initech", "kim@initech.example")
+    notes = await bot.lead_notes(lead.id)
+    assert [n.text for n in notes] == ["I also want a quote for 10 keyboards and mice"]
 
 
 async def test_deep_link_source_is_stored_on_the_lead(bot: BotHarness) -> None:

@@ -374,9 +374,10 @@ async def test_a_lead_saved_with_a_rep_registered_is_new(bot: BotHarness) -> Non
     await bob.press("lead:skip")
     await bob.press("lead:skip")
 
+    # Olga is registered but not on duty: nobody has the card yet, and the customer is told so.
     assert await bob.press("lead:confirm") == [
-        "Thank you, Bob! Your request is with our sales team, and a sales rep will contact you "
-        "shortly."
+        "Thank you, Bob! Your request No. 1 is with our sales team. Nobody from our sales team "
+        "is online right now; a sales rep will contact you as soon as one is."
     ]
     [lead] = await bot.leads()
     assert lead.status == "new"

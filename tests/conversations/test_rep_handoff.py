@@ -354,8 +354,8 @@ async def test_a_hot_lead_is_saved_then_handed_to_a_sales_rep(bot: BotHarness) -
     await anna.say("about 20000 EUR")
     await anna.say("ASAP")
     assert await anna.press("lead:confirm") == [
-        "Thank you, Anna Petrova! Your request is with our sales team, and a sales rep will "
-        "contact you shortly.",
+        "Thank you, Anna Petrova! Your request No. 1 is with our sales team. A sales rep will "
+        "contact you within 1 hour.",
         "A sales rep will take it from here and write to you right here shortly.",
     ]
     [lead] = await bot.leads()
