@@ -213,6 +213,28 @@ def _steps(step: Step, lead: Lead) -> Desk:
     return Desk(to_rep=(step.said,), customer=(CustomerAction(lead.conversation_id, action),))
 
 
+async def answer_card(ctx: Context, rep: Rep, lead: Lead, text: str, now: datetime) -> Desk:
+    """A reply to a lead's card (by mail, where there are no buttons): accepts it, and what the
+    rep wrote, if anything, goes to the customer as with `/msg`."""
+    words = text.strip()
+    if lead.owner_rep_id is None:
+        accepted = await accept(ctx, rep, lead, now)
+        owned = await ctx.uow.leads.get(lead.id)
+        if not words or owned is None or owned.owner_rep_id != rep.id:
+            return accepted
+        wrote = await message_customer(ctx, rep, owned, words, now)
+        return Desk(
+            to_rep=accepted.to_rep,
+            about=lead.conversation_id,
+            customer=(*accepted.customer, *wrote.customer),
+        )
+    if not may_work(rep, lead):
+        return await _taken(ctx, rep, lead)
+    if not words:
+        return await show(ctx, rep, lead)
+    return await message_customer(ctx, rep, lead, words, now)
+
+
 # --- a rep who takes the customer's conversation takes their lead --------------------------
 
 

@@ -46,6 +46,9 @@ async def handle(
         return await _command(ctx, rep, command, now)
     target = await _target(ctx, rep, message)
     if target is None:
+        lead_card = await _answered_lead_card(ctx, rep, message)
+        if lead_card is not None:
+            return await lead_desk.answer_card(ctx, rep, lead_card, message.text, now)
         return Desk(to_rep=(ctx.say("rep.which", rep_language(rep)),))
     if target.status != "claimed":
         return await claim(ctx, rep, target.id, now, answer=message.text, shows=shows)
@@ -249,6 +252,17 @@ async def _target(ctx: Context, rep: Rep, message: InboundMessage) -> Handoff | 
             return handoff
         return None
     return await _only_one(ctx, rep)
+
+
+async def _answered_lead_card(ctx: Context, rep: Rep, message: InboundMessage) -> Lead | None:
+    """The open lead of the conversation whose card (or message) the rep replies to."""
+    if not message.in_reply_to:
+        return None
+    conversation_id = await ctx.uow.outbox.relayed_conversation(
+        message.channel, message.in_reply_to
+    )
+    conversation = await ctx.uow.conversations.get(conversation_id) if conversation_id else None
+    return await ctx.uow.leads.open_of_contact(conversation.contact_id) if conversation else None
 
 
 async def _held(ctx: Context, rep: Rep, number: int) -> Handoff | None:

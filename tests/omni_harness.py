@@ -42,7 +42,12 @@ class OmniBot:
     """The bot with its Telegram and email channels, relay and scheduler on `database`."""
 
     def __init__(
-        self, database: Database, fake: FakeTelegram, dovecot: Dovecot, smtp: SmtpServer
+        self,
+        database: Database,
+        fake: FakeTelegram,
+        dovecot: Dovecot,
+        smtp: SmtpServer,
+        **overrides: object,
     ) -> None:
         self.database = database
         telegram = TelegramChannel(
@@ -63,7 +68,9 @@ class OmniBot:
         policy = RelayPolicy(poll_seconds=0.05, base_delay=0.1, max_delay=0.5)
         self.relay = Relay(database, {"telegram": telegram, "email": email}, policy=policy)
         self.dispatcher = Dispatcher(
-            database, build_services(settings()), on_commit=self.relay.wake
+            database,
+            build_services(settings().model_copy(update=overrides)),
+            on_commit=self.relay.wake,
         )
         self.scheduler = Scheduler(database, self.dispatcher, poll_seconds=0.05)
         self._tasks: list[asyncio.Task[None]] = []
