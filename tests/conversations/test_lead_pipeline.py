@@ -331,3 +331,49 @@ async def test_a_rep_who_takes_a_hot_leads_conversation_owns_the_lead(
     assert lead.owner_rep_id is not None and lead.status == "contacted"
     [contacted] = await touchpoints(bot, "lead_contacted")
     assert (contacted["via"], contacted["latency"]) == ("conversation", 120.0)
+
+
+async def test_russian_after_hours_promise_and_an_extended_lead(
+    database: Database, clock: FakeClock
+) -> None:
+    bot = sales_bot(database, clock, rep_hours="11:00-18:00", timezone="Europe/Moscow")
+    await add_rep(bot, "Ольга", telegram=OLGA_TELEGRAM, languages=("ru",))
+    ivan = bot.customer("2002", channel="telegram", name="Иван")
+    # Monday 09:00 UTC is 12:00 in Moscow: the team is in, and Olga has the card.
+    [saved] = await leave_lead(ivan, IVAN_OPENER)
+    assert saved.endswith("Менеджер свяжется с вами в течение 1 ч.")
+    clock.advance(hours=7)  # 19:00 in Moscow: the team has gone home
+    await ivan.say("Ещё нужны 2 кулера для воды")
+    await ivan.press("lead:skip")
+    [added] = await ivan.press("lead:confirm")
+    assert added == (
+        "Спасибо, Иван Петров! Я добавил это к вашей заявке № 1, которой уже занимается отдел "
+        "продаж. Сейчас команда не работает и вернётся 2026-03-03 11:00 MSK; тогда менеджер с "
+        "вами и свяжется."
+    )
+    assert texts_to(bot, OLGA_TELEGRAM)[-1] == (
+        "Заявка #1: клиент написал снова:\nЕщё нужны 2 кулера для воды"
+    )
+
+
+async def test_a_russian_manager_hears_of_a_lead_nobody_accepted(
+    database: Database, clock: FakeClock
+) -> None:
+    bot = sales_bot(database, clock)
+    await add_rep(bot, "Ольга", telegram=OLGA_TELEGRAM, languages=("ru",))
+    await add_rep(
+        bot, "Мария", telegram=MANAGER_TELEGRAM, languages=("ru",), role="manager", on_duty=False
+    )
+    await leave_lead(bot.customer("2002", channel="telegram", name="Иван"), IVAN_OPENER)
+    clock.advance(minutes=11)
+    await bot.scheduler.fire_due()
+    await bot.deliver()
+    card = texts_to(bot, MANAGER_TELEGRAM)[-1]
+    assert card.startswith("Заявка #1: никто не принял её вовремя\nИван Петров · Ромашка")
+    assert card.endswith("Нажмите «Принять» (или напишите /accept 1) в течение 10 мин.")
+    maria = bot.customer(MANAGER_TELEGRAM, channel="telegram")
+    assert (await maria.say("/accept 1"))[0].startswith("Заявка #1 ваша.")
+    assert texts_to(bot, OLGA_TELEGRAM)[-1] == "Заявку #1 принял(а) Мария."
+    assert texts_to(bot, "2002")[-1] == (
+        "Вашей заявкой № 1 занимается Мария из отдела продаж и свяжется с вами в течение 1 ч."
+    )
