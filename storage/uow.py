@@ -18,6 +18,7 @@ from storage.repos.contacts import ContactRepository
 from storage.repos.conversations import ConversationRepository
 from storage.repos.cursors import CursorRepository
 from storage.repos.dead_letters import DeadLetterRepository
+from storage.repos.exports import ExportRepository
 from storage.repos.handoffs import HandoffRepository
 from storage.repos.leads import LeadRepository
 from storage.repos.merges import MergeRepository
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.message_files = MessageFileRepository(connection)
         self.touchpoints = TouchpointRepository(connection)
         self.leads = LeadRepository(connection)
+        self.exports = ExportRepository(connection)
         self.tickets = TicketRepository(connection)
         self.timers = TimerRepository(connection)
         self.handoffs = HandoffRepository(connection)

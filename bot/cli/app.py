@@ -11,7 +11,7 @@ import typer
 from telegram.error import InvalidToken
 
 from bot.bootstrap import ChannelsFactory, build_channels, open_app
-from bot.cli import maintenance
+from bot.cli import exports, maintenance
 from bot.cli import records as cli_records
 from bot.cli.common import settings_or_exit
 from bot.cli.errors import one_line_errors
@@ -33,6 +33,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 cli_records.register(app)
+exports.register()
 maintenance.register(db_app)
 
 
