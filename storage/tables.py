@@ -220,6 +220,7 @@ touchpoints = Table(
     Column("details", JSON, nullable=False),
 )
 Index("ix_touchpoints_contact_time", touchpoints.c.contact_id, touchpoints.c.occurred_at)
+Index("ix_touchpoints_kind_time", touchpoints.c.kind, touchpoints.c.occurred_at)  # reports
 
 leads = Table(
     "leads",

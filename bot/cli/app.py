@@ -15,6 +15,7 @@ from bot.cli import exports, maintenance
 from bot.cli import records as cli_records
 from bot.cli.common import settings_or_exit
 from bot.cli.errors import one_line_errors
+from bot.cli.report import report
 from bot.cursors import terminal_customer
 from bot.model import ChannelAdapter
 from bot.settings import Settings, SettingsError
@@ -34,6 +35,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 cli_records.register(app)
 exports.register()
+app.command()(report)
 maintenance.register(db_app)
 
 

@@ -170,6 +170,18 @@ class LeadRepository:
         found = await self.search(contact_id=contact_id, limit=1, where=LeadFilter(open_only=True))
         return found[0] if found else None
 
+    async def next_steps_due_before(self, moment: datetime) -> int:
+        """Open leads whose next step was due before `moment`."""
+        query = (
+            select(func.count())
+            .select_from(leads)
+            .where(
+                leads.c.status.not_in(CLOSED_LEAD_STAGES),
+                leads.c.next_step_due_at < moment,
+            )
+        )
+        return int((await self._db.execute(query)).scalar_one())
+
     async def unowned(self, limit: int = 50) -> list[Lead]:
         """New leads nobody has accepted nor is being offered: the queue a rep coming online
         is offered, oldest first."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 
 from bot.records import Ticket
 from storage.connection import SqlConnection
@@ -100,3 +100,15 @@ class TicketRepository:
             .where(service_requests.c.id == ticket_id)
             .values(updated_at=now)
         )
+
+    async def open_since_before(self, moment: datetime) -> int:
+        """Tickets still open (not resolved or closed) that were opened before `moment`."""
+        query = (
+            select(func.count())
+            .select_from(service_requests)
+            .where(
+                service_requests.c.status.not_in(("resolved", "closed")),
+                service_requests.c.created_at < moment,
+            )
+        )
+        return int((await self._db.execute(query)).scalar_one())

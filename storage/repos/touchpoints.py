@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, func, select
 
 from bot.records import TouchpointRow
 from storage.connection import SqlConnection
@@ -84,3 +84,35 @@ class TouchpointRepository:
         newest = (touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc())
         rows = list(await self._db.execute(query.order_by(*newest).limit(limit)))
         return [touchpoint_from_row(row) for row in reversed(rows)]
+
+    async def of_kinds(
+        self, kinds: Sequence[str], since: datetime, until: datetime
+    ) -> list[TouchpointRow]:
+        """Every touchpoint of these kinds in [since, until), in time order (for reports: the
+        index on kind and time keeps this to the rows asked for)."""
+        query = (
+            touchpoints.select()
+            .where(
+                touchpoints.c.kind.in_(kinds),
+                touchpoints.c.occurred_at >= since,
+                touchpoints.c.occurred_at < until,
+            )
+            .order_by(touchpoints.c.occurred_at, touchpoints.c.id)
+        )
+        return [touchpoint_from_row(row) for row in await self._db.execute(query)]
+
+    async def conversations_by_channel(
+        self, kinds: Sequence[str], since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """How many conversations had a touchpoint of these kinds in [since, until), per channel."""
+        query = (
+            select(touchpoints.c.channel, func.count(func.distinct(touchpoints.c.conversation_id)))
+            .where(
+                touchpoints.c.kind.in_(kinds),
+                touchpoints.c.occurred_at >= since,
+                touchpoints.c.occurred_at < until,
+                touchpoints.c.conversation_id.is_not(None),
+            )
+            .group_by(touchpoints.c.channel)
+        )
+        return {channel: int(count) for channel, count in await self._db.execute(query)}

@@ -23,16 +23,19 @@ BUDGET = "=1+2 (не знаю)"
 async def a_russian_lead_and_a_complaint(bot: BotHarness) -> None:
     """Written as the bot writes them (a contact, a lead, a ticket), with awkward values."""
     now = bot.clock.now
+    await bot.customer("2002", channel="telegram", name="@Иван Петров").say("привет")
     async with bot.database.transaction() as uow:
-        contact_id = await uow.contacts.create("@Иван Петров", "ru", now)
+        conversation = await uow.conversations.find("telegram", "2002")
+        assert conversation is not None
+        contact_id = conversation.contact_id
         lead = NewLead(
-            contact_id=contact_id, conversation_id=None, need=NEED, name="Иван Петров",
+            contact_id=contact_id, conversation_id=conversation.id, need=NEED, name="Иван Петров",
             company=COMPANY, email="ivan@romashka.example", phone="+79991234567",
             budget=BUDGET, timeline="к маю", source="-promo", score=40,
         )  # fmt: skip
         await uow.leads.create(lead, now)
         await uow.tickets.open(
-            contact_id=contact_id, conversation_id=None, category="delivery",
+            contact_id=contact_id, conversation_id=conversation.id, category="delivery",
             summary="Заказ 5531 пришёл повреждённым;\n-подлокотник сломан", now=now,
         )  # fmt: skip
         await uow.commit()
@@ -65,7 +68,8 @@ def test_exports_read_back_exactly_with_formulas_defused(tmp_path: Path) -> None
         "2026-03-02T09:00:00+00:00",
     )
     [contact] = read_back(tmp_path / "contacts.csv")
-    assert (contact["display_name"], contact["language"]) == ("'@Иван Петров", "ru")
+    assert (contact["display_name"], contact["verified"]) == ("'@Иван Петров", "telegram:2002")
+    assert contact["claimed"] == ""  # the lead was written directly: no typed address linked
     [ticket] = read_back(tmp_path / "tickets.csv")
     assert (ticket["number"], ticket["status"], ticket["contact_name"]) == (
         "1001",
