@@ -5,9 +5,12 @@ Every figure is checked, on both engines."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import reports
+from bot.cli.report import as_text
 from bot.kinds import Actor
 from handlers import service
 from storage.repos.touchpoints import NewTouchpoint
@@ -163,3 +166,15 @@ def test_nearest_rank_percentiles() -> None:
     values = [float(v) for v in range(1, 11)]
     assert reports.spread(values) == {"count": 10, "median": 5.5, "p90": 9.0}
     assert reports.spread([*values, 100.0])["p90"] == 10.0
+
+
+async def test_the_text_report_reads_as_the_readme_shows_it(
+    database: Database, clock: FakeClock
+) -> None:
+    bot = sales_bot(database, clock)
+    await a_scripted_day(bot, clock)
+    text = as_text(await report_of(bot, DAY, now=clock.now), ZoneInfo("UTC"))
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```text\nFunnel:", 1)[1].split("```", 1)[0]
+    for line in ("Funnel:" + shown).strip().splitlines():
+        assert line in text.splitlines(), line
