@@ -445,3 +445,23 @@ def test_db_prune_and_contacts_forget(tmp_path: Path) -> None:
         for row in json.loads(touchpoint(tmp_path, "touchpoints", "list", "--json").stdout)
     ]
     assert kinds == ["pruned"]
+
+
+async def a_handoff_and_an_email_rep(bot: BotHarness) -> None:
+    await a_ticket_and_a_handoff(bot)
+    await add_rep(bot, "Ivan", email="ivan@shop.example")
+
+
+def test_assigning_to_a_rep_this_deployment_cannot_reach_is_refused(tmp_path: Path) -> None:
+    prepared(tmp_path, a_handoff_and_an_email_rep)  # neither Telegram nor email configured here
+
+    refused = touchpoint(tmp_path, "handoffs", "assign", "1", "--rep", "2")
+
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "touchpoint: rep 2 (Ivan) is reached by email, which is not configured here: "
+        "the card could not be sent\n",
+    )
+    shown_handoff = shown(tmp_path, "handoffs", "show", "1")
+    assert (shown_handoff["status"], shown_handoff["rep_id"]) == ("queued", None)
+    assert "reassigned" not in [t["kind"] for t in shown_handoff["timeline"]]
