@@ -377,6 +377,11 @@ def test_a_note_from_the_cli_is_kept_on_the_ticket_with_the_rep(tmp_path: Path) 
     )
     # A note is the team's: the customer is not messaged.
     assert shown(tmp_path, "touchpoints", "list", "--kind", "message_out") == outbox_before
+    # A ticket without a conversation: the note goes on its contact's timeline.
+    in_sqlite(tmp_path, "UPDATE service_requests SET conversation_id = NULL WHERE id = 2")
+    said(tmp_path, "tickets", "note", "1002", "Pump ordered", "--as", "Olga")
+    last = shown(tmp_path, "touchpoints", "list", "--kind", "ticket_noted")[-1]
+    assert (last["contact_id"], last["conversation_id"], last["channel"]) == (2, None, "cli")
 
 
 def test_a_handoff_closed_from_the_cli_is_closed_by_the_operator(tmp_path: Path) -> None:
