@@ -4,15 +4,20 @@ the customer only once the card reached the rep."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from bot.bootstrap import build_services
 from bot.kinds import Actor
 from bot.model import PermanentSendError
 from bot.records import Handoff
+from bot.settings import Settings
 from bot.turn import Context, Result, Turn
 from handlers.assignment import reassign
+from storage.uow import Database
 from tests.conversations.test_handoff import conversation_id_of, kinds_of
 from tests.conversations.test_nobody_available import PASSED_ON, PASSED_ON_RU
 from tests.conversations.test_rep_handoff import BORIS_TELEGRAM, OLGA_TELEGRAM, add_rep, last_to
-from tests.harness import BotHarness
+from tests.harness import BotHarness, FakeClock
 
 REQUESTED = (
     "I'm passing your conversation to a person from our team. They will answer right here; "
@@ -246,3 +251,21 @@ async def test_an_assigned_card_that_fails_undoes_the_assignment_and_tells_the_m
     await pass_time(bot, minutes=30)
     assert ann.channel.texts_to("1001")[-1] == TIMED_OUT
     assert await conversation_id_of(bot, ann) == handoff.conversation_id
+
+
+async def test_out_of_hours_the_wait_is_counted_from_the_reps_next_opening(
+    database: Database, clock: FakeClock
+) -> None:
+    settings = Settings(_env_file=None, timezone="UTC", rep_hours="09:00-18:00")
+    bot = BotHarness(database, clock, build_services(settings))
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    clock.now = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # Monday evening: reps are gone
+    [queued] = await ann.say("/human")
+    assert "from 2026-03-03 09:00" in queued
+
+    clock.now = datetime(2026, 3, 3, 9, 29, tzinfo=UTC)
+    await pass_time(bot)
+    assert ann.channel.texts_to("1001") == [queued]
+    await pass_time(bot, minutes=1)  # half an hour after the reps' opening
+    assert ann.channel.texts_to("1001") == [queued, TIMED_OUT]
