@@ -25,7 +25,7 @@ from bot.cursors import DatabaseOffsets, DatabaseWatermarks, StoredInbound, term
 from bot.dispatch import Dispatcher
 from bot.model import ChannelAdapter, utc_now
 from bot.relay import Relay, RelayPolicy
-from bot.rep_hours import RepHours
+from bot.rep_hours import QuietHours, RepHours
 from bot.retention import DailyPrune, Retention
 from bot.scheduler import Scheduler
 from bot.settings import Settings, SettingsError
@@ -88,6 +88,16 @@ def flow_config(settings: Settings) -> FlowConfig:
         rep_hours=(
             RepHours.parse(settings.rep_hours, settings.rep_days, settings.zone_name)
             if settings.rep_hours
+            else None
+        ),
+        queue_within=(
+            timedelta(minutes=settings.handoff_queue_minutes)
+            if settings.handoff_queue_minutes
+            else None
+        ),
+        quiet_hours=(
+            QuietHours.parse(settings.quiet_hours, settings.zone_name)
+            if settings.quiet_hours
             else None
         ),
     )

@@ -122,10 +122,31 @@ async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, services: Ser
     ticket = _ticket_number(state)
     domain = services.config.message_id_domain if threaded else None
     rows = [outbound(turn, reply, thread, ticket, domain) for reply in result.replies]
+    rows = await _quiet(uow, turn, result, rows, services)
     rows += [await _notice_row(uow, notice, services) for notice in result.notices]
     await queue(uow, rows, turn.now)
     await record(uow, touches)
     return len(result.replies) + len(result.notices)
+
+
+async def _quiet(
+    uow: UnitOfWork, turn: Turn, result: Result, rows: list[NewOutbound], services: Services
+) -> list[NewOutbound]:
+    """In the quiet hours a proactive reply waits for their end (the outbox row's first
+    attempt is then). Anything else said to the customer, and their own message, releases
+    what waits in the conversation first: they are awake, and replies go out in order."""
+    quiet = services.config.quiet_hours
+    if quiet is None:
+        return rows
+    if turn.stored_id is not None or not all(reply.proactive for reply in result.replies):
+        await uow.outbox.release_held(turn.conversation.id, turn.now)
+    if not quiet.holds(turn.now):
+        return rows
+    until = quiet.over_at(turn.now)
+    return [
+        replace(row, not_before=until) if reply.proactive else row
+        for row, reply in zip(rows, result.replies, strict=True)
+    ]
 
 
 def merged(replies: tuple[Reply, ...]) -> Reply:
@@ -136,6 +157,7 @@ def merged(replies: tuple[Reply, ...]) -> Reply:
         options=with_options[-1].options if with_options else (),
         contact_button=next((r.contact_button for r in replies if r.contact_button), ""),
         human=any(reply.human for reply in replies),
+        proactive=all(reply.proactive for reply in replies),
         shows=next((reply.shows for reply in replies if reply.shows is not None), None),
     )
 

@@ -54,3 +54,43 @@ def _days(text: str) -> frozenset[int]:
         first, _, last = text.partition("-")
         return frozenset(range(DAYS.index(first.strip()), DAYS.index(last.strip()) + 1))
     return frozenset(DAYS.index(day.strip()) for day in text.split(","))
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """When the bot writes to no customer of its own accord (QUIET_HOURS, in the company's
+    time zone): `21:00-08:00` spans midnight, `13:00-14:00` does not."""
+
+    start: time
+    end: time
+    zone: ZoneInfo
+
+    @classmethod
+    def parse(cls, hours: str, zone: str) -> QuietHours:
+        """`"21:00-08:00"` and an IANA zone; ValueError when it is not a span of two times."""
+        start, dash, end = hours.partition("-")
+        if not dash:
+            raise ValueError(f"use HH:MM-HH:MM, e.g. 21:00-08:00 (not {hours!r})")
+        begins, ends = time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+        quiet = cls(begins, ends, ZoneInfo(zone))
+        if quiet.start == quiet.end:
+            raise ValueError("the quiet hours start and end at the same time")
+        return quiet
+
+    def holds(self, moment: datetime) -> bool:
+        """Whether `moment` falls in the quiet hours."""
+        now = moment.astimezone(self.zone).time()
+        if self.start < self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+    def over_at(self, moment: datetime) -> datetime:
+        """When the quiet hours around `moment` end (`moment` itself outside them)."""
+        if not self.holds(moment):
+            return moment
+        local = moment.astimezone(self.zone)
+        for offset in range(2):
+            end = datetime.combine((local + timedelta(days=offset)).date(), self.end, self.zone)
+            if end > local:
+                return end
+        return moment

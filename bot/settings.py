@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rapidfuzz import fuzz, process
 
-from bot.rep_hours import RepHours
+from bot.rep_hours import QuietHours, RepHours
 
 Security = Literal["tls", "starttls", "none"]
 Language = Literal["en", "ru"]
@@ -32,6 +32,7 @@ CATALOG_FILES = ("intents.toml", "replies.toml", "mood.toml")
 SETTING_PREFIXES = (
     "TELEGRAM_", "IMAP_", "SMTP_", "EMAIL_", "HANDOFF_", "REP_", "RELAY_", "FLOOD_", "RETAIN_",
     "DATABASE_", "CATALOG_", "COMPANY_", "FOLLOWUP_", "MISSES_", "HOT_LEAD", "INSTANCE_",
+    "QUIET_",
 )  # fmt: skip
 ZONE_FILES = Path("/etc/localtime"), Path("/etc/timezone")
 
@@ -124,6 +125,12 @@ class Settings(BaseSettings):
     handoff_same_rep_hours: float = Field(default=72.0, ge=0)
     lead_accept_minutes: float = Field(default=10.0, gt=0)
     lead_sla_minutes: float = Field(default=60.0, gt=0)
+    # A hand-off no rep claimed ends after this many minutes and the customer may leave a
+    # message for the team instead (0: it waits for good).
+    handoff_queue_minutes: float = Field(default=30.0, ge=0)
+    # When the bot sends no customer a message of its own accord (follow-ups, announcements),
+    # in TIMEZONE, e.g. 21:00-08:00; empty: never quiet.
+    quiet_hours: str = ""
     # A sender past this many messages in FLOOD_WINDOW_SECONDS is told to slow down once, and
     # the rest are read together with their next message (0: no limit).
     flood_limit: int = Field(default=20, ge=0)
@@ -210,6 +217,15 @@ class Settings(BaseSettings):
                 RepHours.parse(self.rep_hours, self.rep_days, self.zone_name)
             except (ValueError, KeyError) as error:
                 raise ValueError(f"REP_HOURS/REP_DAYS: {error}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _quiet_hours_readable(self) -> Settings:
+        if self.quiet_hours:
+            try:
+                QuietHours.parse(self.quiet_hours, self.zone_name)
+            except ValueError as error:
+                raise ValueError(f"QUIET_HOURS: {error}") from None
         return self
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ from bot.intents import IntentMatch, IntentMatcher
 from bot.kinds import Actor, TouchpointKind
 from bot.model import NO_CAPABILITIES, Address, Capabilities, InboundMessage, QuickReply, Sender
 from bot.records import Conversation, ConversationState, Rep, Timer
-from bot.rep_hours import RepHours
+from bot.rep_hours import QuietHours, RepHours
 from bot.texts import Texts
 from storage.uow import UnitOfWork
 
@@ -37,6 +37,9 @@ class Reply:
     # tell the customer's mail system that nobody wrote it.
     human: bool = False
     shows: int | None = None  # a stored message whose files go with this reply (a rep's photo)
+    # Said of the bot's own accord, not in answer to the customer (a follow-up, an
+    # announcement): held in the quiet hours (FlowConfig.quiet_hours) until they end.
+    proactive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,10 @@ class FlowConfig:
     flood_limit: int = 20  # messages from one sender in `flood_window`; past it they are held
     flood_window: timedelta = timedelta(minutes=1)
     replies_per_address: int = 40  # per 24 hours
+    # A hand-off nobody claimed ends after this (None: it waits for good); counted from the
+    # reps' next opening when it was asked for out of hours.
+    queue_within: timedelta | None = timedelta(minutes=30)
+    quiet_hours: QuietHours | None = None  # proactive messages wait for their end
 
 
 @dataclass(frozen=True, slots=True)

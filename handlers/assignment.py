@@ -10,17 +10,19 @@ duty it waits in the queue for the first rep who says /online.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Handoff, Rep
-from bot.turn import Context, Event, Notice, Reply, Result
+from bot.turn import Context, Event, Notice, Result
 from handlers.cards import card, notice_to
 from handlers.reps import rep_language
 
 CLAIM_TIMER = "claim_deadline"
 IDLE_TIMER = "handoff_idle"
+CARD_TIMER = "card_delivery"  # the card of an assignment reached the rep? (card_delivery.py)
+CARD_FIRST_LOOK = timedelta(seconds=5)
 
 
 async def offer_next(
@@ -94,12 +96,20 @@ async def reassign(
     actor: Actor,
 ) -> Result | None:
     """A manager gives the hand-off to `rep`: it is theirs at once (no claim needed). `actor`
-    is who decided it (an operator at the CLI)."""
+    is who decided it (an operator at the CLI). The customer hears that the rep joined once
+    the card has reached them (handlers/card_delivery.py)."""
     if not await ctx.uow.handoffs.assign(handoff.id, rep.id, now):
         return None
     await start_idle_clock(ctx, handoff, now)
+    await ctx.uow.timers.schedule(
+        CARD_TIMER,
+        now + CARD_FIRST_LOOK,
+        now,
+        conversation_id=conversation.id,
+        handoff_id=handoff.id,
+        payload={"rep_id": rep.id, "since": now.isoformat(), "looks": 0},
+    )
     details = {"handoff_id": handoff.id, "from_rep_id": handoff.rep_id, "rep_id": rep.id}
-    joined = Reply(ctx.say("handoff.rep_joined", conversation.current.language, name=rep.name))
     notices = [await card(ctx, handoff, conversation, rep)]
     # Whoever held it or was offered it learns who has it now, as after a claim.
     for rep_id in dict.fromkeys([*handoff.offered_to, handoff.rep_id]):
@@ -107,11 +117,7 @@ async def reassign(
         if other is not None:
             told = ctx.say("rep.taken_by", rep_language(other), number=handoff.id, name=rep.name)
             notices.append(notice_to(other, told))
-    return Result(
-        replies=(joined,),
-        events=(Event(Kind.REASSIGNED, details, actor),),
-        notices=tuple(notices),
-    )
+    return Result(events=(Event(Kind.REASSIGNED, details, actor),), notices=tuple(notices))
 
 
 async def start_idle_clock(ctx: Context, handoff: Handoff, now: datetime) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.model import Address, QuickReply
+from bot.model import LONG_TEXT, Address, QuickReply
 from bot.records import Conversation, Handoff, Rep
 from bot.turn import Context, Notice
 from handlers.reps import rep_language
@@ -72,6 +72,36 @@ async def relayed(
     body = ctx.say("rep.relayed", rep_language(rep), number=handoff.id, name=name, text=text)
     notice = notice_to(rep, body, about=conversation.id, subject=f"[#{handoff.id}] {name}")
     return replace(notice, forward_message_id=original)
+
+
+async def written_while_waiting(
+    ctx: Context, handoff: Handoff, conversation: Conversation, rep: Rep
+) -> tuple[Notice, ...]:
+    """For the rep who claims: what the customer wrote after the card was sent, which the card
+    could not show. One message lists the words; a message without words (a photo, a file) is
+    shown to the rep as it is, after the list."""
+    since = handoff.offered_at or handoff.requested_at
+    written = [
+        (message_id, text)
+        for message_id, text in await ctx.uow.messages.inbound_since(conversation.id, since)
+        if not text.startswith("/")
+    ]
+    if not written:
+        return ()
+    lang = rep_language(rep)
+    name = await _customer_name(ctx, conversation)
+    intro = ctx.say("rep.while_waiting", lang, number=handoff.id, name=name, count=len(written))
+    listed = "\n".join(f"- {text or '[file]'}" for _id, text in written)
+    body = f"{intro}\n{listed}"
+    if len(body) > LONG_TEXT:
+        body = f"{body[:LONG_TEXT].rstrip()}…"
+    subject = f"[#{handoff.id}] {name}"
+    notices = [notice_to(rep, body, about=conversation.id, subject=subject)]
+    for message_id, text in written:
+        if not text:
+            shown = await relayed(ctx, handoff, conversation, rep, "[file]", original=message_id)
+            notices.append(shown)
+    return tuple(notices)
 
 
 async def _customer_name(ctx: Context, conversation: Conversation) -> str:

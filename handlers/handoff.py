@@ -18,7 +18,7 @@ from bot.kinds import TouchpointKind as Kind
 from bot.model import LONG_TEXT
 from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
 from bot.turn import Context, Event, Notice, Reply, Result, Turn
-from handlers import passing_on
+from handlers import passing_on, queue_timeout
 from handlers.assignment import offer_next, someone_reachable
 from handlers.cards import notice_to, relayed
 from handlers.common import idle, menu_options, shown_time, what_they_sent
@@ -62,6 +62,8 @@ async def request(
             state=state,
         )
     handoff = await _open(turn, ctx, reason)
+    if reason != "reply_cap":  # a machine is not offered to leave a message
+        await queue_timeout.schedule(ctx, handoff, turn.now)
     offered = await offer_next(ctx, handoff, replace(turn.conversation, current=state), turn.now)
     requested = Event(
         Kind.HANDOFF_REQUESTED, {"reason": reason, "handoff_id": handoff.id, **(details or {})}

@@ -108,8 +108,8 @@ def _accepted(lead: Lead, rep: Rep) -> Action:
         )
         span = span_in_words(ctx, turn.lang, ctx.config.lead_sla)
         text = ctx.say("lead.accepted", turn.lang, name=rep.name, number=lead.id, span=span)
-        return Result(
-            replies=(Reply(text),),
+        return Result(  # an announcement, not an answer: held in quiet hours
+            replies=(Reply(text, proactive=True),),
             events=(Event(Kind.LEAD_ACCEPTED, details, Actor.REP),),
             notices=notices,
         )

@@ -24,9 +24,11 @@ OFFER_TEXT = {
 }
 
 
-def offer(turn: Turn, ctx: Context, reason: str) -> Result:
-    """Say honestly that nobody can take the conversation, and wait for a message to pass on."""
-    text = ctx.say(OFFER_TEXT.get(reason, "handoff.nobody_available"), turn.lang)
+def offer(turn: Turn, ctx: Context, reason: str, *, text: str = "") -> Result:
+    """Say honestly that nobody can take the conversation, and wait for a message to pass on.
+
+    `text` is the key of what to say, when not the one for `reason`."""
+    text = ctx.say(text or OFFER_TEXT.get(reason, "handoff.nobody_available"), turn.lang)
     reply = Reply(text, options=(button(ctx, turn.lang, "cancel", "cancel"),))
     event = Event(Kind.NOBODY_AVAILABLE, {"reason": reason}, Actor.SYSTEM)
     state = flow_state(turn, STATE, None, idle(turn).data)

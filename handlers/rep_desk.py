@@ -25,7 +25,7 @@ from bot.turn import Action, Context, CustomerAction, Desk, Event, Notice, Reply
 from handlers import handoff as handoffs
 from handlers import lead_desk, lead_pipeline
 from handlers.assignment import offer_to, start_idle_clock
-from handlers.cards import notice_to
+from handlers.cards import notice_to, written_while_waiting
 from handlers.reps import rep_help, rep_language
 
 COMMAND = re.compile(r"^/([a-z]+)(?:@\w+)?(?:\s+#?(\d+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
@@ -120,6 +120,7 @@ def _claimed(rep: Rep, handoff: Handoff) -> Action:
             await ctx.uow.reps.get(rep_id) for rep_id in handoff.offered_to if rep_id != rep.id
         ]
         notices = tuple(_taken_notice(ctx, other, rep, handoff) for other in others if other)
+        notices += await written_while_waiting(ctx, handoff, turn.conversation, rep)
         joined = Reply(ctx.say("handoff.rep_joined", turn.lang, name=rep.name))
         taken = await lead_desk.taken_with_conversation(turn, ctx, rep)
         return Result(

@@ -224,31 +224,57 @@ def _list_open(turn: Turn, ctx: Context, tickets: list[Ticket]) -> Result:
     return Result(replies=(Reply("\n".join(lines)),), events=(event,))
 
 
-async def set_status(turn: Turn, ctx: Context, ticket_id: int, status: str) -> Result | None:
-    """An operator sets a ticket's status, as a turn of the ticket's conversation; None when
-    the ticket already has it. The customer is not told here."""
+async def set_status(
+    turn: Turn, ctx: Context, ticket_id: int, status: str, *, rep_id: int | None = None
+) -> Result | None:
+    """A rep or manager (`rep_id`, at the command line) sets a ticket's status, as a turn of
+    the ticket's conversation; None when the ticket already has it. A ticket that becomes
+    resolved is announced to the customer, in their language, with its number."""
     ticket = await ctx.uow.tickets.get(ticket_id)
-    event = await _status_changed(ctx, ticket, status, turn.now)
-    return Result(events=(event,)) if event else None
+    event = await _status_changed(ctx, ticket, status, turn.now, rep_id)
+    if ticket is None or event is None:
+        return None
+    replies = (resolved_notice(ctx, ticket, turn.lang),) if status == "resolved" else ()
+    return Result(replies=replies, events=(event,))
+
+
+def resolved_notice(ctx: Context, ticket: Ticket, lang: str) -> Reply:
+    """What the customer hears when their ticket is resolved: said of the bot's own accord,
+    so it waits for the end of the quiet hours."""
+    return Reply(ctx.say("service.resolved", lang, number=ticket.number), proactive=True)
 
 
 async def set_status_without_conversation(
-    ctx: Context, ticket_id: int, status: str, now: datetime
+    ctx: Context, ticket_id: int, status: str, now: datetime, *, rep_id: int | None = None
 ) -> tuple[ContactEvent, ...] | None:
     """The same for a ticket that has no conversation: the touchpoint goes on its contact's
-    timeline."""
+    timeline (and there is no conversation to tell the customer in)."""
     ticket = await ctx.uow.tickets.get(ticket_id)
-    event = await _status_changed(ctx, ticket, status, now)
+    event = await _status_changed(ctx, ticket, status, now, rep_id)
     return (ContactEvent(ticket.contact_id, event),) if ticket and event else None
 
 
+async def add_team_note(
+    ctx: Context, ticket_id: int, text: str, rep_id: int, now: datetime
+) -> Event | None:
+    """A rep's or manager's note on a ticket (the customer is not told); None without it."""
+    ticket = await ctx.uow.tickets.get(ticket_id)
+    if ticket is None:
+        return None
+    await ctx.uow.tickets.add_note(ticket.id, text[:MAX_SUMMARY], f"rep:{rep_id}", None, now)
+    details = {"ticket": ticket.number, "rep_id": rep_id, "text": text[:200]}
+    return Event(Kind.TICKET_NOTED, details, Actor.OPERATOR)
+
+
 async def _status_changed(
-    ctx: Context, ticket: Ticket | None, status: str, now: datetime
+    ctx: Context, ticket: Ticket | None, status: str, now: datetime, rep_id: int | None
 ) -> Event | None:
     if ticket is None or ticket.status == status:
         return None
     await ctx.uow.tickets.set_status(ticket.id, status, now)
-    details = {"ticket": ticket.number, "from": ticket.status, "to": status}
+    details: dict[str, object] = {"ticket": ticket.number, "from": ticket.status, "to": status}
+    if rep_id is not None:
+        details["rep_id"] = rep_id
     return Event(Kind.TICKET_STATUS_CHANGED, details, Actor.OPERATOR)
 
 
@@ -272,7 +298,8 @@ async def on_followup(
         "service.followup", lang, number=ticket.number, status=status_name(ctx, ticket.status, lang)
     )
     return Result(
-        replies=(Reply(text),), events=(Event(Kind.FOLLOWUP_DUE, {"ticket": number}, Actor.SYSTEM),)
+        replies=(Reply(text, proactive=True),),
+        events=(Event(Kind.FOLLOWUP_DUE, {"ticket": number}, Actor.SYSTEM),),
     )
 
 

@@ -9,9 +9,9 @@ from bot.kinds import FLOOD_RELEASE_TIMER, Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Timer
 from bot.turn import Context, Event, Result, Turn
+from handlers import card_delivery, lead_pipeline, queue_timeout, service
 from handlers import handoff as handoffs
-from handlers import lead_pipeline, service
-from handlers.assignment import CLAIM_TIMER, IDLE_TIMER, offer_next
+from handlers.assignment import CARD_TIMER, CLAIM_TIMER, IDLE_TIMER, offer_next
 from handlers.cards import notice_to
 from handlers.reps import rep_language
 from handlers.router import route
@@ -28,6 +28,10 @@ async def on_timer(ctx: Context, conversation: Conversation, timer: Timer, now: 
         return await handoffs.relay_digest(ctx, conversation, timer)
     if timer.kind in lead_pipeline.TIMERS:
         return await lead_pipeline.on_timer(ctx, conversation, timer, now)
+    if timer.kind == CARD_TIMER:
+        return await card_delivery.on_timer(ctx, conversation, timer, now)
+    if timer.kind == queue_timeout.QUEUE_TIMER:
+        return await queue_timeout.on_timer(ctx, conversation, timer, now)
     if timer.kind == FLOOD_RELEASE_TIMER:
         return await read_held(ctx, conversation, now)
     return Result(
@@ -82,4 +86,5 @@ async def handoff_idle(
     if ended is None or rep is None:
         return ended or Result()
     told = notice_to(rep, ctx.say("rep.idle_returned", rep_language(rep), number=handoff.id))
-    return Result(replies=ended.replies, events=ended.events, state=ended.state, notices=(told,))
+    back = tuple(replace(reply, proactive=True) for reply in ended.replies)
+    return Result(replies=back, events=ended.events, state=ended.state, notices=(told,))

@@ -15,6 +15,7 @@ import typer
 from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
 from bot.dispatch import ContactAction, SystemAction
 from bot.logs import configure_logging
+from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
 from bot.turn import Services
 from storage.uow import UnitOfWork
@@ -108,3 +109,35 @@ def contact_turn(action: ContactAction) -> bool:
 def not_found(what: str) -> typer.Exit:
     typer.echo(f"touchpoint: {what} not found", err=True)
     return typer.Exit(1)
+
+
+def acting_rep(name: str) -> Rep:
+    """The registered, active rep or manager `--as NAME` names (a name, any case, or an id);
+    exit code 2 with one line when there is none, or several of that name."""
+    reps = reading(lambda uow: uow.reps.search())
+    wanted = name.strip()
+    matching = [
+        rep for rep in reps if rep.name.casefold() == wanted.casefold() or str(rep.id) == wanted
+    ]
+    if len(matching) == 1:
+        return matching[0]
+    problem = "several reps are named" if matching else "no registered rep is named"
+    hint = " (give their id)" if matching else " (see touchpoint reps list)"
+    typer.echo(f"touchpoint: {problem} {wanted!r}{hint}", err=True)
+    raise typer.Exit(2)
+
+
+def unreachable_here(rep: Rep) -> str | None:
+    """Why a card to `rep` could not leave this deployment (None when it can): no address at
+    all, or the channel it would go by is not configured."""
+    address = rep.reached_at
+    if address is None:
+        return f"rep {rep.id} ({rep.name}) has no address to be reached at"
+    settings = settings_or_exit()
+    configured = {"telegram": settings.telegram_configured, "email": settings.email_configured}
+    if not configured.get(address.channel, False):
+        return (
+            f"rep {rep.id} ({rep.name}) is reached by {address.channel}, "
+            "which is not configured here: the card could not be sent"
+        )
+    return None

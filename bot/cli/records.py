@@ -8,17 +8,26 @@ Every `list` takes `--json` and prints a JSON array; every `show` with `--json` 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli import output as out
-from bot.cli.common import contact_turn, not_found, reading, system_turn
+from bot.cli.common import (
+    acting_rep,
+    contact_turn,
+    not_found,
+    reading,
+    system_turn,
+    unreachable_here,
+)
 from bot.cli.contacts import contacts_app
 from bot.cli.reps import reps_app
 from bot.kinds import Actor
 from bot.records import Ticket, ticket_id_from_number
-from bot.turn import Context, Result, Turn
+from bot.turn import ContactEvent, Context, Result, Turn
 from handlers import handoff, service
 from handlers.assignment import reassign
 from storage.uow import UnitOfWork
@@ -106,30 +115,78 @@ def tickets_show(number: int, as_json: JsonFlag = False) -> None:
     out.record(view, as_json)
 
 
+ActingAs = Annotated[
+    str,
+    typer.Option("--as", help="Who does it: a registered rep or manager (their name or id)."),
+]
+
+
 @tickets_app.command("set-status")
 def tickets_set_status(
     number: int,
     status: Annotated[str, typer.Argument(help="open, in_progress, waiting, resolved or closed")],
+    acting: ActingAs,
 ) -> None:
-    """Change a ticket's status (what the customer sees when asking for it)."""
+    """Change a ticket's status (what the customer sees when asking for it). A ticket that
+    becomes resolved is announced to the customer, in their language (after the quiet hours)."""
     if status not in STATUSES:
         typer.echo(f"touchpoint: unknown status {status!r}", err=True)
         raise typer.Exit(2)
-    ticket = reading(lambda uow: uow.tickets.get(ticket_id_from_number(number)))
-    if ticket is None:
-        raise not_found(f"ticket #{number}")
-    changed = _change_status(ticket, status)
+    rep = acting_rep(acting)
+    ticket = _ticket(number)
+    changed = _change_status(ticket, status, rep.id)
     typer.echo(f"ticket #{number} {'is now' if changed else 'was already'} {status}")
 
 
-def _change_status(ticket: Ticket, status: str) -> bool:
+@tickets_app.command("note")
+def tickets_note(
+    number: int,
+    text: Annotated[str, typer.Argument(help="The note, kept with the ticket.")],
+    acting: ActingAs,
+) -> None:
+    """Add a note of the team to a ticket (the customer is not told)."""
+    if not text.strip():
+        typer.echo("touchpoint: the note is empty", err=True)
+        raise typer.Exit(2)
+    rep = acting_rep(acting)
+    ticket = _ticket(number)
+
+    async def note(ctx: Context, now: datetime) -> Result | None:
+        event = await service.add_team_note(ctx, ticket.id, text.strip(), rep.id, now)
+        return Result(events=(event,)) if event else None
+
+    if ticket.conversation_id is None:
+        contact_turn(lambda ctx, now: _on_contact(ticket, note(ctx, now)))
+    else:
+        system_turn(ticket.conversation_id, lambda turn, ctx: note(ctx, turn.now))
+    typer.echo(f"ticket #{number}: note added by {rep.name}")
+
+
+def _ticket(number: int) -> Ticket:
+    ticket = reading(lambda uow: uow.tickets.get(ticket_id_from_number(number)))
+    if ticket is None:
+        raise not_found(f"ticket #{number}")
+    return ticket
+
+
+async def _on_contact(
+    ticket: Ticket, result: Awaitable[Result | None]
+) -> tuple[ContactEvent, ...] | None:
+    done = await result
+    return tuple(ContactEvent(ticket.contact_id, e) for e in done.events) if done else None
+
+
+def _change_status(ticket: Ticket, status: str, rep_id: int) -> bool:
     """A turn of the ticket's conversation; on its contact's timeline when it has none."""
     if ticket.conversation_id is None:
         return contact_turn(
-            lambda ctx, now: service.set_status_without_conversation(ctx, ticket.id, status, now)
+            lambda ctx, now: service.set_status_without_conversation(
+                ctx, ticket.id, status, now, rep_id=rep_id
+            )
         )
     return system_turn(
-        ticket.conversation_id, lambda turn, ctx: service.set_status(turn, ctx, ticket.id, status)
+        ticket.conversation_id,
+        lambda turn, ctx: service.set_status(turn, ctx, ticket.id, status, rep_id=rep_id),
     )
 
 
@@ -181,6 +238,9 @@ def handoffs_assign(
     new_rep = reading(lambda uow: uow.reps.get(rep))
     if record is None or new_rep is None:
         raise not_found(f"hand-off {handoff_id}" if record is None else f"rep {rep}")
+    if problem := unreachable_here(new_rep):
+        typer.echo(f"touchpoint: {problem}", err=True)
+        raise typer.Exit(1)
 
     async def assign(turn: Turn, ctx: Context) -> Result | None:
         return await reassign(
@@ -190,7 +250,10 @@ def handoffs_assign(
     if not system_turn(record.conversation_id, assign):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
         raise typer.Exit(1)
-    typer.echo(f"hand-off {handoff_id} assigned to {new_rep.name}")
+    typer.echo(
+        f"hand-off {handoff_id} assigned to {new_rep.name} "
+        "(the customer is told once the card has reached them)"
+    )
 
 
 @handoffs_app.command("show")

@@ -107,6 +107,28 @@ class HandoffRepository:
         )
         return (await self._db.execute(statement)).rowcount == 1
 
+    async def unassign(self, handoff_id: int, rep_id: int) -> bool:
+        """Undo an assignment to `rep_id` (their card never reached them): the hand-off waits
+        for a rep again, remembering that it was offered to them."""
+        handoff = await self.get(handoff_id)
+        if handoff is None or handoff.status != "claimed" or handoff.rep_id != rep_id:
+            return False
+        statement = (
+            update(handoffs)
+            .where(
+                handoffs.c.id == handoff_id,
+                handoffs.c.status == "claimed",
+                handoffs.c.rep_id == rep_id,
+            )
+            .values(
+                status="queued",
+                rep_id=None,
+                claimed_at=None,
+                offered_to=list(dict.fromkeys([*handoff.offered_to, rep_id])),
+            )
+        )
+        return (await self._db.execute(statement)).rowcount == 1
+
     async def back_to_queue(self, handoff_id: int) -> None:
         statement = (
             update(handoffs)

@@ -162,6 +162,22 @@ class MessageRepository:
         )
         return [str(text) for text in (await self._db.execute(query)).scalars()]
 
+    async def inbound_since(
+        self, conversation_id: int, since: datetime, limit: int = 200
+    ) -> list[tuple[int, str]]:
+        """(id, text) of what the customer wrote in a conversation after `since`, in order."""
+        query = (
+            select(messages.c.id, messages.c.text)
+            .where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.direction == "in",
+                messages.c.created_at > since,
+            )
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        return [(row.id, str(row.text)) for row in await self._db.execute(query)]
+
     async def recent(self, conversation_id: int, limit: int = 10) -> list[tuple[str, str]]:
         """The last messages of a conversation as (direction, text), oldest first."""
         query = (

@@ -52,6 +52,10 @@ class NewOutbound:
     forward_message_id: int | None = None
     automatic: bool = True
     reply_token: str | None = None  # a mail to a rep: answers must carry it (rep_replies.py)
+    not_before: datetime | None = None  # held until then (the quiet hours); None: due now
+
+
+STORED_FIELDS = tuple(name for name in NewOutbound.__dataclass_fields__ if name != "not_before")
 
 
 def outbox_from_row(row: Row[Any]) -> OutboxRow:
@@ -168,14 +172,52 @@ class OutboxRepository:
             return
         values = [
             {
-                **{name: getattr(row, name) for name in NewOutbound.__dataclass_fields__},
+                **{name: getattr(row, name) for name in STORED_FIELDS},
                 "status": "pending",
-                "next_attempt_at": now,
+                "next_attempt_at": row.not_before or now,
                 "created_at": now,
             }
             for row in rows
         ]
         await self._db.execute(outbox.insert(), values)
+
+    async def release_held(self, conversation_id: int, now: datetime) -> int:
+        """Make the conversation's rows held for later (quiet hours) due now; returns how many.
+
+        A row held back is one never tried (`attempts` 0) whose time is still ahead: a reply
+        queued after it would otherwise wait behind it, as replies go out in order.
+        """
+        statement = (
+            update(outbox)
+            .where(
+                outbox.c.conversation_id == conversation_id,
+                outbox.c.status == "pending",
+                outbox.c.attempts == 0,
+                outbox.c.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+        return int((await self._db.execute(statement)).rowcount or 0)
+
+    async def card_status(
+        self, channel: str, address: str, conversation_id: int, since: datetime
+    ) -> str | None:
+        """The status of the newest card (a message with buttons) about a conversation queued
+        to `(channel, address)` at or after `since`; None when there is none."""
+        query = (
+            select(outbox.c.status, outbox.c.options)
+            .where(
+                outbox.c.channel == channel,
+                outbox.c.address == address,
+                outbox.c.relay_conversation_id == conversation_id,
+                outbox.c.created_at >= since,
+            )
+            .order_by(outbox.c.id.desc())
+        )
+        for row in await self._db.execute(query):
+            if row.options:
+                return str(row.status)
+        return None
 
     async def claim_next(
         self,

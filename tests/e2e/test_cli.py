@@ -166,6 +166,7 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["tickets", "show"],
         ["handoffs", "list"],
         ["tickets", "set-status"],
+        ["tickets", "note"],
         ["handoffs", "close"],
         ["handoffs", "assign"],
         ["contacts", "list"],
@@ -303,18 +304,20 @@ async def a_ticket_and_a_handoff(bot: BotHarness) -> None:
     await bot.customer("bob").say("The pump of my coffee machine is broken and leaks water")
 
 
-def test_a_ticket_status_set_from_the_cli_is_a_touchpoint_of_the_operator(tmp_path: Path) -> None:
+def test_a_ticket_status_set_from_the_cli_is_a_touchpoint_of_the_rep_named(
+    tmp_path: Path,
+) -> None:
     prepared(tmp_path, a_ticket_and_a_handoff)
     in_sqlite(tmp_path, "UPDATE service_requests SET conversation_id = NULL WHERE id = 2")
     outbox_before = shown(tmp_path, "touchpoints", "list", "--kind", "message_out")
 
-    assert said(tmp_path, "tickets", "set-status", "1001", "resolved") == (
+    assert said(tmp_path, "tickets", "set-status", "1001", "resolved", "--as", "olga") == (
         "ticket #1001 is now resolved\n"
     )
-    assert said(tmp_path, "tickets", "set-status", "1001", "resolved") == (
+    assert said(tmp_path, "tickets", "set-status", "1001", "resolved", "--as", "1") == (
         "ticket #1001 was already resolved\n"
     )
-    assert said(tmp_path, "tickets", "set-status", "1002", "waiting") == (
+    assert said(tmp_path, "tickets", "set-status", "1002", "waiting", "--as", "Olga") == (
         "ticket #1002 is now waiting\n"
     )
 
@@ -323,12 +326,62 @@ def test_a_ticket_status_set_from_the_cli_is_a_touchpoint_of_the_operator(tmp_pa
         (t["actor"], t["contact_id"], t["conversation_id"], t["channel"], t["details"])
         for t in changed
     ] == [
-        ("operator", 1, 1, "console", {"ticket": 1001, "from": "open", "to": "resolved"}),
-        ("operator", 2, None, "cli", {"ticket": 1002, "from": "open", "to": "waiting"}),
-    ]
+        (
+            "operator", 1, 1, "console",
+            {"ticket": 1001, "from": "open", "to": "resolved", "rep_id": 1},
+        ),
+        ("operator", 2, None, "cli", {"ticket": 1002, "from": "open", "to": "waiting", "rep_id": 1}),
+    ]  # fmt: skip
     assert shown(tmp_path, "tickets", "show", "1001")["status"] == "resolved"
-    # The customer is not told (yet): nothing was queued for them.
+    # Resolved: the customer is told on their conversation, in a turn recorded there.
+    told = shown(tmp_path, "touchpoints", "list", "--kind", "message_out")[len(outbox_before) :]
+    assert [(t["conversation_id"], t["details"]["text"]) for t in told] == [
+        (1, "Good news: your request #1001 has been resolved. If something is still not right, "
+         "just write here and we'll look at it again.")
+    ]  # fmt: skip
+
+
+def test_a_ticket_change_needs_a_registered_rep_and_a_known_status(tmp_path: Path) -> None:
+    prepared(tmp_path, a_ticket_and_a_handoff)
+    nobody = touchpoint(tmp_path, "tickets", "set-status", "1001", "resolved", "--as", "Zed")
+    assert (nobody.returncode, nobody.stderr) == (
+        2,
+        "touchpoint: no registered rep is named 'Zed' (see touchpoint reps list)\n",
+    )
+    missing = touchpoint(tmp_path, "tickets", "note", "1001", "called the customer")
+    assert missing.returncode == 2 and "--as" in missing.stderr
+    unknown = touchpoint(tmp_path, "tickets", "set-status", "1001", "done", "--as", "Olga")
+    assert (unknown.returncode, unknown.stderr) == (2, "touchpoint: unknown status 'done'\n")
+    assert shown(tmp_path, "tickets", "show", "1001")["status"] == "open"
+    assert shown(tmp_path, "touchpoints", "list", "--kind", "ticket_noted") == []
+
+
+def test_a_note_from_the_cli_is_kept_on_the_ticket_with_the_rep(tmp_path: Path) -> None:
+    prepared(tmp_path, a_ticket_and_a_handoff)
+    outbox_before = shown(tmp_path, "touchpoints", "list", "--kind", "message_out")
+
+    assert said(
+        tmp_path, "tickets", "note", "1001", "Replacement tank sent on Monday", "--as", "Olga"
+    ) == ("ticket #1001: note added by Olga\n")
+
+    notes = shown(tmp_path, "tickets", "show", "1001")["notes"]
+    assert [(n["author"], n["text"]) for n in notes][-1] == (
+        "rep:1",
+        "Replacement tank sent on Monday",
+    )
+    [noted] = shown(tmp_path, "touchpoints", "list", "--kind", "ticket_noted")
+    assert (noted["actor"], noted["conversation_id"], noted["details"]) == (
+        "operator",
+        1,
+        {"ticket": 1001, "rep_id": 1, "text": "Replacement tank sent on Monday"},
+    )
+    # A note is the team's: the customer is not messaged.
     assert shown(tmp_path, "touchpoints", "list", "--kind", "message_out") == outbox_before
+    # A ticket without a conversation: the note goes on its contact's timeline.
+    in_sqlite(tmp_path, "UPDATE service_requests SET conversation_id = NULL WHERE id = 2")
+    said(tmp_path, "tickets", "note", "1002", "Pump ordered", "--as", "Olga")
+    last = shown(tmp_path, "touchpoints", "list", "--kind", "ticket_noted")[-1]
+    assert (last["contact_id"], last["conversation_id"], last["channel"]) == (2, None, "cli")
 
 
 def test_a_handoff_closed_from_the_cli_is_closed_by_the_operator(tmp_path: Path) -> None:
@@ -397,3 +450,23 @@ def test_db_prune_and_contacts_forget(tmp_path: Path) -> None:
         for row in json.loads(touchpoint(tmp_path, "touchpoints", "list", "--json").stdout)
     ]
     assert kinds == ["pruned"]
+
+
+async def a_handoff_and_an_email_rep(bot: BotHarness) -> None:
+    await a_ticket_and_a_handoff(bot)
+    await add_rep(bot, "Ivan", email="ivan@shop.example")
+
+
+def test_assigning_to_a_rep_this_deployment_cannot_reach_is_refused(tmp_path: Path) -> None:
+    prepared(tmp_path, a_handoff_and_an_email_rep)  # neither Telegram nor email configured here
+
+    refused = touchpoint(tmp_path, "handoffs", "assign", "1", "--rep", "2")
+
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "touchpoint: rep 2 (Ivan) is reached by email, which is not configured here: "
+        "the card could not be sent\n",
+    )
+    shown_handoff = shown(tmp_path, "handoffs", "show", "1")
+    assert (shown_handoff["status"], shown_handoff["rep_id"]) == ("queued", None)
+    assert "reassigned" not in [t["kind"] for t in shown_handoff["timeline"]]
