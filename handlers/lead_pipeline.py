@@ -81,6 +81,43 @@ async def waiting_for(ctx: Context, rep: Rep) -> list[Lead]:
     return found
 
 
+async def offer_waiting(
+    ctx: Context, lead_id: int, conversation: Conversation, now: datetime, *, to: Rep | None = None
+) -> Result:
+    """A lead that waited for a rep, offered now: to `to` (a rep who came online or was just
+    registered), else by the usual rules. A lead saved while nobody could be told of it is
+    `new` once offered, and its first-contact clock starts then. Nothing when it was taken or
+    offered meanwhile."""
+    lead = await ctx.uow.leads.get(lead_id)
+    if lead is None or not lead.open or lead.owner_rep_id or lead.offered_rep_id:
+        return Result()
+    if to is not None:
+        offered = await offer_to(ctx, lead, conversation, to, now)
+    else:
+        offered = await offer_next(ctx, lead, conversation, now)
+    if offered.notices and lead.status == "waiting":
+        due = start_of_work(ctx, now) + ctx.config.lead_sla
+        payload = {"lead_id": lead.id}
+        await ctx.uow.timers.schedule(
+            SLA_TIMER, due, now, conversation_id=conversation.id, payload=payload
+        )
+    return offered
+
+
+async def offer_to_newcomer(
+    ctx: Context, lead_id: int, conversation: Conversation, rep: Rep, now: datetime
+) -> Result:
+    """A waiting lead when `rep` has just been registered: offered by the usual rules, or,
+    with nobody on duty, to the newcomer when they speak the customer's language (off duty,
+    but reachable: the lead waited for anyone who could be told)."""
+    offered = await offer_waiting(ctx, lead_id, conversation, now)
+    if offered.notices or rep.reached_at is None:
+        return offered
+    if conversation.current.language not in rep.languages:
+        return offered
+    return await offer_waiting(ctx, lead_id, conversation, now, to=rep)
+
+
 # --- offers ------------------------------------------------------------------------------------
 
 

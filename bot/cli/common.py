@@ -7,7 +7,7 @@ import asyncio
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import typer
@@ -15,8 +15,10 @@ import typer
 from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
 from bot.dispatch import ContactAction, SystemAction
 from bot.logs import configure_logging
+from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
 from bot.turn import Services
+from handlers.office import is_manager
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,18 @@ def _with_store(work: Callable[[UnitOfWork], Awaitable[T]], *, migrate: bool) ->
 
 def system_turn(conversation_id: int, action: SystemAction) -> bool:
     """Run `action` as a turn of the conversation, as the bot would (locked, recorded)."""
+    return system_turns([(conversation_id, action)])[0]
+
+
+def system_turns(actions: Sequence[tuple[int, SystemAction]]) -> list[bool]:
+    """`system_turn` for each (conversation, action), one after the other, each committed
+    on its own; which of them applied."""
     settings = settings_or_exit()
 
-    async def _run() -> bool:
+    async def _run() -> list[bool]:
         async with open_database(settings, migrate=True) as database:
-            return await build_dispatcher(settings, database).system_turn(conversation_id, action)
+            dispatcher = build_dispatcher(settings, database)
+            return [await dispatcher.system_turn(c, action) for c, action in actions]
 
     return asyncio.run(_run())
 
@@ -108,3 +117,30 @@ def contact_turn(action: ContactAction) -> bool:
 def not_found(what: str) -> typer.Exit:
     typer.echo(f"touchpoint: {what} not found", err=True)
     return typer.Exit(1)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"touchpoint: {message}", err=True)
+    return typer.Exit(code)
+
+
+def person(name: str, option: str = "--as") -> Rep:
+    """The registered rep or manager `name` names (any case, or their id): who acts with
+    `--as`, or who is meant with `--rep`/`--owner`; a one-line error when nobody or several."""
+    wanted = name.strip().casefold()
+    team = reading(lambda uow: uow.reps.search())
+    found = [rep for rep in team if rep.name.casefold() == wanted or str(rep.id) == wanted]
+    if not found:
+        raise fail(f"{option} {name}: no rep or manager of that name (touchpoint reps list)")
+    if len(found) > 1:
+        ids = ", ".join(str(rep.id) for rep in found)
+        raise fail(f"{option} {name}: {len(found)} reps have that name (ids {ids}): give the id")
+    return found[0]
+
+
+def manager(name: str) -> Rep:
+    """`person(name)`, who must be a manager."""
+    found = person(name)
+    if not is_manager(found):
+        raise fail(f"--as {name}: {found.name} is a rep; only a manager may do this")
+    return found
