@@ -39,14 +39,7 @@ PREVIEW = 600
 async def on_saved(turn: Turn, ctx: Context, lead: Lead) -> tuple[Result, str]:
     """Offer a new lead and start its first-contact clock; the result, and the sentence that
     tells the customer truthfully what happens next (for the confirmation)."""
-    sla_due = start_of_work(ctx, turn.now) + ctx.config.lead_sla
-    await ctx.uow.timers.schedule(
-        SLA_TIMER,
-        sla_due,
-        turn.now,
-        conversation_id=lead.conversation_id,
-        payload={"lead_id": lead.id},
-    )
+    await start_first_contact_clock(ctx, lead, turn.now)
     offered = await offer_next(ctx, lead, turn.conversation, turn.now)
     return offered, promise(ctx, turn.lang, turn.now, offered=bool(offered.notices))
 
@@ -62,6 +55,19 @@ def promise(ctx: Context, lang: str, now: datetime, *, offered: bool) -> str:
             "lead.promise.within", lang, span=span_in_words(ctx, lang, ctx.config.lead_sla)
         )
     return ctx.say("lead.promise.when_online", lang)
+
+
+async def start_first_contact_clock(ctx: Context, lead: Lead, now: datetime) -> None:
+    """The lead is escalated once when nobody has contacted the customer `lead_sla` from now
+    (from the team's next opening, when it is off): when it is saved, or, for a lead saved
+    while nobody could be told of it, when a rep first gets it."""
+    await ctx.uow.timers.schedule(
+        SLA_TIMER,
+        start_of_work(ctx, now) + ctx.config.lead_sla,
+        now,
+        conversation_id=lead.conversation_id,
+        payload={"lead_id": lead.id},
+    )
 
 
 def start_of_work(ctx: Context, now: datetime) -> datetime:
@@ -96,11 +102,7 @@ async def offer_waiting(
     else:
         offered = await offer_next(ctx, lead, conversation, now)
     if offered.notices and lead.status == "waiting":
-        due = start_of_work(ctx, now) + ctx.config.lead_sla
-        payload = {"lead_id": lead.id}
-        await ctx.uow.timers.schedule(
-            SLA_TIMER, due, now, conversation_id=conversation.id, payload=payload
-        )
+        await start_first_contact_clock(ctx, lead, now)
     return offered
 
 

@@ -26,7 +26,7 @@ from handlers import rep_desk
 from handlers.cards import notice_to
 from handlers.common import span_in_words
 from handlers.lead_desk import Step, may_work
-from handlers.lead_pipeline import lead_card
+from handlers.lead_pipeline import lead_card, start_first_contact_clock
 from handlers.reps import rep_language
 
 LeadWork = Callable[[Context, Lead, Rep, datetime], Awaitable[Step]]
@@ -65,6 +65,8 @@ async def assign(turn: Turn, ctx: Context, lead_id: int, rep: Rep, manager: Rep)
         return None
     owned = await ctx.uow.leads.get(lead.id)
     assert owned is not None
+    if lead.status == "waiting":  # nobody had been told of it: its clock starts now
+        await start_first_contact_clock(ctx, owned, turn.now)
     card = await lead_card(ctx, owned, turn.conversation, rep, heading="rep.lead_assigned")
     told = [
         notice_to(

@@ -121,3 +121,33 @@ async def test_a_lead_step_is_the_operators_and_only_the_owners_or_a_managers(
     assert [(e.kind, e.actor, e.details["rep_id"]) for e in step.events] == [
         ("lead_noted", "operator", 1)
     ]
+
+
+async def test_a_manager_assigns_a_waiting_lead_and_its_first_contact_clock_starts(
+    bot: BotHarness,
+) -> None:
+    zoe = bot.customer("zoe")
+    await waiting_lead(zoe)
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM, on_duty=False)
+    await add_rep(bot, "Boris", telegram=BORIS_TELEGRAM, role="manager", on_duty=False)
+    olga, boris = await rep(bot, 1), await rep(bot, 2)
+
+    async def assign(turn: Turn, ctx: Context) -> Result | None:
+        return await office.assign(turn, ctx, 1, olga, boris)
+
+    assert await as_operator(bot, 1, assign)
+    assert not await as_operator(bot, 1, assign)  # hers already: nothing recorded
+    await bot.deliver()
+
+    assert zoe.channel.texts_to("zoe")[-1].startswith(
+        "Olga from our sales team now has your request No. 1"
+    )
+    [card] = bot.channels["telegram"].texts_to(OLGA_TELEGRAM)
+    assert card.startswith("Lead #1 is yours now: a manager gave it to you\nZoe")
+    [lead] = await bot.leads()
+    assert (lead.status, lead.owner_rep_id) == ("new", 1)
+    async with bot.database.transaction() as uow:
+        assert "lead_sla" in [timer.kind for timer in await uow.timers.pending()]
+        [assigned] = await uow.touchpoints.search(kind="lead_assigned")
+    assert (assigned.actor, assigned.conversation_id) == ("operator", 1)
+    assert assigned.details == {"lead_id": 1, "rep_id": 1, "from_rep_id": None, "by_rep_id": 2}
