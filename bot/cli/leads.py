@@ -109,24 +109,33 @@ def leads_list(
         open_only=open_only,
     )
 
-    async def load(uow: UnitOfWork) -> list[dict[str, Any]]:
-        found = await uow.leads.search(where=where, order=order, limit=limit)
-        channels = await uow.leads.channels([lead.id for lead in found])
-        names = {rep.id: rep.name for rep in await uow.reps.search(include_inactive=True)}
-        return [
-            {
-                **out.plain(lead),
-                "owner": names.get(lead.owner_rep_id or 0),
-                "channel": channels.get(lead.id),
-            }
-            for lead in found
-        ]
-
-    views = reading(load)
+    views = reading(lambda uow: _listed(uow, where, order, limit))
     if as_json:
         out.rows(views, True, ())
         return
     out.rows([_row(view, zone) for view in views], False, TABLE)
+
+
+async def _listed(
+    uow: UnitOfWork, where: LeadFilter, order: LeadOrder, limit: int
+) -> list[dict[str, Any]]:
+    """The leads as JSON-ready dicts, with their owner's name and their channel."""
+    found = await uow.leads.search(where=where, order=order, limit=limit)
+    channels = await uow.leads.channels([lead.id for lead in found])
+    names = await _names(uow)
+    return [
+        {
+            **out.plain(lead),
+            "owner": names.get(lead.owner_rep_id or 0),
+            "channel": channels.get(lead.id),
+        }
+        for lead in found
+    ]
+
+
+async def _names(uow: UnitOfWork) -> dict[int, str]:
+    """Every rep's name, a removed rep's too (their leads and notes stay theirs)."""
+    return {rep.id: rep.name for rep in await uow.reps.search(include_inactive=True)}
 
 
 def _row(view: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
@@ -170,7 +179,7 @@ def leads_show(lead_id: int, as_json: JsonFlag = False) -> None:
         lead = await uow.leads.get(lead_id)
         if lead is None:
             return None
-        names = {rep.id: rep.name for rep in await uow.reps.search(include_inactive=True)}
+        names = await _names(uow)
         timeline = await uow.touchpoints.search(contact_id=lead.contact_id, limit=10_000)
         channel = (await uow.leads.channels([lead.id])).get(lead.id)
         return {
