@@ -4,9 +4,11 @@ A saved lead is offered, as a hand-off is (handlers/assignment.py): to the conta
 first, else to the rep on duty (in hours, speaking the customer's language, with room) who has
 waited longest. The rep has `lead_accept_within` to accept it (the Accept button, `/accept N`,
 or a reply to the card by mail); unaccepted, it goes to the next rep, then to every manager at
-once. With nobody on duty it waits for the first rep who says /online. Whatever happens to the
-offers, a lead nobody has contacted `lead_sla` after it came in (counted from the team's next
-opening, when it came in after hours) is escalated to the managers once. All three watches are
+once. With nobody on duty it waits for the first rep who says /online; a lead saved while no
+rep could be told of it at all (`waiting`) also for the next rep registered (`offer_waiting`).
+Whatever happens to the offers, a lead nobody has contacted `lead_sla` after it came in
+(counted from the team's next opening, when it came in after hours; for a waiting lead, after
+a rep first gets it) is escalated to the managers once. All three watches are
 durable timers of the lead's conversation, so a restart loses none and fires none twice.
 """
 
