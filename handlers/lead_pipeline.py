@@ -4,9 +4,11 @@ A saved lead is offered, as a hand-off is (handlers/assignment.py): to the conta
 first, else to the rep on duty (in hours, speaking the customer's language, with room) who has
 waited longest. The rep has `lead_accept_within` to accept it (the Accept button, `/accept N`,
 or a reply to the card by mail); unaccepted, it goes to the next rep, then to every manager at
-once. With nobody on duty it waits for the first rep who says /online. Whatever happens to the
-offers, a lead nobody has contacted `lead_sla` after it came in (counted from the team's next
-opening, when it came in after hours) is escalated to the managers once. All three watches are
+once. With nobody on duty it waits for the first rep who says /online; a lead saved while no
+rep could be told of it at all (`waiting`) also for the next rep registered (`offer_waiting`).
+Whatever happens to the offers, a lead nobody has contacted `lead_sla` after it came in
+(counted from the team's next opening, when it came in after hours; for a waiting lead, after
+a rep first gets it) is escalated to the managers once. All three watches are
 durable timers of the lead's conversation, so a restart loses none and fires none twice.
 """
 
@@ -39,14 +41,7 @@ PREVIEW = 600
 async def on_saved(turn: Turn, ctx: Context, lead: Lead) -> tuple[Result, str]:
     """Offer a new lead and start its first-contact clock; the result, and the sentence that
     tells the customer truthfully what happens next (for the confirmation)."""
-    sla_due = start_of_work(ctx, turn.now) + ctx.config.lead_sla
-    await ctx.uow.timers.schedule(
-        SLA_TIMER,
-        sla_due,
-        turn.now,
-        conversation_id=lead.conversation_id,
-        payload={"lead_id": lead.id},
-    )
+    await start_first_contact_clock(ctx, lead, turn.now)
     offered = await offer_next(ctx, lead, turn.conversation, turn.now)
     return offered, promise(ctx, turn.lang, turn.now, offered=bool(offered.notices))
 
@@ -64,6 +59,19 @@ def promise(ctx: Context, lang: str, now: datetime, *, offered: bool) -> str:
     return ctx.say("lead.promise.when_online", lang)
 
 
+async def start_first_contact_clock(ctx: Context, lead: Lead, now: datetime) -> None:
+    """The lead is escalated once when nobody has contacted the customer `lead_sla` from now
+    (from the team's next opening, when it is off): when it is saved, or, for a lead saved
+    while nobody could be told of it, when a rep first gets it."""
+    await ctx.uow.timers.schedule(
+        SLA_TIMER,
+        start_of_work(ctx, now) + ctx.config.lead_sla,
+        now,
+        conversation_id=lead.conversation_id,
+        payload={"lead_id": lead.id},
+    )
+
+
 def start_of_work(ctx: Context, now: datetime) -> datetime:
     """Now, or the team's next opening when it is off (the first-contact clock runs in hours)."""
     hours = ctx.config.rep_hours
@@ -79,6 +87,39 @@ async def waiting_for(ctx: Context, rep: Rep) -> list[Lead]:
         if conversation is not None and conversation.current.language in rep.languages:
             found.append(lead)
     return found
+
+
+async def offer_waiting(
+    ctx: Context, lead_id: int, conversation: Conversation, now: datetime, *, to: Rep | None = None
+) -> Result:
+    """A lead that waited for a rep, offered now: to `to` (a rep who came online or was just
+    registered), else by the usual rules. A lead saved while nobody could be told of it is
+    `new` once offered, and its first-contact clock starts then. Nothing when it was taken or
+    offered meanwhile."""
+    lead = await ctx.uow.leads.get(lead_id)
+    if lead is None or not lead.open or lead.owner_rep_id or lead.offered_rep_id:
+        return Result()
+    if to is not None:
+        offered = await offer_to(ctx, lead, conversation, to, now)
+    else:
+        offered = await offer_next(ctx, lead, conversation, now)
+    if offered.notices and lead.status == "waiting":
+        await start_first_contact_clock(ctx, lead, now)
+    return offered
+
+
+async def offer_to_newcomer(
+    ctx: Context, lead_id: int, conversation: Conversation, rep: Rep, now: datetime
+) -> Result:
+    """A waiting lead when `rep` has just been registered: offered by the usual rules, or,
+    with nobody on duty, to the newcomer when they speak the customer's language (off duty,
+    but reachable: the lead waited for anyone who could be told)."""
+    offered = await offer_waiting(ctx, lead_id, conversation, now)
+    if offered.notices or rep.reached_at is None:
+        return offered
+    if conversation.current.language not in rep.languages:
+        return offered
+    return await offer_waiting(ctx, lead_id, conversation, now, to=rep)
 
 
 # --- offers ------------------------------------------------------------------------------------

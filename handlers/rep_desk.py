@@ -223,10 +223,7 @@ async def online(ctx: Context, rep: Rep, now: datetime) -> Desk:
 
 def _offer_lead(rep: Rep, lead: Lead) -> Action:
     async def action(turn: Turn, ctx: Context) -> Result:
-        fresh = await ctx.uow.leads.get(lead.id)
-        if fresh is None or fresh.owner_rep_id is not None or fresh.offered_rep_id is not None:
-            return Result()
-        return await lead_pipeline.offer_to(ctx, fresh, turn.conversation, rep, turn.now)
+        return await lead_pipeline.offer_waiting(ctx, lead.id, turn.conversation, turn.now, to=rep)
 
     return action
 

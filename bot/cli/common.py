@@ -7,7 +7,7 @@ import asyncio
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import typer
@@ -18,6 +18,7 @@ from bot.logs import configure_logging
 from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
 from bot.turn import Services
+from handlers.office import is_manager
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -84,11 +85,18 @@ def _with_store(work: Callable[[UnitOfWork], Awaitable[T]], *, migrate: bool) ->
 
 def system_turn(conversation_id: int, action: SystemAction) -> bool:
     """Run `action` as a turn of the conversation, as the bot would (locked, recorded)."""
+    return system_turns([(conversation_id, action)])[0]
+
+
+def system_turns(actions: Sequence[tuple[int, SystemAction]]) -> list[bool]:
+    """`system_turn` for each (conversation, action), one after the other, each committed
+    on its own; which of them applied."""
     settings = settings_or_exit()
 
-    async def _run() -> bool:
+    async def _run() -> list[bool]:
         async with open_database(settings, migrate=True) as database:
-            return await build_dispatcher(settings, database).system_turn(conversation_id, action)
+            dispatcher = build_dispatcher(settings, database)
+            return [await dispatcher.system_turn(c, action) for c, action in actions]
 
     return asyncio.run(_run())
 
@@ -111,22 +119,6 @@ def not_found(what: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def acting_rep(name: str) -> Rep:
-    """The registered, active rep or manager `--as NAME` names (a name, any case, or an id);
-    exit code 2 with one line when there is none, or several of that name."""
-    reps = reading(lambda uow: uow.reps.search())
-    wanted = name.strip()
-    matching = [
-        rep for rep in reps if rep.name.casefold() == wanted.casefold() or str(rep.id) == wanted
-    ]
-    if len(matching) == 1:
-        return matching[0]
-    problem = "several reps are named" if matching else "no registered rep is named"
-    hint = " (give their id)" if matching else " (see touchpoint reps list)"
-    typer.echo(f"touchpoint: {problem} {wanted!r}{hint}", err=True)
-    raise typer.Exit(2)
-
-
 def unreachable_here(rep: Rep) -> str | None:
     """Why a card to `rep` could not leave this deployment (None when it can): no address at
     all, or the channel it would go by is not configured."""
@@ -141,3 +133,30 @@ def unreachable_here(rep: Rep) -> str | None:
             "which is not configured here: the card could not be sent"
         )
     return None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"touchpoint: {message}", err=True)
+    return typer.Exit(code)
+
+
+def person(name: str, option: str = "--as") -> Rep:
+    """The registered rep or manager `name` names (any case, or their id): who acts with
+    `--as`, or who is meant with `--rep`/`--owner`; a one-line error when nobody or several."""
+    wanted = name.strip().casefold()
+    team = reading(lambda uow: uow.reps.search())
+    found = [rep for rep in team if rep.name.casefold() == wanted or str(rep.id) == wanted]
+    if not found:
+        raise fail(f"{option} {name}: no rep or manager of that name (touchpoint reps list)")
+    if len(found) > 1:
+        ids = ", ".join(str(rep.id) for rep in found)
+        raise fail(f"{option} {name}: {len(found)} reps have that name (ids {ids}): give the id")
+    return found[0]
+
+
+def manager(name: str) -> Rep:
+    """`person(name)`, who must be a manager."""
+    found = person(name)
+    if not is_manager(found):
+        raise fail(f"--as {name}: {found.name} is a rep; only a manager may do this")
+    return found

@@ -22,7 +22,8 @@ import typer
 
 from bot.cli.common import reading, settings_or_exit
 from bot.cli.contacts import contacts_app
-from bot.cli.records import leads_app, tickets_app
+from bot.cli.leads import leads_app
+from bot.cli.records import tickets_app
 from bot.records import ticket_number
 from storage.uow import UnitOfWork
 

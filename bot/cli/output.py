@@ -6,7 +6,7 @@ import dataclasses
 import io
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import typer
@@ -144,6 +144,24 @@ def contact(view: Mapping[str, Any], as_json: bool) -> None:
     for event in view["timeline"]:
         who = f"{event['channel']:<9} {event['actor']:<8} {event['kind']:<20}"
         echo(f"  {event['occurred_at'][:19]}  {who} {_cell(event['details'])}")
+
+
+def lead(view: Mapping[str, Any], zone: tzinfo) -> None:
+    """A lead for a person: its fields, then its notes and its history in time order, every
+    time in `zone` (the company's)."""
+    sections = ("notes", "history")
+    record({k: v for k, v in view.items() if k not in sections}, False)
+    echo("\nnotes:")
+    for note in view["notes"]:
+        echo(f"  {_shown(note['created_at'], zone)}  {note['author']}: {visible(note['text'])}")
+    echo("\nhistory:")
+    for event in view["history"]:
+        who = f"{event['channel']:<9} {event['actor']:<8} {event['kind']:<20}"
+        echo(f"  {_shown(event['occurred_at'], zone)}  {who} {_cell(event['details'])}")
+
+
+def _shown(moment: str, zone: tzinfo) -> str:
+    return datetime.fromisoformat(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _merge_line(merge: Mapping[str, Any]) -> str:

@@ -16,19 +16,21 @@ import typer
 
 from bot.cli import output as out
 from bot.cli.common import (
-    acting_rep,
     contact_turn,
+    fail,
     not_found,
+    person,
     reading,
     system_turn,
     unreachable_here,
 )
 from bot.cli.contacts import contacts_app
+from bot.cli.leads import leads_app
 from bot.cli.reps import reps_app
 from bot.kinds import Actor
 from bot.records import Ticket, ticket_id_from_number
 from bot.turn import ContactEvent, Context, Result, Turn
-from handlers import handoff, service
+from handlers import handoff, office, service
 from handlers.assignment import reassign
 from storage.uow import UnitOfWork
 
@@ -36,7 +38,6 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 Limit = Annotated[int, typer.Option(help="At most this many rows, newest first.")]
 STATUSES = ("open", "in_progress", "waiting", "resolved", "closed")
 
-leads_app = typer.Typer(help="Leads captured by the bot.", no_args_is_help=True)
 tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=True)
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
 touchpoints_app = typer.Typer(help="The touchpoint timeline.", no_args_is_help=True)
@@ -56,32 +57,6 @@ def register(app: typer.Typer) -> None:
         ("dead-letters", dead_letters_app),
     ):
         app.add_typer(group, name=name)
-
-
-# --- leads ----------------------------------------------------------------------------------
-
-
-@leads_app.command("list")
-def leads_list(
-    as_json: JsonFlag = False,
-    status: Annotated[
-        str | None,
-        typer.Option(help="Only leads in this status: new, or waiting (no rep could be told)."),
-    ] = None,
-    limit: Limit = 200,
-) -> None:
-    """List leads. A lead saved while no rep could be told of it is `waiting`."""
-    leads = reading(lambda uow: uow.leads.search(status=status, limit=limit))
-    out.rows(leads, as_json, out.LEAD_COLUMNS)
-
-
-@leads_app.command("show")
-def leads_show(lead_id: int, as_json: JsonFlag = False) -> None:
-    """Show one lead."""
-    lead = reading(lambda uow: uow.leads.get(lead_id))
-    if lead is None:
-        raise not_found(f"lead {lead_id}")
-    out.record(lead, as_json)
 
 
 # --- tickets --------------------------------------------------------------------------------
@@ -132,7 +107,7 @@ def tickets_set_status(
     if status not in STATUSES:
         typer.echo(f"touchpoint: unknown status {status!r}", err=True)
         raise typer.Exit(2)
-    rep = acting_rep(acting)
+    rep = person(acting)
     ticket = _ticket(number)
     changed = _change_status(ticket, status, rep.id)
     typer.echo(f"ticket #{number} {'is now' if changed else 'was already'} {status}")
@@ -148,7 +123,7 @@ def tickets_note(
     if not text.strip():
         typer.echo("touchpoint: the note is empty", err=True)
         raise typer.Exit(2)
-    rep = acting_rep(acting)
+    rep = person(acting)
     ticket = _ticket(number)
 
     async def note(ctx: Context, now: datetime) -> Result | None:
@@ -254,6 +229,37 @@ def handoffs_assign(
         f"hand-off {handoff_id} assigned to {new_rep.name} "
         "(the customer is told once the card has reached them)"
     )
+
+
+@handoffs_app.command("reply")
+def handoffs_reply(
+    handoff_id: int,
+    text: str,
+    as_name: Annotated[
+        str, typer.Option("--as", help="Who answers: a registered rep or manager (name or id).")
+    ],
+) -> None:
+    """Answer the customer of a hand-off from the terminal, on the customer's channel: a rep
+    answers a hand-off they hold, a manager any open one (a waiting one becomes theirs)."""
+    who = person(as_name)
+    record = reading(lambda uow: uow.handoffs.get(handoff_id))
+    if record is None:
+        raise not_found(f"hand-off {handoff_id}")
+    if not text.strip():
+        raise fail("nothing to send: the answer is empty", 2)
+    if record.status not in ("queued", "offered", "claimed"):
+        raise fail(f"hand-off {handoff_id} is not open")
+    if not office.may_reply(who, record):
+        raise fail(
+            f"hand-off {handoff_id} is not {who.name}'s: a rep answers only the hand-offs they hold"
+        )
+
+    async def answer(turn: Turn, ctx: Context) -> Result | None:
+        return await office.reply(turn, ctx, handoff_id, who, text)
+
+    if not system_turn(record.conversation_id, answer):
+        raise fail(f"hand-off {handoff_id} is not open")
+    typer.echo(f"hand-off {handoff_id}: {who.name}'s answer goes to the customer")
 
 
 @handoffs_app.command("show")

@@ -8,14 +8,24 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import output as out
-from bot.cli.common import CLI_CHANNEL, not_found, reading, writing, writing_with
+from bot.cli.common import (
+    CLI_CHANNEL,
+    not_found,
+    reading,
+    system_turns,
+    writing,
+    writing_with,
+)
+from bot.dispatch import SystemAction
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import Address, utc_now
 from bot.recorder import Touch, queue_notices, record
-from bot.turn import Services
+from bot.turn import Context, Result, Services, Turn
 from handlers.contact_info import normalise_email
+from handlers.lead_pipeline import offer_to_newcomer
 from handlers.team import welcome
+from storage.repos.leads import LeadFilter
 from storage.repos.reps import AddressTaken
 from storage.uow import UnitOfWork
 
@@ -112,6 +122,30 @@ def add(
     except AddressTaken as error:
         raise _taken(error) from None
     typer.echo(f"rep {rep_id} added")
+    if offered := _offer_waiting_leads(rep_id):
+        typer.echo(f"waiting leads offered: {', '.join(str(lead_id) for lead_id in offered)}")
+
+
+def _offer_waiting_leads(rep_id: int) -> list[int]:
+    """Leads saved while nobody could be told of them, offered now that somebody can be, each
+    as a turn of its conversation (handlers/lead_pipeline.offer_to_newcomer); those offered."""
+    where = LeadFilter(status="waiting", unowned=True)
+    waiting = reading(lambda uow: uow.leads.search(where=where, order="oldest"))
+    turns = [(lead.conversation_id, _offer(lead.id, rep_id)) for lead in waiting]
+    done = system_turns([(conversation, action) for conversation, action in turns if conversation])
+    offered = [lead for lead in waiting if lead.conversation_id]
+    return [lead.id for lead, applied in zip(offered, done, strict=True) if applied]
+
+
+def _offer(lead_id: int, rep_id: int) -> SystemAction:
+    async def action(turn: Turn, ctx: Context) -> Result | None:
+        rep = await ctx.uow.reps.get(rep_id)
+        if rep is None:
+            return None
+        offered = await offer_to_newcomer(ctx, lead_id, turn.conversation, rep, turn.now)
+        return offered if offered.events else None
+
+    return action
 
 
 @reps_app.command("update")

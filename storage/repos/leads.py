@@ -165,6 +165,15 @@ class LeadRepository:
         rows = await self._db.execute(query.order_by(*ORDERS[order]).limit(limit))
         return [lead_from_row(row) for row in rows]
 
+    async def channels(self, lead_ids: Sequence[int]) -> dict[int, str]:
+        """The channel of each lead's conversation (a lead without one is left out)."""
+        query = (
+            select(leads.c.id, conversations.c.channel)
+            .join(conversations, conversations.c.id == leads.c.conversation_id)
+            .where(leads.c.id.in_(list(lead_ids)))
+        )
+        return {row.id: row.channel for row in await self._db.execute(query)}
+
     async def open_of_contact(self, contact_id: int) -> Lead | None:
         """The contact's latest lead still being worked (not won or lost)."""
         found = await self.search(contact_id=contact_id, limit=1, where=LeadFilter(open_only=True))
@@ -183,12 +192,12 @@ class LeadRepository:
         return int((await self._db.execute(query)).scalar_one())
 
     async def unowned(self, limit: int = 50) -> list[Lead]:
-        """New leads nobody has accepted nor is being offered: the queue a rep coming online
-        is offered, oldest first."""
+        """New leads nobody has accepted nor is being offered, and those saved while no rep
+        could be told (`waiting`): the queue a rep coming online is offered, oldest first."""
         query = (
             leads.select()
             .where(
-                leads.c.status == "new",
+                leads.c.status.in_(("new", "waiting")),
                 leads.c.owner_rep_id.is_(None),
                 leads.c.offered_rep_id.is_(None),
             )
@@ -200,7 +209,8 @@ class LeadRepository:
     # --- the pipeline: every change is one conditional update, so a race has one winner ----
 
     async def offer(self, lead: Lead, rep_id: int, now: datetime) -> bool:
-        """Offer an unowned lead to a rep, who then has until the deadline to accept it."""
+        """Offer an unowned lead to a rep, who then has until the deadline to accept it (a
+        `waiting` lead is `new` from then on: somebody has been told of it)."""
         return await self._change(
             lead.id,
             leads.c.owner_rep_id.is_(None),
@@ -208,6 +218,7 @@ class LeadRepository:
             offered_at=now,
             offered_to=[*lead.offered_to, rep_id],
             updated_at=now,
+            status=WAITING_BECOMES_NEW,
         )
 
     async def add_offer(self, lead: Lead, rep_id: int, now: datetime) -> bool:

@@ -345,8 +345,8 @@ def test_a_ticket_change_needs_a_registered_rep_and_a_known_status(tmp_path: Pat
     prepared(tmp_path, a_ticket_and_a_handoff)
     nobody = touchpoint(tmp_path, "tickets", "set-status", "1001", "resolved", "--as", "Zed")
     assert (nobody.returncode, nobody.stderr) == (
-        2,
-        "touchpoint: no registered rep is named 'Zed' (see touchpoint reps list)\n",
+        1,
+        "touchpoint: --as Zed: no rep or manager of that name (touchpoint reps list)\n",
     )
     missing = touchpoint(tmp_path, "tickets", "note", "1001", "called the customer")
     assert missing.returncode == 2 and "--as" in missing.stderr

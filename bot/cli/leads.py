@@ -1,0 +1,340 @@
+"""`touchpoint leads`: the pipeline as a manager sees it, and the changes a rep or a manager
+makes to it from the terminal.
+
+A change names who makes it (`--as NAME`: a registered rep or manager) and runs as a turn of
+the lead's conversation (handlers/office.py), so its touchpoints land on the customer's
+timeline with the actor `operator` and the person's rep id. A rep changes only their own
+leads; a manager any, and only a manager assigns them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any, cast
+from zoneinfo import ZoneInfo
+
+import typer
+
+from bot.cli import output as out
+from bot.cli.common import (
+    contact_turn,
+    fail,
+    manager,
+    not_found,
+    person,
+    reading,
+    settings_or_exit,
+    system_turn,
+)
+from bot.model import utc_now
+from bot.records import LEAD_STAGES, Lead, Rep
+from bot.turn import ContactEvent, Context, Result, Turn
+from handlers import lead_desk, office
+from handlers.due_times import parse_due
+from handlers.lead_desk import Step
+from storage.repos.leads import ORDERS, LeadFilter, LeadOrder
+from storage.uow import UnitOfWork
+
+leads_app = typer.Typer(
+    help="Leads captured by the bot, and the sales pipeline.", no_args_is_help=True
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+As = Annotated[
+    str,
+    typer.Option("--as", help="Who makes the change: a registered rep or manager (name or id)."),
+]
+STATUSES = ("waiting", *LEAD_STAGES)
+TABLE = (
+    "id",
+    "status",
+    "owner",
+    "name",
+    "company",
+    "need",
+    "score",
+    "source",
+    "channel",
+    "created",
+    "next step due",
+)
+NEED_PREVIEW = 40
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@leads_app.command("list")
+def leads_list(
+    as_json: JsonFlag = False,
+    status: Annotated[
+        str | None,
+        typer.Option(help=f"Only leads in this status: {', '.join(STATUSES)}."),
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this rep's leads (name or id).")] = None,
+    unowned: Annotated[bool, typer.Option("--unowned", help="Only leads nobody owns.")] = False,
+    source: Annotated[str | None, typer.Option(help="Only leads from this campaign.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only leads on this channel.")] = None,
+    min_score: Annotated[int | None, typer.Option(help="Only leads scoring at least this.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Came in on or after: YYYY-MM-DD or an ISO time.")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Came in before: YYYY-MM-DD (that day included) or an ISO time."),
+    ] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only leads not won or lost.")] = False,
+    sort: Annotated[str, typer.Option(help="newest, oldest, score or updated.")] = "newest",
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+) -> None:
+    """List leads, newest first. Dates are in TIMEZONE."""
+    if status is not None and status not in STATUSES:
+        raise typer.BadParameter(f"use one of {', '.join(STATUSES)}", param_hint="--status")
+    if sort not in ORDERS:
+        raise typer.BadParameter(f"use one of {', '.join(ORDERS)}", param_hint="--sort")
+    if owner is not None and unowned:
+        raise typer.BadParameter("give --owner or --unowned, not both", param_hint="--unowned")
+    order = cast(LeadOrder, sort)
+    zone = settings_or_exit().zone
+    where = LeadFilter(
+        status=status,
+        owner_rep_id=person(owner, "--owner").id if owner is not None else None,
+        unowned=unowned,
+        source=source,
+        channel=channel,
+        min_score=min_score,
+        since=_moment(since, zone, "--since") if since else None,
+        until=_moment(until, zone, "--until", day_end=True) if until else None,
+        open_only=open_only,
+    )
+
+    views = reading(lambda uow: _listed(uow, where, order, limit))
+    if as_json:
+        out.rows(views, True, ())
+        return
+    out.rows([_row(view, zone) for view in views], False, TABLE)
+
+
+async def _listed(
+    uow: UnitOfWork, where: LeadFilter, order: LeadOrder, limit: int
+) -> list[dict[str, Any]]:
+    """The leads as JSON-ready dicts, with their owner's name and their channel."""
+    found = await uow.leads.search(where=where, order=order, limit=limit)
+    channels = await uow.leads.channels([lead.id for lead in found])
+    names = await _names(uow)
+    return [
+        {
+            **out.plain(lead),
+            "owner": names.get(lead.owner_rep_id or 0),
+            "channel": channels.get(lead.id),
+        }
+        for lead in found
+    ]
+
+
+async def _names(uow: UnitOfWork) -> dict[int, str]:
+    """Every rep's name, a removed rep's too (their leads and notes stay theirs)."""
+    return {rep.id: rep.name for rep in await uow.reps.search(include_inactive=True)}
+
+
+def _row(view: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    need = " ".join(view["need"].split())
+    return {
+        **view,
+        "need": need if len(need) <= NEED_PREVIEW else need[: NEED_PREVIEW - 1] + "…",
+        "created": _local(view["created_at"], zone),
+        "next step due": _local(view["next_step_due_at"], zone),
+    }
+
+
+def _local(moment: str | None, zone: ZoneInfo) -> str | None:
+    """An ISO time as the company reads it: `2026-03-02 09:00` in TIMEZONE."""
+    if moment is None:
+        return None
+    return datetime.fromisoformat(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _moment(value: str, zone: ZoneInfo, option: str, *, day_end: bool = False) -> datetime:
+    """`--since`/`--until`: a day (its start; with `day_end` the next day's, so the day is
+    included) or an ISO time, in `zone` when it names none."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text) + timedelta(days=day_end)
+            return datetime.combine(day, time(), tzinfo=zone)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD) or an ISO time", param_hint=option
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+@leads_app.command("show")
+def leads_show(lead_id: int, as_json: JsonFlag = False) -> None:
+    """Show one lead: its fields, its owner, the notes on it and its history."""
+
+    async def load(uow: UnitOfWork) -> dict[str, Any] | None:
+        lead = await uow.leads.get(lead_id)
+        if lead is None:
+            return None
+        names = await _names(uow)
+        timeline = await uow.touchpoints.search(contact_id=lead.contact_id, limit=10_000)
+        channel = (await uow.leads.channels([lead.id])).get(lead.id)
+        return {
+            **out.plain(lead),
+            "owner": names.get(lead.owner_rep_id or 0),
+            "channel": channel,
+            "notes": [
+                {
+                    "author": names.get(note.rep_id or 0, note.author),
+                    "created_at": note.created_at.isoformat(),
+                    "text": note.text,
+                }
+                for note in await uow.leads.notes(lead.id)
+            ],
+            "history": [
+                out.plain(event) for event in timeline if event.details.get("lead_id") == lead.id
+            ],
+        }
+
+    view = reading(load)
+    if view is None:
+        raise not_found(f"lead {lead_id}")
+    if as_json:
+        out.record(view, True)
+        return
+    out.lead(view, settings_or_exit().zone)
+
+
+# --- changing ----------------------------------------------------------------------------------
+
+
+@leads_app.command("assign")
+def leads_assign(
+    lead_id: int,
+    rep: Annotated[str, typer.Option("--rep", help="The rep who takes the lead (name or id).")],
+    as_name: As,
+) -> None:
+    """Give a lead to a rep (a manager's decision): the rep gets the card, whoever had it is
+    told, and so is the customer."""
+    by = manager(as_name)
+    lead = _lead(lead_id)
+    new = person(rep, "--rep")
+    if new.reached_at is None:
+        raise fail(f"{new.name} cannot be reached: no Telegram or email address registered")
+    if not lead.open:
+        raise fail(f"lead {lead_id} is {lead.status}: a closed lead is not assigned")
+    if lead.owner_rep_id == new.id:
+        typer.echo(f"lead {lead_id} is already {new.name}'s")
+        return
+
+    async def assign(turn: Turn, ctx: Context) -> Result | None:
+        return await office.assign(turn, ctx, lead_id, new, by)
+
+    if lead.conversation_id is None or not system_turn(lead.conversation_id, assign):
+        raise fail(f"lead {lead_id} could not be assigned (it has no conversation)")
+    typer.echo(f"lead {lead_id} assigned to {new.name}")
+
+
+@leads_app.command("set-status")
+def leads_set_status(
+    lead_id: int,
+    stage: Annotated[str, typer.Argument(help=", ".join(LEAD_STAGES))],
+    as_name: As,
+    reason: Annotated[str | None, typer.Option(help="Why the lead was lost (needed).")] = None,
+) -> None:
+    """Move a lead in the pipeline (a stage past `new` is the first contact)."""
+    stage = stage.strip().lower()
+    if stage not in LEAD_STAGES:
+        raise fail(f"unknown stage {stage!r}: use {', '.join(LEAD_STAGES)}", 2)
+    if stage == "lost" and not (reason or "").strip():
+        raise fail("a lost lead needs --reason", 2)
+    lead, who = _workable(lead_id, as_name)
+    text = f"{stage} {(reason or '').strip()}" if stage == "lost" else stage
+    step = _step(
+        lead, who, lambda ctx, lead, rep, now: lead_desk.set_stage(ctx, lead, rep, text, now)
+    )
+    typer.echo(f"lead {lead_id} {'is now' if step else 'was already'} {stage}")
+
+
+@leads_app.command("note")
+def leads_note(lead_id: int, text: str, as_name: As) -> None:
+    """Add a note to a lead."""
+    if not text.strip():
+        raise fail("the note is empty", 2)
+    lead, who = _workable(lead_id, as_name)
+    _step(lead, who, lambda ctx, lead, rep, now: lead_desk.note(ctx, lead, rep, text, now))
+    typer.echo(f"lead {lead_id}: note added")
+
+
+@leads_app.command("next-step")
+def leads_next_step(
+    lead_id: int,
+    when: Annotated[
+        str, typer.Argument(help='e.g. "tomorrow 10:00", "in 2 hours", "2026-03-02 9:30".')
+    ],
+    text: Annotated[str, typer.Argument(help="What is to be done then.")],
+    as_name: As,
+) -> None:
+    """Set a lead's next step: its owner is reminded when it comes due."""
+    zone = settings_or_exit().zone
+    parsed = parse_due(when, utc_now(), zone)
+    if parsed is None or parsed[1]:
+        raise fail(f'cannot read WHEN {when!r}: say e.g. "tomorrow 10:00" or "in 2 hours"', 2)
+    if not text.strip():
+        raise fail("say what the next step is", 2)
+    lead, who = _workable(lead_id, as_name)
+    line = f"{when.strip()} {text.strip()}"
+    step = _step(
+        lead, who, lambda ctx, lead, rep, now: lead_desk.next_step(ctx, lead, rep, line, now)
+    )
+    due = next((e.details["due"] for e in step.events), None) if step else None
+    typer.echo(f"lead {lead_id}: next step {text.strip()!r} due {_local(due, zone)}")
+
+
+def _lead(lead_id: int) -> Lead:
+    lead = reading(lambda uow: uow.leads.get(lead_id))
+    if lead is None:
+        raise not_found(f"lead {lead_id}")
+    return lead
+
+
+def _workable(lead_id: int, as_name: str) -> tuple[Lead, Rep]:
+    """The lead and who works it, when they may (a rep their own lead, a manager any)."""
+    who = person(as_name)
+    lead = _lead(lead_id)
+    if not lead_desk.may_work(who, lead):
+        raise fail(f"lead {lead_id} is not {who.name}'s: a rep changes only their own leads")
+    return lead, who
+
+
+Work = Callable[[Context, Lead, Rep, datetime], Awaitable[Step]]
+
+
+def _step(lead: Lead, who: Rep, work: Work) -> Step | None:
+    """`work` as a turn of the lead's conversation (on its contact's timeline when it has
+    none); the step, or None when nothing changed."""
+    done: list[Step] = []
+
+    async def on_lead(ctx: Context, now: datetime) -> Step | None:
+        step = await office.lead_step(ctx, lead.id, who, work, now)
+        if step is None or not step.events:
+            return None
+        done.append(step)
+        return step
+
+    async def in_conversation(turn: Turn, ctx: Context) -> Result | None:
+        step = await on_lead(ctx, turn.now)
+        return Result(events=step.events) if step else None
+
+    async def on_contact(ctx: Context, now: datetime) -> list[ContactEvent] | None:
+        step = await on_lead(ctx, now)
+        return [ContactEvent(lead.contact_id, e) for e in step.events] if step else None
+
+    if lead.conversation_id is not None:
+        system_turn(lead.conversation_id, in_conversation)
+    else:
+        contact_turn(on_contact)
+    return done[0] if done else None

@@ -1,0 +1,136 @@
+"""What a rep or a manager does from the command line, naming themselves (`--as NAME`).
+
+The same steps they take from the chat (handlers/lead_desk.py, handlers/rep_desk.py), run by
+the caller as turns of the customer's conversation, so they land on the customer's timeline.
+What a person does outside a chat is the operator's: the events carry the actor `operator`
+and the person's rep id in their details, as `touchpoint handoffs assign` records.
+
+- a manager gives a lead to a rep (`assign`): the rep gets the card, whoever had or was
+  offered it is told, and so is the customer;
+- a rep works their own leads, a manager any (`lead_step`: a note, the next step, a stage);
+- a person answers a hand-off's customer (`reply`): a rep one they hold, a manager any open
+  one (a waiting one becomes theirs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from bot.kinds import Actor
+from bot.kinds import TouchpointKind as Kind
+from bot.records import Handoff, Lead, Rep
+from bot.turn import Context, Event, Reply, Result, Turn
+from handlers import rep_desk
+from handlers.cards import notice_to
+from handlers.common import span_in_words
+from handlers.lead_desk import Step, may_work
+from handlers.lead_pipeline import lead_card, start_first_contact_clock
+from handlers.reps import rep_language
+
+LeadWork = Callable[[Context, Lead, Rep, datetime], Awaitable[Step]]
+
+
+def by_operator(events: Sequence[Event]) -> tuple[Event, ...]:
+    """A person's events, taken at the command line: the operator's (the rep id says who)."""
+    return tuple(replace(e, actor=Actor.OPERATOR) if e.actor == Actor.REP else e for e in events)
+
+
+def is_manager(person: Rep) -> bool:
+    return person.role == "manager"
+
+
+# --- leads -------------------------------------------------------------------------------------
+
+
+async def lead_step(
+    ctx: Context, lead_id: int, person: Rep, work: LeadWork, now: datetime
+) -> Step | None:
+    """`work` done by `person` on the lead, its events the operator's; None when the lead is
+    gone or not theirs to work."""
+    lead = await ctx.uow.leads.get(lead_id)
+    if lead is None or not may_work(person, lead):
+        return None
+    step = await work(ctx, lead, person, now)
+    return replace(step, events=by_operator(step.events))
+
+
+async def assign(turn: Turn, ctx: Context, lead_id: int, rep: Rep, manager: Rep) -> Result | None:
+    """The lead is `rep`'s now, by `manager`'s decision; None when it already was."""
+    lead = await ctx.uow.leads.get(lead_id)
+    if lead is None or lead.owner_rep_id == rep.id:
+        return None
+    if not await ctx.uow.leads.assign(lead.id, rep.id, turn.now):
+        return None
+    owned = await ctx.uow.leads.get(lead.id)
+    assert owned is not None
+    if lead.status == "waiting":  # nobody had been told of it: its clock starts now
+        await start_first_contact_clock(ctx, owned, turn.now)
+    card = await lead_card(ctx, owned, turn.conversation, rep, heading="rep.lead_assigned")
+    told = [
+        notice_to(
+            other, ctx.say("rep.lead_given_to", rep_language(other), number=lead.id, name=rep.name)
+        )
+        for other in await _involved(ctx, lead, skip=(rep.id, manager.id))
+    ]
+    span = span_in_words(ctx, turn.lang, ctx.config.lead_sla)
+    text = ctx.say("lead.accepted", turn.lang, name=rep.name, number=lead.id, span=span)
+    details = {
+        "lead_id": lead.id,
+        "rep_id": rep.id,
+        "from_rep_id": lead.owner_rep_id,
+        "by_rep_id": manager.id,
+    }
+    return Result(
+        replies=(Reply(text),),
+        events=(Event(Kind.LEAD_ASSIGNED, details, Actor.OPERATOR),),
+        notices=(card, *told),
+    )
+
+
+async def _involved(ctx: Context, lead: Lead, *, skip: tuple[int, ...]) -> list[Rep]:
+    """Who had the lead or was offered it (each once), but those in `skip`."""
+    found = []
+    for rep_id in dict.fromkeys([lead.owner_rep_id, lead.offered_rep_id, *lead.offered_to]):
+        other = await ctx.uow.reps.get(rep_id) if rep_id and rep_id not in skip else None
+        if other is not None:
+            found.append(other)
+    return found
+
+
+# --- hand-offs ---------------------------------------------------------------------------------
+
+
+def may_reply(person: Rep, handoff: Handoff) -> bool:
+    """A rep answers a hand-off they hold; a manager any open one."""
+    if handoff.status == "claimed":
+        return handoff.rep_id == person.id or is_manager(person)
+    return handoff.status in ("queued", "offered") and is_manager(person)
+
+
+async def reply(turn: Turn, ctx: Context, handoff_id: int, person: Rep, text: str) -> Result | None:
+    """`person`'s words to the hand-off's customer (a waiting hand-off is theirs first, as when
+    a manager claims it from the chat); None when they may not answer it (any longer)."""
+    handoff = await ctx.uow.handoffs.get(handoff_id)
+    if handoff is None or handoff.conversation_id != turn.conversation.id:
+        return None
+    if not text.strip() or not may_reply(person, handoff):
+        return None
+    if handoff.status == "claimed":
+        desk = await rep_desk.answer(ctx, person, handoff, text)
+    else:
+        desk = await rep_desk.claim(ctx, person, handoff.id, turn.now, answer=text)
+    results = [await step.action(turn, ctx) for step in desk.customer]
+    return _merged(results) if results else None
+
+
+def _merged(results: Sequence[Result]) -> Result:
+    """Several steps of one turn as one result, their events the operator's."""
+    states = [result.state for result in results if result.state is not None]
+    return Result(
+        replies=tuple(reply for result in results for reply in result.replies),
+        events=by_operator([event for result in results for event in result.events]),
+        notices=tuple(notice for result in results for notice in result.notices),
+        state=states[-1] if states else None,
+    )
