@@ -30,6 +30,7 @@ from bot.retention import DailyPrune, Retention
 from bot.scheduler import Scheduler
 from bot.settings import Settings, SettingsError
 from bot.turn import FlowConfig, Services
+from bot.webhooks import WebhookPolicy, WebhookSender
 from channels.console import ConsoleChannel
 from channels.email.adapter import EmailChannel, EmailConfig
 from channels.email.imap import ImapConfig
@@ -108,21 +109,26 @@ class App:
     relay: Relay
     scheduler: Scheduler
     adapters: tuple[ChannelAdapter, ...]
+    webhooks: WebhookSender
 
     async def serve(self) -> None:
-        """Run the channels, the relay and the scheduler until a channel ends or a signal comes.
+        """Run the channels, the relay, the webhook sender and the scheduler until a channel ends
+        or a signal comes.
 
         A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
         it gracefully: channels stop receiving (they acknowledge only committed turns, so
         cancelling them loses nothing; the terminal finishes the turn in hand), the relay
-        settles the reply in hand and delivers what is due, then the process exits. A signal
-        during that drain cuts it short: a reply being sent stays leased, and this instance
-        sends it again when it starts next.
+        settles the reply in hand and delivers what is due, the webhook sender settles the
+        delivery in hand, then the process exits. A signal during that drain cuts it short: a
+        reply or delivery being sent stays leased, and this instance sends it again when it
+        starts next.
         """
         signals = _Signals()
         _on_signals(signals.received)
         relay = asyncio.create_task(self.relay.run(), name="relay")
-        background = [relay, asyncio.create_task(self.scheduler.run(), name="scheduler")]
+        webhooks = asyncio.create_task(self.webhooks.run(), name="webhooks")
+        scheduler = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        background = [relay, webhooks, scheduler]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
@@ -132,15 +138,18 @@ class App:
         finally:
             signals.stopping = True
             await _cancel([*channels, stopper])
-            await _unless(signals.now, self._drain(relay))
+            await _unless(signals.now, self._drain(relay, webhooks))
             await _cancel(background)
             for adapter in self.adapters:
                 await adapter.close()
 
-    async def _drain(self, relay: asyncio.Task[None]) -> None:
+    async def _drain(self, relay: asyncio.Task[None], webhooks: asyncio.Task[None]) -> None:
         self.relay.stop()
+        self.webhooks.stop()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(relay, DRAIN_SECONDS)
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(webhooks, DRAIN_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
@@ -289,10 +298,25 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
         # The word lists and the Russian dictionary load before the first customer's turn, not
         # in it; CLI commands, which read no customer text, never load them.
         words.warm_up()
-        dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
+        webhooks = webhook_sender(settings, database)
+
+        def committed() -> None:
+            relay.wake()
+            webhooks.wake()
+
+        dispatcher = Dispatcher(database, build_services(settings), on_commit=committed)
         daily = DailyPrune(database, retention(settings), utc_now)
         scheduler = Scheduler(database, dispatcher, daily=daily)
-        yield App(database, dispatcher, relay, scheduler, tuple(adapters))
+        yield App(database, dispatcher, relay, scheduler, tuple(adapters), webhooks)
+
+
+def webhook_sender(settings: Settings, database: Database) -> WebhookSender:
+    policy = WebhookPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        holder=settings.instance_name,
+    )
+    return WebhookSender(database, policy=policy)
 
 
 async def _first_to_finish(

@@ -29,6 +29,7 @@ from storage.repos.retention import RetentionRepository
 from storage.repos.tickets import TicketRepository
 from storage.repos.timers import TimerRepository
 from storage.repos.touchpoints import TouchpointRepository
+from storage.repos.webhooks import WebhookRepository
 from storage.sqlite_thread import SQLiteThread
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.cursors = CursorRepository(connection)
         self.dead_letters = DeadLetterRepository(connection)
         self.retention = RetentionRepository(connection)
+        self.webhooks = WebhookRepository(connection)
         self._committed = False
 
     async def commit(self) -> None:

@@ -16,6 +16,7 @@ from bot.cli import output as out
 from bot.cli.common import contact_turn, not_found, reading, system_turn
 from bot.cli.contacts import contacts_app
 from bot.cli.reps import reps_app
+from bot.cli.webhooks import webhooks_app
 from bot.kinds import Actor
 from bot.records import Ticket, ticket_id_from_number
 from bot.turn import Context, Result, Turn
@@ -32,7 +33,8 @@ tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=Tr
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
 touchpoints_app = typer.Typer(help="The touchpoint timeline.", no_args_is_help=True)
 dead_letters_app = typer.Typer(
-    help="Inbound messages parked because they failed.", no_args_is_help=True
+    help="Inbound messages parked because they failed, and webhook deliveries given up.",
+    no_args_is_help=True,
 )
 
 
@@ -45,6 +47,7 @@ def register(app: typer.Typer) -> None:
         ("touchpoints", touchpoints_app),
         ("reps", reps_app),
         ("dead-letters", dead_letters_app),
+        ("webhooks", webhooks_app),
     ):
         app.add_typer(group, name=name)
 
@@ -232,7 +235,8 @@ def touchpoints_list(
 
 @dead_letters_app.command("list")
 def dead_letters_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
-    """List parked inbound messages with the error that parked them."""
+    """List parked inbound messages, and webhook deliveries given up (channel `webhook`, the
+    delivery's id as external_id: `touchpoint webhooks redeliver ID`), with the error."""
     out.rows(
         reading(lambda uow: uow.dead_letters.search(limit=limit)),
         as_json,
