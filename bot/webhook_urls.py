@@ -71,4 +71,5 @@ def secrets_of(url: str) -> list[str]:
     lone user name), and query values long enough to be tokens rather than words."""
     parts = urlsplit(url)
     tokens = [pair.partition("=")[2] for pair in parts.query.split("&")]
-    return [parts.password or parts.username or "", *(t for t in tokens if len(t) >= TOKEN_LENGTH)]
+    user = parts.password or parts.username
+    return [*([user] if user else []), *(t for t in tokens if len(t) >= TOKEN_LENGTH)]
