@@ -80,7 +80,7 @@ async def enqueue(uow: UnitOfWork, changes: Sequence[Change]) -> int:
     wanted = [(event, change) for event, change in wanted if event in subscribed]
     bodies = await _bodies(uow, _grouped(wanted)) if wanted else []
     rows = [
-        NewDelivery(endpoint.id, body["id"], body["type"], _json(body))
+        NewDelivery(endpoint.id, body["id"], body["type"], _json(body), _contact_of(body))
         for body in bodies
         for endpoint in endpoints
         if body["type"] in endpoint.events
@@ -141,6 +141,14 @@ async def _data(uow: UnitOfWork, event: str, changes: list[Change]) -> dict[str,
         ticket = await _ticket(uow, first.details.get("ticket"))
         return {"ticket": ticket, "previous_status": first.details.get("from")} if ticket else None
     return _rating(first)
+
+
+def _contact_of(body: Mapping[str, Any]) -> int | None:
+    """Whose data the body holds: it is forgotten with them (`contacts forget`)."""
+    data = body["data"]
+    subject = data.get("lead") or data.get("ticket") or data
+    contact_id = subject.get("contact_id")
+    return contact_id if isinstance(contact_id, int) else None
 
 
 def _change(change: Change) -> dict[str, Any]:

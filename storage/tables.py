@@ -410,6 +410,7 @@ webhook_deliveries = Table(
     metadata,
     _id(),
     _fk("webhook_id", "webhooks", nullable=False),
+    _fk("contact_id", "contacts"),  # whose data the body holds (forgotten with them)
     Column("event_id", String(64), nullable=False),  # the same for every endpoint of an event
     Column("event", String(40), nullable=False),  # lead.created, ...
     Column("body", Text, nullable=False),

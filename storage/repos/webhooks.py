@@ -37,6 +37,7 @@ class NewDelivery:
     event_id: str
     event: str
     body: str
+    contact_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ class WebhookRepository:
         values = [
             {
                 "webhook_id": row.webhook_id,
+                "contact_id": row.contact_id,
                 "event_id": row.event_id,
                 "event": row.event,
                 "body": row.body,
@@ -247,7 +249,8 @@ class WebhookRepository:
 
     async def redeliver(self, delivery_id: int, now: datetime) -> bool:
         """A dead (or delivered) delivery to an active endpoint, pending again with a fresh
-        count of attempts; False when it is not one (pending, sending, cancelled, unknown)."""
+        count of attempts; False when it is not one (pending, sending, cancelled, forgotten,
+        unknown)."""
         active = select(webhooks.c.id).where(webhooks.c.active.is_(True))
         statement = (
             update(webhook_deliveries)
@@ -255,6 +258,7 @@ class WebhookRepository:
                 webhook_deliveries.c.id == delivery_id,
                 webhook_deliveries.c.status.in_(("dead", "delivered")),
                 webhook_deliveries.c.webhook_id.in_(active),
+                webhook_deliveries.c.body != "",  # not forgotten
             )
             .values(
                 status="pending",

@@ -28,9 +28,11 @@ from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.recorder import Touch, record
 from bot.records import Lead
+from bot.retention import Retention, prune
 from bot.turn import Context, Result, Turn
 from bot.webhook_events import Change, lead_snapshot
 from bot.webhooks import WebhookPolicy, WebhookSender
+from bot.webhooks import redeliver as webhook_redeliver
 from handlers import service
 from storage.repos.leads import NewLead
 from storage.repos.webhooks import DeliveryView
@@ -449,3 +451,52 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+# --- keeping and forgetting ------------------------------------------------------------------
+
+
+async def test_a_forgotten_person_is_in_no_event_and_none_is_sent_about_them(
+    database: Database, clock: FakeClock, receiver: Receiver
+) -> None:
+    url = await receiver.start()
+    await add_webhook(database, f"{url}/hook", ALL, clock)
+    lead_id = await captured_lead(database, clock)
+    contact_id = (await get_lead(database, lead_id)).contact_id
+
+    async with database.transaction() as uow:
+        assert await uow.retention.forget_contact(contact_id)
+        await uow.commit()
+
+    assert await sender(database, clock).deliver_due() == 0
+    assert receiver.requests == []
+    [forgotten] = await deliveries(database)
+    assert (forgotten.status, forgotten.last_error) == ("cancelled", "(forgotten)")
+    async with database.transaction() as uow:
+        found = await uow.connection.execute(text("SELECT body FROM webhook_deliveries"))
+        assert [row.body for row in found] == [""]
+
+
+async def test_bodies_sent_are_forgotten_with_the_texts_and_cannot_be_sent_again(
+    database: Database, clock: FakeClock, receiver: Receiver
+) -> None:
+    url = await receiver.start()
+    await add_webhook(database, f"{url}/hook", ALL, clock)
+    await captured_lead(database, clock)
+    assert await sender(database, clock).deliver_due() == 1
+
+    clock.advance(days=731)
+    async with database.transaction() as uow:
+        pruned = await prune(uow, Retention(), clock.now)
+        await uow.commit()
+    assert pruned.webhook_bodies == 1
+    [delivered] = await deliveries(database)
+    async with database.transaction() as uow:
+        assert not await webhook_redeliver(uow, delivered.id, clock.now)
+    assert await bodies_raw(database) == [""]
+
+
+async def bodies_raw(database: Database) -> list[str]:
+    async with database.transaction() as uow:
+        rows = await uow.connection.execute(text("SELECT body FROM webhook_deliveries"))
+        return [row.body for row in rows]

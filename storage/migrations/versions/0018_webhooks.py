@@ -40,6 +40,7 @@ def upgrade() -> None:
         "webhook_deliveries",
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.Column("webhook_id", ID, nullable=False),
+        sa.Column("contact_id", ID, nullable=True),
         sa.Column("event_id", sa.String(length=64), nullable=False),
         sa.Column("event", sa.String(length=40), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -53,6 +54,9 @@ def upgrade() -> None:
         _moment("created_at", nullable=False),
         sa.ForeignKeyConstraint(
             ["webhook_id"], ["webhooks.id"], name=op.f("fk_webhook_deliveries_webhook_id_webhooks")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"], name=op.f("fk_webhook_deliveries_contact_id_contacts")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint(
@@ -70,10 +74,14 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_webhook_deliveries_webhook_id"), ["webhook_id"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_contact_id"), ["contact_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_contact_id"))
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_webhook_id"))
         batch_op.drop_index("ix_webhook_deliveries_undelivered")
     op.drop_table("webhook_deliveries")
