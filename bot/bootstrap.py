@@ -109,7 +109,7 @@ class App:
     relay: Relay
     scheduler: Scheduler
     adapters: tuple[ChannelAdapter, ...]
-    webhooks: WebhookSender
+    webhooks: WebhookSender | None = None  # `run` posts webhooks; a `shell` does not
 
     async def serve(self) -> None:
         """Run the channels, the relay, the webhook sender and the scheduler until a channel ends
@@ -126,9 +126,11 @@ class App:
         signals = _Signals()
         _on_signals(signals.received)
         relay = asyncio.create_task(self.relay.run(), name="relay")
-        webhooks = asyncio.create_task(self.webhooks.run(), name="webhooks")
+        webhooks = (
+            [asyncio.create_task(self.webhooks.run(), name="webhooks")] if self.webhooks else []
+        )
         scheduler = asyncio.create_task(self.scheduler.run(), name="scheduler")
-        background = [relay, webhooks, scheduler]
+        background = [relay, *webhooks, scheduler]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
@@ -143,13 +145,13 @@ class App:
             for adapter in self.adapters:
                 await adapter.close()
 
-    async def _drain(self, relay: asyncio.Task[None], webhooks: asyncio.Task[None]) -> None:
+    async def _drain(self, relay: asyncio.Task[None], webhooks: list[asyncio.Task[None]]) -> None:
         self.relay.stop()
-        self.webhooks.stop()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(relay, DRAIN_SECONDS)
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(webhooks, DRAIN_SECONDS)
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        for task in (relay, *webhooks):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, DRAIN_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
@@ -281,7 +283,9 @@ def build_dispatcher(settings: Settings, database: Database) -> Dispatcher:
 
 
 @asynccontextmanager
-async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncIterator[App]:
+async def open_app(
+    settings: Settings, make_channels: ChannelsFactory, *, send_webhooks: bool = False
+) -> AsyncIterator[App]:
     async with open_database(settings, migrate=True) as database:
         adapters = await make_channels(database)
         relay = Relay(
@@ -298,15 +302,13 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
         # The word lists and the Russian dictionary load before the first customer's turn, not
         # in it; CLI commands, which read no customer text, never load them.
         words.warm_up()
-        webhooks = webhook_sender(settings, database)
-
-        def committed() -> None:
-            relay.wake()
-            webhooks.wake()
-
-        dispatcher = Dispatcher(database, build_services(settings), on_commit=committed)
+        dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
         daily = DailyPrune(database, retention(settings), utc_now)
         scheduler = Scheduler(database, dispatcher, daily=daily)
+        # Only `run` posts webhooks: a shell beside it (same instance name) must not take back
+        # the run's leases when it starts. The sender polls; a turn does not wake it (a CRM
+        # can wait a second, and most turns queue no event).
+        webhooks = webhook_sender(settings, database) if send_webhooks else None
         yield App(database, dispatcher, relay, scheduler, tuple(adapters), webhooks)
 
 

@@ -53,7 +53,7 @@ class WebhookPolicy:
     max_attempts: int = 8
     base_delay: float = 10.0
     max_delay: float = 3600.0
-    poll_seconds: float = 2.0
+    poll_seconds: float = 1.0
     holder: str = "touchpoint"  # this instance's name in its leases
 
     @property

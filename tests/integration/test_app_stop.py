@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from bot.bootstrap import App
 from bot.model import Accept, Capabilities, OutboundMessage, SendReceipt
-from bot.webhooks import WebhookSender
 from tests.harness import BotHarness
 from tests.integration.helpers import outbox_rows
 
@@ -42,8 +41,7 @@ async def test_a_signal_during_the_drain_stops_at_once_leaving_the_reply_leased(
     bot.channels["console"] = channel  # type: ignore[assignment]
     bot.restart()
     await bot.dispatcher.accept(bot.customer("alice").message("thanks"))
-    webhooks = WebhookSender(bot.database)
-    app = App(bot.database, bot.dispatcher, bot.relay, bot.scheduler, (channel,), webhooks)
+    app = App(bot.database, bot.dispatcher, bot.relay, bot.scheduler, (channel,))
 
     serving = asyncio.create_task(app.serve())
     await asyncio.wait_for(channel.sending.wait(), 30)
