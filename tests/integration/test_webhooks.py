@@ -41,6 +41,7 @@ from tests.harness import BotHarness, FakeClock
 
 PROJECT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_test_0123456789abcdef"
+HANG = 0  # an answer the receiver never finishes in time
 ALL = ["lead.created", "lead.updated", "ticket.resolved", "csat.rated"]
 
 
@@ -92,6 +93,8 @@ class Receiver:
         signed = _verify_at(self.clock.now, header, body)
         self.requests.append(Received(request.path, dict(request.headers), body, signed))
         status = self.answers.popleft() if self.answers else 200
+        if status == HANG:
+            await asyncio.sleep(2)  # four times the sender's timeout
         if status == 302:
             raise web.HTTPFound("/elsewhere")
         return web.Response(status=status, text="ok" if status < 300 else "no")
@@ -359,6 +362,27 @@ async def test_a_redirect_is_not_followed_and_counts_as_a_failure(
     [delivery] = await deliveries(database)
     assert (delivery.status, delivery.attempts) == ("pending", 1)
     assert delivery.last_error == "HTTP 302 Found (redirects are not followed)"
+
+
+async def test_an_endpoint_that_does_not_answer_in_time_fails_the_attempt(
+    database: Database, clock: FakeClock, receiver: Receiver
+) -> None:
+    url = await receiver.start()
+    await add_webhook(database, f"{url}/hook", ALL, clock)
+    await captured_lead(database, clock)
+    receiver.answers.append(HANG)
+    policy = WebhookPolicy(timeout=0.5, holder="test")
+    webhooks = WebhookSender(database, policy=policy, clock=clock, jitter=lambda: 0.5)
+
+    assert await webhooks.deliver_due() == 1
+    [late] = await deliveries(database)
+    assert (late.status, late.attempts, late.last_error) == (
+        "pending", 1, "no answer within 0.5 s",
+    )  # fmt: skip
+    clock.advance(seconds=5)
+    assert await webhooks.deliver_due() == 1
+    assert [d.status for d in await deliveries(database)] == ["delivered"]
+    assert len(receiver.to("/hook")) == 2
 
 
 async def test_a_receiver_down_too_long_ends_as_a_dead_letter_and_redeliver_sends_it_again(
