@@ -146,7 +146,7 @@ async def _data(uow: UnitOfWork, event: str, changes: list[Change]) -> dict[str,
 def _contact_of(body: Mapping[str, Any]) -> int | None:
     """Whose data the body holds: it is forgotten with them (`contacts forget`)."""
     data = body["data"]
-    subject = data.get("lead") or data.get("ticket") or data
+    subject = data.get("lead") or data.get("ticket") or data  # a rating names it itself
     contact_id = subject.get("contact_id")
     return contact_id if isinstance(contact_id, int) else None
 
@@ -212,9 +212,10 @@ def ticket_snapshot(ticket: Ticket) -> dict[str, Any]:
 
 
 def _rating(change: Change) -> dict[str, Any]:
-    """A satisfaction rating as its touchpoint describes it, with whose it is."""
+    """A satisfaction rating as its touchpoint describes it (`rating`, 1-5, and what it rates),
+    with whose it is."""
     return {
-        "rating": dict(change.details),
+        **change.details,
         "contact_id": change.contact_id,
         "conversation_id": change.conversation_id,
     }

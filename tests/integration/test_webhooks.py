@@ -302,13 +302,14 @@ async def test_a_rating_is_delivered_once_its_kind_is_recorded(
     await add_webhook(database, "https://crm.example/hook", ["csat.rated"], clock)
     async with database.transaction() as uow:
         contact_id = await uow.contacts.create("Anna", "en", clock.now)
-        rated = Change("csat_rated", {"score": 5, "ticket": 1001}, clock.now, contact_id)
+        rated = Change("csat_rated", {"rating": 5, "rep_id": None}, clock.now, contact_id)
         assert await webhook_events.enqueue(uow, [rated]) == 1
         await uow.commit()
     [body] = await bodies(database)
     assert body["type"] == "csat.rated"
     assert body["data"] == {
-        "rating": {"score": 5, "ticket": 1001},
+        "rating": 5,
+        "rep_id": None,
         "contact_id": contact_id,
         "conversation_id": None,
     }
