@@ -30,6 +30,7 @@ from bot.retention import DailyPrune, Retention
 from bot.scheduler import Scheduler
 from bot.settings import Settings, SettingsError
 from bot.turn import FlowConfig, Services
+from bot.webhooks import WebhookPolicy, WebhookSender
 from channels.console import ConsoleChannel
 from channels.email.adapter import EmailChannel, EmailConfig
 from channels.email.imap import ImapConfig
@@ -118,21 +119,28 @@ class App:
     relay: Relay
     scheduler: Scheduler
     adapters: tuple[ChannelAdapter, ...]
+    webhooks: WebhookSender | None = None  # `run` posts webhooks; a `shell` does not
 
     async def serve(self) -> None:
-        """Run the channels, the relay and the scheduler until a channel ends or a signal comes.
+        """Run the channels, the relay, the webhook sender and the scheduler until a channel ends
+        or a signal comes.
 
         A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
         it gracefully: channels stop receiving (they acknowledge only committed turns, so
         cancelling them loses nothing; the terminal finishes the turn in hand), the relay
-        settles the reply in hand and delivers what is due, then the process exits. A signal
-        during that drain cuts it short: a reply being sent stays leased, and this instance
-        sends it again when it starts next.
+        settles the reply in hand and delivers what is due, the webhook sender settles the
+        delivery in hand, then the process exits. A signal during that drain cuts it short: a
+        reply or delivery being sent stays leased, and this instance sends it again when it
+        starts next.
         """
         signals = _Signals()
         _on_signals(signals.received)
         relay = asyncio.create_task(self.relay.run(), name="relay")
-        background = [relay, asyncio.create_task(self.scheduler.run(), name="scheduler")]
+        webhooks = (
+            [asyncio.create_task(self.webhooks.run(), name="webhooks")] if self.webhooks else []
+        )
+        scheduler = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        background = [relay, *webhooks, scheduler]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
@@ -142,15 +150,18 @@ class App:
         finally:
             signals.stopping = True
             await _cancel([*channels, stopper])
-            await _unless(signals.now, self._drain(relay))
+            await _unless(signals.now, self._drain(relay, webhooks))
             await _cancel(background)
             for adapter in self.adapters:
                 await adapter.close()
 
-    async def _drain(self, relay: asyncio.Task[None]) -> None:
+    async def _drain(self, relay: asyncio.Task[None], webhooks: list[asyncio.Task[None]]) -> None:
         self.relay.stop()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(relay, DRAIN_SECONDS)
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        for task in (relay, *webhooks):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, DRAIN_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
@@ -282,7 +293,9 @@ def build_dispatcher(settings: Settings, database: Database) -> Dispatcher:
 
 
 @asynccontextmanager
-async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncIterator[App]:
+async def open_app(
+    settings: Settings, make_channels: ChannelsFactory, *, send_webhooks: bool = False
+) -> AsyncIterator[App]:
     async with open_database(settings, migrate=True) as database:
         adapters = await make_channels(database)
         relay = Relay(
@@ -302,7 +315,20 @@ async def open_app(settings: Settings, make_channels: ChannelsFactory) -> AsyncI
         dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
         daily = DailyPrune(database, retention(settings), utc_now)
         scheduler = Scheduler(database, dispatcher, daily=daily)
-        yield App(database, dispatcher, relay, scheduler, tuple(adapters))
+        # Only `run` posts webhooks: a shell beside it (same instance name) must not take back
+        # the run's leases when it starts. The sender polls; a turn does not wake it (a CRM
+        # can wait a second, and most turns queue no event).
+        webhooks = webhook_sender(settings, database) if send_webhooks else None
+        yield App(database, dispatcher, relay, scheduler, tuple(adapters), webhooks)
+
+
+def webhook_sender(settings: Settings, database: Database) -> WebhookSender:
+    policy = WebhookPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        holder=settings.instance_name,
+    )
+    return WebhookSender(database, policy=policy)
 
 
 async def _first_to_finish(

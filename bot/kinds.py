@@ -58,6 +58,7 @@ class TouchpointKind(StrEnum):
     LEAD_INCOMPLETE = "lead_incomplete"
     LEAD_WAITING = "lead_waiting"
     LEAD_EXTENDED = "lead_extended"
+    LEAD_AMENDED = "lead_amended"
     LEAD_OFFERED = "lead_offered"
     LEAD_ACCEPT_EXPIRED = "lead_accept_expired"
     LEAD_ESCALATED = "lead_escalated"

@@ -2,8 +2,9 @@
 
 Handlers describe events and replies; the dispatcher, the relay, channel events and rep turns
 hand them to this module, which writes the touchpoints (with their kind and actor), the outbox
-rows (with threading for channels that thread) and a turn's next conversation state. Nothing
-else writes `touchpoints` or `outbox` (a test checks it).
+rows (with threading for channels that thread) and a turn's next conversation state, and hands
+every touchpoint to `bot/webhook_events.py`, which queues the webhook events it makes in the
+same transaction. Nothing else writes `touchpoints` or `outbox` (a test checks it).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot import webhook_events
 from bot.kinds import Actor, TouchpointKind
 from bot.records import Conversation, ConversationState, OutboxRow, ticket_number
 from bot.redaction import redact
 from bot.turn import ContactEvent, Notice, Reply, Result, Routed, Services, Turn
+from bot.webhook_events import Change
 from storage.repos.outbox import NewOutbound
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import UnitOfWork
@@ -45,7 +48,14 @@ class Touch:
 
 
 async def record(uow: UnitOfWork, touches: Iterable[Touch]) -> None:
-    await uow.touchpoints.add([_row(touch) for touch in touches])
+    """Write the touchpoints, and in the same transaction the webhook events they make."""
+    rows = [_row(touch) for touch in touches]
+    await uow.touchpoints.add(rows)
+    await webhook_events.enqueue(uow, [_change(row) for row in rows])
+
+
+def _change(row: NewTouchpoint) -> Change:
+    return Change(row.kind, row.details, row.occurred_at, row.contact_id, row.conversation_id)
 
 
 async def queue(uow: UnitOfWork, rows: Sequence[NewOutbound], now: datetime) -> None:

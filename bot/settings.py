@@ -33,6 +33,7 @@ SETTING_PREFIXES = (
     "TELEGRAM_", "IMAP_", "SMTP_", "EMAIL_", "HANDOFF_", "REP_", "RELAY_", "FLOOD_", "RETAIN_",
     "DATABASE_", "CATALOG_", "COMPANY_", "FOLLOWUP_", "MISSES_", "HOT_LEAD", "INSTANCE_",
     "QUIET_",
+    "WEBHOOK_",
 )  # fmt: skip
 ZONE_FILES = Path("/etc/localtime"), Path("/etc/timezone")
 
@@ -118,6 +119,10 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_concurrency: int = Field(default=1, ge=1, le=64)
     relay_lease_seconds: float = Field(default=60.0, gt=0)
+    # Outgoing webhooks (`touchpoint webhooks add`): seconds one POST may take, and attempts
+    # before a delivery is given up (a dead letter, sent again with `webhooks redeliver`).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=8, ge=1)
     misses_before_handoff: int = Field(default=3, ge=1)
     hot_lead_score: int = Field(default=80, ge=1, le=101)
     handoff_claim_seconds: float = Field(default=120.0, gt=0)

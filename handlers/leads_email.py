@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import FlowData, LeadField, lead_field, with_answers
 from bot.texts import LANGUAGES
@@ -250,4 +251,9 @@ async def _amend(turn: Turn, ctx: Context, lead_id: int, data: FlowData, *, note
     summary = "\n".join(summary_lines(ctx, turn.lang, data))
     key = "lead.email_noted" if noted else "lead.email_updated"
     text = ctx.say(key, turn.lang, name=lead.name or "", summary=summary)
-    return Result(replies=(Reply(text),), state=flow_state(turn, "lead", "email_form", data))
+    amended = Event(Kind.LEAD_AMENDED, {"lead_id": lead_id, "noted": noted}, Actor.CUSTOMER)
+    return Result(
+        replies=(Reply(text),),
+        events=(amended,),
+        state=flow_state(turn, "lead", "email_form", data),
+    )

@@ -390,3 +390,46 @@ dead_letters = Table(
     Column("status", String(16), nullable=False, server_default="parked"),
     _created(),
 )
+
+# Outgoing webhooks: the company's own endpoints (a CRM) and what each receives. The secret
+# signs every delivery (HMAC-SHA256); it is shown once, when the endpoint is added.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    _id(),
+    Column("url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("events", JSON, nullable=False),  # ["lead.created", ...]
+    Column("active", Boolean, nullable=False, server_default="1"),
+    _created(),
+)
+
+# One event for one endpoint (the outbox of webhooks): written in the transaction of the change
+# it reports, with the body as it will be sent, then leased and posted by bot/webhooks.py.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    _fk("webhook_id", "webhooks", nullable=False),
+    _fk("contact_id", "contacts"),  # whose data the body holds (forgotten with them)
+    Column("event_id", String(64), nullable=False),  # the same for every endpoint of an event
+    Column("event", String(40), nullable=False),  # lead.created, ...
+    Column("body", Text, nullable=False),
+    # pending → sending (leased) → delivered | dead; cancelled when its endpoint is removed
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("locked_until", UTCDateTime()),
+    Column("lease_token", String(80)),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime()),
+    _created(),
+    UniqueConstraint("webhook_id", "event_id"),
+)
+UNDELIVERED = webhook_deliveries.c.status.in_(("pending", "sending"))
+Index(
+    "ix_webhook_deliveries_undelivered",
+    webhook_deliveries.c.next_attempt_at,
+    sqlite_where=UNDELIVERED,
+    postgresql_where=UNDELIVERED,
+)

@@ -30,6 +30,7 @@ from storage.repos.retention import RetentionRepository
 from storage.repos.tickets import TicketRepository
 from storage.repos.timers import TimerRepository
 from storage.repos.touchpoints import TouchpointRepository
+from storage.repos.webhooks import WebhookRepository
 from storage.sqlite_thread import SQLiteThread
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.cursors = CursorRepository(connection)
         self.dead_letters = DeadLetterRepository(connection)
         self.retention = RetentionRepository(connection)
+        self.webhooks = WebhookRepository(connection)
         self._committed = False
 
     async def commit(self) -> None:

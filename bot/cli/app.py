@@ -47,7 +47,9 @@ def run() -> None:
     settings = settings_or_exit()
     try:
         with only_run(settings.database_url.get_secret_value()):
-            _serve_until_stopped(settings, lambda database: build_channels(settings, database))
+            _serve_until_stopped(
+                settings, lambda database: build_channels(settings, database), send_webhooks=True
+            )
     except AlreadyRunning as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(1) from None
@@ -84,16 +86,18 @@ def shell(
     _serve_until_stopped(settings, terminal)
 
 
-def _serve_until_stopped(settings: Settings, make_channels: ChannelsFactory) -> None:
+def _serve_until_stopped(
+    settings: Settings, make_channels: ChannelsFactory, *, send_webhooks: bool = False
+) -> None:
     try:
-        asyncio.run(_serve(settings, make_channels))
+        asyncio.run(_serve(settings, make_channels, send_webhooks))
     except KeyboardInterrupt:  # Ctrl-C while starting, before the app handles the signal
         typer.echo("", err=True)
         raise typer.Exit(130) from None
 
 
-async def _serve(settings: Settings, make_channels: ChannelsFactory) -> None:
-    async with open_app(settings, make_channels) as application:
+async def _serve(settings: Settings, make_channels: ChannelsFactory, send_webhooks: bool) -> None:
+    async with open_app(settings, make_channels, send_webhooks=send_webhooks) as application:
         await application.serve()
 
 

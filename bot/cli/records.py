@@ -27,6 +27,7 @@ from bot.cli.common import (
 from bot.cli.contacts import contacts_app
 from bot.cli.leads import leads_app
 from bot.cli.reps import reps_app
+from bot.cli.webhooks import webhooks_app
 from bot.kinds import Actor
 from bot.records import Ticket, ticket_id_from_number
 from bot.turn import ContactEvent, Context, Result, Turn
@@ -42,7 +43,8 @@ tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=Tr
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
 touchpoints_app = typer.Typer(help="The touchpoint timeline.", no_args_is_help=True)
 dead_letters_app = typer.Typer(
-    help="Inbound messages parked because they failed.", no_args_is_help=True
+    help="Inbound messages parked because they failed, and webhook deliveries given up.",
+    no_args_is_help=True,
 )
 
 
@@ -55,6 +57,7 @@ def register(app: typer.Typer) -> None:
         ("touchpoints", touchpoints_app),
         ("reps", reps_app),
         ("dead-letters", dead_letters_app),
+        ("webhooks", webhooks_app),
     ):
         app.add_typer(group, name=name)
 
@@ -301,7 +304,8 @@ def touchpoints_list(
 
 @dead_letters_app.command("list")
 def dead_letters_list(as_json: JsonFlag = False, limit: Limit = 200) -> None:
-    """List parked inbound messages with the error that parked them."""
+    """List parked inbound messages, and webhook deliveries given up (channel `webhook`, the
+    delivery's id as external_id: `touchpoint webhooks redeliver ID`), with the error."""
     out.rows(
         reading(lambda uow: uow.dead_letters.search(limit=limit)),
         as_json,

@@ -1,4 +1,5 @@
-"""Dead letters: inbound messages that could not be processed, parked with the error."""
+"""Dead letters: inbound messages that could not be processed, parked with the error, and
+webhook deliveries given up after their last attempt (channel `webhook`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storage.connection import SqlConnection
 from storage.tables import dead_letters
@@ -51,6 +52,15 @@ class DeadLetterRepository:
             dead_letters.c.channel == channel, dead_letters.c.external_id == external_id
         )
         return (await self._db.execute(query.limit(1))).scalar_one_or_none()
+
+    async def set_status(self, channel: str, external_id: str, status: str) -> int:
+        """Mark the dead letters of one item (a webhook delivery sent again: `redelivered`)."""
+        statement = (
+            update(dead_letters)
+            .where(dead_letters.c.channel == channel, dead_letters.c.external_id == external_id)
+            .values(status=status)
+        )
+        return (await self._db.execute(statement)).rowcount
 
     async def search(self, limit: int = 200) -> list[DeadLetter]:
         query = dead_letters.select().order_by(dead_letters.c.id.desc()).limit(limit)

@@ -2,7 +2,7 @@
 
 What stays is what reports and timelines are made of: the touchpoint rows (kinds, actors,
 times, channels), conversations, leads and tickets as records. What goes is the bulk and the
-personal: raw mail, message and outbox texts, dead letters' payloads.
+personal: raw mail, message and outbox texts, dead letters' payloads, webhook bodies sent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from storage.tables import (
     ticket_notes,
     timers,
     touchpoints,
+    webhook_deliveries,
 )
 
 FORGOTTEN = "(forgotten)"
@@ -41,6 +42,7 @@ class Pruned:
     message_texts: int = 0
     outbox_texts: int = 0
     dead_letters: int = 0
+    webhook_bodies: int = 0
 
 
 class RetentionRepository:
@@ -80,6 +82,15 @@ class RetentionRepository:
                     (dead_letters.c.payload.is_not(None)) | (dead_letters.c.raw.is_not(None)),
                 )
                 .values(payload=None, raw=None)
+            ),
+            webhook_bodies=await self._rows(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.created_at < text_before,
+                    webhook_deliveries.c.status.in_(("delivered", "dead", "cancelled")),
+                    webhook_deliveries.c.body != "",
+                )
+                .values(body="", last_error=None)
             ),
         )
 
@@ -124,6 +135,16 @@ def _forgetting(contact_id: int) -> list[Executable]:
         update(outbox)
         .where(outbox.c.conversation_id.in_(theirs))
         .values(text="", address=FORGOTTEN, subject=""),
+        # Events about them not sent yet are not sent; none keeps their data.
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.contact_id == contact_id,
+            webhook_deliveries.c.status.in_(("pending", "sending")),
+        )
+        .values(status="cancelled", last_error=FORGOTTEN),
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.contact_id == contact_id)
+        .values(body=""),
         update(timers)
         .where(timers.c.conversation_id.in_(theirs), timers.c.status == "pending")
         .values(status="cancelled"),
