@@ -5,7 +5,8 @@
 2. buttons (also a typed option number or label) and commands;
 3. an open flow (lead capture, service intake) takes the message as its answer, and so does a
    message the bot offered to pass on to the team;
-4. intent matching against the catalog; 5. low confidence → a short menu, a person after
+4. intent matching against the catalog (a mail framed by courtesies by its sentences:
+   `letters.py`); 5. low confidence → a short menu, a person after
    repeated misses.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import replace
 from bot.intents import IntentMatch
 from bot.records import Handoff
 from bot.turn import Context, Reply, Result, Routed, Turn
-from handlers import handoff, leads, leads_email, mood, other, passing_on, service
+from handlers import handoff, leads, leads_email, letters, mood, other, passing_on, service
 from handlers.common import greeted, idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
@@ -50,6 +51,8 @@ async def route(turn: Turn, ctx: Context) -> Routed:
     if not turn.text:
         return Routed(await without_text(turn, ctx))
     match = ctx.matcher.match(turn.text, turn.lang)
+    if ctx.capabilities(turn.conversation.channel).threading is not None:
+        match = letters.what_it_asks(match, turn.text, ctx.matcher, turn.lang)
     return Routed(await on_intent(match, turn, ctx), match)
 
 
