@@ -19,6 +19,7 @@ from bot.intents import IntentMatch
 from bot.records import Handoff
 from bot.turn import Context, Reply, Result, Routed, Turn
 from handlers import handoff, leads, leads_email, letters, mood, other, passing_on, service
+from handlers.assignment import someone_reachable
 from handlers.common import greeted, idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
@@ -200,7 +201,7 @@ async def without_text(turn: Turn, ctx: Context) -> Result:
 async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
     if match.route == "human":
         return await handoff.request(turn, ctx, reason=await _why(turn, ctx))
-    if angry := await _if_angry(turn, ctx):
+    if angry := await _if_angry(turn, ctx, match):
         return angry
     if match.route == "lead":
         return await _start_lead(turn, ctx, turn.text)
@@ -248,9 +249,41 @@ async def _why(turn: Turn, ctx: Context) -> str:
     return "ticket_escalated" if await service.current_ticket(turn, ctx) else "customer_asked"
 
 
-async def _if_angry(turn: Turn, ctx: Context) -> Result | None:
-    """An angry message goes to a person at once, with what sounded angry on the record."""
+async def _if_angry(turn: Turn, ctx: Context, match: IntentMatch | None = None) -> Result | None:
+    """An angry message goes to a person at once, with what sounded angry on the record. By
+    mail, where a person's answer may take hours, an angry complaint that says what went wrong
+    gets its ticket first, so that the first reply holds its number."""
     signals = ctx.anger.signals(turn.text)
     if not mood.sounds_angry(signals):
         return None
-    return await handoff.request(turn, ctx, "angry_customer", {"signals": list(signals)})
+    details: dict[str, object] = {"signals": list(signals)}
+    if match is not None and await _new_complaint_by_mail(turn, ctx, match):
+        return await _angry_complaint(turn, ctx, match, details)
+    return await handoff.request(turn, ctx, "angry_customer", details)
+
+
+async def _new_complaint_by_mail(turn: Turn, ctx: Context, match: IntentMatch) -> bool:
+    if ctx.capabilities(turn.conversation.channel).threading is None:
+        return False
+    if match.route != "service" or not service.describes_issue(turn.text):
+        return False
+    return await service.current_ticket(turn, ctx) is None
+
+
+async def _angry_complaint(
+    turn: Turn, ctx: Context, match: IntentMatch, details: dict[str, object]
+) -> Result:
+    """The ticket is opened and its number said, then a person takes over. With nobody who
+    could, the ticket is what the team sees: no offer to pass on what it already holds."""
+    opened = await service.open_ticket(turn, ctx, service.category_of(match.intent), turn.text)
+    if not await someone_reachable(ctx):
+        return opened
+    state = opened.state or idle(turn)
+    ticketed = replace(turn, conversation=replace(turn.conversation, current=state))
+    handed = await handoff.request(ticketed, ctx, "angry_customer", details)
+    return Result(
+        replies=(*opened.replies, *handed.replies),
+        events=(*opened.events, *handed.events),
+        state=handed.state,
+        notices=handed.notices,
+    )

@@ -13,6 +13,7 @@ from email.utils import format_datetime, formataddr
 from bot.model import InboundKind
 from channels.email.inbound import Ours, to_inbound
 from channels.email.mail import FetchedMail
+from tests.conversations.test_rep_handoff import OLGA_TELEGRAM, add_rep
 from tests.harness import BotHarness
 
 BOT = "sales@touchpoint.example"
@@ -146,6 +147,47 @@ async def test_an_english_order_with_a_hash_is_not_taken_for_a_ticket(bot: BotHa
     [news] = await tom.write("Hi again, any update on this?", quote="gmail")
     assert "#1001" in news
     assert len(await bot.tickets()) == 1
+
+
+async def test_an_angry_complaint_by_mail_gets_its_ticket_when_nobody_can_take_it(
+    bot: BotHarness,
+) -> None:
+    paul = Thread(bot, "paul@harbour.example", "Paul Reid", "Broken chairs")
+
+    [opened] = await paul.write(
+        "This is OUTRAGEOUS! Your useless company delivered broken chairs, order 7702. I want "
+        "my money back NOW!"
+    )
+    assert opened.startswith("Your request #1001 is open.")  # not an offer to pass it on
+
+    [news] = await paul.write("Any news on this?", quote="gmail")
+    assert news.startswith("Added to your request #1001.")
+    assert len(await bot.tickets()) == 1
+
+
+async def test_an_angry_russian_complaint_by_mail_gets_its_ticket_and_a_person(
+    bot: BotHarness,
+) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ivan = Thread(bot, "ivan@sklad.example", "Иван Котов", "Разбитый заказ")
+
+    [reply] = await ivan.write(
+        "Это просто безобразие!!! Заказ 7702 привезли разбитым, верните деньги немедленно!"
+    )
+
+    assert reply.startswith("Заявка #1001 открыта.")
+    assert reply.endswith("Сейчас же передаю ваш разговор сотруднику — он ответит прямо здесь.")
+    kinds = await bot.kinds()
+    assert kinds.index("ticket_opened") < kinds.index("handoff_requested")
+    assert len(await bot.tickets()) == 1
+
+
+async def test_an_angry_outburst_in_chat_still_goes_to_a_person_alone(bot: BotHarness) -> None:
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    [reply] = await ann.say("My order 7702 arrived broken, this is OUTRAGEOUS, you scammers!!!")
+    assert reply.startswith("I'm sorry about this. I'm passing your conversation to a person")
+    assert await bot.tickets() == []
 
 
 async def _notes(bot: BotHarness, ticket_id: int) -> list[tuple[str, str, object]]:
