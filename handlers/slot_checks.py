@@ -33,6 +33,7 @@ _I = re.IGNORECASE
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’.-][^\W\d_]+)*\.?$", re.UNICODE)
 PRIVATE = re.compile(
     r"\b(?:no\s+company|not\s+(?:for|with|from)\s+a\s+company|private(?:ly)?|personal(?:ly)?|"
+    r"(?:do|does)\s*(?:not|n['’]?t)\s+have\s+(?:a\s+)?company|не\s+(?:от|из|представляю)\s+компани\w*|"
     r"for\s+(?:myself|me|my\s+(?:home|family|garden|house|flat))|just\s+me|individual|"
     r"none|n/a|nope|no|частн\w+(?:\s+лиц\w*)?|для\s+себя|без\s+(?:всякой\s+)?компании|"
     r"компании\s+нет|нет\s+компании|физ\.?\s*лиц\w*|лично|нет)\b",

@@ -109,6 +109,9 @@ def test_a_question_at_the_name_prompt_is_a_question() -> None:
         ("ИП Сидоров А.В.", "ИП Сидоров А.В."),
         ("it's for my own flat, no company", ""),
         ("частное лицо", ""),
+        ("I don't have a company", ""),
+        ("We do not have a company", ""),
+        ("не от компании", ""),
     ],
 )
 def test_company_answers(answer: str, company: str) -> None:
