@@ -13,7 +13,15 @@ as a mail client does, quoting it.
 Printed per language and channel: leads completed (of the prospects who want one), fields
 right (name, contact, need, and company), median and p90 prospect messages until the lead was
 saved, how often the bot asked for something the prospect had already stated, refusals and
-cancels served right, replies in the other language; then one line per failed prospect.
+cancels served right, replies in the other language; per language for the mail prospects,
+the mails a completed lead took (median and most), how many buyers' conversations saved
+exactly one lead (and the most one saved), and the tickets opened in these lead conversations
+(there should be none); then one line per failed prospect.
+
+Then the service threads of `service-mail.toml` (`bench/dialogues/service_mail.py`): a
+customer's complaint by mail and a follow-up in its thread. Printed per language: complaints
+whose first reply gave the number of the ticket opened for them, follow-ups that landed on
+that ticket, and the tickets opened beyond the complaint's one.
 """
 
 from __future__ import annotations
@@ -25,9 +33,20 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from bench.dialogues.figures import CHECKED, Figures, Verdict, groups, judge, median, p90
+from bench.dialogues import service_mail
+from bench.dialogues.figures import (
+    CHECKED,
+    Figures,
+    Verdict,
+    groups,
+    judge,
+    mail_groups,
+    median,
+    p90,
+)
 from bench.dialogues.phrases import Phrases
 from bench.dialogues.profiles import Profile, load_profiles
+from bench.dialogues.service_mail import Case, Outcome
 from bench.dialogues.stage import Stage
 
 DATA = Path(__file__).resolve().parent / "data" / "lead_dialogues"
@@ -37,9 +56,20 @@ COLUMNS = (
 )
 
 
-async def play_all(profiles: Sequence[Profile], phrases: Phrases) -> list[Verdict]:
+MAIL_TARGET = 2  # mails from the prospect until the lead is saved
+MAIL_COLUMNS = (
+    f"{'by mail':14}{'buyers':>7}{'leads':>8}{'mails per lead p50':>20}{'max':>5}"
+    f"{'one lead per conversation':>27}{'most':>6}{'tickets opened':>16}"
+)
+
+
+async def play_all(
+    profiles: Sequence[Profile], cases: Sequence[Case], phrases: Phrases
+) -> tuple[list[Verdict], list[Outcome]]:
     async with Stage.open(phrases) as stage:
-        return [judge(await stage.play(profile)) for profile in profiles]
+        verdicts = [judge(await stage.play(profile)) for profile in profiles]
+        outcomes = [await service_mail.play(stage, case) for case in cases]
+        return verdicts, outcomes
 
 
 def row(figures: Figures) -> str:
@@ -52,6 +82,18 @@ def row(figures: Figures) -> str:
         f"{figures.label:14}{buyers:>7}{f'{figures.completed}/{buyers}':>8}{fields}"
         f"{_number(middle):>6}{_number(high):>5}{figures.repeated:>12}"
         f"{f'{served}/{len(refusers)}':>11}{figures.wrong_language:>11}"
+    )
+
+
+def mail_row(figures: Figures) -> str:
+    """Mails per completed lead, leads per conversation, tickets opened: one language's mail."""
+    buyers = len(figures.buyers)
+    turns, per_conversation = figures.turns, figures.leads_per_conversation
+    single = sum(count == 1 for count in per_conversation)
+    return (
+        f"{figures.label:14}{buyers:>7}{f'{figures.completed}/{buyers}':>8}"
+        f"{_number(median(turns)):>20}{_number(max(turns, default=None)):>5}"
+        f"{f'{single}/{buyers}':>27}{max(per_conversation, default=0):>6}{figures.tickets:>16}"
     )
 
 
@@ -72,15 +114,37 @@ def report(verdicts: Sequence[Verdict], seconds: float) -> None:
     print(COLUMNS)
     for figures in groups(verdicts):
         print(row(figures))
+    if mailed:
+        print("\n" + MAIL_COLUMNS)
+        for figures in mail_groups(verdicts):
+            print(mail_row(figures))
     print("\nfailed prospects:")
     for verdict in verdicts:
         if verdict.why:
             profile = verdict.profile
             print(f"  {profile.key:24} {profile.channel:8} " + "; ".join(verdict.why))
+    print("\nby mail, over the targets (more than two mails, leads, tickets):")
+    for verdict in verdicts:
+        if line := _over_mail_targets(verdict):
+            print(f"  {verdict.profile.key:24} {line}")
     print("\nasked for what was already given:")
     for verdict in verdicts:
         if repeated := verdict.played.prospect.repeated:
             print(f"  {verdict.profile.key:24} {', '.join(repeated)}")
+
+
+def _over_mail_targets(verdict: Verdict) -> str:
+    played = verdict.played
+    if verdict.profile.channel != "email":
+        return ""
+    over = []
+    if verdict.completed and played.prospect.turns > MAIL_TARGET:
+        over.append(f"{played.prospect.turns} mails")
+    if len(played.leads) > 1:
+        over.append(f"{len(played.leads)} leads")
+    if played.tickets:
+        over.append(f"{played.tickets} ticket(s) opened")
+    return "; ".join(over)
 
 
 def show(verdict: Verdict) -> None:
@@ -97,11 +161,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     profiles = [p for p in load_profiles(args.data) if p.key.startswith(args.only)]
     phrases = Phrases.load(args.data / "answers.toml")
     started = time.perf_counter()
-    verdicts = asyncio.run(play_all(profiles, phrases))
+    cases = [c for c in service_mail.load_cases(args.data) if c.key.startswith(args.only)]
+    verdicts, outcomes = asyncio.run(play_all(profiles, cases, phrases))
     report(verdicts, time.perf_counter() - started)
+    if outcomes:
+        service_mail.report(outcomes)
     for verdict in verdicts:
         if verdict.profile.key in args.show:
             show(verdict)
+    for outcome in outcomes:
+        if outcome.case.key in args.show:
+            service_mail.show(outcome)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,7 +181,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data", type=Path, default=DATA, help="prospects and answers")
-    parser.add_argument("--only", default="", help="play the prospects whose key starts so")
+    parser.add_argument(
+        "--only", default="", help="play the prospects and service threads whose key starts so"
+    )
     parser.add_argument(
         "--show", action="append", default=[], help="print this prospect's dialogue (repeatable)"
     )

@@ -43,13 +43,17 @@ _NON_PATTERN = re.compile(r"[^\w*~|{}]+|_")
 _LONG_REPEAT = re.compile(r"([^\W\d_])\1{2,}")  # letters only: "10000" keeps its zeros
 _DOUBLE_LETTER = re.compile(r"([^\W\d_])\1")
 _LATIN = re.compile(r"[a-z]+")
+# A participle hyphenated to the word before it makes an adjective: "noise-cancelling
+# headsets", "hand-painted tiles" name a thing, and "cancelling" there is no verb.
+_COMPOUND_PARTICIPLE = re.compile(r"\b([a-z]{4,})-([a-z]+(?:ing|ed))\b")
 
 Hit = tuple[int, float]  # (word pattern id, match quality)
 
 
 def normalise(text: str) -> str:
-    """Casefold, `ё`→`е`, drop punctuation/symbols/emoji, squeeze 3+ repeated letters to 2."""
-    text = _fold(text)
+    """Casefold, `ё`→`е`, join a hyphenated participle to its word ("noise-cancelling"), drop
+    punctuation/symbols/emoji, squeeze 3+ repeated letters to 2."""
+    text = _COMPOUND_PARTICIPLE.sub(r"\1\2", _fold(text))
     text = _NON_WORD.sub(" ", _APOSTROPHES.sub("", text))  # "don't" -> "dont"
     return " ".join(_LONG_REPEAT.sub(r"\1\1", text).split())
 

@@ -24,6 +24,7 @@ from handlers.lead_saving import WAITING, known_facts, save_lead
 from handlers.signature import before_closing
 from handlers.slot_checks import (
     QUESTION,
+    REMARK,
     approves,
     check,
     declines,
@@ -173,8 +174,9 @@ def _not_an_answer(
     not fit: each gets its short reply, and the pending question is asked again."""
     if said and not is_question(text):
         return _corrected(turn, ctx, data, said)
-    if problem == QUESTION:
-        return _ask_next(turn, ctx, _noted(data, text), prefix="lead.question_noted")
+    if problem in (QUESTION, REMARK):
+        prefix = "lead.question_noted" if problem == QUESTION else "lead.remark_noted"
+        return _ask_next(turn, ctx, _noted(data, text), prefix=prefix)
     return _reask(turn, ctx, step, data, problem)
 
 

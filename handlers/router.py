@@ -5,7 +5,8 @@
 2. buttons (also a typed option number or label) and commands;
 3. an open flow (lead capture, service intake) takes the message as its answer, and so does a
    message the bot offered to pass on to the team;
-4. intent matching against the catalog; 5. low confidence → a short menu, a person after
+4. intent matching against the catalog (a mail framed by courtesies by its sentences:
+   `letters.py`); 5. low confidence → a short menu, a person after
    repeated misses.
 """
 
@@ -17,7 +18,8 @@ from dataclasses import replace
 from bot.intents import IntentMatch
 from bot.records import Handoff
 from bot.turn import Context, Reply, Result, Routed, Turn
-from handlers import handoff, leads, leads_email, mood, other, passing_on, service
+from handlers import handoff, leads, leads_email, letters, mood, other, passing_on, service
+from handlers.assignment import someone_reachable
 from handlers.common import greeted, idle, menu_reply
 
 CANCEL_WORDS = frozenset({"cancel", "stop", "quit", "отмена", "отменить", "стоп", "хватит"})
@@ -50,6 +52,8 @@ async def route(turn: Turn, ctx: Context) -> Routed:
     if not turn.text:
         return Routed(await without_text(turn, ctx))
     match = ctx.matcher.match(turn.text, turn.lang)
+    if ctx.capabilities(turn.conversation.channel).threading is not None:
+        match = letters.what_it_asks(match, turn.text, ctx.matcher, turn.lang)
     return Routed(await on_intent(match, turn, ctx), match)
 
 
@@ -197,7 +201,7 @@ async def without_text(turn: Turn, ctx: Context) -> Result:
 async def on_intent(match: IntentMatch, turn: Turn, ctx: Context) -> Result:
     if match.route == "human":
         return await handoff.request(turn, ctx, reason=await _why(turn, ctx))
-    if angry := await _if_angry(turn, ctx):
+    if angry := await _if_angry(turn, ctx, match):
         return angry
     if match.route == "lead":
         return await _start_lead(turn, ctx, turn.text)
@@ -245,9 +249,41 @@ async def _why(turn: Turn, ctx: Context) -> str:
     return "ticket_escalated" if await service.current_ticket(turn, ctx) else "customer_asked"
 
 
-async def _if_angry(turn: Turn, ctx: Context) -> Result | None:
-    """An angry message goes to a person at once, with what sounded angry on the record."""
+async def _if_angry(turn: Turn, ctx: Context, match: IntentMatch | None = None) -> Result | None:
+    """An angry message goes to a person at once, with what sounded angry on the record. By
+    mail, where a person's answer may take hours, an angry complaint that says what went wrong
+    gets its ticket first, so that the first reply holds its number."""
     signals = ctx.anger.signals(turn.text)
     if not mood.sounds_angry(signals):
         return None
-    return await handoff.request(turn, ctx, "angry_customer", {"signals": list(signals)})
+    details: dict[str, object] = {"signals": list(signals)}
+    if match is not None and await _new_complaint_by_mail(turn, ctx, match):
+        return await _angry_complaint(turn, ctx, match, details)
+    return await handoff.request(turn, ctx, "angry_customer", details)
+
+
+async def _new_complaint_by_mail(turn: Turn, ctx: Context, match: IntentMatch) -> bool:
+    if ctx.capabilities(turn.conversation.channel).threading is None:
+        return False
+    if match.route != "service" or not service.describes_issue(turn.text):
+        return False
+    return await service.current_ticket(turn, ctx) is None
+
+
+async def _angry_complaint(
+    turn: Turn, ctx: Context, match: IntentMatch, details: dict[str, object]
+) -> Result:
+    """The ticket is opened and its number said, then a person takes over. With nobody who
+    could, the ticket is what the team sees: no offer to pass on what it already holds."""
+    opened = await service.open_ticket(turn, ctx, service.category_of(match.intent), turn.text)
+    if not await someone_reachable(ctx):
+        return opened
+    state = opened.state or idle(turn)
+    ticketed = replace(turn, conversation=replace(turn.conversation, current=state))
+    handed = await handoff.request(ticketed, ctx, "angry_customer", details)
+    return Result(
+        replies=(*opened.replies, *handed.replies),
+        events=(*opened.events, *handed.events),
+        state=handed.state,
+        notices=handed.notices,
+    )

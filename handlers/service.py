@@ -74,7 +74,7 @@ async def describe(turn: Turn, ctx: Context) -> Result:
     """The description the intake step asked for."""
     if len(turn.text) < 2 or not any(char.isalnum() for char in turn.text):
         return Result(replies=(Reply(ctx.say("lead.too_short", turn.lang)),))
-    if TICKET_REFERENCE.search(turn.text) and not describes_issue(turn.text):
+    if ticket_references(turn.text) and not describes_issue(turn.text):
         # "what about #1042?" asks about a ticket; opening a new one with it would be wrong.
         return await status(turn, ctx)
     return await open_ticket(turn, ctx, str(turn.state.data.get("category", "other")), turn.text)
@@ -129,6 +129,13 @@ def order_numbers(text: str) -> set[str]:
     return set(ORDER_REFERENCE.findall(text))
 
 
+def ticket_references(text: str) -> list[int]:
+    """The ticket numbers `text` refers to; "Заказ № 30981" and "order #5531" name the
+    customer's order, not one of our tickets."""
+    orders = order_numbers(text)
+    return [int(found) for found in TICKET_REFERENCE.findall(text) if found not in orders]
+
+
 async def concerns_another_order(turn: Turn, ctx: Context, ticket: Ticket) -> bool:
     """Whether the message names an order the open ticket is not about: "order 5531 came
     damaged" while the ticket is about order 4410 is a new problem, not a note on it."""
@@ -144,9 +151,12 @@ async def add_to_ticket(turn: Turn, ctx: Context, ticket: Ticket) -> Result:
     await ctx.uow.tickets.add_note(
         ticket.id, turn.text[:MAX_SUMMARY], "customer", turn.stored_id, turn.now
     )
-    reply = Reply(ctx.say("service.note_added", turn.lang, number=ticket.number))
+    replies = [Reply(ctx.say("service.note_added", turn.lang, number=ticket.number))]
+    if "?" in turn.text:
+        # "Any news on this?", "Есть новости?": a question on a ticket is answered by its state.
+        replies.append(Reply(describe_ticket(ctx, ticket, turn.lang)))
     event = Event(Kind.TICKET_UPDATED, {"ticket": ticket.number}, Actor.CUSTOMER)
-    return Result(replies=(reply,), events=(event,), state=replace(turn.state, misses=0))
+    return Result(replies=tuple(replies), events=(event,), state=replace(turn.state, misses=0))
 
 
 async def status(
@@ -158,8 +168,10 @@ async def status(
     `may_open`, a question about something we have no ticket for ("where is my order 5531?")
     opens one, since following it up is exactly what the customer asks for.
     """
-    pattern = TICKET_REFERENCE if text is None else ANY_NUMBER
-    references = [int(found) for found in pattern.findall(turn.text if text is None else text)]
+    if text is None:
+        references = ticket_references(turn.text)
+    else:
+        references = [int(found) for found in ANY_NUMBER.findall(text)]
     if references:
         replies = tuple([await _one_status(turn, ctx, number) for number in references[:5]])
         return Result(

@@ -1,9 +1,11 @@
 """Whether an answer fits the slot it was asked for, in English and Russian.
 
 A name is a few words that can be a name, not a question or a sentence; a company is not an
-email; a budget holds a number, a range or "no budget"; a date holds a moment or "no rush".
+email, nor a sentence about an order or a problem; a budget holds a number, a range or "no
+budget"; a date holds a moment or "no rush".
 `check` says what an answer to a lead question fills, or why it does not (`QUESTION`: the
-customer asked something of their own instead of answering).
+customer asked something of their own instead of answering; `REMARK`: told of a matter of
+their own).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from bot.records import LeadField
 from handlers.contact_info import EMAIL_PATTERN, PHONE_PATTERN, find_email, find_phone
+from handlers.service import order_numbers
 from handlers.slots import (
     FILLER,
     NOT_NAMES,
@@ -25,10 +28,12 @@ from handlers.slots import (
 )
 
 QUESTION = "question"
+REMARK = "remark"  # a matter of the customer's own ("my order has not arrived"), not an answer
 _I = re.IGNORECASE
 _NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’.-][^\W\d_]+)*\.?$", re.UNICODE)
 PRIVATE = re.compile(
     r"\b(?:no\s+company|not\s+(?:for|with|from)\s+a\s+company|private(?:ly)?|personal(?:ly)?|"
+    r"(?:do|does)\s*(?:not|n['’]?t)\s+have\s+(?:a\s+)?company|не\s+(?:от|из|представляю)\s+компани\w*|"
     r"for\s+(?:myself|me|my\s+(?:home|family|garden|house|flat))|just\s+me|individual|"
     r"none|n/a|nope|no|частн\w+(?:\s+лиц\w*)?|для\s+себя|без\s+(?:всякой\s+)?компании|"
     r"компании\s+нет|нет\s+компании|физ\.?\s*лиц\w*|лично|нет)\b",
@@ -53,6 +58,15 @@ DECLINES = re.compile(
     r"anything|an?\s+offer)|не\s+хочу\s+(?:ничего\s+)?(?:покупать|заказывать)|ничего\s+не\s+"
     r"(?:покупаю|заказываю|нужно)|просто\s+смотрю|передумал\w*|^\s*отмен\w*|забудьте|"
     r"не\s+интересно|уже\s+не\s+нужно)",
+    _I,
+)
+# What a name never says: a negated verb ("has not arrived", "не пришёл") or something gone
+# wrong. With an order's number, a sentence like this tells of a matter of its own.
+_MATTER = re.compile(
+    r"\b(?:has|have|had|is|was|were|did|does|do)\s+not\b|\b[a-z]+n['’]t\b|"
+    r"(?<!\w)не\s+[^\W\d_]+(?:л|ла|ло|ли|ет|ит|ут|ют|ат|ят|ется|ится)\b|"
+    r"\b(?:broken|damaged|missing|faulty|defective|refund\w*|complain\w*|сломан\w*|"
+    r"разбит\w*|поврежд\w*|брак\w*|возврат\w*|жалоб\w*)\b",
     _I,
 )
 POLITE_NO = re.compile(r"^\s*(?:no,?\s+thanks?|no\s+thank\s+you|нет,?\s+спасибо)\b", _I)
@@ -134,10 +148,19 @@ def company_answer(text: str, said: dict[LeadField, str]) -> Checked:
         return Checked({"company": ""})
     if is_question(text):
         return Checked(problem=QUESTION)
+    if tells_of_a_matter(text):
+        return Checked(problem=REMARK)
     bare = _COMPANY_PREFIX.sub("", PHONE_PATTERN.sub(" ", EMAIL_PATTERN.sub(" ", first)).strip())
     if (company := clean_company(bare)) and not _says_nothing(company):
         return Checked({"company": company})
     return Checked(problem="lead.bad_company")
+
+
+def tells_of_a_matter(text: str) -> bool:
+    """Whether an answer is a sentence about something else: an order by its number, a negated
+    verb, something broken or missing ("my order 5531 has not arrived", "заказ 5531 не
+    пришёл"). A name is a few words that say none of this."""
+    return bool(order_numbers(text) or _MATTER.search(text))
 
 
 def _says_nothing(answer: str) -> bool:

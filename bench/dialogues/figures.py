@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -135,6 +136,19 @@ class Figures:
     def refusers(self) -> list[Verdict]:
         return [v for v in self.verdicts if not v.profile.wants_lead]
 
+    @property
+    def leads_per_conversation(self) -> list[int]:
+        """For each buyer, the most leads one conversation of its dialogue saved (0: none)."""
+        return [
+            max(Counter(lead.conversation_id for lead in v.played.leads).values(), default=0)
+            for v in self.buyers
+        ]
+
+    @property
+    def tickets(self) -> int:
+        """Tickets opened in these dialogues: they are about leads, never a service matter."""
+        return sum(v.played.tickets for v in self.verdicts)
+
 
 def median(values: Sequence[int]) -> float | None:
     return statistics.median(values) if values else None
@@ -146,6 +160,15 @@ def p90(values: Sequence[int]) -> int | None:
         return None
     ordered = sorted(values)
     return ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
+
+
+def mail_groups(verdicts: Sequence[Verdict]) -> list[Figures]:
+    """The mail dialogues per language."""
+    mailed = [v for v in verdicts if v.profile.channel == "email"]
+    return [
+        Figures(lang, tuple(v for v in mailed if v.profile.lang == lang))
+        for lang in sorted({v.profile.lang for v in mailed})
+    ]
 
 
 def groups(verdicts: Sequence[Verdict]) -> list[Figures]:

@@ -72,6 +72,7 @@ NOTE_KEYS = (
     "lead.bad_name",
     "lead.too_short",
     "lead.contact_not_own",
+    "lead.remark_noted",
     "stale_button",
     "resume",
     "flood.slow_down",

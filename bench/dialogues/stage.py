@@ -48,12 +48,15 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Played:
-    """One prospect's dialogue and what it left: the lead saved, if any."""
+    """One prospect's dialogue and what it left: the lead saved, if any (the last, should it
+    have saved more), every lead saved, and how many tickets it opened."""
 
     prospect: Prospect
     lead: Lead | None
     transcript: tuple[Line, ...]
     problem: str = ""  # a mail the channel did not take as a person's, with why
+    leads: tuple[Lead, ...] = ()
+    tickets: int = 0
 
     @property
     def profile(self) -> Profile:
@@ -94,13 +97,16 @@ class Stage:
     async def play(self, profile: Profile) -> Played:
         prospect = Prospect(profile, self.phrases, self.recogniser)
         before = {lead.id for lead in await self.bot.leads()}
+        tickets = len(await self.bot.tickets())
         transcript: list[Line] = []
         if profile.channel == "email":
             problem = await self._by_mail(prospect, transcript)
         else:
             problem = await self._in_terminal(prospect, transcript)
         new = [lead for lead in await self.bot.leads() if lead.id not in before]
-        return Played(prospect, new[0] if new else None, tuple(transcript), problem)
+        opened = len(await self.bot.tickets()) - tickets
+        last = new[0] if new else None
+        return Played(prospect, last, tuple(transcript), problem, tuple(new), opened)
 
     async def _in_terminal(self, prospect: Prospect, transcript: list[Line]) -> str:
         customer = self.bot.customer(f"{prospect.profile.key}@terminal")
@@ -121,7 +127,7 @@ class Stage:
         raw = client.first(prospect.opener(), self.bot.clock.now)
         while True:
             transcript.append(Line("prospect", readable(parse_raw(raw))))
-            replies, problem = await self._mail_in(raw, client.sent)
+            replies, problem = await self.mail_in(raw, client.sent)
             if problem:
                 return problem
             mails = [bot_mail(reply, self.ours.loop_token, self.bot.clock.now) for reply in replies]
@@ -132,7 +138,7 @@ class Stage:
             self.bot.clock.advance(minutes=MAIL_PAUSE)
             raw = client.reply(answer, mails[-1], self.bot.clock.now)
 
-    async def _mail_in(self, raw: bytes, uid: int) -> tuple[list[OutboundMessage], str]:
+    async def mail_in(self, raw: bytes, uid: int) -> tuple[list[OutboundMessage], str]:
         """The mail read as the email channel reads a fetched one, the bot's turn on it, and
         its replies; or, when the channel does not take it as a person's mail, why."""
         message = to_inbound(FetchedMail(1, uid, raw, internal_date=self.bot.clock.now), self.ours)

@@ -101,6 +101,98 @@ async def test_an_answer_in_the_thread_completes_the_saved_lead(bot: BotHarness)
     assert await bot.tickets() == []
 
 
+async def test_no_fixed_budget_and_a_date_answer_the_form_and_complete_the_lead(
+    bot: BotHarness,
+) -> None:
+    mona = bot.customer("mona@kraft.example", channel="email")
+    await mail(mona, "Hello,\n\nwe need a quote for 25 lockers.\n", 1, subject="Lockers")
+
+    answer = "Mona Kraft, Kraft Gym GmbH. No fixed budget yet, ideally delivered by mid-April."
+    [saved] = await mail(mona, answer, 2, subject="Re: Lockers", in_reply_to=our_last_mail(bot))
+
+    assert saved.startswith("Thank you, Mona Kraft! Your request is saved.")
+    [lead] = await bot.leads()
+    assert (lead.budget, lead.timeline) == ("No fixed budget yet", "by mid-April")
+    assert await bot.tickets() == []  # "fixed" is no repair
+
+    [updated] = await mail(
+        mona,
+        "No fixed budget yet, ideally delivered by mid-April.",
+        3,
+        subject="Re: Lockers",
+        in_reply_to=our_last_mail(bot),
+    )
+    assert updated.startswith("Thank you, Mona Kraft! We have updated your request")
+    assert len(await bot.leads()) == 1 and await bot.tickets() == []
+
+
+async def test_no_fixed_budget_in_russian_completes_the_saved_lead(bot: BotHarness) -> None:
+    nina = bot.customer("nina@sklad.example", channel="email")
+    first = "Здравствуйте!\n\nНужны 30 металлических шкафчиков.\n\nС уважением,\nНина Громова\n"
+    await mail(nina, first, 1, subject="Шкафчики")
+
+    [updated] = await mail(
+        nina,
+        "Фиксированного бюджета пока нет, в идеале доставить к середине апреля.",
+        2,
+        subject="Re: Шкафчики",
+        in_reply_to=our_last_mail(bot),
+    )
+
+    assert updated.startswith("Спасибо, Нина Громова! Мы обновили вашу заявку")
+    [lead] = await bot.leads()
+    assert lead.timeline == "к середине апреля"
+    assert await bot.tickets() == []
+
+
+async def test_a_greeting_and_a_sign_off_do_not_hide_the_request(bot: BotHarness) -> None:
+    mike = bot.customer("mike@ironworks.example", channel="email")
+    first = (
+        "Hi there,\n\nCould you send me a price for 12 commercial treadmills? We run a chain "
+        "of three gyms.\n\nRegards"
+    )
+    [form] = await mail(mike, first, 1, subject="Treadmill pricing")
+    assert form.startswith("Thank you for your interest! To prepare an offer")
+
+    answer = "1. Mike Donovan\n2. Ironworks Gyms\n3. 40,000 dollars\n4. in the autumn"
+    [saved] = await mail(mike, answer, 2, in_reply_to=our_last_mail(bot))
+
+    assert saved.startswith("Thank you, Mike Donovan!")
+    [lead] = await bot.leads()
+    assert "12 commercial treadmills" in lead.need
+    assert await bot.tickets() == []
+
+
+async def test_a_russian_greeting_and_sign_off_do_not_hide_the_request(bot: BotHarness) -> None:
+    vera = bot.customer("boyko@barista.example", channel="email")
+    first = (
+        "Добрый день,\n\nищем двухгруппную кофемашину La Marzocco для кофейни. Можете сделать "
+        "предложение?\n\nВсего хорошего"
+    )
+    [form] = await mail(vera, first, 1, subject="Кофемашина")
+    assert form.startswith("Спасибо за интерес!")
+
+    answer = "Имя: Вера Бойко\nКомпания: Кофейня «Бариста»\nБюджет: 900 тысяч"
+    [saved] = await mail(vera, answer, 2, subject="Re: Кофемашина", in_reply_to=our_last_mail(bot))
+
+    assert saved.startswith("Спасибо, Вера Бойко!")
+    [lead] = await bot.leads()
+    assert "кофемашину" in lead.need
+    assert await bot.tickets() == []
+
+
+async def test_noise_cancelling_headsets_are_wanted_not_a_cancellation(bot: BotHarness) -> None:
+    julia = bot.customer("julia@novak.example", channel="email")
+    first = (
+        "Hi,\n\nwe're interested in 40 noise-cancelling headsets for our call centre. Can you "
+        "send an offer?\n\nThanks"
+    )
+    [form] = await mail(julia, first, 1, subject="Headsets")
+
+    assert form.startswith("Thank you for your interest! To prepare an offer")
+    assert await bot.tickets() == []
+
+
 async def test_a_russian_answer_in_the_thread_completes_the_saved_lead(bot: BotHarness) -> None:
     nina = bot.customer("nina@sklad.example", channel="email")
     first = "Здравствуйте!\n\nНужны 30 металлических шкафчиков.\n\nС уважением,\nНина Громова\n"

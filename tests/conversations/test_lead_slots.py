@@ -24,6 +24,8 @@ BUDGET_AND_DATE_RU = (
 )
 NOTED_EN = "Good question — I've noted it for our sales rep, who will answer it with your offer."
 NOTED_RU = "Хороший вопрос — я передам его менеджеру, он ответит вместе с предложением."
+REMARK_NOTED_EN = "I've noted that for our team: it goes to them with your request."
+REMARK_NOTED_RU = "Записал это для команды: передам вместе с вашей заявкой."
 
 
 async def test_an_english_opener_that_says_everything_goes_straight_to_the_summary(
@@ -144,6 +146,34 @@ async def test_a_question_at_the_company_prompt_in_russian(bot: BotHarness) -> N
 
     assert await lida.say("А вы работаете по безналу?") == [NOTED_RU, COMPANY_RU]
     assert await lida.say("Гимназия № 5") == [BUDGET_AND_DATE_RU]
+
+
+async def test_an_order_that_has_not_arrived_is_no_company_name(bot: BotHarness) -> None:
+    ella = bot.customer("ella")
+    await ella.say("We need 12 filing cabinets")
+    await ella.say("Ella Stone, ella@stone.example")
+
+    assert await ella.say("my order 5531 has not arrived") == [REMARK_NOTED_EN, COMPANY_EN]
+    assert await bot.state_of(ella) == ("lead", "company")
+    assert await ella.say("Stone & Partners") == [BUDGET_AND_DATE_EN]
+    [summary] = await ella.press("lead:skip")
+    assert "Company: Stone & Partners\n" in summary
+    assert "Your questions and notes: my order 5531 has not arrived" in summary
+
+
+async def test_an_order_that_has_not_arrived_is_no_company_name_in_russian(
+    bot: BotHarness,
+) -> None:
+    gleb = bot.customer("gleb")
+    await gleb.say("Нужно 12 офисных шкафов")
+    await gleb.say("Глеб Зуев, gleb@zuev.example")
+
+    assert await gleb.say("заказ 5531 не пришёл") == [REMARK_NOTED_RU, COMPANY_RU]
+    assert await gleb.say("ООО «Зуев и партнёры»") == [BUDGET_AND_DATE_RU]
+    [summary] = await gleb.press("lead:skip")
+    assert "Компания: ООО «Зуев и партнёры»\n" in summary
+    assert "заказ 5531 не пришёл" in summary
+    assert await bot.tickets() == []
 
 
 async def test_names_and_companies_said_in_a_sentence_are_stored_alone(bot: BotHarness) -> None:

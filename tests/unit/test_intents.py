@@ -76,6 +76,8 @@ def tiny(tmp_path: Path) -> IntentMatcher:
         ("order #1042 for $10000", "order 1042 for 10000"),
         ("👍 thanks 🙏 <b>a lot</b>", "thanks b a lot b"),
         ("top-up_failed", "top up failed"),
+        ("noise-cancelling, hand-painted", "noisecancelling handpainted"),
+        ("re-ordered a follow-up", "re ordered a follow up"),
         ("замо\u0301к", "замок"),
         ("\x00\x07 ctrl \u200b chars", "ctrl chars"),
         ("", ""),
@@ -181,6 +183,12 @@ def test_sales_call_beats_human_and_human_beats_service() -> None:
 def test_greeting_in_front_of_a_request_loses_to_the_request() -> None:
     assert SHIPPED.match("Hello! My card was declined at the shop").route == "service"
     assert SHIPPED.match("Здравствуйте, хочу купить два чайника").route == "lead"
+
+
+def test_a_hyphenated_participle_is_no_verb() -> None:
+    noise = "we're interested in 40 noise-cancelling headsets for our call centre"
+    assert SHIPPED.match(noise).route == "lead"
+    assert SHIPPED.match("please cancel our order 5531").route == "service"
 
 
 def test_typos_and_inflections_still_match() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +13,17 @@ from bench.dialogues.figures import field_checks, median, p90
 from bench.dialogues.mailer import MailClient, parse_raw
 from bench.dialogues.phrases import Phrases
 from bench.dialogues.policy import Prospect, already_given, asked_fields
-from bench.dialogues.profiles import MailStyle, Move, Profile, Utterance, load_profiles, render
+from bench.dialogues.profiles import (
+    MailStyle,
+    Move,
+    Profile,
+    ProfileError,
+    Utterance,
+    load_profiles,
+    render,
+)
 from bench.dialogues.questions import Heard, Recogniser, Said, template_pattern
+from bench.dialogues.service_mail import load_cases
 from bench.lead_dialogues import DATA
 from bot.records import Lead
 from bot.texts import LANGUAGES, Texts
@@ -410,3 +420,18 @@ def test_the_shipped_prospects_cover_both_languages_and_mail() -> None:
             *(m.text for m in profile.moves),
         ):
             render(template, profile.values)
+
+
+def test_the_service_threads_load_in_both_languages() -> None:
+    cases = load_cases(DATA)
+    assert len(cases) >= 8
+    assert {case.lang for case in cases} == {"en", "ru"}
+    assert all(case.complaint and case.followup for case in cases)
+
+
+def test_a_service_thread_with_a_wrong_key_is_named(tmp_path: Path) -> None:
+    (tmp_path / "service-mail.toml").write_text(
+        '[[case]]\nkey = "x"\nlang = "en"\nmood = "cross"\n', encoding="utf-8"
+    )
+    with pytest.raises(ProfileError, match="case 'x'"):
+        load_cases(tmp_path)

@@ -6,7 +6,7 @@ import pytest
 
 from handlers.budgets_and_dates import find_budget, find_timeline
 from handlers.lead_scoring import score_lead
-from handlers.slot_checks import QUESTION, approves, check, declines, name_answer
+from handlers.slot_checks import QUESTION, REMARK, approves, check, declines, name_answer
 from handlers.slots import (
     find_company,
     find_name,
@@ -109,6 +109,9 @@ def test_a_question_at_the_name_prompt_is_a_question() -> None:
         ("ИП Сидоров А.В.", "ИП Сидоров А.В."),
         ("it's for my own flat, no company", ""),
         ("частное лицо", ""),
+        ("I don't have a company", ""),
+        ("We do not have a company", ""),
+        ("не от компании", ""),
     ],
 )
 def test_company_answers(answer: str, company: str) -> None:
@@ -118,6 +121,28 @@ def test_company_answers(answer: str, company: str) -> None:
 def test_a_company_is_not_an_email_or_a_question() -> None:
     assert check("company", "bob@bluefin.example", {}, "en").problem == "lead.bad_company"
     assert check("company", "Is VAT included?", {}, "en").problem == QUESTION
+
+
+@pytest.mark.parametrize(
+    ("answer", "lang"),
+    [
+        ("my order 5531 has not arrived", "en"),
+        ("the parcel hasn't come yet", "en"),
+        ("the desk came broken", "en"),
+        ("заказ 5531 не пришёл", "ru"),
+        ("посылка так и не пришла", "ru"),
+        ("стол пришёл сломанный", "ru"),
+    ],
+)
+def test_a_sentence_about_an_order_or_a_problem_is_no_company(answer: str, lang: str) -> None:
+    assert check("company", answer, read_slots(answer, lang), lang).problem == REMARK
+
+
+@pytest.mark.parametrize(
+    "answer", ["Not Just Coffee Ltd", "Order Logistics", "Stone & Partners", "ООО «Неон»"]
+)
+def test_a_company_name_with_such_words_is_still_a_company(answer: str) -> None:
+    assert check("company", answer, read_slots(answer, "en"), "en").values == {"company": answer}
 
 
 @pytest.mark.parametrize(
