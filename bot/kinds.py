@@ -78,6 +78,10 @@ class TouchpointKind(StrEnum):
     FOLLOWUP_SCHEDULED = "followup_scheduled"
     FOLLOWUP_DUE = "followup_due"
     FOLLOWUP_SKIPPED = "followup_skipped"
+    # satisfaction
+    CSAT_ASKED = "csat_asked"
+    CSAT_RATED = "csat_rated"
+    CSAT_COMMENTED = "csat_commented"
     # hand-offs
     HANDOFF_REQUESTED = "handoff_requested"
     HANDOFF_QUEUED = "handoff_queued"

@@ -91,6 +91,9 @@ class FlowData(TypedDict, total=False):
     rounds: int  # mail: how many forms were sent
     # service intake
     category: str
+    # satisfaction: the question waiting for its answer, and a rating that may get a comment
+    csat: dict[str, Any]
+    csat_comment: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from bot.kinds import TouchpointKind as Kind
 from bot.model import LONG_TEXT
 from bot.records import Conversation, ConversationState, Handoff, Rep, Timer
 from bot.turn import Context, Event, Notice, Reply, Result, Turn
-from handlers import passing_on, queue_timeout
+from handlers import passing_on, queue_timeout, satisfaction
 from handlers.assignment import offer_next, someone_reachable
 from handlers.cards import notice_to, relayed
 from handlers.common import idle, menu_options, shown_time, what_they_sent
@@ -258,8 +258,25 @@ async def finish(
     key = "handoff.returned" if returned else "handoff.closed"
     latency = round((turn.now - active.requested_at).total_seconds(), 1)
     details = {"handoff_id": active.id, "summary": summary or "", "latency": latency}
-    return Result(
+    ended = Result(
         replies=(Reply(ctx.say(key, turn.lang)),),
         events=(Event(kind, details, actor),),
         state=idle(turn),
+    )
+    return _with_rating_question(turn, ctx, active, ended, actor)
+
+
+def _with_rating_question(
+    turn: Turn, ctx: Context, handoff: Handoff, ended: Result, actor: Actor
+) -> Result:
+    """A person ended a conversation they had with the customer: how did we do? Not after a
+    silent one returned by the clock, nor to a machine that drew the reply cap."""
+    if handoff.rep_id is None or handoff.reason == "reply_cap" or actor is Actor.SYSTEM:
+        return ended
+    assert ended.state is not None
+    question, state, asked = satisfaction.ask(
+        turn, ctx, ended.state, about="handoff", number=handoff.id, rep_id=handoff.rep_id
+    )
+    return replace(
+        ended, replies=(*ended.replies, question), events=(*ended.events, asked), state=state
     )

@@ -18,7 +18,17 @@ from dataclasses import replace
 from bot.intents import IntentMatch
 from bot.records import Handoff
 from bot.turn import Context, Reply, Result, Routed, Turn
-from handlers import handoff, leads, leads_email, letters, mood, other, passing_on, service
+from handlers import (
+    handoff,
+    leads,
+    leads_email,
+    letters,
+    mood,
+    other,
+    passing_on,
+    satisfaction,
+    service,
+)
 from handlers.assignment import someone_reachable
 from handlers.common import greeted, idle, menu_reply
 
@@ -38,6 +48,18 @@ async def route(turn: Turn, ctx: Context) -> Routed:
         if active := await handoff.active(turn, ctx):
             return Routed(await with_the_team(active, turn, ctx))
         turn = _with_state_reset(turn)
+    if satisfaction.waiting(turn):
+        if rated := await satisfaction.take(turn, ctx, chosen_option(turn)):
+            return Routed(rated)
+        turn = satisfaction.forget(turn)  # not an answer: read as usual, never asked again
+        routed = await _route(turn, ctx)
+        if routed.result.state is None:
+            return replace(routed, result=replace(routed.result, state=turn.state))
+        return routed
+    return await _route(turn, ctx)
+
+
+async def _route(turn: Turn, ctx: Context) -> Routed:
     data = chosen_option(turn)
     if data is not None:
         return Routed(await on_button(data, turn, ctx))

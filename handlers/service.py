@@ -14,6 +14,7 @@ from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.records import Conversation, Ticket, ticket_id_from_number
 from bot.turn import ContactEvent, Context, Event, Reply, Result, Turn
+from handlers import satisfaction
 from handlers.common import flow_state, idle, shown_time, span_in_words
 from storage.repos.tickets import OPEN_STATUSES
 
@@ -246,8 +247,16 @@ async def set_status(
     event = await _status_changed(ctx, ticket, status, turn.now, rep_id)
     if ticket is None or event is None:
         return None
-    replies = (resolved_notice(ctx, ticket, turn.lang),) if status == "resolved" else ()
-    return Result(replies=replies, events=(event,))
+    if status != "resolved":
+        return Result(events=(event,))
+    question, state, asked = satisfaction.ask(
+        turn, ctx, turn.state, about="ticket", number=ticket.number, rep_id=rep_id
+    )
+    return Result(
+        replies=(resolved_notice(ctx, ticket, turn.lang), question),
+        events=(event, asked),
+        state=state,
+    )
 
 
 def resolved_notice(ctx: Context, ticket: Ticket, lang: str) -> Reply:

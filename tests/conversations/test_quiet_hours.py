@@ -28,6 +28,14 @@ RESOLVED_RU = (
     "Хорошие новости: ваша заявка #1001 решена. Если что-то всё ещё не так, просто напишите "
     "здесь, и мы посмотрим ещё раз."
 )
+RATE = (
+    "How satisfied are you with how we handled request #1001? Please rate it from 1 (poor) to "
+    "5 (excellent)."
+)
+RATE_RU = (
+    "Насколько вы довольны тем, как мы решили заявку #1001? Оцените, пожалуйста, от 1 (плохо) "
+    "до 5 (отлично)."
+)
 
 
 @pytest.fixture
@@ -56,15 +64,15 @@ async def at(bot: BotHarness, hour: int, minute: int = 0, *, day: int = 3) -> in
 
 
 @pytest.mark.parametrize(
-    ("problem", "announced"),
+    ("problem", "announced", "asked"),
     [
-        ("My coffee machine arrived broken, the water tank is cracked", RESOLVED),
-        ("Кофемашина пришла сломанной, бак для воды треснул", RESOLVED_RU),
+        ("My coffee machine arrived broken, the water tank is cracked", RESOLVED, RATE),
+        ("Кофемашина пришла сломанной, бак для воды треснул", RESOLVED_RU, RATE_RU),
     ],
     ids=["en", "ru"],
 )
 async def test_a_ticket_resolved_at_night_is_announced_in_the_morning(
-    bot: BotHarness, problem: str, announced: str
+    bot: BotHarness, problem: str, announced: str, asked: str
 ) -> None:
     ann = bot.customer("1001", channel="telegram", name="Ann")
     await ann.say(problem)
@@ -75,8 +83,8 @@ async def test_a_ticket_resolved_at_night_is_announced_in_the_morning(
     assert announced not in ann.channel.texts_to("1001")
     assert await at(bot, 6, 59) == 0  # 07:59 in Berlin: still quiet
     assert announced not in ann.channel.texts_to("1001")
-    assert await at(bot, 7, 0) == 1  # 08:00 in Berlin
-    assert ann.channel.texts_to("1001")[-1] == announced
+    assert await at(bot, 7, 0) == 2  # 08:00 in Berlin: the news, and how did we do?
+    assert ann.channel.texts_to("1001")[-2:] == [announced, asked]
     [ticket] = await bot.tickets()
     assert ticket.status == "resolved"
 
@@ -88,7 +96,7 @@ async def test_a_ticket_resolved_in_the_day_is_announced_at_once(bot: BotHarness
 
     assert await resolve(bot, ann, 1001)
 
-    assert ann.channel.texts_to("1001")[-1] == RESOLVED
+    assert ann.channel.texts_to("1001")[-2:] == [RESOLVED, RATE]
 
 
 async def test_a_customer_writing_at_night_is_answered_at_once_and_gets_what_waited_first(
@@ -102,8 +110,8 @@ async def test_a_customer_writing_at_night_is_answered_at_once_and_gets_what_wai
 
     replies = await ann.say("/status 1001")
 
-    assert replies[0] == RESOLVED  # she is awake: what waited goes out first, in order
-    assert replies[1].startswith("Request #1001")
+    assert replies[:2] == [RESOLVED, RATE]  # she is awake: what waited goes out first
+    assert replies[2].startswith("Request #1001")  # (her command was no rating: not asked again)
     assert await at(bot, 7, 0) == 0  # nothing left for the morning
 
 

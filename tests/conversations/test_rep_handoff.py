@@ -81,7 +81,10 @@ async def test_customer_and_rep_on_telegram_from_request_to_close(bot: BotHarnes
     assert ann.channel.texts_to("1001")[-1] == "You're welcome!"
 
     assert await olga.say("/close 1") == ["Conversation #1 is closed; the customer was told."]
-    assert ann.channel.texts_to("1001")[-1].startswith("Our team has closed this conversation.")
+    closed_text, asked = ann.channel.texts_to("1001")[-2:]
+    assert closed_text.startswith("Our team has closed this conversation.")
+    assert asked.startswith("How satisfied are you with the help you got from our team?")
+    # "thanks" is no rating: read as usual, and the question is not asked again
     assert (await ann.say("thanks"))[0] == "You're welcome! Write any time."  # the bot is back
 
     async with bot.database.transaction() as uow:
