@@ -11,6 +11,9 @@ matcher names them), English and Russian, written apart from the catalog and fro
 - `bench/data/routing_held_aside_2.jsonl` (set 2): written before the rule changes that followed
   and never read row by row: read its figures only, never its misses (no --errors on it).
 
+`bench/data/routing_dev.jsonl` is a development set of the same kind (`--data` it): sentences
+written to find the catalog's gaps, free to read row by row.
+
 Routed as the bot routes (the language detected, not given). Printed per set and language:
 accuracy; per language and route: rows, accuracy and where the misses went; then the worst pairs.
 """
