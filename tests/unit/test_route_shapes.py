@@ -247,3 +247,9 @@ def test_quantities_prices_and_switching_over_are_leads(text: str) -> None:
 )
 def test_what_an_existing_customer_has_is_service(text: str) -> None:
     assert routed(text)[0] == "service"
+
+
+def test_a_real_word_is_never_read_as_another_with_a_letter_squeezed() -> None:
+    assert "too" not in MATCHER.match("before we commit to a big order", "en").matched
+    assert MATCHER.match("the jacket is too big", "en").route == "service"
+    assert MATCHER.match("heyyy", "en").intent == "other.greeting"
