@@ -253,3 +253,8 @@ def test_a_real_word_is_never_read_as_another_with_a_letter_squeezed() -> None:
     assert "too" not in MATCHER.match("before we commit to a big order", "en").matched
     assert MATCHER.match("the jacket is too big", "en").route == "service"
     assert MATCHER.match("heyyy", "en").intent == "other.greeting"
+
+
+def test_est_is_there_is_not_to_eat() -> None:
+    """The dictionary reads "есть" first as the verb "to eat", after which no word is a thing."""
+    assert MATCHER.match("есть игровые кресла?", "ru").route == "lead"
