@@ -2,9 +2,10 @@
 
 A token matches a pattern exactly, after squeezing doubled letters ("helloo"), as a stem
 (`refund*`), as a form of a dictionary word (`хотеть~`: хочу, хотим, хотел; Russian, by
-pymorphy3), or with one typo (rapidfuzz OSA distance). A typo-correction never turns one real
-word into another: a token that is itself a known word of the language (wordfreq's full word
-list, or the Russian dictionary) is never read as a typo ("contract" is not "contact").
+pymorphy3), or with one typo (rapidfuzz OSA distance). Neither a squeezed letter nor a
+typo-correction turns one real word into another: a token that is itself a known word of the
+language (wordfreq's full word list, or the Russian dictionary) is never read as another
+("contract" is not "contact", "to" is not "too").
 
 Built-in words: `{number}` a token of 3+ digits (an order or ticket number), `{count}` a
 number of up to 4 digits (a quantity), `{thing}` a word that names something (see
@@ -209,6 +210,8 @@ class Lexicon:
     def _word_ids(self, token: str) -> list[int]:
         if token in self._exact:
             return [self._exact[token]]
+        if words.is_known_word(token, self.lang):
+            return []  # a word of its own: "to" is not "too", "god" not "good"
         return self._squeezed.get(squeeze(token), [])
 
     def _lemma_ids(self, token: str) -> list[int]:

@@ -59,9 +59,15 @@ def is_noun(word: str) -> bool:
 
 @lru_cache(maxsize=_CACHE)
 def is_infinitive(word: str) -> bool:
-    """Whether the likeliest reading of a Russian word is a verb's infinitive ("узнать")."""
+    """Whether the likeliest reading of a Russian word is a verb's infinitive ("узнать").
+    A form of "быть" never is: the dictionary reads "есть" first as "to eat", a customer
+    means "there is" ("есть кресла?")."""
     parses = _morphology().parse(word)
-    return bool(parses) and parses[0].tag.POS == "INFN"
+    return (
+        bool(parses)
+        and parses[0].tag.POS == "INFN"
+        and not any(parse.normal_form == "быть" for parse in parses)
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,17 +1,30 @@
-"""The held-aside routing set stays what the README says it is."""
+"""The held-aside routing sets stay what the README says they are."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
-from bench.route_held_aside import DATA, load_rows
+import pytest
+
+from bench.route_held_aside import DATA, DATA_2, load_rows
 
 
-def test_the_set_has_150_rows_a_language_each_labelled_with_a_route_and_none_twice() -> None:
-    rows = load_rows(DATA)
+@pytest.mark.parametrize("path", [DATA, DATA_2], ids=["set 1", "set 2"])
+def test_a_set_has_150_rows_a_language_each_labelled_with_a_route_and_none_twice(
+    path: Path,
+) -> None:
+    rows = load_rows(path)
 
     assert all(n >= 150 for n in Counter(row.lang for row in rows).values())
     assert {row.lang for row in rows} == {"en", "ru"}
     assert {row.label for row in rows} == {"LEAD", "SERVICE", "HUMAN", "OTHER"}
     texts = [" ".join(row.text.casefold().split()) for row in rows]
     assert len(set(texts)) == len(texts)
+
+
+def test_the_second_set_shares_no_text_with_the_first() -> None:
+    def texts(path: Path) -> set[str]:
+        return {" ".join(row.text.casefold().split()) for row in load_rows(path)}
+
+    assert not texts(DATA) & texts(DATA_2)

@@ -164,4 +164,97 @@ def test_a_real_word_is_never_read_as_a_typo_of_another() -> None:
 
 def test_a_misspelt_word_still_matches() -> None:
     match = MATCHER.match("I need a refnud", "en")
-    assert (match.route, match.matched) == ("service", "refund*")
+    assert (match.route, match.matched) == ("service", "need + refund")
+
+
+# --- refusing the bot asks for a person; tiredness of it escalates ------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I do not want to deal with a robot",
+        "don't need a chatbot, I need answers from your staff",
+        "not with the bot please",
+        "I'd rather not chat with automated stuff",
+        "fed up with this bot",
+        "the bot does not understand my question",
+        "не нужен мне бот",
+        "не хочу переписываться с роботом",
+        "надоел этот бот",
+        "ваш бот ничего не понимает",
+    ],
+)
+def test_refusing_the_bot_is_a_request_for_a_person(text: str) -> None:
+    assert routed(text)[0] == "human"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the vending machine does not work",
+        "программа не запускается",
+        "не работает кофейный автомат",
+    ],
+)
+def test_a_machine_or_a_program_that_fails_is_no_bot(text: str) -> None:
+    assert routed(text)[0] == "service"
+
+
+# --- quantities, prices per unit, switching over, samples are leads -----------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No fixed budget yet, ideally delivered by mid-April",
+        "we'd prefer a fixed price for the whole project",
+        "need 80 folding tables, how long would delivery take?",
+        "what discount if we buy 500?",
+        "what's your rate per piece for 2000 flyers",
+        "we are thinking of migrating to your system from our old one",
+        "could we get samples of the fabric first",
+        "хотим 12 раций для охраны, когда сможете привезти?",
+        "во сколько обойдутся 300 пропусков",
+        "сколько будет стоить, если закажем 50 штук",
+        "думаем перейти на ваш сервис",
+        "пришлите образцы плитки",
+    ],
+)
+def test_quantities_prices_and_switching_over_are_leads(text: str) -> None:
+    assert routed(text)[0] == "lead"
+
+
+# --- what an existing customer has: a placed order, a booked visit, a return, a fix --------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the leak is still not fixed after two visits",
+        "please move the fitting appointment to friday",
+        "can we postpone the delivery by a week",
+        "I want to return the lamp I bought last month",
+        "I'd like to change the order I submitted yesterday",
+        "the activation code is invalid",
+        "the box arrived with no screws",
+        "нельзя ли перенести замер на среду",
+        "хочу сдать обратно пылесос, купленный в мае",
+        "в наших счетах старый КПП",
+        "из-под холодильника течет вода",
+        "в коробке нет пульта",
+    ],
+)
+def test_what_an_existing_customer_has_is_service(text: str) -> None:
+    assert routed(text)[0] == "service"
+
+
+def test_a_real_word_is_never_read_as_another_with_a_letter_squeezed() -> None:
+    assert "too" not in MATCHER.match("before we commit to a big order", "en").matched
+    assert MATCHER.match("the jacket is too big", "en").route == "service"
+    assert MATCHER.match("heyyy", "en").intent == "other.greeting"
+
+
+def test_est_is_there_is_not_to_eat() -> None:
+    """The dictionary reads "есть" first as the verb "to eat", after which no word is a thing."""
+    assert MATCHER.match("есть игровые кресла?", "ru").route == "lead"
