@@ -136,3 +136,49 @@ async def test_a_rating_by_typed_words_and_a_returned_conversation(
     assert await ann.say("4/5 good") == ["Thank you for your rating!"]
     [rating] = await rated(bot)
     assert (rating["rating"], rating["comment"]) == (4, "good")
+
+
+async def test_an_english_mail_rating_and_a_russian_button_rating(
+    database: Database, clock: FakeClock
+) -> None:
+    bot = sales_bot(database, clock)
+    olga_id = await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    kim = bot.customer("kim@initech.example", channel="email", name="Kim")
+    await kim.say(
+        "My order 5531 arrived damaged, the armrest is broken",
+        header_id="<k1@initech.example>", subject="Chairs",
+    )  # fmt: skip
+    await resolve(bot, 1001, olga_id)
+    assert (
+        bot.channels["email"]
+        .sent[-1]
+        .text.endswith(
+            "How satisfied are you with how we handled request #1001? Please rate it from 1 (poor) "
+            "to 5 (excellent)."
+        )
+    )
+    answer = await kim.say(
+        "5\n\nThanks, the new armrest fits.\n\nKim",
+        header_id="<k2@initech.example>", subject="Re: Chairs",
+        in_reply_to=bot.channels["email"].sent[-1].header_id,
+    )  # fmt: skip
+    assert answer == ["Thank you for your rating!"]
+
+    ivan = bot.customer("2002", channel="telegram", name="Иван")
+    await with_olga_and_closed(bot, ivan, "Позовите оператора, пожалуйста")
+    assert ivan.channel.texts_to("2002")[-1] == (
+        "Насколько вы довольны помощью нашей команды? Оцените, пожалуйста, от 1 (плохо) до 5 "
+        "(отлично)."
+    )
+    assert await ivan.press("csat:4") == [
+        "Спасибо за оценку! Если хотите что-то добавить, просто напишите это следующим сообщением."
+    ]
+    kim_rating, ivan_rating = await rated(bot)
+    assert (kim_rating["rating"], kim_rating["about"], kim_rating["rep_id"]) == (
+        5,
+        "ticket",
+        olga_id,
+    )
+    assert kim_rating["comment"].startswith("Thanks, the new armrest fits.")
+    assert (ivan_rating["rating"], ivan_rating["about"]) == (4, "handoff")
+    assert not [t for t in await bot.tickets() if t.category == "feedback"]  # none was low
