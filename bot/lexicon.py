@@ -54,7 +54,9 @@ Hit = tuple[int, float]  # (word pattern id, match quality)
 def normalise(text: str) -> str:
     """Casefold, `ё`→`е`, join a hyphenated participle to its word ("noise-cancelling"), drop
     punctuation/symbols/emoji, squeeze 3+ repeated letters to 2."""
-    text = _COMPOUND_PARTICIPLE.sub(r"\1\2", _fold(text))
+    text = _fold(text)
+    if "-" in text:  # most messages have none: skip the scan
+        text = _COMPOUND_PARTICIPLE.sub(r"\1\2", text)
     text = _NON_WORD.sub(" ", _APOSTROPHES.sub("", text))  # "don't" -> "dont"
     return " ".join(_LONG_REPEAT.sub(r"\1\1", text).split())
 
