@@ -337,7 +337,9 @@ def test_a_ticket_status_set_from_the_cli_is_a_touchpoint_of_the_rep_named(
     told = shown(tmp_path, "touchpoints", "list", "--kind", "message_out")[len(outbox_before) :]
     assert [(t["conversation_id"], t["details"]["text"]) for t in told] == [
         (1, "Good news: your request #1001 has been resolved. If something is still not right, "
-         "just write here and we'll look at it again.")
+         "just write here and we'll look at it again."),
+        (1, "How satisfied are you with how we handled request #1001? Please rate it from 1 "
+         "(poor) to 5 (excellent)."),
     ]  # fmt: skip
 
 
@@ -439,7 +441,8 @@ def test_db_prune_and_contacts_forget(tmp_path: Path) -> None:
     done = touchpoint(tmp_path, "db", "prune")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "pruned: raw mail 0, files 0, message texts 0, outbox texts 0, dead letters 0"
+        "pruned: raw mail 0, files 0, message texts 0, outbox texts 0, dead letters 0, "
+        "webhook bodies 0"
     )
     missing = touchpoint(tmp_path, "contacts", "forget", "7", "--yes")
     assert (missing.returncode, missing.stderr.strip()) == (1, "touchpoint: contact 7 not found")

@@ -121,8 +121,10 @@ async def test_customer_and_rep_on_telegram_from_request_to_close(
 
     olga.says("/close 1")
     assert await olga.texts(1) == ["Conversation #1 is closed; the customer was told."]
-    assert (await ann.texts(1))[0].startswith("Our team has closed this conversation.")
-    ann.says("thanks")
+    closed, asked = await ann.texts(2)
+    assert closed.startswith("Our team has closed this conversation.")
+    assert asked.startswith("How satisfied are you with the help you got from our team?")
+    ann.says("thanks")  # no rating: read as usual, and not asked again
     assert (await ann.texts(1))[0] == "You're welcome! Write any time."  # the bot is back
     await olga.hears_nothing_more(bot)
 
@@ -297,8 +299,9 @@ async def test_customer_by_email_with_a_rep_on_telegram(
     assert await olga.texts(1) == ["#1 Kim Lee: Perfect, thank you."]
     olga.says("/close 1")
     await olga.receives(1)
-    [closed] = await kim.receives(1)
+    [closed] = await kim.receives(1)  # one mail: closed, and how did we do?
     assert plain_text(closed).startswith("Our team has closed this conversation.")
+    assert "How satisfied are you with the help you got from our team?" in plain_text(closed)
     await settled(bot)
     assert len(kim.envelopes()) == 4  # passing, joined, the answer, closed: the bot added nothing
 
@@ -352,7 +355,9 @@ async def test_customer_on_telegram_with_a_rep_by_email(
     await boris.writes("Re: [#1] Ann Lee", quoting(relayed, "/close 1"), replying_to=relayed)
     [done] = await boris.receives(1)
     assert plain_text(done) == "Conversation #1 is closed; the customer was told."
-    assert (await ann.texts(1))[0].startswith("Our team has closed this conversation.")
+    closed, asked = await ann.texts(2)
+    assert closed.startswith("Our team has closed this conversation.")
+    assert asked.startswith("How satisfied are you with the help you got from our team?")
     await ann.hears_nothing_more(bot)
 
     assert await bot.handoff_kinds() == [
