@@ -98,14 +98,7 @@ async def accept(ctx: Context, rep: Rep, lead: Lead, now: datetime) -> Desk:
 def _accepted(lead: Lead, rep: Rep) -> Action:
     async def action(turn: Turn, ctx: Context) -> Result:
         details = {"lead_id": lead.id, "rep_id": rep.id, "latency": _age(lead, turn.now)}
-        others = [await ctx.uow.reps.get(i) for i in dict.fromkeys(lead.offered_to) if i != rep.id]
-        notices = tuple(
-            notice_to(
-                o, ctx.say("rep.lead_taken_by", rep_language(o), number=lead.id, name=rep.name)
-            )
-            for o in others
-            if o is not None
-        )
+        notices = await _tell_the_others(ctx, lead, rep)
         span = span_in_words(ctx, turn.lang, ctx.config.lead_sla)
         text = ctx.say("lead.accepted", turn.lang, name=rep.name, number=lead.id, span=span)
         return Result(  # an announcement, not an answer: held in quiet hours
