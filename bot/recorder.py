@@ -51,7 +51,10 @@ async def record(uow: UnitOfWork, touches: Iterable[Touch]) -> None:
     """Write the touchpoints, and in the same transaction the webhook events they make."""
     rows = [_row(touch) for touch in touches]
     await uow.touchpoints.add(rows)
-    await webhook_events.enqueue(uow, [_change(row) for row in rows])
+    # Most touchpoints (messages, deliveries) make no event: only the others become Changes.
+    changes = [_change(row) for row in rows if row.kind in webhook_events.BY_KIND]
+    if changes:
+        await webhook_events.enqueue(uow, changes)
 
 
 def _change(row: NewTouchpoint) -> Change:

@@ -29,7 +29,7 @@ from handlers.assignment import start_idle_clock
 from handlers.cards import notice_to
 from handlers.common import idle, shown_time, span_in_words
 from handlers.due_times import parse_due
-from handlers.lead_pipeline import ACCEPT_BUTTON, NEXT_STEP_TIMER
+from handlers.lead_pipeline import ACCEPT_BUTTON, NEXT_STEP_TIMER, age
 from handlers.reps import rep_language
 from storage.repos.leads import LeadFilter
 
@@ -97,7 +97,7 @@ async def accept(ctx: Context, rep: Rep, lead: Lead, now: datetime) -> Desk:
 
 def _accepted(lead: Lead, rep: Rep) -> Action:
     async def action(turn: Turn, ctx: Context) -> Result:
-        details = {"lead_id": lead.id, "rep_id": rep.id, "latency": _age(lead, turn.now)}
+        details = {"lead_id": lead.id, "rep_id": rep.id, "latency": age(lead, turn.now)}
         notices = await _tell_the_others(ctx, lead, rep)
         span = span_in_words(ctx, turn.lang, ctx.config.lead_sla)
         text = ctx.say("lead.accepted", turn.lang, name=rep.name, number=lead.id, span=span)
@@ -190,7 +190,7 @@ async def first_contact(
     """`lead_contacted` with the speed-to-lead, the first time a rep reaches the customer."""
     if not await ctx.uow.leads.contacted(lead.id, now):
         return ()
-    details = {"lead_id": lead.id, "rep_id": rep.id, "latency": _age(lead, now), "via": via}
+    details = {"lead_id": lead.id, "rep_id": rep.id, "latency": age(lead, now), "via": via}
     return (Event(Kind.LEAD_CONTACTED, details, Actor.REP),)
 
 
@@ -239,7 +239,7 @@ async def taken_with_conversation(turn: Turn, ctx: Context, rep: Rep) -> Result:
         return Result()
     if not await ctx.uow.leads.accept(lead.id, rep.id, turn.now, offered_only=False):
         return Result()
-    details = {"lead_id": lead.id, "rep_id": rep.id, "latency": _age(lead, turn.now)}
+    details = {"lead_id": lead.id, "rep_id": rep.id, "latency": age(lead, turn.now)}
     notices = await _tell_the_others(ctx, lead, rep)
     return Result(events=(Event(Kind.LEAD_ACCEPTED, details, Actor.REP),), notices=notices)
 
@@ -376,7 +376,3 @@ def _line(ctx: Context, lead: Lead, lang: str) -> str:
 
 def _say(ctx: Context, rep: Rep, key: str, **fields: object) -> Desk:
     return Desk(to_rep=(ctx.say(key, rep_language(rep), **fields),))
-
-
-def _age(lead: Lead, now: datetime) -> float:
-    return round((now - lead.created_at).total_seconds(), 1)

@@ -150,7 +150,7 @@ async def offer_to(
         payload={"lead_id": lead.id, "rep_id": rep.id},
     )
     notice = await lead_card(ctx, lead, conversation, rep, heading="rep.lead_card")
-    details = {"lead_id": lead.id, "rep_id": rep.id, "latency": _age(lead, now)}
+    details = {"lead_id": lead.id, "rep_id": rep.id, "latency": age(lead, now)}
     return Result(events=(Event(Kind.LEAD_OFFERED, details, Actor.SYSTEM),), notices=(notice,))
 
 
@@ -172,7 +172,7 @@ async def escalate(
         "lead_id": lead.id,
         "reason": reason,
         "managers": [m.id for m in managers],
-        "latency": _age(lead, now),
+        "latency": age(lead, now),
     }
     return Result(
         events=(Event(Kind.LEAD_ESCALATED, details, Actor.SYSTEM),), notices=tuple(notices)
@@ -270,5 +270,6 @@ async def _next_step_due(ctx: Context, lead: Lead, timer: Timer) -> Result:
     )
 
 
-def _age(lead: Lead, now: datetime) -> float:
+def age(lead: Lead, now: datetime) -> float:
+    """Seconds since the lead came in: the latency its touchpoints carry."""
     return round((now - lead.created_at).total_seconds(), 1)

@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TypeVar
 
 import typer
@@ -112,6 +113,21 @@ def contact_turn(action: ContactAction) -> bool:
             return await dispatcher.contact_turn(action, channel=CLI_CHANNEL)
 
     return asyncio.run(_run())
+
+
+def moment_option(text: str, zone: tzinfo, option: str, *, day_end: bool = False) -> datetime:
+    """`--since`/`--until`: a day (its start; with `day_end` the next day's, so the day is
+    included) or an ISO time, in `zone` when it names none; a one-line error and exit code 2
+    when it is neither."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value) + timedelta(days=day_end)
+            return datetime.combine(day, time(), tzinfo=zone)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {text!r} is not a date like 2026-12-31", 2) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def not_found(what: str) -> typer.Exit:

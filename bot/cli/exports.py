@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import reading, settings_or_exit
+from bot.cli.common import moment_option, reading, settings_or_exit
 from bot.cli.contacts import contacts_app
 from bot.cli.leads import leads_app
 from bot.cli.records import tickets_app
@@ -97,7 +97,8 @@ def _export(
     until: str | None,
 ) -> None:
     zone = ZoneInfo(settings_or_exit().zone_name)
-    start, end = _day(since, zone, "--since"), _day(until, zone, "--until")
+    start = moment_option(since, zone, "--since") if since else None
+    end = moment_option(until, zone, "--until") if until else None
 
     async def work(uow: UnitOfWork) -> int:
         with _opened(output) as stream:
@@ -109,17 +110,6 @@ def _export(
     count = reading(work)
     if output is not None:
         typer.echo(f"{count} rows written to {output}", err=True)
-
-
-def _day(text: str | None, zone: ZoneInfo, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        typer.echo(f"touchpoint: {option} {text!r} is not a date like 2026-12-31", err=True)
-        raise typer.Exit(2) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 async def _lead_rows(
@@ -135,10 +125,8 @@ async def _lead_rows(
 async def _contact_rows(
     uow: UnitOfWork, since: datetime | None, until: datetime | None
 ) -> AsyncIterator[dict[str, Any]]:
-    async for row in uow.exports.contacts():
-        created = row["created_at"]
-        if (since is None or created >= since) and (until is None or created < until):
-            yield row
+    async for row in uow.exports.contacts(since=since, until=until):
+        yield row
 
 
 async def _ticket_rows(

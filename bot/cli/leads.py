@@ -10,7 +10,7 @@ leads; a manager any, and only a manager assigns them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated, Any, cast
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from bot.cli.common import (
     contact_turn,
     fail,
     manager,
+    moment_option,
     not_found,
     person,
     reading,
@@ -104,8 +105,8 @@ def leads_list(
         source=source,
         channel=channel,
         min_score=min_score,
-        since=_moment(since, zone, "--since") if since else None,
-        until=_moment(until, zone, "--until", day_end=True) if until else None,
+        since=moment_option(since, zone, "--since") if since else None,
+        until=moment_option(until, zone, "--until", day_end=True) if until else None,
         open_only=open_only,
     )
 
@@ -149,26 +150,7 @@ def _row(view: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
 
 
 def _local(moment: str | None, zone: ZoneInfo) -> str | None:
-    """An ISO time as the company reads it: `2026-03-02 09:00` in TIMEZONE."""
-    if moment is None:
-        return None
-    return datetime.fromisoformat(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-
-def _moment(value: str, zone: ZoneInfo, option: str, *, day_end: bool = False) -> datetime:
-    """`--since`/`--until`: a day (its start; with `day_end` the next day's, so the day is
-    included) or an ISO time, in `zone` when it names none."""
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text) + timedelta(days=day_end)
-            return datetime.combine(day, time(), tzinfo=zone)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date (YYYY-MM-DD) or an ISO time", param_hint=option
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    return None if moment is None else out.local_time(moment, zone)
 
 
 @leads_app.command("show")

@@ -153,14 +153,15 @@ def lead(view: Mapping[str, Any], zone: tzinfo) -> None:
     record({k: v for k, v in view.items() if k not in sections}, False)
     echo("\nnotes:")
     for note in view["notes"]:
-        echo(f"  {_shown(note['created_at'], zone)}  {note['author']}: {visible(note['text'])}")
+        echo(f"  {local_time(note['created_at'], zone)}  {note['author']}: {visible(note['text'])}")
     echo("\nhistory:")
     for event in view["history"]:
         who = f"{event['channel']:<9} {event['actor']:<8} {event['kind']:<20}"
-        echo(f"  {_shown(event['occurred_at'], zone)}  {who} {_cell(event['details'])}")
+        echo(f"  {local_time(event['occurred_at'], zone)}  {who} {_cell(event['details'])}")
 
 
-def _shown(moment: str, zone: tzinfo) -> str:
+def local_time(moment: str, zone: tzinfo) -> str:
+    """An ISO time as the company reads it: `2026-03-02 09:00` in TIMEZONE."""
     return datetime.fromisoformat(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 

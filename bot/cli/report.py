@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot import reports
-from bot.cli.common import reading, settings_or_exit
+from bot.cli.common import moment_option, reading, settings_or_exit
 from bot.model import utc_now
 from storage.uow import UnitOfWork
 
@@ -35,8 +35,8 @@ def report(
     settings = settings_or_exit()
     zone = ZoneInfo(settings.zone_name)
     now = utc_now()
-    end = _moment(until, zone, "--until") or now
-    start = _moment(since, zone, "--since") or end - timedelta(days=DEFAULT_DAYS)
+    end = moment_option(until, zone, "--until") if until else now
+    start = moment_option(since, zone, "--since") if since else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         typer.echo("touchpoint: --since must come before --until", err=True)
         raise typer.Exit(2)
@@ -51,17 +51,6 @@ def report(
         typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))
     else:
         typer.echo(as_text(figures, zone))
-
-
-def _moment(text: str | None, zone: ZoneInfo, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        typer.echo(f"touchpoint: {option} {text!r} is not a date like 2026-12-31", err=True)
-        raise typer.Exit(2) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def as_text(figures: dict[str, Any], zone: ZoneInfo) -> str:

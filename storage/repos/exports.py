@@ -36,8 +36,11 @@ class ExportRepository:
         async for row in self._pages(query, leads.c.id):
             yield row
 
-    async def contacts(self) -> AsyncIterator[dict[str, Any]]:
-        async for page in self._paged(select(contacts), contacts.c.id):
+    async def contacts(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        query = _between(select(contacts), contacts.c.created_at, since, until)
+        async for page in self._paged(query, contacts.c.id):
             ids = [row["id"] for row in page]
             query = select(identities).where(identities.c.contact_id.in_(ids))
             found = (await self._db.execute(query.order_by(identities.c.id))).mappings().all()
