@@ -121,9 +121,9 @@ class App:
     adapters: tuple[ChannelAdapter, ...]
     webhooks: WebhookSender | None = None  # `run` posts webhooks; a `shell` does not
 
-    async def serve(self) -> None:
-        """Run the channels, the relay, the webhook sender and the scheduler until a channel ends
-        or a signal comes.
+    async def serve(self, *, faces: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
+        """Run the channels, the relay, the webhook sender, the scheduler and `faces` (the
+        console) until a channel ends or a signal comes.
 
         A channel that ends (the terminal at end of input) ends the app. SIGTERM and SIGINT stop
         it gracefully: channels stop receiving (they acknowledge only committed turns, so
@@ -140,7 +140,8 @@ class App:
             [asyncio.create_task(self.webhooks.run(), name="webhooks")] if self.webhooks else []
         )
         scheduler = asyncio.create_task(self.scheduler.run(), name="scheduler")
-        background = [relay, *webhooks, scheduler]
+        served = [asyncio.create_task(face, name="face") for face in faces]
+        background = [relay, *webhooks, scheduler, *served]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]

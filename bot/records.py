@@ -240,6 +240,12 @@ class Rep:
     capacity: int
     on_duty: bool
     active: bool
+    console_language: str | None = None  # the console's pages; their first language if None
+
+    @property
+    def page_language(self) -> str:
+        """The language of this person's console pages."""
+        return self.console_language or (self.languages[0] if self.languages else "en")
 
     @property
     def reached_at(self) -> Address | None:

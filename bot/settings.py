@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rapidfuzz import fuzz, process
 
@@ -33,7 +40,7 @@ SETTING_PREFIXES = (
     "TELEGRAM_", "IMAP_", "SMTP_", "EMAIL_", "HANDOFF_", "REP_", "RELAY_", "FLOOD_", "RETAIN_",
     "DATABASE_", "CATALOG_", "COMPANY_", "FOLLOWUP_", "MISSES_", "HOT_LEAD", "INSTANCE_",
     "QUIET_",
-    "WEBHOOK_",
+    "WEB_",
 )  # fmt: skip
 ZONE_FILES = Path("/etc/localtime"), Path("/etc/timezone")
 
@@ -114,6 +121,14 @@ class Settings(BaseSettings):
     email_parse_seconds: float = Field(default=10.0, gt=0, le=600)
     email_parse_memory_mb: int = Field(default=512, ge=128)
 
+    # The sales console (web/): where it listens ("off": not served), the address people open
+    # it at (links are built from it, never from a request's Host), how long a sign-in lasts
+    # and how long a one-time sign-in link stays good.
+    web_listen: str = "127.0.0.1:8088"
+    web_base_url: str | None = None
+    web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    web_login_minutes: float = Field(default=10.0, gt=0, le=60)
+
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
@@ -161,9 +176,11 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("telegram_webhook_listen")
+    @field_validator("telegram_webhook_listen", "web_listen")
     @classmethod
-    def _host_and_port(cls, value: str) -> str:
+    def _host_and_port(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "web_listen" and value == "off":
+            return value
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("use HOST:PORT, e.g. 127.0.0.1:8080")
@@ -201,7 +218,7 @@ class Settings(BaseSettings):
             raise ValueError("use 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
-    @field_validator("telegram_webhook_url", "telegram_api_url")
+    @field_validator("telegram_webhook_url", "telegram_api_url", "web_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
@@ -246,6 +263,19 @@ class Settings(BaseSettings):
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
         return self
+
+    @property
+    def web_address(self) -> tuple[str, int] | None:
+        """Where the console listens; None when WEB_LISTEN is off."""
+        if self.web_listen == "off":
+            return None
+        host, _, port = self.web_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @property
+    def web_url(self) -> str:
+        """The console's address as people open it: WEB_BASE_URL, or where it listens."""
+        return (self.web_base_url or f"http://{self.web_listen}").rstrip("/")
 
     @property
     def zone_name(self) -> str:

@@ -86,6 +86,8 @@ reps = Table(
     # The secret in the reply address of every mail to the rep (`sales+r<token>@...`): a rep's
     # answer by email counts only with it, since a From line proves nothing.
     Column("reply_token", String(64)),
+    # The language of the console's pages for this person (en/ru); their first language if unset.
+    Column("console_language", String(2)),
     _created(),
 )
 
@@ -434,4 +436,30 @@ Index(
     webhook_deliveries.c.next_attempt_at,
     sqlite_where=UNDELIVERED,
     postgresql_where=UNDELIVERED,
+)
+
+# Sign-in to the sales console (web/). Only hashes of the secrets are kept: a leaked database
+# copy signs nobody in. A link is used once (its POST), a session ends at its expiry, at sign-out,
+# or when its rep is signed out or removed.
+login_links = Table(
+    "login_links",
+    metadata,
+    _id(),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _fk("rep_id", "reps", nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    _created(),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    _id(),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _fk("rep_id", "reps", nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime()),
+    _created(),
 )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.connection import AsyncAdapter, SqlConnection
 from storage.db import configure_sqlite, create_engine, schema_is_current, upgrade
+from storage.repos.console_access import ConsoleAccessRepository
 from storage.repos.contacts import ContactRepository
 from storage.repos.conversations import ConversationRepository
 from storage.repos.cursors import CursorRepository
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.dead_letters = DeadLetterRepository(connection)
         self.retention = RetentionRepository(connection)
         self.webhooks = WebhookRepository(connection)
+        self.console_access = ConsoleAccessRepository(connection)
         self._committed = False
 
     async def commit(self) -> None:

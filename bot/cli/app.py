@@ -11,11 +11,12 @@ import typer
 from telegram.error import InvalidToken
 
 from bot.bootstrap import ChannelsFactory, build_channels, open_app
-from bot.cli import exports, maintenance
+from bot.cli import console, exports, maintenance
 from bot.cli import records as cli_records
 from bot.cli.common import settings_or_exit
 from bot.cli.errors import one_line_errors
 from bot.cli.report import report
+from bot.cli.reps import reps_app
 from bot.cursors import terminal_customer
 from bot.model import ChannelAdapter
 from bot.settings import Settings, SettingsError
@@ -36,19 +37,25 @@ app.add_typer(db_app, name="db")
 cli_records.register(app)
 exports.register()
 app.command()(report)
+app.command()(console.web)
+console.register(reps_app)
 maintenance.register(db_app)
 
 
 @app.command()
 def run() -> None:
-    """Serve every configured channel; the terminal when no account is configured.
+    """Serve every configured channel (the terminal when no account is configured) and the
+    sales console on WEB_LISTEN.
 
     One `run` per SQLite file (shells and commands may share it); several need PostgreSQL."""
     settings = settings_or_exit()
     try:
         with only_run(settings.database_url.get_secret_value()):
             _serve_until_stopped(
-                settings, lambda database: build_channels(settings, database), send_webhooks=True
+                settings,
+                lambda database: build_channels(settings, database),
+                send_webhooks=True,
+                with_console=True,
             )
     except AlreadyRunning as error:
         typer.echo(f"touchpoint: {error}", err=True)
@@ -87,18 +94,25 @@ def shell(
 
 
 def _serve_until_stopped(
-    settings: Settings, make_channels: ChannelsFactory, *, send_webhooks: bool = False
+    settings: Settings,
+    make_channels: ChannelsFactory,
+    *,
+    send_webhooks: bool = False,
+    with_console: bool = False,
 ) -> None:
     try:
-        asyncio.run(_serve(settings, make_channels, send_webhooks))
+        asyncio.run(_serve(settings, make_channels, send_webhooks, with_console))
     except KeyboardInterrupt:  # Ctrl-C while starting, before the app handles the signal
         typer.echo("", err=True)
         raise typer.Exit(130) from None
 
 
-async def _serve(settings: Settings, make_channels: ChannelsFactory, send_webhooks: bool) -> None:
+async def _serve(
+    settings: Settings, make_channels: ChannelsFactory, send_webhooks: bool, with_console: bool
+) -> None:
     async with open_app(settings, make_channels, send_webhooks=send_webhooks) as application:
-        await application.serve()
+        faces = console.console_faces(settings, application) if with_console else []
+        await application.serve(faces=faces)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.model import Address
 from bot.records import Rep, rep_channel_rank
 from storage.connection import SqlConnection
+from storage.repos.console_access import ConsoleAccessRepository
 from storage.tables import rep_identities, reps
 
 
@@ -64,6 +65,7 @@ def rep_from_row(row: Row[Any], identities: Iterable[Address]) -> Rep:
         capacity=row.capacity,
         on_duty=row.on_duty,
         active=row.active,
+        console_language=row.console_language,
     )
 
 
@@ -166,6 +168,7 @@ class RepRepository:
         # A rep who handled hand-offs stays referenced by them: deactivate instead of deleting.
         deactivated = await self.update(rep_id, active=False, on_duty=False)
         if deactivated:
+            await ConsoleAccessRepository(self._db).forget_rep(rep_id)
             await self._delete_if_unreferenced(rep_id)
         return deactivated
 

@@ -1,0 +1,40 @@
+"""The console's aiohttp application: its pages, the sign-in gate and the static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from web import auth
+from web.console import CONSOLE, Console
+from web.pages import render, setup_templates
+from web.ratelimit import AttemptLimit
+from web.routes import ROUTES
+
+STATIC = Path(__file__).with_name("static")
+MAX_FORM_BYTES = 256 * 1024  # a note or an answer, not a file
+
+
+def make_app(console: Console) -> web.Application:
+    app = web.Application(
+        middlewares=[auth.security_headers, _error_pages, auth.signed_in_only],
+        client_max_size=MAX_FORM_BYTES,
+    )
+    app[CONSOLE] = console
+    app[auth.LIMIT] = AttemptLimit(auth.SIGN_IN_ATTEMPTS_PER_MINUTE)
+    setup_templates(app)
+    app.router.add_routes(auth.routes)
+    for table in ROUTES:
+        app.router.add_routes(table)
+    app.router.add_static("/static/", STATIC, name="static", append_version=True)
+    return app
+
+
+@web.middleware
+async def _error_pages(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
+    """A missing page or a refused one as a page of the console, in the viewer's language."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return render(request, "error.html", {"message": "error.not_found"}, status=404)

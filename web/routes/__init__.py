@@ -1,0 +1,9 @@
+"""The console's pages, one module per area; each exports `routes`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.routes import home
+
+ROUTES: tuple[web.RouteTableDef, ...] = (home.routes,)

@@ -1,0 +1,36 @@
+"""The first page after signing in, and switching the page language."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.console import console_of
+from web.i18n import LANGUAGES
+from web.pages import render
+from web.viewer import viewer_of
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.StreamResponse:
+    return render(request, "home.html")
+
+
+@routes.post("/language")
+async def switch_language(request: web.Request) -> web.StreamResponse:
+    viewer = viewer_of(request)
+    form = await request.post()
+    wanted = form.get("lang")
+    if wanted in LANGUAGES:
+        rep_id = viewer.rep.id
+        await console_of(request).write(
+            lambda uow: uow.reps.update(rep_id, console_language=wanted)
+        )
+    back = form.get("back")
+    raise web.HTTPSeeOther(back if isinstance(back, str) and _local_path(back) else "/")
+
+
+def _local_path(path: str) -> bool:
+    """Only a path of this console: never a redirect elsewhere."""
+    return path.startswith("/") and not path.startswith("//") and "\\" not in path

@@ -1,0 +1,46 @@
+"""Who is looking: the signed-in person, their session's form token and their page language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from bot.records import Rep
+from handlers.office import is_manager
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    rep: Rep
+    csrf_token: str = field(repr=False)
+
+    @property
+    def manager(self) -> bool:
+        return is_manager(self.rep)
+
+    @property
+    def lang(self) -> str:
+        return self.rep.page_language
+
+
+VIEWER: web.RequestKey[Viewer] = web.RequestKey("viewer", Viewer)
+
+
+def viewer_of(request: web.Request) -> Viewer:
+    """The signed-in person (the sign-in middleware lets no request without one reach a page)."""
+    if VIEWER not in request:
+        raise web.HTTPSeeOther("/login")
+    return request[VIEWER]
+
+
+def viewer_if_any(request: web.Request) -> Viewer | None:
+    return request[VIEWER] if VIEWER in request else None  # noqa: SIM401 (get() is untyped)
+
+
+def managers_only(request: web.Request) -> Viewer:
+    """The viewer, who must be a manager; a rep sees the page as not there."""
+    viewer = viewer_of(request)
+    if not viewer.manager:
+        raise web.HTTPNotFound()
+    return viewer
