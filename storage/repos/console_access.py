@@ -14,10 +14,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, union, update
 
 from storage.connection import SqlConnection
-from storage.tables import login_links, reps, web_sessions
+from storage.tables import handoffs, leads, login_links, reps, web_sessions
 
 SECRET_BYTES = 32
 
@@ -134,3 +134,28 @@ class ConsoleAccessRepository:
         """Delete a removed rep's links and sessions (so the rep's row may go too)."""
         for table in (login_links, web_sessions):
             await self._db.execute(delete(table).where(table.c.rep_id == rep_id))
+
+    # --- what a rep may see ----------------------------------------------------------------
+
+    async def touches(self, rep_id: int, contact_id: int) -> bool:
+        """Whether the contact is one the rep works: a lead of theirs (owned or offered to
+        them now) or a hand-off they hold or held."""
+        query = select(
+            or_(
+                exists().where(leads.c.contact_id == contact_id, _leads_of(rep_id)),
+                exists().where(handoffs.c.contact_id == contact_id, handoffs.c.rep_id == rep_id),
+            )
+        )
+        return bool((await self._db.execute(query)).scalar())
+
+    async def contacts_touched(self, rep_id: int) -> set[int]:
+        """Every contact the rep works (see `touches`)."""
+        query = union(
+            select(leads.c.contact_id).where(_leads_of(rep_id)),
+            select(handoffs.c.contact_id).where(handoffs.c.rep_id == rep_id),
+        )
+        return {row[0] for row in await self._db.execute(query)}
+
+
+def _leads_of(rep_id: int) -> ColumnElement[bool]:
+    return or_(leads.c.owner_rep_id == rep_id, leads.c.offered_rep_id == rep_id)
