@@ -49,6 +49,8 @@ def test_a_secret_is_not_printed_with_the_settings(monkeypatch: pytest.MonkeyPat
             "ssl",
             "setting IMAP_SECURITY is invalid: Input should be 'tls', 'starttls'",
         ),
+        ("WEB_LISTEN", "8088", "setting WEB_LISTEN is invalid: use HOST:PORT"),
+        ("WEB_BASE_URL", "console.example", "setting WEB_BASE_URL is invalid: use an http(s)://"),
         (
             "DEFAULT_LANGUAGE",
             "de",
@@ -64,6 +66,22 @@ def test_a_wrong_value_is_one_line_naming_the_setting(
         load_settings()
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
+
+
+def test_the_console_listens_on_loopback_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WEB_LISTEN", raising=False)
+    settings = load_settings()
+    assert settings.web_address == ("127.0.0.1", 8088)
+    assert settings.web_url == "http://127.0.0.1:8088"
+    monkeypatch.setenv("WEB_LISTEN", "off")
+    assert load_settings().web_address is None
+    monkeypatch.setenv("WEB_LISTEN", "[::1]:9000")
+    monkeypatch.setenv("WEB_BASE_URL", "https://sales.example.com/")
+    settings = load_settings()
+    assert settings.web_address == ("::1", 9000)
+    assert settings.web_url == "https://sales.example.com"  # links are built from it
 
 
 def test_env_example_lists_every_setting_and_loads() -> None:
