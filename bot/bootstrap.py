@@ -20,9 +20,13 @@ from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
+from aiohttp import web
+
 from bot import words
 from bot.cursors import DatabaseOffsets, DatabaseWatermarks, StoredInbound, terminal_customer
 from bot.dispatch import Dispatcher
+from bot.metrics import Metrics
+from bot.metrics_server import metrics_app, serve_metrics
 from bot.model import ChannelAdapter, utc_now
 from bot.relay import Relay, RelayPolicy
 from bot.rep_hours import QuietHours, RepHours
@@ -120,6 +124,8 @@ class App:
     scheduler: Scheduler
     adapters: tuple[ChannelAdapter, ...]
     webhooks: WebhookSender | None = None  # `run` posts webhooks; a `shell` does not
+    monitor: web.Application | None = None  # `run` serves /metrics and /healthz
+    monitor_address: tuple[str, int] | None = None
 
     async def serve(self, *, faces: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
         """Run the channels, the relay, the webhook sender, the scheduler and `faces` (the
@@ -140,6 +146,8 @@ class App:
             [asyncio.create_task(self.webhooks.run(), name="webhooks")] if self.webhooks else []
         )
         scheduler = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        if self.monitor is not None and self.monitor_address is not None:
+            faces = [*faces, serve_metrics(self.monitor, *self.monitor_address)]
         served = [asyncio.create_task(face, name="face") for face in faces]
         background = [relay, *webhooks, scheduler, *served]
         channels = [
@@ -299,6 +307,7 @@ async def open_app(
 ) -> AsyncIterator[App]:
     async with open_database(settings, migrate=True) as database:
         adapters = await make_channels(database)
+        metrics = Metrics()
         relay = Relay(
             database,
             {adapter.name: adapter for adapter in adapters},
@@ -309,18 +318,27 @@ async def open_app(
                 concurrency=settings.relay_concurrency,
                 holder=settings.instance_name,
             ),
+            on_sent=metrics.sent,
         )
         # The word lists and the Russian dictionary load before the first customer's turn, not
         # in it; CLI commands, which read no customer text, never load them.
         words.warm_up()
-        dispatcher = Dispatcher(database, build_services(settings), on_commit=relay.wake)
+        dispatcher = Dispatcher(
+            database, build_services(settings), on_commit=relay.wake, on_turn=metrics.turn
+        )
         daily = DailyPrune(database, retention(settings), utc_now)
         scheduler = Scheduler(database, dispatcher, daily=daily)
         # Only `run` posts webhooks: a shell beside it (same instance name) must not take back
         # the run's leases when it starts. The sender polls; a turn does not wake it (a CRM
         # can wait a second, and most turns queue no event).
         webhooks = webhook_sender(settings, database) if send_webhooks else None
-        yield App(database, dispatcher, relay, scheduler, tuple(adapters), webhooks)
+        # Only `run` serves the operator's listener, like the webhooks: a shell beside it would
+        # find the port taken.
+        monitor = metrics_app(metrics, database, utc_now) if send_webhooks else None
+        yield App(
+            database, dispatcher, relay, scheduler, tuple(adapters), webhooks,
+            monitor, settings.metrics_address,
+        )  # fmt: skip
 
 
 def webhook_sender(settings: Settings, database: Database) -> WebhookSender:

@@ -16,6 +16,7 @@ same conversation lock; an operator's change outside any conversation is a `cont
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ from bot.intake import describe
 from bot.keyed_lock import KeyedLock
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
+from bot.logs import about
+from bot.metrics import TurnObserver, ignore_turn, seconds_since
 from bot.model import (
     AcceptResult,
     InboundKind,
@@ -75,8 +78,10 @@ class Dispatcher:
         *,
         clock: Callable[[], datetime] = utc_now,
         on_commit: Callable[[], None] = lambda: None,
+        on_turn: TurnObserver = ignore_turn,
     ) -> None:
         self._db = database
+        self._on_turn = on_turn
         self._services = services
         self._clock = clock
         self._on_commit = on_commit
@@ -92,6 +97,17 @@ class Dispatcher:
 
     async def accept(self, message: InboundMessage) -> AcceptResult:
         """Handle, record or park `message`; raises only when the database is unavailable."""
+        start = time.perf_counter()
+        try:
+            with about(channel=message.channel, message_id=message.external_id):
+                result = await self._accept(message)
+        except Exception:
+            self._on_turn(message.channel, "unavailable", seconds_since(start))
+            raise
+        self._on_turn(message.channel, result.outcome.value, seconds_since(start))
+        return result
+
+    async def _accept(self, message: InboundMessage) -> AcceptResult:
         message = storable(message)
         if message.kind is InboundKind.UNREADABLE:
             return await self._park(message, f"unreadable: {message.reason}")

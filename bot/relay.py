@@ -32,6 +32,8 @@ from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.language import detect_language
 from bot.leases import Leases
+from bot.logs import about
+from bot.metrics import SendObserver, ignore_send
 from bot.model import (
     Address,
     ChannelAdapter,
@@ -100,8 +102,10 @@ class Relay:
         policy: RelayPolicy = RelayPolicy(),
         clock: Callable[[], datetime] = utc_now,
         jitter: Callable[[], float] = random.random,
+        on_sent: SendObserver = ignore_send,
     ) -> None:
         self._db = database
+        self._on_sent = on_sent
         self._adapters = dict(adapters)
         self._addresses = {
             name: adapter.served_addresses
@@ -221,8 +225,9 @@ class Relay:
     async def _attempt(self, row: OutboxRow) -> Attempt:
         if not row.reachable:
             return Failed(UNREACHABLE, permanent=True)
-        async with self._leases.kept(row):
-            return await self._send(row)
+        with about(channel=row.channel, outbox_id=row.id, conversation_id=row.conversation_id):
+            async with self._leases.kept(row):
+                return await self._send(row)
 
     async def _send(self, row: OutboxRow) -> Attempt:
         adapter = self._adapters[row.channel]
@@ -250,6 +255,7 @@ class Relay:
 
     async def _settle(self, uow: UnitOfWork, row: OutboxRow, attempt: Attempt) -> None:
         now = self._clock()
+        self._on_sent(row.channel, _outcome(attempt))
         if isinstance(attempt, Delivered):
             await self._delivered(uow, row, attempt.receipt, now)
         elif isinstance(attempt, Throttled):
@@ -311,6 +317,14 @@ class Relay:
         return full_jitter(
             attempts, base=policy.base_delay, cap=policy.max_delay, draw=self._jitter
         )
+
+
+def _outcome(attempt: Attempt) -> str:
+    if isinstance(attempt, Delivered):
+        return "delivered"
+    if isinstance(attempt, Throttled):
+        return "throttled"
+    return "failed" if attempt.permanent else "retried"
 
 
 def _holder(instance: str, addresses: Mapping[str, frozenset[str]]) -> str:

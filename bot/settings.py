@@ -41,6 +41,7 @@ SETTING_PREFIXES = (
     "DATABASE_", "CATALOG_", "COMPANY_", "FOLLOWUP_", "MISSES_", "HOT_LEAD", "INSTANCE_",
     "QUIET_",
     "WEB_",
+    "METRICS_",
 )  # fmt: skip
 ZONE_FILES = Path("/etc/localtime"), Path("/etc/timezone")
 
@@ -65,6 +66,13 @@ def local_zone_name() -> str:
     return next((name for name in candidates if name and known_zone(name)), "UTC")
 
 
+def _address(listen: str) -> tuple[str, int] | None:
+    if listen == "off":
+        return None
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 class SettingsError(Exception):
     """A setting has a value we cannot use; the message is one line naming it."""
 
@@ -86,6 +94,10 @@ class Settings(BaseSettings):
     default_language: Language = "en"
     catalog_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line, with the conversation and message a line is about.
+    log_format: Literal["text", "json"] = "text"
+    # The operator's listener: /metrics (Prometheus) and /healthz ("off": none).
+    metrics_listen: str = "127.0.0.1:9108"
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str | None = None
@@ -176,10 +188,10 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("telegram_webhook_listen", "web_listen")
+    @field_validator("telegram_webhook_listen", "web_listen", "metrics_listen")
     @classmethod
     def _host_and_port(cls, value: str, info: ValidationInfo) -> str:
-        if info.field_name == "web_listen" and value == "off":
+        if info.field_name in ("web_listen", "metrics_listen") and value == "off":
             return value
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -267,10 +279,12 @@ class Settings(BaseSettings):
     @property
     def web_address(self) -> tuple[str, int] | None:
         """Where the console listens; None when WEB_LISTEN is off."""
-        if self.web_listen == "off":
-            return None
-        host, _, port = self.web_listen.rpartition(":")
-        return host.strip("[]"), int(port)
+        return _address(self.web_listen)
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where /metrics and /healthz are served; None when METRICS_LISTEN is off."""
+        return _address(self.metrics_listen)
 
     @property
     def web_url(self) -> str:

@@ -21,6 +21,7 @@ from storage.repos.cursors import CursorRepository
 from storage.repos.dead_letters import DeadLetterRepository
 from storage.repos.exports import ExportRepository
 from storage.repos.handoffs import HandoffRepository
+from storage.repos.health import HealthRepository
 from storage.repos.leads import LeadRepository
 from storage.repos.merges import MergeRepository
 from storage.repos.message_files import MessageFileRepository
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.retention = RetentionRepository(connection)
         self.webhooks = WebhookRepository(connection)
         self.console_access = ConsoleAccessRepository(connection)
+        self.health = HealthRepository(connection)
         self._committed = False
 
     async def commit(self) -> None:

@@ -30,9 +30,11 @@ postgres_server = postgres_service.postgres_server
 
 # Property-based tests draw the same examples on every CI run (a failure there is reproducible
 # as it is); on a developer's machine they explore, and keep what failed in .hypothesis/.
-# A `touchpoint run` started by a test serves no console unless the test gives it a port: the
-# default one may be a developer's running bot, and tests must not fight over it.
+# A `touchpoint run` started by a test serves no console and no metrics unless the test gives
+# it a port: the default ones may be a developer's running bot's, and tests must not fight over
+# them.
 os.environ["WEB_LISTEN"] = "off"
+os.environ["METRICS_LISTEN"] = "off"
 
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.bootstrap import CAPABILITIES, build_services
 from bot.dispatch import Dispatcher
+from bot.metrics import Metrics
 from bot.model import (
     Accept,
     AcceptResult,
@@ -88,11 +89,16 @@ class BotHarness:
         self.restart()
 
     def restart(self) -> None:
-        """A new process: fresh dispatcher, relay and scheduler; nothing carried in memory."""
+        """A new process: fresh dispatcher, relay, scheduler and metrics; nothing carried in
+        memory."""
+        self.metrics = Metrics()
         self.relay = Relay(
-            self.database, self.channels, clock=self.clock, jitter=lambda: 0.5, policy=RelayPolicy()
+            self.database, self.channels, clock=self.clock, jitter=lambda: 0.5,
+            policy=RelayPolicy(), on_sent=self.metrics.sent,
+        )  # fmt: skip
+        self.dispatcher = Dispatcher(
+            self.database, self.services, clock=self.clock, on_turn=self.metrics.turn
         )
-        self.dispatcher = Dispatcher(self.database, self.services, clock=self.clock)
         self.scheduler = Scheduler(self.database, self.dispatcher, clock=self.clock)
 
     def customer(self, address: str, *, channel: str = "console", name: str = "") -> Customer:
