@@ -4,12 +4,16 @@
 
 Each set holds JSON lines {"text", "lang", "route"} (route: lead, service, human, other, as the
 matcher names them), English and Russian, written apart from the catalog and from
-../shared/corpus. Without --data both sets are measured:
+../shared/corpus. Without --data every set is measured:
 
 - `bench/data/routing_held_aside.jsonl` (set 1): some catalog choices were kept or dropped by its
   score, so it is a development set now;
-- `bench/data/routing_held_aside_2.jsonl` (set 2): written before the rule changes that followed
-  and never read row by row: read its figures only, never its misses (no --errors on it).
+- `bench/data/routing_held_aside_2.jsonl` (set 2): written before a round of rule changes, whose
+  totals were read before and after them;
+- `bench/data/routing_held_aside_3.jsonl` (set 3): written blind — by someone who read neither
+  the catalog nor the other sets, only the corpus's label guide (../shared/corpus/intents/
+  README.md: a request for a sales call is LEAD) — and never read row by row: read its figures
+  only, never its misses (no --errors on it).
 
 `bench/data/routing_dev.jsonl` is a development set of the same kind (`--data` it): sentences
 written to find the catalog's gaps, free to read row by row.
@@ -32,6 +36,7 @@ from handlers.catalog import Catalog
 
 DATA = Path(__file__).resolve().parent / "data" / "routing_held_aside.jsonl"
 DATA_2 = DATA.with_name("routing_held_aside_2.jsonl")
+DATA_3 = DATA.with_name("routing_held_aside_3.jsonl")
 ROUTES = ("lead", "service", "human", "other")
 WORST = 4
 
@@ -81,7 +86,7 @@ def print_errors(routed: Sequence[Routed]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     matcher = IntentMatcher.from_file(args.catalog) if args.catalog else Catalog.load().matcher
-    for number, path in enumerate(args.data or [DATA, DATA_2]):
+    for number, path in enumerate(args.data or [DATA, DATA_2, DATA_3]):
         rows = load_rows(path)
         routed = route_all(matcher, rows)
         langs = Counter(row.lang for row in rows)
@@ -105,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         "--data",
         type=Path,
         action="append",
-        help="a set to measure (repeatable; default: both sets in bench/data)",
+        help="a set to measure (repeatable; default: every set in bench/data)",
     )
     parser.add_argument(
         "--catalog", type=Path, default=None, help="intent catalog TOML (default: the shipped one)"
