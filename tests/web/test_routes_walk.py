@@ -22,7 +22,13 @@ from storage.tables import metadata
 from storage.uow import Database
 from tests.harness import BotHarness
 from tests.web.console_client import ConsoleSite, Page, Visitor, free_port
-from tests.web.hostile import HOSTILE, assert_no_live_markup
+from tests.web.hostile import (
+    IMAGE_ONERROR,
+    QUOTE_BREAKER,
+    SCRIPT_TAG,
+    SVG_ONLOAD,
+    assert_no_live_markup,
+)
 from web.app import make_app
 from web.auth import PUBLIC
 from web.viewer import MANAGERS_ONLY, for_managers
@@ -37,6 +43,7 @@ QUERY_NAMES = (
 )  # fmt: skip
 CONTROL = "\x00\x01\x08\x1b[31m\u202e\r\n"
 TOO_LONG = "x" * 100_000
+MANAGER_AND_REP = (("Anna", "manager"), ("Olga", "rep"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +101,10 @@ async def ask(visitor: Visitor, method: str, path: str, data: Any = None, **head
         )
 
 
-async def everything(database: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to show that a refused request changed nothing."""
+async def everything(
+    database: Database, *, but: tuple[str, ...] = ()
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (but those named), to show that a request changed nothing."""
     async with database.engine.connect() as connection:
         return {
             table.name: [
@@ -105,19 +114,20 @@ async def everything(database: Database) -> dict[str, list[tuple[Any, ...]]]:
                 )
             ]
             for table in metadata.sorted_tables
+            if table.name not in but
         }
 
 
 async def a_lead_and_a_handoff(bot: BotHarness) -> None:
     """Something behind the sample ids: a lead nobody owns (contact 1) written by a customer
     who types markup, and a hand-off (contact 2) waiting for a rep."""
-    eve = bot.customer("eve", name=HOSTILE[0])
+    eve = bot.customer("eve", name=SCRIPT_TAG)
     for text in (
-        f"I would like a quote for 40 standing desks {HOSTILE[1]}",
+        f"I would like a quote for 40 standing desks {IMAGE_ONERROR}",
         "Eve Mallory",
         "eve@example.org",
-        HOSTILE[5],  # the company
-        f"{HOSTILE[4]} by May",
+        QUOTE_BREAKER,  # the company
+        f"{SVG_ONLOAD} by May",
     ):
         await eve.say(text)
     await eve.press("lead:confirm")
@@ -176,6 +186,19 @@ async def test_a_rep_opens_only_what_is_theirs(site: ConsoleSite) -> None:
             hidden_from_rep = seen_by_rep.status == 404 and seen_by_manager.status == 200
             assert not hidden_from_rep, f"{route}: a manager's page, declare it @for_managers"
         assert 'href="/reps"' not in seen_by_rep.text, route  # no manager's menu for a rep
+
+
+async def test_opening_pages_changes_nothing(site: ConsoleSite) -> None:
+    """The form token guards only what is not GET: a page that changed something when opened
+    could be changed by any site linking to it."""
+    await a_lead_and_a_handoff(site.bot)
+    people = [await site.signed_in(await site.add_rep(n, role=r)) for n, r in MANAGER_AND_REP]
+    own = ("login_links", "web_sessions")  # the console's sign-in rows may be kept fresh
+    before = await everything(site.bot.database, but=own)
+    for route in pages_of(site):
+        for person in people:
+            assert (await ask(person, "GET", route.path)).status < 500, route
+        assert await everything(site.bot.database, but=own) == before, f"{route} changed rows"
 
 
 async def test_pages_show_what_customers_typed_as_text(site: ConsoleSite) -> None:
