@@ -63,6 +63,11 @@ async def test_the_header_fits_a_phone(site: ConsoleSite, page: Page, shot: Shot
     assert not await overflows_sideways(page)
     await shot("phone")
 
+    await page.get_by_role("button", name="Русский").click()  # longer words
+    await expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    assert not await overflows_sideways(page)
+    await shot("phone-ru")
+
 
 async def test_the_first_tab_reaches_the_skip_link(site: ConsoleSite, page: Page) -> None:
     await sign_in(page, site, await site.add_rep("Anna", role="manager"), "Anna")
