@@ -117,14 +117,19 @@ async def _truncate(database: Database) -> None:
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A migrated, empty database; every test using it runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        path = tmp_path / "touchpoint.db"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+        db = sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
     else:
         db = Database.from_url(request.getfixturevalue("postgres_url"))
         await _truncate(db)
     yield db
     await db.dispose()
+
+
+def sqlite_copy(template: Path, folder: Path) -> Database:
+    """A fresh SQLite database in `folder`, copied from the migrated template."""
+    path = folder / "touchpoint.db"
+    shutil.copy(template, path)
+    return Database.from_url(f"sqlite+aiosqlite:///{path}")
 
 
 @pytest.fixture
