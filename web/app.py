@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from web.pages import render, setup_templates
 from web.ratelimit import AttemptLimit
 from web.routes import ROUTES
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 MAX_FORM_BYTES = 256 * 1024  # a note or an answer, not a file
 
@@ -33,8 +35,14 @@ def make_app(console: Console) -> web.Application:
 
 @web.middleware
 async def _error_pages(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
-    """A missing page or a refused one as a page of the console, in the viewer's language."""
+    """A missing page, or a failure of ours, as a page of the console in the viewer's language
+    (with the security headers every page has); the failure is logged, never shown."""
     try:
         return await handler(request)
     except web.HTTPNotFound:
         return render(request, "error.html", {"message": "error.not_found"}, status=404)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("console page %s %s failed", request.method, request.path)
+        return render(request, "error.html", {"message": "error.server"}, status=500)

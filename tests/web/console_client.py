@@ -77,9 +77,14 @@ class ConsoleSite:
     sessions: list[ClientSession] = field(default_factory=list)
 
     async def visitor(self) -> Visitor:
-        session = ClientSession(cookie_jar=CookieJar(unsafe=True))  # cookies of 127.0.0.1
+        return Visitor(self.base_url, await self.client())
+
+    async def client(self) -> ClientSession:
+        """A browser's HTTP client: its own cookies (those of 127.0.0.1 kept), closed with the
+        site."""
+        session = ClientSession(cookie_jar=CookieJar(unsafe=True))
         self.sessions.append(session)
-        return Visitor(self.base_url, session)
+        return session
 
     async def add_rep(
         self, name: str, *, role: str = "rep", languages: tuple[str, ...] = ("en",),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.web.console_client import ConsoleSite
+import pytest
+from aiohttp import web
+
+from tests.web.console_client import ConsoleSite, Visitor, free_port
+from web.app import make_app
 
 
 async def test_a_visitor_without_a_session_is_sent_to_sign_in(site: ConsoleSite) -> None:
@@ -134,3 +138,31 @@ async def test_every_page_forbids_inline_script(site: ConsoleSite) -> None:
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
     assert page.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_a_failure_of_ours_is_a_console_page_and_a_log_line(
+    site: ConsoleSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(request: web.Request) -> web.StreamResponse:
+        raise RuntimeError("a bug with a detail nobody should see")
+
+    app = make_app(site.console)
+    app.router.add_get("/broken", broken)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        anna = await site.add_rep("Anna")
+        visitor = Visitor(f"http://127.0.0.1:{port}", await site.client())
+        await visitor.sign_in_with(
+            f"http://127.0.0.1:{port}/login/" + (await site.login_link(anna)).rpartition("/")[2]
+        )
+        page = await visitor.get("/broken")
+    finally:
+        await runner.cleanup()
+    assert page.status == 500
+    assert "Something went wrong on our side" in page.text
+    assert "nobody should see" not in page.text
+    assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
+    assert "a bug with a detail nobody should see" in caplog.text
