@@ -32,3 +32,10 @@ async def three_leads(bot: BotHarness) -> None:
     bot.clock.advance(days=1)
     await quote(bot.customer("eve", name="Eve"), name="Eve Stone", email="eve@cafe.example",
                 company="Cafe Eve")  # fmt: skip
+
+
+async def on_duty(bot: BotHarness, rep_id: int) -> None:
+    """The rep is at work: hand-offs and leads are offered to them."""
+    async with bot.database.transaction() as uow:
+        await uow.reps.update(rep_id, on_duty=True)
+        await uow.commit()
