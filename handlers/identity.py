@@ -90,6 +90,7 @@ async def merge_contacts(
     reads across the source's). Raises `CannotMerge`."""
     await _mergeable(ctx, source_id, target_id)
     merge_id = await ctx.uow.merges.merge(source_id, target_id, now)
+    await ctx.uow.contacts.settle_conflicts(source_id, target_id)
     merge = await ctx.uow.merges.get(merge_id)
     assert merge is not None
     details = {**_details(merge), **_by(person)}

@@ -126,6 +126,26 @@ class ContactRepository:
             for row in rows
         ]  # fmt: skip
 
+    async def settle_conflicts(self, one: int, other: int) -> int:
+        """The open conflicts between these two contacts (either way) are settled: they were
+        merged. How many there were."""
+        pair = or_(
+            and_(
+                identity_conflicts.c.contact_id == one,
+                identity_conflicts.c.owner_contact_id == other,
+            ),
+            and_(
+                identity_conflicts.c.contact_id == other,
+                identity_conflicts.c.owner_contact_id == one,
+            ),
+        )
+        statement = (
+            update(identity_conflicts)
+            .where(pair, identity_conflicts.c.status == "open")
+            .values(status="merged")
+        )
+        return int((await self._db.execute(statement)).rowcount)
+
     async def update_profile(
         self, contact_id: int, *, name: str | None = None, company: str | None = None
     ) -> None:

@@ -151,6 +151,7 @@ async def test_a_conflict_is_merged_and_the_merge_undone(site: ConsoleSite) -> N
     [event] = await kind_rows(site, "contacts_merged")
     assert (event.actor, event.details["rep_id"], event.contact_id) == ("operator", 1, 1)
     assert await contact_of(site, "console", "mallory") == 1
+    assert "No conflicts." in (await marina.get("/contacts/conflicts")).text  # settled
 
     undone = await marina.post("/merges/1/undo", {})
     assert undone.url.endswith("/contacts/1")
