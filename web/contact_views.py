@@ -4,6 +4,7 @@ what is open for them, their merges, and one page of their timeline across chann
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.kinds import TouchpointKind as Kind
@@ -33,6 +34,15 @@ class Entry:
     @property
     def details(self) -> dict[str, Any]:
         return self.touchpoint.details
+
+    @property
+    def happened_at(self) -> datetime | None:
+        """When a contact point logged by hand took place (it is recorded when it is logged)."""
+        at = self.details.get("at")
+        try:
+            return datetime.fromisoformat(at) if isinstance(at, str) else None
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,11 @@ async def test_a_call_logged_by_hand_is_on_the_timeline(site: ConsoleSite) -> No
     bad = await marina.post("/contacts/1/log", {"medium": "note", "outcome": "x", "when": "soon"})
     assert bad.status == 400
     assert len(await kind_rows(site, "offline_logged")) == 1
+    await marina.post(
+        "/contacts/1/log",
+        {"medium": "meeting", "outcome": "Met at the fair", "when": "2026-03-01T15:30"},
+    )
+    assert "Meeting (2026-03-01 15:30)" in (await marina.get("/contacts/1")).text
 
 
 async def test_a_conflict_is_merged_and_the_merge_undone(site: ConsoleSite) -> None:
