@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 
+from bot.kinds import Actor, TouchpointKind
 from bot.records import TouchpointRow
 from tests.web.console_client import ConsoleSite, Page, Visitor
 from tests.web.scenes import on_duty, quote
+from web.i18n import catalog
 
 BROKEN = "My coffee machine arrived broken, the water tank is cracked"
 SCRIPT = "<script>alert(1)</script>"
@@ -212,3 +214,37 @@ async def test_what_a_customer_wrote_stays_text(site: ConsoleSite) -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in contact.text
     assert "&lt;a href=&#34;javascript:alert(1)&#34;&gt;x&lt;/a&gt;" in contact.text
     assert "&lt;img src=x onerror=alert(1)&gt;" in (await marina.get("/pipeline")).text
+
+
+UNTRANSLATED = re.compile(r"\b(?:pipeline|lead|contacts|kind|actor|form|common)\.[a-z_.]+\b")
+
+
+async def test_the_pages_have_their_words_in_english_and_russian(site: ConsoleSite) -> None:
+    await on_duty(site.bot, await site.add_rep("Olga", telegram="4242"))
+    ann = site.bot.customer("1001", channel="telegram", name="Ann Lee")
+    await ann.say(BROKEN)
+    await ann.say("/human")
+    await quote(site.bot.customer("zoe", name="Zoe"), name="Zoe Adams",
+                email="zoe@beanery.example", company="Beanery")  # fmt: skip
+    marina = await manager(site)
+    await marina.get("/contacts/2")
+    await marina.post("/contacts/2/log", {"medium": "note", "outcome": "Prefers mail"})
+    pages = ("/pipeline", "/leads/1", "/contacts", "/contacts/1", "/contacts/2",
+             "/contacts/conflicts", "/contacts/1/merge?source=2")  # fmt: skip
+
+    for lang, word in (("en", "Timeline"), ("ru", "История")):
+        await marina.post("/language", {"lang": lang, "back": "/"})
+        for path in pages:
+            page = await marina.get(path)
+            assert page.status == 200, path
+            missing = [key for key in UNTRANSLATED.findall(page.text) if key != "pipeline.js"]
+            assert missing == [], (lang, path)
+        assert word in (await marina.get("/contacts/1")).text
+
+
+def test_every_touchpoint_kind_and_actor_has_its_words() -> None:
+    words = catalog()
+    keys = [f"kind.{kind.value}" for kind in TouchpointKind]
+    keys += [f"actor.{actor.value}" for actor in Actor]
+    assert [key for key in keys if key not in words] == []
+    assert [key for key in keys if words[key]["ru"] == words[key]["en"]] == []
