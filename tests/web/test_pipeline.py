@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.records import Lead, TouchpointRow
 from tests.web.console_client import ConsoleSite, Page, Visitor
-from tests.web.scenes import three_leads
+from tests.web.scenes import on_duty, three_leads
+from web.routes import pipeline
 
 
 def column(page: Page, status: str) -> str:
@@ -199,3 +202,36 @@ async def test_the_board_script_and_buttons_are_there_without_inline_code(
     assert "onclick" not in board.text and "style=" not in board.text
     script = await marina.get("/static/pipeline.js")
     assert script.status == 200 and "X-CSRF-Token" in script.text
+
+
+async def test_a_lead_offered_to_a_rep_is_shown_to_them_but_not_theirs_to_move(
+    site: ConsoleSite,
+) -> None:
+    olga_id = await site.add_rep("Olga", telegram="4242")
+    await on_duty(site.bot, olga_id)
+    await three_leads(site.bot)  # each offered to Olga, accepted by nobody
+    olga = await site.signed_in(olga_id)
+
+    board = await olga.get("/pipeline")
+    assert "Zoe Adams" in column(board, "new")
+    assert 'action="/leads/1/stage"' not in board.text and 'draggable="true"' not in board.text
+    page = await olga.get("/leads/1")
+    assert page.status == 200 and "This lead is not yours" in page.text
+    refused = await olga.post("/leads/1/stage", {"stage": "won"})
+    assert refused.status == 403 and (await lead(site, 1)).status == "new"
+
+
+async def test_a_full_column_says_how_many_more_and_narrows_to_itself(
+    site: ConsoleSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "CARD_LIMIT", 2)  # three leads stand for a full column
+    await three_leads(site.bot)
+    marina, _, _ = await team(site)
+
+    board = await marina.get("/pipeline?source=")
+    waiting = column(board, "waiting")
+    assert waiting.count('class="lead-card"') == 2 and "1 more not shown." in waiting
+    assert "Eve Stone" in waiting and "Zoe Adams" not in waiting  # the newest first
+    assert 'href="/pipeline?status=waiting"' in waiting
+    narrowed = await marina.get("/pipeline?status=waiting")
+    assert "Narrow the filters" in narrowed.text
