@@ -139,6 +139,7 @@ async def test_assigning_sends_the_rep_the_card(site: ConsoleSite) -> None:
     await site.bot.deliver()
 
     assert page.status == 200 and page.url.endswith("/leads/2")
+    assert "Lead assigned · person at the console or CLI (Marina) → Olga" in page.text
     assert (await lead(site, 2)).owner_rep_id == olga_id
     cards = site.bot.channels["telegram"].texts_to("4242")
     assert cards and "#2" in cards[-1] and "Max Weber" in cards[-1]
