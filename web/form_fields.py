@@ -33,3 +33,9 @@ def whole_number(text: str, *, key: str = "form.not_a_number") -> int:
     if not value.isascii() or not value.isdigit() or len(value) > 12:
         raise BadInput(key)
     return int(value)
+
+
+def query_text(value: str, limit: int = 200) -> str:
+    """A search or filter word from an address: trimmed, at most `limit` characters, without
+    control characters (a NUL is no word, and PostgreSQL refuses it)."""
+    return without_controls(value)[:limit]

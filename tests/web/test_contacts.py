@@ -66,6 +66,7 @@ async def test_one_timeline_across_channels_with_what_was_said(site: ConsoleSite
     assert "Zoe" in found.text and "Ann Lee" not in found.text
     assert "Ann Lee" in (await marina.get("/contacts?q=ann")).text
     assert "No contacts found." in (await marina.get("/contacts?q=%25_nobody")).text
+    assert "Zoe" in (await marina.get("/contacts?q=zo%00e")).text  # a NUL is no part of a word
 
 
 async def test_the_timeline_is_paged(site: ConsoleSite) -> None:

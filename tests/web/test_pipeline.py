@@ -76,6 +76,8 @@ async def test_the_board_shows_leads_in_their_columns_and_filters_them(site: Con
     )  # fmt: skip
     waiting = await marina.get("/pipeline?status=waiting")
     assert 'data-stage="new"' not in waiting.text and "Eve Stone" in waiting.text
+    odd = await marina.get("/pipeline?source=%00%1b&channel=" + "x" * 5000)
+    assert odd.status == 200 and "No leads here." in odd.text
     bad = await marina.get("/pipeline?min_score=lots&since=March")
     assert bad.status == 400 and "The minimum score is a number" in bad.text
 

@@ -20,7 +20,7 @@ from storage.uow import UnitOfWork
 from web.access import contacts_seen_by, may_see_contact
 from web.console import Console, console_of
 from web.contact_views import ContactView, contact_view
-from web.form_fields import BadInput, text_field, whole_number
+from web.form_fields import BadInput, query_text, text_field, whole_number
 from web.pages import render
 from web.viewer import managers_only, viewer_of
 
@@ -73,7 +73,7 @@ async def visible_contact(request: web.Request) -> Contact:
 @routes.get("/contacts")
 async def contact_list(request: web.Request) -> web.StreamResponse:
     viewer = viewer_of(request)
-    wanted = request.query.get("q", "").strip()[:200]
+    wanted = query_text(request.query.get("q", ""))
     try:
         page = page_number(request)
     except BadInput as bad:

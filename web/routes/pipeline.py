@@ -7,7 +7,7 @@ with a link that narrows the board to that column, so a board stays fast with ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from bot.records import LEAD_STAGES, Lead
 from storage.repos.leads import LeadFilter
 from storage.uow import UnitOfWork
 from web.console import console_of
-from web.form_fields import BadInput, whole_number
+from web.form_fields import BadInput, query_text, whole_number
 from web.lead_views import Card, card_of, rep_names
 from web.pages import render
 from web.viewer import Viewer, viewer_of
@@ -46,15 +46,11 @@ class BoardQuery:
     @classmethod
     def of(cls, request: web.Request) -> BoardQuery:
         given = request.query
-        return cls(**{f.name: given.get(f.name, "").strip()[:200] for f in fields(cls)})
+        return cls(**{f.name: query_text(given.get(f.name, "")) for f in fields(cls)})
 
     def link(self, **changes: str) -> str:
-        chosen = {k: v for k, v in vars_of(replace(self, **changes)).items() if v}
+        chosen = {k: v for k, v in asdict(replace(self, **changes)).items() if v}
         return "/pipeline" + (f"?{urlencode(chosen)}" if chosen else "")
-
-
-def vars_of(query: BoardQuery) -> dict[str, str]:
-    return {f.name: getattr(query, f.name) for f in fields(query)}
 
 
 @dataclass(frozen=True, slots=True)
