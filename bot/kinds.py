@@ -52,6 +52,7 @@ class TouchpointKind(StrEnum):
     IDENTITIES_LINKED = "identities_linked"  # a merge, as older versions recorded it
     CONTACTS_MERGED = "contacts_merged"
     CONTACTS_UNMERGED = "contacts_unmerged"
+    OFFLINE_LOGGED = "offline_logged"  # a call, a meeting or a note a person recorded
     # leads
     CAMPAIGN_SOURCE = "campaign_source"
     LEAD_CAPTURED = "lead_captured"

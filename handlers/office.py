@@ -1,4 +1,5 @@
-"""What a rep or a manager does from the command line, naming themselves (`--as NAME`).
+"""What a rep or a manager does from the command line (naming themselves, `--as NAME`) or the
+sales console (signed in).
 
 The same steps they take from the chat (handlers/lead_desk.py, handlers/rep_desk.py), run by
 the caller as turns of the customer's conversation, so they land on the customer's timeline.
@@ -17,19 +18,32 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
-from bot.records import Handoff, Lead, Rep
-from bot.turn import Context, Event, Reply, Result, Turn
+from bot.records import LEAD_STAGES, Handoff, Lead, Rep
+from bot.turn import ContactEvent, Context, Event, Reply, Result, Turn
 from handlers import rep_desk
 from handlers.cards import notice_to
 from handlers.common import span_in_words
+from handlers.due_times import parse_due
 from handlers.lead_desk import Step, may_work
 from handlers.lead_pipeline import lead_card, start_first_contact_clock
 from handlers.reps import rep_language
 
 LeadWork = Callable[[Context, Lead, Rep, datetime], Awaitable[Step]]
+ConversationAction = Callable[[Turn, Context], Awaitable[Result | None]]
+ContactAction = Callable[[Context, datetime], Awaitable[Sequence[ContactEvent] | None]]
+
+
+class Turns(Protocol):
+    """The dispatcher, as a face holds it: a person's change runs as a turn of its own."""
+
+    async def system_turn(self, conversation_id: int, action: ConversationAction) -> bool: ...
+
+    async def contact_turn(self, action: ContactAction, *, channel: str) -> bool: ...
 
 
 def by_operator(events: Sequence[Event]) -> tuple[Event, ...]:
@@ -54,6 +68,87 @@ async def lead_step(
         return None
     step = await work(ctx, lead, person, now)
     return replace(step, events=by_operator(step.events))
+
+
+async def change_lead(
+    turns: Turns, lead: Lead, person: Rep, work: LeadWork, *, channel: str
+) -> Step | None:
+    """`work` by `person` as a turn of the lead's conversation (on its contact's timeline,
+    recorded with `channel`, when it has none); the step, or None when nothing changed or the
+    lead is not theirs to work."""
+    done: list[Step] = []
+
+    async def on_lead(ctx: Context, now: datetime) -> Step | None:
+        step = await lead_step(ctx, lead.id, person, work, now)
+        if step is None or not step.events:
+            return None
+        done.append(step)
+        return step
+
+    async def in_conversation(turn: Turn, ctx: Context) -> Result | None:
+        step = await on_lead(ctx, turn.now)
+        return Result(events=step.events) if step else None
+
+    async def on_contact(ctx: Context, now: datetime) -> list[ContactEvent] | None:
+        step = await on_lead(ctx, now)
+        return [ContactEvent(lead.contact_id, e) for e in step.events] if step else None
+
+    if lead.conversation_id is not None:
+        await turns.system_turn(lead.conversation_id, in_conversation)
+    else:
+        await turns.contact_turn(on_contact, channel=channel)
+    return done[0] if done else None
+
+
+def stage_refusal(stage: str, reason: str | None) -> str | None:
+    """Why a lead cannot be moved to `stage` ("unknown_stage", "needs_reason"), or None."""
+    if stage not in LEAD_STAGES:
+        return "unknown_stage"
+    if stage == "lost" and not (reason or "").strip():
+        return "needs_reason"
+    return None
+
+
+def stage_line(stage: str, reason: str | None) -> str:
+    """What `lead_desk.set_stage` reads: the stage, and a lost lead's reason after it."""
+    return f"{stage} {(reason or '').strip()}" if stage == "lost" else stage
+
+
+def reads_as_time(when: str, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether `when` is a time alone ("tomorrow 10:00", "in 2 hours"), nothing after it."""
+    parsed = parse_due(when, now, zone)
+    return parsed is not None and not parsed[1]
+
+
+def next_step_line(when: str, text: str, now: datetime, zone: ZoneInfo) -> str | None:
+    """What `lead_desk.next_step` reads ("tomorrow 10:00 send the offer"); None when `when`
+    is not a time alone or the step is empty."""
+    if not reads_as_time(when, now, zone) or not text.strip():
+        return None
+    return f"{when.strip()} {text.strip()}"
+
+
+def assign_refusal(lead: Lead, rep: Rep) -> str | None:
+    """Why `rep` cannot be given the lead ("unreachable", "closed", "already"), or None."""
+    if rep.reached_at is None:
+        return "unreachable"
+    if not lead.open:
+        return "closed"
+    if lead.owner_rep_id == rep.id:
+        return "already"
+    return None
+
+
+async def give_lead(turns: Turns, lead: Lead, rep: Rep, manager: Rep) -> bool:
+    """`assign`, as a turn of the lead's conversation; False when it did not apply (the lead
+    has no conversation, or it was the rep's already)."""
+
+    async def action(turn: Turn, ctx: Context) -> Result | None:
+        return await assign(turn, ctx, lead.id, rep, manager)
+
+    return lead.conversation_id is not None and await turns.system_turn(
+        lead.conversation_id, action
+    )
 
 
 async def assign(turn: Turn, ctx: Context, lead_id: int, rep: Rep, manager: Rep) -> Result | None:

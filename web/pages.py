@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import aiohttp_jinja2
 import jinja2
@@ -78,3 +78,13 @@ def local_time(request: web.Request, moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(console_of(request).config.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def local_path(path: object) -> TypeGuard[str]:
+    """Only a path of this console: never a redirect elsewhere."""
+    return (
+        isinstance(path, str)
+        and path.startswith("/")
+        and not path.startswith("//")
+        and ("\\" not in path)
+    )

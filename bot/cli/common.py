@@ -8,13 +8,14 @@ import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import TypeVar
 
 import typer
 
 from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
-from bot.dispatch import ContactAction, SystemAction
+from bot.dates import read_moment
+from bot.dispatch import ContactAction, Dispatcher, SystemAction
 from bot.logs import configure_logging
 from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
@@ -92,42 +93,38 @@ def system_turn(conversation_id: int, action: SystemAction) -> bool:
 def system_turns(actions: Sequence[tuple[int, SystemAction]]) -> list[bool]:
     """`system_turn` for each (conversation, action), one after the other, each committed
     on its own; which of them applied."""
-    settings = settings_or_exit()
 
-    async def _run() -> list[bool]:
-        async with open_database(settings, migrate=True) as database:
-            dispatcher = build_dispatcher(settings, database)
-            return [await dispatcher.system_turn(c, action) for c, action in actions]
+    async def run(dispatcher: Dispatcher) -> list[bool]:
+        return [await dispatcher.system_turn(c, action) for c, action in actions]
 
-    return asyncio.run(_run())
+    return with_dispatcher(run)
 
 
 def contact_turn(action: ContactAction) -> bool:
     """Run an operator's change outside any conversation through the dispatcher, its
     touchpoints on the contacts' timelines."""
+    return with_dispatcher(lambda dispatcher: dispatcher.contact_turn(action, channel=CLI_CHANNEL))
+
+
+def with_dispatcher(work: Callable[[Dispatcher], Awaitable[T]]) -> T:
+    """`work` with the dispatcher, on a schema brought up to date: an operator's turns, run
+    by the core operations the console runs too."""
     settings = settings_or_exit()
 
-    async def _run() -> bool:
+    async def _run() -> T:
         async with open_database(settings, migrate=True) as database:
-            dispatcher = build_dispatcher(settings, database)
-            return await dispatcher.contact_turn(action, channel=CLI_CHANNEL)
+            return await work(build_dispatcher(settings, database))
 
     return asyncio.run(_run())
 
 
 def moment_option(text: str, zone: tzinfo, option: str, *, day_end: bool = False) -> datetime:
-    """`--since`/`--until`: a day (its start; with `day_end` the next day's, so the day is
-    included) or an ISO time, in `zone` when it names none; a one-line error and exit code 2
-    when it is neither."""
-    value = text.strip()
+    """`--since`/`--until` (bot/dates.py); a one-line error and exit code 2 when it is not a
+    day or a moment."""
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value) + timedelta(days=day_end)
-            return datetime.combine(day, time(), tzinfo=zone)
-        moment = datetime.fromisoformat(value)
+        return read_moment(text, zone, day_end=day_end)
     except ValueError:
         raise fail(f"{option} {text!r} is not a date like 2026-12-31", 2) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def not_found(what: str) -> typer.Exit:

@@ -8,11 +8,22 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli import output as out
-from bot.cli.common import contact_turn, not_found, reading
+from bot.cli.common import (
+    contact_turn,
+    fail,
+    manager,
+    moment_option,
+    not_found,
+    person,
+    reading,
+    settings_or_exit,
+)
 from bot.kinds import Actor, TouchpointKind
+from bot.model import utc_now
 from bot.records import ContactMerge
 from bot.turn import ContactEvent, Context, Event
-from handlers.identity import CannotUnmerge, unmerge
+from handlers.contact_desk import MEDIUMS, CannotLog, log_offline
+from handlers.identity import CannotMerge, CannotUnmerge, merge_contacts, unmerge
 from storage.uow import UnitOfWork
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -82,6 +93,57 @@ def contacts_unmerge(merge_id: int) -> None:
         f"merge {merge_id} undone: contacts {merge.source_contact_id} and "
         f"{merge.target_contact_id} are apart again (moved back: {moved})"
     )
+
+
+@contacts_app.command("merge")
+def contacts_merge(
+    source: int,
+    target: int,
+    as_name: Annotated[str, typer.Option("--as", help="The manager who decides it (name or id).")],
+) -> None:
+    """Merge contact SOURCE into TARGET: one person known as two (a manager's decision; undo
+    it with `unmerge`). Its identities, conversations, leads, tickets and hand-offs move."""
+    by = manager(as_name)
+    try:
+        contact_turn(lambda ctx, now: merge_contacts(ctx, source, target, by, now))
+    except CannotMerge as error:
+        raise fail(str(error)) from None
+    merge = reading(lambda uow: uow.merges.standing_out_of(source))
+    assert merge is not None
+    typer.echo(f"contact {source} merged into contact {target} (merge {merge.id})")
+
+
+LOG_WORDS = {
+    "medium": f"--kind: use one of {', '.join(MEDIUMS)}",
+    "outcome": "--outcome is empty",
+    "future": "--when is in the future",
+}
+
+
+@contacts_app.command("log")
+def contacts_log(
+    contact_id: int,
+    kind: Annotated[str, typer.Option("--kind", help=f"One of {', '.join(MEDIUMS)}.")],
+    outcome: Annotated[str, typer.Option(help="What came of it, in a few words.")],
+    as_name: Annotated[str, typer.Option("--as", help="Who had it (name or id).")],
+    when: Annotated[
+        str | None, typer.Option(help="When it happened (ISO time in TIMEZONE); now if not given.")
+    ] = None,
+) -> None:
+    """Record a contact point outside the channels (a call, a meeting, a note) on the
+    contact's timeline."""
+    who = person(as_name)
+    at = moment_option(when, settings_or_exit().zone, "--when") if when else utc_now()
+    try:
+        logged = contact_turn(
+            lambda ctx, now: log_offline(ctx, contact_id, who, kind.strip().lower(), outcome,
+                                         at, now)
+        )  # fmt: skip
+    except CannotLog as error:
+        raise fail(LOG_WORDS[error.code], 2) from None
+    if not logged:
+        raise not_found(f"contact {contact_id}")
+    typer.echo(f"contact {contact_id}: {kind.strip().lower()} logged")
 
 
 @contacts_app.command("forget")

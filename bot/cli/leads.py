@@ -9,8 +9,6 @@ leads; a manager any, and only a manager assigns them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated, Any, cast
 from zoneinfo import ZoneInfo
 
@@ -18,7 +16,7 @@ import typer
 
 from bot.cli import output as out
 from bot.cli.common import (
-    contact_turn,
+    CLI_CHANNEL,
     fail,
     manager,
     moment_option,
@@ -26,13 +24,11 @@ from bot.cli.common import (
     person,
     reading,
     settings_or_exit,
-    system_turn,
+    with_dispatcher,
 )
 from bot.model import utc_now
 from bot.records import LEAD_STAGES, Lead, Rep
-from bot.turn import ContactEvent, Context, Result, Turn
 from handlers import lead_desk, office
-from handlers.due_times import parse_due
 from handlers.lead_desk import Step
 from storage.repos.leads import ORDERS, LeadFilter, LeadOrder
 from storage.uow import UnitOfWork
@@ -204,18 +200,15 @@ def leads_assign(
     by = manager(as_name)
     lead = _lead(lead_id)
     new = person(rep, "--rep")
-    if new.reached_at is None:
+    refusal = office.assign_refusal(lead, new)
+    if refusal == "unreachable":
         raise fail(f"{new.name} cannot be reached: no Telegram or email address registered")
-    if not lead.open:
+    if refusal == "closed":
         raise fail(f"lead {lead_id} is {lead.status}: a closed lead is not assigned")
-    if lead.owner_rep_id == new.id:
+    if refusal == "already":
         typer.echo(f"lead {lead_id} is already {new.name}'s")
         return
-
-    async def assign(turn: Turn, ctx: Context) -> Result | None:
-        return await office.assign(turn, ctx, lead_id, new, by)
-
-    if lead.conversation_id is None or not system_turn(lead.conversation_id, assign):
+    if not with_dispatcher(lambda turns: office.give_lead(turns, lead, new, by)):
         raise fail(f"lead {lead_id} could not be assigned (it has no conversation)")
     typer.echo(f"lead {lead_id} assigned to {new.name}")
 
@@ -229,12 +222,13 @@ def leads_set_status(
 ) -> None:
     """Move a lead in the pipeline (a stage past `new` is the first contact)."""
     stage = stage.strip().lower()
-    if stage not in LEAD_STAGES:
+    refusal = office.stage_refusal(stage, reason)
+    if refusal == "unknown_stage":
         raise fail(f"unknown stage {stage!r}: use {', '.join(LEAD_STAGES)}", 2)
-    if stage == "lost" and not (reason or "").strip():
+    if refusal == "needs_reason":
         raise fail("a lost lead needs --reason", 2)
     lead, who = _workable(lead_id, as_name)
-    text = f"{stage} {(reason or '').strip()}" if stage == "lost" else stage
+    text = office.stage_line(stage, reason)
     step = _step(
         lead, who, lambda ctx, lead, rep, now: lead_desk.set_stage(ctx, lead, rep, text, now)
     )
@@ -262,13 +256,12 @@ def leads_next_step(
 ) -> None:
     """Set a lead's next step: its owner is reminded when it comes due."""
     zone = settings_or_exit().zone
-    parsed = parse_due(when, utc_now(), zone)
-    if parsed is None or parsed[1]:
+    if not office.reads_as_time(when, utc_now(), zone):
         raise fail(f'cannot read WHEN {when!r}: say e.g. "tomorrow 10:00" or "in 2 hours"', 2)
-    if not text.strip():
+    line = office.next_step_line(when, text, utc_now(), zone)
+    if line is None:
         raise fail("say what the next step is", 2)
     lead, who = _workable(lead_id, as_name)
-    line = f"{when.strip()} {text.strip()}"
     step = _step(
         lead, who, lambda ctx, lead, rep, now: lead_desk.next_step(ctx, lead, rep, line, now)
     )
@@ -292,31 +285,9 @@ def _workable(lead_id: int, as_name: str) -> tuple[Lead, Rep]:
     return lead, who
 
 
-Work = Callable[[Context, Lead, Rep, datetime], Awaitable[Step]]
-
-
-def _step(lead: Lead, who: Rep, work: Work) -> Step | None:
-    """`work` as a turn of the lead's conversation (on its contact's timeline when it has
-    none); the step, or None when nothing changed."""
-    done: list[Step] = []
-
-    async def on_lead(ctx: Context, now: datetime) -> Step | None:
-        step = await office.lead_step(ctx, lead.id, who, work, now)
-        if step is None or not step.events:
-            return None
-        done.append(step)
-        return step
-
-    async def in_conversation(turn: Turn, ctx: Context) -> Result | None:
-        step = await on_lead(ctx, turn.now)
-        return Result(events=step.events) if step else None
-
-    async def on_contact(ctx: Context, now: datetime) -> list[ContactEvent] | None:
-        step = await on_lead(ctx, now)
-        return [ContactEvent(lead.contact_id, e) for e in step.events] if step else None
-
-    if lead.conversation_id is not None:
-        system_turn(lead.conversation_id, in_conversation)
-    else:
-        contact_turn(on_contact)
-    return done[0] if done else None
+def _step(lead: Lead, who: Rep, work: office.LeadWork) -> Step | None:
+    """`work` as a turn of the lead's conversation (office.change_lead); the step, or None
+    when nothing changed."""
+    return with_dispatcher(
+        lambda turns: office.change_lead(turns, lead, who, work, channel=CLI_CHANNEL)
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, select, update
+from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, update
 
 from bot.records import Contact, Identity
 from storage.connection import SqlConnection
@@ -22,6 +22,24 @@ class IdentityLink:
 
     outcome: str
     owner_contact_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """`contact_id` typed (or shared again after a separation) an address `owner_contact_id`
+    holds: maybe one person, for a person to decide."""
+
+    id: int
+    contact_id: int
+    owner_contact_id: int
+    channel: str
+    address: str
+    created_at: datetime
+
+
+def _escaped(text: str) -> str:
+    """`text` matched literally by LIKE (its % and _ are not wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def contact_from_row(row: Row[Any]) -> Contact:
@@ -66,6 +84,67 @@ class ContactRepository:
     async def search(self, limit: int = 200) -> list[Contact]:
         query = contacts.select().order_by(contacts.c.id.desc()).limit(limit)
         return [contact_from_row(row) for row in await self._db.execute(query)]
+
+    async def find(
+        self, text: str = "", *, among: set[int] | None = None, offset: int = 0, limit: int = 50
+    ) -> list[Contact]:
+        """Contacts whose name or an address (Telegram, email, phone) holds `text` (any case),
+        newest first; only those in `among` when given."""
+        query = contacts.select()
+        wanted = text.strip().lower()
+        if wanted:
+            pattern = f"%{_escaped(wanted)}%"
+            at_address = select(identities.c.contact_id).where(
+                func.lower(identities.c.address).like(pattern, escape="\\")
+            )
+            query = query.where(
+                or_(
+                    func.lower(contacts.c.display_name).like(pattern, escape="\\"),
+                    contacts.c.id.in_(at_address),
+                )
+            )
+        if among is not None:
+            query = query.where(contacts.c.id.in_(sorted(among)))
+        query = query.order_by(contacts.c.id.desc()).offset(offset).limit(limit)
+        return [contact_from_row(row) for row in await self._db.execute(query)]
+
+    async def conflicts(self, contact_id: int | None = None, limit: int = 200) -> list[Conflict]:
+        """Open identity conflicts (an address one contact typed that another holds), newest
+        first; those of `contact_id` (either side) when given."""
+        query = identity_conflicts.select().where(identity_conflicts.c.status == "open")
+        if contact_id is not None:
+            query = query.where(
+                or_(
+                    identity_conflicts.c.contact_id == contact_id,
+                    identity_conflicts.c.owner_contact_id == contact_id,
+                )
+            )
+        rows = await self._db.execute(query.order_by(identity_conflicts.c.id.desc()).limit(limit))
+        return [
+            Conflict(row.id, row.contact_id, row.owner_contact_id, row.channel, row.address,
+                     row.created_at)
+            for row in rows
+        ]  # fmt: skip
+
+    async def settle_conflicts(self, one: int, other: int) -> int:
+        """The open conflicts between these two contacts (either way) are settled: they were
+        merged. How many there were."""
+        pair = or_(
+            and_(
+                identity_conflicts.c.contact_id == one,
+                identity_conflicts.c.owner_contact_id == other,
+            ),
+            and_(
+                identity_conflicts.c.contact_id == other,
+                identity_conflicts.c.owner_contact_id == one,
+            ),
+        )
+        statement = (
+            update(identity_conflicts)
+            .where(pair, identity_conflicts.c.status == "open")
+            .values(status="merged")
+        )
+        return int((await self._db.execute(statement)).rowcount)
 
     async def update_profile(
         self, contact_id: int, *, name: str | None = None, company: str | None = None

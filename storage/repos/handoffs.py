@@ -59,6 +59,16 @@ class HandoffRepository:
         row = (await self._db.execute(query)).first()
         return handoff_from_row(row) if row else None
 
+    async def active_of_contact(self, contact_id: int) -> list[Handoff]:
+        """The contact's hand-offs still waiting or with a rep, newest first."""
+        query = handoffs.select().where(
+            handoffs.c.contact_id == contact_id, handoffs.c.status.in_(ACTIVE_STATUSES)
+        )
+        return [
+            handoff_from_row(row)
+            for row in await self._db.execute(query.order_by(handoffs.c.id.desc()))
+        ]
+
     async def get(self, handoff_id: int) -> Handoff | None:
         row = (await self._db.execute(handoffs.select().where(handoffs.c.id == handoff_id))).first()
         return handoff_from_row(row) if row else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, case, func, select, update
+from sqlalchemy import ColumnElement, Row, case, func, or_, select, update
 
 from bot.records import CLOSED_LEAD_STAGES, Lead, LeadNote
 from storage.connection import SqlConnection
@@ -38,6 +38,7 @@ class LeadFilter:
     since: datetime | None = None
     until: datetime | None = None
     open_only: bool = False
+    seen_by_rep_id: int | None = None  # only those this rep owns or is offered now
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -60,6 +61,9 @@ class LeadFilter:
             found.append(leads.c.created_at < self.until)
         if self.open_only:
             found.append(leads.c.status.not_in(CLOSED_LEAD_STAGES))
+        if self.seen_by_rep_id is not None:
+            rep_id = self.seen_by_rep_id
+            found.append(or_(leads.c.owner_rep_id == rep_id, leads.c.offered_rep_id == rep_id))
         return found
 
 
@@ -164,6 +168,13 @@ class LeadRepository:
             query = query.where(*where.conditions())
         rows = await self._db.execute(query.order_by(*ORDERS[order]).limit(limit))
         return [lead_from_row(row) for row in rows]
+
+    async def counts_by_status(self, where: LeadFilter) -> dict[str, int]:
+        """How many leads `where` finds in each status (a board's column sizes)."""
+        query = select(leads.c.status, func.count()).where(*where.conditions())
+        return {
+            row[0]: int(row[1]) for row in await self._db.execute(query.group_by(leads.c.status))
+        }
 
     async def channels(self, lead_ids: Sequence[int]) -> dict[int, str]:
         """The channel of each lead's conversation (a lead without one is left out)."""

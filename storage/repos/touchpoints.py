@@ -85,6 +85,16 @@ class TouchpointRepository:
         rows = list(await self._db.execute(query.order_by(*newest).limit(limit)))
         return [touchpoint_from_row(row) for row in reversed(rows)]
 
+    async def page(
+        self, contact_id: int, *, offset: int = 0, limit: int = 100
+    ) -> list[TouchpointRow]:
+        """One page of the contact's timeline (with the contacts merged into it), newest
+        first: `limit` touchpoints after the newest `offset`."""
+        query = touchpoints.select().where(touchpoints.c.contact_id.in_(absorbed(contact_id)))
+        newest = (touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc())
+        rows = await self._db.execute(query.order_by(*newest).offset(offset).limit(limit))
+        return [touchpoint_from_row(row) for row in rows]
+
     async def of_kinds(
         self, kinds: Sequence[str], since: datetime, until: datetime
     ) -> list[TouchpointRow]:

@@ -172,6 +172,8 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         ["contacts", "list"],
         ["contacts", "show"],
         ["contacts", "unmerge"],
+        ["contacts", "merge"],
+        ["contacts", "log"],
         ["touchpoints", "list"],
         ["reps", "add"],
         ["dead-letters", "list"],
@@ -294,6 +296,53 @@ def test_contacts_unmerge_separates_two_merged_contacts_once(tmp_path: Path) -> 
     assert "hello" not in [t["details"].get("text") for t in ann["timeline"]]
     listed = shown(tmp_path, "touchpoints", "list", "--contact", "2", "--kind", "contacts_unmerged")
     assert [(t["contact_id"], t["actor"]) for t in listed] == [(2, "operator")]
+
+
+async def ann_and_bob(bot: BotHarness) -> None:
+    """Two people writing on Telegram: two contacts; Olga and the manager Marina register."""
+    await bot.customer("1001", channel="telegram", name="Ann").say("hello")
+    await bot.customer("2002", channel="telegram", name="Ann L").say("it is Ann again")
+    await add_rep(bot, "Olga", telegram="4242", on_duty=False)
+    await add_rep(bot, "Marina", telegram="4343", role="manager", on_duty=False)
+
+
+def test_a_manager_merges_two_contacts_and_a_call_is_logged(tmp_path: Path) -> None:
+    prepared(tmp_path, ann_and_bob)
+
+    refused = touchpoint(tmp_path, "contacts", "merge", "2", "1", "--as", "Olga")
+    assert (refused.returncode, refused.stderr) == (
+        1, "touchpoint: --as Olga: Olga is a rep; only a manager may do this\n",
+    )  # fmt: skip
+    same = touchpoint(tmp_path, "contacts", "merge", "1", "1", "--as", "Marina")
+    assert same.stderr == "touchpoint: contact 1 cannot be merged into itself\n"
+    assert said(tmp_path, "contacts", "merge", "2", "1", "--as", "Marina") == (
+        "contact 2 merged into contact 1 (merge 1)\n"
+    )
+    ann = shown(tmp_path, "contacts", "show", "1")
+    assert [i["address"] for i in ann["identities"]] == ["1001", "2002"]
+    [merged] = [t for t in ann["timeline"] if t["kind"] == "contacts_merged"]
+    assert (merged["actor"], merged["channel"], merged["details"]["rep_id"]) == (
+        "operator", "cli", 2,
+    )  # fmt: skip
+    assert "it is Ann again" in [t["details"].get("text") for t in ann["timeline"]]
+
+    assert said(
+        tmp_path, "contacts", "log", "1", "--kind", "call", "--outcome", "Wants 3 more", "--as",
+        "Olga",
+    ) == "contact 1: call logged\n"  # fmt: skip
+    [logged] = [t for t in shown(tmp_path, "contacts", "show", "1")["timeline"]
+                if t["kind"] == "offline_logged"]  # fmt: skip
+    assert (logged["actor"], logged["channel"]) == ("operator", "cli")
+    assert (logged["details"]["medium"], logged["details"]["outcome"]) == ("call", "Wants 3 more")
+    assert logged["details"]["rep_id"] == 1
+    fax = touchpoint(tmp_path, "contacts", "log", "1", "--kind", "fax", "--outcome", "x",
+                     "--as", "Olga")  # fmt: skip
+    assert (fax.returncode, fax.stderr) == (
+        2, "touchpoint: --kind: use one of call, meeting, note\n",
+    )  # fmt: skip
+    nobody = touchpoint(tmp_path, "contacts", "log", "9", "--kind", "note", "--outcome", "x",
+                        "--as", "Olga")  # fmt: skip
+    assert (nobody.returncode, nobody.stderr) == (1, "touchpoint: contact 9 not found\n")
 
 
 async def a_ticket_and_a_handoff(bot: BotHarness) -> None:

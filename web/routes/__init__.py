@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.routes import home
+from web.routes import contacts, home, leads, pipeline
 
-ROUTES: tuple[web.RouteTableDef, ...] = (home.routes,)
+ROUTES: tuple[web.RouteTableDef, ...] = (
+    home.routes,
+    pipeline.routes,
+    leads.routes,
+    contacts.routes,
+)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from web.console import console_of
 from web.i18n import LANGUAGES
-from web.pages import render
+from web.pages import local_path, render
 from web.viewer import viewer_of
 
 routes = web.RouteTableDef()
@@ -28,9 +28,4 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
             lambda uow: uow.reps.update(rep_id, console_language=wanted)
         )
     back = form.get("back")
-    raise web.HTTPSeeOther(back if isinstance(back, str) and _local_path(back) else "/")
-
-
-def _local_path(path: str) -> bool:
-    """Only a path of this console: never a redirect elsewhere."""
-    return path.startswith("/") and not path.startswith("//") and "\\" not in path
+    raise web.HTTPSeeOther(back if isinstance(back, str) and local_path(back) else "/")
