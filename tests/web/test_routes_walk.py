@@ -300,7 +300,8 @@ async def test_a_route_declared_for_managers_is_not_there_for_a_rep(site: Consol
     manager = await site.signed_in(await site.add_rep("Anna", role="manager"))
     app = make_app(site.console)
     app.router.add_get("/team", the_team)
-    assert [route.path for route in walk(app) if route.handler in MANAGERS_ONLY] == ["/team"] * 2
+    declared = [route.path for route in walk(app) if route.handler in MANAGERS_ONLY]
+    assert declared.count("/team") == 2  # GET and HEAD
     async with served(app) as other:
         # The session cookie is for 127.0.0.1 whatever the port: the same people, signed in.
         assert (await ask(Visitor(other, manager.session), "GET", "/team")).text == "the team"

@@ -22,7 +22,7 @@ from web.console import Console, console_of
 from web.contact_views import ContactView, contact_view
 from web.form_fields import BadInput, query_text, text_field, whole_number
 from web.pages import render
-from web.viewer import managers_only, viewer_of
+from web.viewer import for_managers, managers_only, viewer_of
 
 routes = web.RouteTableDef()
 
@@ -100,8 +100,8 @@ def _listed(wanted: str, found: list[Contact], page: int, problem: str | None) -
 
 
 @routes.get("/contacts/conflicts")
+@for_managers
 async def conflicts(request: web.Request) -> web.StreamResponse:
-    managers_only(request)
 
     async def load(uow: UnitOfWork) -> dict[str, Any]:
         found = await uow.contacts.conflicts()
@@ -181,9 +181,11 @@ def _when(text: str, console: Console) -> datetime:
 
 
 @routes.get("/contacts/{contact_id}/merge")
+@for_managers
 async def merge_question(request: web.Request) -> web.StreamResponse:
-    managers_only(request)
     target = await visible_contact(request)
+    if "source" not in request.query:  # the question is asked from the contact's page
+        raise web.HTTPSeeOther(f"/contacts/{target.id}")
     try:
         source_id = whole_number(request.query.get("source", ""), key="contacts.merge_which")
     except BadInput as bad:
@@ -211,6 +213,7 @@ async def _merge_page(
 
 
 @routes.post("/contacts/{contact_id}/merge")
+@for_managers
 async def merge(request: web.Request) -> web.StreamResponse:
     manager = managers_only(request).rep
     target = await visible_contact(request)
@@ -232,6 +235,7 @@ async def merge(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/merges/{merge_id}/undo")
+@for_managers
 async def undo(request: web.Request) -> web.StreamResponse:
     manager = managers_only(request).rep
     merge_id = number_in_path(request, "merge_id")
