@@ -40,7 +40,7 @@ from bot.model import (
 from bot.recorder import Touch, on_contact, record, record_turn
 from bot.redaction import redact
 from bot.storing import storable
-from bot.turn import ContactEvent, Context, Result, Routed, Services, Turn
+from bot.turn import ContactEvent, Context, OperatorChange, Result, Routed, Services, Turn
 from storage.repos.conversations import StaleConversation
 from storage.uow import Database, UnitOfWork
 
@@ -256,6 +256,15 @@ class Dispatcher:
         await record(uow, [on_contact(item, channel, now) for item in events])
         await uow.commit()
         return True
+
+    async def operator_turn(self, change: OperatorChange, *, channel: str) -> bool:
+        """A person's change: a turn of its conversation, else on its contact's timeline
+        (with `channel`); whether it applied."""
+        if change.conversation_id is not None:
+            return await self.system_turn(change.conversation_id, change.on_conversation)
+        if change.on_contact is None:
+            return False
+        return await self.contact_turn(change.on_contact, channel=channel)
 
     async def _timer_conversation_key(self, timer_id: int) -> tuple[str, str]:
         async def work(uow: UnitOfWork) -> tuple[str, str]:

@@ -108,6 +108,21 @@ class CustomerAction:
     action: Action
 
 
+TurnWork = Callable[["Turn", "Context"], Awaitable["Result | None"]]
+ContactWork = Callable[["Context", datetime], Awaitable["tuple[ContactEvent, ...] | None"]]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorChange:
+    """What a person does outside any chat (the CLI, the console): a turn of the conversation
+    it belongs to, or, for a record that has none, a change on its contact's timeline. Either
+    work returns None when the change does not apply (any longer): nothing is written."""
+
+    conversation_id: int | None
+    on_conversation: TurnWork
+    on_contact: ContactWork | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Desk:
     """What a rep's message comes to: words back to the rep (about a conversation, so that

@@ -18,7 +18,7 @@ from bot.dispatch import ContactAction, SystemAction
 from bot.logs import configure_logging
 from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
-from bot.turn import Services
+from bot.turn import OperatorChange, Services
 from handlers.office import is_manager
 from storage.uow import UnitOfWork
 
@@ -111,6 +111,18 @@ def contact_turn(action: ContactAction) -> bool:
         async with open_database(settings, migrate=True) as database:
             dispatcher = build_dispatcher(settings, database)
             return await dispatcher.contact_turn(action, channel=CLI_CHANNEL)
+
+    return asyncio.run(_run())
+
+
+def operator_turn(change: OperatorChange) -> bool:
+    """Run a person's change (handlers/office.py) through the dispatcher, as the console does."""
+    settings = settings_or_exit()
+
+    async def _run() -> bool:
+        async with open_database(settings, migrate=True) as database:
+            dispatcher = build_dispatcher(settings, database)
+            return await dispatcher.operator_turn(change, channel=CLI_CHANNEL)
 
     return asyncio.run(_run())
 

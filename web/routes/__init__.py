@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.routes import home
+from web.routes import home, inbox
 
-ROUTES: tuple[web.RouteTableDef, ...] = (home.routes,)
+ROUTES: tuple[web.RouteTableDef, ...] = (
+    home.routes,
+    inbox.routes,
+)
