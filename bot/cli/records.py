@@ -31,11 +31,11 @@ from bot.records import Ticket, ticket_id_from_number
 from bot.turn import Context, Result, Turn
 from handlers import office
 from handlers.assignment import reassign
+from storage.repos.tickets import STATUSES
 from storage.uow import UnitOfWork
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Limit = Annotated[int, typer.Option(help="At most this many rows, newest first.")]
-STATUSES = ("open", "in_progress", "waiting", "resolved", "closed")
 
 tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=True)
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.routes import home, inbox
+from web.routes import home, inbox, tickets
 
 ROUTES: tuple[web.RouteTableDef, ...] = (
     home.routes,
     inbox.routes,
+    tickets.routes,
 )
