@@ -18,7 +18,7 @@ from bot.dispatch import ContactAction, SystemAction
 from bot.logs import configure_logging
 from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
-from bot.turn import OperatorChange, Services
+from bot.turn import OperatorChange, Services, TeamAction, TeamChange
 from handlers.office import is_manager
 from storage.uow import UnitOfWork
 
@@ -123,6 +123,19 @@ def operator_turn(change: OperatorChange) -> bool:
         async with open_database(settings, migrate=True) as database:
             dispatcher = build_dispatcher(settings, database)
             return await dispatcher.operator_turn(change, channel=CLI_CHANNEL)
+
+    return asyncio.run(_run())
+
+
+def team_turn(action: TeamAction) -> tuple[TeamChange, list[bool]] | None:
+    """Run a manager's change to the team (handlers/team_admin.py) through the dispatcher, as
+    the console does: None when it did not apply."""
+    settings = settings_or_exit()
+
+    async def _run() -> tuple[TeamChange, list[bool]] | None:
+        async with open_database(settings, migrate=True) as database:
+            dispatcher = build_dispatcher(settings, database)
+            return await dispatcher.team_turn(action, channel=CLI_CHANNEL)
 
     return asyncio.run(_run())
 
