@@ -49,6 +49,7 @@ async def test_a_request_for_a_person_shows_in_the_managers_inbox(site: ConsoleS
         assert "#1 · Ann Lee" in page.text
         assert "telegram" in page.text
         assert "I want to talk to a human" in page.text
+        assert "the customer asked for a person" in page.text
     assert "<html" not in (await maria.get("/inbox/updates")).text
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from aiohttp import web
 
 from bot.records import Handoff
+from bot.texts import Texts
 from bot.turn import OperatorChange
 from handlers import office, rep_desk
 from storage.uow import UnitOfWork
@@ -39,6 +40,7 @@ class HandoffView:
     handoff: Handoff
     customer: str
     channel: str
+    reason: str
     waited: str
     messages: list[tuple[str, str]]
 
@@ -47,8 +49,14 @@ class HandoffView:
         return self.handoff.status in WAITING
 
 
+def reason_words(texts: Texts, reason: str, lang: str) -> str:
+    """Why the customer was handed over, in the words the rep's card uses."""
+    key = f"rep.reason.{reason}"
+    return texts.get(key, lang) if texts.has(key) else reason
+
+
 async def _view(
-    uow: UnitOfWork, handoff: Handoff, now: datetime, lang: str, last: int
+    uow: UnitOfWork, texts: Texts, handoff: Handoff, now: datetime, lang: str, last: int
 ) -> HandoffView:
     contact = await uow.contacts.get(handoff.contact_id)
     conversation = await uow.conversations.get(handoff.conversation_id)
@@ -56,21 +64,23 @@ async def _view(
         handoff,
         contact.display_name if contact else "",
         conversation.channel if conversation else "",
+        reason_words(texts, handoff.reason, lang),
         age_words(now - handoff.requested_at, lang),
         await uow.messages.recent(handoff.conversation_id, last),
     )
 
 
-async def _inbox(uow: UnitOfWork, viewer: Viewer, now: datetime) -> list[HandoffView]:
+async def _inbox(uow: UnitOfWork, texts: Texts, viewer: Viewer, now: datetime) -> list[HandoffView]:
     found = await uow.handoffs.search(active_only=True)
     seen = sorted((h for h in found if may_see_handoff(viewer, h)), key=lambda h: h.requested_at)
-    return [await _view(uow, h, now, viewer.lang, LAST_MESSAGES) for h in seen]
+    return [await _view(uow, texts, h, now, viewer.lang, LAST_MESSAGES) for h in seen]
 
 
 async def _inbox_page(request: web.Request, template: str) -> web.StreamResponse:
     viewer, console = viewer_of(request), console_of(request)
     now = console.clock()
-    rows = await console.read(lambda uow: _inbox(uow, viewer, now))
+    texts = console.services.texts
+    rows = await console.read(lambda uow: _inbox(uow, texts, viewer, now))
     waiting = [row for row in rows if row.waiting]
     active = [row for row in rows if not row.waiting]
     return render(request, template, {"waiting": waiting, "active": active})
@@ -104,7 +114,10 @@ async def _visible(request: web.Request) -> Handoff:
 async def handoff_page(request: web.Request) -> web.StreamResponse:
     handoff, viewer, console = await _visible(request), viewer_of(request), console_of(request)
     now = console.clock()
-    view = await console.read(lambda uow: _view(uow, handoff, now, viewer.lang, PAGE_MESSAGES))
+    texts = console.services.texts
+    view = await console.read(
+        lambda uow: _view(uow, texts, handoff, now, viewer.lang, PAGE_MESSAGES)
+    )
     person = viewer.rep
     may = {
         "claim": handoff.status in WAITING and rep_desk.may_claim(person, handoff),
