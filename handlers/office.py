@@ -1,4 +1,5 @@
-"""What a rep or a manager does from the command line, naming themselves (`--as NAME`).
+"""What a rep or a manager does outside a chat: at the command line, naming themselves
+(`--as NAME`), or signed in to the console.
 
 The same steps they take from the chat (handlers/lead_desk.py, handlers/rep_desk.py), run by
 the caller as turns of the customer's conversation, so they land on the customer's timeline.
@@ -38,7 +39,7 @@ LeadWork = Callable[[Context, Lead, Rep, datetime], Awaitable[Step]]
 
 
 def by_operator(events: Sequence[Event]) -> tuple[Event, ...]:
-    """A person's events, taken at the command line: the operator's (the rep id says who)."""
+    """A person's events, taken outside a chat: the operator's (the rep id says who)."""
     return tuple(replace(e, actor=Actor.OPERATOR) if e.actor == Actor.REP else e for e in events)
 
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 import typer
 
 from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
-from bot.dispatch import ContactAction, SystemAction
+from bot.dispatch import ContactAction, Dispatcher, SystemAction
 from bot.logs import configure_logging
 from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
@@ -92,50 +92,37 @@ def system_turn(conversation_id: int, action: SystemAction) -> bool:
 def system_turns(actions: Sequence[tuple[int, SystemAction]]) -> list[bool]:
     """`system_turn` for each (conversation, action), one after the other, each committed
     on its own; which of them applied."""
-    settings = settings_or_exit()
 
-    async def _run() -> list[bool]:
-        async with open_database(settings, migrate=True) as database:
-            dispatcher = build_dispatcher(settings, database)
-            return [await dispatcher.system_turn(c, action) for c, action in actions]
+    async def run(dispatcher: Dispatcher) -> list[bool]:
+        return [await dispatcher.system_turn(c, action) for c, action in actions]
 
-    return asyncio.run(_run())
+    return dispatching(run)
 
 
 def contact_turn(action: ContactAction) -> bool:
     """Run an operator's change outside any conversation through the dispatcher, its
     touchpoints on the contacts' timelines."""
-    settings = settings_or_exit()
-
-    async def _run() -> bool:
-        async with open_database(settings, migrate=True) as database:
-            dispatcher = build_dispatcher(settings, database)
-            return await dispatcher.contact_turn(action, channel=CLI_CHANNEL)
-
-    return asyncio.run(_run())
+    return dispatching(lambda dispatcher: dispatcher.contact_turn(action, channel=CLI_CHANNEL))
 
 
 def operator_turn(change: OperatorChange) -> bool:
     """Run a person's change (handlers/office.py) through the dispatcher, as the console does."""
-    settings = settings_or_exit()
-
-    async def _run() -> bool:
-        async with open_database(settings, migrate=True) as database:
-            dispatcher = build_dispatcher(settings, database)
-            return await dispatcher.operator_turn(change, channel=CLI_CHANNEL)
-
-    return asyncio.run(_run())
+    return dispatching(lambda dispatcher: dispatcher.operator_turn(change, channel=CLI_CHANNEL))
 
 
 def team_turn(action: TeamAction) -> tuple[TeamChange, list[bool]] | None:
     """Run a manager's change to the team (handlers/team_admin.py) through the dispatcher, as
     the console does: None when it did not apply."""
+    return dispatching(lambda dispatcher: dispatcher.team_turn(action, channel=CLI_CHANNEL))
+
+
+def dispatching(work: Callable[[Dispatcher], Awaitable[T]]) -> T:
+    """`work` with the dispatcher, on a schema brought up to date first."""
     settings = settings_or_exit()
 
-    async def _run() -> tuple[TeamChange, list[bool]] | None:
+    async def _run() -> T:
         async with open_database(settings, migrate=True) as database:
-            dispatcher = build_dispatcher(settings, database)
-            return await dispatcher.team_turn(action, channel=CLI_CHANNEL)
+            return await work(build_dispatcher(settings, database))
 
     return asyncio.run(_run())
 

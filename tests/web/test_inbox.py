@@ -3,9 +3,10 @@ console, and the answer reaches the customer on their channel, recorded as the o
 
 from __future__ import annotations
 
-from bot.records import Handoff, TouchpointRow
+from bot.records import Handoff
 from tests.harness import Customer
-from tests.web.console_client import ConsoleSite, Visitor
+from tests.web.console_client import ConsoleSite
+from tests.web.records import manager, touchpoints
 
 OLGA_TELEGRAM = "4242"
 
@@ -24,16 +25,6 @@ async def handoff(site: ConsoleSite, handoff_id: int = 1) -> Handoff:
         found = await uow.handoffs.get(handoff_id)
     assert found is not None
     return found
-
-
-async def touchpoints(site: ConsoleSite, kind: str) -> list[TouchpointRow]:
-    async with site.bot.database.transaction() as uow:
-        return await uow.touchpoints.search(kind=kind)
-
-
-async def manager(site: ConsoleSite) -> tuple[int, Visitor]:
-    maria = await site.add_rep("Maria", role="manager")
-    return maria, await site.signed_in(maria)
 
 
 async def test_a_request_for_a_person_shows_in_the_managers_inbox(site: ConsoleSite) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.records import Rep, TouchpointRow
+from bot.records import Rep
 from tests.web.console_client import ConsoleSite, Visitor
+from tests.web.records import manager, touchpoints
 
 
 async def rep(site: ConsoleSite, rep_id: int) -> Rep | None:
@@ -15,14 +16,8 @@ async def rep(site: ConsoleSite, rep_id: int) -> Rep | None:
         return await uow.reps.get(rep_id)
 
 
-async def touchpoints(site: ConsoleSite, kind: str) -> list[TouchpointRow]:
-    async with site.bot.database.transaction() as uow:
-        return await uow.touchpoints.search(kind=kind)
-
-
-async def manager(site: ConsoleSite) -> tuple[int, Visitor]:
-    maria = await site.add_rep("Maria", role="manager", telegram="9001")
-    visitor = await site.signed_in(maria)
+async def manager_on_the_page(site: ConsoleSite) -> tuple[int, Visitor]:
+    maria, visitor = await manager(site)
     await visitor.get("/reps")
     return maria, visitor
 
@@ -49,7 +44,7 @@ async def test_a_rep_cannot_open_the_team_page(site: ConsoleSite) -> None:
 
 
 async def test_adding_a_rep_from_the_page_registers_them_as_the_cli_does(site: ConsoleSite) -> None:
-    _, maria = await manager(site)
+    _, maria = await manager_on_the_page(site)
     page = await maria.post("/reps", NEW_REP)
     assert "Added." in page.text
     assert "Olga" in page.text and "telegram: 4242" in page.text
@@ -72,7 +67,7 @@ async def test_adding_a_rep_from_the_page_registers_them_as_the_cli_does(site: C
 
 
 async def test_bad_values_are_refused_with_a_reason(site: ConsoleSite) -> None:
-    _, maria = await manager(site)
+    _, maria = await manager_on_the_page(site)
     for change, reason in (
         ({"telegram": "abc"}, "is a number"),
         ({"email": "not-an-address"}, "not an email address"),
@@ -90,7 +85,7 @@ async def test_bad_values_are_refused_with_a_reason(site: ConsoleSite) -> None:
 
 
 async def test_changing_duty_and_removing_a_rep(site: ConsoleSite) -> None:
-    _, maria = await manager(site)
+    _, maria = await manager_on_the_page(site)
     olga_id = await site.add_rep("Olga", telegram="4242")
     await maria.get("/reps")
 
@@ -120,7 +115,7 @@ async def test_changing_duty_and_removing_a_rep(site: ConsoleSite) -> None:
 
 
 async def test_a_sign_in_link_goes_to_the_rep_and_never_to_the_page(site: ConsoleSite) -> None:
-    maria_id, maria = await manager(site)
+    maria_id, maria = await manager_on_the_page(site)
     olga_id = await site.add_rep("Olga", telegram="4242")
     await maria.get("/reps")
     page = await maria.post(f"/reps/{olga_id}/login-link")

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from bot.records import Ticket, TouchpointRow
+from bot.records import Ticket
 from tests.harness import Customer
-from tests.web.console_client import ConsoleSite, Visitor
+from tests.web.console_client import ConsoleSite
+from tests.web.records import manager, touchpoints
 
 COMPLAINT = "Where is my order? It was supposed to arrive last week"
 
@@ -19,16 +20,6 @@ async def opens_a_ticket(site: ConsoleSite, text: str = COMPLAINT) -> Customer:
 async def the_ticket(site: ConsoleSite) -> Ticket:
     [ticket] = await site.bot.tickets()
     return ticket
-
-
-async def touchpoints(site: ConsoleSite, kind: str) -> list[TouchpointRow]:
-    async with site.bot.database.transaction() as uow:
-        return await uow.touchpoints.search(kind=kind)
-
-
-async def manager(site: ConsoleSite) -> tuple[int, Visitor]:
-    maria = await site.add_rep("Maria", role="manager")
-    return maria, await site.signed_in(maria)
 
 
 async def test_the_list_shows_tickets_and_filters_them(site: ConsoleSite) -> None:

@@ -21,6 +21,7 @@ from handlers import office, rep_desk
 from storage.uow import UnitOfWork
 from web.access import may_see_handoff
 from web.ages import age_words
+from web.changes import apply
 from web.console import console_of
 from web.forms import BadInput, bad_input, text_field
 from web.pages import render
@@ -135,11 +136,7 @@ async def handoff_page(request: web.Request) -> web.StreamResponse:
 async def _apply(
     request: web.Request, change: OperatorChange, done: tuple[str, str]
 ) -> web.HTTPSeeOther:
-    """Run the change as the console's turn, then back to the hand-off's page saying whether
-    it applied (somebody else may have been quicker)."""
-    applied = await console_of(request).dispatcher.operator_turn(change, channel="console")
-    handoff_id = request.match_info["handoff_id"]
-    return web.HTTPSeeOther(f"/handoffs/{handoff_id}?done={done[0] if applied else done[1]}")
+    return await apply(request, change, f"/handoffs/{request.match_info['handoff_id']}", done)
 
 
 @routes.post(r"/handoffs/{handoff_id:\d{1,12}}/claim")

@@ -21,6 +21,7 @@ from handlers.team_admin import BadTeamInput, NewRep
 from storage.repos.leads import LeadFilter
 from storage.repos.reps import AddressTaken
 from storage.uow import UnitOfWork
+from web.changes import CONSOLE_CHANNEL
 from web.console import console_of
 from web.forms import BadInput, Form, bad_input, text_field
 from web.pages import render
@@ -107,7 +108,7 @@ def _changes(form: Form) -> dict[str, Any]:
 async def _run(request: web.Request, action: TeamAction, done: str) -> web.HTTPSeeOther:
     dispatcher = console_of(request).dispatcher
     try:
-        applied = await dispatcher.team_turn(action, channel="console")
+        applied = await dispatcher.team_turn(action, channel=CONSOLE_CHANNEL)
     except AddressTaken:
         return web.HTTPSeeOther("/reps?done=taken")
     return web.HTTPSeeOther(f"/reps?done={done if applied else 'unchanged'}")

@@ -20,6 +20,7 @@ from storage.repos.tickets import STATUSES, TicketFilter, is_overdue
 from storage.uow import UnitOfWork
 from web.access import contacts_seen_by, may_see_contact
 from web.ages import age_words
+from web.changes import apply
 from web.console import Console, console_of
 from web.forms import BadInput, bad_input, choice_field, text_field
 from web.pages import render
@@ -160,8 +161,7 @@ async def ticket_page(request: web.Request) -> web.StreamResponse:
 async def _apply(
     request: web.Request, ticket: Ticket, change: OperatorChange, done: tuple[str, str]
 ) -> web.HTTPSeeOther:
-    applied = await console_of(request).dispatcher.operator_turn(change, channel="console")
-    return web.HTTPSeeOther(f"/tickets/{ticket.number}?done={done[0] if applied else done[1]}")
+    return await apply(request, change, f"/tickets/{ticket.number}", done)
 
 
 @routes.post(r"/tickets/{number:\d{1,12}}/status")
