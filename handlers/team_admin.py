@@ -21,6 +21,7 @@ from typing import Any
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import Address
+from bot.records import Rep
 from bot.turn import (
     Action,
     Context,
@@ -123,31 +124,39 @@ def shown(addresses: Sequence[Address]) -> list[str]:
 
 
 def add(new: NewRep) -> TeamAction:
+    """Register `new` (AddressTaken when another rep has one of its addresses)."""
+
     async def action(ctx: Context, now: datetime) -> TeamChange:
-        rep_id = await ctx.uow.reps.add(
-            name=new.name,
-            languages=new.languages,
-            identities=list(new.identities),
-            role=new.role,
-            capacity=new.capacity,
-            now=now,
-        )
-        rep = await ctx.uow.reps.get(rep_id)
-        assert rep is not None
-        details = {"rep_id": rep_id, "name": new.name, "role": new.role}
+        rep = await _register(ctx, new, now)
+        details = {"rep_id": rep.id, "name": new.name, "role": new.role}
         details |= {"languages": new.languages, "identities": shown(new.identities)}
         waiting = await _waiting_leads(ctx)
+        offers = (
+            CustomerAction(conversation, _offer(lead, rep.id)) for lead, conversation in waiting
+        )
         return TeamChange(
-            rep_id,
+            rep.id,
             events=(_event(Kind.REP_ADDED, details),),
             notices=welcome(ctx, rep),
-            customer=tuple(
-                CustomerAction(conversation, _offer(lead, rep_id)) for lead, conversation in waiting
-            ),
+            customer=tuple(offers),
             leads=tuple(lead for lead, _ in waiting),
         )
 
     return action
+
+
+async def _register(ctx: Context, new: NewRep, now: datetime) -> Rep:
+    rep_id = await ctx.uow.reps.add(
+        name=new.name,
+        languages=new.languages,
+        identities=list(new.identities),
+        role=new.role,
+        capacity=new.capacity,
+        now=now,
+    )
+    rep = await ctx.uow.reps.get(rep_id)
+    assert rep is not None
+    return rep
 
 
 async def _waiting_leads(ctx: Context) -> list[tuple[int, int]]:
