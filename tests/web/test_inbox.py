@@ -151,3 +151,25 @@ async def test_what_customers_wrote_is_shown_as_text(site: ConsoleSite) -> None:
         assert '<a href="javascript:' not in page.text
         assert "&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;" in page.text
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.text  # the page shows more messages
+
+
+async def test_a_hostile_mail_is_shown_as_text(site: ConsoleSite) -> None:
+    _, maria = await manager(site)
+    mail = site.bot.customer(
+        "eve@evil.example", channel="email", name='Eve <img src=x onerror="alert(3)">'
+    )
+    subject = "<script>alert('subject')</script> [javascript:alert(4)](javascript:alert(4))"
+    await mail.say(
+        "I want to talk to a human <a href='javascript:alert(5)'>now</a>", subject=subject
+    )
+    await mail.say("Where is my order <script>alert(6)</script>? It never arrived", subject=subject)
+    for path in ("/inbox", "/handoffs/1", "/tickets"):
+        page = await maria.get(path)
+        assert page.status == 200
+        assert "<script>alert" not in page.text
+        assert "<img src=x" not in page.text
+        assert "href='javascript:" not in page.text and 'href="javascript:' not in page.text
+    assert (
+        "&lt;a href=&#39;javascript:alert(5)&#39;&gt;now&lt;/a&gt;"
+        in (await maria.get("/handoffs/1")).text
+    )
