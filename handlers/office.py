@@ -1,5 +1,5 @@
-"""What a rep or a manager does outside a chat: at the command line, naming themselves
-(`--as NAME`), or signed in to the console.
+"""What a rep or a manager does from the command line (naming themselves, `--as NAME`) or the
+sales console (signed in).
 
 The same steps they take from the chat (handlers/lead_desk.py, handlers/rep_desk.py), run by
 the caller as turns of the customer's conversation, so they land on the customer's timeline.

@@ -127,8 +127,8 @@ async def test_bad_answers_are_refused_with_a_reason(site: ConsoleSite) -> None:
     await maria.get("/handoffs/1")
     for text, reason in (
         ("   ", "is empty"),
-        ("x" * 100_000, "longer than 4000"),
-        ("bell\x07", "control characters"),
+        ("x" * 100_000, "too long"),
+        ("\x00\x07", "is empty"),  # control characters are no text
     ):
         page = await maria.post("/handoffs/1/reply", {"text": text})
         assert page.status == 400

@@ -23,6 +23,7 @@ from storage.repos.reps import AddressTaken
 from storage.uow import UnitOfWork
 from web.changes import CONSOLE_CHANNEL
 from web.console import console_of
+from web.form_fields import whole_number
 from web.forms import BadInput, Form, bad_input, text_field
 from web.pages import render
 from web.viewer import managers_only
@@ -74,10 +75,7 @@ def _languages(form: Form) -> tuple[str, ...]:
 
 
 def _capacity(form: Form) -> int:
-    text = text_field(form, "capacity", limit=12)
-    if not text.isdigit():
-        raise BadInput("forms.not_a_number")
-    return team_admin.capacity(int(text))
+    return team_admin.capacity(whole_number(text_field(form, "capacity", limit=12)))
 
 
 def _new_rep(form: Form) -> NewRep:

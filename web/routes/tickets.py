@@ -58,7 +58,7 @@ def _day(text: str, console: Console, *, next_day: bool = False) -> datetime | N
     try:
         day = date.fromisoformat(text) + timedelta(days=next_day)
     except ValueError:
-        raise BadInput("forms.not_a_date") from None
+        raise BadInput("input.not_a_date") from None
     return datetime.combine(day, time(), tzinfo=console.config.zone)
 
 
@@ -66,7 +66,7 @@ def _asked(request: web.Request, console: Console, cutoff: datetime) -> TicketFi
     query = request.query
     status = query.get("status", "")
     if status and status not in STATUSES:
-        raise BadInput("forms.not_a_choice")
+        raise BadInput("input.not_a_choice")
     return TicketFilter(
         status=status or None,
         overdue_before=cutoff if query.get("overdue") == "1" else None,
