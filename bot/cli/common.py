@@ -84,6 +84,17 @@ def _with_store(work: Callable[[UnitOfWork], Awaitable[T]], *, migrate: bool) ->
         raise typer.Exit(2) from None
 
 
+def operator_turn(change: OperatorChange) -> bool:
+    """Run a person's change (handlers/office.py) through the dispatcher, as the console does."""
+    return with_dispatcher(lambda dispatcher: dispatcher.operator_turn(change, channel=CLI_CHANNEL))
+
+
+def team_turn(action: TeamAction) -> tuple[TeamChange, list[bool]] | None:
+    """Run a manager's change to the team (handlers/team_admin.py) through the dispatcher, as
+    the console does: None when it did not apply."""
+    return with_dispatcher(lambda dispatcher: dispatcher.team_turn(action, channel=CLI_CHANNEL))
+
+
 def system_turn(conversation_id: int, action: SystemAction) -> bool:
     """Run `action` as a turn of the conversation, as the bot would (locked, recorded)."""
     return system_turns([(conversation_id, action)])[0]
@@ -96,28 +107,18 @@ def system_turns(actions: Sequence[tuple[int, SystemAction]]) -> list[bool]:
     async def run(dispatcher: Dispatcher) -> list[bool]:
         return [await dispatcher.system_turn(c, action) for c, action in actions]
 
-    return dispatching(run)
+    return with_dispatcher(run)
 
 
 def contact_turn(action: ContactAction) -> bool:
     """Run an operator's change outside any conversation through the dispatcher, its
     touchpoints on the contacts' timelines."""
-    return dispatching(lambda dispatcher: dispatcher.contact_turn(action, channel=CLI_CHANNEL))
+    return with_dispatcher(lambda dispatcher: dispatcher.contact_turn(action, channel=CLI_CHANNEL))
 
 
-def operator_turn(change: OperatorChange) -> bool:
-    """Run a person's change (handlers/office.py) through the dispatcher, as the console does."""
-    return dispatching(lambda dispatcher: dispatcher.operator_turn(change, channel=CLI_CHANNEL))
-
-
-def team_turn(action: TeamAction) -> tuple[TeamChange, list[bool]] | None:
-    """Run a manager's change to the team (handlers/team_admin.py) through the dispatcher, as
-    the console does: None when it did not apply."""
-    return dispatching(lambda dispatcher: dispatcher.team_turn(action, channel=CLI_CHANNEL))
-
-
-def dispatching(work: Callable[[Dispatcher], Awaitable[T]]) -> T:
-    """`work` with the dispatcher, on a schema brought up to date first."""
+def with_dispatcher(work: Callable[[Dispatcher], Awaitable[T]]) -> T:
+    """`work` with the dispatcher, on a schema brought up to date: an operator's turns, run
+    by the core operations the console runs too."""
     settings = settings_or_exit()
 
     async def _run() -> T:
