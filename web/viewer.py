@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -44,3 +46,27 @@ def managers_only(request: web.Request) -> Viewer:
     if not viewer.manager:
         raise web.HTTPNotFound()
     return viewer
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The handlers of managers' pages and forms, as registered; the test that walks every route
+# (tests/web/test_routes_walk.py) reads it to expect a 404 for a rep there.
+MANAGERS_ONLY: set[Handler] = set()
+
+
+def for_managers(handler: Handler) -> Handler:
+    """A route of managers only: a rep gets 404, as for a page that is not there. Put it under
+    the route's decorator, so that the route holds the guarded handler:
+
+        @routes.get("/reps")
+        @for_managers
+        async def team(request: web.Request) -> web.StreamResponse: ...
+    """
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        managers_only(request)
+        return await handler(request)
+
+    MANAGERS_ONLY.add(guarded)
+    return guarded

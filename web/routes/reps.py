@@ -26,7 +26,7 @@ from web.console import console_of
 from web.form_fields import whole_number
 from web.forms import BadInput, Form, bad_input, text_field
 from web.pages import render
-from web.viewer import managers_only
+from web.viewer import for_managers, viewer_of
 
 routes = web.RouteTableDef()
 T = TypeVar("T")
@@ -53,8 +53,8 @@ async def _team(uow: UnitOfWork) -> list[Member]:
 
 
 @routes.get("/reps")
+@for_managers
 async def team(request: web.Request) -> web.StreamResponse:
-    managers_only(request)
     members = await console_of(request).read(_team)
     note = request.query.get("done")
     context = {"members": members, "note": note if note in NOTES else None}
@@ -121,8 +121,8 @@ async def _read_form(request: web.Request, read: Callable[[Form], T]) -> T:
 
 
 @routes.post("/reps")
+@for_managers
 async def add(request: web.Request) -> web.StreamResponse:
-    managers_only(request)
     try:
         new = await _read_form(request, _new_rep)
     except BadInput as error:
@@ -131,8 +131,8 @@ async def add(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post(f"/reps/{ID}/update")
+@for_managers
 async def update(request: web.Request) -> web.StreamResponse:
-    managers_only(request)
     try:
         changes = await _read_form(request, _changes)
     except BadInput as error:
@@ -142,23 +142,24 @@ async def update(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post(f"/reps/{ID}/duty")
+@for_managers
 async def duty(request: web.Request) -> web.StreamResponse:
-    managers_only(request)
     on_duty = (await request.post()).get("on") == "1"
     action = team_admin.duty(int(request.match_info["rep_id"]), on_duty)
     raise await _run(request, action, "duty_on" if on_duty else "duty_off")
 
 
 @routes.post(f"/reps/{ID}/remove")
+@for_managers
 async def remove(request: web.Request) -> web.StreamResponse:
-    managers_only(request)
     raise await _run(request, team_admin.remove(int(request.match_info["rep_id"])), "removed")
 
 
 @routes.post(f"/reps/{ID}/login-link")
+@for_managers
 async def login_link(request: web.Request) -> web.StreamResponse:
     """The link goes to the rep on their own channel; the page never shows it."""
-    manager = managers_only(request)
+    manager = viewer_of(request)
     rep_id = int(request.match_info["rep_id"])
     action = team_admin.login_link(rep_id, by_rep_id=manager.rep.id)
     raise await _run(request, action, "link_sent")
