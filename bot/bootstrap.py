@@ -105,6 +105,8 @@ def flow_config(settings: Settings) -> FlowConfig:
             if settings.quiet_hours
             else None
         ),
+        console_url=settings.web_url,
+        console_link_for=timedelta(minutes=settings.web_login_minutes),
     )
 
 

@@ -40,10 +40,21 @@ from bot.model import (
     Outcome,
     utc_now,
 )
-from bot.recorder import Touch, on_contact, record, record_turn
+from bot.recorder import Touch, on_contact, queue_notices, record, record_turn
 from bot.redaction import redact
 from bot.storing import storable
-from bot.turn import ContactEvent, Context, Result, Routed, Services, Turn
+from bot.turn import (
+    Action,
+    ContactEvent,
+    Context,
+    OperatorChange,
+    Result,
+    Routed,
+    Services,
+    TeamAction,
+    TeamChange,
+    Turn,
+)
 from storage.repos.conversations import StaleConversation
 from storage.uow import Database, UnitOfWork
 
@@ -273,12 +284,62 @@ class Dispatcher:
         await uow.commit()
         return True
 
+    async def operator_turn(self, change: OperatorChange, *, channel: str) -> bool:
+        """A person's change: a turn of its conversation, else on its contact's timeline
+        (with `channel`); whether it applied."""
+        if change.conversation_id is not None:
+            return await self.system_turn(change.conversation_id, change.on_conversation)
+        if change.on_contact is None:
+            return False
+        return await self.contact_turn(change.on_contact, channel=channel)
+
+    async def team_turn(
+        self, action: TeamAction, *, channel: str
+    ) -> tuple[TeamChange, list[bool]] | None:
+        """A manager's change to the team, in one transaction of its own: its events recorded
+        with `channel`, its notices queued; then its actions on customers' conversations, each
+        a turn of its own. None when it did not apply; else the change, and which of its
+        customer actions applied. An exception from `action` rolls it back and reaches the
+        caller (an address another rep has)."""
+        change = await self._db.run(lambda uow: self._team_turn(uow, action, channel))
+        if change is None:
+            return None
+        self._on_commit()
+        applied = [
+            await self.system_turn(step.conversation_id, _finding(step.action))
+            for step in change.customer
+        ]
+        return change, applied
+
+    async def _team_turn(
+        self, uow: UnitOfWork, action: TeamAction, channel: str
+    ) -> TeamChange | None:
+        now = self._clock()
+        change = await action(self._services.context(uow), now)
+        if change is None:
+            return None
+        touches = [Touch(e.kind, e.actor, channel, now, e.details) for e in change.events]
+        await record(uow, touches)
+        await queue_notices(uow, change.notices, self._services, now)
+        await uow.commit()
+        return change
+
     async def _timer_conversation_key(self, timer_id: int) -> tuple[str, str]:
         async def work(uow: UnitOfWork) -> tuple[str, str]:
             conversation_id = await uow.timers.conversation_of(timer_id)
             return await _key_of_conversation(uow, conversation_id)
 
         return await self._db.run(work)
+
+
+def _finding(action: Action) -> SystemAction:
+    """A customer action as a system turn's: one that changes nothing does not apply."""
+
+    async def run(turn: Turn, ctx: Context) -> Result | None:
+        result = await action(turn, ctx)
+        return result if result.replies or result.events or result.notices else None
+
+    return run
 
 
 async def _key_of_conversation(uow: UnitOfWork, conversation_id: int | None) -> tuple[str, str]:

@@ -107,6 +107,7 @@ class TouchpointKind(StrEnum):
     REP_ADDED = "rep_added"
     REP_UPDATED = "rep_updated"
     REP_REMOVED = "rep_removed"
+    LOGIN_LINK_SENT = "login_link_sent"  # a one-time console sign-in link went to a rep
     # keeping and forgetting
     PRUNED = "pruned"
     CONTACT_FORGOTTEN = "contact_forgotten"

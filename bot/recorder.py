@@ -278,6 +278,7 @@ async def _notice_row(uow: UnitOfWork, notice: Notice, services: Services) -> Ne
         relay_conversation_id=notice.about,
         forward_message_id=notice.forward_message_id,
         reply_token=token,
+        link_previews=notice.link_previews,
     )
 
 

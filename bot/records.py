@@ -276,6 +276,7 @@ class OutboxRow:
     automatic: bool = True
     reply_token: str | None = None  # a mail to a rep: the rep's token in its reply address
     lease_token: str | None = None  # the relay's lease the row is being sent under
+    link_previews: bool = True  # False: the channel must not fetch the links to show them
     parts_sent: int = 0  # parts of a long message delivered by earlier tries
 
 

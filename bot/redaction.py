@@ -1,8 +1,8 @@
 """No secret in any log, stored error text or printed output.
 
 The configured secrets (the bot token, the webhook secret, mail passwords, the database
-password) are registered once at start-up, and reps' secret reply addresses are recognised by
-their shape; `redact` masks every occurrence in a text. It is
+password) are registered once at start-up, and reps' secret reply addresses and one-time
+sign-in links are recognised by their shape; `redact` masks every occurrence in a text. It is
 applied where text leaves the process or is kept: the log formatter (after exceptions and
 stack traces are formatted, which is where a token quoted by an SDK's error turns up), error
 texts stored on outbox rows, dead letters and touchpoints, and everything the CLI prints.
@@ -19,6 +19,9 @@ from collections.abc import Iterable
 
 MASK = "***"
 REPLY_TOKEN = re.compile(r"\+r[0-9a-f]{8,64}@", re.IGNORECASE)
+# A one-time sign-in link to the console (its secret is URL-safe base64), e.g. in the text of
+# a message to a rep that an SDK's debug line or a send error quotes.
+SIGN_IN_LINK = re.compile(r"/login/[A-Za-z0-9_-]{16,}")
 MIN_LENGTH = 4
 
 _secrets: list[str] = []
@@ -41,6 +44,8 @@ def redact(text: str) -> str:
             text = text.replace(secret, MASK)
     if "+r" in text:  # a rep's secret reply address (sales+r<token>@...)
         text = REPLY_TOKEN.sub(f"+r{MASK}@", text)
+    if "/login/" in text:
+        text = SIGN_IN_LINK.sub(f"/login/{MASK}", text)
     return text
 
 

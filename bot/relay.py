@@ -360,4 +360,5 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         language=detect_language(row.text),
         reply_token=row.reply_token,
         parts_done=row.parts_sent,
+        link_previews=row.link_previews,
     )

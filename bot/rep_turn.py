@@ -13,7 +13,7 @@ from datetime import datetime
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.model import AcceptResult, InboundMessage, Outcome
-from bot.recorder import Touch, queue, record, record_turn
+from bot.recorder import Touch, queue, queue_notices, record, record_turn
 from bot.storing import store
 from bot.turn import CustomerAction, Routed, Services, Turn
 from storage.repos.outbox import NewOutbound
@@ -38,10 +38,13 @@ async def process(
     queued = 0
     for step in desk.customer:
         queued += await _on_conversation(uow, services, step, now)
+    await queue_notices(uow, desk.notices, services, now)
     details = {"rep_id": rep_id, "text": message.text[:200], "conversation_id": desk.about}
-    await record(uow, [Touch(Kind.REP_MESSAGE, Actor.REP, message.channel, now, details)])
+    touches = [Touch(Kind.REP_MESSAGE, Actor.REP, message.channel, now, details)]
+    touches += [Touch(e.kind, e.actor, message.channel, now, e.details) for e in desk.events]
+    await record(uow, touches)
     await uow.commit()
-    return AcceptResult(Outcome.HANDLED, replies=queued + len(desk.to_rep))
+    return AcceptResult(Outcome.HANDLED, replies=queued + len(desk.to_rep) + len(desk.notices))
 
 
 async def _on_conversation(

@@ -48,6 +48,11 @@ class Period:
     until: datetime
 
 
+def overdue_cutoff(now: datetime, followup_after: timedelta) -> datetime:
+    """An open ticket opened before this moment is overdue: older than the follow-up time."""
+    return now - followup_after
+
+
 def spread(values: Sequence[float]) -> dict[str, float | int | None]:
     """Count, median and nearest-rank p90 of latencies in seconds (None when there are none)."""
     if not values:
@@ -198,7 +203,9 @@ async def _tickets(
             t.kind == Kind.TICKET_STATUS_CHANGED and t.details.get("to") == "resolved"
             for t in found
         ),
-        "overdue_followups": await uow.tickets.open_since_before(now - followup_after),
+        "overdue_followups": await uow.tickets.open_since_before(
+            overdue_cutoff(now, followup_after)
+        ),
         "overdue_next_steps": await uow.leads.next_steps_due_before(now),
     }
 

@@ -75,6 +75,7 @@ class Notice:
     about: int | None = None
     subject: str = ""
     forward_message_id: int | None = None  # the stored customer message to show as it is
+    link_previews: bool = True  # False: the channel must not fetch a link to show it (a secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,38 @@ class CustomerAction:
     action: Action
 
 
+TurnWork = Callable[["Turn", "Context"], Awaitable["Result | None"]]
+ContactWork = Callable[["Context", datetime], Awaitable["tuple[ContactEvent, ...] | None"]]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorChange:
+    """What a person does outside any chat (the CLI, the console): a turn of the conversation
+    it belongs to, or, for a record that has none, a change on its contact's timeline. Either
+    work returns None when the change does not apply (any longer): nothing is written."""
+
+    conversation_id: int | None
+    on_conversation: TurnWork
+    on_contact: ContactWork | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamChange:
+    """A change to the sales team (a rep added, changed, removed, on duty): its events, on no
+    customer's timeline; what the reps concerned are told; and what it does to customers'
+    conversations (waiting leads and hand-offs offered), each run afterwards as a turn of its
+    own. `rep_id` is the rep changed; `leads` the lead of each customer action, when any."""
+
+    rep_id: int
+    events: tuple[Event, ...] = ()
+    notices: tuple[Notice, ...] = ()
+    customer: tuple[CustomerAction, ...] = ()
+    leads: tuple[int, ...] = ()
+
+
+TeamAction = Callable[["Context", datetime], Awaitable["TeamChange | None"]]
+
+
 @dataclass(frozen=True, slots=True)
 class Desk:
     """What a rep's message comes to: words back to the rep (about a conversation, so that
@@ -116,6 +149,8 @@ class Desk:
     to_rep: tuple[str, ...] = ()
     about: int | None = None
     customer: tuple[CustomerAction, ...] = field(default_factory=tuple)
+    notices: tuple[Notice, ...] = ()  # other messages to the rep (a sign-in link)
+    events: tuple[Event, ...] = ()  # on no customer's timeline (a sign-in link sent)
 
 
 class Mood(Protocol):
@@ -168,6 +203,8 @@ class FlowConfig:
     # reps' next opening when it was asked for out of hours.
     queue_within: timedelta | None = timedelta(minutes=30)
     quiet_hours: QuietHours | None = None  # proactive messages wait for their end
+    console_url: str = ""  # the sales console's address (WEB_URL): sign-in links; "" for none
+    console_link_for: timedelta = timedelta(minutes=10)  # a sign-in link's life (WEB_LOGIN_MINUTES)
 
 
 @dataclass(frozen=True, slots=True)

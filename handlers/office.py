@@ -10,7 +10,11 @@ and the person's rep id in their details, as `touchpoint handoffs assign` record
   offered it is told, and so is the customer;
 - a rep works their own leads, a manager any (`lead_step`: a note, the next step, a stage);
 - a person answers a hand-off's customer (`reply`): a rep one they hold, a manager any open
-  one (a waiting one becomes theirs).
+  one (a waiting one becomes theirs); claims one (`claim`, as the chat's Claim button allows);
+  ends one (`handoff_end`);
+- a person changes a ticket's status or notes it (`ticket_status`, `ticket_note`).
+
+The `OperatorChange`s here are what both faces (the CLI, the console) hand the dispatcher.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from zoneinfo import ZoneInfo
 
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
-from bot.records import LEAD_STAGES, Handoff, Lead, Rep
-from bot.turn import ContactEvent, Context, Event, Reply, Result, Turn
-from handlers import rep_desk
+from bot.records import LEAD_STAGES, Handoff, Lead, Rep, Ticket
+from bot.turn import ContactEvent, Context, Desk, Event, OperatorChange, Reply, Result, Turn
+from handlers import handoff as handoffs
+from handlers import rep_desk, service
 from handlers.cards import notice_to
 from handlers.common import span_in_words
 from handlers.due_times import parse_due
@@ -47,7 +52,7 @@ class Turns(Protocol):
 
 
 def by_operator(events: Sequence[Event]) -> tuple[Event, ...]:
-    """A person's events, taken at the command line: the operator's (the rep id says who)."""
+    """A person's events, taken outside a chat: the operator's (the rep id says who)."""
     return tuple(replace(e, actor=Actor.OPERATOR) if e.actor == Actor.REP else e for e in events)
 
 
@@ -216,6 +221,74 @@ async def reply(turn: Turn, ctx: Context, handoff_id: int, person: Rep, text: st
         desk = await rep_desk.answer(ctx, person, handoff, text)
     else:
         desk = await rep_desk.claim(ctx, person, handoff.id, turn.now, answer=text)
+    return await _on_customer(turn, ctx, desk)
+
+
+def handoff_reply(handoff: Handoff, person: Rep, text: str) -> OperatorChange:
+    async def work(turn: Turn, ctx: Context) -> Result | None:
+        return await reply(turn, ctx, handoff.id, person, text)
+
+    return OperatorChange(handoff.conversation_id, work)
+
+
+async def claim(turn: Turn, ctx: Context, handoff_id: int, person: Rep) -> Result | None:
+    """`person` takes a waiting hand-off, under the chat's rules (rep_desk.may_claim: the rep
+    it is offered to, or a manager); None when it is not theirs to take (any longer)."""
+    handoff = await ctx.uow.handoffs.get(handoff_id)
+    if handoff is None or handoff.conversation_id != turn.conversation.id:
+        return None
+    if handoff.status not in ("queued", "offered") or not rep_desk.may_claim(person, handoff):
+        return None
+    desk = await rep_desk.claim(ctx, person, handoff.id, turn.now, answer="")
+    return await _on_customer(turn, ctx, desk)
+
+
+def handoff_claim(handoff: Handoff, person: Rep) -> OperatorChange:
+    async def work(turn: Turn, ctx: Context) -> Result | None:
+        return await claim(turn, ctx, handoff.id, person)
+
+    return OperatorChange(handoff.conversation_id, work)
+
+
+def may_end(person: Rep, handoff: Handoff) -> bool:
+    """A rep ends a hand-off they hold; a manager any open one."""
+    held = handoff.status == "claimed" and handoff.rep_id == person.id
+    return held or (is_manager(person) and handoff.status in ("queued", "offered", "claimed"))
+
+
+def handoff_end(
+    handoff: Handoff, *, returned: bool, summary: str | None, person: Rep | None = None
+) -> OperatorChange:
+    """Close `handoff` (or give it back to the bot) as the operator: `person` when a signed-in
+    person does it (their id goes in the details), None at the command line."""
+
+    async def work(turn: Turn, ctx: Context) -> Result | None:
+        active = await ctx.uow.handoffs.active_for(turn.conversation.id)
+        if active is None or active.id != handoff.id:
+            return None
+        if person is not None and not may_end(person, active):
+            return None
+        ended = await handoffs.finish(
+            turn, ctx, returned=returned, summary=summary, actor=Actor.OPERATOR
+        )
+        return _done_by(ended, person) if ended and person else ended
+
+    return OperatorChange(handoff.conversation_id, work)
+
+
+def _done_by(result: Result, person: Rep) -> Result:
+    """The operator's events of `result`, with who did it."""
+    events = tuple(
+        replace(e, details={**e.details, "by_rep_id": person.id})
+        if e.actor == Actor.OPERATOR
+        else e
+        for e in result.events
+    )
+    return replace(result, events=events)
+
+
+async def _on_customer(turn: Turn, ctx: Context, desk: Desk) -> Result | None:
+    """The desk's steps on the customer's conversation, as this one turn."""
     results = [await step.action(turn, ctx) for step in desk.customer]
     return _merged(results) if results else None
 
@@ -229,3 +302,35 @@ def _merged(results: Sequence[Result]) -> Result:
         notices=tuple(notice for result in results for notice in result.notices),
         state=states[-1] if states else None,
     )
+
+
+# --- tickets -----------------------------------------------------------------------------------
+
+
+def ticket_status(ticket: Ticket, status: str, person_id: int) -> OperatorChange:
+    """`person_id` sets the ticket's status (service.set_status: a resolved ticket is announced
+    to the customer); on the contact's timeline when the ticket has no conversation."""
+
+    async def on_conversation(turn: Turn, ctx: Context) -> Result | None:
+        return await service.set_status(turn, ctx, ticket.id, status, rep_id=person_id)
+
+    async def on_contact(ctx: Context, now: datetime) -> tuple[ContactEvent, ...] | None:
+        return await service.set_status_without_conversation(
+            ctx, ticket.id, status, now, rep_id=person_id
+        )
+
+    return OperatorChange(ticket.conversation_id, on_conversation, on_contact)
+
+
+def ticket_note(ticket: Ticket, text: str, person_id: int) -> OperatorChange:
+    """A note of the team on the ticket (the customer is not told)."""
+
+    async def on_conversation(turn: Turn, ctx: Context) -> Result | None:
+        event = await service.add_team_note(ctx, ticket.id, text.strip(), person_id, turn.now)
+        return Result(events=(event,)) if event else None
+
+    async def on_contact(ctx: Context, now: datetime) -> tuple[ContactEvent, ...] | None:
+        event = await service.add_team_note(ctx, ticket.id, text.strip(), person_id, now)
+        return (ContactEvent(ticket.contact_id, event),) if event else None
+
+    return OperatorChange(ticket.conversation_id, on_conversation, on_contact)

@@ -1,6 +1,7 @@
 """What a registered rep can do by writing to the bot, on Telegram or by email.
 
 - `/online`, `/offline`: on duty or not (coming online is offered the waiting queue);
+- `/login` (or, by mail, "login link"): a one-time sign-in link to the console;
 - the Claim button of a card (or, by email, a reply to the card): take the hand-off; exactly one
   rep wins a race, the others are told who took it;
 - a reply to a card or to a relayed message, `/r N text`, or plain text when the rep has one
@@ -26,6 +27,7 @@ from handlers import handoff as handoffs
 from handlers import lead_desk, lead_pipeline
 from handlers.assignment import offer_to, start_idle_clock
 from handlers.cards import notice_to, written_while_waiting
+from handlers.console_links import asks_for_link, link_notice
 from handlers.reps import rep_help, rep_language
 
 COMMAND = re.compile(r"^/([a-z]+)(?:@\w+)?(?:\s+#?(\d+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
@@ -42,6 +44,8 @@ async def handle(
     if message.button is not None and lead_desk.is_accept_button(message.button):
         number = lead_desk.button_lead(message.button)
         return await lead_desk.command(ctx, rep, "accept", number, "", now)
+    if asks_for_link(message.text):
+        return await login(ctx, rep, message.channel, now)
     if command := COMMAND.match(message.text.strip()):
         return await _command(ctx, rep, command, now)
     target = await _target(ctx, rep, message)
@@ -70,6 +74,16 @@ async def _command(ctx: Context, rep: Rep, command: re.Match[str], now: datetime
         held = await _held(ctx, rep, number)
         return await answer(ctx, rep, held, rest) if held else _not_yours(ctx, rep, number)
     return Desk(to_rep=(rep_help(ctx, rep).text,))
+
+
+async def login(ctx: Context, rep: Rep, channel: str, now: datetime) -> Desk:
+    """A one-time sign-in link to the console, to the rep on the channel they asked on."""
+    address = next((a for a in rep.identities if a.channel == channel), rep.reached_at)
+    notice = await link_notice(ctx, rep, now, address)
+    if notice is None:
+        return Desk(to_rep=(ctx.say("rep.no_console", rep_language(rep)),))
+    details = {"rep_id": rep.id, "channel": notice.channel}
+    return Desk(notices=(notice,), events=(Event(Kind.LOGIN_LINK_SENT, details, Actor.REP),))
 
 
 # --- claiming ------------------------------------------------------------------------------

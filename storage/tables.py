@@ -353,6 +353,8 @@ outbox = Table(
     _fk("forward_message_id", "messages"),
     Column("automatic", Boolean, nullable=False, server_default="1"),  # not a rep's own words
     Column("reply_token", String(64)),  # a mail to a rep: the rep's token in its reply address
+    # False for a message whose links must not be fetched to be shown (a one-time sign-in link).
+    Column("link_previews", Boolean, nullable=False, server_default="1"),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime(), nullable=False),

@@ -1,7 +1,8 @@
-"""The address of a one-time sign-in link, built from the console's configured address."""
+"""The address of a one-time sign-in link, built from the console's configured address (the
+bot builds the same when a rep asks for one: handlers/console_links.py)."""
 
 from __future__ import annotations
 
+from handlers.console_links import login_url
 
-def login_url(base_url: str, secret: str) -> str:
-    return f"{base_url.rstrip('/')}/login/{secret}"
+__all__ = ["login_url"]

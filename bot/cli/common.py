@@ -19,7 +19,7 @@ from bot.dispatch import ContactAction, Dispatcher, SystemAction
 from bot.logs import configure_logging
 from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
-from bot.turn import Services
+from bot.turn import OperatorChange, Services, TeamAction, TeamChange
 from handlers.office import is_manager
 from storage.uow import UnitOfWork
 
@@ -83,6 +83,17 @@ def _with_store(work: Callable[[UnitOfWork], Awaitable[T]], *, migrate: bool) ->
     except SchemaBehind as error:
         typer.echo(f"touchpoint: {error}", err=True)
         raise typer.Exit(2) from None
+
+
+def operator_turn(change: OperatorChange) -> bool:
+    """Run a person's change (handlers/office.py) through the dispatcher, as the console does."""
+    return with_dispatcher(lambda dispatcher: dispatcher.operator_turn(change, channel=CLI_CHANNEL))
+
+
+def team_turn(action: TeamAction) -> tuple[TeamChange, list[bool]] | None:
+    """Run a manager's change to the team (handlers/team_admin.py) through the dispatcher, as
+    the console does: None when it did not apply."""
+    return with_dispatcher(lambda dispatcher: dispatcher.team_turn(action, channel=CLI_CHANNEL))
 
 
 def system_turn(conversation_id: int, action: SystemAction) -> bool:

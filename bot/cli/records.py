@@ -8,17 +8,15 @@ Every `list` takes `--json` and prints a JSON array; every `show` with `--json` 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli import output as out
 from bot.cli.common import (
-    contact_turn,
     fail,
     not_found,
+    operator_turn,
     person,
     reading,
     system_turn,
@@ -30,14 +28,14 @@ from bot.cli.reps import reps_app
 from bot.cli.webhooks import webhooks_app
 from bot.kinds import Actor
 from bot.records import Ticket, ticket_id_from_number
-from bot.turn import ContactEvent, Context, Result, Turn
-from handlers import handoff, office, service
+from bot.turn import Context, Result, Turn
+from handlers import office
 from handlers.assignment import reassign
+from storage.repos.tickets import STATUSES
 from storage.uow import UnitOfWork
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Limit = Annotated[int, typer.Option(help="At most this many rows, newest first.")]
-STATUSES = ("open", "in_progress", "waiting", "resolved", "closed")
 
 tickets_app = typer.Typer(help="Service requests (tickets).", no_args_is_help=True)
 handoffs_app = typer.Typer(help="Hand-offs to human reps.", no_args_is_help=True)
@@ -112,7 +110,7 @@ def tickets_set_status(
         raise typer.Exit(2)
     rep = person(acting)
     ticket = _ticket(number)
-    changed = _change_status(ticket, status, rep.id)
+    changed = operator_turn(office.ticket_status(ticket, status, rep.id))
     typer.echo(f"ticket #{number} {'is now' if changed else 'was already'} {status}")
 
 
@@ -127,16 +125,7 @@ def tickets_note(
         typer.echo("touchpoint: the note is empty", err=True)
         raise typer.Exit(2)
     rep = person(acting)
-    ticket = _ticket(number)
-
-    async def note(ctx: Context, now: datetime) -> Result | None:
-        event = await service.add_team_note(ctx, ticket.id, text.strip(), rep.id, now)
-        return Result(events=(event,)) if event else None
-
-    if ticket.conversation_id is None:
-        contact_turn(lambda ctx, now: _on_contact(ticket, note(ctx, now)))
-    else:
-        system_turn(ticket.conversation_id, lambda turn, ctx: note(ctx, turn.now))
+    operator_turn(office.ticket_note(_ticket(number), text, rep.id))
     typer.echo(f"ticket #{number}: note added by {rep.name}")
 
 
@@ -145,27 +134,6 @@ def _ticket(number: int) -> Ticket:
     if ticket is None:
         raise not_found(f"ticket #{number}")
     return ticket
-
-
-async def _on_contact(
-    ticket: Ticket, result: Awaitable[Result | None]
-) -> tuple[ContactEvent, ...] | None:
-    done = await result
-    return tuple(ContactEvent(ticket.contact_id, e) for e in done.events) if done else None
-
-
-def _change_status(ticket: Ticket, status: str, rep_id: int) -> bool:
-    """A turn of the ticket's conversation; on its contact's timeline when it has none."""
-    if ticket.conversation_id is None:
-        return contact_turn(
-            lambda ctx, now: service.set_status_without_conversation(
-                ctx, ticket.id, status, now, rep_id=rep_id
-            )
-        )
-    return system_turn(
-        ticket.conversation_id,
-        lambda turn, ctx: service.set_status(turn, ctx, ticket.id, status, rep_id=rep_id),
-    )
 
 
 # --- hand-offs ------------------------------------------------------------------------------
@@ -195,12 +163,8 @@ def handoffs_close(
     if record is None:
         raise not_found(f"hand-off {handoff_id}")
 
-    async def close(turn: Turn, ctx: Context) -> Result | None:
-        return await handoff.finish(
-            turn, ctx, returned=back_to_bot, summary=summary, actor=Actor.OPERATOR
-        )
-
-    if not system_turn(record.conversation_id, close):
+    change = office.handoff_end(record, returned=back_to_bot, summary=summary)
+    if not operator_turn(change):
         typer.echo(f"touchpoint: hand-off {handoff_id} is not open", err=True)
         raise typer.Exit(1)
     typer.echo(f"hand-off {handoff_id} {'returned to the bot' if back_to_bot else 'closed'}")
@@ -257,10 +221,7 @@ def handoffs_reply(
             f"hand-off {handoff_id} is not {who.name}'s: a rep answers only the hand-offs they hold"
         )
 
-    async def answer(turn: Turn, ctx: Context) -> Result | None:
-        return await office.reply(turn, ctx, handoff_id, who, text)
-
-    if not system_turn(record.conversation_id, answer):
+    if not operator_turn(office.handoff_reply(record, who, text)):
         raise fail(f"hand-off {handoff_id} is not open")
     typer.echo(f"hand-off {handoff_id}: {who.name}'s answer goes to the customer")
 

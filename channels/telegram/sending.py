@@ -16,6 +16,7 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     KeyboardButton,
+    LinkPreviewOptions,
     ReplyKeyboardMarkup,
     ReplyParameters,
 )
@@ -107,7 +108,12 @@ class TelegramSender:
         parts = split_text(message.text) if message.text.strip() or not steps else []
         for number, part in enumerate(parts, start=1):
             markup = keyboard(message) if number == len(parts) else None
-            steps.append(partial(self._text, chat_id, part, markup, first=number == 1))
+            steps.append(
+                partial(
+                    self._text, chat_id, part, markup, first=number == 1,
+                    previews=message.link_previews,
+                )
+            )  # fmt: skip
         return steps, len(steps) - len(parts)
 
     async def _document(self, chat_id: str, file: FileCopy, _shown: int | None) -> int:
@@ -115,13 +121,25 @@ class TelegramSender:
         return sent.message_id
 
     async def _text(
-        self, chat_id: str, text: str, markup: Markup, shown: int | None, *, first: bool
+        self,
+        chat_id: str,
+        text: str,
+        markup: Markup,
+        shown: int | None,
+        *,
+        first: bool,
+        previews: bool = True,
     ) -> int:
         replying = (
             ReplyParameters(shown, allow_sending_without_reply=True) if shown and first else None
         )
+        # A preview is Telegram fetching the link: a one-time link must not be fetched.
         sent = await self._client.send_message(
-            chat_id=chat_id, text=text, reply_markup=markup, reply_parameters=replying
+            chat_id=chat_id,
+            text=text,
+            reply_markup=markup,
+            reply_parameters=replying,
+            link_preview_options=None if previews else LinkPreviewOptions(is_disabled=True),
         )
         return sent.message_id
 

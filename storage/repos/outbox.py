@@ -52,6 +52,7 @@ class NewOutbound:
     forward_message_id: int | None = None
     automatic: bool = True
     reply_token: str | None = None  # a mail to a rep: answers must carry it (rep_replies.py)
+    link_previews: bool = True  # False: the channel must not fetch the links to show them
     not_before: datetime | None = None  # held until then (the quiet hours); None: due now
 
 
@@ -76,6 +77,7 @@ def outbox_from_row(row: Row[Any]) -> OutboxRow:
         forward_message_id=row.forward_message_id,
         automatic=row.automatic,
         reply_token=row.reply_token,
+        link_previews=row.link_previews,
         lease_token=row.lease_token,
         parts_sent=row.parts_sent,
     )

@@ -2,16 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, func, select, update
 
 from bot.records import Ticket
 from storage.connection import SqlConnection
 from storage.tables import service_requests, ticket_notes
 
 OPEN_STATUSES = ("open", "in_progress", "waiting")
+ENDED_STATUSES = ("resolved", "closed")
+STATUSES = (*OPEN_STATUSES, *ENDED_STATUSES)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    """Which tickets: each field narrows the list; None leaves it open."""
+
+    status: str | None = None
+    overdue_before: datetime | None = None  # still open and opened before this moment
+    since: datetime | None = None  # opened at or after
+    until: datetime | None = None  # opened before
+    contact_ids: Collection[int] | None = None
+
+
+def _open_before(moment: datetime) -> ColumnElement[bool]:
+    """Overdue: not resolved or closed, and opened before `moment` (bot/reports.overdue_cutoff)."""
+    columns = service_requests.c
+    return columns.status.not_in(ENDED_STATUSES) & (columns.created_at < moment)
+
+
+def is_overdue(ticket: Ticket, moment: datetime) -> bool:
+    """`_open_before` for one ticket in hand."""
+    return ticket.status not in ENDED_STATUSES and ticket.created_at < moment
+
+
+def _filtered(query: Select[Any], where: TicketFilter) -> Select[Any]:
+    columns = service_requests.c
+    conditions = [
+        columns.status == where.status if where.status is not None else None,
+        _open_before(where.overdue_before) if where.overdue_before is not None else None,
+        columns.created_at >= where.since if where.since is not None else None,
+        columns.created_at < where.until if where.until is not None else None,
+        columns.contact_id.in_(where.contact_ids) if where.contact_ids is not None else None,
+    ]
+    return query.where(*(condition for condition in conditions if condition is not None))
 
 
 def ticket_from_row(row: Row[Any]) -> Ticket:
@@ -68,6 +106,12 @@ class TicketRepository:
         rows = await self._db.execute(query.order_by(service_requests.c.id.desc()).limit(limit))
         return [ticket_from_row(row) for row in rows]
 
+    async def matching(self, where: TicketFilter, *, limit: int = 500) -> list[Ticket]:
+        """The tickets `where` describes, newest first."""
+        query = _filtered(service_requests.select(), where)
+        rows = await self._db.execute(query.order_by(service_requests.c.id.desc()).limit(limit))
+        return [ticket_from_row(row) for row in rows]
+
     async def add_note(
         self, ticket_id: int, text: str, author: str, message_id: int | None, now: datetime
     ) -> None:
@@ -103,12 +147,5 @@ class TicketRepository:
 
     async def open_since_before(self, moment: datetime) -> int:
         """Tickets still open (not resolved or closed) that were opened before `moment`."""
-        query = (
-            select(func.count())
-            .select_from(service_requests)
-            .where(
-                service_requests.c.status.not_in(("resolved", "closed")),
-                service_requests.c.created_at < moment,
-            )
-        )
+        query = select(func.count()).select_from(service_requests).where(_open_before(moment))
         return int((await self._db.execute(query)).scalar_one())

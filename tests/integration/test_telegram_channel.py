@@ -4,6 +4,7 @@ python-telegram-bot talking HTTP to the fake Bot API."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -449,3 +450,22 @@ async def inbound_count(database: Database, wanted: int) -> bool:
 
 async def settled_outbox(database: Database) -> None:
     await eventually(lambda: rows_sent(database), what="every reply sent")
+
+
+async def test_a_reps_sign_in_link_is_sent_without_a_link_preview(
+    database: Database, fake: FakeTelegram
+) -> None:
+    """A preview is Telegram fetching the link: a one-time link must not be fetched."""
+    async with database.transaction() as uow:
+        await uow.reps.add(
+            name="Olga", languages=("en",), identities=[Address("telegram", "4242")],
+            role="rep", capacity=5, now=utc_now(),
+        )  # fmt: skip
+        await uow.commit()
+    async with TelegramBot(database, fake):
+        fake.user_message(4242, "/login")
+        await fake.wait_sent(1)
+    [sent] = [call for call in fake.calls if call.method.lower() == "sendmessage"]
+    assert "/login/" in str(sent.params["text"])
+    options = sent.params["link_preview_options"]
+    assert (json.loads(options) if isinstance(options, str) else options) == {"is_disabled": True}

@@ -70,3 +70,12 @@ def test_the_secrets_of_the_settings_include_the_database_password_and_the_token
     )
     assert set(secret_values(settings)) == {TOKEN, "SECRET-token", "pa55-word"}
     assert "pa55-word" not in repr(settings)
+
+
+def test_a_sign_in_link_quoted_in_a_log_line_is_masked(secrets: None) -> None:
+    """A debug line of an SDK may quote the text of a message to a rep, link and all."""
+    link = "https://console.example/login/Xq3_-9aBcDeFgHiJkLmNoPqRsTuVwXyZ012345"
+    text = logged(("Calling sendMessage with text %r", (f"Your sign-in link: {link}",)))
+    assert "Xq3_-9aBcDeFgHiJkLmNoPqRsTuVwXyZ012345" not in text
+    assert "https://console.example/login/***" in text
+    assert "/login" in logged(("GET /login 200", ()))  # the page itself is no secret

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.routes import contacts, home, leads, pipeline
+from web.routes import contacts, home, inbox, leads, pipeline, reps, tickets
 
 ROUTES: tuple[web.RouteTableDef, ...] = (
     home.routes,
     pipeline.routes,
     leads.routes,
     contacts.routes,
+    inbox.routes,
+    tickets.routes,
+    reps.routes,
 )
