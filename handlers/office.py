@@ -40,7 +40,6 @@ from handlers.reps import rep_language
 
 LeadWork = Callable[[Context, Lead, Rep, datetime], Awaitable[Step]]
 ConversationAction = Callable[[Turn, Context], Awaitable[Result | None]]
-ContactAction = Callable[[Context, datetime], Awaitable[Sequence[ContactEvent] | None]]
 
 
 class Turns(Protocol):
@@ -48,7 +47,7 @@ class Turns(Protocol):
 
     async def system_turn(self, conversation_id: int, action: ConversationAction) -> bool: ...
 
-    async def contact_turn(self, action: ContactAction, *, channel: str) -> bool: ...
+    async def operator_turn(self, change: OperatorChange, *, channel: str) -> bool: ...
 
 
 def by_operator(events: Sequence[Event]) -> tuple[Event, ...]:
@@ -94,14 +93,12 @@ async def change_lead(
         step = await on_lead(ctx, turn.now)
         return Result(events=step.events) if step else None
 
-    async def on_contact(ctx: Context, now: datetime) -> list[ContactEvent] | None:
+    async def on_contact(ctx: Context, now: datetime) -> tuple[ContactEvent, ...] | None:
         step = await on_lead(ctx, now)
-        return [ContactEvent(lead.contact_id, e) for e in step.events] if step else None
+        return tuple(ContactEvent(lead.contact_id, e) for e in step.events) if step else None
 
-    if lead.conversation_id is not None:
-        await turns.system_turn(lead.conversation_id, in_conversation)
-    else:
-        await turns.contact_turn(on_contact, channel=channel)
+    change = OperatorChange(lead.conversation_id, in_conversation, on_contact)
+    await turns.operator_turn(change, channel=channel)
     return done[0] if done else None
 
 
