@@ -4,7 +4,8 @@ Every figure is counted from the timeline the recorder wrote, so the report agre
 `touchpoints list` shows:
 
 - conversations: those with a message in, or opened, in the period, per channel;
-- leads captured in the period, per source (the deep-link campaign) and per channel;
+- leads captured in the period, per source (the deep-link campaign), per channel and per day
+  (every day of the period, in the company's time zone);
 - the funnel of those leads (the cohort): how many reached each stage by the end of the period
   (a stage past `new` counts every stage before it; the first contact counts as `contacted`),
   and won / lost with the reasons given;
@@ -26,7 +27,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from bot.kinds import TouchpointKind as Kind
@@ -58,10 +59,15 @@ def spread(values: Sequence[float]) -> dict[str, float | int | None]:
 
 
 async def build(
-    uow: UnitOfWork, period: Period, *, now: datetime, followup_after: timedelta
+    uow: UnitOfWork,
+    period: Period,
+    *,
+    now: datetime,
+    followup_after: timedelta,
+    zone: tzinfo = UTC,
 ) -> dict[str, Any]:
     names = {rep.id: rep.name for rep in await uow.reps.search(include_inactive=True)}
-    leads = await _leads(uow, period)
+    leads = await _leads(uow, period, zone)
     return {
         "since": period.since.isoformat(),
         "until": period.until.isoformat(),
@@ -81,7 +87,7 @@ async def _conversations(uow: UnitOfWork, period: Period) -> dict[str, Any]:
     return {"total": sum(per_channel.values()), "by_channel": dict(sorted(per_channel.items()))}
 
 
-async def _leads(uow: UnitOfWork, period: Period) -> dict[str, Any]:
+async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any]:
     captured = await uow.touchpoints.of_kinds((Kind.LEAD_CAPTURED,), period.since, period.until)
     cohort = {int(t.details["lead_id"]): t for t in captured if "lead_id" in t.details}
     reached: dict[int, int] = dict.fromkeys(cohort, 0)
@@ -112,6 +118,7 @@ async def _leads(uow: UnitOfWork, period: Period) -> dict[str, Any]:
             "total": len(cohort),
             "by_source": _counted(t.details.get("source") or "-" for t in cohort.values()),
             "by_channel": _counted(t.channel for t in cohort.values()),
+            "by_day": _per_day(cohort.values(), period, zone),
         },
         "funnel": funnel,
         "conversion": _conversion(funnel),
@@ -119,6 +126,22 @@ async def _leads(uow: UnitOfWork, period: Period) -> dict[str, Any]:
         "lost": sum(stage == "lost" for stage, _ in outcome.values()),
         "lost_reasons": dict(lost_reasons.most_common()),
     }
+
+
+def _per_day(captured: Iterable[TouchpointRow], period: Period, zone: tzinfo) -> dict[str, int]:
+    """Leads per local day, every day of the period listed (none is a zero, not a gap)."""
+    first, last = _local_day(period.since, zone), _local_day(period.until - _INSTANT, zone)
+    days = {str(first + timedelta(days=n)): 0 for n in range((last - first).days + 1)}
+    for touchpoint in captured:
+        days[str(_local_day(touchpoint.occurred_at, zone))] += 1
+    return days
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def _local_day(moment: datetime, zone: tzinfo) -> date:
+    return moment.astimezone(zone).date()
 
 
 def _conversion(funnel: dict[str, int]) -> dict[str, float | None]:
@@ -139,10 +162,8 @@ async def _latencies(
 ) -> dict[str, Any]:
     per_rep: dict[str, list[float]] = defaultdict(list)
     for touchpoint in await uow.touchpoints.of_kinds(kinds, period.since, period.until):
-        latency = touchpoint.details.get("latency")
-        if latency is None or (first_only and not touchpoint.details.get("first")):
-            continue
-        per_rep[_rep(touchpoint, names)].append(float(latency))
+        if timed(touchpoint, first_only=first_only):
+            per_rep[_rep(touchpoint, names)].append(float(touchpoint.details["latency"]))
     every = [value for values in per_rep.values() for value in values]
     return {
         "all": spread(every),
@@ -158,11 +179,8 @@ async def _handoffs(uow: UnitOfWork, period: Period, names: dict[int, str]) -> d
 
 
 async def _csat(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:
-    rated = [
-        t
-        for t in await uow.touchpoints.of_kinds((CSAT_RATED,), period.since, period.until)
-        if isinstance(t.details.get("rating"), int | float)
-    ]
+    found = await uow.touchpoints.of_kinds((CSAT_RATED,), period.since, period.until)
+    rated = [t for t in found if a_rating(t)]
     by_rep: dict[str, list[float]] = defaultdict(list)
     by_channel: dict[str, list[float]] = defaultdict(list)
     for touchpoint in rated:
@@ -201,6 +219,18 @@ async def _tickets(
         "overdue_followups": await uow.tickets.open_since_before(now - followup_after),
         "overdue_next_steps": await uow.leads.next_steps_due_before(now),
     }
+
+
+def timed(touchpoint: TouchpointRow, *, first_only: bool = False) -> bool:
+    """Whether a latency touchpoint counts in the times (a hand-off's first answer only, when
+    `first_only`)."""
+    if touchpoint.details.get("latency") is None:
+        return False
+    return bool(touchpoint.details.get("first")) or not first_only
+
+
+def a_rating(touchpoint: TouchpointRow) -> bool:
+    return isinstance(touchpoint.details.get("rating"), int | float)
 
 
 def _rep(touchpoint: TouchpointRow, names: dict[int, str]) -> str:

@@ -8,7 +8,7 @@ import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import TypeVar
 
 import typer
@@ -16,6 +16,7 @@ import typer
 from bot.bootstrap import SchemaBehind, build_dispatcher, build_services, open_database
 from bot.dispatch import ContactAction, SystemAction
 from bot.logs import configure_logging
+from bot.periods import PeriodError, read_moment
 from bot.records import Rep
 from bot.settings import Settings, SettingsError, load_settings, unknown_settings
 from bot.turn import Services
@@ -119,15 +120,10 @@ def moment_option(text: str, zone: tzinfo, option: str, *, day_end: bool = False
     """`--since`/`--until`: a day (its start; with `day_end` the next day's, so the day is
     included) or an ISO time, in `zone` when it names none; a one-line error and exit code 2
     when it is neither."""
-    value = text.strip()
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value) + timedelta(days=day_end)
-            return datetime.combine(day, time(), tzinfo=zone)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise fail(f"{option} {text!r} is not a date like 2026-12-31", 2) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        return read_moment(text, zone, option, day_end=day_end)
+    except PeriodError as error:
+        raise fail(str(error), 2) from None
 
 
 def not_found(what: str) -> typer.Exit:

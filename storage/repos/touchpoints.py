@@ -116,3 +116,24 @@ class TouchpointRepository:
             .group_by(touchpoints.c.channel)
         )
         return {channel: int(count) for channel, count in await self._db.execute(query)}
+
+    async def first_per_conversation(
+        self, kinds: Sequence[str], since: datetime, until: datetime, *, channel: str | None = None
+    ) -> list[TouchpointRow]:
+        """The first touchpoint of these kinds in [since, until) of each conversation (per
+        channel, as `conversations_by_channel` counts them), newest first."""
+        first = select(func.min(touchpoints.c.id)).where(
+            touchpoints.c.kind.in_(kinds),
+            touchpoints.c.occurred_at >= since,
+            touchpoints.c.occurred_at < until,
+            touchpoints.c.conversation_id.is_not(None),
+        )
+        if channel is not None:
+            first = first.where(touchpoints.c.channel == channel)
+        first = first.group_by(touchpoints.c.channel, touchpoints.c.conversation_id)
+        query = (
+            touchpoints.select()
+            .where(touchpoints.c.id.in_(first))
+            .order_by(touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc())
+        )
+        return [touchpoint_from_row(row) for row in await self._db.execute(query)]

@@ -106,6 +106,7 @@ async def test_the_report_of_a_scripted_day(database: Database, clock: FakeClock
         "total": 3,
         "by_source": {"-": 2, "spring": 1},
         "by_channel": {"telegram": 2, "console": 1},
+        "by_day": {"2026-03-02": 3},
     }
     assert figures["funnel"] == {
         "captured": 3, "contacted": 2, "qualified": 1, "proposal": 1, "won": 1,
