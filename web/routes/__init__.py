@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.routes import home
+from web.routes import dashboard, home, touchpoints
 
-ROUTES: tuple[web.RouteTableDef, ...] = (home.routes,)
+ROUTES: tuple[web.RouteTableDef, ...] = (home.routes, dashboard.routes, touchpoints.routes)
