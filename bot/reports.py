@@ -25,7 +25,7 @@ import itertools
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -58,6 +58,9 @@ def spread(values: Sequence[float]) -> dict[str, float | int | None]:
     return {"count": len(ordered), "median": statistics.median(ordered), "p90": p90}
 
 
+SECTIONS = ("conversations", "leads", "speed_to_lead", "handoffs", "csat", "tickets")
+
+
 async def build(
     uow: UnitOfWork,
     period: Period,
@@ -65,26 +68,36 @@ async def build(
     now: datetime,
     followup_after: timedelta,
     zone: tzinfo = UTC,
+    sections: Collection[str] = SECTIONS,
 ) -> dict[str, Any]:
+    """The figures of the period; only those of `sections` when fewer are needed (a chart
+    draws one or two), each the same as in the whole report."""
     names = {rep.id: rep.name for rep in await uow.reps.search(include_inactive=True)}
-    leads = await _leads(uow, period, zone)
-    return {
-        "since": period.since.isoformat(),
-        "until": period.until.isoformat(),
-        "conversations": await _conversations(uow, period),
-        **leads,
-        "speed_to_lead": await _latencies(uow, period, (Kind.LEAD_CONTACTED,), names),
-        "handoffs": await _handoffs(uow, period, names),
-        "csat": await _csat(uow, period, names),
-        "tickets": await _tickets(uow, period, now=now, followup_after=followup_after),
+    readers: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
+        "conversations": lambda: _conversations(uow, period),
+        "leads": lambda: _leads(uow, period, zone),
+        "speed_to_lead": lambda: _speed_to_lead(uow, period, names),
+        "handoffs": lambda: _handoffs(uow, period, names),
+        "csat": lambda: _csat(uow, period, names),
+        "tickets": lambda: _tickets(uow, period, now=now, followup_after=followup_after),
     }
+    figures = {"since": period.since.isoformat(), "until": period.until.isoformat()}
+    for section in SECTIONS:
+        if section in sections:
+            figures.update(await readers[section]())
+    return figures
 
 
 async def _conversations(uow: UnitOfWork, period: Period) -> dict[str, Any]:
     per_channel = await uow.touchpoints.conversations_by_channel(
         ACTIVITY, period.since, period.until
     )
-    return {"total": sum(per_channel.values()), "by_channel": dict(sorted(per_channel.items()))}
+    total = sum(per_channel.values())
+    return {"conversations": {"total": total, "by_channel": dict(sorted(per_channel.items()))}}
+
+
+async def _speed_to_lead(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:
+    return {"speed_to_lead": await _latencies(uow, period, (Kind.LEAD_CONTACTED,), names)}
 
 
 async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any]:
@@ -172,10 +185,9 @@ async def _latencies(
 
 
 async def _handoffs(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:
-    return {
-        "claim": await _latencies(uow, period, (Kind.REP_CLAIMED,), names),
-        "first_reply": await _latencies(uow, period, (Kind.REP_REPLIED,), names, first_only=True),
-    }
+    claim = await _latencies(uow, period, (Kind.REP_CLAIMED,), names)
+    first_reply = await _latencies(uow, period, (Kind.REP_REPLIED,), names, first_only=True)
+    return {"handoffs": {"claim": claim, "first_reply": first_reply}}
 
 
 async def _csat(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:
@@ -188,9 +200,11 @@ async def _csat(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[
         by_rep[_rep(touchpoint, names)].append(rating)
         by_channel[touchpoint.channel].append(rating)
     return {
-        "all": _ratings([float(t.details["rating"]) for t in rated]),
-        "by_rep": {rep: _ratings(values) for rep, values in sorted(by_rep.items())},
-        "by_channel": {name: _ratings(values) for name, values in sorted(by_channel.items())},
+        "csat": {
+            "all": _ratings([float(t.details["rating"]) for t in rated]),
+            "by_rep": {rep: _ratings(values) for rep, values in sorted(by_rep.items())},
+            "by_channel": {name: _ratings(values) for name, values in sorted(by_channel.items())},
+        }
     }
 
 
@@ -208,9 +222,9 @@ def _ratings(values: Sequence[float]) -> dict[str, float | int | None]:
 
 async def _tickets(
     uow: UnitOfWork, period: Period, *, now: datetime, followup_after: timedelta
-) -> dict[str, int]:
+) -> dict[str, Any]:
     found = await uow.touchpoints.of_kinds(TICKET_KINDS, period.since, period.until)
-    return {
+    tickets = {
         "opened": sum(t.kind == Kind.TICKET_OPENED for t in found),
         "resolved": sum(
             t.kind == Kind.TICKET_STATUS_CHANGED and t.details.get("to") == "resolved"
@@ -219,6 +233,7 @@ async def _tickets(
         "overdue_followups": await uow.tickets.open_since_before(now - followup_after),
         "overdue_next_steps": await uow.leads.next_steps_due_before(now),
     }
+    return {"tickets": tickets}
 
 
 def timed(touchpoint: TouchpointRow, *, first_only: bool = False) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
 
@@ -96,9 +97,15 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / MINUTE, 1)
 
 
-CHARTS: dict[str, Callable[[dict[str, Any], Words], Any]] = {
-    "funnel": funnel,
-    "leads_per_day": leads_per_day,
-    "rep_times": rep_times,
-    "csat": csat,
+@dataclass(frozen=True, slots=True)
+class Chart:
+    draw: Callable[[dict[str, Any], Words], Any]
+    sections: tuple[str, ...]  # of the report: what the chart needs read
+
+
+CHARTS: dict[str, Chart] = {
+    "funnel": Chart(funnel, ("conversations", "leads")),
+    "leads_per_day": Chart(leads_per_day, ("leads",)),
+    "rep_times": Chart(rep_times, ("speed_to_lead", "handoffs")),
+    "csat": Chart(csat, ("csat",)),
 }

@@ -46,14 +46,14 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 
 @routes.get(r"/charts/{name:[a-z_]+}.svg")
 async def chart(request: web.Request) -> web.StreamResponse:
-    draw = charts.CHARTS.get(request.match_info["name"])
-    if draw is None:
+    wanted = charts.CHARTS.get(request.match_info["name"])
+    if wanted is None:
         raise web.HTTPNotFound()
     console = console_of(request)
     shown = period_of(request)
-    figures, _ = await console.read(lambda uow: _figures(uow, console, shown))
+    figures, _ = await console.read(lambda uow: _figures(uow, console, shown, wanted.sections))
     lang = page_language(request)
-    drawn = draw(figures, lambda key, **fields: translate(key, lang, **fields))
+    drawn = wanted.draw(figures, lambda key, **fields: translate(key, lang, **fields))
     headers = {**SECURITY_HEADERS, "Content-Security-Policy": charts.CHART_POLICY}
     return web.Response(text=charts.svg(drawn), content_type="image/svg+xml", headers=headers)
 
@@ -68,11 +68,14 @@ def period_of(request: web.Request) -> ShownPeriod:
 
 
 async def _figures(
-    uow: UnitOfWork, console: Console, shown: ShownPeriod
+    uow: UnitOfWork,
+    console: Console,
+    shown: ShownPeriod,
+    sections: tuple[str, ...] = reports.SECTIONS,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     figures = await reports.build(
-        uow, shown.period, now=console.clock(),
-        followup_after=console.config.followup_after, zone=console.config.zone,
+        uow, shown.period, now=console.clock(), followup_after=console.config.followup_after,
+        zone=console.config.zone, sections=sections,
     )  # fmt: skip
     rep_ids = {rep.name: rep.id for rep in await uow.reps.search(include_inactive=True)}
     return figures, rep_ids
