@@ -34,6 +34,7 @@ from bot.kinds import TouchpointKind as Kind
 from bot.records import TouchpointRow
 from storage.uow import UnitOfWork
 
+NONE = "-"  # the name of "none given": no rep named, no campaign, no reason
 FUNNEL = ("captured", "contacted", "qualified", "proposal", "won")
 STAGE_RANK = {"new": 0, "contacted": 1, "qualified": 2, "proposal": 3, "won": 4}
 CSAT_RATED = "csat_rated"
@@ -125,11 +126,11 @@ async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any
     funnel = {"captured": len(cohort)}
     for stage in FUNNEL[1:]:
         funnel[stage] = sum(rank >= STAGE_RANK[stage] for rank in reached.values())
-    lost_reasons = Counter(reason or "-" for stage, reason in outcome.values() if stage == "lost")
+    lost_reasons = Counter(reason or NONE for stage, reason in outcome.values() if stage == "lost")
     return {
         "leads": {
             "total": len(cohort),
-            "by_source": _counted(t.details.get("source") or "-" for t in cohort.values()),
+            "by_source": _counted(t.details.get("source") or NONE for t in cohort.values()),
             "by_channel": _counted(t.channel for t in cohort.values()),
             "by_day": _per_day(cohort.values(), period, zone),
         },
@@ -250,7 +251,7 @@ def a_rating(touchpoint: TouchpointRow) -> bool:
 
 def _rep(touchpoint: TouchpointRow, names: dict[int, str]) -> str:
     rep_id = touchpoint.details.get("rep_id")
-    return names.get(int(rep_id), f"rep {rep_id}") if rep_id is not None else "-"
+    return names.get(int(rep_id), f"rep {rep_id}") if rep_id is not None else NONE
 
 
 def _counted(values: Iterable[str]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from xml.etree import ElementTree
 import pygal
 from pygal.style import Style
 
+from bot import reports
 from bot.reports import FUNNEL
 
 # pygal adds a finder of its plugins to every import that follows (`pygal.maps.*`, unused
@@ -75,14 +76,15 @@ def rep_times(figures: dict[str, Any], words: Words) -> Any:
     }
     reps = sorted({rep for per_rep in series.values() for rep in per_rep})
     chart = _chart(pygal.Bar, words("dashboard.times_chart"))
-    chart.x_labels = reps
+    chart.x_labels = [_rep(rep, words) for rep in reps]
     for key, per_rep in series.items():
         chart.add(words(key), [_minutes(per_rep.get(rep, {}).get("median")) for rep in reps])
     return chart
 
 
 def csat(figures: dict[str, Any], words: Words) -> Any:
-    rated = {**figures["csat"]["by_rep"], **_channels(figures["csat"]["by_channel"], words)}
+    by_rep = {_rep(rep, words): value for rep, value in figures["csat"]["by_rep"].items()}
+    rated = {**by_rep, **_channels(figures["csat"]["by_channel"], words)}
     chart = _chart(pygal.Bar, words("dashboard.csat"), range=(0, 5), show_legend=False)
     chart.x_labels = list(rated)
     chart.add(words("dashboard.average"), [value["average"] for value in rated.values()])
@@ -91,6 +93,10 @@ def csat(figures: dict[str, Any], words: Words) -> Any:
 
 def _channels(per_channel: dict[str, Any], words: Words) -> dict[str, Any]:
     return {words("dashboard.on_channel", channel=name): v for name, v in per_channel.items()}
+
+
+def _rep(name: str, words: Words) -> str:
+    return words("dashboard.no_rep") if name == reports.NONE else name
 
 
 def _minutes(seconds: float | None) -> float | None:

@@ -20,7 +20,6 @@ from web.periods import ShownPeriod, quick_choices, shown_period
 from web.viewer import viewer_of
 
 routes = web.RouteTableDef()
-NO_REP = "-"  # the report's name for "no rep named"
 
 
 @routes.get("/")
@@ -105,7 +104,7 @@ class Links:
         return "/touchpoints?" + urlencode({**query, **self.shown.query})
 
     def rep(self, name: str) -> str:
-        if name == NO_REP:
+        if name == reports.NONE:
             return "none"
         known = self.rep_ids.get(name)
         return str(known) if known is not None else name.removeprefix("rep ")
