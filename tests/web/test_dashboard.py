@@ -92,7 +92,9 @@ async def test_each_chart_is_an_svg_of_the_figures_without_script(
     await a_scripted_day(site.bot, clock)
     mia = await a_manager(site)
     page = await mia.get(f"/?{SHOWN_DAY}")
-    sources = re.findall(r'<img class="chart" src="([^"]+)" alt="([^"]+)"', page.text)
+    sources = re.findall(
+        r'<img class="chart dashboard-chart" src="([^"]+)" alt="([^"]+)"', page.text
+    )
     assert len(sources) == 4
     values = {}
     for src, _alt in sources:
