@@ -337,12 +337,14 @@ async def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=20, help="requests per page per round")
     parser.add_argument("--postgres", default=os.environ.get("TOUCHPOINT_BENCH_POSTGRES_URL", ""))
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     add_runs_argument(parser)
     args = parser.parse_args()
     print(f"the console over {args.contacts:,} contacts, {os.cpu_count()} CPUs, "
           f"{args.runs} interleaved rounds of {args.requests} requests per page")  # fmt: skip
-    print("SQLite (WAL)")
-    await bench_engine(await prepared_sqlite(args.contacts), args.requests, args.runs)
+    if not args.no_sqlite:
+        print("SQLite (WAL)")
+        await bench_engine(await prepared_sqlite(args.contacts), args.requests, args.runs)
     if args.postgres:
         print("PostgreSQL")
         await prepare(args.postgres, args.contacts)
