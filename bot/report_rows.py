@@ -7,12 +7,13 @@ A figure is one of `FIGURES`; a rep is a rep id, or `NO_REP` for touchpoints no 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot import reports
 from bot.kinds import TouchpointKind as Kind
 from bot.records import TouchpointRow
+from storage.repos.touchpoints import FirstsWanted
 from storage.uow import UnitOfWork
 
 NO_REP = 0
@@ -42,20 +43,41 @@ class Wanted:
     channel: str | None = None
 
 
-async def rows(uow: UnitOfWork, wanted: Wanted) -> list[TouchpointRow]:
-    """Every touchpoint behind the figure, newest first."""
-    figure = FIGURES[wanted.figure]
-    found = await _candidates(uow, wanted, figure.kinds)
-    return [t for t in found if figure.counts(t) and _matches(t, wanted)]
+@dataclass(frozen=True, slots=True)
+class Page:
+    total: int
+    rows: list[TouchpointRow]
 
 
-async def _candidates(uow: UnitOfWork, wanted: Wanted, kinds: Sequence[str]) -> list[TouchpointRow]:
-    since, until = wanted.period.since, wanted.period.until
-    if wanted.figure == "conversations":  # counted once per conversation
-        return await uow.touchpoints.first_per_conversation(
-            kinds, since, until, channel=wanted.channel
+async def page(
+    uow: UnitOfWork,
+    wanted: Wanted,
+    *,
+    contacts: Collection[int] | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> Page:
+    """How many touchpoints are behind the figure (of `contacts` only, when given), and
+    `limit` of them from `offset`, newest first."""
+    if wanted.figure == "conversations":  # counted once per conversation, in the database
+        firsts = FirstsWanted(wanted.channel, contacts, offset, limit)
+        total, found = await uow.touchpoints.first_per_conversation(
+            reports.ACTIVITY, wanted.period.since, wanted.period.until, firsts
         )
-    return list(reversed(await uow.touchpoints.of_kinds(kinds, since, until)))
+        return Page(total, found)
+    every = await _counted(uow, wanted)
+    if contacts is not None:
+        every = [row for row in every if row.contact_id in contacts]
+    return Page(len(every), every[offset : offset + limit])
+
+
+async def _counted(uow: UnitOfWork, wanted: Wanted) -> list[TouchpointRow]:
+    """Every touchpoint behind a figure counted in Python (a period holds thousands, not
+    millions: leads, hand-offs and ratings), newest first."""
+    figure = FIGURES[wanted.figure]
+    since, until = wanted.period.since, wanted.period.until
+    found = reversed(await uow.touchpoints.of_kinds(figure.kinds, since, until))
+    return [t for t in found if figure.counts(t) and _matches(t, wanted)]
 
 
 def _matches(touchpoint: TouchpointRow, wanted: Wanted) -> bool:

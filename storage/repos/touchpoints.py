@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -118,22 +118,36 @@ class TouchpointRepository:
         return {channel: int(count) for channel, count in await self._db.execute(query)}
 
     async def first_per_conversation(
-        self, kinds: Sequence[str], since: datetime, until: datetime, *, channel: str | None = None
-    ) -> list[TouchpointRow]:
-        """The first touchpoint of these kinds in [since, until) of each conversation (per
-        channel, as `conversations_by_channel` counts them), newest first."""
-        first = select(func.min(touchpoints.c.id)).where(
+        self, kinds: Sequence[str], since: datetime, until: datetime, wanted: FirstsWanted
+    ) -> tuple[int, list[TouchpointRow]]:
+        """How many conversations had a touchpoint of these kinds in [since, until) (per
+        channel, as `conversations_by_channel` counts them), and a page of the first such
+        touchpoint of each, newest first."""
+        first = select(func.min(touchpoints.c.id).label("id")).where(
             touchpoints.c.kind.in_(kinds),
             touchpoints.c.occurred_at >= since,
             touchpoints.c.occurred_at < until,
             touchpoints.c.conversation_id.is_not(None),
         )
-        if channel is not None:
-            first = first.where(touchpoints.c.channel == channel)
-        first = first.group_by(touchpoints.c.channel, touchpoints.c.conversation_id)
+        if wanted.channel is not None:
+            first = first.where(touchpoints.c.channel == wanted.channel)
+        if wanted.contacts is not None:
+            first = first.where(touchpoints.c.contact_id.in_(sorted(wanted.contacts)))
+        firsts = first.group_by(touchpoints.c.channel, touchpoints.c.conversation_id).subquery()
+        total = (await self._db.execute(select(func.count()).select_from(firsts))).scalar_one()
         query = (
             touchpoints.select()
-            .where(touchpoints.c.id.in_(first))
+            .where(touchpoints.c.id.in_(select(firsts.c.id)))
             .order_by(touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc())
+            .offset(wanted.offset)
+            .limit(wanted.limit)
         )
-        return [touchpoint_from_row(row) for row in await self._db.execute(query)]
+        return int(total), [touchpoint_from_row(row) for row in await self._db.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstsWanted:
+    channel: str | None = None
+    contacts: Collection[int] | None = None  # None: anyone's
+    offset: int = 0
+    limit: int = 50

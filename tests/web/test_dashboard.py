@@ -18,6 +18,7 @@ from tests.conversations.test_lead_pipeline import sales_bot
 from tests.conversations.test_report import DAY, a_scripted_day
 from tests.harness import BotHarness, FakeClock
 from tests.web.console_client import ConsoleSite, Page, Visitor
+from web.routes import touchpoints as touchpoints_route
 
 FIGURE = re.compile(r'<a href="([^"]*)" data-figure="([^"]+)" data-value="([^"]*)">')
 COUNT = re.compile(r'data-count="(\d+)"')
@@ -219,3 +220,17 @@ async def won_by_olga(bot: BotHarness, *, lead_id: int) -> None:
     async with bot.database.transaction() as uow:
         changed = await uow.touchpoints.search(kind=Kind.LEAD_STATUS_CHANGED, limit=1)
     assert changed[-1].actor == "operator" and changed[-1].details["to"] == "won"
+
+
+async def test_the_rows_come_a_page_at_a_time(
+    site: ConsoleSite, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await a_scripted_day(site.bot, clock)
+    monkeypatch.setattr(touchpoints_route, "PER_PAGE", 4)
+    mia = await a_manager(site)
+    seen: list[str] = []
+    for number in (1, 2):
+        rows = await mia.get(f"/touchpoints?kind=conversations&{SHOWN_DAY}&page={number}")
+        assert COUNT.findall(rows.text) == ["6"] and f"Page {number} of 2" in rows.text
+        seen += re.findall(r'<tr data-touchpoint="(\d+)"', rows.text)
+    assert len(seen) == len(set(seen)) == 6

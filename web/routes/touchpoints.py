@@ -87,14 +87,13 @@ def _number(request: web.Request, name: str, default: int) -> int:
 
 
 async def _listed(uow: UnitOfWork, viewer: Viewer, wanted: report_rows.Wanted, page: int) -> Listed:
-    found = await report_rows.rows(uow, wanted)
     seen = await contacts_seen_by(uow, viewer)
-    if seen is not None:
-        found = [row for row in found if row.contact_id in seen]
-    shown = found[(page - 1) * PER_PAGE : page * PER_PAGE]
-    names = await uow.contacts.names({row.contact_id for row in shown if row.contact_id})
+    found = await report_rows.page(
+        uow, wanted, contacts=seen, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+    )
+    names = await uow.contacts.names({row.contact_id for row in found.rows if row.contact_id})
     reps = {rep.id: rep.name for rep in await uow.reps.search(include_inactive=True)}
-    return Listed(len(found), shown, names, reps)
+    return Listed(found.total, found.rows, names, reps)
 
 
 def _page_link(request: web.Request, page: int) -> str:
