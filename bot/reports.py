@@ -8,7 +8,7 @@ Every figure is counted from the timeline the recorder wrote, so the report agre
   (every day of the period, in the company's time zone);
 - the funnel of those leads (the cohort): how many reached each stage by the end of the period
   (a stage past `new` counts every stage before it; the first contact counts as `contacted`),
-  and won / lost with the reasons given;
+  overall and per channel and per source, and won / lost with the reasons given;
 - speed-to-lead per rep: the `lead_contacted` latencies in the period (median and p90);
 - hand-offs per rep: time to claim (`rep_claimed`) and to the first answer (`rep_replied`
   with `first`);
@@ -123,9 +123,7 @@ async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any
             outcome[lead_id] = (stage, touchpoint.details.get("reason"))
         elif touchpoint.kind == Kind.LEAD_STATUS_CHANGED:
             outcome.pop(lead_id, None)  # reopened
-    funnel = {"captured": len(cohort)}
-    for stage in FUNNEL[1:]:
-        funnel[stage] = sum(rank >= STAGE_RANK[stage] for rank in reached.values())
+    funnel = _funnel(list(reached.values()))
     lost_reasons = Counter(reason or NONE for stage, reason in outcome.values() if stage == "lost")
     return {
         "leads": {
@@ -135,11 +133,32 @@ async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any
             "by_day": _per_day(cohort.values(), period, zone),
         },
         "funnel": funnel,
+        "funnel_by_channel": _funnels(cohort, reached, lambda t: t.channel),
+        "funnel_by_source": _funnels(cohort, reached, lambda t: t.details.get("source") or NONE),
         "conversion": _conversion(funnel),
         "won": sum(stage == "won" for stage, _ in outcome.values()),
         "lost": sum(stage == "lost" for stage, _ in outcome.values()),
         "lost_reasons": dict(lost_reasons.most_common()),
     }
+
+
+def _funnel(ranks: list[int]) -> dict[str, int]:
+    """How many of the leads (their furthest stage each) reached each stage."""
+    funnel = {"captured": len(ranks)}
+    for stage in FUNNEL[1:]:
+        funnel[stage] = sum(rank >= STAGE_RANK[stage] for rank in ranks)
+    return funnel
+
+
+def _funnels(
+    cohort: dict[int, TouchpointRow], reached: dict[int, int], key: Callable[[TouchpointRow], str]
+) -> dict[str, dict[str, int]]:
+    """The funnel of each group of the leads (by channel, by source), largest group first."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for lead_id, captured in cohort.items():
+        groups[key(captured)].append(reached[lead_id])
+    ordered = sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))
+    return {name: _funnel(ranks) for name, ranks in ordered}
 
 
 def _per_day(captured: Iterable[TouchpointRow], period: Period, zone: tzinfo) -> dict[str, int]:

@@ -111,6 +111,13 @@ async def test_the_report_of_a_scripted_day(database: Database, clock: FakeClock
     assert figures["funnel"] == {
         "captured": 3, "contacted": 2, "qualified": 1, "proposal": 1, "won": 1,
     }  # fmt: skip
+    assert figures["funnel_by_channel"] == {
+        "telegram": {"captured": 2, "contacted": 2, "qualified": 1, "proposal": 1, "won": 1},
+        "console": {"captured": 1, "contacted": 0, "qualified": 0, "proposal": 0, "won": 0},
+    }
+    assert figures["funnel_by_source"]["spring"] == {
+        "captured": 1, "contacted": 1, "qualified": 1, "proposal": 1, "won": 1,
+    }  # fmt: skip
     assert figures["conversion"] == {
         "contacted": 0.667, "qualified": 0.5, "proposal": 1.0, "won": 1.0,
     }  # fmt: skip

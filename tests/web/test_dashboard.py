@@ -77,9 +77,11 @@ async def test_the_dashboard_shows_the_report_of_its_period(
 
     shown = assert_same_figures(page, report)
     assert shown["funnel.won"][0] == "1" and shown["conversations.total"][0] == "6"
-    assert {"leads.by_source.spring", "leads.by_channel.console", "leads.by_day.2026-03-02"} <= set(
-        shown
-    )
+    assert {
+        "funnel_by_source.spring.won",
+        "funnel_by_channel.console.captured",
+        "leads.by_day.2026-03-02",
+    } <= set(shown)
     assert shown["speed_to_lead.by_rep.Olga.median"][0] == "1200.0"
     assert shown["handoffs.claim.by_rep.Olga.p90"][0] == "180.0"
     assert shown["csat.by_channel.telegram.average"][0] == "5.0"
@@ -127,11 +129,14 @@ async def test_every_figure_opens_as_many_rows_as_it_counts(
             assert rows.text.count("<tr data-touchpoint=") == int(value)
             opened += 1
     assert opened >= 10
-    assert filters(shown["leads.by_source.spring"][1]) == {
+    assert filters(shown["funnel_by_source.spring.captured"][1]) == {
         "source": "spring", "since": "2026-03-02", "until": "2026-03-02",
     }  # fmt: skip
     assert filters(shown["funnel.won"][1])["status"] == "won"
-    assert filters(shown["leads.by_channel.console"][1])["channel"] == "console"
+    assert filters(shown["funnel_by_channel.console.captured"][1])["channel"] == "console"
+    assert filters(shown["funnel_by_source.spring.won"][1]) == {
+        "source": "spring", "status": "won", "since": "2026-03-02", "until": "2026-03-02",
+    }  # fmt: skip
     assert filters(shown["tickets.overdue_followups"][1]) == {"status": "open", "overdue": "1"}
     assert urlsplit(shown["tickets.opened"][1]).path == "/tickets"
 

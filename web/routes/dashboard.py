@@ -39,6 +39,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "choices": quick_choices(console.config.zone, console.clock()),
             "span": lambda seconds: duration(seconds, lang),
             "charts": tuple(charts.CHARTS),
+            "stages": reports.FUNNEL,
         },
     )
 
@@ -91,6 +92,11 @@ class Links:
     def pipeline(self, day: str | None = None, **filters: str) -> str:
         period = {"since": day, "until": day} if day else self.shown.query
         return "/pipeline?" + urlencode({**filters, **period})
+
+    @staticmethod
+    def stage(stage: str) -> dict[str, str]:
+        """The pipeline's filter for the leads of a funnel stage (all of them: captured)."""
+        return {} if stage == "captured" else {"status": stage}
 
     def tickets(self, *, in_period: bool = True, **filters: str) -> str:
         return "/tickets?" + urlencode({**filters, **(self.shown.query if in_period else {})})
