@@ -191,6 +191,7 @@ async def test_bad_periods_and_kinds_are_told_not_crashed(site: ConsoleSite) -> 
         assert page.status == 400, path
         assert "could not be read" in page.text
     assert (await anna.get("/charts/nothing.svg")).status == 404
+    assert (await anna.get("/touchpoints", follow=False)).headers["Location"] == "/"
     empty = await anna.get("/")
     assert empty.status == 200 and "Nothing in this period." in empty.text
 

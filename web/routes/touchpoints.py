@@ -37,6 +37,8 @@ class Listed:
 @routes.get("/touchpoints")
 async def touchpoints(request: web.Request) -> web.StreamResponse:
     viewer = viewer_of(request)
+    if not request.query.get("kind"):  # no figure named: the figures are on the dashboard
+        raise web.HTTPSeeOther("/")
     shown = period_of(request)
     wanted = _wanted(request, shown)
     page = _number(request, "page", 1)
