@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 PYTHON ?= python3
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-console clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.services.postgres --env TOUCHPOINT_BENCH_POSTGRES_URL -- \
 		$(BIN)/python -m bench.dispatcher
 	$(BIN)/python -m bench.route_accuracy
+
+# The console over 100,000 contacts and a million touchpoints, on SQLite and a private cluster.
+bench-console: $(STAMP)
+	$(BIN)/python -m tests.services.postgres --env TOUCHPOINT_BENCH_POSTGRES_URL -- \
+		$(BIN)/python -m bench.console
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from web import auth
 from web.console import CONSOLE, Console
-from web.pages import render, setup_templates
+from web.pages import BadInput, render, setup_templates
 from web.ratelimit import AttemptLimit
 from web.routes import ROUTES
 
@@ -35,12 +35,16 @@ def make_app(console: Console) -> web.Application:
 
 @web.middleware
 async def _error_pages(request: web.Request, handler: auth.Handler) -> web.StreamResponse:
-    """A missing page, or a failure of ours, as a page of the console in the viewer's language
-    (with the security headers every page has); the failure is logged, never shown."""
+    """A missing page, a refused one or one that could not be read, or a failure of ours, as a
+    page of the console in the viewer's language (with the security headers every page has);
+    a failure is logged, never shown."""
     try:
         return await handler(request)
     except web.HTTPNotFound:
         return render(request, "error.html", {"message": "error.not_found"}, status=404)
+    except BadInput as error:
+        context = {"message": "error.bad_request", "fields": {"reason": error.reason}}
+        return render(request, "error.html", context, status=400)
     except web.HTTPException:
         raise
     except Exception:

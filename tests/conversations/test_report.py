@@ -106,9 +106,17 @@ async def test_the_report_of_a_scripted_day(database: Database, clock: FakeClock
         "total": 3,
         "by_source": {"-": 2, "spring": 1},
         "by_channel": {"telegram": 2, "console": 1},
+        "by_day": {"2026-03-02": 3},
     }
     assert figures["funnel"] == {
         "captured": 3, "contacted": 2, "qualified": 1, "proposal": 1, "won": 1,
+    }  # fmt: skip
+    assert figures["funnel_by_channel"] == {
+        "telegram": {"captured": 2, "contacted": 2, "qualified": 1, "proposal": 1, "won": 1},
+        "console": {"captured": 1, "contacted": 0, "qualified": 0, "proposal": 0, "won": 0},
+    }
+    assert figures["funnel_by_source"]["spring"] == {
+        "captured": 1, "contacted": 1, "qualified": 1, "proposal": 1, "won": 1,
     }  # fmt: skip
     assert figures["conversion"] == {
         "contacted": 0.667, "qualified": 0.5, "proposal": 1.0, "won": 1.0,

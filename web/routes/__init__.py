@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.routes import contacts, home, inbox, leads, pipeline, reps, tickets
+from web.routes import contacts, dashboard, home, inbox, leads, pipeline, reps, tickets, touchpoints
 
 ROUTES: tuple[web.RouteTableDef, ...] = (
     home.routes,
+    dashboard.routes,
+    touchpoints.routes,
     pipeline.routes,
     leads.routes,
     contacts.routes,

@@ -1,4 +1,4 @@
-"""The first page after signing in, and switching the page language."""
+"""Switching the page language (the first page after signing in is the dashboard)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ from aiohttp import web
 
 from web.console import console_of
 from web.i18n import LANGUAGES
-from web.pages import local_path, render
+from web.pages import local_path
 from web.viewer import viewer_of
 
 routes = web.RouteTableDef()
-
-
-@routes.get("/")
-async def home(request: web.Request) -> web.StreamResponse:
-    return render(request, "home.html")
 
 
 @routes.post("/language")
