@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
 
+from bot.listener import listen
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage.uow import Database, UnitOfWork
 
-log = logging.getLogger(__name__)
 DATABASE_SECONDS = 5.0
 
 
@@ -68,13 +67,4 @@ async def _ping(uow: UnitOfWork) -> None:
 
 async def serve_metrics(app: web.Application, host: str, port: int) -> None:
     """Serve until cancelled; a port that is taken is logged and nothing is served."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    try:
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except OSError as error:
-            log.error("metrics are not served: cannot listen on %s:%s (%s)", host, port, error)
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await listen(app, host, port, name="metrics")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.tables import metadata
 from storage.uow import Database
+from tests.fakes.telegram import FakeTelegram
 from tests.harness import BotHarness, FakeClock
 from tests.services import postgres as postgres_service
 from tests.services.dovecot import dovecot  # noqa: F401  (the session fixture)
@@ -130,6 +131,13 @@ def sqlite_copy(template: Path, folder: Path) -> Database:
     path = folder / "touchpoint.db"
     shutil.copy(template, path)
     return Database.from_url(f"sqlite+aiosqlite:///{path}")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """A fake Telegram Bot API on 127.0.0.1, for the real client to talk to."""
+    async with FakeTelegram() as server:
+        yield server
 
 
 @pytest.fixture

@@ -28,12 +28,6 @@ OLGA, ANN = 4242, 1001
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def browser() -> AsyncIterator[ClientSession]:
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
         yield session

@@ -5,7 +5,6 @@ the customer is offered to leave a message, and the rep who had the card is told
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.engines("sqlite", "postgres")]
 
 ANN, OLGA = 1001, 4242
 QUEUE_SECONDS = 6
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 async def test_a_queue_deadline_survives_a_kill_and_ends_the_wait_once(

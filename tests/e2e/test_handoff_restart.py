@@ -12,7 +12,6 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.engines("sqlite", "postgres")]
 ANN, OLGA, BORIS, MIA = 1001, 4242, 4343, 4444
 CLAIM_SECONDS = 3
 CARD = "New conversation #1 for you"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 def environment(fake: FakeTelegram, database_url: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,6 @@ OPENER = (
     "I'm Ann Lee from Northwind, ann@northwind.example, we need 40 standing desks, "
     "budget about 20000 EUR, by May"
 )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 def starting(fake: FakeTelegram, chat_id: int, text: str) -> list[SentMessage]:

@@ -4,7 +4,7 @@ with LOG_FORMAT=json."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -20,12 +20,6 @@ from tests.web.console_client import free_port
 pytestmark = pytest.mark.slow
 
 ANN = 1001
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 async def test_run_reports_its_turns_and_health(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +35,6 @@ REPLIES = CHATS * REPLIES_PER_CHAT
 # keeps the test from waiting the production minute.
 LEASE_SECONDS = "2"
 WAIT_SECONDS = 120.0
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 def environment(fake: FakeTelegram, database_url: str) -> dict[str, str]:

@@ -24,12 +24,6 @@ ANN, OLGA = 1001, 4242
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     server = Receiver(FakeClock())
     yield server

@@ -40,12 +40,6 @@ QUOTE_BUTTON = InlineKeyboardMarkup([[InlineKeyboardButton("Get a quote", callba
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def ptb(fake: FakeTelegram) -> AsyncIterator[Bot]:
     async with Bot(token=fake.token, base_url=fake.api_url) as client:
         yield client

@@ -39,12 +39,6 @@ BORIS = "boris@shop.example"  # a rep by email
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def inbox(dovecot: Dovecot) -> Dovecot:
     await dovecot.reset_mailbox(BOT)
     return dovecot

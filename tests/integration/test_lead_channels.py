@@ -29,12 +29,6 @@ OPENER = (
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def bot(
     database: Database, fake: FakeTelegram, inbox: Dovecot, smtp_server: SmtpServer
 ) -> AsyncIterator[OmniBot]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import Table, func, select
@@ -27,12 +26,6 @@ GREETING = (
     "Hello! I'm the Touchpoint assistant. I can prepare an offer for you, help with an "
     "existing order or request, or put you in touch with a person from our team."
 )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 def buttons(fake: FakeTelegram, index: int = -1) -> list[str]:

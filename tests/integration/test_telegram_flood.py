@@ -14,10 +14,9 @@ import contextlib
 import itertools
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from bot.model import utc_now
@@ -40,12 +39,6 @@ SLACK = 0.25
 SECOND_SLACK = 3
 OPENED = re.compile(r"Your request #(\d+) is open")
 FOLLOW_UP = re.compile(r"Following up on your request #(\d+)")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
 
 
 def problem(n: int) -> str:

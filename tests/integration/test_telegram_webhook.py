@@ -55,12 +55,6 @@ def hook_url(port: int) -> str:
     return f"http://127.0.0.1:{port}/tg/hook"
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
 @asynccontextmanager
 async def webhook_bot(database: Database, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
     """The bot in webhook mode on a port of its own, once it has registered its webhook."""
