@@ -13,9 +13,9 @@ from bot.bootstrap import App, build_dispatcher, build_services, open_database
 from bot.cli.common import fail, person, settings_or_exit, writing
 from bot.model import utc_now
 from bot.settings import Settings
+from handlers.console_links import login_url
 from web.console import Console, ConsoleConfig
 from web.server import serve
-from web.sign_in import login_url
 
 
 def console_faces(settings: Settings, app: App) -> list[Coroutine[Any, Any, None]]:
