@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 from tests.bot_process import BotProcess
 from tests.browser.chromium import Shot, browser, docs_shot, screenshots, shot, watched_tab
 from tests.e2e.test_console_run import with_console
-from tests.e2e.test_handoff_restart import add_rep, environment, touchpoint
+from tests.e2e.test_handoff_restart import add_rep, all_sent, environment, touchpoint
 from tests.fakes.telegram import FakeTelegram
 from tests.web.console_client import free_port
 
@@ -54,7 +54,10 @@ async def test_a_manager_answers_a_telegram_customer_from_the_inbox(
     async with BotProcess(env, tmp_path / "bot.log") as bot:
         await bot.eventually(lambda: _listening(port), what="the console listening")
         fake.user_message(ANN, "/human", first_name="Ann")
+        # The answer is in the conversation's log once its delivery is committed, just after
+        # the Bot API took it: Ann writes on after that, as a person reading it would.
         await bot.eventually(lambda: fake.texts_to(ANN), what="the bot answering Ann")
+        await bot.eventually(lambda: all_sent(database_url), what="the bot's answer recorded")
         fake.user_message(ANN, "Can someone call me about 40 standing desks?", first_name="Ann")
 
         await page.goto((await touchpoint(env, "reps", "login-link", "Mia")).strip())
@@ -71,8 +74,7 @@ async def test_a_manager_answers_a_telegram_customer_from_the_inbox(
         await page.reload()
         await expect(page.get_by_text(ANSWER)).to_be_visible()
         await shot("handoff")
-        await page.get_by_role("heading", name="Recent messages").scroll_into_view_if_needed()
-        await page.evaluate("window.scrollBy(0, 200)")  # the answer in sight, under the header
+        await page.evaluate("window.scrollBy(0, 160)")  # from the note to the answer in sight
         await docs_shot("handoff")
 
 
