@@ -1,53 +1,35 @@
 """The console in a real browser: the system's Chromium driven by Playwright, over the console
-served on 127.0.0.1, with full-page screenshots to look at afterwards.
+served on 127.0.0.1, with full-page screenshots to look at afterwards (tests/browser/chromium.py
+holds the browser, the watched tab and the screenshots, which tests/e2e shares).
 
     async def test_x(site: ConsoleSite, page: Page, shot: Shot) -> None:
         await page.goto(await site.login_link(rep_id))
         await shot("sign-in")
-
-Chromium is Debian's package (`.ci/run` installs it); Playwright's own browser download is not
-used. Where it is missing the tests skip, and fail under CI.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, Response, async_playwright
+from playwright.async_api import Browser, Page
 
 from storage.uow import Database
+from tests.browser.chromium import (
+    SCREENSHOTS,
+    Shot,
+    browser,
+    docs_shot,
+    screenshots,
+    shot,
+    watched_tab,
+)
 from tests.conftest import sqlite_copy
 from tests.harness import BotHarness
 from tests.web.console_client import ConsoleSite, serve_console
 
-# A headless browser that reaches nothing but the console: no updates, sync or QUIC probes.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # tests run as root on CI machines, where the sandbox refuses to start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = pytest.StashKey[list[Path]]()
-Shot = Callable[[str], Awaitable[Path]]
-
-
-def chromium_path() -> str:
-    """The system's Chromium; skips where it is absent, fails under CI."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("chromium is missing: CI must run the browser tests (.ci/run installs it)")
-    pytest.skip("chromium is not installed (apt-get install chromium); browser tests skipped")
+__all__ = ["Shot", "browser", "docs_shot", "screenshots", "shot"]  # fixtures of this folder
 
 
 @pytest.fixture
@@ -68,75 +50,11 @@ async def site(bot: BotHarness) -> AsyncIterator[ConsoleSite]:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """A browser per test. Playwright's objects belong to the event loop that started them and
-    each test has a loop of its own, so one browser per session cannot be shared; a start costs
-    about 0.8 s here (driver 0.3, Chromium 0.2, first page 0.3). `launch()` gives every browser
-    a fresh, throwaway profile of its own (Playwright's temporary user-data dir)."""
-    executable = chromium_path()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
 async def page(browser: Browser, site: ConsoleSite) -> AsyncIterator[Page]:
-    """A tab on the console (relative addresses work: `page.goto("/")`). The test fails if a
-    page logged an error or threw (a script or a style refused by the content policy, a script
-    error) or a file it uses did not load. The pages themselves may answer 404 or 410: tests
-    check those statuses."""
-    context = await browser.new_context(base_url=site.base_url, locale="en-US")
-    tab = await context.new_page()
-    problems: list[str] = []
-    tab.on("console", lambda message: _note_error(problems, message))
-    tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    tab.on("response", lambda response: _note_missing(problems, response))
-    yield tab
-    await context.close()
-    assert not problems, f"the page reported problems: {problems}"
-
-
-def _note_error(problems: list[str], message: ConsoleMessage) -> None:
-    # Failed loads are judged by _note_missing, which knows what was loaded.
-    if message.type == "error" and not message.text.startswith("Failed to load resource"):
-        problems.append(f"{message.text} ({message.location.get('url', '')})")
-
-
-def _note_missing(problems: list[str], response: Response) -> None:
-    # The browser asks for /favicon.ico on its own; the console has none.
-    wanted = response.request
-    failed = response.status >= 400 and wanted.resource_type != "document"
-    if failed and not wanted.url.endswith("/favicon.ico"):
-        problems.append(f"{wanted.url} answered {response.status}")
-
-
-@pytest.fixture(scope="session")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where screenshots go: $TOUCHPOINT_SCREENSHOTS, or a folder of this run."""
-    wanted = os.environ.get("TOUCHPOINT_SCREENSHOTS")
-    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture
-def shot(page: Page, screenshots: Path, request: pytest.FixtureRequest) -> Shot:
-    """`await shot("name")` saves the whole page as <test>-<name>.png and says where."""
-    taken = request.config.stash.setdefault(SCREENSHOTS, [])
-
-    async def take(name: str) -> Path:
-        path = screenshots / f"{_file_name(request.node.name)}-{_file_name(name)}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        print(f"screenshot: {path}")
-        taken.append(path)
-        return path
-
-    return take
-
-
-def _file_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+    """A tab on the console (relative addresses work: `page.goto("/")`), watched as
+    `tests.browser.chromium.watched_tab` says."""
+    async with watched_tab(browser, site.base_url) as tab:
+        yield tab
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
