@@ -286,7 +286,8 @@ class TouchpointFigures:
             captured.c.occurred_at,
             func.coalesce(reached.c.rank, 0),
         ).select_from(captured.outerjoin(reached, reached.c.lead_id == captured.c.lead_id))
-        query = query.where(captured.c.last == 1)
+        # In capture order, as the report always listed them: ties in its counts keep it.
+        query = query.where(captured.c.last == 1).order_by(captured.c.occurred_at, captured.c.id)
         return [CohortLead(*row) for row in await self._db.execute(query)]
 
     async def outcomes(self, stages: LeadStages, since: datetime, until: datetime) -> list[Outcome]:
@@ -302,6 +303,7 @@ class TouchpointFigures:
                 changes.c.lead_id.in_(select(cohort.c.lead_id)),
             )
             .group_by(changes.c.stage, changes.c.reason)
+            .order_by(func.min(changes.c.occurred_at))  # reasons tied in count: first seen first
         )
         return [
             Outcome(stage, reason, int(n)) for stage, reason, n in await self._db.execute(query)
@@ -326,6 +328,7 @@ def _captured(stages: LeadStages, since: datetime, until: datetime) -> Any:
     return (
         select(
             _LEAD_ID.label("lead_id"),
+            touchpoints.c.id,
             touchpoints.c.channel,
             touchpoints.c.details["source"].as_string().label("source"),
             touchpoints.c.occurred_at,
@@ -376,6 +379,7 @@ def _changes(stages: LeadStages, since: datetime, until: datetime) -> Any:
             _LEAD_ID.label("lead_id"),
             touchpoints.c.details["to"].as_string().label("stage"),
             touchpoints.c.details["reason"].as_string().label("reason"),
+            touchpoints.c.occurred_at,
             func.row_number().over(partition_by=_LEAD_ID, order_by=newest).label("latest"),
         )
         .where(*_later(stages, since, until), touchpoints.c.kind == stages.changed)
