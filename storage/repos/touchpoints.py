@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Text, case, func, or_, select, type_coerce
+from sqlalchemy import Row, Text, and_, case, func, or_, select, type_coerce
 
 from bot.records import TouchpointRow
 from storage.connection import SqlConnection
@@ -295,13 +295,12 @@ class TouchpointFigures:
         and reason (a later change reopened a lead, so only the last one counts)."""
         changes = _changes(stages, since, until)
         cohort = _captured(stages, since, until)
+        # A join, not IN (subquery): PostgreSQL ran the IN as a loop over the cohort (seconds).
+        in_cohort = and_(cohort.c.lead_id == changes.c.lead_id, cohort.c.last == 1)
         query = (
             select(changes.c.stage, changes.c.reason, func.count())
-            .where(
-                changes.c.latest == 1,
-                changes.c.stage.in_(("won", "lost")),
-                changes.c.lead_id.in_(select(cohort.c.lead_id)),
-            )
+            .select_from(changes.join(cohort, in_cohort))
+            .where(changes.c.latest == 1, changes.c.stage.in_(("won", "lost")))
             .group_by(changes.c.stage, changes.c.reason)
             .order_by(func.min(changes.c.occurred_at))  # reasons tied in count: first seen first
         )
