@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.kinds import TouchpointKind as Kind
 from bot.records import TouchpointRow
+from storage.repos.touchpoints import CohortLead, LeadStages
 from storage.uow import UnitOfWork
 
 NONE = "-"  # the name of "none given": no rep named, no campaign, no reason
@@ -40,8 +41,8 @@ STAGE_RANK = {"new": 0, "contacted": 1, "qualified": 2, "proposal": 3, "won": 4}
 CSAT_RATED = "csat_rated"
 ACTIVITY = (Kind.MESSAGE_IN, Kind.CONVERSATION_OPENED)
 LEAD_KINDS = (Kind.LEAD_CAPTURED, Kind.LEAD_CONTACTED, Kind.LEAD_STATUS_CHANGED)
+LEAD_STAGES = LeadStages(*LEAD_KINDS, rank=STAGE_RANK)
 HANDOFF_KINDS = (Kind.REP_CLAIMED, Kind.REP_REPLIED)
-TICKET_KINDS = (Kind.TICKET_OPENED, Kind.TICKET_STATUS_CHANGED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,44 +108,35 @@ async def _speed_to_lead(uow: UnitOfWork, period: Period, names: dict[int, str])
 
 
 async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any]:
-    captured = await uow.touchpoints.of_kinds((Kind.LEAD_CAPTURED,), period.since, period.until)
-    cohort = {int(t.details["lead_id"]): t for t in captured if "lead_id" in t.details}
-    reached: dict[int, int] = dict.fromkeys(cohort, 0)
-    outcome: dict[int, tuple[str, str | None]] = {}
-    since_first = min((t.occurred_at for t in captured), default=period.since)
-    later = await uow.touchpoints.of_kinds(
-        (Kind.LEAD_CONTACTED, Kind.LEAD_STATUS_CHANGED), since_first, period.until
+    stages = LeadStages(
+        Kind.LEAD_CAPTURED, Kind.LEAD_CONTACTED, Kind.LEAD_STATUS_CHANGED, STAGE_RANK
     )
-    for touchpoint in later:
-        lead_id = int(touchpoint.details.get("lead_id", 0))
-        if lead_id not in cohort:
-            continue
-        stage = (
-            "contacted" if touchpoint.kind == Kind.LEAD_CONTACTED else touchpoint.details.get("to")
-        )
-        if stage in STAGE_RANK:
-            reached[lead_id] = max(reached[lead_id], STAGE_RANK[stage])
-        if stage in ("won", "lost"):
-            outcome[lead_id] = (stage, touchpoint.details.get("reason"))
-        elif touchpoint.kind == Kind.LEAD_STATUS_CHANGED:
-            outcome.pop(lead_id, None)  # reopened
-    funnel = _funnel(list(reached.values()))
-    lost_reasons = Counter(reason or NONE for stage, reason in outcome.values() if stage == "lost")
+    cohort = await uow.touchpoints.figures.cohort(stages, period.since, period.until)
+    outcomes = await uow.touchpoints.figures.outcomes(stages, period.since, period.until)
+    funnel = _funnel([lead.rank for lead in cohort])
+    lost_reasons: Counter[str] = Counter()
+    for outcome in outcomes:
+        if outcome.stage == "lost":
+            lost_reasons[outcome.reason or NONE] += outcome.count
     return {
         "leads": {
             "total": len(cohort),
-            "by_source": _counted(t.details.get("source") or NONE for t in cohort.values()),
-            "by_channel": _counted(t.channel for t in cohort.values()),
-            "by_day": _per_day(cohort.values(), period, zone),
+            "by_source": _counted(_source(lead) for lead in cohort),
+            "by_channel": _counted(lead.channel for lead in cohort),
+            "by_day": _per_day((lead.captured_at for lead in cohort), period, zone),
         },
         "funnel": funnel,
-        "funnel_by_channel": _funnels(cohort, reached, lambda t: t.channel),
-        "funnel_by_source": _funnels(cohort, reached, lambda t: t.details.get("source") or NONE),
+        "funnel_by_channel": _funnels(cohort, lambda lead: lead.channel),
+        "funnel_by_source": _funnels(cohort, _source),
         "conversion": _conversion(funnel),
-        "won": sum(stage == "won" for stage, _ in outcome.values()),
-        "lost": sum(stage == "lost" for stage, _ in outcome.values()),
+        "won": sum(o.count for o in outcomes if o.stage == "won"),
+        "lost": sum(o.count for o in outcomes if o.stage == "lost"),
         "lost_reasons": dict(lost_reasons.most_common()),
     }
+
+
+def _source(lead: CohortLead) -> str:
+    return lead.source or NONE
 
 
 def _funnel(ranks: list[int]) -> dict[str, int]:
@@ -156,22 +148,22 @@ def _funnel(ranks: list[int]) -> dict[str, int]:
 
 
 def _funnels(
-    cohort: dict[int, TouchpointRow], reached: dict[int, int], key: Callable[[TouchpointRow], str]
+    cohort: Sequence[CohortLead], key: Callable[[CohortLead], str]
 ) -> dict[str, dict[str, int]]:
     """The funnel of each group of the leads (by channel, by source), largest group first."""
     groups: dict[str, list[int]] = defaultdict(list)
-    for lead_id, captured in cohort.items():
-        groups[key(captured)].append(reached[lead_id])
+    for lead in cohort:
+        groups[key(lead)].append(lead.rank)
     ordered = sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))
     return {name: _funnel(ranks) for name, ranks in ordered}
 
 
-def _per_day(captured: Iterable[TouchpointRow], period: Period, zone: tzinfo) -> dict[str, int]:
+def _per_day(captured: Iterable[datetime], period: Period, zone: tzinfo) -> dict[str, int]:
     """Leads per local day, every day of the period listed (none is a zero, not a gap)."""
     first, last = _local_day(period.since, zone), _local_day(period.until - _INSTANT, zone)
     days = {str(first + timedelta(days=n)): 0 for n in range((last - first).days + 1)}
-    for touchpoint in captured:
-        days[str(_local_day(touchpoint.occurred_at, zone))] += 1
+    for moment in captured:
+        days[str(_local_day(moment, zone))] += 1
     return days
 
 
@@ -199,9 +191,9 @@ async def _latencies(
     first_only: bool = False,
 ) -> dict[str, Any]:
     per_rep: dict[str, list[float]] = defaultdict(list)
-    for touchpoint in await uow.touchpoints.of_kinds(kinds, period.since, period.until):
-        if timed(touchpoint, first_only=first_only):
-            per_rep[_rep(touchpoint, names)].append(float(touchpoint.details["latency"]))
+    for row in await uow.touchpoints.figures.timed(kinds, period.since, period.until):
+        if _counts(row.latency, row.first, first_only=first_only):
+            per_rep[_rep_named(row.rep_id, names)].append(float(row.latency))
     every = [value for values in per_rep.values() for value in values]
     return {
         "all": spread(every),
@@ -216,17 +208,16 @@ async def _handoffs(uow: UnitOfWork, period: Period, names: dict[int, str]) -> d
 
 
 async def _csat(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:
-    found = await uow.touchpoints.of_kinds((CSAT_RATED,), period.since, period.until)
-    rated = [t for t in found if a_rating(t)]
+    found = await uow.touchpoints.figures.rated((CSAT_RATED,), period.since, period.until)
+    rated = [row for row in found if _is_rating(row.rating)]
     by_rep: dict[str, list[float]] = defaultdict(list)
     by_channel: dict[str, list[float]] = defaultdict(list)
-    for touchpoint in rated:
-        rating = float(touchpoint.details["rating"])
-        by_rep[_rep(touchpoint, names)].append(rating)
-        by_channel[touchpoint.channel].append(rating)
+    for row in rated:
+        by_rep[_rep_named(row.rep_id, names)].append(float(row.rating))
+        by_channel[row.channel].append(float(row.rating))
     return {
         "csat": {
-            "all": _ratings([float(t.details["rating"]) for t in rated]),
+            "all": _ratings([float(row.rating) for row in rated]),
             "by_rep": {rep: _ratings(values) for rep, values in sorted(by_rep.items())},
             "by_channel": {name: _ratings(values) for name, values in sorted(by_channel.items())},
         }
@@ -248,13 +239,12 @@ def _ratings(values: Sequence[float]) -> dict[str, float | int | None]:
 async def _tickets(
     uow: UnitOfWork, period: Period, *, now: datetime, followup_after: timedelta
 ) -> dict[str, Any]:
-    found = await uow.touchpoints.of_kinds(TICKET_KINDS, period.since, period.until)
+    opened, resolved = await uow.touchpoints.figures.tickets(
+        Kind.TICKET_OPENED, Kind.TICKET_STATUS_CHANGED, period.since, period.until
+    )
     tickets = {
-        "opened": sum(t.kind == Kind.TICKET_OPENED for t in found),
-        "resolved": sum(
-            t.kind == Kind.TICKET_STATUS_CHANGED and t.details.get("to") == "resolved"
-            for t in found
-        ),
+        "opened": opened,
+        "resolved": resolved,
         "overdue_followups": await uow.tickets.open_since_before(
             overdue_cutoff(now, followup_after)
         ),
@@ -266,17 +256,25 @@ async def _tickets(
 def timed(touchpoint: TouchpointRow, *, first_only: bool = False) -> bool:
     """Whether a latency touchpoint counts in the times (a hand-off's first answer only, when
     `first_only`)."""
-    if touchpoint.details.get("latency") is None:
+    details = touchpoint.details
+    return _counts(details.get("latency"), details.get("first"), first_only=first_only)
+
+
+def _counts(latency: Any, first: Any, *, first_only: bool) -> bool:
+    if latency is None:
         return False
-    return bool(touchpoint.details.get("first")) or not first_only
+    return bool(first) or not first_only
 
 
 def a_rating(touchpoint: TouchpointRow) -> bool:
-    return isinstance(touchpoint.details.get("rating"), int | float)
+    return _is_rating(touchpoint.details.get("rating"))
 
 
-def _rep(touchpoint: TouchpointRow, names: dict[int, str]) -> str:
-    rep_id = touchpoint.details.get("rep_id")
+def _is_rating(value: Any) -> bool:
+    return isinstance(value, int | float)
+
+
+def _rep_named(rep_id: Any, names: dict[int, str]) -> str:
     return names.get(int(rep_id), f"rep {rep_id}") if rep_id is not None else NONE
 
 

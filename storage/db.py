@@ -35,6 +35,30 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def create_reader(url: str) -> AsyncEngine:
+    """SQLite: an engine for reads only, its transactions deferred, so a long read (the
+    console's report over a year) runs beside the writer in WAL mode instead of holding the
+    write lock that BEGIN IMMEDIATE takes."""
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "connect", _no_implicit_begin)
+    event.listen(engine.sync_engine, "connect", _query_only)
+    event.listen(engine.sync_engine, "begin", _begin_deferred)
+    return engine
+
+
+def _query_only(dbapi_connection: Any, _record: Any) -> None:
+    # A reader that tried to write would need the lock it was made to avoid: refuse instead.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def _begin_deferred(connection: Connection) -> None:
+    # The snapshot starts at the first read and no lock is taken: the writer goes on.
+    connection.exec_driver_sql("BEGIN")
+
+
 def configure_sqlite(engine: Engine) -> None:
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "connect", _no_implicit_begin)

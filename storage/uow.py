@@ -13,7 +13,13 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.connection import AsyncAdapter, SqlConnection
-from storage.db import configure_sqlite, create_engine, schema_is_current, upgrade
+from storage.db import (
+    configure_sqlite,
+    create_engine,
+    create_reader,
+    schema_is_current,
+    upgrade,
+)
 from storage.repos.console_access import ConsoleAccessRepository
 from storage.repos.contacts import ContactRepository
 from storage.repos.conversations import ConversationRepository
@@ -86,6 +92,7 @@ class Database:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._writer = asyncio.Lock()
         self._thread = SQLiteThread(str(engine.url), configure_sqlite) if self.is_sqlite else None
+        self._reader = create_reader(str(engine.url)) if self.is_sqlite else None
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -101,6 +108,8 @@ class Database:
     async def dispose(self) -> None:
         if self._thread is not None:
             self._thread.close()
+        if self._reader is not None:
+            await self._reader.dispose()
         await self.engine.dispose()
 
     async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
@@ -109,6 +118,20 @@ class Database:
             return await self._thread.run(lambda connection: work(UnitOfWork(connection)))
         async with self.transaction() as uow:
             return await work(uow)
+
+    async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run `work` in a transaction that changes nothing (rolled back). On SQLite it is a
+        deferred transaction on a connection of its own: it waits for neither the writer
+        thread nor the write lock, and the bot's turns go on while it reads (WAL)."""
+        engine = self._reader or self.engine
+        async with engine.connect() as connection:
+            await connection.begin()
+            if not self.is_sqlite:
+                await connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            try:
+                return await work(UnitOfWork(AsyncAdapter(connection)))
+            finally:
+                await connection.rollback()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

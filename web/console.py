@@ -54,8 +54,9 @@ class Console:
     clock: Callable[[], datetime] = utc_now
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """`work` in a transaction that changes nothing."""
-        return await self.database.run(work)
+        """`work` in a transaction that changes nothing (beside the bot's writes, not queued
+        behind them)."""
+        return await self.database.read(work)
 
     async def write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """`work` in a committed transaction (the console's own rows: sign-in state)."""

@@ -186,3 +186,39 @@ async def test_the_text_report_reads_as_the_readme_shows_it(
     shown = readme.split("```text\nFunnel:", 1)[1].split("```", 1)[0]
     for line in ("Funnel:" + shown).strip().splitlines():
         assert line in text.splitlines(), line
+
+
+async def test_a_reopened_lead_is_neither_won_nor_lost_but_keeps_its_furthest_stage(
+    database: Database, clock: FakeClock
+) -> None:
+    """Lead 50 is lost, then reopened at `qualified`; lead 51 is lost without a reason given.
+    Written as the recorder writes them (the bot's commands refuse to reopen a closed lead)."""
+    bot = BotHarness(database, clock)
+    moment = DAY.since + timedelta(hours=9)
+    await timeline(
+        bot,
+        ("lead_captured", {"lead_id": 50, "source": "expo"}, moment),
+        ("lead_captured", {"lead_id": 51}, moment),
+        ("lead_status_changed", {"lead_id": 50, "to": "proposal"}, moment + timedelta(minutes=1)),
+        ("lead_status_changed", {"lead_id": 50, "to": "lost", "reason": "no budget"}, moment + timedelta(minutes=2)),
+        ("lead_status_changed", {"lead_id": 50, "to": "qualified"}, moment + timedelta(minutes=3)),
+        ("lead_status_changed", {"lead_id": 51, "to": "lost", "reason": None}, moment + timedelta(minutes=4)),
+    )  # fmt: skip
+    figures = await report_of(bot, DAY, now=DAY.until)
+
+    assert (figures["won"], figures["lost"], figures["lost_reasons"]) == (0, 1, {"-": 1})
+    assert figures["funnel"] == {
+        "captured": 2, "contacted": 1, "qualified": 1, "proposal": 1, "won": 0,
+    }  # fmt: skip
+    assert figures["leads"]["by_source"] == {"expo": 1, "-": 1}
+
+
+async def timeline(bot: BotHarness, *written: tuple[str, dict[str, Any], datetime]) -> None:
+    async with bot.database.transaction() as uow:
+        await uow.touchpoints.add(
+            [
+                NewTouchpoint(kind, "telegram", Actor.SYSTEM, moment, details=details)
+                for kind, details, moment in written
+            ]
+        )
+        await uow.commit()
