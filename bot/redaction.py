@@ -49,6 +49,12 @@ def redact(text: str) -> str:
     return text
 
 
+def without_sign_in_links(text: str) -> str:
+    """`text` as it is kept once sent: a one-time sign-in link is good for nothing to whoever
+    reads the database afterwards (the link itself is kept only as a hash)."""
+    return SIGN_IN_LINK.sub(f"/login/{MASK}", text) if "/login/" in text else text
+
+
 class RedactingFormatter(logging.Formatter):
     """Masks secrets in the whole formatted record: the message, an exception's traceback
     (formatted after filters run, so a filter alone misses it), and a stack."""

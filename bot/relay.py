@@ -49,7 +49,7 @@ from bot.model import (
 from bot.originals import Originals
 from bot.recorder import of_outbox_row, record
 from bot.records import OutboxRow
-from bot.redaction import redact
+from bot.redaction import redact, without_sign_in_links
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,8 @@ class Relay:
     async def _delivered(
         self, uow: UnitOfWork, row: OutboxRow, receipt: SendReceipt, now: datetime
     ) -> None:
-        if not await uow.outbox.mark_sent(row, receipt.external_id, now):
+        kept = without_sign_in_links(row.text)
+        if not await uow.outbox.mark_sent(row, receipt.external_id, now, kept_text=kept):
             log.warning("outbox row %s was sent after its lease was lost", row.id)
             return
         await uow.messages.insert(
@@ -281,7 +282,7 @@ class Relay:
             external_id=f"out:{receipt.external_id or row.id}",
             conversation_id=row.conversation_id,
             direction="out",
-            text=row.text,
+            text=kept,
             now=now,
         )
         details = {

@@ -353,11 +353,14 @@ class OutboxRepository:
         found: int | None = (await self._db.execute(query)).scalar_one_or_none()
         return found
 
-    async def mark_sent(self, row: OutboxRow, external_id: str | None, now: datetime) -> bool:
+    async def mark_sent(
+        self, row: OutboxRow, external_id: str | None, now: datetime, *, kept_text: str
+    ) -> bool:
         """Each settling method returns False, changing nothing, when the row's lease is no
-        longer the one it was sent under."""
+        longer the one it was sent under. `kept_text` is what stays of the text once sent."""
+        values: dict[str, Any] = {"text": kept_text} if kept_text != row.text else {}
         return await self._set(
-            row, status="sent", sent_at=now, external_id=external_id, locked_until=None
+            row, status="sent", sent_at=now, external_id=external_id, locked_until=None, **values
         )
 
     async def retry_later(

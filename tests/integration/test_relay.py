@@ -316,7 +316,7 @@ async def test_a_relay_whose_lease_was_taken_over_settles_nothing(bot: BotHarnes
     assert await bot.deliver() == 1  # another relay takes the row and sends it
 
     async with bot.database.transaction() as uow:  # the slow send ends at last
-        assert not await uow.outbox.mark_sent(slow, "late-1", bot.clock())
+        assert not await uow.outbox.mark_sent(slow, "late-1", bot.clock(), kept_text=slow.text)
         assert not await uow.outbox.mark_failed(slow, "timeout")
         await uow.commit()
     [row] = await outbox_rows(bot.database)

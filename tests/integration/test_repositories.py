@@ -590,7 +590,7 @@ async def test_claim_next_holds_back_a_later_reply_of_a_conversation_until_the_e
     retried = await _claim(database, clock)
     assert retried is not None and (retried.text, retried.attempts) == ("first", 2)
     async with database.transaction() as uow:
-        await uow.outbox.mark_sent(retried, "tg-1", clock())
+        await uow.outbox.mark_sent(retried, "tg-1", clock(), kept_text=retried.text)
         await uow.commit()
     second = await _claim(database, clock)
     assert second is not None and second.text == "second"

@@ -9,8 +9,10 @@ import re
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 
 from bot.model import Address
+from storage.tables import messages, outbox
 from tests.harness import Customer
 from tests.web.console_client import ConsoleSite
 
@@ -74,6 +76,16 @@ async def test_a_rep_on_telegram_gets_a_link_without_preview_and_signs_in(
         stored = await uow.touchpoints.search(limit=1000)
     assert all(secret not in str(t.details) for t in stored)
     assert secret not in caplog.text
+    assert secret not in await kept_texts(site)  # once sent, the database keeps no usable link
+
+
+async def kept_texts(site: ConsoleSite) -> str:
+    """Every text the database keeps of messages and replies."""
+    async with site.bot.database.transaction() as uow:
+        rows = await uow.connection.execute(
+            select(outbox.c.text).union_all(select(messages.c.text))
+        )
+        return "\n".join(str(text) for (text,) in rows)
 
 
 async def test_a_customer_asking_for_a_link_gets_the_bots_usual_answer(
