@@ -36,7 +36,7 @@ def touchpoint_from_row(row: Row[Any]) -> TouchpointRow:
         kind=row.kind,
         actor=row.actor,
         occurred_at=row.occurred_at,
-        details=dict(row.details or {}),
+        details=_decoded(row.details),
     )
 
 
@@ -48,23 +48,11 @@ LEAN = (
 )
 
 
-def _lean_row(row: Row[Any]) -> TouchpointRow:
-    return TouchpointRow(
-        id=row.id,
-        contact_id=row.contact_id,
-        conversation_id=row.conversation_id,
-        channel=row.channel,
-        kind=row.kind,
-        actor=row.actor,
-        occurred_at=row.occurred_at,
-        details=_decoded(row.details),
-    )
-
-
 def _decoded(details: str | dict[str, Any] | None) -> dict[str, Any]:
-    """SQLite hands the JSON text over; asyncpg decodes it itself."""
+    """The details as a dict of the row's own: the JSON type decodes them, asyncpg too, and a
+    lean query on SQLite hands the JSON text over."""
     if isinstance(details, dict):
-        return details
+        return dict(details)
     return dict(json.loads(details)) if details else {}
 
 
@@ -139,7 +127,7 @@ class TouchpointRepository:
             )
             .order_by(touchpoints.c.occurred_at, touchpoints.c.id)
         )
-        return [_lean_row(row) for row in await self._db.execute(query)]
+        return [touchpoint_from_row(row) for row in await self._db.execute(query)]
 
     async def conversations_by_channel(
         self, kinds: Sequence[str], since: datetime, until: datetime
