@@ -17,14 +17,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.kinds import ACTIVITY
+from storage.repos.activity import activity_rows, slot_of
+from storage.repos.figures import COUNTED, figure_row, linked
 from storage.tables import (
     contacts,
+    conversation_activity,
     conversations,
     handoffs,
     leads,
     messages,
     reps,
     service_requests,
+    touchpoint_figures,
     touchpoints,
 )
 from storage.uow import Database
@@ -165,12 +170,34 @@ async def generate(database: Database, year: list[Conversation], *, records: boo
             await db.execute(conversations.insert(), [_conversation(talk) for talk in chunk])
         for rows in _chunks(points):
             await db.execute(touchpoints.insert(), rows)
+        # The rollups in the order the recorder writes them: as things happen.
+        counted = sorted((p for p in points if p["kind"] in COUNTED), key=_moment)
+        for batch in _chunks(linked([figure_row(point) for point in counted])):
+            await db.execute(touchpoint_figures.insert(), batch)
+        for active in _chunks(sorted(_activity(year), key=lambda row: row["slot"])):
+            await db.execute(conversation_activity.insert(), active)
         if records:
             for table, written in _records(year):
                 for batch in _chunks(written):
                     await db.execute(table.insert(), batch)
         await uow.commit()
     return len(points)
+
+
+def _moment(point: Row) -> datetime:
+    moment: datetime = point["occurred_at"]
+    return moment
+
+
+def _activity(year: list[Conversation]) -> Iterator[Row]:
+    """The report's rollup of active quarter-hours, as the turns would have written it."""
+    moments = (
+        (point["conversation_id"], point["channel"], point["occurred_at"])
+        for talk in year
+        for point in sorted(talk.points, key=lambda point: point["occurred_at"])
+        if point["kind"] in ACTIVITY
+    )
+    return activity_rows(moments)
 
 
 def _records(year: list[Conversation]) -> Iterator[tuple[Any, list[Row]]]:
@@ -214,6 +241,7 @@ def _conversation(talk: Conversation) -> Row:
         "data": {},
         "created_at": talk.at,
         "updated_at": talk.at,
+        "active_slot": slot_of(max(p["occurred_at"] for p in talk.points if p["kind"] in ACTIVITY)),
     }
 
 

@@ -114,3 +114,9 @@ class TouchpointKind(StrEnum):
     # timers
     TIMER_FAILED = "timer_failed"
     TIMER_UNKNOWN = "timer_unknown"
+
+
+_K = TouchpointKind
+# A conversation is active in a period when one of these is in it (counted from rollups kept
+# by the turn that records them: storage/repos/activity.py).
+ACTIVITY = (_K.MESSAGE_IN, _K.CONVERSATION_OPENED)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import webhook_events
-from bot.kinds import Actor, TouchpointKind
+from bot.kinds import ACTIVITY, Actor, TouchpointKind
 from bot.records import Conversation, ConversationState, OutboxRow, ticket_number
 from bot.redaction import redact
 from bot.turn import ContactEvent, Notice, Reply, Result, Routed, Services, Turn
@@ -139,7 +139,16 @@ async def record_turn(uow: UnitOfWork, turn: Turn, routed: Routed, services: Ser
     rows += [await _notice_row(uow, notice, services) for notice in result.notices]
     await queue(uow, rows, turn.now)
     await record(uow, touches)
+    if any(touch.kind in ACTIVITY for touch in touches):
+        await _count_active(uow, turn)
     return len(result.replies) + len(result.notices)
+
+
+async def _count_active(uow: UnitOfWork, turn: Turn) -> None:
+    """The conversation is active in this quarter-hour (the report's rollup): written by the
+    first such turn of the quarter-hour only, as its row (locked by this turn) says."""
+    talk = turn.conversation
+    await uow.activity.mark(talk.id, talk.channel, talk.active_slot, turn.now)
 
 
 async def _quiet(

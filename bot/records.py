@@ -137,6 +137,7 @@ class Conversation:
     created: bool = False
     reachable: bool = True
     address_rep_id: int | None = None  # the address belongs to a registered rep
+    active_slot: datetime | None = None  # its latest quarter-hour counted as active
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot import reports
+from bot.kinds import ACTIVITY
 from bot.kinds import TouchpointKind as Kind
 from bot.records import TouchpointRow
 from storage.repos.touchpoints import FirstsWanted
@@ -27,7 +28,7 @@ class Figure:
 
 
 FIGURES: dict[str, Figure] = {
-    "conversations": Figure(reports.ACTIVITY, lambda t: True),
+    "conversations": Figure(ACTIVITY, lambda t: True),
     "speed_to_lead": Figure((Kind.LEAD_CONTACTED,), reports.timed),
     "claim": Figure((Kind.REP_CLAIMED,), reports.timed),
     "first_reply": Figure((Kind.REP_REPLIED,), lambda t: reports.timed(t, first_only=True)),
@@ -62,7 +63,7 @@ async def page(
     if wanted.figure == "conversations":  # counted once per conversation, in the database
         firsts = FirstsWanted(wanted.channel, contacts, offset, limit)
         total, found = await uow.touchpoints.first_per_conversation(
-            reports.ACTIVITY, wanted.period.since, wanted.period.until, firsts
+            ACTIVITY, wanted.period.since, wanted.period.until, firsts
         )
         return Page(total, found)
     every = await _counted(uow, wanted)

@@ -22,27 +22,28 @@ Percentiles are nearest-rank: the p90 of ten values is the ninth.
 from __future__ import annotations
 
 import itertools
-import math
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
+from bot.kinds import ACTIVITY
 from bot.kinds import TouchpointKind as Kind
 from bot.records import TouchpointRow
-from storage.repos.touchpoints import CohortLead, LeadStages
+from storage.repos.figures import CohortCell, DaySpan, LeadStages, Ratings, Spread
 from storage.uow import UnitOfWork
 
 NONE = "-"  # the name of "none given": no rep named, no campaign, no reason
 FUNNEL = ("captured", "contacted", "qualified", "proposal", "won")
 STAGE_RANK = {"new": 0, "contacted": 1, "qualified": 2, "proposal": 3, "won": 4}
 CSAT_RATED = "csat_rated"
-ACTIVITY = (Kind.MESSAGE_IN, Kind.CONVERSATION_OPENED)
 LEAD_KINDS = (Kind.LEAD_CAPTURED, Kind.LEAD_CONTACTED, Kind.LEAD_STATUS_CHANGED)
 LEAD_STAGES = LeadStages(*LEAD_KINDS, rank=STAGE_RANK)
 HANDOFF_KINDS = (Kind.REP_CLAIMED, Kind.REP_REPLIED)
+TICKET_KINDS = (Kind.TICKET_OPENED, Kind.TICKET_STATUS_CHANGED)
+# Every kind a figure is counted from (the touchpoint repository keeps a figures row of each).
+COUNTED = frozenset({*LEAD_KINDS, *HANDOFF_KINDS, CSAT_RATED, *TICKET_KINDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +55,6 @@ class Period:
 def overdue_cutoff(now: datetime, followup_after: timedelta) -> datetime:
     """An open ticket opened before this moment is overdue: older than the follow-up time."""
     return now - followup_after
-
-
-def spread(values: Sequence[float]) -> dict[str, float | int | None]:
-    """Count, median and nearest-rank p90 of latencies in seconds (None when there are none)."""
-    if not values:
-        return {"count": 0, "median": None, "p90": None}
-    ordered = sorted(values)
-    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-    return {"count": len(ordered), "median": statistics.median(ordered), "p90": p90}
 
 
 SECTIONS = ("conversations", "leads", "speed_to_lead", "handoffs", "csat", "tickets")
@@ -96,9 +88,11 @@ async def build(
 
 
 async def _conversations(uow: UnitOfWork, period: Period) -> dict[str, Any]:
-    per_channel = await uow.touchpoints.conversations_by_channel(
-        ACTIVITY, period.since, period.until
-    )
+    per_channel = await uow.activity.by_channel(period.since, period.until)
+    if per_channel is None:  # bounds between quarter-hours: counted from the touchpoints
+        per_channel = await uow.touchpoints.conversations_by_channel(
+            ACTIVITY, period.since, period.until
+        )
     total = sum(per_channel.values())
     return {"conversations": {"total": total, "by_channel": dict(sorted(per_channel.items()))}}
 
@@ -108,26 +102,26 @@ async def _speed_to_lead(uow: UnitOfWork, period: Period, names: dict[int, str])
 
 
 async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any]:
-    stages = LeadStages(
-        Kind.LEAD_CAPTURED, Kind.LEAD_CONTACTED, Kind.LEAD_STATUS_CHANGED, STAGE_RANK
-    )
-    cohort = await uow.touchpoints.figures.cohort(stages, period.since, period.until)
-    outcomes = await uow.touchpoints.figures.outcomes(stages, period.since, period.until)
-    funnel = _funnel([lead.rank for lead in cohort])
+    figures = uow.touchpoints.figures
+    cells = await figures.cohort(LEAD_STAGES, period.since, period.until)
+    outcomes = await figures.outcomes(LEAD_STAGES, period.since, period.until)
+    spans = day_spans(period, zone)
+    per_day = await figures.captured_per_day(LEAD_STAGES, period.since, period.until, spans)
+    funnel = _funnel(cells)
     lost_reasons: Counter[str] = Counter()
     for outcome in outcomes:
         if outcome.stage == "lost":
             lost_reasons[outcome.reason or NONE] += outcome.count
     return {
         "leads": {
-            "total": len(cohort),
-            "by_source": _counted(_source(lead) for lead in cohort),
-            "by_channel": _counted(lead.channel for lead in cohort),
-            "by_day": _per_day((lead.captured_at for lead in cohort), period, zone),
+            "total": funnel["captured"],
+            "by_source": _counted(cells, _source),
+            "by_channel": _counted(cells, lambda cell: cell.channel),
+            "by_day": _per_day(per_day, period, zone),
         },
         "funnel": funnel,
-        "funnel_by_channel": _funnels(cohort, lambda lead: lead.channel),
-        "funnel_by_source": _funnels(cohort, _source),
+        "funnel_by_channel": _funnels(cells, lambda cell: cell.channel),
+        "funnel_by_source": _funnels(cells, _source),
         "conversion": _conversion(funnel),
         "won": sum(o.count for o in outcomes if o.stage == "won"),
         "lost": sum(o.count for o in outcomes if o.stage == "lost"),
@@ -135,39 +129,89 @@ async def _leads(uow: UnitOfWork, period: Period, zone: tzinfo) -> dict[str, Any
     }
 
 
-def _source(lead: CohortLead) -> str:
-    return lead.source or NONE
+def _source(cell: CohortCell) -> str:
+    return cell.source or NONE
 
 
-def _funnel(ranks: list[int]) -> dict[str, int]:
+def _funnel(cells: Iterable[CohortCell]) -> dict[str, int]:
     """How many of the leads (their furthest stage each) reached each stage."""
-    funnel = {"captured": len(ranks)}
+    cells = list(cells)
+    funnel = {"captured": sum(cell.count for cell in cells)}
     for stage in FUNNEL[1:]:
-        funnel[stage] = sum(rank >= STAGE_RANK[stage] for rank in ranks)
+        funnel[stage] = sum(cell.count for cell in cells if cell.rank >= STAGE_RANK[stage])
     return funnel
 
 
+def _groups(
+    cells: Sequence[CohortCell], key: Callable[[CohortCell], str]
+) -> dict[str, list[CohortCell]]:
+    """The cells of each group, groups in the order of their first lead."""
+    groups: dict[str, list[CohortCell]] = defaultdict(list)
+    for cell in sorted(cells, key=lambda cell: cell.first):
+        groups[key(cell)].append(cell)
+    return groups
+
+
+def _counted(cells: Sequence[CohortCell], key: Callable[[CohortCell], str]) -> dict[str, int]:
+    """Leads per group, largest first (ties: the group whose first lead came first)."""
+    counts = Counter(
+        {name: sum(c.count for c in group) for name, group in _groups(cells, key).items()}
+    )
+    return dict(counts.most_common())
+
+
 def _funnels(
-    cohort: Sequence[CohortLead], key: Callable[[CohortLead], str]
+    cells: Sequence[CohortCell], key: Callable[[CohortCell], str]
 ) -> dict[str, dict[str, int]]:
     """The funnel of each group of the leads (by channel, by source), largest group first."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for lead in cohort:
-        groups[key(lead)].append(lead.rank)
-    ordered = sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))
-    return {name: _funnel(ranks) for name, ranks in ordered}
+    funnels = {name: _funnel(group) for name, group in _groups(cells, key).items()}
+    ordered = sorted(funnels.items(), key=lambda group: (-group[1]["captured"], group[0]))
+    return dict(ordered)
 
 
-def _per_day(captured: Iterable[datetime], period: Period, zone: tzinfo) -> dict[str, int]:
+def _per_day(counted: dict[int, int], period: Period, zone: tzinfo) -> dict[str, int]:
     """Leads per local day, every day of the period listed (none is a zero, not a gap)."""
     first, last = _local_day(period.since, zone), _local_day(period.until - _INSTANT, zone)
-    days = {str(first + timedelta(days=n)): 0 for n in range((last - first).days + 1)}
-    for moment in captured:
-        days[str(_local_day(moment, zone))] += 1
+    days = {}
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        days[str(day)] = counted.get((day - EPOCH_DAY).days, 0)
     return days
 
 
+def day_spans(period: Period, zone: tzinfo) -> list[DaySpan]:
+    """The period cut where the zone's offset from UTC changes (daylight saving), each piece
+    with its offset in minutes: within one, a moment's local day is plain arithmetic."""
+    spans, since = [], period.since
+    while since < period.until:
+        offset = _offset(since, zone)
+        until = _next_change(since, period.until, zone, offset)
+        spans.append(DaySpan(since, until, int(offset.total_seconds()) // 60))
+        since = until
+    return spans
+
+
+def _offset(moment: datetime, zone: tzinfo) -> timedelta:
+    return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def _next_change(since: datetime, until: datetime, zone: tzinfo, offset: timedelta) -> datetime:
+    """The first moment after `since` (before `until`) when the offset is no longer `offset`,
+    or `until`: found a day at a time, then to the second by halving."""
+    low = since
+    while low < until and _offset(min(low + timedelta(days=1), until), zone) == offset:
+        low = min(low + timedelta(days=1), until)
+    if low >= until or (_offset(until, zone) == offset and low + timedelta(days=1) > until):
+        return until
+    high = min(low + timedelta(days=1), until)
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        low, high = (middle, high) if _offset(middle, zone) == offset else (low, middle)
+    return high
+
+
 _INSTANT = timedelta(microseconds=1)
+EPOCH_DAY = date(1970, 1, 1)
 
 
 def _local_day(moment: datetime, zone: tzinfo) -> date:
@@ -185,20 +229,25 @@ def _conversion(funnel: dict[str, int]) -> dict[str, float | None]:
 async def _latencies(
     uow: UnitOfWork,
     period: Period,
-    kinds: Sequence[str],
+    kinds: tuple[str, ...],
     names: dict[int, str],
     *,
     first_only: bool = False,
 ) -> dict[str, Any]:
-    per_rep: dict[str, list[float]] = defaultdict(list)
-    for row in await uow.touchpoints.figures.timed(kinds, period.since, period.until):
-        if _counts(row.latency, row.first, first_only=first_only):
-            per_rep[_rep_named(row.rep_id, names)].append(float(row.latency))
-    every = [value for values in per_rep.values() for value in values]
-    return {
-        "all": spread(every),
-        "by_rep": {rep: spread(values) for rep, values in sorted(per_rep.items())},
-    }
+    figures = uow.touchpoints.figures
+    everyone, per_rep = await figures.spreads(
+        kinds, period.since, period.until, first_only=first_only
+    )
+    by_rep = {_rep_named(one.rep_id, names): _spread(one) for one in per_rep}
+    return {"all": _spread(everyone), "by_rep": dict(sorted(by_rep.items()))}
+
+
+def _spread(found: Spread | None) -> dict[str, float | int | None]:
+    """Count, median and nearest-rank p90 (None when there are none), as `spread` says."""
+    if found is None:
+        return {"count": 0, "median": None, "p90": None}
+    median = (found.low_middle + found.high_middle) / 2
+    return {"count": found.count, "median": median, "p90": found.p90}
 
 
 async def _handoffs(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:
@@ -208,31 +257,27 @@ async def _handoffs(uow: UnitOfWork, period: Period, names: dict[int, str]) -> d
 
 
 async def _csat(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:
-    found = await uow.touchpoints.figures.rated((CSAT_RATED,), period.since, period.until)
-    rated = [row for row in found if _is_rating(row.rating)]
-    by_rep: dict[str, list[float]] = defaultdict(list)
-    by_channel: dict[str, list[float]] = defaultdict(list)
-    for row in rated:
-        by_rep[_rep_named(row.rep_id, names)].append(float(row.rating))
-        by_channel[row.channel].append(float(row.rating))
+    found = await uow.touchpoints.figures.ratings((CSAT_RATED,), period.since, period.until)
+    everyone = found["all"][0] if found["all"] else None
+    by_rep = {_rep_named(row.key, names): _ratings(row) for row in found["by_rep"]}
+    by_channel = {row.key: _ratings(row) for row in found["by_channel"]}
     return {
         "csat": {
-            "all": _ratings([float(row.rating) for row in rated]),
-            "by_rep": {rep: _ratings(values) for rep, values in sorted(by_rep.items())},
-            "by_channel": {name: _ratings(values) for name, values in sorted(by_channel.items())},
+            "all": _ratings(everyone),
+            "by_rep": dict(sorted(by_rep.items())),
+            "by_channel": dict(sorted(by_channel.items())),
         }
     }
 
 
-def _ratings(values: Sequence[float]) -> dict[str, float | int | None]:
+def _ratings(found: Ratings | None) -> dict[str, float | int | None]:
     """How many ratings, their mean, and the share of 4 and 5 (the usual CSAT score)."""
-    if not values:
+    if found is None:
         return {"count": 0, "average": None, "satisfied": None}
-    satisfied = sum(value >= 4 for value in values) / len(values)
     return {
-        "count": len(values),
-        "average": round(statistics.fmean(values), 2),
-        "satisfied": round(satisfied, 3),
+        "count": found.count,
+        "average": round(found.total / found.count, 2),
+        "satisfied": round(found.satisfied / found.count, 3),
     }
 
 
@@ -240,7 +285,7 @@ async def _tickets(
     uow: UnitOfWork, period: Period, *, now: datetime, followup_after: timedelta
 ) -> dict[str, Any]:
     opened, resolved = await uow.touchpoints.figures.tickets(
-        Kind.TICKET_OPENED, Kind.TICKET_STATUS_CHANGED, period.since, period.until
+        *TICKET_KINDS, period.since, period.until
     )
     tickets = {
         "opened": opened,
@@ -276,7 +321,3 @@ def _is_rating(value: Any) -> bool:
 
 def _rep_named(rep_id: Any, names: dict[int, str]) -> str:
     return names.get(int(rep_id), f"rep {rep_id}") if rep_id is not None else NONE
-
-
-def _counted(values: Iterable[str]) -> dict[str, int]:
-    return dict(Counter(values).most_common())

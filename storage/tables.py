@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -175,6 +176,9 @@ conversations = Table(
     _fk("rep_id", "reps"),
     _created(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The latest quarter-hour with a message in: the turn reads it with the row, so only the
+    # first message of a quarter-hour writes to `conversation_activity`.
+    Column("active_slot", UTCDateTime()),
     UniqueConstraint("channel", "thread_key"),
 )
 
@@ -231,6 +235,62 @@ Index(
     touchpoints.c.occurred_at,
     touchpoints.c.channel,
     touchpoints.c.conversation_id,
+)
+
+# The report's projection of the touchpoints it counts (leads, their stages, hand-off times,
+# ratings, tickets: never messages), written with them by the repository. A year's figures are
+# then read from narrow rows together on disk, not from the details of touchpoints scattered
+# among a million messages. Its own id keeps the touchpoints' order (both are written in it).
+touchpoint_figures = Table(
+    "touchpoint_figures",
+    metadata,
+    _id(),
+    Column("kind", String(40), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    # The same moment in whole minutes since 1970 (UTC): counted into local days in SQL alike
+    # on both engines, by integer arithmetic.
+    Column("minute", BigInteger, nullable=False),
+    Column("lead_id", Id),
+    Column("rep_id", Id),
+    Column("stage", String(32)),  # the status or ticket state changed to
+    Column("reason", String(200)),
+    Column("source", String(200)),
+    Column("latency", Float),
+    Column("first", Boolean),
+    Column("rating", Float),
+    # A capture or status change: when the lead's next one of the same kind came (if yet), so
+    # "its last one before a moment" is a condition on the row, not a search for later ones.
+    Column("next_at", UTCDateTime()),
+)
+Index(
+    "ix_touchpoint_figures_kind_time", touchpoint_figures.c.kind, touchpoint_figures.c.occurred_at
+)
+# A lead's stages, looked up for each lead of a period's cohort.
+Index(
+    "ix_touchpoint_figures_lead",
+    touchpoint_figures.c.lead_id,
+    touchpoint_figures.c.kind,
+    touchpoint_figures.c.occurred_at,
+)
+
+# Each quarter-hour in which a conversation had a message in (or was opened), with the one
+# before it: the conversations of a period whose bounds are whole quarter-hours (a day in any
+# time zone) are the rows in it whose previous quarter-hour is before it — a count, where
+# counting distinct conversations among the period's messages reads every message.
+conversation_activity = Table(
+    "conversation_activity",
+    metadata,
+    Column("conversation_id", Id, ForeignKey("conversations.id"), primary_key=True),
+    Column("slot", UTCDateTime(), primary_key=True),
+    Column("previous", UTCDateTime()),
+    Column("channel", String(32), nullable=False),
+)
+Index(
+    "ix_conversation_activity_slot",
+    conversation_activity.c.slot,
+    conversation_activity.c.previous,
+    conversation_activity.c.channel,
 )
 
 leads = Table(

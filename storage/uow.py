@@ -20,6 +20,7 @@ from storage.db import (
     schema_is_current,
     upgrade,
 )
+from storage.repos.activity import ActivityRepository
 from storage.repos.console_access import ConsoleAccessRepository
 from storage.repos.contacts import ContactRepository
 from storage.repos.conversations import ConversationRepository
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.messages = MessageRepository(connection)
         self.message_files = MessageFileRepository(connection)
         self.touchpoints = TouchpointRepository(connection)
+        self.activity = ActivityRepository(connection)
         self.leads = LeadRepository(connection)
         self.exports = ExportRepository(connection)
         self.tickets = TicketRepository(connection)

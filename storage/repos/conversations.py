@@ -41,6 +41,7 @@ def conversation_from_row(row: Row[Any], *, created: bool = False) -> Conversati
         created=created,
         reachable=row.reachable is not False,
         address_rep_id=row.address_rep_id,
+        active_slot=row.active_slot,
     )
 
 

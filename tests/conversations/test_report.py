@@ -13,6 +13,7 @@ from bot import reports
 from bot.cli.report import as_text
 from bot.kinds import Actor
 from handlers import service
+from storage.repos import figures
 from storage.repos.touchpoints import NewTouchpoint
 from storage.uow import Database
 from tests.conversations.test_lead_pipeline import (
@@ -168,12 +169,41 @@ async def test_a_period_counts_only_what_happened_in_it(
     }  # fmt: skip
 
 
-def test_nearest_rank_percentiles() -> None:
-    assert reports.spread([]) == {"count": 0, "median": None, "p90": None}
-    assert reports.spread([5.0]) == {"count": 1, "median": 5.0, "p90": 5.0}
-    values = [float(v) for v in range(1, 11)]
-    assert reports.spread(values) == {"count": 10, "median": 5.5, "p90": 9.0}
-    assert reports.spread([*values, 100.0])["p90"] == 10.0
+async def speed_of(database: Database, latencies: list[float]) -> dict[str, Any]:
+    """The speed-to-lead figure of a day when leads were first contacted after these times
+    (rep 1 contacted every third of them, rep 2 the others)."""
+    moment = DAY.since + timedelta(hours=9)
+    points = [
+        NewTouchpoint("lead_contacted", "telegram", Actor.REP, moment + timedelta(minutes=n),
+                      details={"lead_id": n, "rep_id": 1 + (n % 3 > 0), "latency": latency})
+        for n, latency in enumerate(latencies)
+    ]  # fmt: skip
+    async with database.transaction() as uow:
+        await uow.touchpoints.add(points)
+        figures = await reports.build(
+            uow, DAY, now=DAY.until, followup_after=timedelta(hours=1), sections=["speed_to_lead"]
+        )
+    return dict(figures["speed_to_lead"])
+
+
+async def test_nearest_rank_percentiles(database: Database) -> None:
+    assert await speed_of(database, []) == {
+        "all": {"count": 0, "median": None, "p90": None}, "by_rep": {}
+    }  # fmt: skip
+    values = [float(v) for v in (7, 1, 10, 3, 5, 2, 9, 4, 6, 8)]  # written in no order
+    ten = await speed_of(database, values)
+    assert ten["all"] == {"count": 10, "median": 5.5, "p90": 9.0}
+    # rep 1 answered 7, 3, 9 and 8 (n = 0, 3, 6, 9); rep 2 the six others
+    assert ten["by_rep"] == {
+        "rep 1": {"count": 4, "median": 7.5, "p90": 9.0},
+        "rep 2": {"count": 6, "median": 4.5, "p90": 10.0},
+    }
+
+
+async def test_a_single_value_and_an_outlier(database: Database) -> None:
+    assert (await speed_of(database, [5.0]))["all"] == {"count": 1, "median": 5.0, "p90": 5.0}
+    eleven = await speed_of(database, [*(float(v) for v in range(1, 11)), 100.0])
+    assert eleven["all"] == {"count": 11, "median": 6.0, "p90": 10.0}
 
 
 async def test_the_text_report_reads_as_the_readme_shows_it(
@@ -222,3 +252,7 @@ async def timeline(bot: BotHarness, *written: tuple[str, dict[str, Any], datetim
             ]
         )
         await uow.commit()
+
+
+def test_every_kind_the_report_counts_has_its_figures_rows() -> None:
+    assert {str(kind) for kind in reports.COUNTED} == figures.COUNTED

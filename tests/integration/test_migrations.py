@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot import reports
 from bot.model import Address
 from storage.db import downgrade, upgrade
 from storage.tables import UTCDateTime
@@ -174,3 +175,77 @@ async def test_processes_starting_together_on_an_empty_database_all_migrate_it(
         for other in others:
             await other.dispose()
     assert await blank.is_current()
+
+
+# The tables as revision 0022 had them (the columns this test writes).
+CONVERSATIONS_0022 = sa.table(
+    "conversations",
+    *(sa.column(name) for name in ("id", "contact_id", "channel", "thread_key", "address")),
+    sa.column("data", sa.JSON()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+)
+TOUCHPOINTS_0022 = sa.table(
+    "touchpoints",
+    *(sa.column(name) for name in ("contact_id", "conversation_id", "channel", "kind", "actor")),
+    sa.column("occurred_at", UTCDateTime()),
+    sa.column("details", sa.JSON()),
+)
+
+
+def _history_at_0022() -> list[dict[str, object]]:
+    """Two conversations: Ann writes at 09:00, 09:05 and the next day, and her lead is won;
+    Bo writes once at 09:20 and rates his rep."""
+    day = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def point(number: int, kind: str, minutes: int, **details: object) -> dict[str, object]:
+        return {
+            "contact_id": number, "conversation_id": number,
+            "channel": "telegram" if number == 1 else "email", "kind": kind, "actor": "bot",
+            "occurred_at": day + timedelta(minutes=minutes), "details": details,
+        }  # fmt: skip
+
+    return [
+        point(1, "message_in", 0, text="hello"),
+        point(1, "lead_captured", 1, lead_id=7, source="expo"),
+        point(1, "message_in", 5, text="hello?"),
+        point(2, "message_in", 20, text="hi"),
+        point(1, "lead_contacted", 30, lead_id=7, rep_id=1, latency=1740.0),
+        point(2, "csat_rated", 40, rep_id=1, rating=5),
+        point(1, "lead_status_changed", 50, lead_id=7, rep_id=1, to="won", reason=None),
+        point(1, "message_in", 24 * 60 + 3, text="thanks"),
+    ]
+
+
+async def test_the_reports_rollups_are_filled_from_the_touchpoints_written_before(
+    blank: Database,
+) -> None:
+    await upgrade(blank.engine, "0022")
+    async with blank.engine.begin() as connection:
+        for number in (1, 2):
+            await connection.execute(CONTACTS_0007.insert().values(id=number, created_at=CREATED))
+            channel = "telegram" if number == 1 else "email"
+            conversation: dict[str, object] = {"id": number, "contact_id": number, "channel": channel,
+                                               "thread_key": str(number), "address": str(number), "data": {},
+                                               "created_at": CREATED, "updated_at": CREATED}  # fmt: skip
+            await connection.execute(CONVERSATIONS_0022.insert().values(conversation))
+        await connection.execute(TOUCHPOINTS_0022.insert(), _history_at_0022())
+
+    await upgrade(blank.engine)
+
+    day = reports.Period(datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
+    next_day = reports.Period(day.until, day.until + timedelta(days=1))
+    async with blank.transaction() as uow:
+        figures = await reports.build(uow, day, now=day.until, followup_after=timedelta(days=1))
+        assert await uow.activity.by_channel(day.since, day.until) == {"telegram": 1, "email": 1}
+        assert await uow.activity.by_channel(next_day.since, next_day.until) == {"telegram": 1}
+        ann = await uow.conversations.get(1)
+    assert ann is not None and ann.active_slot == datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+    assert figures["funnel"]["won"] == 1 and figures["leads"]["by_source"] == {"expo": 1}
+    assert figures["speed_to_lead"]["all"] == {"count": 1, "median": 1740.0, "p90": 1740.0}
+    assert figures["csat"]["by_channel"] == {
+        "email": {"count": 1, "average": 5.0, "satisfied": 1.0}
+    }
+
+    await downgrade(blank.engine, "0022")  # and back, the rollups gone with their revision
+    await upgrade(blank.engine)
