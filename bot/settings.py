@@ -86,8 +86,8 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    # This instance's name in the relay's leases: a restarted instance takes back its own at
-    # once. Give each of several instances on one host a name of its own.
+    # This instance's name in the relay's and the leader leases: a restarted instance takes
+    # back its own at once. Give each of several instances on one host a name of its own.
     instance_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=40)
     database_url: SecretStr = SecretStr("sqlite+aiosqlite:///touchpoint.db")  # may hold a password
     company_name: str = "Touchpoint"

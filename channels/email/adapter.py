@@ -1,8 +1,9 @@
 """The email channel: IMAP in (aioimaplib), SMTP out (aiosmtplib).
 
-`run` hands every new mail of the mailbox to the core in UID order; the watermark moves only
-after `accept` returned, so a crash re-delivers (and the core's unique key absorbs) at most the
-mail in hand. Each mail is read (parsed, classified, its files decoded) in a worker process with
+`run` hands every new mail of the mailbox to the core in UID order, while this instance holds
+the mailbox's lease (when several share it); the watermark moves only after `accept` returned,
+so a crash or a takeover re-delivers (and the core's unique key absorbs) at most the mail in
+hand. Each mail is read (parsed, classified, its files decoded) in a worker process with
 time and memory limits (`reader.py`), started by `run` and stopped by `close`: a hostile mail
 is parked, and the event loop, with Telegram, the relay and the timers on it, never waits.
 

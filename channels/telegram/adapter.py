@@ -1,7 +1,8 @@
 """The Telegram channel: python-telegram-bot's `Bot` as the Bot API client, our own receiving.
 
-`run` serves long polling (default) or a webhook (when `TELEGRAM_WEBHOOK_URL` is set); `send`
-delivers one outbound message for the relay, paced and with errors classified.
+`run` serves long polling (default; while this instance holds the poller's lease, when several
+share the bot) or a webhook (when `TELEGRAM_WEBHOOK_URL` is set; no lease); `send` delivers one
+outbound message for the relay, paced and with errors classified.
 """
 
 from __future__ import annotations
