@@ -107,36 +107,36 @@ class LeaderLease:
 
     async def take(self) -> bool:
         """Whether this instance holds the lease now (it was free, expired, or its own)."""
-        of = self._terms
-        token, now = f"{of.holder}:{secrets.token_hex(8)}", of.clock()
-        until = now + of.length
+        terms = self._terms
+        token, now = f"{terms.holder}:{secrets.token_hex(8)}", terms.clock()
+        until = now + terms.length
 
         async def work(uow: UnitOfWork) -> bool:
-            taken = await uow.leader_leases.take(self.name, of.holder, token, now, until)
+            taken = await uow.leader_leases.take(self.name, terms.holder, token, now, until)
             await uow.commit()
             return taken
 
-        if await of.database.run(work):
+        if await terms.database.run(work):
             self._token, self._expires = token, until
-            log.info("lease %s taken by %s until %s", self.name, of.holder, f"{until:%H:%M:%S}")
-            of.changed(self.name, True)
+            log.info("lease %s taken by %s until %s", self.name, terms.holder, f"{until:%H:%M:%S}")
+            terms.changed(self.name, True)
             return True
         return False
 
     async def renew(self) -> bool:
         """Extend the lease by its length; False when another instance has taken it over."""
-        token, of = self._token, self._terms
+        token, terms = self._token, self._terms
         if token is None:
             return False
-        now = of.clock()
+        now = terms.clock()
 
         async def work(uow: UnitOfWork) -> bool:
-            held = await uow.leader_leases.renew(self.name, token, now + of.length)
+            held = await uow.leader_leases.renew(self.name, token, now + terms.length)
             await uow.commit()
             return held
 
-        if await of.database.run(work):
-            self._expires = now + of.length
+        if await terms.database.run(work):
+            self._expires = now + terms.length
             return True
         self._lose("was taken over by another instance")
         return False
@@ -180,13 +180,13 @@ class LeaderLease:
     async def _until_retry(self) -> float:
         """Seconds until the holder's lease runs out, at most a third of the length (it may
         be renewed meanwhile), so a crashed holder is replaced as soon as its lease expires."""
-        of = self._terms
-        third = of.third
+        terms = self._terms
+        third = terms.third
         try:
-            expires = await of.database.run(lambda uow: uow.leader_leases.expires_at(self.name))
+            expires = await terms.database.run(lambda uow: uow.leader_leases.expires_at(self.name))
         except Exception:
             return third
-        left = (expires - of.clock()).total_seconds() if expires else 0.0
+        left = (expires - terms.clock()).total_seconds() if expires else 0.0
         return min(third, max(left, SOONEST_RETRY))
 
     async def _lead(self, work: Work) -> bool:
