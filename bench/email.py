@@ -268,7 +268,7 @@ async def count_outbox(database: Database) -> int:
 async def bench_delivered(server: Dovecot, folder: Path, mails: int) -> tuple[Figures, Figures]:
     with SmtpServer() as smtp:
         settings = settings_for(server, folder / "delivered.db", smtp.port)
-        async with open_app(settings, lambda db: build_channels(settings, db)) as app:
+        async with open_app(settings, lambda db, _: build_channels(settings, db)) as app:
             started = time.perf_counter()
             serving = asyncio.create_task(app.serve(), name="touchpoint")
             try:

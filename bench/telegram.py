@@ -153,7 +153,7 @@ def settings_for(fake: FakeTelegram, folder: Path, name: str, *, paced: bool) ->
 async def running(settings: Settings) -> AsyncIterator[tuple[App, float]]:
     """`touchpoint run` inside this process, with its database migrated; yields the app and the
     moment it started serving (the clock excludes migrations, a deployment step)."""
-    async with open_app(settings, lambda database: build_channels(settings, database)) as app:
+    async with open_app(settings, lambda database, _: build_channels(settings, database)) as app:
         started = time.perf_counter()
         serving = asyncio.create_task(app.serve(), name="touchpoint")
         try:

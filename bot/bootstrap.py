@@ -25,6 +25,7 @@ from aiohttp import web
 from bot import words
 from bot.cursors import DatabaseOffsets, DatabaseWatermarks, StoredInbound, terminal_customer
 from bot.dispatch import Dispatcher
+from bot.leadership import Leadership
 from bot.metrics import Metrics
 from bot.metrics_server import metrics_app, serve_metrics
 from bot.model import ChannelAdapter, utc_now
@@ -177,21 +178,33 @@ class App:
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
 
 
-ChannelsFactory = Callable[[Database], Awaitable[Sequence[ChannelAdapter]]]
+ChannelsFactory = Callable[[Database, Leadership], Awaitable[Sequence[ChannelAdapter]]]
 
 
-async def build_channels(settings: Settings, database: Database) -> list[ChannelAdapter]:
+async def build_channels(
+    settings: Settings, database: Database, leadership: Leadership | None = None
+) -> list[ChannelAdapter]:
     """The configured channels; the terminal when no account is configured at all, as the
-    database's own terminal customer (the conversation continues at the next start)."""
+    database's own terminal customer (the conversation continues at the next start).
+
+    With `leadership`, Telegram polling and each mailbox are served by one instance at a time
+    among those sharing the database; without it, by this one alone."""
     adapters: list[ChannelAdapter] = []
     if settings.telegram_configured:
-        adapters.append(telegram_channel(settings, database))
+        adapters.append(telegram_channel(settings, database, leadership))
     if settings.email_configured:
-        adapters.append(email_channel(settings, database))
+        adapters.append(email_channel(settings, database, leadership))
     return adapters or [ConsoleChannel(await terminal_customer(database))]
 
 
-def telegram_channel(settings: Settings, database: Database) -> TelegramChannel:
+def build_leadership(settings: Settings, database: Database, metrics: Metrics) -> Leadership:
+    length = timedelta(seconds=settings.leader_takeover_seconds)
+    return Leadership(database, settings.instance_name, length, on_change=metrics.lease)
+
+
+def telegram_channel(
+    settings: Settings, database: Database, leadership: Leadership | None = None
+) -> TelegramChannel:
     assert settings.telegram_bot_token is not None
     token = settings.telegram_bot_token.get_secret_value()
     secret = settings.telegram_webhook_secret
@@ -205,11 +218,18 @@ def telegram_channel(settings: Settings, database: Database) -> TelegramChannel:
         max_per_chat=settings.telegram_max_per_chat,
         max_per_second=settings.telegram_max_per_second,
     )
-    # The bot's id (the token's first part) keys the offset: a new token starts afresh.
-    return TelegramChannel(config, DatabaseOffsets(database, f"offset:{token.split(':')[0]}"))
+    # The bot's id (the token's first part) keys the offset and the poller's lease: a new token
+    # starts afresh, and several bots may be polled by different instances.
+    bot_id = token.split(":")[0]
+    lease = None
+    if leadership is not None and not config.webhook_url:  # any instance takes a webhook's update
+        lease = leadership.lease(f"telegram-poller/{bot_id}")
+    return TelegramChannel(config, DatabaseOffsets(database, f"offset:{bot_id}"), lease)
 
 
-def email_channel(settings: Settings, database: Database) -> EmailChannel:
+def email_channel(
+    settings: Settings, database: Database, leadership: Leadership | None = None
+) -> EmailChannel:
     assert settings.imap_host and settings.imap_user and settings.imap_password
     assert settings.smtp_host and settings.email_from
     ca_file = str(settings.email_ca_file) if settings.email_ca_file else None
@@ -248,7 +268,8 @@ def email_channel(settings: Settings, database: Database) -> EmailChannel:
         ),
     )
     key = f"{settings.imap_user}@{settings.imap_host}/{settings.imap_mailbox}"
-    return EmailChannel(config, DatabaseWatermarks(database, key), StoredInbound(database))
+    lease = leadership.lease(f"imap/{key}") if leadership else None
+    return EmailChannel(config, DatabaseWatermarks(database, key), StoredInbound(database), lease)
 
 
 def email_channel_ours(settings: Settings) -> Ours:
@@ -308,8 +329,9 @@ async def open_app(
     settings: Settings, make_channels: ChannelsFactory, *, send_webhooks: bool = False
 ) -> AsyncIterator[App]:
     async with open_database(settings, migrate=True) as database:
-        adapters = await make_channels(database)
         metrics = Metrics()
+        leadership = build_leadership(settings, database, metrics)
+        adapters = await make_channels(database, leadership)
         relay = Relay(
             database,
             {adapter.name: adapter for adapter in adapters},
@@ -336,7 +358,9 @@ async def open_app(
         webhooks = webhook_sender(settings, database) if send_webhooks else None
         # Only `run` serves the operator's listener, like the webhooks: a shell beside it would
         # find the port taken.
-        monitor = metrics_app(metrics, database, utc_now) if send_webhooks else None
+        monitor = (
+            metrics_app(metrics, database, utc_now, leadership.held) if send_webhooks else None
+        )
         yield App(
             database, dispatcher, relay, scheduler, tuple(adapters), webhooks,
             monitor, settings.metrics_address,

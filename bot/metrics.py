@@ -34,6 +34,7 @@ class Metrics:
     oldest_unsent: Gauge = field(init=False)
     parked: Gauge = field(init=False)
     timers_due: Gauge = field(init=False)
+    leader: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
         registry = self.registry
@@ -61,6 +62,10 @@ class Metrics:
         self.timers_due = Gauge(
             "touchpoint_timers_due", "Timers due and not fired yet.", registry=registry
         )
+        self.leader = Gauge(
+            "touchpoint_leader", "1 while this instance holds the leader lease, 0 otherwise.",
+            ["lease"], registry=registry,
+        )  # fmt: skip
 
     def turn(self, channel: str, outcome: str, seconds: float) -> None:
         self.turns.labels(channel, outcome).inc()
@@ -68,6 +73,9 @@ class Metrics:
 
     def sent(self, channel: str, outcome: str) -> None:
         self.sends.labels(channel, outcome).inc()
+
+    def lease(self, name: str, held: bool) -> None:
+        self.leader.labels(name).set(1 if held else 0)
 
     def backlog(self, found: Backlog, now: datetime) -> None:
         self.unsent.set(found.unsent)

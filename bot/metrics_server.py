@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,16 +26,21 @@ class Watched:
     metrics: Metrics
     database: Database
     clock: Callable[[], datetime]
+    leases: Callable[[], Mapping[str, bool]]
 
 
 WATCHED = web.AppKey("watched", Watched)
 
 
 def metrics_app(
-    metrics: Metrics, database: Database, clock: Callable[[], datetime]
+    metrics: Metrics,
+    database: Database,
+    clock: Callable[[], datetime],
+    leases: Callable[[], Mapping[str, bool]] = dict,
 ) -> web.Application:
+    """`leases()`: the leader leases this instance stands for, and whether it holds each."""
     app = web.Application()
-    app[WATCHED] = Watched(metrics, database, clock)
+    app[WATCHED] = Watched(metrics, database, clock, leases)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _health)
     return app
@@ -49,13 +54,17 @@ async def _metrics(request: web.Request) -> web.Response:
 
 async def _health(request: web.Request) -> web.Response:
     """200 when the database answers; 503 when it does not (a load balancer takes the instance
-    out). Which leases this instance holds is said once there are any to hold."""
+    out). Which leader leases this instance holds is said once there are any to hold: a
+    standby is healthy too."""
+    watched = request.app[WATCHED]
     try:
-        await asyncio.wait_for(request.app[WATCHED].database.run(_ping), DATABASE_SECONDS)
+        await asyncio.wait_for(watched.database.run(_ping), DATABASE_SECONDS)
         healthy = True
     except Exception:  # any failure to reach it is the answer, not an error of ours
         healthy = False
-    body = {"status": "ok" if healthy else "unavailable", "database": healthy}
+    body: dict[str, object] = {"status": "ok" if healthy else "unavailable", "database": healthy}
+    if leases := watched.leases():
+        body["leases"] = dict(leases)
     return web.Response(
         text=json.dumps(body), status=200 if healthy else 503, content_type="application/json"
     )

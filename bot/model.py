@@ -304,6 +304,30 @@ class AcceptResult:
 Accept = Callable[[InboundMessage], Awaitable[AcceptResult]]
 
 
+Work = Callable[[], Awaitable[None]]
+
+
+class Leader(Protocol):
+    """Work that one instance at a time may do (polling a bot token, reading a mailbox).
+
+    `run_while_leader(work)` waits until this instance holds the lease, runs `work` while it
+    does, and cancels `work` at once should the lease be lost (another instance took it over),
+    then waits to hold it again. It returns (or raises) when `work` does, and lets the lease go
+    then and when it is cancelled. Guaranteed: `work` never runs in two instances holding the
+    lease at once, as long as their clocks agree to well within the lease's length; not
+    guaranteed: that the work one leader had in hand was finished (it must be safe to repeat).
+    """
+
+    async def run_while_leader(self, work: Work) -> None: ...
+
+
+class Alone:
+    """The leader of an instance that shares its work with none (tests, a single process)."""
+
+    async def run_while_leader(self, work: Work) -> None:
+        await work()
+
+
 class ChannelAdapter(Protocol):
     """A channel: receives messages into `accept` and delivers outbound messages.
 

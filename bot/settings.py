@@ -39,7 +39,7 @@ CATALOG_FILES = ("intents.toml", "replies.toml", "mood.toml")
 SETTING_PREFIXES = (
     "TELEGRAM_", "IMAP_", "SMTP_", "EMAIL_", "HANDOFF_", "REP_", "RELAY_", "FLOOD_", "RETAIN_",
     "DATABASE_", "CATALOG_", "COMPANY_", "FOLLOWUP_", "MISSES_", "HOT_LEAD", "INSTANCE_",
-    "QUIET_",
+    "QUIET_", "LEADER_",
     "WEB_",
     "METRICS_",
 )  # fmt: skip
@@ -86,8 +86,8 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    # This instance's name in the relay's leases: a restarted instance takes back its own at
-    # once. Give each of several instances on one host a name of its own.
+    # This instance's name in the relay's and the leader leases: a restarted instance takes
+    # back its own at once. Give each of several instances on one host a name of its own.
     instance_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=40)
     database_url: SecretStr = SecretStr("sqlite+aiosqlite:///touchpoint.db")  # may hold a password
     company_name: str = "Touchpoint"
@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(default=1.0, gt=0)
     relay_concurrency: int = Field(default=1, ge=1, le=64)
     relay_lease_seconds: float = Field(default=60.0, gt=0)
+    # Instances sharing a database poll Telegram and read each mailbox one at a time: a standby
+    # takes over within this many seconds of the one doing it crashing (at once after a clean
+    # stop). Its lease is renewed every third of it.
+    leader_takeover_seconds: float = Field(default=15.0, ge=1, le=600)
     # Outgoing webhooks (`touchpoint webhooks add`): seconds one POST may take, and attempts
     # before a delivery is given up (a dead letter, sent again with `webhooks redeliver`).
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)

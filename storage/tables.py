@@ -451,6 +451,18 @@ channel_cursors = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# Work one instance at a time does (polling Telegram, reading a mailbox): `holder` is the
+# instance's name, `token` fences a holder whose lease was taken over (bot/leadership.py).
+leader_leases = Table(
+    "leader_leases",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("holder", String(40), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("taken_at", UTCDateTime(), nullable=False),
+)
+
 dead_letters = Table(
     "dead_letters",
     metadata,

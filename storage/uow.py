@@ -29,6 +29,7 @@ from storage.repos.dead_letters import DeadLetterRepository
 from storage.repos.exports import ExportRepository
 from storage.repos.handoffs import HandoffRepository
 from storage.repos.health import HealthRepository
+from storage.repos.leader_leases import LeaderLeaseRepository
 from storage.repos.leads import LeadRepository
 from storage.repos.merges import MergeRepository
 from storage.repos.message_files import MessageFileRepository
@@ -68,6 +69,7 @@ class UnitOfWork:
         self.webhooks = WebhookRepository(connection)
         self.console_access = ConsoleAccessRepository(connection)
         self.health = HealthRepository(connection)
+        self.leader_leases = LeaderLeaseRepository(connection)
         self._committed = False
 
     async def commit(self) -> None:

@@ -18,6 +18,7 @@ from bot.cli.errors import one_line_errors
 from bot.cli.report import report
 from bot.cli.reps import reps_app
 from bot.cursors import terminal_customer
+from bot.leadership import Leadership
 from bot.model import ChannelAdapter
 from bot.settings import Settings, SettingsError
 from channels.console import ConsoleChannel
@@ -53,7 +54,7 @@ def run() -> None:
         with only_run(settings.database_url.get_secret_value()):
             _serve_until_stopped(
                 settings,
-                lambda database: build_channels(settings, database),
+                lambda database, leadership: build_channels(settings, database, leadership),
                 send_webhooks=True,
                 with_console=True,
             )
@@ -86,7 +87,7 @@ def shell(
     settings = settings_or_exit()
     name = (as_name or "").strip()
 
-    async def terminal(database: Database) -> list[ChannelAdapter]:
+    async def terminal(database: Database, _: Leadership) -> list[ChannelAdapter]:
         session = name.lower() if name else await terminal_customer(database)
         return [ConsoleChannel(session, display_name=name)]
 

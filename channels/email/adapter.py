@@ -1,8 +1,9 @@
 """The email channel: IMAP in (aioimaplib), SMTP out (aiosmtplib).
 
-`run` hands every new mail of the mailbox to the core in UID order; the watermark moves only
-after `accept` returned, so a crash re-delivers (and the core's unique key absorbs) at most the
-mail in hand. Each mail is read (parsed, classified, its files decoded) in a worker process with
+`run` hands every new mail of the mailbox to the core in UID order, while this instance holds
+the mailbox's lease (when several share it); the watermark moves only after `accept` returned,
+so a crash or a takeover re-delivers (and the core's unique key absorbs) at most the mail in
+hand. Each mail is read (parsed, classified, its files decoded) in a worker process with
 time and memory limits (`reader.py`), started by `run` and stopped by `close`: a hostile mail
 is parked, and the event loop, with Telegram, the relay and the timers on it, never waits.
 
@@ -23,7 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
-from bot.model import Accept, Capabilities, FileCopy, Original, OutboundMessage, SendReceipt
+from bot.model import (
+    Accept,
+    Alone,
+    Capabilities,
+    FileCopy,
+    Leader,
+    Original,
+    OutboundMessage,
+    SendReceipt,
+)
 from channels.email.catch_up import CatchUpRules, NothingStored, StoredMail
 from channels.email.compose import compose_reply
 from channels.email.ids import new_message_id
@@ -63,10 +73,13 @@ class EmailChannel:
         config: EmailConfig,
         watermarks: WatermarkStore,
         stored: StoredMail | None = None,
+        reader_lease: Leader | None = None,
     ) -> None:
         """`stored` tells which mails a catch-up finds stored already (the composition root
-        gives the database's); without it, a catch-up passes over only mail too old."""
+        gives the database's); without it, a catch-up passes over only mail too old.
+        `reader_lease`: held while this instance reads the mailbox, when several may."""
         self._config = config
+        self._reader_lease = reader_lease or Alone()
         catch_up = CatchUpRules(config.backfill_days, stored or NothingStored())
         self._ingest = ImapIngest(config.imap, watermarks, catch_up)
         self._smtp = SmtpSender(config.smtp)
@@ -79,7 +92,8 @@ class EmailChannel:
         async def hand_over(fetched: FetchedMail) -> None:
             await accept(await reader.read(fetched))
 
-        await self._ingest.run(hand_over)
+        # Whichever instance reads, it starts at the watermark in the database.
+        await self._reader_lease.run_while_leader(lambda: self._ingest.run(hand_over))
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         config = self._config

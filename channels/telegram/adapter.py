@@ -1,7 +1,8 @@
 """The Telegram channel: python-telegram-bot's `Bot` as the Bot API client, our own receiving.
 
-`run` serves long polling (default) or a webhook (when `TELEGRAM_WEBHOOK_URL` is set); `send`
-delivers one outbound message for the relay, paced and with errors classified.
+`run` serves long polling (default; while this instance holds the poller's lease, when several
+share the bot) or a webhook (when `TELEGRAM_WEBHOOK_URL` is set; no lease); `send` delivers one
+outbound message for the relay, paced and with errors classified.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.model import Accept, Capabilities, FileCopy, Original, OutboundMessage, SendReceipt
+from bot.model import (
+    Accept,
+    Alone,
+    Capabilities,
+    FileCopy,
+    Leader,
+    Original,
+    OutboundMessage,
+    SendReceipt,
+)
 from channels.telegram.files import download
 from channels.telegram.normalize import BotIdentity
 from channels.telegram.pacing import Pacing
@@ -57,9 +67,14 @@ class TelegramChannel:
         proves_sender=True,
     )
 
-    def __init__(self, config: TelegramConfig, offsets: OffsetStore) -> None:
+    def __init__(
+        self, config: TelegramConfig, offsets: OffsetStore, poller_lease: Leader | None = None
+    ) -> None:
+        """`poller_lease`: held while this instance polls, when several may (one at a time, or
+        Telegram answers 409 Conflict); a webhook needs none, any instance takes any update."""
         self._config = config
         self._offsets = offsets
+        self._poller_lease = poller_lease or Alone()
         request = HTTPXRequest(connection_pool_size=32, read_timeout=15.0, write_timeout=15.0)
         self._client = Bot(
             config.token,
@@ -78,8 +93,7 @@ class TelegramChannel:
         if self._config.webhook_url:
             await self._serve_webhook(me, accept)
         else:
-            await self._client.delete_webhook()  # getUpdates is refused while one is set
-            await self._poller(me).run(accept)
+            await self._poller_lease.run_while_leader(lambda: self._poll(me, accept))
 
     async def close(self) -> None:
         # Not at the end of `run`: the relay still sends through this client while it drains.
@@ -92,6 +106,11 @@ class TelegramChannel:
 
     async def files_of(self, original: Original) -> list[FileCopy]:
         return await download(self._client, original.payload or {})
+
+    async def _poll(self, me: BotIdentity, accept: Accept) -> None:
+        """Poll from the stored offset: a poller that took over goes on where the last left."""
+        await self._client.delete_webhook()  # getUpdates is refused while one is set
+        await self._poller(me).run(accept)
 
     def _poller(self, me: BotIdentity) -> Poller:
         config = self._config

@@ -350,5 +350,6 @@ class FakeTelegram:
         except ApiError as error:
             status, body = error.code, error.envelope()
         # Recorded when answered (a long poll after the calls it outlived), stamped on arrival.
-        self.calls.append(Call(method, params, arrived, status))
+        gone = request.transport is None or request.transport.is_closing()
+        self.calls.append(Call(method, params, arrived, status, abandoned=gone))
         return web.json_response(body, status=status)

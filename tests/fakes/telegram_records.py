@@ -24,9 +24,11 @@ class SentMessage:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One HTTP request to the Bot API: `at` is when it arrived, `status` what it was answered."""
+    """One HTTP request to the Bot API: `at` is when it arrived, `status` what it was answered;
+    `abandoned` when the client had gone before the answer (a poller stopped mid-poll)."""
 
     method: str
     params: JSON
     at: float
     status: int
+    abandoned: bool = False

@@ -7,11 +7,13 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from aiohttp import ClientSession, web
 
 from bot import redaction
+from bot.leadership import Leadership
 from bot.logs import JsonLines, about
 from bot.metrics_server import metrics_app
 from storage.uow import Database
@@ -85,6 +87,29 @@ async def test_health_says_whether_the_database_answers(bot: BotHarness, scrape:
         await runner.cleanup()
         await nowhere.dispose()
     assert (status, json.loads(body)) == (503, {"status": "unavailable", "database": False})
+
+
+async def test_health_and_metrics_say_which_leader_leases_this_instance_holds(
+    bot: BotHarness,
+) -> None:
+    leadership = Leadership(
+        bot.database, "alpha", timedelta(seconds=15), clock=bot.clock, on_change=bot.metrics.lease
+    )
+    poller, mailbox = leadership.lease("telegram-poller/123"), leadership.lease("imap/sales")
+    assert await poller.take()
+    other = Leadership(bot.database, "beta", timedelta(seconds=15), clock=bot.clock)
+    assert await other.lease("imap/sales").take()
+    assert not await mailbox.take()
+
+    runner, url = await served(metrics_app(bot.metrics, bot.database, bot.clock, leadership.held))
+    try:
+        _, health = await text_of(f"{url}/healthz")
+        _, exposition = await text_of(f"{url}/metrics")
+    finally:
+        await runner.cleanup()
+    assert json.loads(health)["leases"] == {"telegram-poller/123": True, "imap/sales": False}
+    assert sample(exposition, "touchpoint_leader", lease="telegram-poller/123") == 1
+    assert sample(exposition, "touchpoint_leader", lease="imap/sales") == 0
 
 
 def test_json_log_lines_say_what_they_are_about_and_hide_secrets() -> None:
