@@ -1,7 +1,7 @@
 """leader leases: one instance at a time polls Telegram and reads each mailbox
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-06 19:40:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.tables
 
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
