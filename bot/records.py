@@ -137,6 +137,7 @@ class Conversation:
     created: bool = False
     reachable: bool = True
     address_rep_id: int | None = None  # the address belongs to a registered rep
+    last_sequence: int | None = None  # the channel's highest sequence handled in order
 
 
 @dataclass(frozen=True, slots=True)

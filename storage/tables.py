@@ -175,6 +175,8 @@ conversations = Table(
     _fk("rep_id", "reps"),
     _created(),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The highest channel sequence (Telegram message id) handled in order (bot/late.py).
+    Column("last_sequence", BigInteger),
     UniqueConstraint("channel", "thread_key"),
 )
 
