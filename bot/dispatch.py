@@ -6,6 +6,8 @@ Guarantees:
 - it is idempotent on `(channel, external_id)`: a redelivered message changes nothing;
 - messages of one conversation are processed one at a time, in arrival order (an in-process
   lock, plus on PostgreSQL a row lock on the conversation, which orders several instances);
+  one older, by its channel's sequence, than one already handled is stored, not answered
+  (`LATE`, bot/late.py);
 - a message that makes the turn fail is parked as a dead letter and reported as `PARKED`;
   if the database itself is unavailable, `accept` raises and the adapter must not acknowledge.
 

@@ -10,7 +10,7 @@ import hmac
 from dataclasses import replace
 from datetime import datetime
 
-from bot import channel_events, floods, rep_turn
+from bot import channel_events, floods, late, rep_turn
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.language import language_for
@@ -48,9 +48,12 @@ async def process(
     conversation = found or await _open_conversation(uow, services, message, now)
     if message.edit_of is not None:
         return await _edit(uow, message, conversation, now)
+    if late.is_late(message, conversation):
+        return await late.process(uow, message, conversation, now)
     stored_id = await store(uow, message, conversation.id, now, held=flooded)
     if stored_id is None:
         return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
+    await late.advance(uow, message, conversation)
     if flooded:
         replies = await floods.hold(uow, services, message, stored_id, conversation, now)
     else:

@@ -90,6 +90,7 @@ def well_formed(message: object) -> None:
     _expect("sender.display_name", message.sender.display_name, str)
     _expect("sender.language_hint", message.sender.language_hint, str, type(None))
     _expect("received_at", message.received_at, datetime)
+    _expect("sequence", message.sequence, int, type(None))
     for reference in message.references:
         _expect("references", reference, str)
     for attachment in message.attachments:

@@ -80,6 +80,9 @@ class InboundMessage:
     a summary of a mail); `raw` the original bytes where there are any (a mail). `files` are
     the message's files as the channel read them once, on arrival (a mail's attachments),
     stored with it to show a rep later; channels that can fetch files again leave it empty.
+    `sequence` is the channel's own order of a conversation's messages (Telegram's message id),
+    None where the channel has none: a message older than one already handled is late
+    (`bot/late.py`); `received_at` is when the channel says it was sent.
     """
 
     external_id: str
@@ -106,6 +109,7 @@ class InboundMessage:
     # on a channel whose sender can be forged, what makes a rep's answer the rep's.
     reply_token: str | None = None
     files: tuple[FileCopy, ...] = ()  # decoded once when read (a mail's attachments), kept
+    sequence: int | None = None
 
     @property
     def channel(self) -> str:
@@ -290,6 +294,7 @@ class Outcome(StrEnum):
     EDITED = "edited"
     IGNORED = "ignored"
     PARKED = "parked"
+    LATE = "late"  # older than a message already handled: stored and shown, not answered
 
 
 @dataclass(frozen=True, slots=True)

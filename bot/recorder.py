@@ -297,6 +297,8 @@ def _inbound_touches(turn: Turn, routed: Routed) -> list[Touch]:
     details: dict[str, Any] = {"text": turn.message.text[:PREVIEW], "lang": turn.lang}
     if turn.message.attachments:
         details["attachments"] = [item.kind for item in turn.message.attachments]
+    if turn.message.sequence is not None:  # where a late message finds its place (bot/late.py)
+        details["sequence"] = turn.message.sequence
     if routed.match is not None:
         match = routed.match
         details.update(intent=match.intent, score=match.score, matched=match.matched)

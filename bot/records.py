@@ -138,6 +138,7 @@ class Conversation:
     reachable: bool = True
     address_rep_id: int | None = None  # the address belongs to a registered rep
     active_slot: datetime | None = None  # its latest quarter-hour counted as active
+    last_sequence: int | None = None  # the channel's highest sequence handled in order
 
 
 @dataclass(frozen=True, slots=True)

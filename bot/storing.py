@@ -30,6 +30,7 @@ MAX_NAME = 200
 MAX_SUBJECT = 998  # RFC 5322's line limit, the column's width
 MAX_FILE_NAME = 200
 MAX_MIME_TYPE = 100
+MAX_SEQUENCE = 2**63 - 1  # a BIGINT column's range
 
 
 def storable(message: InboundMessage) -> InboundMessage:
@@ -52,6 +53,7 @@ def storable(message: InboundMessage) -> InboundMessage:
         event=clean(message.event),
         reason=clean(message.reason),
         files=tuple(_file(item) for item in message.files),
+        sequence=_sequence(message.sequence),
     )
     return message if cleaned == message else cleaned
 
@@ -79,6 +81,12 @@ def _key(value: str) -> str:
 
 def _optional_key(value: str | None) -> str | None:
     return None if value is None else _key(value)
+
+
+def _sequence(value: int | None) -> int | None:
+    # Out of the column's range it orders nothing we could store: the message is taken as
+    # in order rather than refused.
+    return value if value is not None and 0 <= value <= MAX_SEQUENCE else None
 
 
 def _address(address: Address) -> Address:

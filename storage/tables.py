@@ -179,6 +179,8 @@ conversations = Table(
     # The latest quarter-hour with a message in: the turn reads it with the row, so only the
     # first message of a quarter-hour writes to `conversation_activity`.
     Column("active_slot", UTCDateTime()),
+    # The highest channel sequence (Telegram message id) handled in order (bot/late.py).
+    Column("last_sequence", BigInteger),
     UniqueConstraint("channel", "thread_key"),
 )
 

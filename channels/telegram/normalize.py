@@ -125,6 +125,7 @@ def _customer_message(
         attachments=_attachments(message, own_phone is not None),
         received_at=message.date,
         payload=dict(raw),
+        sequence=None if edited else _sequence(message),
     )
 
 
@@ -264,6 +265,14 @@ def _international(phone: str) -> str:
 
 def _key(message: Message) -> str:
     return f"{message.chat.id}:{message.message_id}"
+
+
+def _sequence(message: Message) -> int | None:
+    """Message ids grow within a chat: what orders its messages when the webhook's parallel
+    deliveries do not (an edit keeps its message's id and is no new message). The client takes
+    any JSON as given: an id that is no number orders nothing, and the message is still read."""
+    number = message.message_id
+    return number if type(number) is int else None
 
 
 def _edit_stamp(message: Message) -> int:

@@ -42,6 +42,7 @@ def conversation_from_row(row: Row[Any], *, created: bool = False) -> Conversati
         reachable=row.reachable is not False,
         address_rep_id=row.address_rep_id,
         active_slot=row.active_slot,
+        last_sequence=row.last_sequence,
     )
 
 
@@ -72,6 +73,11 @@ FIND_LOCKED = _locked(FIND)
 GET = _with_context().where(conversations.c.id == bindparam("conversation_id"))
 GET_LOCKED = _locked(GET)
 OPEN = insert_ignore(conversations, ["channel", "thread_key"])
+ADVANCE = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("conversation_id"))
+    .values(last_sequence=bindparam("sequence"))
+)
 SAVE = update(conversations).where(
     conversations.c.id == bindparam("conversation_id"),
     conversations.c.version == bindparam("read_version"),
@@ -140,6 +146,12 @@ class ConversationRepository:
         }
         if (await self._db.execute(SAVE, parameters)).rowcount != 1:
             raise StaleConversation(f"conversation {conversation.id} changed during the turn")
+
+    async def advance_sequence(self, conversation_id: int, sequence: int) -> None:
+        """Remember `sequence` as the highest handled in order. The caller holds the row lock
+        and has compared: the version stays, this is no change of state."""
+        parameters = {"conversation_id": conversation_id, "sequence": sequence}
+        await self._db.execute(ADVANCE, parameters)
 
     async def recent_for_address(
         self, channel: str, address: str, since: datetime

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Text, func, select, type_coerce
+from sqlalchemy import BigInteger, Row, Text, cast, func, select, type_coerce
 
 from bot.records import TouchpointRow
 from storage.connection import SqlConnection
@@ -26,6 +26,14 @@ class NewTouchpoint:
     contact_id: int | None = None
     conversation_id: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """Where a touchpoint with a sequence stands on the timeline."""
+
+    occurred_at: datetime
+    sequence: int
 
 
 def touchpoint_from_row(row: Row[Any]) -> TouchpointRow:
@@ -116,6 +124,26 @@ class TouchpointRepository:
         newest = (touchpoints.c.occurred_at.desc(), touchpoints.c.id.desc())
         rows = await self._db.execute(query.order_by(*newest).offset(offset).limit(limit))
         return [touchpoint_from_row(row) for row in rows]
+
+    async def beside(
+        self, conversation_id: int, kind: str, sequence: int
+    ) -> tuple[Placed | None, Placed | None]:
+        """The conversation's touchpoints of `kind` with the nearest lower and the nearest
+        higher `sequence` in their details (None where there is none): where a message
+        handled late belongs on the timeline."""
+        number = cast(touchpoints.c.details["sequence"].as_string(), BigInteger)
+        base = select(touchpoints.c.occurred_at, number).where(
+            touchpoints.c.conversation_id == conversation_id,
+            touchpoints.c.kind == kind,
+            number.is_not(None),
+        )
+        before = base.where(number < sequence).order_by(number.desc()).limit(1)
+        after = base.where(number > sequence).order_by(number).limit(1)
+        return await self._placed(before), await self._placed(after)
+
+    async def _placed(self, query: Any) -> Placed | None:
+        row = (await self._db.execute(query)).first()
+        return Placed(row[0], int(row[1])) if row is not None else None
 
     async def of_kinds(
         self, kinds: Sequence[str], since: datetime, until: datetime

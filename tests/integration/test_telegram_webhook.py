@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from channels.telegram.webhook import MAX_BODY
 from storage.tables import contacts, dead_letters, messages, outbox, touchpoints
@@ -393,3 +394,72 @@ async def test_a_button_pressed_during_an_outage_is_answered_only_once_it_is_han
         "If you like, write your message here and I'll pass it on to the team. "
         "Or /cancel to carry on with me."
     ]
+
+
+# --- order within a chat
+
+
+async def test_an_older_message_posted_after_a_newer_one_is_stored_but_not_answered(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with webhook_bot(database, fake):
+        assert await fake.post_to_webhook(fake.user_message(ANN, "/start")) == (200, "ok")
+        await fake.wait_sent(2)
+        older = fake.user_message(ANN, "hello?")
+        newer = fake.user_message(ANN, "/help")
+        assert await fake.post_to_webhook(newer) == (200, "ok")
+        await fake.wait_sent(3)
+        # The older one comes last, beside Telegram's repeat of the newer one.
+        answers = await asyncio.gather(fake.post_to_webhook(older), fake.post_to_webhook(newer))
+        assert list(answers) == [(200, "ok"), (200, "ok")]
+        assert await fake.post_to_webhook(fake.user_message(ANN, "/help")) == (200, "ok")
+        await fake.wait_sent(4)
+        inbound = [m.text for m in await stored_messages(database, "in")]
+        timeline = await customer_timeline(database)
+    assert fake.texts_to(ANN) == [GREETING, MENU, HELP, HELP]
+    assert inbound == ["/start", "/help", "hello?", "/help"]
+    assert timeline == [("/start", False), ("hello?", True), ("/help", False), ("/help", False)]
+
+
+async def test_a_burst_of_one_chat_posted_at_once_is_stored_once_and_answered_in_order(
+    database: Database, fake: FakeTelegram
+) -> None:
+    async with webhook_bot(database, fake):
+        assert await fake.post_to_webhook(fake.user_message(ANN, "/start")) == (200, "ok")
+        await fake.wait_sent(2)
+        burst = [fake.user_message(ANN, "/help") for _ in range(8)]
+        # Telegram's parallel connections: any order, and some updates twice.
+        shuffled = [burst[at] for at in (2, 0, 5, 1, 7, 3, 6, 4)] + burst[::3]
+        posts = [fake.post_to_webhook(update) for update in shuffled]
+        assert set(await asyncio.gather(*posts)) == {(200, "ok")}
+        answered = await answered_sequences(database)
+        await fake.wait_sent(1 + len(answered))
+        late = [text for text, is_late in await customer_timeline(database) if is_late]
+        keys = [m.external_id for m in await stored_messages(database, "in")]
+    sequences = [update["message"]["message_id"] for update in burst]
+    assert sorted(keys[1:]) == sorted(f"{ANN}:{sequence}" for sequence in sequences)
+    # Each answered message was newer than every one answered before it; the others are late.
+    assert answered[0] < sequences[0] and answered[1:] == sorted(set(answered[1:]))
+    assert len(answered) - 1 + len(late) == len(burst)
+    assert fake.texts_to(ANN) == [GREETING, MENU] + [HELP] * (len(answered) - 1)
+
+
+async def customer_timeline(database: Database) -> list[tuple[str, bool]]:
+    """The customer's messages in the order the timeline shows them, and which are late."""
+    async with database.transaction() as uow:
+        found = await uow.touchpoints.search(kind="message_in")
+    return [(row.details["text"], row.details.get("late") is True) for row in found]
+
+
+async def answered_sequences(database: Database) -> list[int]:
+    """The message id of the message each reply answers, in the order the replies go out."""
+    query = (
+        select(messages.c.external_id)
+        .join(outbox, outbox.c.inbound_message_id == messages.c.id)
+        .order_by(outbox.c.id)
+    )
+    async with database.transaction() as uow:
+        keys = list((await uow.connection.execute(query)).scalars())
+    # "/start" is answered twice (the greeting and the menu): one entry per answered message.
+    unique = list(dict.fromkeys(keys))
+    return [int(key.rpartition(":")[2]) for key in unique]

@@ -69,6 +69,21 @@ async def test_one_timeline_across_channels_with_what_was_said(site: ConsoleSite
     assert "Zoe" in (await marina.get("/contacts?q=zo%00e")).text  # a NUL is no part of a word
 
 
+async def test_a_late_message_stands_in_its_place_marked_as_not_answered(
+    site: ConsoleSite,
+) -> None:
+    ann = site.bot.customer("1001", channel="telegram", name="Ann Lee")
+    for sequence, text in ((5, "first words"), (7, "third words"), (6, "second words")):
+        await ann.send(ann.message(text, external_id=f"1001:{sequence}", sequence=sequence))
+        site.bot.clock.advance(seconds=1)
+
+    told = timeline(await (await manager(site)).get("/contacts/1"))
+
+    assert told.index("third words") < told.index("second words") < told.index("first words")
+    [late] = [item for item in told.split("<li")[1:] if "not answered" in item]
+    assert "second words" in late and "arrived after a newer message" in late
+
+
 async def test_the_timeline_is_paged(site: ConsoleSite) -> None:
     ann = site.bot.customer("ann", name="Ann")
     for n in range(60):  # each message and its answer: 120 touchpoints and more
