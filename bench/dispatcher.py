@@ -12,7 +12,8 @@ TOUCHPOINT_BENCH_POSTGRES_URL is set) it measures, in the same run:
 - dispatcher + relay: the same, with every reply then delivered to an in-memory channel.
 
 Customers talk in parallel (several conversations at once), each conversation in order. The
-ratio dispatcher/baseline is the figure the README quotes.
+ratio dispatcher/baseline is the figure the README quotes. Beside it, the SQL statements each
+turn ran (every statement the driver executed, savepoints included, divided by the turns).
 
 The three run in turn, R rounds (3 by default) on the same database after one warm-up, each
 round on messages of its own; each figure is printed as median (min–max) over the rounds and
@@ -32,6 +33,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import Engine, event
 
 from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
 from bot import words
@@ -61,12 +64,30 @@ SCRIPT = (
 )
 
 
+class Statements:
+    """Every statement any engine of this process sends to its driver, counted."""
+
+    count = 0
+
+    @classmethod
+    def executed(cls, *_: object) -> None:
+        cls.count += 1
+
+
+event.listen(Engine, "before_cursor_execute", Statements.executed)
+
+
 @dataclass(frozen=True, slots=True)
 class Figures:
     name: str
     turns: int
     seconds: float
     latencies: list[float]
+    statements: int = 0
+
+    @property
+    def statements_per_turn(self) -> float:
+        return self.statements / self.turns
 
     @property
     def per_second(self) -> float:
@@ -135,9 +156,10 @@ async def timed(
             await handle(message)
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    started, statements = time.perf_counter(), Statements.count
     await asyncio.gather(*(one_stream(stream) for stream in streams))
-    return Figures(name, sum(map(len, streams)), time.perf_counter() - started, latencies)
+    elapsed, turns = time.perf_counter() - started, sum(map(len, streams))
+    return Figures(name, turns, elapsed, latencies, Statements.count - statements)
 
 
 async def bare_insert(database: Database, message: InboundMessage) -> None:
@@ -206,13 +228,14 @@ async def with_relay(
         nonlocal queued
         queued += (await dispatcher.accept(message)).replies
 
+    counted_before = Statements.count
     try:
         figures = await timed("dispatcher + relay", streams, accept)
         started = time.perf_counter() - figures.seconds
         await channel.wait_for(queued)
-        return Figures(
-            figures.name, figures.turns, time.perf_counter() - started, figures.latencies
-        )
+        statements = Statements.count - counted_before
+        seconds = time.perf_counter() - started
+        return Figures(figures.name, figures.turns, seconds, figures.latencies, statements)
     finally:
         relay.stop()
         await relaying
@@ -222,7 +245,8 @@ def report(label: str, contenders: list[list[Figures]]) -> None:
     baseline = [figures.per_second for figures in contenders[0]]
     print(f"\n== {label}")
     rows = [row(rounds, baseline) for rounds in contenders]
-    for line in aligned("{} {} turns/s   p50 {} ms   p95 {} ms   ratio {}", rows):
+    shape = "{} {} turns/s   p50 {} ms   p95 {} ms   ratio {}   {} statements/turn"
+    for line in aligned(shape, rows):
         print(line)
 
 
@@ -234,6 +258,7 @@ def row(rounds: list[Figures], baseline: list[float]) -> list[str]:
         Spread.of(figures.p50_ms for figures in rounds).format(".2f"),
         Spread.of(figures.p95_ms for figures in rounds).format(".2f"),
         ratios(rates, baseline).format(".2f"),
+        Spread.of(figures.statements_per_turn for figures in rounds).format(".1f"),
     ]
 
 

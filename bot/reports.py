@@ -22,6 +22,8 @@ Percentiles are nearest-rank: the p90 of ten values is the ninth.
 from __future__ import annotations
 
 import itertools
+import math
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from typing import Any
 from bot.kinds import ACTIVITY
 from bot.kinds import TouchpointKind as Kind
 from bot.records import TouchpointRow
-from storage.repos.figures import CohortCell, DaySpan, LeadStages, Ratings, Spread
+from storage.repos.figures import CohortCell, DaySpan, LeadStages, Ratings
 from storage.uow import UnitOfWork
 
 NONE = "-"  # the name of "none given": no rep named, no campaign, no reason
@@ -234,20 +236,26 @@ async def _latencies(
     *,
     first_only: bool = False,
 ) -> dict[str, Any]:
-    figures = uow.touchpoints.figures
-    everyone, per_rep = await figures.spreads(
+    found = await uow.touchpoints.figures.latencies(
         kinds, period.since, period.until, first_only=first_only
     )
-    by_rep = {_rep_named(one.rep_id, names): _spread(one) for one in per_rep}
-    return {"all": _spread(everyone), "by_rep": dict(sorted(by_rep.items()))}
+    per_rep: dict[str, list[float]] = defaultdict(list)
+    for rep_id, values in found.items():
+        per_rep[_rep_named(rep_id, names)].extend(values)
+    every = [value for values in per_rep.values() for value in values]
+    return {
+        "all": spread(every),
+        "by_rep": {rep: spread(values) for rep, values in sorted(per_rep.items())},
+    }
 
 
-def _spread(found: Spread | None) -> dict[str, float | int | None]:
-    """Count, median and nearest-rank p90 (None when there are none), as `spread` says."""
-    if found is None:
+def spread(values: Sequence[float]) -> dict[str, float | int | None]:
+    """Count, median and nearest-rank p90 of latencies in seconds (None when there are none)."""
+    if not values:
         return {"count": 0, "median": None, "p90": None}
-    median = (found.low_middle + found.high_middle) / 2
-    return {"count": found.count, "median": median, "p90": found.p90}
+    ordered = sorted(values)
+    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+    return {"count": len(ordered), "median": statistics.median(ordered), "p90": p90}
 
 
 async def _handoffs(uow: UnitOfWork, period: Period, names: dict[int, str]) -> dict[str, Any]:

@@ -2,18 +2,17 @@
 
 Every figure is counted by the database and comes back as a handful of rows: a year holds tens
 of thousands of leads and latencies, and turning each into a Python row costs more than the
-database spends finding them all. Percentiles are picked by window functions (the rows at the
-median and p90 ranks of each rep), the cohort's furthest stages are looked up per lead by the
-index on lead, and its leads are counted per channel, source and stage, and per local day.
+database spends finding them all. The cohort's leads are counted per channel, source and
+furthest stage, and per local day; latencies come as one list per rep, for the percentiles.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import BigInteger, String, case, cast, func, or_, select, update
 
 from storage.connection import SqlConnection
 from storage.tables import touchpoint_figures
@@ -118,18 +117,6 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class Spread:
-    """Count, the two middle values (the same one for an odd count) and the nearest-rank p90
-    of the latencies of one rep (`rep_id`), or of everyone's."""
-
-    rep_id: int | None
-    count: int
-    low_middle: float
-    high_middle: float
-    p90: float
-
-
-@dataclass(frozen=True, slots=True)
 class Ratings:
     key: Any  # a rep id, a channel, or None for everyone's
     count: int
@@ -179,60 +166,42 @@ class TouchpointFigures:
         found: datetime | None = (await self._db.execute(after)).scalar_one()
         return found
 
-    async def spreads(
+    async def latencies(
         self, kinds: tuple[str, ...], since: datetime, until: datetime, *, first_only: bool
-    ) -> tuple[Spread | None, list[Spread]]:
-        """The latencies of these kinds (a hand-off's first answers only, when `first_only`):
-        everyone's and each rep's, from the rows at the ranks that make them."""
+    ) -> dict[int | None, list[float]]:
+        """Each rep's latencies of these kinds (a hand-off's first answers only, when
+        `first_only`), to the microsecond. They come as one list of whole microseconds per rep:
+        a year's are tens of thousands, and a row each would cost more than the rest of the
+        report."""
         where = [*_in_period(kinds, since, until), FIGURES.latency.is_not(None)]
         if first_only:
             where.append(FIGURES.first.is_(True))
-        by_rep, everyone = _ranked(FIGURES.rep_id), _ranked(None)
-        ranked = select(FIGURES.rep_id, FIGURES.latency, *by_rep, *everyone).where(*where)
-        ranked_rows = ranked.subquery()
-        rep_rank, rep_count, all_rank, all_count = (
-            ranked_rows.c[name]
-            for name in ("rank_in_rep", "count_in_rep", "rank_overall", "count_overall")
-        )
-        query = select(ranked_rows).where(
-            or_(_picked(rep_rank, rep_count), _picked(all_rank, all_count))
-        )
-        reps: dict[Any, dict[Any, Any]] = {}
-        overall: dict[Any, Any] = {}
-        for row in await self._db.execute(query):
-            latency = float(row.latency)
-            reps.setdefault(row.rep_id, {"count": int(row.count_in_rep)})[row.rank_in_rep] = latency
-            overall.setdefault("count", int(row.count_overall))
-            overall[row.rank_overall] = latency
-        spreads = [_spread(rep_id, values) for rep_id, values in reps.items()]
-        return (_spread(None, overall) if overall else None), spreads
+        micros = cast(cast(func.round(FIGURES.latency * 1_000_000), BigInteger), String)
+        query = select(FIGURES.rep_id, func.aggregate_strings(micros, ","))
+        found = await self._db.execute(query.where(*where).group_by(FIGURES.rep_id))
+        return {
+            rep_id: [int(value) / 1_000_000 for value in listed.split(",")]
+            for rep_id, listed in found
+        }
 
     async def ratings(
         self, kinds: tuple[str, ...], since: datetime, until: datetime
     ) -> dict[str, list[Ratings]]:
-        """Ratings counted for everyone, per rep and per channel."""
-        where = [*_in_period(kinds, since, until), FIGURES.rating.is_not(None)]
-        found = {}
-        for name, key in (
-            ("all", None),
-            ("by_rep", FIGURES.rep_id),
-            ("by_channel", FIGURES.channel),
-        ):
-            found[name] = await self._ratings(where, key)
-        return found
-
-    async def _ratings(self, where: list[Any], key: ColumnElement[Any] | None) -> list[Ratings]:
+        """Ratings counted for everyone, per rep and per channel: counted per rep and channel
+        in one query, summed here."""
         satisfied = func.sum(case((FIGURES.rating >= 4, 1), else_=0))
-        counted = (func.count(), func.sum(FIGURES.rating), satisfied)
-        query = select(*((key,) if key is not None else ()), *counted).where(*where)
-        if key is not None:
-            query = query.group_by(key)
-        found = []
-        for row in await self._db.execute(query):
-            *keys, count, total, happy = row
-            if count:
-                found.append(Ratings(keys[0] if keys else None, count, float(total), int(happy)))
-        return found
+        query = (
+            select(FIGURES.rep_id, FIGURES.channel, func.count(), func.sum(FIGURES.rating))
+            .add_columns(satisfied)
+            .where(*_in_period(kinds, since, until), FIGURES.rating.is_not(None))
+            .group_by(FIGURES.rep_id, FIGURES.channel)
+        )
+        groups: dict[str, dict[Any, Ratings]] = {"all": {}, "by_rep": {}, "by_channel": {}}
+        for rep_id, channel, count, total, happy in await self._db.execute(query):
+            cell = Ratings(None, int(count), float(total), int(happy))
+            for name, key in (("all", None), ("by_rep", rep_id), ("by_channel", channel)):
+                groups[name][key] = _added(groups[name].get(key), replace(cell, key=key))
+        return {name: list(found.values()) for name, found in groups.items()}
 
     async def tickets(
         self, opened: str, changed: str, since: datetime, until: datetime
@@ -253,14 +222,15 @@ class TouchpointFigures:
         """The leads captured in [since, until) — a lead captured twice counts once, as its
         last capture — counted by channel, source and the furthest stage each reached by
         `until` (stages are read from the period's first capture on)."""
-        first = await self._first_capture(stages, since, until)
-        if first is None:
-            return []
+        first = _first_capture(stages, since, until)
         capture = touchpoint_figures.alias("capture")
-        reached = _reached(stages, capture, first, until).label("reached")
+        furthest = _furthest(stages, first, until)
+        reached = func.coalesce(furthest.c.rank, 0).label("reached")
+        joined = capture.outerjoin(furthest, furthest.c.lead_id == capture.c.lead_id)
         leads = (
             select(capture.c.channel, capture.c.source, reached, capture.c.occurred_at)
             .add_columns(capture.c.id)
+            .select_from(joined)
             .where(*_last_captures(stages, capture, since, until))
             .subquery()
         )
@@ -300,9 +270,7 @@ class TouchpointFigures:
         """Of the cohort's leads whose last status change is won or lost: how many, per stage
         and reason (a later change reopened a lead, so only the last one counts); reasons
         tied in count listed first seen first."""
-        first = await self._first_capture(stages, since, until)
-        if first is None:
-            return []
+        first = _first_capture(stages, since, until)
         change, capture = touchpoint_figures.alias("change"), touchpoint_figures.alias("capture")
         in_cohort = (
             select(capture.c.id)
@@ -323,33 +291,22 @@ class TouchpointFigures:
             for stage, reason, count in await self._db.execute(query)
         ]
 
-    async def _first_capture(
-        self, stages: LeadStages, since: datetime, until: datetime
-    ) -> datetime | None:
-        query = select(func.min(FIGURES.occurred_at))
-        query = query.where(*_in_period((stages.captured,), since, until))
-        found: datetime | None = (await self._db.execute(query)).scalar_one()
-        return found
+
+def _first_capture(stages: LeadStages, since: datetime, until: datetime) -> Any:
+    """The period's first capture (any capture's): stages are read from it on."""
+    query = select(func.min(FIGURES.occurred_at))
+    return query.where(*_in_period((stages.captured,), since, until)).scalar_subquery()
 
 
-def _ranked(partition: Any) -> tuple[Any, Any]:
-    """Each latency's rank (1-based, smallest first) and how many there are: within its rep's
-    when `partition` is the rep, among everyone's when None."""
-    suffix = "_in_rep" if partition is not None else "_overall"
-    rank = func.row_number().over(partition_by=partition, order_by=FIGURES.latency)
-    count = func.count().over(partition_by=partition)
-    return rank.label(f"rank{suffix}"), count.label(f"count{suffix}")
-
-
-def _picked(rank: Any, count: Any) -> Any:
-    """The middle one or two ranks, and ceil(0.9 n): the nearest-rank p90."""
-    return or_(rank == (count + 1) // 2, rank == (count + 2) // 2, rank == (9 * count + 9) // 10)
-
-
-def _spread(rep_id: Any, values: dict[Any, Any]) -> Spread:
-    count = values["count"]
-    low, high, p90 = (count + 1) // 2, (count + 2) // 2, (9 * count + 9) // 10
-    return Spread(rep_id, count, values[low], values[high], values[p90])
+def _added(before: Ratings | None, more: Ratings) -> Ratings:
+    if before is None:
+        return more
+    return Ratings(
+        more.key,
+        before.count + more.count,
+        before.total + more.total,
+        before.satisfied + more.satisfied,
+    )
 
 
 def _last_captures(stages: LeadStages, capture: Any, since: datetime, until: datetime) -> list[Any]:
@@ -368,8 +325,10 @@ def _last_before(row: Any, until: datetime) -> Any:
     return or_(row.c.next_at.is_(None), row.c.next_at >= until)
 
 
-def _reached(stages: LeadStages, capture: Any, first: datetime, until: datetime) -> Any:
-    """The furthest stage (its rank) the captured lead reached in [first, until)."""
+def _furthest(stages: LeadStages, first: Any, until: datetime) -> Any:
+    """Each lead's furthest stage (its rank) reached in [first, until): grouped once and joined
+    to the captures (PostgreSQL hashes it; SQLite indexes it on the fly), where a lookup per
+    lead costs a search of the index per lead."""
     stage = touchpoint_figures.alias("stage")
     rank = case(
         (stage.c.kind == stages.contacted, stages.rank["contacted"]),
@@ -377,9 +336,10 @@ def _reached(stages: LeadStages, capture: Any, first: datetime, until: datetime)
         else_=0,
     )
     return (
-        select(func.coalesce(func.max(rank), 0))
-        .where(stage.c.lead_id == capture.c.lead_id)
+        select(stage.c.lead_id, func.max(rank).label("rank"))
         .where(stage.c.kind.in_((stages.contacted, stages.changed)))
         .where(stage.c.occurred_at >= first, stage.c.occurred_at < until)
-        .scalar_subquery()
+        .where(stage.c.lead_id.is_not(None))
+        .group_by(stage.c.lead_id)
+        .subquery("furthest")
     )
