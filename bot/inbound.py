@@ -138,6 +138,7 @@ async def _open_conversation(
         language=lang,
         subject=message.subject or None,
         now=now,
+        sequence=message.sequence,
     )
 
 

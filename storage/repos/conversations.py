@@ -111,8 +111,10 @@ class ConversationRepository:
         language: str,
         subject: str | None,
         now: datetime,
+        sequence: int | None = None,
     ) -> Conversation:
-        """Create the conversation unless it exists; return it either way."""
+        """Create the conversation unless it exists; return it either way. A new one starts
+        at `sequence`, its first message's (so that turn need not advance it)."""
         values = {
             "contact_id": contact_id,
             "channel": channel,
@@ -123,6 +125,7 @@ class ConversationRepository:
             "data": {},
             "created_at": now,
             "updated_at": now,
+            "last_sequence": sequence,
         }
         inserted = (await self._db.execute(OPEN.on(self._db), values)).rowcount == 1
         found = await self.find(channel, thread_key, lock=True)
