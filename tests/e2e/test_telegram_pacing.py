@@ -43,6 +43,7 @@ MOST_PER_CHAT = PER_CHAT + CHAT_BURST
 FIRST_CHAT = 810_001
 CHATS = 60  # each says hello: two replies, 120 messages, four seconds at 30 a second
 TALKATIVE = 4  # of them write five times: eight replies each, paced per chat after a burst
+FLOOD_SECONDS = 5  # the 429's retry_after: long enough for the updates to be taken in
 REPLIES_TO_HELLO = 2  # the greeting and the menu
 TALKS = ("hello", "/start", "/help", "/start", "/help")
 
@@ -146,6 +147,12 @@ async def all_answered(fake: FakeTelegram, database_url: str, chats: range) -> S
     return found
 
 
+def flood_control(fake: FakeTelegram) -> tuple[float, float]:
+    """When the 429 was answered, and when the next message was sent."""
+    [flooded] = [call.at for call in fake.calls if call.status == 429]
+    return flooded, min(message.at for message in fake.sent)
+
+
 def assert_within_the_limits(fake: FakeTelegram, chats: range) -> None:
     overall = fake.most_sent_in_a_second()
     per_chat = max(fake.most_sent_in_a_second(chat_id) for chat_id in chats)
@@ -174,10 +181,14 @@ async def test_the_bot_api_limits_hold_over_instances_at_the_pace_of_one(
     ]
     for instance in instances:
         await instance.process.start()
+    # Telegram's flood control answers the first send: the bot sends nothing for a while, and
+    # the replies queue meanwhile; the pace is then the sender's own, not the updates'.
+    fake.add_fault("sendMessage", 429, retry_after=FLOOD_SECONDS)
     try:
         await started(instances)
         chats = range(FIRST_CHAT, FIRST_CHAT + CHATS)
         keys = await push_to_all(fake, instances, chats)
+        pushed = time.monotonic()
         final = await all_answered(fake, database_url, chats)
         senders = [
             (await instance.leases()).get(sender_lease(fake), False) for instance in instances
@@ -189,11 +200,14 @@ async def test_the_bot_api_limits_hold_over_instances_at_the_pace_of_one(
     # The pace while every chat has replies waiting; the talkative chats' last replies trail
     # at a chat's pace of one a second.
     busy = CHATS * REPLIES_TO_HELLO
+    flooded, resumed = flood_control(fake)
     print(
         f"\n{count} instance(s), pacing on: the first {busy} of {len(fake.sent)} messages at "
         f"{fake.sent_per_second(busy):.1f}/s, all at {fake.sent_per_second():.1f}/s "
-        f"(limit {PER_SECOND:g}/s)"
+        f"(limit {PER_SECOND:g}/s); sending resumed {resumed - flooded:.2f} s after a 429 "
+        f"asking for {FLOOD_SECONDS} s; updates pushed {pushed - flooded:.2f} s after it"
     )
+    assert resumed - flooded >= FLOOD_SECONDS, "the 429 paused every chat, on every instance"
     assert_within_the_limits(fake, chats)
     assert_answered_once(fake, final, keys, extra=0)
     assert sorted(senders) == sorted([True] + [False] * (count - 1)), "one sender"

@@ -12,10 +12,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.bootstrap import send_gates
+from bot.cursors import DatabaseOffsets
 from bot.leadership import LeaderLease, Leadership
 from bot.model import Capabilities, OutboundMessage, SendReceipt
 from bot.relay import Relay
 from bot.send_gates import LeaseGate
+from channels.console import ConsoleChannel
+from channels.telegram.adapter import TelegramChannel, TelegramConfig
 from storage.repos.outbox import NewOutbound
 from storage.uow import Database
 from tests.harness import FakeClock
@@ -193,3 +197,22 @@ async def test_a_relay_standing_by_takes_over_sending_when_the_holder_stops(
     assert {who for who, *_ in wire.of("telegram")} == {"beta"}
     assert_each_sent_once_in_order(wire)
     assert beta.leadership.held() == {LEASE: False}, "a stopped relay lets the lease go"
+
+
+async def test_run_gives_telegram_a_sender_lease_on_postgresql_and_none_on_sqlite(
+    database: Database, clock: FakeClock
+) -> None:
+    leadership = Leadership(database, "alpha", LENGTH, clock=clock)
+    telegram = TelegramChannel(
+        TelegramConfig(token="123456:TEST-token"), DatabaseOffsets(database, "offset:123456")
+    )
+    console = ConsoleChannel("alice")
+
+    gates = send_gates(database, [telegram, console], leadership)
+
+    if database.is_sqlite:  # one `run` per file: nothing to share
+        assert gates == {}
+        assert leadership.held() == {}
+    else:
+        assert list(gates) == ["telegram"]
+        assert leadership.held() == {"telegram-sender/123456": False}
