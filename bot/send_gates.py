@@ -30,7 +30,7 @@ class LeaseGate:
 
     @property
     def open(self) -> bool:
-        return self._lease.holding
+        return self._lease.in_force
 
     async def keep(self, opened: Callable[[], None]) -> None:
         async def hold() -> None:

@@ -216,3 +216,18 @@ async def test_run_gives_telegram_a_sender_lease_on_postgresql_and_none_on_sqlit
     else:
         assert list(gates) == ["telegram"]
         assert leadership.held() == {"telegram-sender/123456": False}
+
+
+async def test_a_sender_lease_run_out_by_its_own_clock_shuts_the_gate_before_any_renewal(
+    database: Database, clock: FakeClock
+) -> None:
+    """A process paused past its lease (a stopped VM) sends nothing when it wakes, even before
+    its heartbeat learns that the lease is gone."""
+    wire = Wire()
+    alpha = Instance(database, "alpha", clock, wire)
+    await queue_replies(database, clock)
+    assert await alpha.lease.take()
+    clock.advance(seconds=LENGTH.total_seconds() + 1)
+
+    assert await alpha.relay.deliver_due() == REPLIES  # the mail only
+    assert wire.of("telegram") == []
