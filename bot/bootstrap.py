@@ -28,11 +28,12 @@ from bot.dispatch import Dispatcher
 from bot.leadership import Leadership
 from bot.metrics import Metrics
 from bot.metrics_server import metrics_app, serve_metrics
-from bot.model import ChannelAdapter, utc_now
+from bot.model import ChannelAdapter, PacedPerAccount, SendGate, utc_now
 from bot.relay import Relay, RelayPolicy
 from bot.rep_hours import QuietHours, RepHours
 from bot.retention import DailyPrune, Retention
 from bot.scheduler import Scheduler
+from bot.send_gates import LeaseGate
 from bot.settings import Settings, SettingsError
 from bot.turn import FlowConfig, Services
 from bot.webhooks import WebhookPolicy, WebhookSender
@@ -145,6 +146,8 @@ class App:
         signals = _Signals()
         _on_signals(signals.received)
         relay = asyncio.create_task(self.relay.run(), name="relay")
+        # Let go of the send gates last, after the drain: this instance sends until it stops.
+        gates = asyncio.create_task(self.relay.keep_gates(), name="send gates")
         webhooks = (
             [asyncio.create_task(self.webhooks.run(), name="webhooks")] if self.webhooks else []
         )
@@ -152,7 +155,7 @@ class App:
         if self.monitor is not None and self.monitor_address is not None:
             faces = [*faces, serve_metrics(self.monitor, *self.monitor_address)]
         served = [asyncio.create_task(face, name="face") for face in faces]
-        background = [relay, *webhooks, scheduler, *served]
+        background = [relay, *webhooks, scheduler, *served, gates]
         channels = [
             asyncio.create_task(a.run(self.dispatcher.accept), name=a.name) for a in self.adapters
         ]
@@ -200,6 +203,21 @@ async def build_channels(
 def build_leadership(settings: Settings, database: Database, metrics: Metrics) -> Leadership:
     length = timedelta(seconds=settings.leader_takeover_seconds)
     return Leadership(database, settings.instance_name, length, on_change=metrics.lease)
+
+
+def send_gates(
+    database: Database, adapters: Sequence[ChannelAdapter], leadership: Leadership
+) -> dict[str, SendGate]:
+    """A sender lease for each channel paced per account (Telegram: `telegram-sender/<bot
+    id>`), so that one instance at a time sends for the account and its pacing holds. On SQLite
+    there is none: one `run` serves the file, and a shell beside it sends to its terminal only."""
+    if database.is_sqlite:
+        return {}
+    return {
+        adapter.name: LeaseGate(leadership.lease(f"{adapter.name}-sender/{adapter.account}"))
+        for adapter in adapters
+        if adapter.capabilities.paced_per_account and isinstance(adapter, PacedPerAccount)
+    }
 
 
 def telegram_channel(
@@ -343,6 +361,7 @@ async def open_app(
                 holder=settings.instance_name,
             ),
             on_sent=metrics.sent,
+            gates=send_gates(database, adapters, leadership),
         )
         # The word lists and the Russian dictionary load before the first customer's turn, not
         # in it; CLI commands, which read no customer text, never load them.

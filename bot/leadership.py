@@ -105,6 +105,12 @@ class LeaderLease:
     def holding(self) -> bool:
         return self._token is not None
 
+    @property
+    def in_force(self) -> bool:
+        """Held, and not run out by this instance's clock: a process that was paused past its
+        lease (a stopped VM) holds nothing, even before its heartbeat notices."""
+        return self.holding and self._left() > 0
+
     async def take(self) -> bool:
         """Whether this instance holds the lease now (it was free, expired, or its own)."""
         terms = self._terms

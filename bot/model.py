@@ -199,6 +199,30 @@ class ServesAddresses(Protocol):
         """The addresses this instance delivers to."""
 
 
+@runtime_checkable
+class PacedPerAccount(Protocol):
+    """A channel whose capabilities say `paced_per_account`: which account its sends count
+    against (a bot's id). Instances sending for one account share one lease."""
+
+    @property
+    def account(self) -> str:
+        """The account's name in the lease; no secret (a bot's id, not its token)."""
+
+
+class SendGate(Protocol):
+    """Whether this instance may send a channel's messages now (`open`). The relay leases no
+    row of a channel whose gate is shut; a send already in hand finishes under its row's lease.
+
+    `keep(opened)` holds the gate until cancelled, calling `opened()` whenever it opens; it lets
+    the gate go when cancelled.
+    """
+
+    @property
+    def open(self) -> bool: ...
+
+    async def keep(self, opened: Callable[[], None]) -> None: ...
+
+
 class Threading(Protocol):
     """How a channel that comes in threads (mail) tells which thread a message continues,
     besides Message-IDs: our ticket tag in its subject, and the subject's topic."""
@@ -228,6 +252,10 @@ class Capabilities:
     threading: Threading | None = None  # messages come in threads (Message-IDs, subjects)
     # The channel proves who wrote (Telegram's user id); a mail's From line proves nothing.
     proves_sender: bool = False
+    # Its rate limits are the account's (Telegram's are per bot), not per process: among
+    # instances sharing a database one at a time sends, the holder of a lease, so that its
+    # in-process pacing is the account's (`PacedPerAccount.account` names the lease).
+    paced_per_account: bool = False
 
 
 NO_CAPABILITIES = Capabilities()

@@ -40,6 +40,7 @@ from bot.model import (
     OutboundMessage,
     PermanentSendError,
     QuickReply,
+    SendGate,
     SendReceipt,
     ServesAddresses,
     ThrottledSendError,
@@ -103,8 +104,12 @@ class Relay:
         clock: Callable[[], datetime] = utc_now,
         jitter: Callable[[], float] = random.random,
         on_sent: SendObserver = ignore_send,
+        gates: Mapping[str, SendGate] | None = None,
     ) -> None:
+        """`gates`: the channels this instance may send only while their gate is open (those
+        paced per account, among instances sharing the database); the others always."""
         self._db = database
+        self._gates = dict(gates or {})
         self._on_sent = on_sent
         self._adapters = dict(adapters)
         self._addresses = {
@@ -126,6 +131,15 @@ class Relay:
         """Take back what this instance was sending when it stopped (bot/leases.py)."""
         with contextlib.suppress(Exception):  # the database away: the leases run out instead
             await self._leases.reclaim()
+
+    async def keep_gates(self) -> None:
+        """Hold the channels' gates until cancelled (after the last delivery: a stop's drain
+        still sends), and look for rows whenever one opens. Runs beside `run`."""
+        # A task group, not gather: cancelled, it waits until every gate has let go.
+        async with asyncio.TaskGroup() as group:
+            for gate in self._gates.values():
+                group.create_task(gate.keep(self.wake))
+            await asyncio.Event().wait()
 
     def wake(self) -> None:
         """Called after a turn commits: deliver now instead of at the next poll."""
@@ -208,7 +222,15 @@ class Relay:
 
     def _open_channels(self) -> tuple[str, ...]:
         now = time.monotonic()
-        return tuple(name for name in self._adapters if self._paused_until.get(name, 0.0) <= now)
+        return tuple(
+            name
+            for name in self._adapters
+            if self._paused_until.get(name, 0.0) <= now and self._may_send(name)
+        )
+
+    def _may_send(self, channel: str) -> bool:
+        gate = self._gates.get(channel)
+        return gate is None or gate.open
 
     def _pause_if_asked(self, channel: str, attempt: Attempt) -> None:
         # Flood control of the whole channel (Telegram's 429): no send of that channel is even

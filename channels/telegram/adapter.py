@@ -65,6 +65,7 @@ class TelegramChannel:
         typing=True,
         max_length=TEXT_LIMIT,
         proves_sender=True,
+        paced_per_account=True,  # Telegram's limits are the bot's, however many processes send
     )
 
     def __init__(
@@ -87,6 +88,11 @@ class TelegramChannel:
         )
         self._me: BotIdentity | None = None
         self._ready = asyncio.Lock()
+
+    @property
+    def account(self) -> str:
+        """The bot's id, the token's first part (`bot.model.PacedPerAccount`)."""
+        return self._config.token.split(":")[0]
 
     async def run(self, accept: Accept) -> None:
         me = await self._identity()

@@ -30,7 +30,7 @@ from tests.fakes.telegram_chats import JSON, Chats, chat_kind
 from tests.fakes.telegram_errors import ApiError, fault
 from tests.fakes.telegram_http import post_json, read_params
 from tests.fakes.telegram_queue import UpdateQueue
-from tests.fakes.telegram_records import Call, SentMessage
+from tests.fakes.telegram_records import Call, SentMessage, most_within
 from tests.fakes.telegram_updates import UpdateBuilder, new_user
 from tests.waiting import eventually
 
@@ -221,6 +221,18 @@ class FakeTelegram:
     def sent(self) -> list[SentMessage]:
         """Successful sendMessage, editMessageText and copyMessage calls, in order."""
         return self._api.sent
+
+    def most_sent_in_a_second(self, chat_id: int | None = None) -> int:
+        """The most messages sent in any one second, to every chat or to `chat_id`: the Bot
+        API's limits (30 a second per bot, about one a second per chat) are counted so."""
+        return most_within([m.at for m in self.sent if chat_id in (None, m.chat_id)])
+
+    def sent_per_second(self, first: int | None = None) -> float:
+        """The pace of the sends (of the `first` ones), from the first to the last: how many a
+        second."""
+        times = sorted(message.at for message in self.sent)[:first]
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        return (len(times) - 1) / span if span else 0.0
 
     @property
     def answered_callbacks(self) -> list[JSON]:

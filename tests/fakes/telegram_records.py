@@ -32,3 +32,14 @@ class Call:
     at: float
     status: int
     abandoned: bool = False
+
+
+def most_within(times: list[float], seconds: float = 1.0) -> int:
+    """The most of `times` in any window of `seconds` (half-open: [t, t + seconds))."""
+    ordered = sorted(times)
+    most, start = 0, 0
+    for end, at in enumerate(ordered):
+        while ordered[start] <= at - seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
