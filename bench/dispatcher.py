@@ -245,9 +245,13 @@ def report(label: str, contenders: list[list[Figures]]) -> None:
     baseline = [figures.per_second for figures in contenders[0]]
     print(f"\n== {label}")
     rows = [row(rounds, baseline) for rounds in contenders]
-    shape = "{} {} turns/s   p50 {} ms   p95 {} ms   ratio {}   {} statements/turn"
-    for line in aligned(shape, rows):
+    for line in aligned("{} {} turns/s   p50 {} ms   p95 {} ms   ratio {}", rows):
         print(line)
+    statements = [
+        f"{rounds[0].name} {Spread.of(f.statements_per_turn for f in rounds).format('.1f')}"
+        for rounds in contenders
+    ]
+    print("statements per turn: " + ", ".join(statements))
 
 
 def row(rounds: list[Figures], baseline: list[float]) -> list[str]:
@@ -258,7 +262,6 @@ def row(rounds: list[Figures], baseline: list[float]) -> list[str]:
         Spread.of(figures.p50_ms for figures in rounds).format(".2f"),
         Spread.of(figures.p95_ms for figures in rounds).format(".2f"),
         ratios(rates, baseline).format(".2f"),
-        Spread.of(figures.statements_per_turn for figures in rounds).format(".1f"),
     ]
 
 
