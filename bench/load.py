@@ -42,21 +42,18 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
-import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from bench.console import CACHE, free_port, peak_rss_mb, prepare, prepared_sqlite
+from bench.console import free_port, peak_rss_mb, prepared_sqlite
+from bench.databases import migrated, postgres_copy, postgres_history, sqlite_copy
 from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, percentile
-from storage.uow import Database
 from tests.bot_process import BotProcess, bot_environment
-from tests.conftest import administer
 from tests.fakes.telegram import SECRET_HEADER, FakeTelegram, SentMessage
 
 TEXT = "thanks"  # one reply each
@@ -65,6 +62,11 @@ SECRET = "load-bench-secret"
 CONNECTIONS = 100  # Telegram's highest max_connections for a webhook
 START_AFTER = 0.5  # seconds between preparing the schedule and its first send
 DRAIN_SECONDS = 120.0  # how long the replies may trail the last send
+LEGEND = """\
+  latencies in ms from each update's due time: to the webhook's 200 (reply queued) and to the
+  fake's receipt of its reply (reply sent); sent/s: the rate the updates left at; latest: the
+  most a send left after its due time; RSS: the run process's VmHWM once its webhook was up,
+  and after the load"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ class Figures:
     sent: list[float]  # seconds from due to the reply's sendMessage, per update
     achieved_rate: float
     latest_send: float
+    ready_rss_mb: float  # the peak once the webhook was up, before any load
     peak_rss_mb: float
 
 
@@ -116,22 +119,15 @@ def reply_delays(posted: Sequence[Posted], sent: Sequence[SentMessage]) -> list[
     replies: dict[int, list[float]] = defaultdict(list)
     for message in sent:
         replies[message.chat_id].append(message.at)
-    taken: dict[int, int] = defaultdict(int)
-    delays = []
-    for post in posted:
-        times = replies[post.chat_id]
-        delays.append(
-            times[taken[post.chat_id]] - post.due if taken[post.chat_id] < len(times) else -1
-        )
-        taken[post.chat_id] += 1
-    _check_answered_once(taken, replies)
-    return delays
+    _check_answered_once(Counter(post.chat_id for post in posted), replies)
+    unclaimed = {chat: iter(times) for chat, times in replies.items()}
+    return [next(unclaimed[post.chat_id]) - post.due for post in posted]
 
 
-def _check_answered_once(taken: dict[int, int], replies: dict[int, list[float]]) -> None:
-    wrong = {chat: (len(replies[chat]), count) for chat, count in taken.items()}
+def _check_answered_once(updates: Counter[int], replies: dict[int, list[float]]) -> None:
+    wrong = {chat: (len(replies.get(chat, [])), count) for chat, count in updates.items()}
     wrong = {chat: counts for chat, counts in wrong.items() if counts[0] != counts[1]}
-    stray = set(replies) - set(taken)
+    stray = set(replies) - set(updates)
     if wrong or stray:
         sample = dict(list(wrong.items())[:5])
         raise RuntimeError(f"replies ≠ updates in {len(wrong)} chats ({sample}, replies/updates), "
@@ -197,12 +193,13 @@ async def run_once(database_url: str, load: Load, folder: Path) -> Figures:
         env = environment(fake, database_url, free_port())
         async with BotProcess(env, folder / "bot.log") as bot:
             await bot.eventually(lambda: fake.webhook_url, what="the webhook", timeout=180)
+            ready = peak_rss_mb(bot.pid)
             posted = await offered(fake, load)
             await bot.eventually(lambda: len(fake.sent) >= load.updates, what="every reply",
                                  timeout=DRAIN_SECONDS)  # fmt: skip
             await asyncio.sleep(0.5)  # a second reply to any update would show by now
             peak = peak_rss_mb(bot.pid)
-        return figures_of(posted, fake.sent, peak)
+        return figures_of(posted, fake.sent, (ready, peak))
 
 
 async def offered(fake: FakeTelegram, load: Load) -> list[Posted]:
@@ -214,7 +211,9 @@ async def offered(fake: FakeTelegram, load: Load) -> list[Posted]:
         return await offer(session, url, load, fake)
 
 
-def figures_of(posted: list[Posted], sent: list[SentMessage], peak: float) -> Figures:
+def figures_of(
+    posted: list[Posted], sent: list[SentMessage], memory: tuple[float, float]
+) -> Figures:
     refused = [post.status for post in posted if post.status != 200]
     if refused:
         raise RuntimeError(f"{len(refused)} updates not answered 200: {sorted(set(refused))}")
@@ -223,62 +222,9 @@ def figures_of(posted: list[Posted], sent: list[SentMessage], peak: float) -> Fi
         sent=reply_delays(posted, [m for m in sent if m.method == "sendMessage"]),
         achieved_rate=achieved_rate(posted),
         latest_send=max(post.late for post in posted),
-        peak_rss_mb=peak,
+        ready_rss_mb=memory[0],
+        peak_rss_mb=memory[1],
     )
-
-
-# --- databases --------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def sqlite_copy(source: str | None) -> AsyncIterator[tuple[str, Path]]:
-    """A SQLite database in a folder of its own: empty, or a copy of `source`'s file (so runs
-    never write into the cached history)."""
-    with tempfile.TemporaryDirectory(prefix="touchpoint-load-") as name:
-        folder = Path(name)
-        if source is not None:
-            original = Path(source.removeprefix("sqlite+aiosqlite:///"))
-            for part in original.parent.glob(original.name + "*"):
-                shutil.copy(part, folder / part.name.replace(original.name, "load.db"))
-        yield f"sqlite+aiosqlite:///{folder / 'load.db'}", folder
-
-
-@contextlib.asynccontextmanager
-async def postgres_copy(
-    url: str, template: str | None, run: int
-) -> AsyncIterator[tuple[str, Path]]:
-    """A PostgreSQL database of this run's own on `url`'s server: empty, or a copy of the
-    `template` database (CREATE DATABASE ... TEMPLATE); dropped after the run."""
-    server, _, _ = url.rpartition("/")
-    name = f"touchpoint_load_{os.getpid()}_{run}"
-    drop = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    create = f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")
-    await administer(server, drop, create)
-    try:
-        with tempfile.TemporaryDirectory(prefix="touchpoint-load-") as folder:
-            yield f"{server}/{name}", Path(folder)
-    finally:
-        await administer(server, drop)
-
-
-async def postgres_history(url: str, contacts: int) -> str:
-    """A database on `url`'s server holding the history, to copy per run; its name."""
-    server, _, _ = url.rpartition("/")
-    name = f"touchpoint_load_history_{os.getpid()}"
-    await administer(
-        server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
-    )
-    await prepare(f"{server}/{name}", contacts)
-    return name
-
-
-async def migrated(url: str) -> None:
-    """The schema, before the clock: migrating is a deployment step, not part of a run."""
-    database = Database.from_url(url)
-    try:
-        await database.upgrade()
-    finally:
-        await database.dispose()
 
 
 # --- the rounds ---------------------------------------------------------------------------
@@ -297,19 +243,29 @@ def contender(fresh: Fresh, load: Load) -> Callable[[int], Awaitable[Figures]]:
 
 async def bench_engine(engine: str, url: str | None, load: Load, contacts: int, runs: int) -> None:
     print(engine)
-    fresh: dict[str, Fresh] = {}
-    if url is None:
-        fresh["empty database"] = lambda _: sqlite_copy(None)
+    async with contextlib.AsyncExitStack() as stack:
+        fresh = {"empty database": empty(url)}
         if contacts:
-            cached = await prepared_sqlite(contacts)
-            fresh[f"{contacts:,} contacts"] = lambda _: sqlite_copy(cached)
-    else:
-        fresh["empty database"] = lambda run: postgres_copy(url, None, 2 * run)
-        if contacts:
-            template = await postgres_history(url, contacts)
-            fresh[f"{contacts:,} contacts"] = lambda run: postgres_copy(url, template, 2 * run + 1)
-    measured = await interleave_async(runs, [contender(make, load) for make in fresh.values()])
+            fresh[f"{contacts:,} contacts"] = await stack.enter_async_context(filled(url, contacts))
+        measured = await interleave_async(runs, [contender(make, load) for make in fresh.values()])
     report(list(fresh), measured)
+
+
+def empty(url: str | None) -> Fresh:
+    if url is None:
+        return lambda _: sqlite_copy(None)
+    return lambda run: postgres_copy(url, None, 2 * run)
+
+
+@contextlib.asynccontextmanager
+async def filled(url: str | None, contacts: int) -> AsyncIterator[Fresh]:
+    """Copies of a database holding the history of `contacts`, prepared first."""
+    if url is None:
+        cached = await prepared_sqlite(contacts)
+        yield lambda _: sqlite_copy(cached)
+        return
+    async with postgres_history(url, contacts) as template:
+        yield lambda run: postgres_copy(url, template, 2 * run + 1)
 
 
 def report(names: list[str], measured: list[list[Figures]]) -> None:
@@ -320,11 +276,11 @@ def report(names: list[str], measured: list[list[Figures]]) -> None:
         rows.append([name, *latencies(runs, lambda f: f.queued), *latencies(runs, lambda f: f.sent),
                      spread(runs, lambda f: f.achieved_rate, ".1f"),
                      spread(runs, lambda f: 1000 * f.latest_send, ".0f") + " ms",
+                     spread(runs, lambda f: f.ready_rss_mb, ".0f") + " MB",
                      spread(runs, lambda f: f.peak_rss_mb, ".0f") + " MB"])  # fmt: skip
-    for line in aligned("  {}  {}  {}  {}  {}  {}  {}  {}  {}  {}", rows):
+    for line in aligned("  {}" + "  {}" * (len(rows[0]) - 1), rows):
         print(line)
-    print("  latencies in ms from each update's due time: to the webhook's 200 (reply queued), "
-          "to the fake's receipt of the reply (reply sent)")  # fmt: skip
+    print(LEGEND)
 
 
 def latencies(runs: Sequence[Figures], which: Callable[[Figures], list[float]]) -> list[str]:
@@ -357,7 +313,6 @@ async def main() -> None:
     print(f"open loop: {load.updates:,} updates ({TEXT!r}) at {load.rate}/s for {load.seconds} s "
           f"from {load.chats:,} chats to `touchpoint run`'s webhook, pacing off; "
           f"{os.cpu_count()} CPUs, {args.runs} interleaved rounds, median (min–max)")  # fmt: skip
-    CACHE.mkdir(parents=True, exist_ok=True)
     if not args.no_sqlite:
         await bench_engine("SQLite (WAL)", None, load, args.contacts, args.runs)
     if args.postgres:
