@@ -232,11 +232,13 @@ def figures_of(
 Fresh = Callable[[int], contextlib.AbstractAsyncContextManager[tuple[str, Path]]]
 
 
-def contender(fresh: Fresh, load: Load) -> Callable[[int], Awaitable[Figures]]:
+def contender(name: str, fresh: Fresh, load: Load) -> Callable[[int], Awaitable[Figures]]:
     async def one(run: int) -> Figures:
         async with fresh(run) as (url, folder):
             await migrated(url)
-            return await run_once(url, load, folder)
+            figures = await run_once(url, load, folder)
+        print(f"  {name}, run {run + 1}: " + " ".join(row(name, [figures])[1:]), flush=True)
+        return figures
 
     return one
 
@@ -247,7 +249,9 @@ async def bench_engine(engine: str, url: str | None, load: Load, contacts: int, 
         fresh = {"empty database": empty(url)}
         if contacts:
             fresh[f"{contacts:,} contacts"] = await stack.enter_async_context(filled(url, contacts))
-        measured = await interleave_async(runs, [contender(make, load) for make in fresh.values()])
+        measured = await interleave_async(
+            runs, [contender(name, make, load) for name, make in fresh.items()]
+        )
     report(list(fresh), measured)
 
 
@@ -268,19 +272,38 @@ async def filled(url: str | None, contacts: int) -> AsyncIterator[Fresh]:
         yield lambda run: postgres_copy(url, template, 2 * run + 1)
 
 
+HEADER = (
+    "",
+    "queued p50",
+    "p99",
+    "max",
+    "sent p50",
+    "p99",
+    "max",
+    "sent/s",
+    "latest",
+    "RSS ready",
+    "peak",
+)
+
+
 def report(names: list[str], measured: list[list[Figures]]) -> None:
-    rows = [
-        ["", "queued p50", "p99", "max", "sent p50", "p99", "max", "sent/s", "latest", "peak RSS"]
-    ]
-    for name, runs in zip(names, measured, strict=True):
-        rows.append([name, *latencies(runs, lambda f: f.queued), *latencies(runs, lambda f: f.sent),
-                     spread(runs, lambda f: f.achieved_rate, ".1f"),
-                     spread(runs, lambda f: 1000 * f.latest_send, ".0f") + " ms",
-                     spread(runs, lambda f: f.ready_rss_mb, ".0f") + " MB",
-                     spread(runs, lambda f: f.peak_rss_mb, ".0f") + " MB"])  # fmt: skip
-    for line in aligned("  {}" + "  {}" * (len(rows[0]) - 1), rows):
+    rows = [list(HEADER), *(row(name, runs) for name, runs in zip(names, measured, strict=True))]
+    for line in aligned("  {}" + "  {}" * (len(HEADER) - 1), rows):
         print(line)
     print(LEGEND)
+
+
+def row(name: str, runs: Sequence[Figures]) -> list[str]:
+    return [
+        name,
+        *latencies(runs, lambda f: f.queued),
+        *latencies(runs, lambda f: f.sent),
+        spread(runs, lambda f: f.achieved_rate, ".1f"),
+        spread(runs, lambda f: 1000 * f.latest_send, ".0f") + " ms",
+        spread(runs, lambda f: f.ready_rss_mb, ".0f") + " MB",
+        spread(runs, lambda f: f.peak_rss_mb, ".0f") + " MB",
+    ]
 
 
 def latencies(runs: Sequence[Figures], which: Callable[[Figures], list[float]]) -> list[str]:

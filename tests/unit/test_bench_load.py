@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.load import FIRST_CHAT, Posted, achieved_rate, chat_of, reply_delays, schedule
+from bench.load import (
+    FIRST_CHAT,
+    Figures,
+    Posted,
+    achieved_rate,
+    chat_of,
+    reply_delays,
+    report,
+    schedule,
+)
 from bench.rounds import percentile
 from tests.fakes.telegram import SentMessage
 
@@ -66,3 +75,11 @@ def test_percentiles_are_values_that_were_measured() -> None:
 def test_a_percentile_on_a_rank_boundary_is_the_value_at_that_rank() -> None:
     assert percentile([float(n) for n in range(1, 21)], 0.95) == 19.0
     assert percentile([float(n) for n in range(1, 101)], 0.07) == 7.0
+
+
+def test_the_report_has_a_figure_under_every_heading(capsys: pytest.CaptureFixture[str]) -> None:
+    figures = Figures([0.01, 0.02], [0.5, 0.6], 100.0, 0.002, 250.0, 280.0)
+    report(["empty database"], [[figures, figures, figures]])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:3] == ["empty", "database", "10.0"]
+    assert lines[1].endswith("250 (250–250) MB  280 (280–280) MB")
