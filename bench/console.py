@@ -35,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,7 +45,14 @@ from aiohttp import ClientSession
 from sqlalchemy import text
 
 from bench.history import generate, history
-from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
+from bench.rounds import (
+    Spread,
+    add_runs_argument,
+    aligned,
+    interleave_async,
+    percentile,
+    ratios,
+)
 from bot import reports
 from bot.model import Address
 from storage.uow import Database
@@ -65,9 +72,14 @@ class Served:
 
     @property
     def peak_rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024
+        return peak_rss_mb(self.process.pid)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A live process's peak resident memory (VmHWM), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 # --- the history ------------------------------------------------------------------------
@@ -249,11 +261,6 @@ def report_of(days: int) -> Callable[[Any], Awaitable[object]]:
 def last_days(days: int) -> str:
     today = datetime.now(UTC).date()
     return f"/?since={today - timedelta(days=days - 1)}&until={today}"
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
 
 
 # --- one engine -------------------------------------------------------------------------

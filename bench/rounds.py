@@ -10,6 +10,7 @@ and baseline of the same round) before it is summarised the same way.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,15 @@ class Spread:
         if self.runs == 1:
             return median
         return f"{median} ({format(self.low, spec)}–{format(self.high, spec)})"
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile (`share` 0.99 for p99): the smallest measured value with at
+    least that share of the values at or below it."""
+    ordered = sorted(values)
+    # Rounded first so that 0.07 * 100 (7.000000000000001) is rank 7, not 8.
+    rank = math.ceil(round(share * len(ordered), 9))
+    return ordered[max(0, min(len(ordered), rank) - 1)]
 
 
 def ratios(candidate: Sequence[float], baseline: Sequence[float]) -> Spread:

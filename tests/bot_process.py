@@ -49,6 +49,12 @@ class BotProcess:
         log.close()
 
     @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the bot has not been started")
+        return self._process.pid
+
+    @property
     def returncode(self) -> int | None:
         return self._process.returncode if self._process else None
 
