@@ -222,7 +222,9 @@ class TouchpointFigures:
         """The leads captured in [since, until) — a lead captured twice counts once, as its
         last capture — counted by channel, source and the furthest stage each reached by
         `until` (stages are read from the period's first capture on)."""
-        first = _first_capture(stages, since, until)
+        first = await self._first_capture(stages, since, until)
+        if first is None:
+            return []
         capture = touchpoint_figures.alias("capture")
         furthest = _furthest(stages, first, until)
         reached = func.coalesce(furthest.c.rank, 0).label("reached")
@@ -270,13 +272,15 @@ class TouchpointFigures:
         """Of the cohort's leads whose last status change is won or lost: how many, per stage
         and reason (a later change reopened a lead, so only the last one counts); reasons
         tied in count listed first seen first."""
-        first = _first_capture(stages, since, until)
+        first = await self._first_capture(stages, since, until)
+        if first is None:
+            return []
         change, capture = touchpoint_figures.alias("change"), touchpoint_figures.alias("capture")
-        in_cohort = (
-            select(capture.c.id)
-            .where(capture.c.lead_id == change.c.lead_id, capture.c.kind == stages.captured)
+        # The cohort's leads as a set (hashed once), not a search per change.
+        in_cohort = change.c.lead_id.in_(
+            select(capture.c.lead_id)
+            .where(capture.c.kind == stages.captured)
             .where(capture.c.occurred_at >= since, capture.c.occurred_at < until)
-            .exists()
         )
         query = (
             select(change.c.stage, change.c.reason, func.count())
@@ -291,11 +295,16 @@ class TouchpointFigures:
             for stage, reason, count in await self._db.execute(query)
         ]
 
-
-def _first_capture(stages: LeadStages, since: datetime, until: datetime) -> Any:
-    """The period's first capture (any capture's): stages are read from it on."""
-    query = select(func.min(FIGURES.occurred_at))
-    return query.where(*_in_period((stages.captured,), since, until)).scalar_subquery()
+    async def _first_capture(
+        self, stages: LeadStages, since: datetime, until: datetime
+    ) -> datetime | None:
+        """The period's first capture (any capture's): stages are read from it on. Read
+        first, so that the planner sees the moment (PostgreSQL plans the join for the rows
+        after it, not for a guess)."""
+        query = select(func.min(FIGURES.occurred_at))
+        query = query.where(*_in_period((stages.captured,), since, until))
+        found: datetime | None = (await self._db.execute(query)).scalar_one()
+        return found
 
 
 def _added(before: Ratings | None, more: Ratings) -> Ratings:
@@ -325,7 +334,7 @@ def _last_before(row: Any, until: datetime) -> Any:
     return or_(row.c.next_at.is_(None), row.c.next_at >= until)
 
 
-def _furthest(stages: LeadStages, first: Any, until: datetime) -> Any:
+def _furthest(stages: LeadStages, first: datetime, until: datetime) -> Any:
     """Each lead's furthest stage (its rank) reached in [first, until): grouped once and joined
     to the captures (PostgreSQL hashes it; SQLite indexes it on the fly), where a lookup per
     lead costs a search of the index per lead."""
