@@ -276,11 +276,11 @@ class TouchpointFigures:
         if first is None:
             return []
         change, capture = touchpoint_figures.alias("change"), touchpoint_figures.alias("capture")
-        # The cohort's leads as a set (hashed once), not a search per change.
-        in_cohort = change.c.lead_id.in_(
-            select(capture.c.lead_id)
-            .where(capture.c.kind == stages.captured)
+        in_cohort = (
+            select(capture.c.id)
+            .where(capture.c.lead_id == change.c.lead_id, capture.c.kind == stages.captured)
             .where(capture.c.occurred_at >= since, capture.c.occurred_at < until)
+            .exists()
         )
         query = (
             select(change.c.stage, change.c.reason, func.count())
