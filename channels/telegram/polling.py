@@ -13,6 +13,7 @@ import logging
 import random
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from telegram import Bot
@@ -20,7 +21,7 @@ from telegram.error import Conflict, InvalidToken, RetryAfter
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.backoff import full_jitter
-from bot.model import Accept
+from bot.model import Accept, InboundMessage
 from channels.telegram.normalize import BotIdentity, Normalized, normalize
 from channels.telegram.sending import retry_seconds
 
@@ -188,13 +189,20 @@ async def _chain(chain: list[tuple[int, Normalized]], accept: Accept, answer: An
     """Accept one chat's updates in order; the id of the first that failed, or None."""
     for update_id, item in chain:
         try:
-            await accept(item.message)
+            await accept(in_order(item.message))
         except Exception:
             log.exception("accept failed for update %s", update_id)
             return update_id
         if item.callback_query_id:
             await answer_quietly(answer, item.callback_query_id)
     return None
+
+
+def in_order(message: InboundMessage) -> InboundMessage:
+    """One poller hands a chat's updates over one after another: none can be late, and the
+    conversation need not remember the newest message id (one statement less per turn; the
+    comparison is the webhook's, whose deliveries overtake one another)."""
+    return replace(message, sequence=None) if message.sequence is not None else message
 
 
 async def answer_quietly(answer: Answer, callback_query_id: str) -> None:
