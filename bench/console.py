@@ -42,9 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession
-from sqlalchemy import text
 
-from bench.history import generate, history
+from bench.history import after_bulk_load, generate, history
 from bench.rounds import (
     Spread,
     add_runs_argument,
@@ -130,42 +129,12 @@ async def prepare(url: str, contacts: int) -> None:
         started = time.perf_counter()
         year = history(contacts, start=_today() - timedelta(days=365))
         points = await generate(database, year, records=True)
-        await _after_bulk_load(database)
+        await after_bulk_load(database)
         print(f"  generated {contacts:,} contacts, {points:,} touchpoints, "
               f"~{int(contacts * MESSAGES_PER_CONTACT):,} messages, {contacts // 5:,} leads "
               f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
     finally:
         await database.dispose()
-
-
-async def _after_bulk_load(database: Database) -> None:
-    """The id sequences (PostgreSQL) past the ids written, and fresh planner statistics (and
-    visibility maps, on PostgreSQL)."""
-    async with database.transaction() as uow:
-        db = uow.connection
-        if not database.is_sqlite:
-            found = await db.execute(text(
-                "SELECT table_name FROM information_schema.columns "
-                "WHERE column_name = 'id' AND table_schema = 'public'"
-            ))  # fmt: skip
-            for (table,) in list(found):
-                await db.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
-                ))  # fmt: skip
-        if database.is_sqlite:
-            await db.execute(text("ANALYZE"))
-        await uow.commit()
-    if not database.is_sqlite:
-        await _vacuumed(database)
-
-
-async def _vacuumed(database: Database) -> None:
-    """PostgreSQL: VACUUM ANALYZE, as autovacuum would have done long before a year of history
-    is read; measured straight after a bulk load, it would vacuum a million rows meanwhile."""
-    async with database.engine.connect() as connection:
-        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(text("VACUUM ANALYZE"))
 
 
 # --- the console, served ------------------------------------------------------------------

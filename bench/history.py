@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import text
+
 from bot.kinds import ACTIVITY
 from storage.repos.activity import activity_rows, slot_of
 from storage.repos.figures import COUNTED, figure_row, linked
@@ -247,3 +249,33 @@ def _conversation(talk: Conversation) -> Row:
 
 def _chunks(rows: Sequence[T]) -> list[Sequence[T]]:
     return [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
+
+
+async def after_bulk_load(database: Database) -> None:
+    """The id sequences (PostgreSQL) past the ids written, and fresh planner statistics (and
+    visibility maps, on PostgreSQL)."""
+    async with database.transaction() as uow:
+        db = uow.connection
+        if not database.is_sqlite:
+            found = await db.execute(text(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE column_name = 'id' AND table_schema = 'public'"
+            ))  # fmt: skip
+            for (table,) in list(found):
+                await db.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+                ))  # fmt: skip
+        if database.is_sqlite:
+            await db.execute(text("ANALYZE"))
+        await uow.commit()
+    if not database.is_sqlite:
+        await _vacuumed(database)
+
+
+async def _vacuumed(database: Database) -> None:
+    """PostgreSQL: VACUUM ANALYZE, as autovacuum would have done long before a year of history
+    is read; measured straight after a bulk load, it would vacuum a million rows meanwhile."""
+    async with database.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM ANALYZE"))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.history import START, generate, history
+from bench.history import START, after_bulk_load, generate, history
 from bench.rounds import Spread, add_runs_argument, interleave_async, ratios
 from bot import reports
 from storage.tables import touchpoints
@@ -40,6 +40,7 @@ async def bench_engine(url: str, count: int, runs: int) -> None:
         await database.upgrade()
         started = time.perf_counter()
         rows = await generate(database, history(count))
+        await after_bulk_load(database)  # statistics, as a database that grew has them
         print(f"  generated {count:,} conversations, {rows:,} touchpoints "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
 

@@ -82,6 +82,10 @@ def upgrade() -> None:
     connection = op.get_bind()
     _fill_figures(connection)
     _fill_activity(connection)
+    # Planner statistics now: without them PostgreSQL joins a year's cohort by nested loops
+    # (half a minute) until autovacuum analyzes the tables filled here.
+    for table in ("touchpoint_figures", "conversation_activity"):
+        op.execute(f"ANALYZE {table}")
 
 
 def _create_figures() -> None:
