@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+import aiohttp
+
 from tests.waiting import eventually, outcome
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -119,3 +121,18 @@ class BotProcess:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+async def held_leases(metrics_port: int) -> dict[str, bool]:
+    """The leases a running instance stands for and whether it holds each, as its /healthz
+    says; {} while it is not serving yet."""
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{metrics_port}/healthz") as response,
+        ):
+            body = await response.json()
+    except OSError:
+        return {}
+    leases: dict[str, bool] = body.get("leases", {})
+    return leases

@@ -5,7 +5,6 @@ one's last sweep, the new reader's first) is stored and answered once.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from bot.model import utc_now
 from storage.tables import channel_cursors
 from storage.uow import Database, UnitOfWork
-from tests.bot_process import BotProcess
+from tests.bot_process import BotProcess, held_leases
 from tests.e2e import test_email_run as email_run
 from tests.e2e.test_email_crash import (
     Mail,
@@ -72,8 +71,7 @@ class Instance:
 
     async def reads(self) -> bool | None:
         """Whether it holds the mailbox's lease (its /healthz); None while it is not serving."""
-        body = await self.get("/healthz")
-        leases: dict[str, bool] = json.loads(body).get("leases", {}) if body else {}
+        leases = await held_leases(self.port)
         held = [held for name, held in leases.items() if name.startswith("imap/")]
         return held[0] if held else None
 

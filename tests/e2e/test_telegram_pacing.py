@@ -16,11 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientSession
 
 from bot.settings import Settings
 from channels.telegram.pacing import CHAT_BURST
-from tests.bot_process import BotProcess, bot_environment
+from tests.bot_process import BotProcess, bot_environment, held_leases
 from tests.e2e.test_telegram_crash import Stored, stored
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_http import post_json
@@ -75,24 +74,18 @@ class Instance:
         self.process = BotProcess(env, log)
 
     async def leases(self) -> dict[str, bool]:
-        """What its /healthz says it holds; {} while it is not serving yet."""
-        try:
-            async with (
-                ClientSession() as http,
-                http.get(f"http://127.0.0.1:{self.port}/healthz") as response,
-            ):
-                body = await response.json()
-        except OSError:
-            return {}
-        leases: dict[str, bool] = body.get("leases", {})
-        return leases
+        return await held_leases(self.port)
 
     async def push(self, update: dict[str, object]) -> None:
-        """Telegram's POST of one update, through the load balancer to this instance."""
-        body = json.dumps(update).encode()
-        headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
-        status, text = await post_json(self.webhook, body, headers)
-        assert status == 200, f"{self.name} answered {status}: {text}"
+        await push_update(self.name, self.webhook, update)
+
+
+async def push_update(name: str, webhook: str, update: dict[str, object]) -> None:
+    """Telegram's POST of one update, through the load balancer to instance `name`."""
+    body = json.dumps(update).encode()
+    headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
+    status, text = await post_json(webhook, body, headers)
+    assert status == 200, f"{name} answered {status}: {text}"
 
 
 async def started(instances: list[Instance]) -> None:

@@ -12,9 +12,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientSession
 
-from tests.bot_process import BotProcess, bot_environment
+from tests.bot_process import BotProcess, bot_environment, held_leases
 from tests.e2e.test_telegram_crash import Stored, stored
 from tests.fakes.telegram import FakeTelegram
 from tests.waiting import eventually
@@ -53,17 +52,7 @@ class Instance:
         self.process = BotProcess(env, log)
 
     async def leases(self) -> dict[str, bool]:
-        """What its /healthz says it holds; {} while it is not serving yet."""
-        try:
-            async with (
-                ClientSession() as http,
-                http.get(f"http://127.0.0.1:{self.port}/healthz") as response,
-            ):
-                body = await response.json()
-        except OSError:
-            return {}
-        leases: dict[str, bool] = body.get("leases", {})
-        return leases
+        return await held_leases(self.port)
 
 
 def polling(leases: dict[str, bool]) -> dict[str, bool]:

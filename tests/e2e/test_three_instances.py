@@ -17,17 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot_process import held_leases
 from tests.e2e import test_email_run as email_run
 from tests.e2e import test_telegram_crash as telegram_crash
 from tests.e2e.test_email_crash import Mail, answered, deliver, every_mail_answered, mailbox_of_200
 from tests.e2e.test_email_crash import stored as stored_mail
 from tests.e2e.test_email_run import email_environment
 from tests.e2e.test_email_standby import Instance as MailInstance
-from tests.e2e.test_telegram_pacing import (
-    SECRET,
-    assert_within_the_limits,
-)
-from tests.e2e.test_telegram_pacing import Instance as TelegramInstance
+from tests.e2e.test_telegram_pacing import SECRET, assert_within_the_limits, push_update
 from tests.fakes.telegram import FakeTelegram
 from tests.services import smtp as smtp_service
 from tests.services.dovecot import Dovecot
@@ -49,7 +46,7 @@ MAILS = 100
 KILLS = 1
 
 
-class Node(TelegramInstance, MailInstance):
+class Node(MailInstance):
     """One instance: its webhook behind the balancer (webhook mode), its leases, its /healthz."""
 
     def __init__(
@@ -64,11 +61,14 @@ class Node(TelegramInstance, MailInstance):
                 "TELEGRAM_WEBHOOK_SECRET": SECRET,
                 "TELEGRAM_WEBHOOK_LISTEN": f"127.0.0.1:{hook_port}",
             }
-        MailInstance.__init__(self, name, env | telegram, log)
+        super().__init__(name, env | telegram, log)
         self.polling = polling
 
     async def holds(self) -> dict[str, bool]:
-        return await TelegramInstance.leases(self)
+        return await held_leases(self.port)
+
+    async def push(self, update: dict[str, object]) -> None:
+        await push_update(self.name, self.webhook, update)
 
 
 def leases_of(polling: bool) -> tuple[str, ...]:
