@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.route_held_aside import DATA, DATA_2, DATA_3, load_rows
+from bench.route_held_aside import DATA, DATA_2, DATA_3, DATA_4, load_rows
 
 
-@pytest.mark.parametrize("path", [DATA, DATA_2, DATA_3], ids=["set 1", "set 2", "set 3"])
+@pytest.mark.parametrize(
+    "path", [DATA, DATA_2, DATA_3, DATA_4], ids=["set 1", "set 2", "set 3", "set 4"]
+)
 def test_a_set_has_150_rows_a_language_each_labelled_with_a_route_and_none_twice(
     path: Path,
 ) -> None:
@@ -29,3 +31,4 @@ def test_the_sets_share_no_text() -> None:
 
     assert not texts(DATA) & texts(DATA_2)
     assert not (texts(DATA) | texts(DATA_2)) & texts(DATA_3)
+    assert not (texts(DATA) | texts(DATA_2) | texts(DATA_3)) & texts(DATA_4)
