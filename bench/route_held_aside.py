@@ -42,6 +42,7 @@ DATA = Path(__file__).resolve().parent / "data" / "routing_held_aside.jsonl"
 DATA_2 = DATA.with_name("routing_held_aside_2.jsonl")
 DATA_3 = DATA.with_name("routing_held_aside_3.jsonl")
 DATA_4 = DATA.with_name("routing_held_aside_4.jsonl")
+DEV = DATA.with_name("routing_dev.jsonl")
 ROUTES = ("lead", "service", "human", "other")
 WORST = 4
 
