@@ -258,3 +258,77 @@ def test_a_real_word_is_never_read_as_another_with_a_letter_squeezed() -> None:
 def test_est_is_there_is_not_to_eat() -> None:
     """The dictionary reads "есть" first as the verb "to eat", after which no word is a thing."""
     assert MATCHER.match("есть игровые кресла?", "ru").route == "lead"
+
+
+# --- out of scope, however much it sounds like buying ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how much is 15 percent of 240",
+        "what's 12 times 8",
+        "сколько будет 17 умножить на 23",
+        "set a reminder for 6pm",
+        "поставь будильник на 7 утра",
+        "CONGRATULATIONS! You've won a $1000 gift card, click the link",
+        "ВЫ ВЫИГРАЛИ iPhone 15! Переходите по ссылке",
+        "I'm a student writing a thesis on sales automation, may I ask a few questions?",
+        "Я студентка, пишу диплом про автоматизацию продаж, можно задать пару вопросов?",
+        "у вас есть стажировки для студентов?",
+    ],
+)
+def test_sums_assistant_commands_prizes_and_studies_are_out_of_scope(text: str) -> None:
+    assert routed(text)[0] == "other"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we provide catering services and need 40 chairs for an event",
+        "we offer IT services to clients and want to buy 10 laptops",
+        "мы оказываем услуги клининга, нужно закупить 20 пылесосов",
+        "how much are 20 chairs plus delivery",
+        "сколько будет стоить 20 стульев плюс доставка",
+        "реально ли сделать стол под размер, 180х90?",
+        "Is it possible to have a reception counter made to measure?",
+    ],
+)
+def test_a_prospect_describing_their_business_or_a_sum_of_goods_is_a_lead(text: str) -> None:
+    assert routed(text)[0] == "lead"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "зови человека",
+        "пригласите в чат сотрудника",
+        "давайте уже человека",
+        "пусть мне ответит сотрудник",
+        "кто-то из администрации может ответить?",
+        "у вас вообще люди работают?",
+        "Я уже 20 минут пытаюсь объяснить боту. Где люди?",
+        "could you hand this chat over to one of your team members?",
+        "somebody from your company please",
+    ],
+)
+def test_calling_a_person_in_any_words_is_a_request_for_one(text: str) -> None:
+    assert routed(text)[0] == "human"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "flyers arrived with a typo, we need a reprint",
+        "привезли кресло с поломанным подлокотником, что делать?",
+        "обед на 30 персон привезли на час позже, требую компенсацию",
+        "пришла пачка на 50 ручек вместо 500",
+        "вы мне не ту модель прислали",
+        "remind me what my order number is",
+        "напомни мне номер заказа",
+        "Need to change the email on file to j.smith@newco.com",
+        "need to move tomorrow's drop-off to Friday",
+    ],
+)
+def test_what_went_wrong_with_a_delivery_or_an_account_is_service(text: str) -> None:
+    assert routed(text)[0] == "service"
