@@ -17,8 +17,10 @@ from storage.tables import (
     contacts,
     conversations,
     dead_letters,
+    handoffs,
     identities,
     identity_conflicts,
+    lead_notes,
     leads,
     message_files,
     messages,
@@ -26,6 +28,7 @@ from storage.tables import (
     service_requests,
     ticket_notes,
     timers,
+    touchpoint_figures,
     touchpoints,
     webhook_deliveries,
 )
@@ -167,7 +170,27 @@ def _forgetting(contact_id: int) -> list[Executable]:
             data={},
         ),
         update(touchpoints).where(touchpoints.c.contact_id == contact_id).values(details={}),
+        *_their_pipeline(contact_id),
         update(contacts)
         .where(contacts.c.id == contact_id)
         .values(display_name=FORGOTTEN, company=None),
+    ]
+
+
+def _their_pipeline(contact_id: int) -> list[Executable]:
+    """What reps wrote about them and what timers carry for them: notes, next steps, a lost
+    lead's reason (also in the report's rollup), a closed hand-off's summary, a reminder's text.
+    The stages, times and ratings stay: they are the counts."""
+    theirs = select(conversations.c.id).where(conversations.c.contact_id == contact_id)
+    their_leads = select(leads.c.id).where(leads.c.contact_id == contact_id)
+    return [
+        update(lead_notes).where(lead_notes.c.lead_id.in_(their_leads)).values(text=""),
+        update(leads)
+        .where(leads.c.contact_id == contact_id)
+        .values(lost_reason=None, next_step=None),
+        update(touchpoint_figures)
+        .where(touchpoint_figures.c.lead_id.in_(their_leads))
+        .values(reason=None),
+        update(handoffs).where(handoffs.c.contact_id == contact_id).values(summary=None),
+        update(timers).where(timers.c.conversation_id.in_(theirs)).values(payload={}),
     ]

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.bootstrap import build_services
 from bot.settings import Settings
+from storage.tables import timers, touchpoint_figures
 from storage.uow import Database
 from tests.conversations.test_rep_handoff import BORIS_TELEGRAM, OLGA_TELEGRAM, add_rep
 from tests.harness import BotHarness, Customer, FakeClock
@@ -377,3 +380,45 @@ async def test_a_russian_manager_hears_of_a_lead_nobody_accepted(
     assert texts_to(bot, "2002")[-1] == (
         "Вашей заявкой № 1 занимается Мария из отдела продаж и свяжется с вами в течение 1 ч."
     )
+
+
+async def test_forgetting_the_customer_erases_what_reps_wrote_about_them(
+    database: Database, clock: FakeClock
+) -> None:
+    """Notes, the next step and its reminder, the lost reason (in the lead and in the
+    report's rollup): a rep's words about a person are theirs to have erased too."""
+    bot = sales_bot(database, clock)
+    await add_rep(bot, "Olga", telegram=OLGA_TELEGRAM)
+    olga = bot.customer(OLGA_TELEGRAM, channel="telegram", name="Olga")
+    ann = bot.customer("1001", channel="telegram", name="Ann")
+    await leave_lead(ann, ANN_OPENER)
+    await olga.press("accept:1")
+    await olga.say("/note 1 Ann Lee prefers calls after 6pm on +49 30 1234567")
+    await olga.say("/next 1 +2h call Ann Lee about the Berlin flat")
+    await olga.say("/stage 1 lost Ann Lee moved to a competitor, her husband works there")
+    [lead] = await bot.leads()
+    contact_id = lead.contact_id
+    stages = await figures_of(bot, lead.id)
+    assert ("lost", "Ann Lee moved to a competitor, her husband works there") in stages
+
+    async with bot.database.transaction() as uow:
+        assert await uow.retention.forget_contact(contact_id)
+        await uow.commit()
+
+    [lead] = await bot.leads()
+    assert (lead.lost_reason, lead.next_step, lead.status) == (None, None, "lost")
+    assert [note.text for note in await bot.lead_notes(lead.id)] == [""]
+    assert await figures_of(bot, lead.id) == [(stage, None) for stage, _ in stages]
+    async with bot.database.transaction() as uow:
+        payloads = (await uow.connection.execute(select(timers.c.payload))).scalars().all()
+    assert payloads and all(payload == {} for payload in payloads)
+
+
+async def figures_of(bot: BotHarness, lead_id: int) -> list[tuple[str | None, str | None]]:
+    query = (
+        select(touchpoint_figures.c.stage, touchpoint_figures.c.reason)
+        .where(touchpoint_figures.c.lead_id == lead_id)
+        .order_by(touchpoint_figures.c.id)
+    )
+    async with bot.database.transaction() as uow:
+        return [(stage, reason) for stage, reason in await uow.connection.execute(query)]
