@@ -100,6 +100,10 @@ class LeaderLease:
         self._terms = terms
         self._token: str | None = None
         self._expires = terms.clock()
+        # Set once another live process under this instance's name took the lease: from then
+        # on this one takes it only when free or expired, so the two stop taking it from each
+        # other (and stop reclaiming each other's work as "their own from before a restart").
+        self._twin_seen = False
 
     @property
     def holding(self) -> bool:
@@ -118,7 +122,9 @@ class LeaderLease:
         until = now + terms.length
 
         async def work(uow: UnitOfWork) -> bool:
-            taken = await uow.leader_leases.take(self.name, terms.holder, token, now, until)
+            taken = await uow.leader_leases.take(
+                self.name, terms.holder, token, now, until, own_too=not self._twin_seen
+            )
             await uow.commit()
             return taken
 
@@ -145,7 +151,24 @@ class LeaderLease:
             self._expires = now + terms.length
             return True
         self._lose("was taken over by another instance")
+        await self._look_for_a_twin()
         return False
+
+    async def _look_for_a_twin(self) -> None:
+        """A lease taken from a live holder by a holder of the same name: two running
+        processes share INSTANCE_NAME (a restart's process would not renew any more)."""
+        holder = self._terms.holder
+        now_held_by = await self._terms.database.run(
+            lambda uow: uow.leader_leases.holder(self.name)
+        )
+        if now_held_by == holder and not self._twin_seen:
+            self._twin_seen = True
+            log.error(
+                "lease %s was taken by another running instance named %r: give every "
+                "instance its own INSTANCE_NAME; this one now waits until the lease is free",
+                self.name,
+                holder,
+            )
 
     async def release(self) -> None:
         """Let the lease go, so another instance takes it over at once."""

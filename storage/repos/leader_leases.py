@@ -19,13 +19,16 @@ from storage.sql import PerDialect
 from storage.tables import leader_leases
 
 
-def _take() -> PerDialect:
+def _take(*, own_too: bool) -> PerDialect:
+    """Taking a free or expired lease, and (`own_too`) the taker's own unexpired one."""
     forms = []
     for module in (postgresql, sqlite):
         statement = module.insert(leader_leases)
-        free_or_ours = or_(
-            leader_leases.c.expires_at < bindparam("now"),
-            leader_leases.c.holder == statement.excluded.holder,
+        expired = leader_leases.c.expires_at < bindparam("now")
+        free_or_ours = (
+            or_(expired, leader_leases.c.holder == statement.excluded.holder)
+            if own_too
+            else expired
         )
         changing = {name: statement.excluded[name] for name in ("holder", "token", "expires_at")}
         forms.append(
@@ -38,7 +41,8 @@ def _take() -> PerDialect:
     return PerDialect(*forms)
 
 
-TAKE = _take()
+TAKE = _take(own_too=True)
+TAKE_FREE = _take(own_too=False)
 HELD = (leader_leases.c.name == bindparam("lease"), leader_leases.c.token == bindparam("held"))
 RENEW = (
     update(leader_leases)
@@ -48,6 +52,7 @@ RENEW = (
 )
 RELEASE = delete(leader_leases).where(*HELD)
 EXPIRY = select(leader_leases.c.expires_at).where(leader_leases.c.name == bindparam("lease"))
+HOLDER = select(leader_leases.c.holder).where(leader_leases.c.name == bindparam("lease"))
 
 
 class LeaderLeaseRepository:
@@ -55,14 +60,23 @@ class LeaderLeaseRepository:
         self._db = connection
 
     async def take(
-        self, name: str, holder: str, token: str, now: datetime, until: datetime
+        self,
+        name: str,
+        holder: str,
+        token: str,
+        now: datetime,
+        until: datetime,
+        *,
+        own_too: bool = True,
     ) -> bool:
-        """Whether `holder` now holds `name` under `token`: it was free, expired, or its own."""
+        """Whether `holder` now holds `name` under `token`: it was free, expired, or (`own_too`)
+        its own."""
         values = {
             "name": name, "holder": holder, "token": token,
             "expires_at": until, "taken_at": now, "now": now,
         }  # fmt: skip
-        return (await self._db.execute(TAKE.on(self._db), values)).first() is not None
+        statement = TAKE if own_too else TAKE_FREE
+        return (await self._db.execute(statement.on(self._db), values)).first() is not None
 
     async def renew(self, name: str, token: str, until: datetime) -> bool:
         """Extend the lease; False (nothing changed) when it is no longer held under `token`."""
@@ -74,3 +88,6 @@ class LeaderLeaseRepository:
 
     async def expires_at(self, name: str) -> datetime | None:
         return (await self._db.execute(EXPIRY, {"lease": name})).scalar_one_or_none()
+
+    async def holder(self, name: str) -> str | None:
+        return (await self._db.execute(HOLDER, {"lease": name})).scalar_one_or_none()

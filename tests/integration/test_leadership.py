@@ -273,3 +273,32 @@ async def test_several_leases_are_held_apart(alpha: Instance, beta: Instance) ->
     assert await alpha.lease.take()
     assert await mailbox.take()
     assert beta.leadership.held() == {NAME: False, mailbox.name: True}
+
+
+async def test_two_running_instances_of_one_name_are_told_and_stop_taking_from_each_other(
+    database: Database, alpha: Instance, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    twin = Instance(database, "alpha", clock)  # a second process with the same INSTANCE_NAME
+    assert await alpha.lease.take()
+    assert await twin.lease.take()  # "its own from before a restart", as far as it can tell
+
+    assert not await alpha.lease.renew()  # alpha is alive: a restart's process would not renew
+
+    [told] = [r for r in caplog.records if "INSTANCE_NAME" in r.getMessage()]
+    assert told.levelname == "ERROR" and "telegram-poller/123" in told.getMessage()
+    assert not await alpha.lease.take(), "alpha no longer takes the twin's unexpired lease"
+    assert await twin.lease.renew()
+    clock.advance(seconds=LENGTH.total_seconds() + 1)  # the twin died: alpha takes over
+    assert await alpha.lease.take()
+
+
+async def test_a_lease_lost_to_another_name_is_taken_back_when_free_and_nothing_is_said(
+    alpha: Instance, beta: Instance, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await alpha.lease.take()
+    clock.advance(seconds=LENGTH.total_seconds() + 1)
+    assert await beta.lease.take()
+    assert not await alpha.lease.renew()
+    await beta.lease.release()
+    assert await alpha.lease.take()
+    assert not [r for r in caplog.records if "INSTANCE_NAME" in r.getMessage()]
