@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.route_held_aside import DATA, DATA_2, DATA_3, DATA_4, DEV, load_rows
+from bench.route_held_aside import DATA, DATA_2, DATA_3, DATA_4, DATA_5, DEV, load_rows
 
 
 @pytest.mark.parametrize(
-    "path", [DATA, DATA_2, DATA_3, DATA_4], ids=["set 1", "set 2", "set 3", "set 4"]
+    "path",
+    [DATA, DATA_2, DATA_3, DATA_4, DATA_5],
+    ids=["set 1", "set 2", "set 3", "set 4", "set 5"],
 )
 def test_a_set_has_150_rows_a_language_each_labelled_with_a_route_and_none_twice(
     path: Path,
@@ -32,3 +34,5 @@ def test_the_sets_share_no_text() -> None:
     assert not texts(DATA) & texts(DATA_2)
     assert not (texts(DATA) | texts(DATA_2)) & texts(DATA_3)
     assert not (texts(DATA) | texts(DATA_2) | texts(DATA_3) | texts(DEV)) & texts(DATA_4)
+    earlier = texts(DATA) | texts(DATA_2) | texts(DATA_3) | texts(DATA_4) | texts(DEV)
+    assert not earlier & texts(DATA_5)
