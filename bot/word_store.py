@@ -45,6 +45,8 @@ class WordStore:
         self.path = path
         self.lang = lang
         uri = f"{path.as_uri()}?mode=ro&immutable=1"  # never written: no locks, no journal
+        # Shared by the event loop and the SQLite writer thread: Python's sqlite3 is built
+        # serialized (threadsafety 3), so one connection may serve both.
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         try:
             _check(self._db, lang)
@@ -91,18 +93,27 @@ def _rounded(freq: float) -> float:
 
 def open_store(lang: str, folder: Path | None = None) -> WordStore:
     """The language's store, built first (in a child process) when missing or unreadable."""
+    failures: list[str] = []
     for candidate in [folder] if folder else cache_folders():
-        path = candidate / store_name(lang)
         try:
-            return WordStore(path, lang)
-        except sqlite3.DatabaseError:
-            pass
-        try:
-            build_in_child(lang, path)
-        except (OSError, subprocess.CalledProcessError):
-            continue  # a folder we cannot write: the next one
+            return _open_or_build(lang, candidate / store_name(lang))
+        except (OSError, subprocess.CalledProcessError) as error:
+            failures.append(f"{candidate}: {_said(error)}")  # one we cannot write: the next
+    raise OSError(f"no folder could hold the {lang} word list: {'; '.join(failures)}")
+
+
+def _open_or_build(lang: str, path: Path) -> WordStore:
+    try:
         return WordStore(path, lang)
-    raise OSError(f"no folder could hold the {lang} word list")
+    except sqlite3.DatabaseError:  # missing, or not a whole store
+        build_in_child(lang, path)
+        return WordStore(path, lang)
+
+
+def _said(error: Exception) -> str:
+    if isinstance(error, subprocess.CalledProcessError):
+        return str(error.stderr.decode(errors="replace").strip()[-300:])
+    return str(error)
 
 
 def cache_folders() -> list[Path]:

@@ -143,3 +143,10 @@ def test_an_unwritable_cache_falls_back_to_the_temporary_folder(
     (tmp_path / "tmp").mkdir()
     assert open_store("en", None).zipf("quote") == zipf_frequency("quote", "en", "large")
     assert list((tmp_path / "tmp").glob("touchpoint-*/words-en-*"))
+
+
+def test_no_writable_folder_is_said_with_the_folder(tmp_path: Path) -> None:
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    with pytest.raises(OSError, match="a file/words"):
+        open_store("en", blocked / "words")
