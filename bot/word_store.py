@@ -103,11 +103,20 @@ def open_store(lang: str, folder: Path | None = None) -> WordStore:
 
 
 def _open_or_build(lang: str, path: Path) -> WordStore:
+    _ensure_ours(path.parent)
     try:
         return WordStore(path, lang)
     except sqlite3.DatabaseError:  # missing, or not a whole store
         build_in_child(lang, path)
         return WordStore(path, lang)
+
+
+def _ensure_ours(folder: Path) -> None:
+    # The fallback folder is in the shared temporary directory: one made by another user could
+    # hand this process a word list of theirs.
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_uid != os.getuid():
+        raise PermissionError(f"{folder} belongs to another user")
 
 
 def _said(error: Exception) -> str:
@@ -127,7 +136,6 @@ def store_name(lang: str) -> str:
 
 def build_in_child(lang: str, path: Path) -> None:
     """Builds the store in a child process, whose memory is returned when it exits."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "bot.word_store", lang, str(path)]
     subprocess.run(command, check=True, stdin=subprocess.DEVNULL, capture_output=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from pathlib import Path
@@ -150,3 +151,14 @@ def test_no_writable_folder_is_said_with_the_folder(tmp_path: Path) -> None:
     blocked.write_text("")
     with pytest.raises(OSError, match="a file/words"):
         open_store("en", blocked / "words")
+
+
+def test_a_folder_of_another_user_is_not_read(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    if os.getuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    os.chown(theirs, 65534, -1)
+    with pytest.raises(OSError, match="belongs to another user"):
+        open_store("en", theirs)
+    assert list(theirs.iterdir()) == []
