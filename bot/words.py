@@ -9,7 +9,9 @@
   "нужны" → "нужный", "ищу" → "искать".
 
 Every answer is cached per word: chat traffic repeats words, and the router must stay fast.
-The word lists and the dictionary are loaded on first use (the composition root warms them up).
+The word lists are read from a file per language (bot/word_store.py: wordfreq's own answers
+without its lists in memory); they and the dictionary are opened on first use (the composition
+root warms them up).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from functools import lru_cache
 from typing import Final
 
 import pymorphy3
-from wordfreq import zipf_frequency
+
+from bot.word_store import WordStore, open_store
 
 LANGUAGES: Final = ("en", "ru")
 KNOWN_ZIPF: Final = 3.0  # about once in a million words: a real word, not a typo
@@ -28,7 +31,7 @@ _CACHE: Final = 65_536
 @lru_cache(maxsize=_CACHE)
 def zipf(word: str, lang: str) -> float:
     """How common `word` (lower case) is in `lang` text, on the Zipf scale; 0 when unseen."""
-    return float(zipf_frequency(word, lang, wordlist="large"))
+    return _store(lang).zipf(word)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -70,13 +73,19 @@ def is_infinitive(word: str) -> bool:
     )
 
 
+@lru_cache(maxsize=len(LANGUAGES))
+def _store(lang: str) -> WordStore:
+    return open_store(lang)
+
+
 @lru_cache(maxsize=1)
 def _morphology() -> pymorphy3.MorphAnalyzer:
     return pymorphy3.MorphAnalyzer(lang="ru")
 
 
 def warm_up() -> None:
-    """Loads the word lists and the dictionary now rather than in the first customer's turn."""
+    """Opens the word lists (building their files the first time) and loads the dictionary
+    now rather than in the first customer's turn."""
     for lang in LANGUAGES:
         zipf("the", lang)
     _morphology()

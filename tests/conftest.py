@@ -15,6 +15,8 @@ from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot import words
+from bot.word_store import open_store
 from storage.tables import metadata
 from storage.uow import Database
 from tests.fakes.telegram import FakeTelegram
@@ -50,6 +52,14 @@ def require_shared(*parts: str) -> Path:
     if os.environ.get("CI"):
         pytest.fail(f"{path} is missing: CI must run the corpus tests")
     pytest.skip(f"../shared is absent ({path}); corpus tests need the shared folder")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def word_files() -> None:
+    """The word lists' files, written once before any test (the first time on a machine, about
+    8 s) rather than by whichever test or `touchpoint run` under a timeout happens to be first."""
+    for lang in words.LANGUAGES:
+        open_store(lang).close()
 
 
 @pytest.fixture(scope="session")

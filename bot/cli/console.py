@@ -14,8 +14,9 @@ from bot.cli.common import fail, person, settings_or_exit, writing
 from bot.model import utc_now
 from bot.settings import Settings
 from handlers.console_links import login_url
-from web.console import Console, ConsoleConfig
-from web.server import serve
+
+# The console (its routes, templates, charts: pygal, Jinja) is imported by the commands that
+# serve it, not with the CLI: a `touchpoint run` with WEB_LISTEN off never holds it in memory.
 
 
 def console_faces(settings: Settings, app: App) -> list[Coroutine[Any, Any, None]]:
@@ -23,6 +24,9 @@ def console_faces(settings: Settings, app: App) -> list[Coroutine[Any, Any, None
     address = settings.web_address
     if address is None:
         return []
+    from web.console import Console, ConsoleConfig
+    from web.server import serve
+
     config = ConsoleConfig.from_settings(settings)
     console = Console(config, app.database, app.dispatcher, app.dispatcher.services)
     return [serve(console, *address)]
@@ -34,6 +38,8 @@ def web() -> None:
     address = settings.web_address
     if address is None:
         raise fail("WEB_LISTEN is off: set it to HOST:PORT, e.g. 127.0.0.1:8088", 2)
+    from web.console import Console, ConsoleConfig
+    from web.server import serve
 
     async def _serve() -> None:
         async with open_database(settings, migrate=True) as database:
@@ -57,6 +63,8 @@ def login_link(name: str) -> None:
     WEB_LOGIN_MINUTES, once; opening it shows a button that signs in)."""
     settings = settings_or_exit()
     rep = person(name, "NAME")
+    from web.console import ConsoleConfig
+
     config = ConsoleConfig.from_settings(settings)
     secret = writing(lambda uow: uow.console_access.new_link(rep.id, utc_now(), config.link_for))
     typer.echo(login_url(config.base_url, secret))
