@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 PYTHON ?= python3
 
-.PHONY: run test lint bench bench-console bench-load clean
+.PHONY: run test lint bench bench-console bench-load bench-instances clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ bench-console: $(STAMP)
 bench-load: $(STAMP)
 	$(BIN)/python -m tests.services.postgres --env TOUCHPOINT_BENCH_POSTGRES_URL -- \
 		$(BIN)/python -m bench.load --contacts 100000
+
+# One against two `touchpoint run` in webhook mode on one private cluster: updates per second
+# and the CPU of each process.
+bench-instances: $(STAMP)
+	$(BIN)/python -m tests.services.postgres --env TOUCHPOINT_BENCH_POSTGRES_URL -- \
+		$(BIN)/python -m bench.instances
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

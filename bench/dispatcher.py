@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, event
 
+from bench.floor import bare_insert
 from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
 from bot import words
 from bot.bootstrap import build_services
@@ -47,12 +48,11 @@ from bot.model import (
     OutboundMessage,
     Sender,
     SendReceipt,
-    utc_now,
 )
 from bot.relay import Relay
 from bot.settings import Settings
 from bot.turn import Services
-from storage.uow import Database, UnitOfWork
+from storage.uow import Database
 
 SCRIPT = (
     "hello",
@@ -160,23 +160,6 @@ async def timed(
     await asyncio.gather(*(one_stream(stream) for stream in streams))
     elapsed, turns = time.perf_counter() - started, sum(map(len, streams))
     return Figures(name, turns, elapsed, latencies, Statements.count - statements)
-
-
-async def bare_insert(database: Database, message: InboundMessage) -> None:
-    """The floor: store the inbound message idempotently in a transaction of its own."""
-
-    async def work(uow: UnitOfWork) -> None:
-        await uow.messages.insert(
-            channel=message.channel,
-            external_id=message.external_id,
-            conversation_id=None,
-            direction="in",
-            text=message.text,
-            now=utc_now(),
-        )
-        await uow.commit()
-
-    await database.run(work)
 
 
 async def bench_engine(

@@ -9,6 +9,10 @@ question, an invoice request), then reads the same N mails from the same mailbox
 
 - baseline: aioimaplib alone — LOGIN, SELECT, `UID SEARCH`, then `UID FETCH (BODY.PEEK[])` in
   batches of 100: the floor for getting the bytes out of this server with this client;
+- floor: the same fetch, each mail parsed by the standard library
+  (`BytesParser(policy=default)`, its plain text read) and stored by one transaction that
+  inserts the inbound message (bench/dispatcher.py's baseline, on the same SQLite engine and
+  connection as the dispatcher): the least a mail bot that loses no mail must do;
 - ImapIngest with a `handle` that does nothing: our ingest's own cost (sizes first, one body at
   a time, the watermark after every mail), in memory;
 - Touchpoint, replies left in the outbox: the email channel as `touchpoint run` builds it
@@ -22,7 +26,9 @@ question, an invoice request), then reads the same N mails from the same mailbox
   committed, and when the SMTP server accepted the last reply.
 
 Every figure is N over the seconds from connecting to done; the ratio is against the baseline.
-The mailbox is never changed by any reader (PEEK, no flags), so all four read the same mails.
+The mailbox is never changed by any reader (PEEK, no flags), so all of them read the same mails.
+The floor and "fetch to committed turn" then run in turn, R rounds (`--runs`, 3 by default),
+each on a database of its own: median (min–max), and their ratio taken per round.
 
 Then reading alone, without IMAP or a database: the same N mails turned into messages by
 `to_inbound` in this process, and by the email channel's `MailReader` in its worker process
@@ -39,8 +45,11 @@ import os
 import resource
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
@@ -48,10 +57,12 @@ from typing import Any
 import aioimaplib
 from sqlalchemy import func, select
 
+from bench.floor import bare_insert
+from bench.rounds import Spread, add_runs_argument, interleave_async, ratios
 from bot import words
 from bot.bootstrap import build_channels, build_services, email_channel, open_app
 from bot.dispatch import Dispatcher
-from bot.model import AcceptResult, InboundMessage, Outcome, utc_now
+from bot.model import AcceptResult, Address, InboundMessage, Outcome, Sender, utc_now
 from bot.settings import Settings
 from channels.email.imap import ImapConfig, ImapIngest
 from channels.email.inbound import Ours, to_inbound
@@ -143,6 +154,16 @@ async def until(condition: Callable[[], bool | Awaitable[bool]], poll: float = 0
 
 async def bench_fetch_only(server: Dovecot, mails: int) -> Figures:
     started = time.perf_counter()
+    bodies = 0
+    async for batch in fetched_batches(server):
+        bodies += len(batch)
+    done = time.perf_counter()
+    check_count("aioimaplib fetched", bodies, mails)
+    return Figures("baseline: aioimaplib UID FETCH BODY.PEEK[] x100", mails, done - started)
+
+
+async def fetched_batches(server: Dovecot) -> AsyncIterator[list[bytes]]:
+    """Every mail of the INBOX, fetched in batches of `BATCH` over one aioimaplib connection."""
     client = aioimaplib.IMAP4(host=server.host, port=server.port, timeout=60)
     try:
         await client.wait_hello_from_server()
@@ -150,16 +171,45 @@ async def bench_fetch_only(server: Dovecot, mails: int) -> Figures:
         await checked(client.select('"INBOX"'))
         found = await checked(client.uid_search("UID", "1:*", charset=None))
         uids = [int(word) for line in found[:-1] for word in bytes(line).split() if word.isdigit()]
-        bodies = 0
         for first in range(0, len(uids), BATCH):
             batch = uids[first : first + BATCH]
             lines = await checked(client.uid("fetch", f"{batch[0]}:{batch[-1]}", "(BODY.PEEK[])"))
-            bodies += sum(isinstance(line, bytearray) for line in lines)
-        done = time.perf_counter()
+            yield [bytes(line) for line in lines if isinstance(line, bytearray)]
     finally:
         await client.logout()
-    check_count("aioimaplib fetched", bodies, mails)
-    return Figures("baseline: aioimaplib UID FETCH BODY.PEEK[] x100", mails, done - started)
+
+
+async def bench_floor(server: Dovecot, folder: Path, mails: int, round_number: int) -> Figures:
+    """Fetch, parse with the standard library, insert each mail in a transaction of its own."""
+    database = Database.from_url(f"sqlite+aiosqlite:///{folder / f'floor-{round_number}.db'}")
+    try:
+        await database.upgrade()  # a deployment step: not timed
+        started = time.perf_counter()
+        stored = 0
+        async for batch in fetched_batches(server):
+            for raw in batch:
+                await bare_insert(database, parsed(raw))
+                stored += 1
+        done = time.perf_counter()
+    finally:
+        await database.dispose()
+    check_count("mails stored", stored, mails)
+    return Figures("floor: fetch + stdlib parse + insert", mails, done - started)
+
+
+def parsed(raw: bytes) -> InboundMessage:
+    """A mail as the standard library reads it: its sender, Message-ID and plain text."""
+    mail = BytesParser(policy=policy.default).parsebytes(raw)
+    body = mail.get_body(("plain",))
+    text = str(body.get_content()) if isinstance(body, EmailMessage) else ""
+    sender = str(mail["From"].addresses[0].addr_spec)
+    return InboundMessage(
+        external_id=str(mail["Message-ID"]),
+        address=Address("email", sender),
+        sender=Sender(external_id=sender, display_name=str(mail["From"].addresses[0].display_name)),
+        text=text,
+        raw=raw,
+    )
 
 
 async def checked(command: Awaitable[Any]) -> list[Any]:
@@ -235,8 +285,8 @@ class Counting:
         return result
 
 
-async def bench_to_outbox(server: Dovecot, folder: Path, mails: int) -> Figures:
-    settings = settings_for(server, folder / "outbox.db")
+async def bench_to_outbox(server: Dovecot, folder: Path, mails: int, round_number: int) -> Figures:
+    settings = settings_for(server, folder / f"outbox-{round_number}.db")
     database = Database.from_url(settings.database_url.get_secret_value())
     try:
         await database.upgrade()  # a deployment step: not timed
@@ -337,10 +387,25 @@ def check_count(what: str, found: int, expected: int) -> None:
 # --- the run ---------------------------------------------------------------------------------
 
 
+def median_run(runs: list[Figures]) -> Figures:
+    """The run of median speed (of an odd number; the faster middle one of an even)."""
+    return sorted(runs, key=lambda figures: figures.seconds)[(len(runs) - 1) // 2]
+
+
+def print_against_floor(floors: list[Figures], outboxes: list[Figures]) -> None:
+    floor = [figures.per_second for figures in floors]
+    ours = [figures.per_second for figures in outboxes]
+    print(f"\nagainst the floor, {len(floors)} interleaved rounds, median (min–max):")
+    print(f"  floor: fetch + stdlib parse + insert  {Spread.of(floor).format('.1f')} mails/s")
+    print(f"  Touchpoint: fetch to committed turn   {Spread.of(ours).format('.1f')} mails/s")
+    print(f"  ratio                                 {ratios(ours, floor).format('.3f')}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mails", type=int, default=500)
     parser.add_argument("--senders", type=int, default=50)
+    add_runs_argument(parser)
     args = parser.parse_args()
     try:
         server = Dovecot.start()
@@ -355,13 +420,22 @@ async def main() -> None:
         baseline = await bench_fetch_only(server, args.mails)
         ingest = await bench_ingest_only(server, args.mails)
         with tempfile.TemporaryDirectory() as name:
-            outbox = await bench_to_outbox(server, Path(name), args.mails)
-            committed, delivered = await bench_delivered(server, Path(name), args.mails)
+            folder = Path(name)
+            floors, outboxes = await interleave_async(
+                args.runs,
+                [
+                    lambda n: bench_floor(server, folder, args.mails, n),
+                    lambda n: bench_to_outbox(server, folder, args.mails, n),
+                ],
+            )
+            committed, delivered = await bench_delivered(server, folder, args.mails)
     finally:
         server.stop()
     here, there = await bench_reading(args.mails, args.senders)
-    for figures in (baseline, ingest, outbox, committed, delivered):
+    floor, outbox = median_run(floors), median_run(outboxes)
+    for figures in (baseline, ingest, floor, outbox, committed, delivered):
         print(figures.line(baseline))
+    print_against_floor(floors, outboxes)
     print("\nreading alone, no IMAP, no database (best of 3 turns each):")
     for figures in (here, there):
         print(figures.line(here))

@@ -40,7 +40,7 @@ from channels.email.ids import new_message_id
 from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
 from channels.email.inbound import Ours
 from channels.email.mail import FetchedMail
-from channels.email.reader import MailReader, ReadingConfig
+from channels.email.reader import MailReader, ReadingAhead, ReadingConfig
 from channels.email.reply_tokens import reply_address
 from channels.email.smtp import SmtpConfig, SmtpSender
 from channels.email.subjects import EmailThreading, first_subject, reply_subject
@@ -81,16 +81,18 @@ class EmailChannel:
         self._config = config
         self._reader_lease = reader_lease or Alone()
         catch_up = CatchUpRules(config.backfill_days, stored or NothingStored())
-        self._ingest = ImapIngest(config.imap, watermarks, catch_up)
+        self._ingest = ImapIngest(config.imap, watermarks, catch_up, ahead=self._read_ahead)
         self._smtp = SmtpSender(config.smtp)
         self._reader: MailReader | None = None
+        self._reading: ReadingAhead | None = None
 
     async def run(self, accept: Accept) -> None:
         reader = self._reader = MailReader(self._config.ours, self._config.reading)
         await reader.start()
+        reading = self._reading = ReadingAhead(reader)
 
         async def hand_over(fetched: FetchedMail) -> None:
-            await accept(await reader.read(fetched))
+            await accept(await reading.read(fetched))
 
         # Whichever instance reads, it starts at the watermark in the database.
         await self._reader_lease.run_while_leader(lambda: self._ingest.run(hand_over))
@@ -129,8 +131,15 @@ class EmailChannel:
         (the label still names them). The mail is never parsed again."""
         return list(original.files)
 
+    def _read_ahead(self, fetched: FetchedMail) -> None:
+        # the next mail is read in the worker while the current one's turn runs here
+        if self._reading is not None:
+            self._reading.start(fetched)
+
     async def close(self) -> None:
         await self._ingest.close()
+        if self._reading is not None:
+            self._reading.cancel()
         if self._reader is not None:
             await self._reader.close()
 

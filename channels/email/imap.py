@@ -39,7 +39,7 @@ import logging
 import re
 import ssl
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeVar
@@ -192,17 +192,25 @@ class _Position:
 
 
 Handle = Callable[[FetchedMail], Awaitable[None]]  # returns once durably accepted; raises if not
+# Told of the next mail before the current one is handed over, so that reading it can overlap
+# the current one's turn; it may never be handed over (the sweep stops at a failure).
+Ahead = Callable[[FetchedMail], None]
 
 
 class ImapIngest:
     """One mailbox, one connection: sweeps by UID watermark, IDLEs in between, reconnects."""
 
     def __init__(
-        self, config: ImapConfig, watermarks: WatermarkStore, catch_up: CatchUp | None = None
+        self,
+        config: ImapConfig,
+        watermarks: WatermarkStore,
+        catch_up: CatchUp | None = None,
+        ahead: Ahead | None = None,
     ) -> None:
         self._config = config
         self._watermarks = watermarks
         self._catch_up = catch_up or EveryMail()
+        self._ahead = ahead
         self._tls = tls_context(config.ca_file)  # unused with security "none" (loopback only)
         self._session: _Session | None = None
         self._failures = 0
@@ -263,15 +271,35 @@ class ImapIngest:
         for batch in _batches(uids, FETCH_BATCH):
             heads = await session.heads(batch, header=batch[0] <= position.catch_up_to)
             passed = await self._passed_over(position, heads)
-            for head in heads:
-                position = position.past(head.uid)
-                if head.uid not in passed:
-                    await _hand_over(handle, await self._download(session, head))
-                    await self._save(position)
-                    handed += 1
+            wanted = [head for head in heads if head.uid not in passed]
+            async with contextlib.aclosing(self._downloads(session, wanted)) as mails:
+                for head in heads:
+                    position = position.past(head.uid)
+                    if head.uid not in passed:
+                        await _hand_over(handle, await anext(mails))
+                        await self._save(position)
+                        handed += 1
             if passed:  # once a batch: passing over again after a crash costs nothing
                 await self._save(position)
         return handed
+
+    async def _downloads(
+        self, session: _Session, heads: list[MailHead]
+    ) -> AsyncGenerator[FetchedMail, None]:
+        """The heads' mails in order. With `ahead`, each next mail is downloaded and announced
+        before the one before it is yielded (two bodies in memory at most); the watermark
+        still moves only once a mail's hand-over returned."""
+        if self._ahead is None or not heads:
+            for head in heads:
+                yield await self._download(session, head)
+            return
+        mail = await self._download(session, heads[0])
+        for following in heads[1:]:
+            upcoming = await self._download(session, following)
+            self._ahead(upcoming)
+            yield mail
+            mail = upcoming
+        yield mail
 
     async def _position(self, session: _Session) -> tuple[_Position, list[int]]:
         """Where this sweep starts, and the UIDs above it; a catch-up starts here."""

@@ -19,7 +19,14 @@ from uuid import uuid4
 
 import pytest
 
-from channels.email.imap import CatchUp, HandOverFailed, ImapConfig, ImapConfigError, ImapIngest
+from channels.email.imap import (
+    Ahead,
+    CatchUp,
+    HandOverFailed,
+    ImapConfig,
+    ImapConfigError,
+    ImapIngest,
+)
 from channels.email.mail import FetchedMail, MailHead
 from tests.services.dovecot import Dovecot
 from tests.waiting import eventually
@@ -100,9 +107,12 @@ async def mailbox(dovecot: Dovecot) -> str:
 
 @asynccontextmanager
 async def ingest_of(
-    config: ImapConfig, store: MemoryWatermarks, catch_up: CatchUp | None = None
+    config: ImapConfig,
+    store: MemoryWatermarks,
+    catch_up: CatchUp | None = None,
+    ahead: Ahead | None = None,
 ) -> AsyncIterator[ImapIngest]:
-    ingest = ImapIngest(config, store, catch_up)
+    ingest = ImapIngest(config, store, catch_up, ahead)
     try:
         yield ingest
     finally:
@@ -309,6 +319,38 @@ async def test_a_refused_mail_keeps_the_watermark_and_comes_again(
 
     assert inbox.raws == raws
     assert store.value[1] == uids[2]
+
+
+async def test_the_next_mail_is_announced_before_the_current_one_is_handed_over(
+    dovecot: Dovecot, mailbox: str
+) -> None:
+    raws = [mail("One"), mail("Two"), mail("Three, refused once"), mail("Four")]
+    uids = [await dovecot.append(BOT, raw, mailbox) for raw in raws]
+    store, inbox = MemoryWatermarks(), Recorder()
+    inbox.refuse = {uids[2]}
+    seen: list[tuple[str, int]] = []  # what happened, in order
+
+    async def handle(fetched: FetchedMail) -> None:
+        seen.append(("handed", fetched.uid))
+        await inbox(fetched)
+
+    def ahead(fetched: FetchedMail) -> None:
+        seen.append(("ahead", fetched.uid))
+
+    config = imap_config(dovecot, mailbox)
+    async with ingest_of(config, store, ahead=ahead) as ingest:
+        with pytest.raises(HandOverFailed):
+            await ingest.sweep_once(handle)
+        # the fourth mail was announced, never handed over: the watermark waits at the second
+        assert seen == [("ahead", uids[1]), ("handed", uids[0]), ("ahead", uids[2]),
+                        ("handed", uids[1]), ("ahead", uids[3]), ("handed", uids[2])]  # fmt: skip
+        assert store.value is not None and store.value[1] == uids[1]
+
+        inbox.refuse.clear()
+        assert await ingest.sweep_once(handle) == 2
+
+    assert inbox.raws == raws
+    assert store.value[1] == uids[3]
 
 
 async def test_a_kicked_connection_is_reconnected_and_nothing_is_lost(
