@@ -144,7 +144,8 @@ class Settings(BaseSettings):
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    relay_concurrency: int = Field(default=1, ge=1, le=64)
+    relay_batch: int = Field(default=64, ge=1, le=1000)  # rows leased and settled at once
+    relay_concurrency: int = Field(default=16, ge=1, le=64)  # sends in flight at once
     relay_lease_seconds: float = Field(default=60.0, gt=0)
     # Instances sharing a database poll Telegram and read each mailbox one at a time: a standby
     # takes over within this many seconds of the one doing it crashing (at once after a clean

@@ -1,8 +1,8 @@
-"""The outbox: replies waiting for delivery, claimed one at a time by the relay.
+"""The outbox: replies waiting for delivery, claimed by the relay in batches.
 
 States: pending → sending → sent | failed. A row left in `sending` by a crashed process is
-claimed again once its lease expires, so a reply can repeat (at-least-once), but only the one
-that was in flight.
+claimed again once its lease expires, so a reply can repeat (at-least-once), but only those
+that were in flight: at most one batch.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    Boolean,
     ColumnElement,
     Row,
     Select,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -135,6 +137,56 @@ SOME_ADDRESSES = tuple_(outbox.c.channel, outbox.c.address).in_(
 )
 NEXT_CANDIDATE = _next_candidate(WHOLE_CHANNELS)
 NEXT_CANDIDATE_OF_ADDRESSES = _next_candidate(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
+
+
+def _batch_candidates(served: ColumnElement[bool]) -> Select[Any]:
+    """The oldest claimable rows that `served` takes: each the oldest unsent of its
+    conversation, so a batch holds at most one row of a conversation."""
+    return (
+        select(outbox.c.id)
+        .where(UNSENT, _claimable(), served, ~_earlier_unsent_in_same_conversation())
+        .order_by(outbox.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+# Literal SQL: SQLAlchemy drops the table names in SQLite's RETURNING, and the subqueries'
+# `channel = channel` would then compare the identity's column with itself.
+RETURNED_CONTACT: ColumnElement[Any] = literal_column(
+    "(SELECT conversations.contact_id FROM conversations"
+    " WHERE conversations.id = outbox.conversation_id)"
+).label("contact_id")
+_OF_RECIPIENT = (
+    " FROM identities WHERE identities.channel = outbox.channel"
+    " AND identities.address = outbox.address)"
+)
+RETURNED_REACHABLE: ColumnElement[Any] = literal_column(
+    f"(SELECT identities.reachable{_OF_RECIPIENT}", type_=Boolean
+).label("reachable")
+RETURNED_REASON: ColumnElement[Any] = literal_column(
+    f"(SELECT identities.unreachable_reason{_OF_RECIPIENT}"
+).label("unreachable_reason")
+
+
+def _claim_batch(served: ColumnElement[bool]) -> Any:
+    """Lease the candidates in one statement, returning each with its contact and whether its
+    address is reachable (subqueries: SQLite's RETURNING may not name another table)."""
+    return (
+        update(outbox)
+        .where(outbox.c.id.in_(_batch_candidates(served)), _claimable())
+        .values(
+            status="sending",
+            locked_until=bindparam("lease_until"),
+            lease_token=bindparam("token"),
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(*outbox.c, RETURNED_CONTACT, RETURNED_REACHABLE, RETURNED_REASON)
+    )
+
+
+CLAIM_BATCH = _claim_batch(WHOLE_CHANNELS)
+CLAIM_BATCH_OF_ADDRESSES = _claim_batch(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
 CLAIM = (
     update(outbox)
     .where(outbox.c.id == bindparam("row_id"), _claimable())
@@ -163,6 +215,49 @@ POSTPONE = SETTLE.values(
     attempts=outbox.c.attempts - 1,
 )
 RENEW = SETTLE.values(locked_until=bindparam("lease_until"))
+# A batch shares one lease token: renewed, and checked before it is settled, all at once.
+OF_BATCH = and_(outbox.c.status == "sending", outbox.c.lease_token == bindparam("token"))
+RENEW_BATCH = update(outbox).where(OF_BATCH).values(locked_until=bindparam("lease_until"))
+HELD_OF_BATCH = (
+    select(outbox.c.id)
+    .where(OF_BATCH, outbox.c.id.in_(bindparam("row_ids", expanding=True)))
+    .with_for_update()
+)
+# Executed with many parameter sets: each row's values, fenced like SETTLE (by `row_id` and
+# `token`), for rows already known to be held (`held`), so no count per row is needed.
+BY_ROW = and_(
+    outbox.c.id == bindparam("row_id"),
+    outbox.c.status == "sending",
+    outbox.c.lease_token == bindparam("token"),
+)
+MARK_SENT_MANY = (
+    update(outbox)
+    .where(BY_ROW)
+    .values(
+        status="sent",
+        sent_at=bindparam("sent_at"),
+        external_id=bindparam("external_id"),
+        text=bindparam("kept_text"),
+        locked_until=None,
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SentRow:
+    row: OutboxRow
+    external_id: str | None
+    kept_text: str  # what stays of the text once sent
+
+
+def _leased(row: Row[Any]) -> OutboxRow:
+    reachable = row.reachable is not False
+    return replace(
+        outbox_from_row(row),
+        contact_id=row.contact_id,
+        reachable=reachable,
+        retrying=reachable and row.unreachable_reason is not None,
+    )
 
 
 class OutboxRepository:
@@ -255,6 +350,62 @@ class OutboxRepository:
             reachable=reachable,
             retrying=reachable and candidate.unreachable_reason is not None,
         )
+
+    async def claim_batch(
+        self,
+        now: datetime,
+        lease: timedelta,
+        channels: Sequence[str],
+        token: str,
+        *,
+        limit: int,
+        addresses: Sequence[tuple[str, str]] = (),
+    ) -> list[OutboxRow]:
+        """Lease up to `limit` deliverable rows in one statement, all under `token`, in id
+        order: at most one per conversation (a later row of a conversation waits while an
+        earlier one is unsent), none that another relay holds (`SKIP LOCKED`)."""
+        parameters: dict[str, Any] = {
+            "now": now,
+            "channels": list(channels),
+            "limit": limit,
+            "lease_until": now + lease,
+            "token": token,
+        }
+        statement = CLAIM_BATCH
+        if addresses:
+            parameters["addresses"] = [tuple(pair) for pair in addresses]
+            statement = CLAIM_BATCH_OF_ADDRESSES
+        rows = (await self._db.execute(statement, parameters)).all()
+        return sorted((_leased(row) for row in rows), key=lambda row: row.id)
+
+    async def held_of_batch(self, token: str, row_ids: Sequence[int]) -> set[int]:
+        """Which of `row_ids` are still leased under `token`, locked until the transaction
+        ends, so settling them needs no check per row."""
+        if not row_ids:
+            return set()
+        parameters = {"token": token, "row_ids": list(row_ids)}
+        return {row.id for row in await self._db.execute(HELD_OF_BATCH, parameters)}
+
+    async def mark_sent_many(self, sent: Sequence[SentRow], now: datetime) -> None:
+        """Settle delivered rows (known held: `held_of_batch`) in one executemany."""
+        if not sent:
+            return
+        values = [
+            {
+                "row_id": item.row.id,
+                "token": item.row.lease_token,
+                "sent_at": now,
+                "external_id": item.external_id,
+                "kept_text": item.kept_text,
+            }
+            for item in sent
+        ]
+        await self._db.execute(MARK_SENT_MANY, values)
+
+    async def renew_batch(self, token: str, until: datetime) -> int:
+        """Keep the leases of a batch while its sends go on; returns how many are still held."""
+        parameters = {"token": token, "lease_until": until}
+        return int((await self._db.execute(RENEW_BATCH, parameters)).rowcount or 0)
 
     async def count_since(
         self,
