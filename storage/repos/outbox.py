@@ -172,9 +172,14 @@ RETURNED_REASON: ColumnElement[Any] = literal_column(
 def _claim_batch(served: ColumnElement[bool]) -> Any:
     """Lease the candidates in one statement, returning each with its contact and whether its
     address is reachable (subqueries: SQLite's RETURNING may not name another table)."""
+    # A CTE, materialized: as a plain `IN (subquery)` PostgreSQL may run the subquery again
+    # for the rows it updates, and a `LIMIT` of 2 then leased 4.
+    picked = (
+        _batch_candidates(served).cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+    )
     return (
         update(outbox)
-        .where(outbox.c.id.in_(_batch_candidates(served)), _claimable())
+        .where(outbox.c.id.in_(select(picked.c.id)), _claimable())
         .values(
             status="sending",
             locked_until=bindparam("lease_until"),

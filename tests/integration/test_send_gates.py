@@ -147,9 +147,10 @@ async def test_a_lost_sender_lease_stops_its_relay_at_once_and_the_other_sends_t
     beta = Instance(database, "beta", clock, wire)
     await queue_replies(database, clock)
     assert await alpha.lease.take()
-    assert await alpha.relay.deliver_due(limit=2) == 2  # 7001's first two replies
+    assert await alpha.relay.deliver_due(limit=2) == 2  # 7001's and 7002's first replies
 
-    # Alpha's next send hangs (a slow network); meanwhile its lease runs out and beta's comes.
+    # Alpha's next batch (7001 #1, 7002 #1, 7003 #0, the first mail) has a send that hangs (a
+    # slow network); meanwhile its lease runs out and beta's comes.
     wire.held = slow = asyncio.Event()
     sending = asyncio.create_task(alpha.relay.deliver_due())
     await asyncio.wait_for(wire.in_flight.wait(), 10)
@@ -157,12 +158,15 @@ async def test_a_lost_sender_lease_stops_its_relay_at_once_and_the_other_sends_t
     assert await beta.lease.take()
     assert not await alpha.lease.renew()  # alpha learns it was taken over: its gate shuts
 
+    # Every conversation waits behind a row of alpha's batch in hand.
+    assert await beta.relay.deliver_due() == 0
+    slow.set()  # the send in flight ends, and the batch is settled under its own leases
+    # Then alpha takes no Telegram row: only the rest of the mail, one batch each.
+    assert await sending == 4 + REPLIES - 1, "alpha took a Telegram row after its lease was lost"
     sent_by_beta = await beta.relay.deliver_due()
-    slow.set()  # the send in flight ends, under its row's own lease
-    assert await sending == 1, "alpha took no Telegram row after its lease was lost"
-    sent_by_beta += await beta.relay.deliver_due()  # 7001's rest, behind the one in flight
 
-    assert sent_by_beta == len(CHATS) * REPLIES - 3 + REPLIES  # all but alpha's three
+    assert sent_by_beta == len(CHATS) * REPLIES - 5  # all but alpha's 2 + 3
+    assert [who for who, *_ in wire.of("telegram")] == ["alpha"] * 5 + ["beta"] * sent_by_beta
     assert_each_sent_once_in_order(wire)
     assert {row.status for row in await outbox_rows(database)} == {"sent"}
 

@@ -135,13 +135,17 @@ def too_fast_for_one_chat(times: Sequence[float]) -> list[tuple[float, float]]:
 
 
 def sends_during_a_pause(fake: FakeTelegram) -> list[tuple[float, float]]:
-    """(429 at, next send at) for every send that came before `retry_after` had passed."""
+    """(429 at, next send at) for every send that came before `retry_after` had passed.
+
+    The relay has several sends on the wire at once: those already under way when the 429 is
+    answered reach the Bot API a moment after it (within the round trip's `SLACK`) and are
+    refused the same way; a send that starts after the 429 must wait out its `retry_after`."""
     sends = sorted(
         (call for call in fake.calls if call.method == "sendMessage"), key=lambda c: c.at
     )
     early = []
     for refused, following in itertools.pairwise(sends):
-        if refused.status == 429 and following.at - refused.at < RETRY_AFTER:
+        if refused.status == 429 and SLACK <= following.at - refused.at < RETRY_AFTER:
             early.append((refused.at, following.at))
     return early
 
