@@ -130,6 +130,7 @@ class EmailChannel:
         return list(original.files)
 
     async def close(self) -> None:
+        await self._smtp.close()
         await self._ingest.close()
         if self._reader is not None:
             await self._reader.close()
