@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -71,6 +71,7 @@ class RelayPolicy:
     poll_seconds: float = 1.0
     batch: int = 64  # rows leased at once: what a crash may send twice, at most
     concurrency: int = 16  # sends in flight at once, each to a different chat
+    pause_in_batch: float = 1.0  # seconds of a channel's pause waited out with the batch leased
     holder: str = "touchpoint"  # this instance's name in its leases (bot/leases.py)
 
 
@@ -222,7 +223,7 @@ class Relay:
         )
 
     def _paused(self, channel: str) -> bool:
-        return self._paused_until.get(channel, 0.0) > time.monotonic()
+        return self._pause_left(channel) > 0
 
     def _may_send(self, channel: str) -> bool:
         gate = self._gates.get(channel)
@@ -256,15 +257,28 @@ class Relay:
         return attempts
 
     async def _attempt(self, row: OutboxRow) -> Attempt:
+        """Send a row of the batch. A pause of its channel (the overall pace, a short 429) no
+        longer than `pause_in_batch` is waited out here, the row still leased: postponing the
+        rest of a batch at every pause would cost a statement a row and a claim a send. A
+        longer pause postpones the row without sending it."""
         if not row.reachable:
             return Failed(UNREACHABLE, permanent=True)
-        if self._paused(row.channel):  # a 429 met by another send of this batch
-            wait = self._paused_until[row.channel] - time.monotonic()
-            return Throttled("the channel is paused", wait, whole_channel=False)
-        with about(channel=row.channel, outbox_id=row.id, conversation_id=row.conversation_id):
-            attempt = await self._send(row)
-        self._pause_if_asked(row.channel, attempt)
-        return attempt
+        while True:
+            wait = self._pause_left(row.channel)
+            if wait > self._policy.pause_in_batch:
+                return Throttled("the channel is paused", wait, False, row.parts_sent)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            with about(channel=row.channel, outbox_id=row.id, conversation_id=row.conversation_id):
+                attempt = await self._send(row)
+            self._pause_if_asked(row.channel, attempt)
+            if not isinstance(attempt, Throttled) or not attempt.whole_channel:
+                return attempt
+            # The parts that went out before the pause are not sent again.
+            row = replace(row, parts_sent=_parts(row, attempt.parts_done))
+
+    def _pause_left(self, channel: str) -> float:
+        return max(0.0, self._paused_until.get(channel, 0.0) - time.monotonic())
 
     async def _send(self, row: OutboxRow) -> Attempt:
         # An SDK's error may quote a secret (a rejected token): reasons are stored and shown.

@@ -258,3 +258,34 @@ async def test_two_relays_in_batches_never_send_a_row_twice(bot: BotHarness) -> 
         assert channel.texts_to(customer.address.value) == [GREETING, MENU]
     assert sorted(channel.texts_to("rep")) == [f"notice {n}" for n in range(3)]
     assert (await kinds(bot.database)).count("delivered") == 27
+
+
+async def test_a_short_pause_of_the_channel_is_waited_out_with_the_batch_leased(
+    bot: BotHarness,
+) -> None:
+    await _queue_at(bot, *(NewOutbound("console", f"chat-{n}", f"reply {n}") for n in range(6)))
+    # Held back after the first of its parts had gone out: the next try starts after it.
+    pace = ThrottledSendError("overall pace", 0.05, whole_channel=True, parts_done=1)
+    channel = ConcurrentChannel(errors={"chat-2": [pace]})
+
+    assert await _relay(bot, channel, concurrency=2).deliver_due() == 6
+
+    assert sorted(message.text for message in channel.sent) == [f"reply {n}" for n in range(6)]
+    assert [m.parts_done for m in channel.sent if m.address.value == "chat-2"] == [1]
+    rows = await outbox_rows(bot.database)
+    assert [(row.status, row.attempts) for row in rows] == [("sent", 1)] * 6
+
+
+async def test_a_long_pause_of_the_channel_postpones_the_rest_of_the_batch_unsent(
+    bot: BotHarness,
+) -> None:
+    await _queue_at(bot, *(NewOutbound("console", f"chat-{n}", f"reply {n}") for n in range(6)))
+    flood = ThrottledSendError("Telegram flood control (429)", 30.0, whole_channel=True)
+    channel = ConcurrentChannel(errors={"chat-0": [flood]})
+
+    assert await _relay(bot, channel, concurrency=1).deliver_due() == 6
+
+    assert channel.sent == []  # one send at a time: the first met the 429, the rest waited
+    rows = await outbox_rows(bot.database)
+    assert [(row.status, row.attempts) for row in rows] == [("pending", 0)] * 6
+    assert all(row.next_attempt_at >= bot.clock() + timedelta(seconds=29) for row in rows)
