@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
-    Boolean,
     ColumnElement,
     Row,
     Select,
@@ -22,7 +21,6 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
-    literal_column,
     or_,
     select,
     text,
@@ -100,11 +98,12 @@ def _claimable() -> ColumnElement[bool]:
 
 def _earlier_unsent_in_same_conversation() -> ColumnElement[bool]:
     # Replies of one conversation go out in order: a row waits while an older one is unsent.
+    # The status as literal SQL, as UNSENT: SQLite then walks ix_outbox_unsent_conversation.
     earlier = outbox.alias("earlier")
     return exists().where(
         earlier.c.conversation_id == outbox.c.conversation_id,
         earlier.c.id < outbox.c.id,
-        earlier.c.status.in_(("pending", "sending")),
+        text("earlier.status IN ('pending', 'sending')"),
     )
 
 
@@ -151,27 +150,23 @@ def _batch_candidates(served: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-# Literal SQL: SQLAlchemy drops the table names in SQLite's RETURNING, and the subqueries'
-# `channel = channel` would then compare the identity's column with itself.
-RETURNED_CONTACT: ColumnElement[Any] = literal_column(
-    "(SELECT conversations.contact_id FROM conversations"
-    " WHERE conversations.id = outbox.conversation_id)"
-).label("contact_id")
-_OF_RECIPIENT = (
-    " FROM identities WHERE identities.channel = outbox.channel"
-    " AND identities.address = outbox.address)"
+# The recipients of a leased batch, read by a second statement: as subqueries of the claim's
+# RETURNING, SQLite would scan the identities for each row (it uses no index there).
+RECIPIENTS = (
+    select(
+        outbox.c.id,
+        conversations.c.contact_id,
+        identities.c.reachable,
+        identities.c.unreachable_reason,
+    )
+    .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
+    .outerjoin(identities, RECIPIENT)
+    .where(outbox.c.id.in_(bindparam("row_ids", expanding=True)))
 )
-RETURNED_REACHABLE: ColumnElement[Any] = literal_column(
-    f"(SELECT identities.reachable{_OF_RECIPIENT}", type_=Boolean
-).label("reachable")
-RETURNED_REASON: ColumnElement[Any] = literal_column(
-    f"(SELECT identities.unreachable_reason{_OF_RECIPIENT}"
-).label("unreachable_reason")
 
 
 def _claim_batch(served: ColumnElement[bool]) -> Any:
-    """Lease the candidates in one statement, returning each with its contact and whether its
-    address is reachable (subqueries: SQLite's RETURNING may not name another table)."""
+    """Lease the candidates in one statement."""
     # A CTE, materialized: as a plain `IN (subquery)` PostgreSQL may run the subquery again
     # for the rows it updates, and a `LIMIT` of 2 then leased 4.
     picked = (
@@ -186,7 +181,7 @@ def _claim_batch(served: ColumnElement[bool]) -> Any:
             lease_token=bindparam("token"),
             attempts=outbox.c.attempts + 1,
         )
-        .returning(*outbox.c, RETURNED_CONTACT, RETURNED_REACHABLE, RETURNED_REASON)
+        .returning(*outbox.c)
     )
 
 
@@ -255,13 +250,13 @@ class SentRow:
     kept_text: str  # what stays of the text once sent
 
 
-def _leased(row: Row[Any]) -> OutboxRow:
-    reachable = row.reachable is not False
+def _leased(row: Row[Any], recipient: Row[Any]) -> OutboxRow:
+    reachable = recipient.reachable is not False
     return replace(
         outbox_from_row(row),
-        contact_id=row.contact_id,
+        contact_id=recipient.contact_id,
         reachable=reachable,
-        retrying=reachable and row.unreachable_reason is not None,
+        retrying=reachable and recipient.unreachable_reason is not None,
     )
 
 
@@ -368,7 +363,8 @@ class OutboxRepository:
     ) -> list[OutboxRow]:
         """Lease up to `limit` deliverable rows in one statement, all under `token`, in id
         order: at most one per conversation (a later row of a conversation waits while an
-        earlier one is unsent), none that another relay holds (`SKIP LOCKED`)."""
+        earlier one is unsent), none that another relay holds (`SKIP LOCKED`). A second
+        statement reads their contacts and whether their addresses are reachable."""
         parameters: dict[str, Any] = {
             "now": now,
             "channels": list(channels),
@@ -381,7 +377,12 @@ class OutboxRepository:
             parameters["addresses"] = [tuple(pair) for pair in addresses]
             statement = CLAIM_BATCH_OF_ADDRESSES
         rows = (await self._db.execute(statement, parameters)).all()
-        return sorted((_leased(row) for row in rows), key=lambda row: row.id)
+        if not rows:
+            return []
+        ids = {"row_ids": [row.id for row in rows]}
+        recipients = {found.id: found for found in await self._db.execute(RECIPIENTS, ids)}
+        leased = (_leased(row, recipients[row.id]) for row in rows)
+        return sorted(leased, key=lambda row: row.id)
 
     async def held_of_batch(self, token: str, row_ids: Sequence[int]) -> set[int]:
         """Which of `row_ids` are still leased under `token`, locked until the transaction
