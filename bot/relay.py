@@ -11,8 +11,9 @@ Errors: `TransientSendError` (and any unexpected exception) → retry with expon
 and jitter, honouring `retry_after`; after `max_attempts` the row fails. A `PermanentSendError`
 fails the row at once and, when the recipient is gone, marks the identity unreachable so
 nothing more is tried for it. `ThrottledSendError` (pacing, flood control) postpones the row
-without spending an attempt, and pauses the whole channel when it says so. Delivered and failed
-rows are touchpoints.
+without spending an attempt, and pauses the whole channel when it says so; a pause of at most
+`pause_in_batch` is waited out within the batch instead. Delivered and failed rows are
+touchpoints.
 """
 
 from __future__ import annotations
