@@ -357,6 +357,7 @@ async def open_app(
                 lease=timedelta(seconds=settings.relay_lease_seconds),
                 max_attempts=settings.relay_max_attempts,
                 poll_seconds=settings.relay_poll_seconds,
+                batch=settings.relay_batch,
                 concurrency=settings.relay_concurrency,
                 holder=settings.instance_name,
             ),

@@ -1,11 +1,12 @@
 """The relay's leases on outbox rows, fenced.
 
-A row is leased with a token of its own (`holder:random`) before it is sent. It is settled only
-under that token: should a send outlast the lease and another relay take the row, the first
-relay's result changes nothing. While a send goes on, the lease is renewed (every third of its
-length), so a slow send (a 20 MB file, an SMTP server taking its 30 s per step) is not taken
-over in the first place. A restarted instance takes its own leases back at once instead of
-waiting them out: the `holder` part is the instance's name, stable across restarts.
+A batch of rows is leased with a token of its own (`holder:random`) before it is sent. A row is
+settled only under that token: should a send outlast the lease and another relay take the row,
+the first relay's result changes nothing. While a batch's sends go on, its leases are renewed
+(every third of their length, one statement for the batch), so a slow send (a 20 MB file, an
+SMTP server taking its 30 s per step) is not taken over in the first place. A restarted
+instance takes its own leases back at once instead of waiting them out: the `holder` part is
+the instance's name, stable across restarts.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from bot.records import OutboxRow
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ class Leases:
         return released
 
     @asynccontextmanager
-    async def kept(self, row: OutboxRow) -> AsyncIterator[None]:
-        """Renew the lease on `row` while the block runs."""
-        renewing = asyncio.create_task(self._renew(row))
+    async def kept(self, token: str) -> AsyncIterator[None]:
+        """Renew the leases of the batch leased under `token` while the block runs."""
+        renewing = asyncio.create_task(self._renew(token))
         try:
             yield
         finally:
@@ -64,19 +64,19 @@ class Leases:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _renew(self, row: OutboxRow) -> None:
+    async def _renew(self, token: str) -> None:
         while True:
             await asyncio.sleep(self.length.total_seconds() / 3)
             try:
-                held = await self._db.run(lambda uow: self._extend(uow, row))
+                held = await self._db.run(lambda uow: self._extend(uow, token))
             except Exception:  # the database away for a moment: try at the next third
-                log.exception("the lease on outbox row %s could not be renewed", row.id)
+                log.exception("the leases of outbox batch %s could not be renewed", token)
                 continue
             if not held:
-                log.warning("outbox row %s: the lease was lost during the send", row.id)
+                log.warning("outbox batch %s: the leases were lost during the sends", token)
                 return
 
-    async def _extend(self, uow: UnitOfWork, row: OutboxRow) -> bool:
-        held = await uow.outbox.renew(row, self._clock() + self.length)
+    async def _extend(self, uow: UnitOfWork, token: str) -> int:
+        held = await uow.outbox.renew_batch(token, self._clock() + self.length)
         await uow.commit()
         return held

@@ -1,16 +1,19 @@
 """The relay: delivers outbox rows through the channel adapters.
 
-Guarantees: at-least-once delivery. A row is leased, sent, then marked sent in the next
-transaction (which also leases the following row); each sender has one row in flight, so a
-crash repeats at most that one reply per sender (`concurrency`, 1 by default). Replies of one
-conversation go out in order, by one sender at a time.
+Guarantees: at-least-once delivery. A batch of rows (`batch`, at most one per conversation) is
+leased in one statement, sent (up to `concurrency` sends at once, one chat's rows one after
+another), then settled in one transaction which also leases the next batch. A crash between the
+sends and the settling repeats at most the replies of that batch, never loses one. Replies of
+one conversation go out in order: a later row is leased only once the earlier one is settled;
+rows to one chat (channel and address) within a batch are sent one after another in id order.
 
 Errors: `TransientSendError` (and any unexpected exception) → retry with exponential backoff
 and jitter, honouring `retry_after`; after `max_attempts` the row fails. A `PermanentSendError`
 fails the row at once and, when the recipient is gone, marks the identity unreachable so
 nothing more is tried for it. `ThrottledSendError` (pacing, flood control) postpones the row
-without spending an attempt, and pauses the whole channel when it says so. Delivered and failed
-rows are touchpoints.
+without spending an attempt, and pauses the whole channel when it says so; a pause of at most
+`pause_in_batch` is waited out within the batch instead. Delivered and failed rows are
+touchpoints.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -48,9 +51,11 @@ from bot.model import (
     utc_now,
 )
 from bot.originals import Originals
-from bot.recorder import of_outbox_row, record
+from bot.recorder import Touch, of_outbox_row, record
 from bot.records import OutboxRow
 from bot.redaction import redact, without_sign_in_links
+from storage.repos.messages import OutboundStored
+from storage.repos.outbox import SentRow
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -65,7 +70,11 @@ class RelayPolicy:
     base_delay: float = 2.0
     max_delay: float = 600.0
     poll_seconds: float = 1.0
-    concurrency: int = 1  # senders at once; each works on a different conversation
+    # Rows leased at once: what a crash may send twice, at most. One by default: a SIGKILL
+    # repeats at most the one reply in flight; more is a deployment's choice of throughput.
+    batch: int = 1
+    concurrency: int = 1  # sends in flight at once, each to a different chat
+    pause_in_batch: float = 1.0  # seconds of a channel's pause waited out with the batch leased
     holder: str = "touchpoint"  # this instance's name in its leases (bot/leases.py)
 
 
@@ -146,17 +155,9 @@ class Relay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Deliver until `stop()`; a stop lets the rows in hand be settled first.
-
-        With `concurrency` above 1 several senders run at once; a conversation's rows are
-        still delivered one after another, by one sender at a time.
-        """
+        """Deliver until `stop()`; a stop lets the batch in hand be settled first."""
         self._stopping = False
         await self.reclaim()
-        senders = [self._sender() for _ in range(max(1, self._policy.concurrency))]
-        await asyncio.gather(*senders)
-
-    async def _sender(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
             if await self._poll() == 0 and not self._stopping:
@@ -180,53 +181,52 @@ class Relay:
             return 0
 
     def stop(self) -> None:
-        # Cancelling mid-delivery would leave a sent row unmarked (and resent after the lease);
-        # a stop request is honoured between rows instead.
+        # Cancelling mid-delivery would leave sent rows unmarked (and resent after the lease);
+        # a stop request is honoured between batches instead.
         self._stopping = True
         self._wakeup.set()
 
     async def deliver_due(self, limit: int = 1000, *, stop_early: bool = False) -> int:
-        """Deliver due rows one by one; returns how many were attempted.
+        """Deliver due rows batch by batch; returns how many were attempted.
 
-        Settling a row and leasing the next one share a transaction, so a steady stream costs
-        one transaction per reply.
+        Settling a batch and leasing the next one share a transaction, so a steady stream costs
+        one transaction per batch, not per reply.
         """
         attempted = 0
-        row = await self._db.run(self._claim)
-        while row is not None:
-            attempt = await self._attempt(row)
-            self._pause_if_asked(row.channel, attempt)
-            attempted += 1
+        batch = await self._db.run(partial(self._claim, size=min(limit, self._policy.batch)))
+        while batch.rows:
+            attempts = await self._attempt_all(batch)
+            attempted += len(batch.rows)
             more = attempted < limit and not (stop_early and self._stopping)
-            row = await self._db.run(
-                partial(self._settle_then_claim, row=row, attempt=attempt, more=more)
-            )
+            size = min(limit - attempted, self._policy.batch) if more else 0
+            settle = partial(self._settle_then_claim, batch=batch, attempts=attempts, size=size)
+            batch = await self._db.run(settle)
         return attempted
 
     async def deliver_one(self) -> bool:
         return await self.deliver_due(limit=1) == 1
 
-    async def _claim(self, uow: UnitOfWork) -> OutboxRow | None:
-        """Lease the next row of a channel we serve that is not paused (of a channel served for
-        some addresses only, a row to one of them)."""
+    async def _claim(self, uow: UnitOfWork, *, size: int) -> Batch:
+        """Lease up to `size` rows of the channels we serve that are not paused (of a channel
+        served for some addresses only, rows to one of them)."""
+        token = self._leases.new_token()
         channels = self._open_channels()
-        if not channels:
-            return None
+        if not channels or size <= 0:
+            return Batch(token, [])
         whole = [name for name in channels if name not in self._addresses]
         some = [(name, value) for name in channels for value in self._addresses.get(name, ())]
-        token = self._leases.new_token()
         now, lease = self._clock(), self._policy.lease
-        row = await uow.outbox.claim_next(now, lease, whole, token, addresses=some)
+        rows = await uow.outbox.claim_batch(now, lease, whole, token, limit=size, addresses=some)
         await uow.commit()
-        return row
+        return Batch(token, rows)
 
     def _open_channels(self) -> tuple[str, ...]:
-        now = time.monotonic()
         return tuple(
-            name
-            for name in self._adapters
-            if self._paused_until.get(name, 0.0) <= now and self._may_send(name)
+            name for name in self._adapters if not self._paused(name) and self._may_send(name)
         )
+
+    def _paused(self, channel: str) -> bool:
+        return self._pause_left(channel) > 0
 
     def _may_send(self, channel: str) -> bool:
         gate = self._gates.get(channel)
@@ -239,26 +239,54 @@ class Relay:
             self._paused_until[channel] = time.monotonic() + attempt.retry_after
 
     async def _settle_then_claim(
-        self, uow: UnitOfWork, *, row: OutboxRow, attempt: Attempt, more: bool
-    ) -> OutboxRow | None:
-        await self._settle(uow, row, attempt)
-        return await self._claim(uow) if more else None
+        self, uow: UnitOfWork, *, batch: Batch, attempts: Mapping[int, Attempt], size: int
+    ) -> Batch:
+        await self._settle_all(uow, batch, attempts)
+        return await self._claim(uow, size=size)
+
+    async def _attempt_all(self, batch: Batch) -> dict[int, Attempt]:
+        """Send the batch: chats side by side (at most `concurrency` sends at once), each
+        chat's rows one after another, in id order."""
+        slots = asyncio.Semaphore(max(1, self._policy.concurrency))
+        attempts: dict[int, Attempt] = {}
+
+        async def chat(rows: list[OutboxRow]) -> None:
+            for row in rows:
+                async with slots:
+                    attempts[row.id] = await self._attempt(row)
+
+        async with self._leases.kept(batch.token):
+            await asyncio.gather(*(chat(rows) for rows in _by_chat(batch.rows)))
+        return attempts
 
     async def _attempt(self, row: OutboxRow) -> Attempt:
+        """Send a row of the batch. A pause of its channel (the overall pace, a short 429) no
+        longer than `pause_in_batch` is waited out here, the row still leased: postponing the
+        rest of a batch at every pause would cost a statement a row and a claim a send. A
+        longer pause postpones the row without sending it."""
         if not row.reachable:
             return Failed(UNREACHABLE, permanent=True)
-        with about(channel=row.channel, outbox_id=row.id, conversation_id=row.conversation_id):
-            async with self._leases.kept(row):
-                return await self._send(row)
+        while True:
+            wait = self._pause_left(row.channel)
+            if wait > self._policy.pause_in_batch:
+                return Throttled("the channel is paused", wait, False, row.parts_sent)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            with about(channel=row.channel, outbox_id=row.id, conversation_id=row.conversation_id):
+                attempt = await self._send(row)
+            self._pause_if_asked(row.channel, attempt)
+            if not isinstance(attempt, Throttled) or not attempt.whole_channel:
+                return attempt
+            # The parts that went out before the pause are not sent again.
+            row = replace(row, parts_sent=_parts(row, attempt.parts_done))
+
+    def _pause_left(self, channel: str) -> float:
+        return max(0.0, self._paused_until.get(channel, 0.0) - time.monotonic())
 
     async def _send(self, row: OutboxRow) -> Attempt:
-        adapter = self._adapters[row.channel]
-        message = to_message(row)
-        if row.forward_message_id is not None:
-            message = await self._originals.shown(message, row.forward_message_id)
         # An SDK's error may quote a secret (a rejected token): reasons are stored and shown.
         try:
-            return Delivered(await adapter.send(message))
+            return Delivered(await self._adapters[row.channel].send(await self._shown(row)))
         except PermanentSendError as error:
             return Failed(redact(error.reason), permanent=True, unreachable=error.unreachable)
         except ThrottledSendError as error:
@@ -275,12 +303,33 @@ class Relay:
             log.exception("sending outbox row %s failed", row.id)
             return Failed(redact(describe(error)), permanent=False)
 
-    async def _settle(self, uow: UnitOfWork, row: OutboxRow, attempt: Attempt) -> None:
+    async def _shown(self, row: OutboxRow) -> OutboundMessage:
+        message = to_message(row)
+        if row.forward_message_id is None:
+            return message
+        return await self._originals.shown(message, row.forward_message_id)
+
+    async def _settle_all(
+        self, uow: UnitOfWork, batch: Batch, attempts: Mapping[int, Attempt]
+    ) -> None:
+        """Settle a batch in one transaction: the delivered rows in a few statements for all
+        of them, the others (rare) one by one."""
         now = self._clock()
-        self._on_sent(row.channel, _outcome(attempt))
-        if isinstance(attempt, Delivered):
-            await self._delivered(uow, row, attempt.receipt, now)
-        elif isinstance(attempt, Throttled):
+        delivered: list[tuple[OutboxRow, SendReceipt]] = []
+        for row in batch.rows:
+            attempt = attempts[row.id]
+            self._on_sent(row.channel, _outcome(attempt))
+            if isinstance(attempt, Delivered):
+                delivered.append((row, attempt.receipt))
+            else:
+                await self._settle_undelivered(uow, row, attempt, now)
+        await self._delivered(uow, batch.token, delivered, now)
+        await uow.commit()
+
+    async def _settle_undelivered(
+        self, uow: UnitOfWork, row: OutboxRow, attempt: Failed | Throttled, now: datetime
+    ) -> None:
+        if isinstance(attempt, Throttled):
             when = now + timedelta(seconds=attempt.retry_after)
             parts = _parts(row, attempt.parts_done)
             await uow.outbox.postpone(row, when, attempt.reason, parts_sent=parts)
@@ -290,34 +339,31 @@ class Relay:
             when = now + timedelta(seconds=self._delay(row.attempts, attempt.retry_after))
             parts = _parts(row, attempt.parts_done)
             await uow.outbox.retry_later(row, when, attempt.reason, parts_sent=parts)
-        await uow.commit()
 
     async def _delivered(
-        self, uow: UnitOfWork, row: OutboxRow, receipt: SendReceipt, now: datetime
+        self,
+        uow: UnitOfWork,
+        token: str,
+        delivered: list[tuple[OutboxRow, SendReceipt]],
+        now: datetime,
     ) -> None:
-        kept = without_sign_in_links(row.text)
-        if not await uow.outbox.mark_sent(row, receipt.external_id, now, kept_text=kept):
-            log.warning("outbox row %s was sent after its lease was lost", row.id)
-            return
-        await uow.messages.insert(
-            channel=row.channel,
-            external_id=f"out:{receipt.external_id or row.id}",
-            conversation_id=row.conversation_id,
-            direction="out",
-            text=kept,
-            now=now,
-        )
-        details = {
-            "outbox_id": row.id,
-            "attempts": row.attempts,
-            "external_id": receipt.external_id,
-        }
-        touches = [of_outbox_row(row, Kind.DELIVERED, Actor.BOT, now, details)]
-        if row.retrying:  # the address bounced once; its owner wrote, and this send went
-            await uow.contacts.set_reachable(row.channel, row.address, None)
-            after = {"address": row.address, "after": "bounce"}
-            touches.append(of_outbox_row(row, Kind.REACHABLE_AGAIN, Actor.SYSTEM, now, after))
+        held = await uow.outbox.held_of_batch(token, [row.id for row, _ in delivered])
+        for row, _ in delivered:
+            if row.id not in held:
+                log.warning("outbox row %s was sent after its lease was lost", row.id)
+        sent = [(row, receipt) for row, receipt in delivered if row.id in held]
+        await uow.outbox.mark_sent_many([_sent_row(row, receipt) for row, receipt in sent], now)
+        await uow.messages.insert_outbound([_stored(row, receipt) for row, receipt in sent], now)
+        touches = [_delivered_touch(row, receipt, now) for row, receipt in sent]
+        for row, _ in sent:
+            if row.retrying:  # the address bounced once; its owner wrote, and this send went
+                touches += await self._reachable_again(uow, row, now)
         await record(uow, touches)
+
+    async def _reachable_again(self, uow: UnitOfWork, row: OutboxRow, now: datetime) -> list[Touch]:
+        await uow.contacts.set_reachable(row.channel, row.address, None)
+        after = {"address": row.address, "after": "bounce"}
+        return [of_outbox_row(row, Kind.REACHABLE_AGAIN, Actor.SYSTEM, now, after)]
 
     async def _failed(
         self, uow: UnitOfWork, row: OutboxRow, attempt: Failed, now: datetime
@@ -340,6 +386,34 @@ class Relay:
         return full_jitter(
             attempts, base=policy.base_delay, cap=policy.max_delay, draw=self._jitter
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    token: str  # the lease of all its rows
+    rows: list[OutboxRow]
+
+
+def _by_chat(rows: list[OutboxRow]) -> list[list[OutboxRow]]:
+    """The rows grouped by chat (channel and address), each group in id order."""
+    chats: dict[tuple[str, str], list[OutboxRow]] = {}
+    for row in sorted(rows, key=lambda row: row.id):
+        chats.setdefault((row.channel, row.address), []).append(row)
+    return list(chats.values())
+
+
+def _sent_row(row: OutboxRow, receipt: SendReceipt) -> SentRow:
+    return SentRow(row, receipt.external_id, without_sign_in_links(row.text))
+
+
+def _stored(row: OutboxRow, receipt: SendReceipt) -> OutboundStored:
+    key = f"out:{receipt.external_id or row.id}"
+    return OutboundStored(row.channel, key, row.conversation_id, without_sign_in_links(row.text))
+
+
+def _delivered_touch(row: OutboxRow, receipt: SendReceipt, now: datetime) -> Touch:
+    details = {"outbox_id": row.id, "attempts": row.attempts, "external_id": receipt.external_id}
+    return of_outbox_row(row, Kind.DELIVERED, Actor.BOT, now, details)
 
 
 def _outcome(attempt: Attempt) -> str:

@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
+    # Rows leased and settled at once, and sends in flight at once. One and one: a crash
+    # repeats at most the one reply in flight; larger trades that promise for throughput.
+    relay_batch: int = Field(default=1, ge=1, le=1000)
     relay_concurrency: int = Field(default=1, ge=1, le=64)
     relay_lease_seconds: float = Field(default=60.0, gt=0)
     # Instances sharing a database poll Telegram and read each mailbox one at a time: a standby

@@ -441,6 +441,15 @@ outbox = Table(
 # keeps that walk as short as the backlog of unsent rows, however large the sent history grows.
 UNSENT = outbox.c.status.in_(("pending", "sending"))
 Index("ix_outbox_unsent", outbox.c.id, sqlite_where=UNSENT, postgresql_where=UNSENT)
+# A row waits while an older row of its conversation is unsent: that check reads the few unsent
+# rows of the conversation here, not its whole history (a batch makes it once per row leased).
+Index(
+    "ix_outbox_unsent_conversation",
+    outbox.c.conversation_id,
+    outbox.c.id,
+    sqlite_where=UNSENT,
+    postgresql_where=UNSENT,
+)
 # Reply caps count what went to one address recently (bot/caps.py).
 Index("ix_outbox_address_created", outbox.c.address, outbox.c.created_at)
 

@@ -137,6 +137,7 @@ class EmailChannel:
             self._reading.start(fetched)
 
     async def close(self) -> None:
+        await self._smtp.close()
         await self._ingest.close()
         if self._reading is not None:
             self._reading.cancel()

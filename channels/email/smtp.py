@@ -17,6 +17,7 @@ is accepted only for a loopback host. Passwords never reach a log line or a `rep
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import re
@@ -84,11 +85,17 @@ def is_loopback(host: str) -> bool:
 
 
 class SmtpSender:
-    """One connection per message: replies are few, and nothing stale survives an error."""
+    """A session per message, unless another message is already waiting when one is done: then
+    the session (connected, greeted, logged in) goes to that message instead of QUIT, so
+    replies due at once go out over at most `sessions` connections. Any error ends its session
+    (nothing stale survives one), and no session stays open with nothing to send."""
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, sessions: int = 4) -> None:
         self._config = config
         self._tls = None if config.security == "none" else tls_context(config.ca_file)
+        self._slots = asyncio.Semaphore(sessions)
+        self._waiting = 0  # messages waiting for a slot
+        self._handed: list[aiosmtplib.SMTP] = []  # sessions left open for them
 
     async def send(self, message: EmailMessage, *, envelope_from: str, recipient: str) -> None:
         rcpt = recipient_address(recipient).addr_spec  # PermanentSendError when unusable
@@ -97,21 +104,36 @@ class SmtpSender:
             raise ValueError(f"the envelope sender is not an address: {envelope_from[:80]!r}")
         check_only_recipient(message, rcpt)
         try:
-            refused = await self._transaction(message, sender.addr_spec, rcpt)
+            refused = await self._in_a_slot(message, sender.addr_spec, rcpt)
         except (SMTPException, OSError, TimeoutError) as error:
             raise classify(error) from None
         if refused:  # aiosmtplib raises only when *every* recipient is refused
             reply = next(iter(refused.values()))
             raise reply_error("RCPT", reply.code, reply.message)
 
+    async def close(self) -> None:
+        """End the sessions left for messages that never came (their sends were cancelled)."""
+        while self._handed:
+            await _quit(self._handed.pop())
+
+    async def _in_a_slot(
+        self, message: EmailMessage, sender: str, rcpt: str
+    ) -> dict[str, SMTPResponse]:
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._transaction(message, sender, rcpt)
+        finally:
+            self._slots.release()
+
     async def _transaction(
         self, message: EmailMessage, sender: str, rcpt: str
     ) -> dict[str, SMTPResponse]:
-        client = self._client()
-        await client.connect()  # TCP, TLS or STARTTLS; aiosmtplib closes on its failures
+        client = await self._session()
         try:
-            if self._config.user is not None and self._config.password is not None:
-                await client.login(self._config.user, self._config.password)
             refused, _ = await client.send_message(message, sender=sender, recipients=[rcpt])
         except (SMTPResponseException, SMTPRecipientsRefused):
             await _quit(client)  # the server still talks: end the session politely
@@ -119,8 +141,33 @@ class SmtpSender:
         except BaseException:
             client.close()
             raise
-        await _quit(client)
+        await self._done_with(client)
         return refused
+
+    async def _session(self) -> aiosmtplib.SMTP:
+        while self._handed:
+            client = self._handed.pop()
+            if client.is_connected:
+                return client
+            client.close()
+        client = self._client()
+        await client.connect()  # TCP, TLS or STARTTLS; aiosmtplib closes on its failures
+        try:
+            if self._config.user is not None and self._config.password is not None:
+                await client.login(self._config.user, self._config.password)
+        except SMTPResponseException:
+            await _quit(client)
+            raise
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def _done_with(self, client: aiosmtplib.SMTP) -> None:
+        if self._waiting > len(self._handed):
+            self._handed.append(client)  # for the message waiting for this slot
+        else:
+            await _quit(client)
 
     def _client(self) -> aiosmtplib.SMTP:
         config = self._config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +14,18 @@ from storage.sql import in_key_order, insert_ignore
 from storage.tables import conversations, messages
 
 INSERT = insert_ignore(messages, ["channel", "external_id"], returning=[messages.c.id])
+INSERT_MANY = insert_ignore(messages, ["channel", "external_id"])
 FIND_ID = select(messages.c.id).where(
     messages.c.channel == bindparam("channel"), messages.c.external_id == bindparam("external_id")
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundStored:
+    channel: str
+    external_id: str
+    conversation_id: int | None
+    text: str
 
 
 class MessageRepository:
@@ -50,6 +60,26 @@ class MessageRepository:
         result = await self._db.execute(INSERT.on(self._db), values)
         message_id: int | None = result.scalar_one_or_none()
         return message_id
+
+    async def insert_outbound(self, sent: Sequence[OutboundStored], now: datetime) -> None:
+        """Store the replies a relay delivered, in one executemany (a repeated key is kept)."""
+        if not sent:
+            return
+        values = [
+            {
+                "held": False,
+                "channel": item.channel,
+                "external_id": item.external_id,
+                "conversation_id": item.conversation_id,
+                "direction": "out",
+                "text": item.text,
+                "payload": None,
+                "raw": None,
+                "created_at": now,
+            }
+            for item in sent
+        ]
+        await self._db.execute(INSERT_MANY.on(self._db), values)
 
     async def find_id(self, channel: str, external_id: str) -> int | None:
         parameters = {"channel": channel, "external_id": external_id}

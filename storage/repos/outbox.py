@@ -1,8 +1,8 @@
-"""The outbox: replies waiting for delivery, claimed one at a time by the relay.
+"""The outbox: replies waiting for delivery, claimed by the relay in batches.
 
 States: pending → sending → sent | failed. A row left in `sending` by a crashed process is
-claimed again once its lease expires, so a reply can repeat (at-least-once), but only the one
-that was in flight.
+claimed again once its lease expires, so a reply can repeat (at-least-once), but only those
+that were in flight: at most one batch.
 """
 
 from __future__ import annotations
@@ -98,11 +98,12 @@ def _claimable() -> ColumnElement[bool]:
 
 def _earlier_unsent_in_same_conversation() -> ColumnElement[bool]:
     # Replies of one conversation go out in order: a row waits while an older one is unsent.
+    # The status as literal SQL, as UNSENT: SQLite then walks ix_outbox_unsent_conversation.
     earlier = outbox.alias("earlier")
     return exists().where(
         earlier.c.conversation_id == outbox.c.conversation_id,
         earlier.c.id < outbox.c.id,
-        earlier.c.status.in_(("pending", "sending")),
+        text("earlier.status IN ('pending', 'sending')"),
     )
 
 
@@ -135,6 +136,57 @@ SOME_ADDRESSES = tuple_(outbox.c.channel, outbox.c.address).in_(
 )
 NEXT_CANDIDATE = _next_candidate(WHOLE_CHANNELS)
 NEXT_CANDIDATE_OF_ADDRESSES = _next_candidate(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
+
+
+def _batch_candidates(served: ColumnElement[bool]) -> Select[Any]:
+    """The oldest claimable rows that `served` takes: each the oldest unsent of its
+    conversation, so a batch holds at most one row of a conversation."""
+    return (
+        select(outbox.c.id)
+        .where(UNSENT, _claimable(), served, ~_earlier_unsent_in_same_conversation())
+        .order_by(outbox.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+# The recipients of a leased batch, read by a second statement: as subqueries of the claim's
+# RETURNING, SQLite would scan the identities for each row (it uses no index there).
+RECIPIENTS = (
+    select(
+        outbox.c.id,
+        conversations.c.contact_id,
+        identities.c.reachable,
+        identities.c.unreachable_reason,
+    )
+    .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
+    .outerjoin(identities, RECIPIENT)
+    .where(outbox.c.id.in_(bindparam("row_ids", expanding=True)))
+)
+
+
+def _claim_batch(served: ColumnElement[bool]) -> Any:
+    """Lease the candidates in one statement."""
+    # A CTE, materialized: as a plain `IN (subquery)` PostgreSQL may run the subquery again
+    # for the rows it updates, and a `LIMIT` of 2 then leased 4.
+    picked = (
+        _batch_candidates(served).cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return (
+        update(outbox)
+        .where(outbox.c.id.in_(select(picked.c.id)), _claimable())
+        .values(
+            status="sending",
+            locked_until=bindparam("lease_until"),
+            lease_token=bindparam("token"),
+            attempts=outbox.c.attempts + 1,
+        )
+        .returning(*outbox.c)
+    )
+
+
+CLAIM_BATCH = _claim_batch(WHOLE_CHANNELS)
+CLAIM_BATCH_OF_ADDRESSES = _claim_batch(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
 CLAIM = (
     update(outbox)
     .where(outbox.c.id == bindparam("row_id"), _claimable())
@@ -163,6 +215,49 @@ POSTPONE = SETTLE.values(
     attempts=outbox.c.attempts - 1,
 )
 RENEW = SETTLE.values(locked_until=bindparam("lease_until"))
+# A batch shares one lease token: renewed, and checked before it is settled, all at once.
+OF_BATCH = and_(outbox.c.status == "sending", outbox.c.lease_token == bindparam("token"))
+RENEW_BATCH = update(outbox).where(OF_BATCH).values(locked_until=bindparam("lease_until"))
+HELD_OF_BATCH = (
+    select(outbox.c.id)
+    .where(OF_BATCH, outbox.c.id.in_(bindparam("row_ids", expanding=True)))
+    .with_for_update()
+)
+# Executed with many parameter sets: each row's values, fenced like SETTLE (by `row_id` and
+# `token`), for rows already known to be held (`held`), so no count per row is needed.
+BY_ROW = and_(
+    outbox.c.id == bindparam("row_id"),
+    outbox.c.status == "sending",
+    outbox.c.lease_token == bindparam("token"),
+)
+MARK_SENT_MANY = (
+    update(outbox)
+    .where(BY_ROW)
+    .values(
+        status="sent",
+        sent_at=bindparam("sent_at"),
+        external_id=bindparam("external_id"),
+        text=bindparam("kept_text"),
+        locked_until=None,
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SentRow:
+    row: OutboxRow
+    external_id: str | None
+    kept_text: str  # what stays of the text once sent
+
+
+def _leased(row: Row[Any], recipient: Row[Any]) -> OutboxRow:
+    reachable = recipient.reachable is not False
+    return replace(
+        outbox_from_row(row),
+        contact_id=recipient.contact_id,
+        reachable=reachable,
+        retrying=reachable and recipient.unreachable_reason is not None,
+    )
 
 
 class OutboxRepository:
@@ -255,6 +350,68 @@ class OutboxRepository:
             reachable=reachable,
             retrying=reachable and candidate.unreachable_reason is not None,
         )
+
+    async def claim_batch(
+        self,
+        now: datetime,
+        lease: timedelta,
+        channels: Sequence[str],
+        token: str,
+        *,
+        limit: int,
+        addresses: Sequence[tuple[str, str]] = (),
+    ) -> list[OutboxRow]:
+        """Lease up to `limit` deliverable rows in one statement, all under `token`, in id
+        order: at most one per conversation (a later row of a conversation waits while an
+        earlier one is unsent), none that another relay holds (`SKIP LOCKED`). A second
+        statement reads their contacts and whether their addresses are reachable."""
+        parameters: dict[str, Any] = {
+            "now": now,
+            "channels": list(channels),
+            "limit": limit,
+            "lease_until": now + lease,
+            "token": token,
+        }
+        statement = CLAIM_BATCH
+        if addresses:
+            parameters["addresses"] = [tuple(pair) for pair in addresses]
+            statement = CLAIM_BATCH_OF_ADDRESSES
+        rows = (await self._db.execute(statement, parameters)).all()
+        if not rows:
+            return []
+        ids = {"row_ids": [row.id for row in rows]}
+        recipients = {found.id: found for found in await self._db.execute(RECIPIENTS, ids)}
+        leased = (_leased(row, recipients[row.id]) for row in rows)
+        return sorted(leased, key=lambda row: row.id)
+
+    async def held_of_batch(self, token: str, row_ids: Sequence[int]) -> set[int]:
+        """Which of `row_ids` are still leased under `token`, locked until the transaction
+        ends, so settling them needs no check per row."""
+        if not row_ids:
+            return set()
+        parameters = {"token": token, "row_ids": list(row_ids)}
+        return {row.id for row in await self._db.execute(HELD_OF_BATCH, parameters)}
+
+    async def mark_sent_many(self, sent: Sequence[SentRow], now: datetime) -> None:
+        """Settle delivered rows (known held: `held_of_batch`) in one executemany."""
+        if not sent:
+            return
+        values = [
+            {
+                "row_id": item.row.id,
+                "token": item.row.lease_token,
+                "sent_at": now,
+                "external_id": item.external_id,
+                "kept_text": item.kept_text,
+            }
+            for item in sent
+        ]
+        await self._db.execute(MARK_SENT_MANY, values)
+
+    async def renew_batch(self, token: str, until: datetime) -> int:
+        """Keep the leases of a batch while its sends go on; returns how many are still held."""
+        parameters = {"token": token, "lease_until": until}
+        return int((await self._db.execute(RENEW_BATCH, parameters)).rowcount or 0)
 
     async def count_since(
         self,

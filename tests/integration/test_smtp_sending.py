@@ -114,6 +114,44 @@ async def test_451_on_rcpt_then_accepted_is_delivered_once(smtp_server: SmtpServ
     assert len(smtp_server.commands("RCPT")) == 2
 
 
+async def test_replies_due_at_once_share_a_session_that_ends_with_the_last(
+    smtp_server: SmtpServer,
+) -> None:
+    sender = SmtpSender(plain(smtp_server), sessions=1)
+    messages = [reply(message_id=f"<reply-{n}@shop.example>") for n in range(3)]
+
+    await asyncio.gather(
+        *(sender.send(message, envelope_from=BOUNCES, recipient=CUSTOMER) for message in messages)
+    )
+    await smtp_server.settle()
+
+    mail = [f"MAIL FROM:<{BOUNCES}>", f"RCPT TO:<{CUSTOMER}>", "DATA"]
+    assert mail_commands(smtp_server.transcript) == ["EHLO localhost", *mail * 3, "QUIT"]
+    assert [e.parsed()["Message-ID"] for e in smtp_server.envelopes] == [
+        f"<reply-{n}@shop.example>" for n in range(3)
+    ]
+    assert smtp_server.open_sessions == 0
+
+
+async def test_an_error_ends_a_shared_session_and_the_next_reply_opens_its_own(
+    smtp_server: SmtpServer,
+) -> None:
+    smtp_server.answer("RCPT", 451)
+    sender = SmtpSender(plain(smtp_server), sessions=1)
+    messages = [reply(message_id=f"<reply-{n}@shop.example>") for n in range(2)]
+
+    first, second = await asyncio.gather(
+        *(sender.send(message, envelope_from=BOUNCES, recipient=CUSTOMER) for message in messages),
+        return_exceptions=True,
+    )
+    await smtp_server.settle()
+
+    assert isinstance(first, TransientSendError) and second is None
+    assert smtp_server.commands("EHLO") and len(smtp_server.commands("EHLO")) == 2
+    assert [e.parsed()["Message-ID"] for e in smtp_server.envelopes] == ["<reply-1@shop.example>"]
+    assert smtp_server.open_sessions == 0
+
+
 # --- refused ---------------------------------------------------------------------------------
 
 
