@@ -332,6 +332,8 @@ def test_calling_a_person_in_any_words_is_a_request_for_one(text: str) -> None:
         "напомни мне номер заказа",
         "Need to change the email on file to j.smith@newco.com",
         "need to move tomorrow's drop-off to Friday",
+        "мастер должен был приехать вчера, никого не было",
+        "где сотрудник, который должен был приехать на замер?",
     ],
 )
 def test_what_went_wrong_with_a_delivery_or_an_account_is_service(text: str) -> None:
