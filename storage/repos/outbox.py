@@ -108,34 +108,12 @@ def _earlier_unsent_in_same_conversation() -> ColumnElement[bool]:
 
 
 RECIPIENT = and_(identities.c.channel == outbox.c.channel, identities.c.address == outbox.c.address)
-
-
-def _next_candidate(served: ColumnElement[bool]) -> Select[Any]:
-    """The oldest claimable row that `served` takes, with its contact and reachability."""
-    return (
-        select(
-            outbox.c.id,
-            conversations.c.contact_id,
-            identities.c.reachable,
-            identities.c.unreachable_reason,
-        )
-        .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
-        .outerjoin(identities, RECIPIENT)
-        .where(UNSENT, _claimable(), served, ~_earlier_unsent_in_same_conversation())
-        .order_by(outbox.c.id)
-        .limit(1)
-        .with_for_update(of=outbox, skip_locked=True)
-    )
-
-
 WHOLE_CHANNELS = outbox.c.channel.in_(bindparam("channels", expanding=True))
 # A relay with a terminal serves that terminal's customer only: rows of the channel addressed
 # to another customer wait for the process whose terminal is theirs.
 SOME_ADDRESSES = tuple_(outbox.c.channel, outbox.c.address).in_(
     bindparam("addresses", expanding=True)
 )
-NEXT_CANDIDATE = _next_candidate(WHOLE_CHANNELS)
-NEXT_CANDIDATE_OF_ADDRESSES = _next_candidate(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
 
 
 def _batch_candidates(served: ColumnElement[bool]) -> Select[Any]:
@@ -187,19 +165,8 @@ def _claim_batch(served: ColumnElement[bool]) -> Any:
 
 CLAIM_BATCH = _claim_batch(WHOLE_CHANNELS)
 CLAIM_BATCH_OF_ADDRESSES = _claim_batch(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
-CLAIM = (
-    update(outbox)
-    .where(outbox.c.id == bindparam("row_id"), _claimable())
-    .values(
-        status="sending",
-        locked_until=bindparam("lease_until"),
-        lease_token=bindparam("token"),
-        attempts=outbox.c.attempts + 1,
-    )
-    .returning(*outbox.c)
-)
-# Settling (and renewing) happens only under the lease the row was sent under: a relay whose
-# lease ran out and was taken by another changes nothing (the fence).
+# Settling happens only under the lease the row was sent under: a relay whose lease ran out
+# and was taken by another changes nothing (the fence).
 HELD = and_(
     outbox.c.id == bindparam("row_id"),
     outbox.c.status == "sending",
@@ -214,7 +181,6 @@ POSTPONE = SETTLE.values(
     locked_until=None,
     attempts=outbox.c.attempts - 1,
 )
-RENEW = SETTLE.values(locked_until=bindparam("lease_until"))
 # A batch shares one lease token: renewed, and checked before it is settled, all at once.
 OF_BATCH = and_(outbox.c.status == "sending", outbox.c.lease_token == bindparam("token"))
 RENEW_BATCH = update(outbox).where(OF_BATCH).values(locked_until=bindparam("lease_until"))
@@ -225,14 +191,9 @@ HELD_OF_BATCH = (
 )
 # Executed with many parameter sets: each row's values, fenced like SETTLE (by `row_id` and
 # `token`), for rows already known to be held (`held`), so no count per row is needed.
-BY_ROW = and_(
-    outbox.c.id == bindparam("row_id"),
-    outbox.c.status == "sending",
-    outbox.c.lease_token == bindparam("token"),
-)
 MARK_SENT_MANY = (
     update(outbox)
-    .where(BY_ROW)
+    .where(HELD)
     .values(
         status="sent",
         sent_at=bindparam("sent_at"),
@@ -315,41 +276,6 @@ class OutboxRepository:
             if row.options:
                 return str(row.status)
         return None
-
-    async def claim_next(
-        self,
-        now: datetime,
-        lease: timedelta,
-        channels: Sequence[str],
-        token: str,
-        *,
-        addresses: Sequence[tuple[str, str]] = (),
-    ) -> OutboxRow | None:
-        """Lease the oldest deliverable row of `channels`, or of one of the `(channel, address)`
-        pairs of `addresses` (skipping rows another relay holds).
-
-        The row comes with its contact and whether its address is reachable, read in the same
-        statement that picks it.
-        """
-        picked: dict[str, Any] = {"now": now, "channels": list(channels)}
-        statement = NEXT_CANDIDATE
-        if addresses:
-            picked["addresses"] = [tuple(pair) for pair in addresses]
-            statement = NEXT_CANDIDATE_OF_ADDRESSES
-        candidate = (await self._db.execute(statement, picked)).first()
-        if candidate is None:
-            return None
-        leased = {"row_id": candidate.id, "now": now, "lease_until": now + lease, "token": token}
-        row = (await self._db.execute(CLAIM, leased)).first()
-        if row is None:
-            return None
-        reachable = candidate.reachable is not False
-        return replace(
-            outbox_from_row(row),
-            contact_id=candidate.contact_id,
-            reachable=reachable,
-            retrying=reachable and candidate.unreachable_reason is not None,
-        )
 
     async def claim_batch(
         self,
@@ -510,16 +436,6 @@ class OutboxRepository:
         found: int | None = (await self._db.execute(query)).scalar_one_or_none()
         return found
 
-    async def mark_sent(
-        self, row: OutboxRow, external_id: str | None, now: datetime, *, kept_text: str
-    ) -> bool:
-        """Each settling method returns False, changing nothing, when the row's lease is no
-        longer the one it was sent under. `kept_text` is what stays of the text once sent."""
-        values: dict[str, Any] = {"text": kept_text} if kept_text != row.text else {}
-        return await self._set(
-            row, status="sent", sent_at=now, external_id=external_id, locked_until=None, **values
-        )
-
     async def retry_later(
         self, row: OutboxRow, when: datetime, error: str, *, parts_sent: int
     ) -> bool:
@@ -541,10 +457,6 @@ class OutboxRepository:
 
     async def mark_failed(self, row: OutboxRow, error: str) -> bool:
         return await self._set(row, status="failed", last_error=error, locked_until=None)
-
-    async def renew(self, row: OutboxRow, until: datetime) -> bool:
-        """Keep the lease while a slow send goes on (a 20 MB file, a slow SMTP server)."""
-        return await self._execute(RENEW, row, {"lease_until": until})
 
     async def reclaim(self, holder: str) -> int:
         """Rows this instance was sending when it died: pending again at once, instead of

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Table, func, select, text
 
 from bot.bootstrap import build_services
-from bot.records import Conversation
+from bot.records import Conversation, OutboxRow
 from bot.settings import Settings
 from bot.texts import Texts
 from bot.turn import Services
@@ -90,6 +90,18 @@ async def timers(database: Database) -> list[TimerState]:
     ).order_by(tables.timers.c.id)
     async with database.transaction() as uow:
         return [TimerState(*row) for row in await uow.connection.execute(query)]
+
+
+async def claim_one(
+    uow: UnitOfWork,
+    now: datetime,
+    lease: timedelta,
+    token: str,
+    channels: tuple[str, ...] = ("console",),
+) -> OutboxRow | None:
+    """Lease the oldest deliverable row as a relay would (a batch of one), or None."""
+    rows = await uow.outbox.claim_batch(now, lease, channels, token, limit=1)
+    return rows[0] if rows else None
 
 
 async def count_rows(database: Database, table: Table) -> int:

@@ -26,6 +26,7 @@ from storage.uow import Database
 from tests.harness import BotHarness, Customer, FakeChannel
 from tests.integration.helpers import (
     another_instance,
+    claim_one,
     kinds,
     outbox_rows,
     stored_messages,
@@ -218,7 +219,7 @@ async def test_reply_left_sending_by_a_crashed_relay_is_delivered_once_more(
     await bot.dispatcher.accept(alice.message("thanks"))
     lease = RelayPolicy().lease
     async with bot.database.transaction() as uow:  # the relay that crashes after claiming
-        claimed = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "crashed:1")
+        claimed = await claim_one(uow, bot.clock(), lease, "crashed:1")
         await uow.commit()
     assert claimed is not None
 
@@ -287,8 +288,8 @@ async def test_a_restarted_instance_sends_its_own_leased_rows_at_once(bot: BotHa
     await bot.dispatcher.accept(bob.message("thanks"))
     lease = RelayPolicy().lease
     async with bot.database.transaction() as uow:
-        mine = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "this-host:1")
-        theirs = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "other-host:1")
+        mine = await claim_one(uow, bot.clock(), lease, "this-host:1")
+        theirs = await claim_one(uow, bot.clock(), lease, "other-host:1")
         await uow.commit()
     assert mine is not None and theirs is not None
 
@@ -309,14 +310,14 @@ async def test_a_relay_whose_lease_was_taken_over_settles_nothing(bot: BotHarnes
     await bot.dispatcher.accept(alice.message("thanks"))
     lease = RelayPolicy().lease
     async with bot.database.transaction() as uow:
-        slow = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "slow:1")
+        slow = await claim_one(uow, bot.clock(), lease, "slow:1")
         await uow.commit()
     assert slow is not None
     bot.clock.advance(seconds=lease.total_seconds() + 1)  # the slow relay's lease runs out
     assert await bot.deliver() == 1  # another relay takes the row and sends it
 
     async with bot.database.transaction() as uow:  # the slow send ends at last
-        assert not await uow.outbox.mark_sent(slow, "late-1", bot.clock(), kept_text=slow.text)
+        assert await uow.outbox.held_of_batch("slow:1", [slow.id]) == set()  # not marked sent
         assert not await uow.outbox.mark_failed(slow, "timeout")
         await uow.commit()
     [row] = await outbox_rows(bot.database)
@@ -408,7 +409,7 @@ async def test_a_terminal_starting_on_the_same_host_leaves_the_other_relays_leas
     await bot.dispatcher.accept(alice.message("thanks"))
     lease = RelayPolicy().lease
     async with bot.database.transaction() as uow:  # the run's relay, sending to alice
-        held = await uow.outbox.claim_next(bot.clock(), lease, ("console",), "this-host:1")
+        held = await claim_one(uow, bot.clock(), lease, "this-host:1")
         await uow.commit()
     assert held is not None
 

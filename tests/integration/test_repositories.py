@@ -13,13 +13,13 @@ from bot.model import Address
 from bot.records import Conversation, ConversationState, OutboxRow, Ticket
 from storage.repos.conversations import StaleConversation
 from storage.repos.leads import NewLead
-from storage.repos.outbox import NewOutbound
+from storage.repos.outbox import NewOutbound, SentRow
 from storage.repos.reps import AddressTaken
 from storage.repos.touchpoints import NewTouchpoint
 from storage.tables import handoffs, identity_conflicts
 from storage.uow import Database, UnitOfWork
 from tests.harness import FakeClock
-from tests.integration.helpers import new_conversation, outbox_rows
+from tests.integration.helpers import claim_one, new_conversation, outbox_rows
 
 TOKENS = itertools.count()
 LEASE = timedelta(seconds=60)
@@ -548,7 +548,7 @@ async def test_removing_a_rep_deletes_or_deactivates_as_references_require(
 # --- outbox ----------------------------------------------------------------------------------
 
 
-async def test_claim_next_leases_rows_in_id_order(database: Database, clock: FakeClock) -> None:
+async def test_claims_lease_rows_in_id_order(database: Database, clock: FakeClock) -> None:
     async with database.transaction() as uow:
         anna = await new_conversation(uow, clock(), "anna")
         bob = await new_conversation(uow, clock(), "bob")
@@ -562,7 +562,7 @@ async def test_claim_next_leases_rows_in_id_order(database: Database, clock: Fak
     assert [row.status for row in rows] == ["sending", "sending"]
 
 
-async def test_claim_next_holds_back_a_later_reply_of_a_conversation_until_the_earlier_is_sent(
+async def test_a_claim_holds_back_a_later_reply_of_a_conversation_until_the_earlier_is_sent(
     database: Database, clock: FakeClock
 ) -> None:
     async with database.transaction() as uow:
@@ -590,7 +590,7 @@ async def test_claim_next_holds_back_a_later_reply_of_a_conversation_until_the_e
     retried = await _claim(database, clock)
     assert retried is not None and (retried.text, retried.attempts) == ("first", 2)
     async with database.transaction() as uow:
-        await uow.outbox.mark_sent(retried, "tg-1", clock(), kept_text=retried.text)
+        await uow.outbox.mark_sent_many([SentRow(retried, "tg-1", retried.text)], clock())
         await uow.commit()
     second = await _claim(database, clock)
     assert second is not None and second.text == "second"
@@ -613,7 +613,7 @@ async def test_a_failed_reply_does_not_block_the_next_one(
     assert second is not None and second.text == "second"
 
 
-async def test_claim_next_reclaims_a_sending_row_whose_lease_expired(
+async def test_a_claim_reclaims_a_sending_row_whose_lease_expired(
     database: Database, clock: FakeClock
 ) -> None:
     async with database.transaction() as uow:
@@ -631,9 +631,7 @@ async def test_claim_next_reclaims_a_sending_row_whose_lease_expired(
     assert (reclaimed.id, reclaimed.attempts) == (crashed.id, 2)
 
 
-async def test_claim_next_serves_only_the_given_channels(
-    database: Database, clock: FakeClock
-) -> None:
+async def test_a_claim_serves_only_the_given_channels(database: Database, clock: FakeClock) -> None:
     async with database.transaction() as uow:
         by_email = await new_conversation(uow, clock(), "anna@example.org", channel="email")
         on_telegram = await new_conversation(uow, clock(), "42", channel="telegram")
@@ -765,6 +763,6 @@ async def _claim(
     database: Database, clock: FakeClock, channels: tuple[str, ...] = ("console",)
 ) -> OutboxRow | None:
     async with database.transaction() as uow:
-        row = await uow.outbox.claim_next(clock(), LEASE, channels, f"test:{next(TOKENS)}")
+        row = await claim_one(uow, clock(), LEASE, f"test:{next(TOKENS)}", channels)
         await uow.commit()
     return row
