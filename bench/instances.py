@@ -49,7 +49,7 @@ from bench.databases import migrated, postgres_copy
 from bench.load import environment, post
 from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
 from storage.uow import Database
-from tests.bot_process import BotProcess
+from tests.bot_process import BotProcess, listening
 from tests.fakes.telegram import FakeTelegram
 
 TEXT = "thanks"  # one reply each
@@ -177,17 +177,6 @@ async def instances(
     finally:
         for instance in started:
             await instance.process.stop()
-
-
-async def listening(url: str) -> bool:
-    host, _, port = url.removeprefix("http://").partition("/")[0].partition(":")
-    try:
-        _, writer = await asyncio.open_connection(host, int(port))
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
 
 
 # --- the closed loop -----------------------------------------------------------------------

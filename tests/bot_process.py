@@ -136,3 +136,16 @@ async def held_leases(metrics_port: int) -> dict[str, bool]:
         return {}
     leases: dict[str, bool] = body.get("leases", {})
     return leases
+
+
+async def listening(url: str) -> bool:
+    """Whether something takes connections at `url`'s host and port (an instance's webhook up:
+    a balancer's health check)."""
+    host, _, port = url.removeprefix("http://").partition("/")[0].partition(":")
+    try:
+        _, writer = await asyncio.open_connection(host, int(port))
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot_process import held_leases
+from tests.bot_process import held_leases, listening
 from tests.e2e import fired_timers
 from tests.e2e import test_email_run as email_run
 from tests.e2e import test_telegram_crash as telegram_crash
@@ -222,7 +222,9 @@ async def test_three_instances_share_telegram_and_a_mailbox_through_a_kill_and_a
         await restarted.process.stop()
         await restarted.process.start()
         if not polling:
-            await eventually(lambda: _taking_updates(restarted), what="the restarted node serving")
+            await eventually(
+                lambda: listening(restarted.webhook), what="the restarted node serving"
+            )
         keys += await push(fake, alive, CHATS[half:])
         await deliver(inbox, mails[MAILS // 2 :])
         took = await watching
@@ -289,18 +291,6 @@ def _each_timer_fired_once(
 def _timer_texts(fake: FakeTelegram, chats: range, text: str) -> Counter[int]:
     """How many messages containing `text` each chat received."""
     return Counter(m.chat_id for m in fake.sent if m.chat_id in chats and text in m.raw_text)
-
-
-async def _taking_updates(node: Node) -> bool:
-    """Whether the node's webhook takes connections (the balancer's health check)."""
-    host, _, port = node.webhook.removeprefix("http://").partition("/")[0].partition(":")
-    try:
-        _, writer = await asyncio.open_connection(host, int(port))
-    except OSError:
-        return False
-    writer.close()
-    await writer.wait_closed()
-    return True
 
 
 async def _all_answered(fake: FakeTelegram, database_url: str) -> telegram_crash.Stored:

@@ -305,26 +305,6 @@ async def test_a_restarted_instance_sends_its_own_leased_rows_at_once(bot: BotHa
     assert rows[theirs.id].status == "sending"  # another instance's: its lease still holds
 
 
-async def test_a_relay_whose_lease_was_taken_over_settles_nothing(bot: BotHarness) -> None:
-    alice = bot.customer("alice")
-    await bot.dispatcher.accept(alice.message("thanks"))
-    lease = RelayPolicy().lease
-    async with bot.database.transaction() as uow:
-        slow = await claim_one(uow, bot.clock(), lease, "slow:1")
-        await uow.commit()
-    assert slow is not None
-    bot.clock.advance(seconds=lease.total_seconds() + 1)  # the slow relay's lease runs out
-    assert await bot.deliver() == 1  # another relay takes the row and sends it
-
-    async with bot.database.transaction() as uow:  # the slow send ends at last
-        assert await uow.outbox.held_of_batch("slow:1", [slow.id]) == set()  # not marked sent
-        assert not await uow.outbox.mark_failed(slow, "timeout")
-        await uow.commit()
-    [row] = await outbox_rows(bot.database)
-    assert (row.status, row.attempts) == ("sent", 2)
-    assert (await kinds(bot.database)).count("delivered") == 1
-
-
 class SlowChannel(FakeChannel):
     """A channel whose sends take `seconds` (a large file, a slow SMTP server)."""
 

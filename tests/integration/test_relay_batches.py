@@ -144,6 +144,7 @@ async def test_a_batch_settles_only_the_rows_still_leased_under_its_token(
     async with bot.database.transaction() as uow:  # the slow relay settles at last
         assert await uow.outbox.held_of_batch("slow:1", [slow.id]) == set()
         assert await uow.outbox.renew_batch("slow:1", bot.clock() + LEASE) == 0
+        assert not await uow.outbox.mark_failed(slow, "timeout")  # a failure is fenced too
         await uow.commit()
     [row] = await outbox_rows(bot.database)
     assert (row.status, row.attempts) == ("sent", 2)

@@ -119,14 +119,20 @@ def assert_each_sent_once_in_order(wire: Wire) -> None:
         assert texts == [f"{chat} #{n}" for n in range(REPLIES)], f"chat {chat} out of order"
 
 
-async def test_only_the_sender_lease_holder_sends_telegram_rows_the_other_sends_mail(
-    database: Database, clock: FakeClock
-) -> None:
+async def alpha_sending(database: Database, clock: FakeClock) -> tuple[Wire, Instance, Instance]:
+    """Two instances on one wire, the replies queued, alpha holding the sender's lease."""
     wire = Wire()
     alpha = Instance(database, "alpha", clock, wire)
     beta = Instance(database, "beta", clock, wire)
     await queue_replies(database, clock)
     assert await alpha.lease.take()
+    return wire, alpha, beta
+
+
+async def test_only_the_sender_lease_holder_sends_telegram_rows_the_other_sends_mail(
+    database: Database, clock: FakeClock
+) -> None:
+    wire, alpha, beta = await alpha_sending(database, clock)
     assert not await beta.lease.take()
 
     assert await beta.relay.deliver_due() == REPLIES  # the mail only
@@ -142,11 +148,7 @@ async def test_only_the_sender_lease_holder_sends_telegram_rows_the_other_sends_
 async def test_a_lost_sender_lease_stops_its_relay_at_once_and_the_other_sends_the_rest(
     database: Database, clock: FakeClock
 ) -> None:
-    wire = Wire()
-    alpha = Instance(database, "alpha", clock, wire)
-    beta = Instance(database, "beta", clock, wire)
-    await queue_replies(database, clock)
-    assert await alpha.lease.take()
+    wire, alpha, beta = await alpha_sending(database, clock)
     assert await alpha.relay.deliver_due(limit=2) == 2  # 7001's first two replies
 
     # Alpha's next send hangs (a slow network); meanwhile its lease runs out and beta's comes.
