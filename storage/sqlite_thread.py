@@ -186,16 +186,32 @@ async def _run_piece(
     if not piece.future.set_running_or_notify_cancel():  # its caller is gone already
         return None, None, False
     adapter = PieceAdapter(connection)
-    savepoint = None if alone else connection.begin_nested()
+    if not alone:
+        connection.exec_driver_sql(SAVEPOINT)
     try:
         value = await piece.work(adapter)
     except Exception as error:
-        if savepoint is not None:
-            savepoint.rollback()
+        if not alone:
+            _undo_piece(connection)
         return None, error, False
-    if savepoint is not None:
-        (savepoint.commit if adapter.committed else savepoint.rollback)()
+    if not alone:
+        (_keep_piece if adapter.committed else _undo_piece)(connection)
     return value, None, adapter.committed
+
+
+# The pieces of a batch run one after another, so one savepoint name serves them all. Spelled
+# as SQL: SQLAlchemy's begin_nested compiles its SAVEPOINT clause anew for each piece (about
+# 40 µs a piece, more than a simple statement of the turn costs).
+SAVEPOINT = "SAVEPOINT piece"
+
+
+def _keep_piece(connection: Connection) -> None:
+    connection.exec_driver_sql("RELEASE SAVEPOINT piece")
+
+
+def _undo_piece(connection: Connection) -> None:
+    connection.exec_driver_sql("ROLLBACK TO SAVEPOINT piece")
+    connection.exec_driver_sql("RELEASE SAVEPOINT piece")
 
 
 def _settle(future: Future[Any], *, value: Any = None, error: BaseException | None = None) -> None:
