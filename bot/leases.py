@@ -56,25 +56,33 @@ class Leases:
     @asynccontextmanager
     async def kept(self, token: str) -> AsyncIterator[None]:
         """Renew the leases of the batch leased under `token` while the block runs."""
-        renewing = asyncio.create_task(self._renew(token))
+        # A timer, not a task: most batches are sent long before their first renewal is due,
+        # and a task started and cancelled for each would cost more than many a send.
+        loop = asyncio.get_running_loop()
+        renewing: list[asyncio.Task[None]] = []
+        first = self.length.total_seconds() / 3
+        due = loop.call_later(first, lambda: renewing.append(loop.create_task(self._renew(token))))
         try:
             yield
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            due.cancel()
+            for task in renewing:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _renew(self, token: str) -> None:
+        """Renew now, then every third of the lease's length, until cancelled or lost."""
         while True:
-            await asyncio.sleep(self.length.total_seconds() / 3)
             try:
                 held = await self._db.run(lambda uow: self._extend(uow, token))
             except Exception:  # the database away for a moment: try at the next third
                 log.exception("the leases of outbox batch %s could not be renewed", token)
-                continue
-            if not held:
+                held = -1
+            if held == 0:
                 log.warning("outbox batch %s: the leases were lost during the sends", token)
                 return
+            await asyncio.sleep(self.length.total_seconds() / 3)
 
     async def _extend(self, uow: UnitOfWork, token: str) -> int:
         held = await uow.outbox.renew_batch(token, self._clock() + self.length)

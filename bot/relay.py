@@ -255,8 +255,12 @@ class Relay:
                 async with slots:
                     attempts[row.id] = await self._attempt(row)
 
+        chats = _by_chat(batch.rows)
         async with self._leases.kept(batch.token):
-            await asyncio.gather(*(chat(rows) for rows in _by_chat(batch.rows)))
+            if len(chats) == 1:  # the default batch of one: no task to create and gather
+                await chat(chats[0])
+            else:
+                await asyncio.gather(*(chat(rows) for rows in chats))
         return attempts
 
     async def _attempt(self, row: OutboxRow) -> Attempt:
