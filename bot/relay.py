@@ -351,12 +351,14 @@ class Relay:
         delivered: list[tuple[OutboxRow, SendReceipt]],
         now: datetime,
     ) -> None:
-        held = await uow.outbox.held_of_batch(token, [row.id for row, _ in delivered])
+        if not delivered:
+            return
+        settling = [_sent_row(row, receipt) for row, receipt in delivered]
+        held = await uow.outbox.mark_sent(token, settling, now)
         for row, _ in delivered:
             if row.id not in held:
                 log.warning("outbox row %s was sent after its lease was lost", row.id)
         sent = [(row, receipt) for row, receipt in delivered if row.id in held]
-        await uow.outbox.mark_sent_many([_sent_row(row, receipt) for row, receipt in sent], now)
         await uow.messages.insert_outbound([_stored(row, receipt) for row, receipt in sent], now)
         touches = [_delivered_touch(row, receipt, now) for row, receipt in sent]
         for row, _ in sent:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from typing import Annotated
@@ -113,7 +114,19 @@ async def _serve(
 ) -> None:
     async with open_app(settings, make_channels, send_webhooks=send_webhooks) as application:
         faces = console.console_faces(settings, application) if with_console else []
+        _freeze_what_was_built()
         await application.serve(faces=faces)
+
+
+def _freeze_what_was_built() -> None:
+    """Keep the garbage collector out of what lives as long as the process.
+
+    The catalog, the word lists' caches, the imported libraries: about 170,000 objects, which
+    a full collection walks every time it runs, holding the interpreter for 50–100 ms while no
+    turn, send or webhook answer can go on. Frozen once built, a full collection walks only
+    what was made since (turns, replies), in a fraction of a millisecond."""
+    gc.collect()
+    gc.freeze()
 
 
 @app.command()

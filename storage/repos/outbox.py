@@ -130,16 +130,21 @@ def _batch_candidates(served: ColumnElement[bool]) -> Select[Any]:
 
 # The recipients of a leased batch, read by a second statement: as subqueries of the claim's
 # RETURNING, SQLite would scan the identities for each row (it uses no index there).
-RECIPIENTS = (
-    select(
-        outbox.c.id,
-        conversations.c.contact_id,
-        identities.c.reachable,
-        identities.c.unreachable_reason,
-    )
-    .outerjoin(conversations, conversations.c.id == outbox.c.conversation_id)
-    .outerjoin(identities, RECIPIENT)
-    .where(outbox.c.id.in_(bindparam("row_ids", expanding=True)))
+def _of_recipient(column: ColumnElement[Any], label: str) -> Any:
+    """A column of the row's recipient (identities are unique per channel and address)."""
+    return select(column).where(RECIPIENT).correlate(outbox).scalar_subquery().label(label)
+
+
+# Returned with each leased row, so that leasing a batch is one statement: whose the row is, and
+# whether its address is known to be unreachable.
+RECIPIENT_COLUMNS = (
+    select(conversations.c.contact_id)
+    .where(conversations.c.id == outbox.c.conversation_id)
+    .correlate(outbox)
+    .scalar_subquery()
+    .label("recipient_contact_id"),
+    _of_recipient(identities.c.reachable, "recipient_reachable"),
+    _of_recipient(identities.c.unreachable_reason, "recipient_unreachable_reason"),
 )
 
 
@@ -159,7 +164,7 @@ def _claim_batch(served: ColumnElement[bool]) -> Any:
             lease_token=bindparam("token"),
             attempts=outbox.c.attempts + 1,
         )
-        .returning(*outbox.c)
+        .returning(*outbox.c, *RECIPIENT_COLUMNS)
     )
 
 
@@ -189,8 +194,8 @@ HELD_OF_BATCH = (
     .where(OF_BATCH, outbox.c.id.in_(bindparam("row_ids", expanding=True)))
     .with_for_update()
 )
-# Executed with many parameter sets: each row's values, fenced like SETTLE (by `row_id` and
-# `token`), for rows already known to be held (`held`), so no count per row is needed.
+# Fenced like SETTLE (by `row_id` and `token`): for one row, its count says whether it was held;
+# for many (an executemany), run only on rows already known to be held (`held_of_batch`).
 MARK_SENT_MANY = (
     update(outbox)
     .where(HELD)
@@ -211,14 +216,24 @@ class SentRow:
     kept_text: str  # what stays of the text once sent
 
 
-def _leased(row: Row[Any], recipient: Row[Any]) -> OutboxRow:
-    reachable = recipient.reachable is not False
+def _leased(row: Row[Any]) -> OutboxRow:
+    reachable = row.recipient_reachable is not False
     return replace(
         outbox_from_row(row),
-        contact_id=recipient.contact_id,
+        contact_id=row.recipient_contact_id,
         reachable=reachable,
-        retrying=reachable and recipient.unreachable_reason is not None,
+        retrying=reachable and row.recipient_unreachable_reason is not None,
     )
+
+
+def _sent_values(item: SentRow, now: datetime) -> dict[str, Any]:
+    return {
+        "row_id": item.row.id,
+        "token": item.row.lease_token,
+        "sent_at": now,
+        "external_id": item.external_id,
+        "kept_text": item.kept_text,
+    }
 
 
 class OutboxRepository:
@@ -289,8 +304,8 @@ class OutboxRepository:
     ) -> list[OutboxRow]:
         """Lease up to `limit` deliverable rows in one statement, all under `token`, in id
         order: at most one per conversation (a later row of a conversation waits while an
-        earlier one is unsent), none that another relay holds (`SKIP LOCKED`). A second
-        statement reads their contacts and whether their addresses are reachable."""
+        earlier one is unsent), none that another relay holds (`SKIP LOCKED`), each with its
+        contact and whether its address is known to be unreachable."""
         parameters: dict[str, Any] = {
             "now": now,
             "channels": list(channels),
@@ -303,12 +318,7 @@ class OutboxRepository:
             parameters["addresses"] = [tuple(pair) for pair in addresses]
             statement = CLAIM_BATCH_OF_ADDRESSES
         rows = (await self._db.execute(statement, parameters)).all()
-        if not rows:
-            return []
-        ids = {"row_ids": [row.id for row in rows]}
-        recipients = {found.id: found for found in await self._db.execute(RECIPIENTS, ids)}
-        leased = (_leased(row, recipients[row.id]) for row in rows)
-        return sorted(leased, key=lambda row: row.id)
+        return sorted(map(_leased, rows), key=lambda row: row.id)
 
     async def held_of_batch(self, token: str, row_ids: Sequence[int]) -> set[int]:
         """Which of `row_ids` are still leased under `token`, locked until the transaction
@@ -318,21 +328,21 @@ class OutboxRepository:
         parameters = {"token": token, "row_ids": list(row_ids)}
         return {row.id for row in await self._db.execute(HELD_OF_BATCH, parameters)}
 
-    async def mark_sent_many(self, sent: Sequence[SentRow], now: datetime) -> None:
-        """Settle delivered rows (known held: `held_of_batch`) in one executemany."""
-        if not sent:
-            return
-        values = [
-            {
-                "row_id": item.row.id,
-                "token": item.row.lease_token,
-                "sent_at": now,
-                "external_id": item.external_id,
-                "kept_text": item.kept_text,
-            }
-            for item in sent
-        ]
-        await self._db.execute(MARK_SENT_MANY, values)
+    async def mark_sent(self, token: str, sent: Sequence[SentRow], now: datetime) -> set[int]:
+        """Settle the delivered rows still leased under `token`; returns their ids.
+
+        One row (the relay's default batch): one fenced UPDATE, whose count says whether the
+        row was still held. More: the held ones found and locked in one statement, then all of
+        them settled in one executemany, so no count per row is needed."""
+        if len(sent) == 1:
+            [item] = sent
+            settled = await self._db.execute(MARK_SENT_MANY, _sent_values(item, now))
+            return {item.row.id} if settled.rowcount == 1 else set()
+        held = await self.held_of_batch(token, [item.row.id for item in sent])
+        values = [_sent_values(item, now) for item in sent if item.row.id in held]
+        if values:
+            await self._db.execute(MARK_SENT_MANY, values)
+        return held
 
     async def renew_batch(self, token: str, until: datetime) -> int:
         """Keep the leases of a batch while its sends go on; returns how many are still held."""

@@ -19,7 +19,7 @@ from bot.model import (
     TransientSendError,
 )
 from bot.relay import Relay, RelayPolicy
-from storage.repos.outbox import NewOutbound
+from storage.repos.outbox import NewOutbound, SentRow
 from tests.harness import BotHarness, FakeChannel
 from tests.integration.helpers import another_instance, kinds, outbox_rows, stored_messages
 
@@ -143,6 +143,9 @@ async def test_a_batch_settles_only_the_rows_still_leased_under_its_token(
 
     async with bot.database.transaction() as uow:  # the slow relay settles at last
         assert await uow.outbox.held_of_batch("slow:1", [slow.id]) == set()
+        late = SentRow(slow, "late-send", slow.text)
+        assert await uow.outbox.mark_sent("slow:1", [late], bot.clock()) == set()
+        assert await uow.outbox.mark_sent("slow:1", [late, late], bot.clock()) == set()
         assert await uow.outbox.renew_batch("slow:1", bot.clock() + LEASE) == 0
         assert not await uow.outbox.mark_failed(slow, "timeout")  # a failure is fenced too
         await uow.commit()

@@ -590,7 +590,10 @@ async def test_a_claim_holds_back_a_later_reply_of_a_conversation_until_the_earl
     retried = await _claim(database, clock)
     assert retried is not None and (retried.text, retried.attempts) == ("first", 2)
     async with database.transaction() as uow:
-        await uow.outbox.mark_sent_many([SentRow(retried, "tg-1", retried.text)], clock())
+        held = await uow.outbox.mark_sent(
+            retried.lease_token or "", [SentRow(retried, "tg-1", retried.text)], clock()
+        )
+        assert held == {retried.id}
         await uow.commit()
     second = await _claim(database, clock)
     assert second is not None and second.text == "second"
