@@ -128,33 +128,51 @@ def _batch_candidates(served: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-# The recipients of a leased batch, read by a second statement: as subqueries of the claim's
-# RETURNING, SQLite would scan the identities for each row (it uses no index there).
-def _of_recipient(column: ColumnElement[Any], label: str) -> Any:
-    """A column of the row's recipient (identities are unique per channel and address)."""
-    return select(column).where(RECIPIENT).correlate(outbox).scalar_subquery().label(label)
+def _recipient_columns() -> tuple[Any, ...]:
+    """Whose a row is, and whether its address is known to be unreachable (identities are
+    unique per channel and address), as scalar subqueries on the outbox row."""
+    contact = select(conversations.c.contact_id).where(
+        conversations.c.id == outbox.c.conversation_id
+    )
+    reachable = select(identities.c.reachable).where(RECIPIENT)
+    reason = select(identities.c.unreachable_reason).where(RECIPIENT)
+    return tuple(
+        query.correlate(outbox).scalar_subquery().label(label)
+        for query, label in (
+            (contact, "recipient_contact_id"),
+            (reachable, "recipient_reachable"),
+            (reason, "recipient_unreachable_reason"),
+        )
+    )
 
 
-# Returned with each leased row, so that leasing a batch is one statement: whose the row is, and
-# whether its address is known to be unreachable.
-RECIPIENT_COLUMNS = (
-    select(conversations.c.contact_id)
-    .where(conversations.c.id == outbox.c.conversation_id)
-    .correlate(outbox)
-    .scalar_subquery()
-    .label("recipient_contact_id"),
-    _of_recipient(identities.c.reachable, "recipient_reachable"),
-    _of_recipient(identities.c.unreachable_reason, "recipient_unreachable_reason"),
+# PostgreSQL returns each leased row's recipient with the claim (one statement per lease).
+# SQLite would scan the identities for each row in a subquery of RETURNING (it uses no index
+# there), so it reads the recipients of the leased rows by a second statement.
+RECIPIENTS = (
+    select(
+        outbox.c.id,
+        conversations.c.contact_id.label("recipient_contact_id"),
+        identities.c.reachable.label("recipient_reachable"),
+        identities.c.unreachable_reason.label("recipient_unreachable_reason"),
+    )
+    .select_from(
+        outbox.outerjoin(conversations, conversations.c.id == outbox.c.conversation_id).outerjoin(
+            identities, RECIPIENT
+        )
+    )
+    .where(outbox.c.id.in_(bindparam("row_ids", expanding=True)))
 )
 
 
-def _claim_batch(served: ColumnElement[bool]) -> Any:
+def _claim_batch(served: ColumnElement[bool], *, with_recipients: bool) -> Any:
     """Lease the candidates in one statement."""
     # A CTE, materialized: as a plain `IN (subquery)` PostgreSQL may run the subquery again
     # for the rows it updates, and a `LIMIT` of 2 then leased 4.
     picked = (
         _batch_candidates(served).cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     )
+    returned = (*outbox.c, *_recipient_columns()) if with_recipients else tuple(outbox.c)
     return (
         update(outbox)
         .where(outbox.c.id.in_(select(picked.c.id)), _claimable())
@@ -164,12 +182,18 @@ def _claim_batch(served: ColumnElement[bool]) -> Any:
             lease_token=bindparam("token"),
             attempts=outbox.c.attempts + 1,
         )
-        .returning(*outbox.c, *RECIPIENT_COLUMNS)
+        .returning(*returned)
     )
 
 
-CLAIM_BATCH = _claim_batch(WHOLE_CHANNELS)
-CLAIM_BATCH_OF_ADDRESSES = _claim_batch(or_(WHOLE_CHANNELS, SOME_ADDRESSES))
+# Keyed by (only some addresses are served, the recipients come back with the rows).
+CLAIMS = {
+    (some, inline): _claim_batch(
+        or_(WHOLE_CHANNELS, SOME_ADDRESSES) if some else WHOLE_CHANNELS, with_recipients=inline
+    )
+    for some in (False, True)
+    for inline in (False, True)
+}
 # Settling happens only under the lease the row was sent under: a relay whose lease ran out
 # and was taken by another changes nothing (the fence).
 HELD = and_(
@@ -216,13 +240,13 @@ class SentRow:
     kept_text: str  # what stays of the text once sent
 
 
-def _leased(row: Row[Any]) -> OutboxRow:
-    reachable = row.recipient_reachable is not False
+def _leased(row: Row[Any], recipient: Row[Any]) -> OutboxRow:
+    reachable = recipient.recipient_reachable is not False
     return replace(
         outbox_from_row(row),
-        contact_id=row.recipient_contact_id,
+        contact_id=recipient.recipient_contact_id,
         reachable=reachable,
-        retrying=reachable and row.recipient_unreachable_reason is not None,
+        retrying=reachable and recipient.recipient_unreachable_reason is not None,
     )
 
 
@@ -313,12 +337,18 @@ class OutboxRepository:
             "lease_until": now + lease,
             "token": token,
         }
-        statement = CLAIM_BATCH
         if addresses:
             parameters["addresses"] = [tuple(pair) for pair in addresses]
-            statement = CLAIM_BATCH_OF_ADDRESSES
+        inline = self._db.dialect.name == "postgresql"
+        statement = CLAIMS[(bool(addresses), inline)]
         rows = (await self._db.execute(statement, parameters)).all()
-        return sorted(map(_leased, rows), key=lambda row: row.id)
+        if inline or not rows:
+            leased = [_leased(row, row) for row in rows]
+        else:
+            ids = {"row_ids": [row.id for row in rows]}
+            recipients = {found.id: found for found in await self._db.execute(RECIPIENTS, ids)}
+            leased = [_leased(row, recipients[row.id]) for row in rows]
+        return sorted(leased, key=lambda row: row.id)
 
     async def held_of_batch(self, token: str, row_ids: Sequence[int]) -> set[int]:
         """Which of `row_ids` are still leased under `token`, locked until the transaction
