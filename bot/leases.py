@@ -78,10 +78,10 @@ class Leases:
                 held = await self._db.run(lambda uow: self._extend(uow, token))
             except Exception:  # the database away for a moment: try at the next third
                 log.exception("the leases of outbox batch %s could not be renewed", token)
-                held = -1
-            if held == 0:
-                log.warning("outbox batch %s: the leases were lost during the sends", token)
-                return
+            else:
+                if not held:
+                    log.warning("outbox batch %s: the leases were lost during the sends", token)
+                    return
             await asyncio.sleep(self.length.total_seconds() / 3)
 
     async def _extend(self, uow: UnitOfWork, token: str) -> int:

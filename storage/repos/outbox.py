@@ -148,20 +148,9 @@ def _recipient_columns() -> tuple[Any, ...]:
 
 # PostgreSQL returns each leased row's recipient with the claim (one statement per lease).
 # SQLite would scan the identities for each row in a subquery of RETURNING (it uses no index
-# there), so it reads the recipients of the leased rows by a second statement.
-RECIPIENTS = (
-    select(
-        outbox.c.id,
-        conversations.c.contact_id.label("recipient_contact_id"),
-        identities.c.reachable.label("recipient_reachable"),
-        identities.c.unreachable_reason.label("recipient_unreachable_reason"),
-    )
-    .select_from(
-        outbox.outerjoin(conversations, conversations.c.id == outbox.c.conversation_id).outerjoin(
-            identities, RECIPIENT
-        )
-    )
-    .where(outbox.c.id.in_(bindparam("row_ids", expanding=True)))
+# there, where a SELECT's subquery uses one), so it reads them by a second statement.
+RECIPIENTS = select(outbox.c.id, *_recipient_columns()).where(
+    outbox.c.id.in_(bindparam("row_ids", expanding=True))
 )
 
 
@@ -220,7 +209,7 @@ HELD_OF_BATCH = (
 )
 # Fenced like SETTLE (by `row_id` and `token`): for one row, its count says whether it was held;
 # for many (an executemany), run only on rows already known to be held (`held_of_batch`).
-MARK_SENT_MANY = (
+MARK_SENT = (
     update(outbox)
     .where(HELD)
     .values(
@@ -250,10 +239,10 @@ def _leased(row: Row[Any], recipient: Row[Any]) -> OutboxRow:
     )
 
 
-def _sent_values(item: SentRow, now: datetime) -> dict[str, Any]:
+def _sent_values(item: SentRow, token: str, now: datetime) -> dict[str, Any]:
     return {
         "row_id": item.row.id,
-        "token": item.row.lease_token,
+        "token": token,
         "sent_at": now,
         "external_id": item.external_id,
         "kept_text": item.kept_text,
@@ -329,7 +318,8 @@ class OutboxRepository:
         """Lease up to `limit` deliverable rows in one statement, all under `token`, in id
         order: at most one per conversation (a later row of a conversation waits while an
         earlier one is unsent), none that another relay holds (`SKIP LOCKED`), each with its
-        contact and whether its address is known to be unreachable."""
+        contact and whether its address is known to be unreachable (returned by the same
+        statement on PostgreSQL, read by a second one on SQLite: see RECIPIENTS)."""
         parameters: dict[str, Any] = {
             "now": now,
             "channels": list(channels),
@@ -366,12 +356,12 @@ class OutboxRepository:
         them settled in one executemany, so no count per row is needed."""
         if len(sent) == 1:
             [item] = sent
-            settled = await self._db.execute(MARK_SENT_MANY, _sent_values(item, now))
+            settled = await self._db.execute(MARK_SENT, _sent_values(item, token, now))
             return {item.row.id} if settled.rowcount == 1 else set()
         held = await self.held_of_batch(token, [item.row.id for item in sent])
-        values = [_sent_values(item, now) for item in sent if item.row.id in held]
+        values = [_sent_values(item, token, now) for item in sent if item.row.id in held]
         if values:
-            await self._db.execute(MARK_SENT_MANY, values)
+            await self._db.execute(MARK_SENT, values)
         return held
 
     async def renew_batch(self, token: str, until: datetime) -> int:
