@@ -150,7 +150,6 @@ class OutboundMessage:
     forward: str | None = None  # a message of the same channel to copy first (`text` labels it)
     files: tuple[FileCopy, ...] = ()  # files of a message from another channel, to attach
     automatic: bool = True  # False for a rep's own words (no `Auto-Submitted` on email)
-    language: str = "en"  # the language the text is written in (e.g. email's Content-Language)
     reply_token: str | None = None  # to a rep: their token, for the reply address (email)
     link_previews: bool = True  # False: links are not fetched to be shown (a one-time link)
     # A message the channel sends in several parts (a long text, a file and its label): how many

@@ -33,7 +33,6 @@ from bot.backoff import full_jitter
 from bot.intake import describe
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
-from bot.language import detect_language
 from bot.leases import Leases
 from bot.logs import about
 from bot.metrics import SendObserver, ignore_send
@@ -460,7 +459,6 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         references=tuple(row.references),
         ticket=row.ticket,
         automatic=row.automatic,
-        language=detect_language(row.text),
         reply_token=row.reply_token,
         parts_done=row.parts_sent,
         link_previews=row.link_previews,

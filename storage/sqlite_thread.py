@@ -1,4 +1,4 @@
-"""SQLite's writer: one thread with its own event loop and one sqlite3 connection.
+"""SQLite's writer: one thread and one sqlite3 connection.
 
 Through aiosqlite every statement costs two or three thread hops; SQLite has a single writer
 anyway. So the bot's transactions (a turn, a relay step, a timer) are handed whole to this
@@ -10,6 +10,12 @@ to its savepoint alone; the others commit together, and nobody's `run` returns b
 commit. So every piece keeps its all-or-nothing, durable-on-return meaning, while a busy bot
 pays one BEGIN/COMMIT per batch instead of per turn.
 
+The thread has no event loop. A piece is a coroutine function, but every await in it ends at
+once (each statement is a direct call), so the thread runs it to its end in one step; a piece
+that would wait on something else is refused with an error. Pieces wait in a queue, and each
+answer goes back to its caller's loop as one callback: a hop costs a queue put and a wake-up
+each way, not the tasks, futures and self-pipe writes of a second event loop.
+
 Work submitted here must not touch the caller's event loop objects; it only talks to the
 database and returns a value (or raises).
 """
@@ -17,9 +23,11 @@ database and returns a value (or raises).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import queue
 import threading
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -53,10 +61,19 @@ class PieceAdapter(SyncAdapter):
         self.committed = False
 
 
+class WaitedOnTheWriter(RuntimeError):
+    """A piece awaited something other than its own statements (a sleep, a lock, I/O)."""
+
+
 @dataclass(slots=True)
 class Piece(Generic[T]):
     work: Work[T]
-    future: Future[T]
+    future: asyncio.Future[T]  # of the caller's loop: settled there, never on this thread
+    loop: asyncio.AbstractEventLoop
+    context: contextvars.Context  # the caller's (its log fields), for the work to run in
+
+
+_STOP = None  # queued by `close`: the thread ends after the pieces queued before it
 
 
 class SQLiteThread:
@@ -67,52 +84,60 @@ class SQLiteThread:
             connect_args={"check_same_thread": False, "timeout": 30},
         )
         configure(self._engine)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: queue.SimpleQueue[Piece[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._connection: Connection | None = None
-        self._pending: list[Piece[Any]] = []
-        self._draining = False
 
     async def run(self, work: Work[T]) -> T:
         """Run `work` in a transaction on the database thread; kept only if it commits."""
-        loop = self._started()
-        future: Future[T] = Future()
-        loop.call_soon_threadsafe(self._enqueue, Piece(work, future))
-        return await asyncio.wrap_future(future)
+        self._started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(Piece(work, future, loop, contextvars.copy_context()))
+        return await future
 
     # --- on the database thread ------------------------------------------------------------
 
-    def _enqueue(self, piece: Piece[Any]) -> None:
-        self._pending.append(piece)
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+    def _serve(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            self._run_batch(batch)
+        if self._connection is not None:
+            self._connection.close()
 
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._run_batch(batch)
-        finally:
-            self._draining = False
+    def _next_batch(self) -> list[Piece[Any]] | None:
+        """The next piece (waiting for it) and those queued behind it; None once stopped."""
+        first = self._queue.get()
+        if first is _STOP:
+            return None
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                piece = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if piece is _STOP:  # run what came before it, then stop
+                self._queue.put(_STOP)
+                break
+            batch.append(piece)
+        return batch
 
-    async def _run_batch(self, batch: list[Piece[Any]]) -> None:
+    def _run_batch(self, batch: list[Piece[Any]]) -> None:
         try:
-            outcomes = await self._transaction(self._connect(), batch)
+            outcomes = self._transaction(self._connect(), batch)
         except BaseException as failure:  # no connection, BEGIN or COMMIT failed: none is durable
             self._rollback_quietly()
             for piece in batch:
-                _settle(piece.future, error=failure)
+                _answer(piece, error=failure)
             return
         for piece, (value, error) in zip(batch, outcomes, strict=True):
-            _settle(piece.future, value=value, error=error)
+            _answer(piece, value=value, error=error)
 
-    async def _transaction(
+    def _transaction(
         self, connection: Connection, batch: list[Piece[Any]]
     ) -> list[tuple[Any, BaseException | None]]:
         connection.begin()
         alone = len(batch) == 1
-        outcomes = [await _run_piece(connection, piece, alone=alone) for piece in batch]
+        outcomes = [_run_piece(connection, piece, alone=alone) for piece in batch]
         if alone and not outcomes[0][2]:
             connection.rollback()
         else:
@@ -137,59 +162,43 @@ class SQLiteThread:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def _started(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(
-                target=self._serve, args=(loop,), name="sqlite-writer", daemon=True
-            )
+    def _started(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
             self._thread.start()
-            self._loop = loop
-        return self._loop
-
-    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_forever()
-        self._abandon_the_rest(loop)
-        if self._connection is not None:
-            self._connection.close()
-        loop.close()
-
-    def _abandon_the_rest(self, loop: asyncio.AbstractEventLoop) -> None:
-        """After the stop: work that never started is refused, not left waiting forever.
-
-        A drain scheduled just before the stop would otherwise be destroyed while pending, and
-        its callers' futures never settled."""
-        unstarted = asyncio.all_tasks(loop)
-        for task in unstarted:
-            task.cancel()
-        if unstarted:
-            loop.run_until_complete(asyncio.gather(*unstarted, return_exceptions=True))
-        closed = RuntimeError("the database was closed before this transaction could run")
-        for piece in self._pending:
-            _settle(piece.future, error=closed)
-        self._pending.clear()
 
     def close(self) -> None:
-        """Stop the thread (after the batch in hand) and close the connection."""
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=30)
-            self._loop = None
+        """Stop the thread (after the pieces already queued) and close the connection."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout=30)
+        self._refuse_the_rest()
         self._engine.dispose()
 
+    def _refuse_the_rest(self) -> None:
+        """Work queued after the stop is refused, not left waiting forever."""
+        closed = RuntimeError("the database was closed before this transaction could run")
+        while True:
+            try:
+                piece = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if piece is not _STOP:
+                _answer(piece, error=closed)
 
-async def _run_piece(
+
+def _run_piece(
     connection: Connection, piece: Piece[Any], *, alone: bool
 ) -> tuple[Any, BaseException | None, bool]:
     """Run one piece; returns (value, error, kept). Alone, it needs no savepoint."""
-    if not piece.future.set_running_or_notify_cancel():  # its caller is gone already
+    if piece.future.cancelled():  # its caller is gone already
         return None, None, False
     adapter = PieceAdapter(connection)
     if not alone:
         connection.exec_driver_sql(SAVEPOINT)
     try:
-        value = await piece.work(adapter)
+        value = piece.context.run(_to_the_end, piece.work(adapter))
     except Exception as error:
         if not alone:
             _undo_piece(connection)
@@ -197,6 +206,17 @@ async def _run_piece(
     if not alone:
         (_keep_piece if adapter.committed else _undo_piece)(connection)
     return value, None, adapter.committed
+
+
+def _to_the_end(work: Awaitable[T]) -> T:
+    """Run a piece's coroutine in one step: each of its awaits is a statement, done at once."""
+    coroutine: Coroutine[Any, Any, T] = work  # type: ignore[assignment]
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise WaitedOnTheWriter("a transaction on SQLite's writer thread waited on something else")
 
 
 # The pieces of a batch run one after another, so one savepoint name serves them all. Spelled
@@ -214,7 +234,13 @@ def _undo_piece(connection: Connection) -> None:
     connection.exec_driver_sql("RELEASE SAVEPOINT piece")
 
 
-def _settle(future: Future[Any], *, value: Any = None, error: BaseException | None = None) -> None:
+def _answer(piece: Piece[Any], *, value: Any = None, error: BaseException | None = None) -> None:
+    """Hand the outcome to the caller's loop (a loop already closed has nobody to tell)."""
+    with contextlib.suppress(RuntimeError):
+        piece.loop.call_soon_threadsafe(_settle, piece.future, value, error)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
     if future.done():  # the caller gave up (cancelled); nothing to tell
         return
     if error is not None:

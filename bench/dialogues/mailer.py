@@ -18,6 +18,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime, formataddr, parsedate_to_datetime
 
 from bench.dialogues.profiles import MailStyle, Profile, Utterance
+from bot.language import detect_language
 from bot.model import OutboundMessage
 from channels.email.compose import compose_reply
 from channels.email.subjects import first_subject, reply_subject
@@ -52,7 +53,7 @@ def bot_mail(message: OutboundMessage, loop_token: str, now: datetime) -> EmailM
         references=message.references,
         auto_submitted=message.automatic,
         loop_token=loop_token,
-        language=message.language,
+        language=detect_language(message.text),
         now=now,
     )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
+from bot.language import detect_language
 from bot.model import (
     Accept,
     Alone,
@@ -114,7 +115,8 @@ class EmailChannel:
             auto_submitted=message.automatic,
             files=message.files,
             loop_token=config.ours.loop_token,
-            language=message.language,
+            # Only mail says its language (Content-Language): detected here, not for every send.
+            language=detect_language(message.text),
             reply_to=(
                 reply_address(_address_of(config.email_from), message.reply_token)
                 if message.reply_token

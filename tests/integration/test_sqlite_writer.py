@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.logs import ABOUT, about
+from storage.sqlite_thread import WaitedOnTheWriter
 from storage.uow import Database, UnitOfWork
 from tests.conftest import sqlite_copy
 
@@ -90,5 +92,45 @@ async def test_a_piece_alone_that_fails_leaves_nothing(
         await database.run(writes("b", commit=False))
         assert await database.run(writes("c")) == "c"
         assert await stored(database) == ["c"]
+    finally:
+        await database.dispose()
+
+
+async def test_a_piece_that_waits_on_anything_but_its_statements_is_refused(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The thread runs each piece in one step; a piece that would wait (here a sleep) is
+    refused with its writes undone, and the thread goes on with the next."""
+    database = sqlite_copy(sqlite_template, tmp_path)
+
+    async def waits(uow: UnitOfWork) -> str:
+        await uow.cursors.put("test", "a", "written", NOW)
+        await asyncio.sleep(0)
+        await uow.commit()
+        return "a"
+
+    try:
+        with pytest.raises(WaitedOnTheWriter):
+            await database.run(waits)
+        assert await database.run(writes("b")) == "b"
+        assert await stored(database) == ["b"]
+    finally:
+        await database.dispose()
+
+
+async def test_a_piece_runs_in_its_callers_context(sqlite_template: Path, tmp_path: Path) -> None:
+    """What a turn's log lines are about travels with its transaction to the writer thread."""
+    database = sqlite_copy(sqlite_template, tmp_path)
+
+    async def seen(_uow: UnitOfWork) -> object:
+        return ABOUT.get()
+
+    async def about_conversation(number: int) -> object:
+        with about(conversation_id=number):
+            return await database.run(seen)
+
+    try:
+        found = await asyncio.gather(*(about_conversation(number) for number in range(5)))
+        assert found == [{"conversation_id": number} for number in range(5)]
     finally:
         await database.dispose()
