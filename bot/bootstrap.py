@@ -260,6 +260,7 @@ def email_channel(
             security=settings.imap_security,
             mailbox=settings.imap_mailbox,
             ca_file=ca_file,
+            window=settings.imap_window,
         )
         smtp = SmtpConfig(
             host=settings.smtp_host,

@@ -150,6 +150,7 @@ class OutboundMessage:
     forward: str | None = None  # a message of the same channel to copy first (`text` labels it)
     files: tuple[FileCopy, ...] = ()  # files of a message from another channel, to attach
     automatic: bool = True  # False for a rep's own words (no `Auto-Submitted` on email)
+    language: str = "en"  # the language the text is written in (e.g. email's Content-Language)
     reply_token: str | None = None  # to a rep: their token, for the reply address (email)
     link_previews: bool = True  # False: links are not fetched to be shown (a one-time link)
     # A message the channel sends in several parts (a long text, a file and its label): how many
@@ -255,6 +256,9 @@ class Capabilities:
     # instances sharing a database one at a time sends, the holder of a lease, so that its
     # in-process pacing is the account's (`PacedPerAccount.account` names the lease).
     paced_per_account: bool = False
+    # A message says which language it is written in (a mail's Content-Language): the relay
+    # detects it for these channels only (about 50 µs a reply that the others do not need).
+    states_language: bool = False
 
 
 NO_CAPABILITIES = Capabilities()

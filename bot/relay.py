@@ -33,6 +33,7 @@ from bot.backoff import full_jitter
 from bot.intake import describe
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
+from bot.language import detect_language
 from bot.leases import Leases
 from bot.logs import about
 from bot.metrics import SendObserver, ignore_send
@@ -124,6 +125,9 @@ class Relay:
             name: adapter.served_addresses
             for name, adapter in self._adapters.items()
             if isinstance(adapter, ServesAddresses)
+        }
+        self._stating_language = {
+            name for name, adapter in self._adapters.items() if adapter.capabilities.states_language
         }
         self._policy = policy
         self._clock = clock
@@ -307,7 +311,7 @@ class Relay:
             return Failed(redact(describe(error)), permanent=False)
 
     async def _shown(self, row: OutboxRow) -> OutboundMessage:
-        message = to_message(row)
+        message = to_message(row, language=row.channel in self._stating_language)
         if row.forward_message_id is None:
             return message
         return await self._originals.shown(message, row.forward_message_id)
@@ -447,7 +451,8 @@ def _parts(row: OutboxRow, parts_done: int | None) -> int:
     return max(row.parts_sent, parts_done or 0)
 
 
-def to_message(row: OutboxRow) -> OutboundMessage:
+def to_message(row: OutboxRow, *, language: bool = True) -> OutboundMessage:
+    """The row as a channel sends it; its language detected only if `language`."""
     return OutboundMessage(
         address=Address(row.channel, row.address),
         text=row.text,
@@ -459,6 +464,7 @@ def to_message(row: OutboxRow) -> OutboundMessage:
         references=tuple(row.references),
         ticket=row.ticket,
         automatic=row.automatic,
+        language=detect_language(row.text) if language else "en",
         reply_token=row.reply_token,
         parts_done=row.parts_sent,
         link_previews=row.link_previews,

@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     imap_password: SecretStr | None = None
     imap_security: Security = "tls"
     imap_mailbox: str = "INBOX"
+    imap_window: int = Field(default=8, ge=1, le=64)  # mails handled side by side
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_user: str | None = None

@@ -60,10 +60,11 @@ async def _same_subject(
     if not subject:
         return []
     since = message.received_at - timedelta(days=SAME_SUBJECT_DAYS)
-    recent = await uow.conversations.recent_for_address(
-        message.channel, message.address.value, since
-    )
-    return [c for c in recent if threading.topic(c.subject or "") == subject]
+    recent = await uow.conversations.recent_subjects(message.channel, message.address.value, since)
+    same = [number for number, other in recent if threading.topic(other or "") == subject]
+    return [
+        conversation for number in same if (conversation := await uow.conversations.get(number))
+    ]
 
 
 async def _takes_part(uow: UnitOfWork, message: InboundMessage, conversation: Conversation) -> bool:

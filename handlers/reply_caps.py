@@ -27,10 +27,9 @@ async def within_caps(turn: Turn, ctx: Context, result: Result) -> Result:
     if not result.replies or not capabilities.answered_by_machines:
         return result
     since = turn.now - WINDOW
-    outbox = ctx.uow.outbox
-    to_conversation = await outbox.count_since(since, conversation_id=turn.conversation.id)
-    to_address = await outbox.count_since(
-        since, channel=turn.conversation.channel, address=turn.conversation.address
+    conversation = turn.conversation
+    to_conversation, to_address = await ctx.uow.outbox.replies_since(
+        since, conversation.id, conversation.channel, conversation.address
     )
     if (
         to_conversation < config.replies_per_conversation

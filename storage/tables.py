@@ -452,6 +452,13 @@ Index(
 )
 # Reply caps count what went to one address recently (bot/caps.py).
 Index("ix_outbox_address_created", outbox.c.address, outbox.c.created_at)
+# A mail's turn looks for the sender's recent threads by subject (bot/threads.py).
+Index(
+    "ix_conversations_address",
+    conversations.c.channel,
+    conversations.c.address,
+    conversations.c.updated_at,
+)
 
 channel_cursors = Table(
     "channel_cursors",

@@ -18,7 +18,6 @@ from email.parser import BytesParser
 from email.utils import format_datetime, formataddr, parsedate_to_datetime
 
 from bench.dialogues.profiles import MailStyle, Profile, Utterance
-from bot.language import detect_language
 from bot.model import OutboundMessage
 from channels.email.compose import compose_reply
 from channels.email.subjects import first_subject, reply_subject
@@ -53,7 +52,7 @@ def bot_mail(message: OutboundMessage, loop_token: str, now: datetime) -> EmailM
         references=message.references,
         auto_submitted=message.automatic,
         loop_token=loop_token,
-        language=detect_language(message.text),
+        language=message.language,
         now=now,
     )
 

@@ -1,11 +1,12 @@
 """The email channel: IMAP in (aioimaplib), SMTP out (aiosmtplib).
 
-`run` hands every new mail of the mailbox to the core in UID order, while this instance holds
-the mailbox's lease (when several share it); the watermark moves only after `accept` returned,
-so a crash or a takeover re-delivers (and the core's unique key absorbs) at most the mail in
-hand. Each mail is read (parsed, classified, its files decoded) in a worker process with
-time and memory limits (`reader.py`), started by `run` and stopped by `close`: a hostile mail
-is parked, and the event loop, with Telegram, the relay and the timers on it, never waits.
+`run` hands every new mail of the mailbox to the core, several side by side and each sender's
+in UID order (`in_order.py`), while this instance holds the mailbox's lease (when several
+share it); the watermark moves past a mail only once it and every mail before it were
+accepted, so a crash or a takeover re-delivers (and the core's unique key absorbs) at most the
+mails in hand. Each mail is read (parsed, classified, its files decoded) in a worker process
+with time and memory limits (`reader.py`), started by `run` and stopped by `close`: a hostile
+mail is parked, and the event loop, with Telegram, the relay and the timers on it, never waits.
 
 `send` writes one reply in the customer's thread: our Message-ID (given when the reply was
 queued, the same on a retry), In-Reply-To/References, `Re: [#N] subject` (without `Re:` on a
@@ -24,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
-from bot.language import detect_language
 from bot.model import (
     Accept,
     Alone,
@@ -39,6 +39,7 @@ from channels.email.catch_up import CatchUpRules, NothingStored, StoredMail
 from channels.email.compose import compose_reply
 from channels.email.ids import new_message_id
 from channels.email.imap import ImapConfig, ImapIngest, WatermarkStore
+from channels.email.in_order import InSenderOrder
 from channels.email.inbound import Ours
 from channels.email.mail import FetchedMail
 from channels.email.reader import MailReader, ReadingAhead, ReadingConfig
@@ -67,6 +68,7 @@ class EmailChannel:
         one_message_per_turn=True,
         answered_by_machines=True,
         threading=EmailThreading(),
+        states_language=True,
     )
 
     def __init__(
@@ -91,12 +93,9 @@ class EmailChannel:
         reader = self._reader = MailReader(self._config.ours, self._config.reading)
         await reader.start()
         reading = self._reading = ReadingAhead(reader)
-
-        async def hand_over(fetched: FetchedMail) -> None:
-            await accept(await reading.read(fetched))
-
+        in_order = InSenderOrder(reading.read, accept)
         # Whichever instance reads, it starts at the watermark in the database.
-        await self._reader_lease.run_while_leader(lambda: self._ingest.run(hand_over))
+        await self._reader_lease.run_while_leader(lambda: self._ingest.run(in_order.hand_over))
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         config = self._config
@@ -115,8 +114,7 @@ class EmailChannel:
             auto_submitted=message.automatic,
             files=message.files,
             loop_token=config.ours.loop_token,
-            # Only mail says its language (Content-Language): detected here, not for every send.
-            language=detect_language(message.text),
+            language=message.language,
             reply_to=(
                 reply_address(_address_of(config.email_from), message.reply_token)
                 if message.reply_token

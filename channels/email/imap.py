@@ -3,10 +3,13 @@
 What is guaranteed:
 
 - **At-least-once hand-over, watermark after commit.** Progress is a `(UIDVALIDITY, last UID)`
-  watermark. A message is given to `handle`, and the watermark moves to its UID only after
-  `handle` returned (which it does only once the mail is durably accepted). A crash between
-  the two hands the same message over again: the core deduplicates by Message-ID and content
-  hash. If `handle` raises, the sweep stops there and the message comes again on the next one.
+  watermark. Messages are given to `handle` in UID order, up to `window` of them in hand at
+  once, and the watermark moves past a UID only once `handle` returned for it and for every
+  UID before it (it returns only once the mail is durably accepted). A crash hands the
+  messages in hand over again: the core deduplicates by Message-ID and content hash. If
+  `handle` raises, no more are started, the watermark stays before that message, and it (with
+  those after it) comes again on the next sweep. Keeping one sender's mails in order among
+  those in hand is the caller's part (`in_order.py`).
 - **`\\Seen` never matters.** Bodies are read with `BODY.PEEK[]`; nothing is flagged, moved or
   expunged, so a person reading the mailbox in webmail changes nothing.
 - **A catch-up reads what the mailbox already held** when the ingest first sees it, and when
@@ -22,8 +25,9 @@ What is guaranteed:
   meanwhile was announced then, not to the IDLE that follows). IDLE is only a latency aid: it
   is re-issued at least every `idle_seconds`, and a sweep runs at least every `sweep_seconds`
   whether or not IDLE spoke.
-- **Bounded memory.** Sizes come first, in batches; bodies are downloaded one at a time. A
-  message over `max_bytes` is not downloaded: it is handed over as `raw=b""` with its size.
+- **Bounded memory.** Sizes come first, in batches; bodies are downloaded one at a time, and
+  the mails in hand hold at most `max_bytes` together (one mail always fits). A message over
+  `max_bytes` is not downloaded: it is handed over as `raw=b""` with its size.
 - **TLS is verified** (the system store plus an optional CA file); plain IMAP is refused
   unless the server is on a loopback address.
 
@@ -38,7 +42,7 @@ import ipaddress
 import logging
 import re
 import ssl
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -101,6 +105,9 @@ class ImapConfig:
     idle_seconds: float = 300.0  # IDLE is re-issued at least this often
     sweep_seconds: float = 60.0  # a sweep runs at least this often even if IDLE said nothing
     max_bytes: int = 25 * 1024 * 1024  # larger messages are handed over without their bytes
+    # Mails handed over side by side (their bodies within max_bytes together): a crash or a
+    # failure hands these over again, and the core recognises the ones it already took.
+    window: int = 8
     backoff_seconds: float = 1.0  # first reconnect delay, doubled per failure ...
     max_backoff_seconds: float = 60.0  # ... up to this
 
@@ -126,6 +133,8 @@ def _config_problem(config: ImapConfig) -> str | None:
         return "command_timeout, sweep_seconds and backoff_seconds must be positive"
     if config.max_bytes <= 0:
         return "max_bytes must be positive"
+    if config.window < 1:
+        return "window must be at least 1"
     return None
 
 
@@ -267,21 +276,41 @@ class ImapIngest:
 
     async def _sweep(self, session: _Session, handle: Handle) -> int:
         position, uids = await self._position(session)
-        handed = 0
-        for batch in _batches(uids, FETCH_BATCH):
-            heads = await session.heads(batch, header=batch[0] <= position.catch_up_to)
-            passed = await self._passed_over(position, heads)
-            wanted = [head for head in heads if head.uid not in passed]
-            async with contextlib.aclosing(self._downloads(session, wanted)) as mails:
-                for head in heads:
-                    position = position.past(head.uid)
-                    if head.uid not in passed:
-                        await _hand_over(handle, await anext(mails))
-                        await self._save(position)
-                        handed += 1
-            if passed:  # once a batch: passing over again after a crash costs nothing
-                await self._save(position)
-        return handed
+        window = _Window(handle, self._config.window, self._config.max_bytes)
+        try:
+            for batch in _batches(uids, FETCH_BATCH):
+                heads = await session.heads(batch, header=batch[0] <= position.catch_up_to)
+                passed = await self._passed_over(position, heads)
+                wanted = [head for head in heads if head.uid not in passed]
+                async with contextlib.aclosing(self._downloads(session, wanted)) as mails:
+                    for head in heads:
+                        mail = None if head.uid in passed else await anext(mails)
+                        await window.make_room(0 if mail is None else len(mail.raw))
+                        window.start(head.uid, mail)
+                        position = await self._advance(position, window, passed_too=False)
+                # Passed over mails move it once a batch: passing over again costs nothing.
+                position = await self._advance(position, window, passed_too=True)
+            await window.finish()
+        except BaseException:
+            await window.stop()
+            with contextlib.suppress(Exception):  # what failed is the error to raise
+                await self._advance(position, window, passed_too=False)
+            raise
+        await self._advance(position, window, passed_too=True)
+        return window.handed
+
+    async def _advance(
+        self, position: _Position, window: _Window, *, passed_too: bool
+    ) -> _Position:
+        """The watermark past every mail whose hand-over returned, as far as no earlier one is
+        still in hand or failed; saved when it passes a mail handed over (or `passed_too`)."""
+        done, handed = window.done_up_to(position.last_uid)
+        if done <= position.last_uid or not (handed or passed_too):
+            return position
+        window.forget_up_to(done)
+        position = position.past(done)
+        await self._save(position)
+        return position
 
     async def _downloads(
         self, session: _Session, heads: list[MailHead]
@@ -376,6 +405,90 @@ class ImapIngest:
         session, self._session = self._session, None
         if session is not None:
             session.discard()
+
+
+@dataclass(slots=True)
+class _InHand:
+    uid: int
+    size: int
+    task: asyncio.Task[None] | None  # None: passed over, nothing to hand over
+
+
+class _Window:
+    """Mails handed over side by side, in UID order of their start: at most `size` at once and
+    their bodies within `budget` bytes (one mail always fits), so memory stays bounded."""
+
+    def __init__(self, handle: Handle, size: int, budget: int) -> None:
+        self._handle = handle
+        self._size = max(1, size)
+        self._budget = budget
+        self._in_hand: deque[_InHand] = deque()
+        self.handed = 0
+
+    def start(self, uid: int, mail: FetchedMail | None) -> None:
+        if mail is None:
+            self._in_hand.append(_InHand(uid, 0, None))
+            return
+        task = asyncio.create_task(_hand_over(self._handle, mail), name=f"mail UID {uid}")
+        self._in_hand.append(_InHand(uid, len(mail.raw), task))
+
+    async def make_room(self, size: int) -> None:
+        """Wait until a mail of `size` bytes may start; raises `HandOverFailed` once one did."""
+        self._raise_a_failure()
+        while self._running() and (
+            len(self._running()) >= self._size or self._bytes() + size > self._budget
+        ):
+            await asyncio.wait(self._running(), return_when=asyncio.FIRST_COMPLETED)
+            self._raise_a_failure()
+
+    async def finish(self) -> None:
+        """Wait for every mail in hand; raises `HandOverFailed` for the first that failed."""
+        running = self._running()
+        if running:
+            await asyncio.wait(running)
+        self._raise_a_failure()
+
+    async def stop(self) -> None:
+        """Cancel what is still in hand and wait until it has stopped."""
+        running = self._running()
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
+        for mail in self._in_hand:  # their errors are logged by the next sweep's retry
+            if mail.task is not None and not mail.task.cancelled():
+                mail.task.exception()
+
+    def done_up_to(self, after: int) -> tuple[int, bool]:
+        """The last UID of the unbroken run of mails done well from the oldest in hand (or
+        `after`), and whether a mail was handed over in that run."""
+        done, handed = after, False
+        for mail in self._in_hand:
+            if mail.task is not None:
+                if not mail.task.done() or mail.task.cancelled() or mail.task.exception():
+                    break
+                handed = True
+            done = mail.uid
+        return done, handed
+
+    def forget_up_to(self, uid: int) -> None:
+        while self._in_hand and self._in_hand[0].uid <= uid:
+            if self._in_hand.popleft().task is not None:
+                self.handed += 1
+
+    def _running(self) -> set[asyncio.Task[None]]:
+        return {m.task for m in self._in_hand if m.task is not None and not m.task.done()}
+
+    def _bytes(self) -> int:
+        return sum(m.size for m in self._in_hand if m.task is not None and not m.task.done())
+
+    def _raise_a_failure(self) -> None:
+        for mail in self._in_hand:
+            task = mail.task
+            if task is not None and task.done() and not task.cancelled():
+                error = task.exception()
+                if error is not None:
+                    raise error
 
 
 async def _hand_over(handle: Handle, mail: FetchedMail) -> None:

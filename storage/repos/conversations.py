@@ -58,6 +58,10 @@ def _with_context() -> Select[Any]:
     return select(*columns).outerjoin(identities, identity)
 
 
+def _recent(channel: str, address: str, since: datetime) -> dict[str, Any]:
+    return {"channel": channel, "address": address, "since": since}
+
+
 def _locked(query: Select[Any]) -> Select[Any]:
     # PostgreSQL: the row lock serialises turns of one conversation across instances, and under
     # READ COMMITTED a locking read returns the row as the previous turn committed it.
@@ -71,6 +75,25 @@ FIND = _with_context().where(
 )
 FIND_LOCKED = _locked(FIND)
 GET = _with_context().where(conversations.c.id == bindparam("conversation_id"))
+# By ix_conversations_address: a turn by mail looks for the address's threads by subject.
+_OF_ADDRESS_SINCE = (
+    conversations.c.channel == bindparam("channel"),
+    conversations.c.address == bindparam("address"),
+    conversations.c.updated_at >= bindparam("since"),
+)
+RECENT_LIMIT = 20
+RECENT_FOR_ADDRESS = (
+    _with_context()
+    .where(*_OF_ADDRESS_SINCE)
+    .order_by(conversations.c.updated_at.desc())
+    .limit(RECENT_LIMIT)
+)
+RECENT_SUBJECTS = (
+    select(conversations.c.id, conversations.c.subject)
+    .where(*_OF_ADDRESS_SINCE)
+    .order_by(conversations.c.updated_at.desc())
+    .limit(RECENT_LIMIT)
+)
 GET_LOCKED = _locked(GET)
 OPEN = insert_ignore(conversations, ["channel", "thread_key"])
 ADVANCE = (
@@ -160,13 +183,16 @@ class ConversationRepository:
         self, channel: str, address: str, since: datetime
     ) -> list[Conversation]:
         """Conversations with this address active since `since`, most recent first."""
-        query = _with_context().where(
-            conversations.c.channel == channel,
-            conversations.c.address == address,
-            conversations.c.updated_at >= since,
-        )
-        rows = await self._db.execute(query.order_by(conversations.c.updated_at.desc()).limit(20))
+        rows = await self._db.execute(RECENT_FOR_ADDRESS, _recent(channel, address, since))
         return [conversation_from_row(row) for row in rows]
+
+    async def recent_subjects(
+        self, channel: str, address: str, since: datetime
+    ) -> list[tuple[int, str | None]]:
+        """The ids and subjects of `recent_for_address`: what threading by subject compares,
+        without reading every conversation's state."""
+        rows = await self._db.execute(RECENT_SUBJECTS, _recent(channel, address, since))
+        return [(row.id, row.subject) for row in rows]
 
     async def for_contact(self, contact_id: int) -> list[Conversation]:
         query = _with_context().where(conversations.c.contact_id == contact_id)

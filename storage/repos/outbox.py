@@ -222,6 +222,24 @@ MARK_SENT = (
 )
 
 
+# Each count walks an index (by conversation; by address and time).
+_QUEUED_SINCE = outbox.c.created_at >= bindparam("since")
+REPLIES_SINCE = select(
+    select(func.count())
+    .where(_QUEUED_SINCE, outbox.c.conversation_id == bindparam("conversation_id"))
+    .scalar_subquery()
+    .label("to_conversation"),
+    select(func.count())
+    .where(
+        _QUEUED_SINCE,
+        outbox.c.channel == bindparam("channel"),
+        outbox.c.address == bindparam("address"),
+    )
+    .scalar_subquery()
+    .label("to_address"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SentRow:
     row: OutboxRow
@@ -369,21 +387,18 @@ class OutboxRepository:
         parameters = {"token": token, "lease_until": until}
         return int((await self._db.execute(RENEW_BATCH, parameters)).rowcount or 0)
 
-    async def count_since(
-        self,
-        since: datetime,
-        *,
-        conversation_id: int | None = None,
-        channel: str | None = None,
-        address: str | None = None,
-    ) -> int:
-        """Replies queued since `since`, to a conversation or to a channel address."""
-        query = select(func.count()).select_from(outbox).where(outbox.c.created_at >= since)
-        if conversation_id is not None:
-            query = query.where(outbox.c.conversation_id == conversation_id)
-        if channel is not None and address is not None:
-            query = query.where(outbox.c.channel == channel, outbox.c.address == address)
-        return int((await self._db.execute(query)).scalar_one())
+    async def replies_since(
+        self, since: datetime, conversation_id: int, channel: str, address: str
+    ) -> tuple[int, int]:
+        """Replies queued since `since` to the conversation, and to its channel address."""
+        parameters = {
+            "since": since,
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "address": address,
+        }
+        row = (await self._db.execute(REPLIES_SINCE, parameters)).one()
+        return int(row.to_conversation), int(row.to_address)
 
     async def conversations_of_header_ids(self, header_ids: Sequence[str]) -> list[int]:
         """The conversations our replies with these Message-IDs belong to, in the ids' order."""

@@ -620,16 +620,22 @@ async def test_a_killed_imap_connection_is_reopened_and_the_mail_meanwhile_is_an
 async def test_kicks_in_the_middle_of_a_backlog_lose_and_repeat_nothing(
     database: Database, inbox: Dovecot, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="channels.email.imap")
+    caplog.set_level(logging.INFO, logger="channels.email.imap")
     buyers = [customer(inbox, smtp_server, f"buyer{n}@shop{n}.example") for n in range(1, 21)]
     backlog = [
         await b.writes(f"Order {n} of {b.address}", DAMAGED) for n in (1, 2, 3) for b in buyers
     ]
 
+    def connected() -> int:
+        return sum(r.getMessage().startswith("IMAP connected") for r in caplog.records)
+
     async with EmailBot(database, inbox, smtp_server) as bot:
-        # Kicked twice while the sweep is still reading the backlog.
+        # Kicked twice while the sweep is still reading the backlog; the second kick waits for
+        # the connection the first one made the bot open again (the mails in hand meanwhile
+        # go on being stored: a kick between connections would reach nobody).
         await eventually(lambda: stored_at_least(database, 10), what="10 mails stored")
         await asyncio.to_thread(inbox.kick, BOT)
+        await eventually(lambda: connected() >= 2, what="the bot connected again")
         await eventually(lambda: stored_at_least(database, 30), what="30 mails stored")
         await asyncio.to_thread(inbox.kick, BOT)
         await eventually(

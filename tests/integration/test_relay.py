@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.language import detect_language
 from bot.model import (
     Address,
     OutboundMessage,
@@ -399,3 +400,17 @@ async def test_a_terminal_starting_on_the_same_host_leaves_the_other_relays_leas
 
     [row] = await outbox_rows(bot.database)
     assert (row.id, row.status) == (held.id, "sending")
+
+
+async def test_a_replys_language_is_detected_only_for_a_channel_that_states_it(
+    bot: BotHarness,
+) -> None:
+    """A mail says its language (Content-Language); a Telegram message does not, so the relay
+    spends no detection on it."""
+    await bot.customer("ivan@example.ru", channel="email").say("Здравствуйте, нужна консультация")
+    await bot.customer("4242", channel="telegram").say("Здравствуйте, нужна консультация")
+
+    mails, chats = bot.channels["email"].sent, bot.channels["telegram"].sent
+    assert mails and {message.language for message in mails} == {"ru"}
+    assert chats and {message.language for message in chats} == {"en"}
+    assert all(detect_language(message.text) == "ru" for message in chats)  # Russian all the same
