@@ -181,6 +181,7 @@ class Dispatcher:
         now = self._clock()
         await uow.dead_letters.park(
             channel=message.channel,
+            address=message.address.value,
             external_id=message.external_id,
             error=reason,
             payload=message.payload,

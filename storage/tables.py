@@ -492,7 +492,11 @@ dead_letters = Table(
     Column("raw", LargeBinary),
     Column("status", String(16), nullable=False, server_default="parked"),
     _created(),
+    # Whom it came from, as the channel said (a chat id, a mail's From): forgetting a person
+    # erases what was parked of theirs. Unknown for mail that could not be read at all.
+    Column("address", String(512)),
 )
+Index("ix_dead_letters_address", dead_letters.c.channel, dead_letters.c.address)
 
 # Outgoing webhooks: the company's own endpoints (a CRM) and what each receives. The secret
 # signs every delivery (HMAC-SHA256); it is shown once, when the endpoint is added.

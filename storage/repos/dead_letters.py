@@ -36,9 +36,11 @@ class DeadLetterRepository:
         now: datetime,
         payload: Mapping[str, object] | None = None,
         raw: bytes | None = None,
+        address: str | None = None,
     ) -> int:
         statement = dead_letters.insert().values(
             channel=channel,
+            address=address,
             external_id=external_id,
             error=error[:4000],
             payload=dict(payload) if payload is not None else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Executable, String, cast, delete, literal, or_, select, update
+from sqlalchemy import Executable, String, cast, delete, literal, or_, select, tuple_, update
 
 from storage.connection import SqlConnection
 from storage.tables import (
@@ -116,7 +116,14 @@ def _forgetting(contact_id: int) -> list[Executable]:
     theirs = select(conversations.c.id).where(conversations.c.contact_id == contact_id)
     tickets = select(service_requests.c.id).where(service_requests.c.contact_id == contact_id)
     unsent = outbox.c.status.in_(("pending", "sending"))
+    addresses = select(identities.c.channel, identities.c.address).where(
+        identities.c.contact_id == contact_id
+    )
     return [
+        # Before their identities go: what was parked of theirs is found by their addresses.
+        delete(dead_letters).where(
+            tuple_(dead_letters.c.channel, dead_letters.c.address).in_(addresses)
+        ),
         delete(identities).where(identities.c.contact_id == contact_id),
         delete(identity_conflicts).where(
             or_(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 
 from bot.cli.contacts import forget
+from bot.model import Address, InboundKind, InboundMessage, Outcome, Sender
 from bot.retention import DailyPrune, Retention, prune
 from bot.turn import ContactEvent
 from storage.tables import dead_letters, messages, outbox
@@ -113,3 +114,28 @@ async def test_a_forgotten_person_leaves_only_anonymous_counts(bot: BotHarness) 
     await ann.say("hello")
     async with bot.database.transaction() as uow:
         assert await uow.contacts.owner_of("telegram", "1001") == 2
+
+
+async def test_forgetting_a_person_erases_what_was_parked_of_theirs(bot: BotHarness) -> None:
+    """A message the bot could not handle is parked with whom it came from; forgetting that
+    person deletes it, and someone else's parked message stays."""
+    for chat, name in (("1001", "Ann Lee"), ("1002", "Bob Roe")):
+        await bot.customer(chat, channel="telegram", name=name).say("hello")
+        parked = InboundMessage(
+            external_id=f"broken-{chat}",
+            address=Address("telegram", chat),
+            sender=Sender(chat, name),
+            payload={"text": f"my card number, from {name}"},
+            kind=InboundKind.UNREADABLE,
+            reason="the update could not be read",
+        )
+        assert (await bot.dispatcher.accept(parked)).outcome is Outcome.PARKED
+    assert sorted(await column(bot, dead_letters.c.address)) == ["1001", "1002"]
+
+    async with bot.database.transaction() as uow:
+        ann = await uow.contacts.owner_of("telegram", "1001")
+        assert ann is not None and await forget(bot.services.context(uow), ann) is not None
+        await uow.commit()
+
+    assert await column(bot, dead_letters.c.address) == ["1002"]
+    assert await column(bot, dead_letters.c.payload) == [{"text": "my card number, from Bob Roe"}]
