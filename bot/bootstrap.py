@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from bot.dispatch import Dispatcher
 from bot.leadership import Leadership
 from bot.metrics import Metrics
 from bot.metrics_server import metrics_app, serve_metrics
-from bot.model import ChannelAdapter, PacedPerAccount, SendGate, utc_now
+from bot.model import ChannelAdapter, Leader, PacedPerAccount, SendGate, utc_now
 from bot.relay import Relay, RelayPolicy
 from bot.rep_hours import QuietHours, RepHours
 from bot.retention import DailyPrune, Retention
@@ -130,6 +131,9 @@ class App:
     webhooks: WebhookSender | None = None  # `run` posts webhooks; a `shell` does not
     monitor: web.Application | None = None  # `run` serves /metrics and /healthz
     monitor_address: tuple[str, int] | None = None
+    # Several instances on one database: held while this process runs under its name; what it
+    # was sending before a restart is taken back only once it holds it (see `_reclaim`).
+    presence: Leader | None = None
 
     async def serve(self, *, faces: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
         """Run the channels, the relay, the webhook sender, the scheduler and `faces` (the
@@ -145,13 +149,19 @@ class App:
         """
         signals = _Signals()
         _on_signals(signals.received)
-        relay = asyncio.create_task(self.relay.run(), name="relay")
+        # With a presence, the relay and the webhook sender start once it is held.
+        ready = asyncio.Event() if self.presence is not None else None
+        relay = asyncio.create_task(self.relay.run(ready=ready), name="relay")
         # Let go of the send gates last, after the drain: this instance sends until it stops.
         gates = asyncio.create_task(self.relay.keep_gates(), name="send gates")
         webhooks = (
-            [asyncio.create_task(self.webhooks.run(), name="webhooks")] if self.webhooks else []
+            [asyncio.create_task(self.webhooks.run(ready=ready), name="webhooks")]
+            if self.webhooks
+            else []
         )
         scheduler = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        if self.presence is not None and ready is not None:
+            faces = [*faces, self.presence.run_while_leader(partial(_hold, ready))]
         if self.monitor is not None and self.monitor_address is not None:
             faces = [*faces, serve_metrics(self.monitor, *self.monitor_address)]
         served = [asyncio.create_task(face, name="face") for face in faces]
@@ -179,6 +189,16 @@ class App:
                 await asyncio.wait_for(task, DRAIN_SECONDS)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
+
+
+async def _hold(ready: asyncio.Event) -> None:
+    """This process's presence under its name, held until it stops. The relay and the webhook
+    sender take back what this instance was sending before a restart, and send, only once it
+    is held: a restart after a crash waits for the dead process's presence to run out
+    (LEADER_TAKEOVER_SECONDS); a second running process of the same name never gets it, so it
+    never takes the other's replies in flight as its own."""
+    ready.set()
+    await asyncio.Event().wait()
 
 
 ChannelsFactory = Callable[[Database, Leadership], Awaitable[Sequence[ChannelAdapter]]]
@@ -382,9 +402,16 @@ async def open_app(
         monitor = (
             metrics_app(metrics, database, utc_now, leadership.held) if send_webhooks else None
         )
+        # Only `run` on a database that several instances may share: SQLite's `run` is alone
+        # (its file lock), and a shell takes back only its terminal's replies.
+        presence = (
+            leadership.lease(f"instance/{settings.instance_name}", free_only=True)
+            if send_webhooks and not database.is_sqlite
+            else None
+        )
         yield App(
             database, dispatcher, relay, scheduler, tuple(adapters), webhooks,
-            monitor, settings.metrics_address,
+            monitor, settings.metrics_address, presence,
         )  # fmt: skip
 
 

@@ -79,9 +79,11 @@ class Leadership:
         self._held: dict[str, bool] = {}
         self._terms = Terms(database, holder, length, clock, pause, self._changed)
 
-    def lease(self, name: str) -> LeaderLease:
+    def lease(self, name: str, *, free_only: bool = False) -> LeaderLease:
+        """`free_only`: taken only when free or expired, never as this instance's own from
+        before a restart (a lease only processes of this instance's name ever take)."""
         self._changed(name, False)
-        return LeaderLease(name, self._terms)
+        return LeaderLease(name, self._terms, free_only=free_only)
 
     def held(self) -> dict[str, bool]:
         """Every lease this instance stands for, and whether it holds it now."""
@@ -95,7 +97,7 @@ class Leadership:
 class LeaderLease:
     """One named lease of this instance (a `bot.model.Leader`)."""
 
-    def __init__(self, name: str, terms: Terms) -> None:
+    def __init__(self, name: str, terms: Terms, *, free_only: bool = False) -> None:
         self.name = name
         self._terms = terms
         self._token: str | None = None
@@ -104,6 +106,8 @@ class LeaderLease:
         # on this one takes it only when free or expired, so the two stop taking it from each
         # other (and stop reclaiming each other's work as "their own from before a restart").
         self._twin_seen = False
+        self._free_only = free_only
+        self._holder_expiry: datetime | None = None  # as last seen while standing by
 
     @property
     def holding(self) -> bool:
@@ -122,8 +126,9 @@ class LeaderLease:
         until = now + terms.length
 
         async def work(uow: UnitOfWork) -> bool:
+            own_too = not (self._twin_seen or self._free_only)
             taken = await uow.leader_leases.take(
-                self.name, terms.holder, token, now, until, own_too=not self._twin_seen
+                self.name, terms.holder, token, now, until, own_too=own_too
             )
             await uow.commit()
             return taken
@@ -215,8 +220,24 @@ class LeaderLease:
             expires = await terms.database.run(lambda uow: uow.leader_leases.expires_at(self.name))
         except Exception:
             return third
+        self._renewed_by_a_twin(expires)
         left = (expires - terms.clock()).total_seconds() if expires else 0.0
         return min(third, max(left, SOONEST_RETRY))
+
+    def _renewed_by_a_twin(self, expires: datetime | None) -> None:
+        """A lease only this instance's name takes, renewed while this one stands by: another
+        running process has the same INSTANCE_NAME (a crashed one's would only run out)."""
+        if not self._free_only or expires is None:
+            return
+        seen, self._holder_expiry = self._holder_expiry, expires
+        if seen is not None and expires > seen and not self._twin_seen:
+            self._twin_seen = True
+            log.error(
+                "another running instance is named %r (lease %s is renewed): give every "
+                "instance its own INSTANCE_NAME; this one waits until that one stops",
+                self._terms.holder,
+                self.name,
+            )
 
     async def _lead(self, work: Work) -> bool:
         """Run `work` while renewing the lease: True when the work ended, False when the lease
@@ -272,3 +293,19 @@ async def _cancel(task: asyncio.Future[None], name: str) -> None:
         pass
     except Exception:  # stopping failed; the lease's standby or its end must go on regardless
         log.exception("the work of lease %s failed as it was stopped", name)
+
+
+async def until_ready(
+    ready: asyncio.Event | None, wakeup: asyncio.Event, stopping: Callable[[], bool]
+) -> bool:
+    """Wait until `ready` is set (True) or a stop is asked for (False), a stop being told by
+    `wakeup` being set and `stopping()` true. No `ready`: True at once."""
+    while ready is not None and not ready.is_set() and not stopping():
+        wakeup.clear()
+        waits = [asyncio.ensure_future(ready.wait()), asyncio.ensure_future(wakeup.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+    return not stopping()

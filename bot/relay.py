@@ -34,6 +34,7 @@ from bot.intake import describe
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
 from bot.language import detect_language
+from bot.leadership import until_ready
 from bot.leases import Leases
 from bot.logs import about
 from bot.metrics import SendObserver, ignore_send
@@ -157,9 +158,13 @@ class Relay:
         """Called after a turn commits: deliver now instead of at the next poll."""
         self._wakeup.set()
 
-    async def run(self) -> None:
-        """Deliver until `stop()`; a stop lets the batch in hand be settled first."""
+    async def run(self, *, ready: asyncio.Event | None = None) -> None:
+        """Deliver until `stop()`; a stop lets the batch in hand be settled first. With
+        `ready`, nothing is taken back or sent before it is set (no other running process has
+        this instance's name: see `App.presence`)."""
         self._stopping = False
+        if not await until_ready(ready, self._wakeup, lambda: self._stopping):
+            return
         await self.reclaim()
         while not self._stopping:
             self._wakeup.clear()

@@ -36,6 +36,7 @@ import aiohttp
 
 from bot import redaction
 from bot.backoff import full_jitter
+from bot.leadership import until_ready
 from bot.model import utc_now
 from bot.webhook_urls import secrets_of, shown_url
 from storage.repos.webhooks import Delivery
@@ -104,8 +105,11 @@ class WebhookSender:
         self._stopping = True
         self._wakeup.set()
 
-    async def run(self) -> None:
+    async def run(self, *, ready: asyncio.Event | None = None) -> None:
+        """Post until `stop()`; with `ready`, nothing before it is set (see the relay's)."""
         self._stopping = False
+        if not await until_ready(ready, self._wakeup, lambda: self._stopping):
+            return
         with contextlib.suppress(Exception):  # the database away: the leases run out instead
             await self._reclaim()
         while not self._stopping:

@@ -29,6 +29,9 @@ def bot_environment(database_url: str, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "IMAP_", "SMTP_"))}
     env.update(NO_COLOR="1", DATABASE_URL=database_url, LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
     env.update(TIMEZONE="UTC")  # the times the bot shows, whatever this machine's zone is
+    # On PostgreSQL a process restarted after a kill sends once its killed predecessor's
+    # presence ran out (bot/bootstrap.py): 5 s here rather than the default 15.
+    env.update(LEADER_TAKEOVER_SECONDS="5")
     env.update(settings)
     return env
 

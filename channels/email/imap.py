@@ -316,8 +316,8 @@ class ImapIngest:
         self, session: _Session, heads: list[MailHead]
     ) -> AsyncGenerator[FetchedMail, None]:
         """The heads' mails in order. With `ahead`, each next mail is downloaded and announced
-        before the one before it is yielded (two bodies in memory at most); the watermark
-        still moves only once a mail's hand-over returned."""
+        before the one before it is yielded (one body more than those in hand and the one
+        waiting for room); the watermark still moves only once a mail's hand-over returned."""
         if self._ahead is None or not heads:
             for head in heads:
                 yield await self._download(session, head)

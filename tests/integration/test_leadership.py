@@ -302,3 +302,38 @@ async def test_a_lease_lost_to_another_name_is_taken_back_when_free_and_nothing_
     await beta.lease.release()
     assert await alpha.lease.take()
     assert not [r for r in caplog.records if "INSTANCE_NAME" in r.getMessage()]
+
+
+PRESENCE = "instance/alpha"
+
+
+async def test_a_presence_of_a_dead_process_is_taken_once_it_ran_out(
+    database: Database, clock: FakeClock
+) -> None:
+    """A restart after a crash finds its predecessor's presence unexpired: unlike other leases
+    it does not take it as its own, but once it ran out."""
+    crashed = Leadership(database, "alpha", LENGTH, clock=clock).lease(PRESENCE, free_only=True)
+    restarted = Leadership(database, "alpha", LENGTH, clock=clock).lease(PRESENCE, free_only=True)
+    assert await crashed.take()
+    assert not await restarted.take()
+    clock.advance(seconds=LENGTH.total_seconds() + 1)
+    assert await restarted.take()
+
+
+async def test_a_running_twin_keeps_the_other_waiting_and_is_named_in_the_log(
+    database: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = Instance(database, "alpha", clock), Instance(database, "alpha", clock)
+    first.lease = first.leadership.lease(PRESENCE, free_only=True)
+    second.lease = second.leadership.lease(PRESENCE, free_only=True)
+    work = Work()
+    with running(first.lease, Work()), running(second.lease, work):
+        await eventually(lambda: first.lease.holding, what="the first holds its presence")
+        await eventually(lambda: len(second.pauses.asked) == 1, what="the second standing by")
+        for _ in range(3):  # the first renews while the second looks again
+            clock.advance(seconds=LENGTH.total_seconds() / 3)
+            await first.pauses.let_one_pass()
+            await second.pauses.let_one_pass()
+        assert work.started == 0 and not second.lease.holding
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "another running instance is named 'alpha'" in errors[0]

@@ -414,3 +414,42 @@ async def test_a_replys_language_is_detected_only_for_a_channel_that_states_it(
     assert mails and {message.language for message in mails} == {"ru"}
     assert chats and {message.language for message in chats} == {"en"}
     assert all(detect_language(message.text) == "ru" for message in chats)  # Russian all the same
+
+
+async def test_a_relay_told_to_wait_takes_back_and_sends_nothing_until_ready(
+    bot: BotHarness,
+) -> None:
+    """Under a name another running process may share, what is leased under that name is the
+    other's until this process holds its presence (bot/bootstrap.py): the relay waits."""
+    alice, bob = bot.customer("alice"), bot.customer("bob")
+    await bot.dispatcher.accept(alice.message("thanks"))
+    async with bot.database.transaction() as uow:
+        in_flight = await claim_one(uow, bot.clock(), RelayPolicy().lease, "this-host:1")
+        await uow.commit()
+    assert in_flight is not None
+    await bot.dispatcher.accept(bob.message("thanks"))
+
+    relay = Relay(
+        bot.database, bot.channels, clock=bot.clock, policy=RelayPolicy(holder="this-host")
+    )
+    ready = asyncio.Event()
+    running = asyncio.create_task(relay.run(ready=ready))
+    try:
+        relay.wake()
+        await asyncio.sleep(0.2)
+        assert bot.channels["console"].sent == []
+        assert {row.status for row in await outbox_rows(bot.database)} == {"sending", "pending"}
+        ready.set()
+        await eventually(lambda: len(bot.channels["console"].sent) == 2, what="both replies")
+    finally:
+        relay.stop()
+        await asyncio.wait_for(running, 10)
+    assert sorted(m.address.value for m in bot.channels["console"].sent) == ["alice", "bob"]
+
+
+async def test_a_relay_waiting_to_be_ready_stops_when_asked(bot: BotHarness) -> None:
+    relay = Relay(bot.database, bot.channels, clock=bot.clock)
+    running = asyncio.create_task(relay.run(ready=asyncio.Event()))
+    await asyncio.sleep(0.05)
+    relay.stop()
+    await asyncio.wait_for(running, 5)
