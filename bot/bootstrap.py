@@ -131,8 +131,8 @@ class App:
     webhooks: WebhookSender | None = None  # `run` posts webhooks; a `shell` does not
     monitor: web.Application | None = None  # `run` serves /metrics and /healthz
     monitor_address: tuple[str, int] | None = None
-    # Several instances on one database: held while this process runs under its name; what it
-    # was sending before a restart is taken back only once it holds it (see `_reclaim`).
+    # Several instances on one database: held while this process runs under its name; until
+    # it holds it, it sends nothing and takes no lease as its own (see `_hold`).
     presence: Leader | None = None
 
     async def serve(self, *, faces: Sequence[Coroutine[Any, Any, None]] = ()) -> None:
@@ -194,9 +194,10 @@ class App:
 async def _hold(ready: asyncio.Event) -> None:
     """This process's presence under its name, held until it stops. The relay and the webhook
     sender take back what this instance was sending before a restart, and send, only once it
-    is held: a restart after a crash waits for the dead process's presence to run out
-    (LEADER_TAKEOVER_SECONDS); a second running process of the same name never gets it, so it
-    never takes the other's replies in flight as its own."""
+    is held, and no lease is taken as "its own" before (`Leadership.presence`): a restart
+    after a crash waits for the dead process's presence to run out (LEADER_TAKEOVER_SECONDS);
+    a second running process of the same name never gets it, so it never takes the other's
+    replies in flight, nor its polling or sending, as its own."""
     ready.set()
     await asyncio.Event().wait()
 
@@ -405,7 +406,7 @@ async def open_app(
         # Only `run` on a database that several instances may share: SQLite's `run` is alone
         # (its file lock), and a shell takes back only its terminal's replies.
         presence = (
-            leadership.lease(f"instance/{settings.instance_name}", free_only=True)
+            leadership.presence(f"instance/{settings.instance_name}")
             if send_webhooks and not database.is_sqlite
             else None
         )

@@ -56,6 +56,9 @@ class Terms:
     clock: Callable[[], datetime]
     pause: Pause
     changed: LeaseObserver
+    # Whether a lease held under this instance's name may be taken as its own from before a
+    # restart: not while another process may be running under the name (see `presence`).
+    own_allowed: Callable[[], bool]
 
     @property
     def third(self) -> float:
@@ -77,13 +80,26 @@ class Leadership:
     ) -> None:
         self._on_change = on_change
         self._held: dict[str, bool] = {}
-        self._terms = Terms(database, holder, length, clock, pause, self._changed)
+        self._presence: LeaderLease | None = None
+        self._terms = Terms(
+            database, holder, length, clock, pause, self._changed, self._sure_of_its_name
+        )
 
     def lease(self, name: str, *, free_only: bool = False) -> LeaderLease:
         """`free_only`: taken only when free or expired, never as this instance's own from
         before a restart (a lease only processes of this instance's name ever take)."""
         self._changed(name, False)
         return LeaderLease(name, self._terms, free_only=free_only)
+
+    def presence(self, name: str) -> LeaderLease:
+        """This process's presence under the instance's name (taken only when free or
+        expired). Until it holds it, none of its leases is taken as "its own from before a
+        restart": the process under the name that holds them may be running."""
+        self._presence = self.lease(name, free_only=True)
+        return self._presence
+
+    def _sure_of_its_name(self) -> bool:
+        return self._presence is None or self._presence.holding
 
     def held(self) -> dict[str, bool]:
         """Every lease this instance stands for, and whether it holds it now."""
@@ -126,7 +142,7 @@ class LeaderLease:
         until = now + terms.length
 
         async def work(uow: UnitOfWork) -> bool:
-            own_too = not (self._twin_seen or self._free_only)
+            own_too = not (self._twin_seen or self._free_only) and terms.own_allowed()
             taken = await uow.leader_leases.take(
                 self.name, terms.holder, token, now, until, own_too=own_too
             )

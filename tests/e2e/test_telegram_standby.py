@@ -162,6 +162,53 @@ async def test_a_standby_takes_over_polling_from_a_stopped_leader_and_loses_noth
     )
     assert took < WITHIN_SECONDS
     bot_id = fake.token.split(":")[0]
-    assert held == {f"telegram-poller/{bot_id}": True, f"telegram-sender/{bot_id}": True}
+    assert held == {
+        f"telegram-poller/{bot_id}": True,
+        f"telegram-sender/{bot_id}": True,
+        f"instance/{standby.name}": True,  # its presence under its name (bot/bootstrap.py)
+    }
     assert conflicts(fake) == 0, "two instances polled at once"
     assert_stored_once_and_answered(await stored(database_url), keys)
+
+
+async def test_a_second_process_under_a_running_ones_name_sends_nothing_until_it_is_gone(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """Two processes started with one INSTANCE_NAME: the second neither takes back the first's
+    replies in flight as its own nor sends while the first runs, and says why in its log; once
+    the first is killed, it takes over."""
+    first = Instance("twin", fake, database_url, tmp_path / "first.log")
+    second = Instance("twin", fake, database_url, tmp_path / "second.log")
+    await first.process.start()
+    try:
+        await first.process.eventually(
+            lambda: _presence(first), what="the first's presence", timeout=WAIT_SECONDS
+        )
+        await second.process.start()
+        await second.process.eventually(
+            lambda: "another running instance is named 'twin'" in second.process.log(),
+            what="the second naming the clash",
+            timeout=WAIT_SECONDS,
+        )
+        assert not (await second.leases()).get("instance/twin")
+        before = range(FIRST_CHAT, FIRST_CHAT + CHATS)
+        keys = say_hello(fake, before)
+        await first.process.eventually(
+            lambda: answered(fake, before), what="the first chats answered", timeout=WAIT_SECONDS
+        )
+
+        await first.process.kill()
+        after = range(FIRST_CHAT + CHATS, FIRST_CHAT + 2 * CHATS)
+        keys += say_hello(fake, after)
+        await second.process.eventually(
+            lambda: answered(fake, after), what="the later chats answered", timeout=WAIT_SECONDS
+        )
+        assert (await second.leases()).get("instance/twin") is True
+    finally:
+        await first.process.stop()
+        await second.process.stop()
+    assert_stored_once_and_answered(await stored(database_url), keys)
+
+
+async def _presence(instance: Instance) -> bool:
+    return (await instance.leases()).get("instance/twin") is True

@@ -337,3 +337,26 @@ async def test_a_running_twin_keeps_the_other_waiting_and_is_named_in_the_log(
         assert work.started == 0 and not second.lease.holding
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "another running instance is named 'alpha'" in errors[0]
+
+
+async def test_no_lease_is_taken_as_its_own_before_the_presence_is_held(
+    database: Database, clock: FakeClock
+) -> None:
+    """A process under a name another may be running under takes none of the name's leases
+    from it: not the poller's, not the sender's, until it holds its presence."""
+    running = Leadership(database, "alpha", LENGTH, clock=clock)
+    assert await running.presence(PRESENCE).take()
+    its_poller = running.lease(NAME)
+    assert await its_poller.take()
+
+    started = Leadership(database, "alpha", LENGTH, clock=clock)
+    presence, poller = started.presence(PRESENCE), started.lease(NAME)
+    assert not await presence.take()
+    assert not await poller.take(), "taken from a process that may be running"
+
+    # The first renews its poller's lease, then dies: its presence runs out first.
+    clock.advance(seconds=LENGTH.total_seconds() / 2)
+    assert await its_poller.renew()
+    clock.advance(seconds=LENGTH.total_seconds() / 2 + 1)
+    assert await presence.take()
+    assert await poller.take(), "unexpired, and now surely its own from before a restart"
