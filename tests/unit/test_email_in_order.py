@@ -98,7 +98,9 @@ async def test_after_a_senders_mail_failed_their_next_is_not_accepted() -> None:
     assert desk.accepted == ["mail-2", "mail-1", "mail-2", "mail-3"]
 
 
-async def test_a_cancelled_hand_over_does_not_leave_the_next_waiting() -> None:
+async def test_a_hand_over_cancelled_while_reading_leaves_none_waiting() -> None:
+    """Its sender never known, the ones after it end at once, not accepted (the next sweep
+    hands them over again)."""
     reader, desk = SlowReader(), Desk()
     tasks = hand_overs(InSenderOrder(reader.read, desk.accept))
     await asyncio.sleep(0)
@@ -107,5 +109,29 @@ async def test_a_cancelled_hand_over_does_not_leave_the_next_waiting() -> None:
     reader.done[3].set()
     with pytest.raises(asyncio.CancelledError):
         await tasks[0]
-    await asyncio.wait_for(asyncio.gather(*tasks[1:]), 5)
-    assert desk.accepted == ["mail-2", "mail-3"]
+    outcomes = await asyncio.wait_for(asyncio.gather(*tasks[1:], return_exceptions=True), 5)
+    assert all(isinstance(outcome, EarlierMailFailed) for outcome in outcomes)
+    assert desk.accepted == []
+
+
+async def test_after_a_mail_that_could_not_be_read_none_after_it_is_accepted() -> None:
+    """Its sender is unknown, so it may have been anyone's: the mails after it wait for the
+    next sweep, which hands them over again behind it."""
+    reader, desk = SlowReader(), Desk()
+
+    async def read(fetched: FetchedMail) -> InboundMessage:
+        if fetched.uid == 1:
+            await asyncio.sleep(0.01)  # the worker's answer, while the others are in hand
+            raise RuntimeError("no worker could be started")
+        return await reader.read(fetched)
+
+    order = InSenderOrder(read, desk.accept)
+    for event in reader.done.values():
+        event.set()
+    outcomes = await asyncio.gather(*hand_overs(order), return_exceptions=True)
+    assert isinstance(outcomes[0], RuntimeError)
+    assert all(isinstance(outcome, EarlierMailFailed) for outcome in outcomes[1:])
+    assert desk.accepted == []
+
+    await asyncio.gather(*hand_overs(InSenderOrder(reader.read, desk.accept)))
+    assert sorted(desk.accepted) == ["mail-1", "mail-2", "mail-3"]
