@@ -22,7 +22,8 @@ from channels.email.mail import FetchedMail
 
 
 class EarlierMailFailed(Exception):
-    """The sender's previous mail was not accepted; this one waits for the next sweep too."""
+    """An earlier mail in hand was not accepted (the sender's) or could not be read (maybe
+    theirs): this one waits for the next sweep too."""
 
 
 Read = Callable[[FetchedMail], Awaitable[InboundMessage]]
