@@ -58,10 +58,6 @@ def _with_context() -> Select[Any]:
     return select(*columns).outerjoin(identities, identity)
 
 
-def _recent(channel: str, address: str, since: datetime) -> dict[str, Any]:
-    return {"channel": channel, "address": address, "since": since}
-
-
 def _locked(query: Select[Any]) -> Select[Any]:
     # PostgreSQL: the row lock serialises turns of one conversation across instances, and under
     # READ COMMITTED a locking read returns the row as the previous turn committed it.
@@ -76,23 +72,15 @@ FIND = _with_context().where(
 FIND_LOCKED = _locked(FIND)
 GET = _with_context().where(conversations.c.id == bindparam("conversation_id"))
 # By ix_conversations_address: a turn by mail looks for the address's threads by subject.
-_OF_ADDRESS_SINCE = (
-    conversations.c.channel == bindparam("channel"),
-    conversations.c.address == bindparam("address"),
-    conversations.c.updated_at >= bindparam("since"),
-)
-RECENT_LIMIT = 20
-RECENT_FOR_ADDRESS = (
-    _with_context()
-    .where(*_OF_ADDRESS_SINCE)
-    .order_by(conversations.c.updated_at.desc())
-    .limit(RECENT_LIMIT)
-)
 RECENT_SUBJECTS = (
     select(conversations.c.id, conversations.c.subject)
-    .where(*_OF_ADDRESS_SINCE)
+    .where(
+        conversations.c.channel == bindparam("channel"),
+        conversations.c.address == bindparam("address"),
+        conversations.c.updated_at >= bindparam("since"),
+    )
     .order_by(conversations.c.updated_at.desc())
-    .limit(RECENT_LIMIT)
+    .limit(20)
 )
 GET_LOCKED = _locked(GET)
 OPEN = insert_ignore(conversations, ["channel", "thread_key"])
@@ -179,19 +167,13 @@ class ConversationRepository:
         parameters = {"conversation_id": conversation_id, "sequence": sequence}
         await self._db.execute(ADVANCE, parameters)
 
-    async def recent_for_address(
-        self, channel: str, address: str, since: datetime
-    ) -> list[Conversation]:
-        """Conversations with this address active since `since`, most recent first."""
-        rows = await self._db.execute(RECENT_FOR_ADDRESS, _recent(channel, address, since))
-        return [conversation_from_row(row) for row in rows]
-
     async def recent_subjects(
         self, channel: str, address: str, since: datetime
     ) -> list[tuple[int, str | None]]:
-        """The ids and subjects of `recent_for_address`: what threading by subject compares,
-        without reading every conversation's state."""
-        rows = await self._db.execute(RECENT_SUBJECTS, _recent(channel, address, since))
+        """The ids and subjects of the address's conversations active since `since`, most
+        recent first: what threading by subject compares, without reading their state."""
+        parameters = {"channel": channel, "address": address, "since": since}
+        rows = await self._db.execute(RECENT_SUBJECTS, parameters)
         return [(row.id, row.subject) for row in rows]
 
     async def for_contact(self, contact_id: int) -> list[Conversation]:

@@ -126,13 +126,13 @@ async def test_a_forged_ticket_tag_from_a_stranger_does_not_join_the_conversatio
 
     assert "1001" not in " ".join(replies)  # no data of another customer's ticket
     async with bot.database.transaction() as uow:
-        kims = await uow.conversations.recent_for_address(
+        kims = await uow.conversations.recent_subjects(
             "email", "kim@initech.example", bot.clock.now.replace(year=2000)
         )
-        mallorys = await uow.conversations.recent_for_address(
+        mallorys = await uow.conversations.recent_subjects(
             "email", "mallory@evil.example", bot.clock.now.replace(year=2000)
         )
-    assert len(kims) == 1 and len(mallorys) == 1 and kims[0].id != mallorys[0].id
+    assert len(kims) == 1 and len(mallorys) == 1 and kims[0][0] != mallorys[0][0]
 
 
 async def test_an_unmarked_autoresponder_meets_the_reply_cap_and_a_person_is_asked_in(

@@ -351,7 +351,7 @@ async def leads(database: Database) -> list[Lead]:
 async def conversation_ids(database: Database, address: str) -> set[int]:
     async with database.transaction() as uow:
         since = utc_now().replace(year=2000)
-        return {c.id for c in await uow.conversations.recent_for_address("email", address, since)}
+        return {n for n, _ in await uow.conversations.recent_subjects("email", address, since)}
 
 
 # --- fixtures --------------------------------------------------------------------------------
