@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from bot.model import ThrottledSendError
-from channels.telegram.pacing import Pacing
+from channels.telegram.pacing import OVERALL_WINDOW, Pacing
 
 
 @dataclass
@@ -136,6 +136,40 @@ def test_the_defaults_allow_a_small_burst_then_thirty_a_second(clock: Seconds) -
     assert held.retry_after == pytest.approx(1 / 30)
 
 
+def test_a_second_after_a_burst_the_cap_holds_what_the_bucket_would_let_through(
+    clock: Seconds,
+) -> None:
+    pacing = Pacing(per_chat=0, overall=4.0, clock=clock)
+    for _ in range(4):  # one from the burst, then one a quarter-second
+        assert send(pacing, "ann") is None
+        clock.advance(0.25)
+
+    held = send(pacing, "bob")  # the bucket has a token, but 4 went out in the last second
+    assert held is not None
+    assert (held.reason, held.whole_channel) == ("overall pace", True)
+    assert held.retry_after == pytest.approx(OVERALL_WINDOW - 1.0)
+    clock.advance(held.retry_after)
+    assert send(pacing, "bob") is None
+
+
+def test_no_second_holds_more_than_the_overall_rate_however_often_the_relay_asks(
+    clock: Seconds,
+) -> None:
+    pacing = Pacing(clock=clock)  # the defaults: 30 a second, a burst of 3
+    admitted: list[float] = []
+    for _ in range(3):  # busy for a second and a half, then quiet long enough to refill
+        for _ in range(1500):
+            if send(pacing, f"chat-{len(admitted)}") is None:
+                admitted.append(clock.now)
+            clock.advance(0.001)
+        clock.advance(2.0)
+
+    most = max(sum(1 for t in admitted if at <= t < at + 1.0) for at in admitted)
+    assert most == 30
+    # each busy spell: the burst of 3, then about 30 a second for a second and a half
+    assert 3 * 40 <= len(admitted) <= 3 * (3 + 45)
+
+
 def test_a_send_held_for_its_chat_takes_no_slot_from_the_others(clock: Seconds) -> None:
     pacing = Pacing(per_chat=1.0, overall=4.0, clock=clock)
     for _ in range(3):  # ann spends her burst at the overall rate
@@ -154,7 +188,11 @@ def test_when_both_limits_are_reached_the_whole_channel_waits(clock: Seconds) ->
     assert send(pacing, "ann") == Held("pace of this chat", 0.25)
     assert send(pacing, "bob") is None
 
-    assert send(pacing, "ann") == Held("overall pace", 0.25, whole_channel=True)
+    # four sends in the last 0.75 s: the cap's wait is longer than the bucket's 0.25 s
+    held = send(pacing, "ann")
+    assert held is not None
+    assert (held.reason, held.whole_channel) == ("overall pace", True)
+    assert held.retry_after == pytest.approx(OVERALL_WINDOW - 0.75)
 
 
 # --- limits lifted, and Telegram's 429 ---------------------------------------------------------
