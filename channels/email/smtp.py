@@ -53,6 +53,10 @@ CONFIGURATION_CODES = frozenset({530, 534, 535, 538})  # auth/encryption require
 MAILBOX_GONE_CODES = frozenset({550, 551, 553})  # used when the reply has no enhanced code
 FOREIGN_HEADERS = ("Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc")
 _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+# How long a session waits for the next reply before QUIT: long enough for a stream of replies
+# to share it, far below the 5 minutes a server waits for a client's next command (RFC 5321
+# 4.5.3.2.7) and short enough to hold no connection a provider counts against the account.
+KEEP_OPEN_SECONDS = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +89,24 @@ def is_loopback(host: str) -> bool:
 
 
 class SmtpSender:
-    """A session per message, unless another message is already waiting when one is done: then
-    the session (connected, greeted, logged in) goes to that message instead of QUIT, so
-    replies due at once go out over at most `sessions` connections. Any error ends its session
-    (nothing stale survives one), and no session stays open with nothing to send."""
+    """Sessions (connected, greeted, logged in) are reused. One that is done waits up to
+    `keep_open` seconds for the next message before it is ended with QUIT, so replies sent one
+    after another pay for the connection, TLS and AUTH once, not each (with a remote relay
+    that is most of a send's time). At most `sessions` are open: a new one is opened only
+    when none is waiting. Any error ends its session (nothing stale survives one), and a kept
+    session the server has closed meanwhile is dropped, not used."""
 
-    def __init__(self, config: SmtpConfig, *, sessions: int = 4) -> None:
+    def __init__(
+        self, config: SmtpConfig, *, sessions: int = 4, keep_open: float = KEEP_OPEN_SECONDS
+    ) -> None:
+        if keep_open <= 0:
+            raise ValueError("keep_open must be positive: a session done with waits that long")
         self._config = config
         self._tls = None if config.security == "none" else tls_context(config.ca_file)
         self._slots = asyncio.Semaphore(sessions)
-        self._waiting = 0  # messages waiting for a slot
-        self._handed: list[aiosmtplib.SMTP] = []  # sessions left open for them
+        self._keep_open = keep_open
+        self._kept: dict[aiosmtplib.SMTP, asyncio.TimerHandle] = {}  # idle, oldest first
+        self._ending: set[asyncio.Task[None]] = set()
 
     async def send(self, message: EmailMessage, *, envelope_from: str, recipient: str) -> None:
         rcpt = recipient_address(recipient).addr_spec  # PermanentSendError when unusable
@@ -104,7 +115,8 @@ class SmtpSender:
             raise ValueError(f"the envelope sender is not an address: {envelope_from[:80]!r}")
         check_only_recipient(message, rcpt)
         try:
-            refused = await self._in_a_slot(message, sender.addr_spec, rcpt)
+            async with self._slots:
+                refused = await self._transaction(message, sender.addr_spec, rcpt)
         except (SMTPException, OSError, TimeoutError) as error:
             raise classify(error) from None
         if refused:  # aiosmtplib raises only when *every* recipient is refused
@@ -112,22 +124,13 @@ class SmtpSender:
             raise reply_error("RCPT", reply.code, reply.message)
 
     async def close(self) -> None:
-        """End the sessions left for messages that never came (their sends were cancelled)."""
-        while self._handed:
-            await _quit(self._handed.pop())
-
-    async def _in_a_slot(
-        self, message: EmailMessage, sender: str, rcpt: str
-    ) -> dict[str, SMTPResponse]:
-        self._waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._waiting -= 1
-        try:
-            return await self._transaction(message, sender, rcpt)
-        finally:
-            self._slots.release()
+        """End the sessions kept open (QUIT), and wait for those already ending."""
+        while self._kept:
+            client, timer = self._kept.popitem()
+            timer.cancel()
+            await _quit(client)
+        if self._ending:
+            await asyncio.gather(*self._ending)
 
     async def _transaction(
         self, message: EmailMessage, sender: str, rcpt: str
@@ -141,15 +144,16 @@ class SmtpSender:
         except BaseException:
             client.close()
             raise
-        await self._done_with(client)
+        self._keep(client)
         return refused
 
     async def _session(self) -> aiosmtplib.SMTP:
-        while self._handed:
-            client = self._handed.pop()
+        while self._kept:
+            client = next(reversed(self._kept))  # the most recently used: the others may expire
+            self._kept.pop(client).cancel()
             if client.is_connected:
                 return client
-            client.close()
+            client.close()  # the server ended it while it waited (its idle timeout)
         client = self._client()
         await client.connect()  # TCP, TLS or STARTTLS; aiosmtplib closes on its failures
         try:
@@ -163,11 +167,16 @@ class SmtpSender:
             raise
         return client
 
-    async def _done_with(self, client: aiosmtplib.SMTP) -> None:
-        if self._waiting > len(self._handed):
-            self._handed.append(client)  # for the message waiting for this slot
-        else:
-            await _quit(client)
+    def _keep(self, client: aiosmtplib.SMTP) -> None:
+        loop = asyncio.get_running_loop()
+        self._kept[client] = loop.call_later(self._keep_open, self._expire, client)
+
+    def _expire(self, client: aiosmtplib.SMTP) -> None:
+        if self._kept.pop(client, None) is None:
+            return
+        ending = asyncio.ensure_future(_quit(client))
+        self._ending.add(ending)
+        ending.add_done_callback(self._ending.discard)
 
     def _client(self) -> aiosmtplib.SMTP:
         config = self._config

@@ -67,7 +67,12 @@ def plain(server: SmtpServer, **overrides: Any) -> SmtpConfig:
 
 
 async def send(config: SmtpConfig, message: EmailMessage, recipient: str = CUSTOMER) -> None:
-    await SmtpSender(config).send(message, envelope_from=BOUNCES, recipient=recipient)
+    """One reply from a sender of its own, closed at once (its session ends with QUIT)."""
+    sender = SmtpSender(config)
+    try:
+        await sender.send(message, envelope_from=BOUNCES, recipient=recipient)
+    finally:
+        await sender.close()
 
 
 def mail_commands(transcript: list[str]) -> list[str]:
@@ -114,7 +119,7 @@ async def test_451_on_rcpt_then_accepted_is_delivered_once(smtp_server: SmtpServ
     assert len(smtp_server.commands("RCPT")) == 2
 
 
-async def test_replies_due_at_once_share_a_session_that_ends_with_the_last(
+async def test_replies_due_at_once_share_a_session_that_ends_when_the_sender_closes(
     smtp_server: SmtpServer,
 ) -> None:
     sender = SmtpSender(plain(smtp_server), sessions=1)
@@ -123,6 +128,8 @@ async def test_replies_due_at_once_share_a_session_that_ends_with_the_last(
     await asyncio.gather(
         *(sender.send(message, envelope_from=BOUNCES, recipient=CUSTOMER) for message in messages)
     )
+    assert smtp_server.open_sessions == 1  # kept for the next reply
+    await sender.close()
     await smtp_server.settle()
 
     mail = [f"MAIL FROM:<{BOUNCES}>", f"RCPT TO:<{CUSTOMER}>", "DATA"]
@@ -131,6 +138,43 @@ async def test_replies_due_at_once_share_a_session_that_ends_with_the_last(
         f"<reply-{n}@shop.example>" for n in range(3)
     ]
     assert smtp_server.open_sessions == 0
+
+
+async def test_replies_sent_one_after_another_share_a_session_that_ends_once_idle(
+    smtp_server: SmtpServer,
+) -> None:
+    sender = SmtpSender(plain(smtp_server), keep_open=0.5)
+    for n in range(3):
+        message = reply(message_id=f"<reply-{n}@shop.example>")
+        await sender.send(message, envelope_from=BOUNCES, recipient=CUSTOMER)
+        await asyncio.sleep(0.1)  # less than keep_open
+
+    assert smtp_server.open_sessions == 1
+    assert len(smtp_server.commands("EHLO")) == 1
+    await smtp_server.settle()  # the session ends by itself, keep_open after the last reply
+
+    mail = [f"MAIL FROM:<{BOUNCES}>", f"RCPT TO:<{CUSTOMER}>", "DATA"]
+    assert mail_commands(smtp_server.transcript) == ["EHLO localhost", *mail * 3, "QUIT"]
+    assert len(smtp_server.envelopes) == 3
+    await sender.close()  # nothing left to end
+
+
+async def test_a_session_the_server_closed_while_kept_is_not_used() -> None:
+    with SmtpServer(idle_timeout=0.2) as server:  # the server's timeout, shorter than ours
+        sender = SmtpSender(plain(server), keep_open=5.0)
+        await sender.send(reply(), envelope_from=BOUNCES, recipient=CUSTOMER)
+        await server.settle()  # 421 and closed by the server while the sender kept it
+
+        second = reply(message_id="<reply-2@shop.example>")
+        await sender.send(second, envelope_from=BOUNCES, recipient=CUSTOMER)
+        await sender.close()
+        await server.settle()
+
+        assert len(server.commands("EHLO")) == 2
+        assert [e.parsed()["Message-ID"] for e in server.envelopes] == [
+            "<reply-1@shop.example>",
+            "<reply-2@shop.example>",
+        ]
 
 
 async def test_an_error_ends_a_shared_session_and_the_next_reply_opens_its_own(
@@ -144,6 +188,7 @@ async def test_an_error_ends_a_shared_session_and_the_next_reply_opens_its_own(
         *(sender.send(message, envelope_from=BOUNCES, recipient=CUSTOMER) for message in messages),
         return_exceptions=True,
     )
+    await sender.close()
     await smtp_server.settle()
 
     assert isinstance(first, TransientSendError) and second is None
@@ -300,6 +345,21 @@ async def test_starttls_with_the_ca_file_and_auth_delivers(
         "EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT",
     ]  # fmt: skip
     assert len(tls_server.envelopes) == 1
+
+
+async def test_a_kept_session_is_reused_over_tls_without_logging_in_again(
+    tls_server: SmtpServer, smtp_tls_files: TlsFiles
+) -> None:
+    sender = SmtpSender(secured(tls_server, smtp_tls_files))
+    for n in range(3):
+        message = reply(message_id=f"<reply-{n}@shop.example>")
+        await sender.send(message, envelope_from=BOUNCES, recipient=CUSTOMER)
+    await sender.close()
+
+    assert [line.split(" ")[0] for line in tls_server.transcript] == [
+        "EHLO", "STARTTLS", "EHLO", "AUTH", *["MAIL", "RCPT", "DATA"] * 3, "QUIT",
+    ]  # fmt: skip
+    assert len(tls_server.envelopes) == 3
 
 
 async def test_starttls_without_the_ca_file_fails_verification(

@@ -210,7 +210,8 @@ class SmtpServer:
 
     `tls` offers STARTTLS and requires it before MAIL (or, with `implicit_tls`, speaks TLS
     from the first byte). `users` (name → password) enables AUTH PLAIN and LOGIN, required
-    before MAIL when TLS is on.
+    before MAIL when TLS is on. `idle_timeout` ends a session that says nothing for that many
+    seconds (421, then the connection closed), as real servers do after minutes.
     """
 
     host = HOST
@@ -221,11 +222,14 @@ class SmtpServer:
         tls: TlsFiles | None = None,
         implicit_tls: bool = False,
         users: Mapping[str, str] | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         self._state = _State()
         self._users = dict(users or {})
         authenticator = self.authenticate if self._users else None
         options = _server_options(tls, implicit_tls, authenticator)
+        if idle_timeout is not None:
+            options["timeout"] = idle_timeout
         self._controller = _Controller(self._state, **options)
         self.port = 0
 
