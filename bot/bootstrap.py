@@ -235,7 +235,10 @@ def send_gates(
     if database.is_sqlite:
         return {}
     return {
-        adapter.name: LeaseGate(leadership.lease(f"{adapter.name}-sender/{adapter.account}"))
+        adapter.name: LeaseGate(
+            leadership.lease(f"{adapter.name}-sender/{adapter.account}"),
+            settle=adapter.pace_window,
+        )
         for adapter in adapters
         if adapter.capabilities.paced_per_account and isinstance(adapter, PacedPerAccount)
     }

@@ -208,6 +208,11 @@ class PacedPerAccount(Protocol):
     def account(self) -> str:
         """The account's name in the lease; no secret (a bot's id, not its token)."""
 
+    @property
+    def pace_window(self) -> float:
+        """Seconds over which the account's limits are counted: an instance that takes over
+        sending waits that long first, as the one before may have sent the limit in them."""
+
 
 class SendGate(Protocol):
     """Whether this instance may send a channel's messages now (`open`). The relay leases no

@@ -30,7 +30,7 @@ from bot.model import (
 )
 from channels.telegram.files import download
 from channels.telegram.normalize import BotIdentity
-from channels.telegram.pacing import Pacing
+from channels.telegram.pacing import OVERALL_WINDOW, Pacing
 from channels.telegram.polling import OffsetStore, Poller
 from channels.telegram.sending import TEXT_LIMIT, TelegramSender
 from channels.telegram.webhook import WebhookApp
@@ -93,6 +93,11 @@ class TelegramChannel:
     def account(self) -> str:
         """The bot's id, the token's first part (`bot.model.PacedPerAccount`)."""
         return self._config.token.split(":")[0]
+
+    @property
+    def pace_window(self) -> float:
+        """The window of the pacer's overall cap (`bot.model.PacedPerAccount`)."""
+        return OVERALL_WINDOW
 
     async def run(self, accept: Accept) -> None:
         me = await self._identity()

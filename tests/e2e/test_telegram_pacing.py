@@ -159,9 +159,13 @@ def flood_control(fake: FakeTelegram) -> tuple[float, float]:
     return flooded, min(message.at for message in fake.sent)
 
 
-def assert_within_the_limits(fake: FakeTelegram, chats: range) -> None:
-    overall = fake.most_sent_in_a_second()
-    per_chat = max(fake.most_sent_in_a_second(chat_id) for chat_id in chats)
+def assert_within_the_limits(fake: FakeTelegram, chats: range, *, late: float = 0.0) -> None:
+    """The Bot API's limits in any one second, as the fake counts the sends it received. With
+    `late`, counted over a second less that: a send can reach the fake that much later than
+    the pacer let it go (a process busy with other work between the two), which crowds it
+    into the next second by as much."""
+    overall = fake.most_sent_in_a_second(less=late)
+    per_chat = max(fake.most_sent_in_a_second(chat_id, less=late) for chat_id in chats)
     print(f"most in one second: {overall} overall, {per_chat} to one chat")
     assert overall <= MOST_OVERALL
     assert per_chat <= MOST_PER_CHAT

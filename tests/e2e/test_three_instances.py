@@ -59,6 +59,10 @@ CHATS = range(910_001, 910_101)  # 100 chats
 TALKS = ("hello", "/help", "thanks", "/start", "ok", "/help")  # six updates each: 600
 MAILS = 100  # 50 of them open a ticket (its follow-up is a timer), 50 ask for a quote
 KILLS = 1
+# Three instances, PostgreSQL and this process share 2 CPUs: a send can leave its process up to
+# this much after the pacer let it go (tests/e2e/test_telegram_pacing.py counts exact seconds
+# on a quieter machine).
+SEND_LATE = 0.1
 TIMER_SECONDS = 10.0  # every timer of the test falls due this long after it is set
 TICKET_CHATS = range(910_101, 910_116)  # each opens a ticket: its follow-up
 QUEUE_CHATS = range(910_116, 910_131)  # each asks for a person nobody takes: the queue deadline
@@ -262,7 +266,7 @@ async def test_three_instances_share_telegram_and_a_mailbox_through_a_kill_and_a
     assert sorted(m for m in mail.inbound if "@" in m) == sorted(m.message_id for m in mails)
     answers = [e for e in smtp_server.envelopes if header(e, "Message-ID") not in timers.mails]
     assert len(answers) - MAILS <= KILLS
-    assert_within_the_limits(fake, ALL_CHATS)
+    assert_within_the_limits(fake, ALL_CHATS, late=SEND_LATE)
     _each_timer_fired_once(timers, fake, smtp_server, killed_on_the_clock)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +39,7 @@ class Wire:
     """What reached the outside world, from either instance, in the order it was sent."""
 
     sent: list[tuple[str, str, str, str]] = field(default_factory=list)  # instance, channel, ...
+    times: list[float] = field(default_factory=list)  # time.monotonic() of each send
     ids: itertools.count[int] = field(default_factory=itertools.count)
     held: asyncio.Event | None = None  # set: the next send waits for it (a send in flight)
     in_flight: asyncio.Event = field(default_factory=asyncio.Event)
@@ -65,6 +67,7 @@ class Channel:
             await held.wait()
         address = message.address.value
         self.wire.sent.append((self.instance, self.name, address, message.text))
+        self.wire.times.append(time.monotonic())
         return SendReceipt(external_id=f"{self.name}-{next(self.wire.ids)}")
 
     async def close(self) -> None:
@@ -81,6 +84,7 @@ class Instance:
         clock: FakeClock,
         wire: Wire,
         length: timedelta = LENGTH,
+        settle: float = 0.0,
     ) -> None:
         self.leadership = Leadership(database, name, length, clock=clock)
         self.lease: LeaderLease = self.leadership.lease(LEASE)
@@ -88,7 +92,7 @@ class Instance:
             "telegram": Channel("telegram", name, wire, PACED),
             "email": Channel("email", name, wire),
         }
-        gates = {"telegram": LeaseGate(self.lease)}
+        gates = {"telegram": LeaseGate(self.lease, settle=settle)}
         self.relay = Relay(database, adapters, clock=clock, jitter=lambda: 0.5, gates=gates)
 
 
@@ -199,6 +203,35 @@ async def test_a_relay_standing_by_takes_over_sending_when_the_holder_stops(
     assert {who for who, *_ in wire.of("telegram")} == {"beta"}
     assert_each_sent_once_in_order(wire)
     assert beta.leadership.held() == {LEASE: False}, "a stopped relay lets the lease go"
+
+
+async def test_the_instance_taking_over_sends_nothing_for_the_pacing_window(
+    database: Database,
+) -> None:
+    """The holder before may have sent the account's limit in the last second before it let
+    go, and the new holder's pacer knows nothing of those sends: it waits the window out."""
+    wire, clock, short, window = Wire(), FakeClock(), timedelta(seconds=0.6), 0.5
+    alpha = Instance(database, "alpha", clock, wire, short)
+    beta = Instance(database, "beta", clock, wire, short, settle=window)
+    assert await alpha.lease.take()
+    beta_gates = asyncio.create_task(beta.relay.keep_gates())
+    beta_relay = asyncio.create_task(beta.relay.run())
+    try:
+        await queue_replies(database, clock)
+        await alpha.lease.release()
+        released = time.monotonic()
+        await eventually(
+            lambda: len(wire.of("telegram")) == len(CHATS) * REPLIES,
+            what="beta sends the Telegram replies",
+        )
+    finally:
+        beta.relay.stop()
+        await beta_relay
+        beta_gates.cancel()
+        await asyncio.gather(beta_gates, return_exceptions=True)
+    first = min(at for at, sent in zip(wire.times, wire.sent, strict=True) if sent[1] == "telegram")
+    assert first - released >= window
+    assert_each_sent_once_in_order(wire)
 
 
 async def test_run_gives_telegram_a_sender_lease_on_postgresql_and_none_on_sqlite(
