@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from bot import inbound, threads
 from bot.backoff import full_jitter
 from bot.floods import FloodGate
-from bot.intake import describe
+from bot.intake import UNKNOWN_ADDRESS, describe
 from bot.keyed_lock import KeyedLock
 from bot.kinds import Actor
 from bot.kinds import TouchpointKind as Kind
@@ -181,7 +181,7 @@ class Dispatcher:
         now = self._clock()
         await uow.dead_letters.park(
             channel=message.channel,
-            address=message.address.value,
+            address=known_address(message),
             external_id=message.external_id,
             error=reason,
             payload=message.payload,
@@ -333,6 +333,12 @@ class Dispatcher:
             return await _key_of_conversation(uow, conversation_id)
 
         return await self._db.run(work)
+
+
+def known_address(message: InboundMessage) -> str | None:
+    """Whom a parked message came from, None when its sender could not be read."""
+    address = message.address.value
+    return None if address == UNKNOWN_ADDRESS else address
 
 
 def _finding(action: Action) -> SystemAction:

@@ -33,6 +33,8 @@ OPTIONAL_TEXT_FIELDS = (
     "in_reply_to",
     "reply_token",
 )
+# The address of an item whose sender could not be read; no customer's address looks like it
+# (a chat id is a number, a mail address has an @), and nothing is stored under it.
 UNKNOWN_ADDRESS = "unknown"
 
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.intake import normalised
+from bot.intake import UNKNOWN_ADDRESS, normalised
 from bot.model import Address, Attachment, FileCopy, InboundKind, InboundMessage, Sender
 from channels.email.filters import classify
 from channels.email.mail import FetchedMail, MailKind, ParsedMail, UnparseableMail, Verdict
@@ -137,7 +137,7 @@ def _bounce(fetched: FetchedMail, mail: ParsedMail, verdict: Verdict) -> Inbound
     permanent = report is None or report.permanent
     return InboundMessage(
         external_id=key_of(fetched, mail),
-        address=Address(CHANNEL, (report.recipient if report else None) or "unknown"),
+        address=Address(CHANNEL, (report.recipient if report else None) or UNKNOWN_ADDRESS),
         sender=Sender((report.recipient if report else None) or ""),
         text=verdict.reason,
         subject=mail.subject,
@@ -158,7 +158,7 @@ def _item(
     sender = mail.from_address or ""
     return InboundMessage(
         external_id=key_of(fetched, mail),
-        address=Address(CHANNEL, sender or "unknown"),
+        address=Address(CHANNEL, sender or UNKNOWN_ADDRESS),
         sender=Sender(sender, mail.from_name),
         text=reason or what,
         subject=mail.subject,
@@ -177,7 +177,7 @@ def unreadable_mail(fetched: FetchedMail, reason: str) -> InboundMessage:
     """The mail to park as it is, with `reason`."""
     return InboundMessage(
         external_id=key_of(fetched),
-        address=Address(CHANNEL, "unknown"),
+        address=Address(CHANNEL, UNKNOWN_ADDRESS),
         sender=Sender(""),
         payload=_position(fetched),
         raw=fetched.raw or None,

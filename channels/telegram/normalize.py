@@ -16,7 +16,7 @@ from typing import Any
 
 from telegram import Bot, CallbackQuery, ChatMemberUpdated, Message, Update
 
-from bot.intake import guarded
+from bot.intake import UNKNOWN_ADDRESS, guarded
 from bot.model import Address, Attachment, InboundKind, InboundMessage, Sender
 
 CHANNEL = "telegram"
@@ -238,7 +238,7 @@ def _ignored(
 ) -> InboundMessage:
     return InboundMessage(
         external_id=key or f"update:{_fingerprint(raw)}",
-        address=Address(CHANNEL, str(chat_id) if chat_id is not None else "unknown"),
+        address=Address(CHANNEL, str(chat_id) if chat_id is not None else UNKNOWN_ADDRESS),
         sender=Sender(""),
         payload=dict(raw),
         kind=InboundKind.IGNORED,

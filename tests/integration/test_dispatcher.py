@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from bot.dispatch import UNAVAILABLE, Dispatcher
-from bot.model import AcceptResult, Address, InboundMessage, Outcome, Sender
-from storage.tables import service_requests, ticket_notes, timers
+from bot.intake import UNKNOWN_ADDRESS
+from bot.model import AcceptResult, Address, InboundKind, InboundMessage, Outcome, Sender
+from storage.tables import dead_letters, service_requests, ticket_notes, timers
 from storage.uow import Database
 from tests.harness import BotHarness, Customer, FakeClock
 from tests.integration.helpers import (
@@ -115,6 +118,29 @@ async def test_poison_message_is_parked_and_leaves_nothing_half_written(
     assert replies[1] == NAME_AND_CONTACT
     assert alice.last_result is not None and alice.last_result.outcome is Outcome.HANDLED
     assert await bot.state_of(alice) == ("lead", "name_contact")
+
+
+async def test_a_parked_message_keeps_its_sender_and_an_unreadable_one_none(
+    bot: BotHarness,
+) -> None:
+    dispatcher = Dispatcher(bot.database, bot.services, clock=bot.clock)
+    unreadable = InboundMessage(
+        external_id="mail:7:1",
+        address=Address("console", UNKNOWN_ADDRESS),
+        sender=Sender(""),
+        kind=InboundKind.UNREADABLE,
+        reason="the worker ran out of time",
+        raw=b"\x00" * 64,
+    )
+    from_bob = replace(unreadable, external_id="mail:7:2", address=Address("console", "bob"))
+
+    assert (await dispatcher.accept(unreadable)).outcome is Outcome.PARKED
+    assert (await dispatcher.accept(from_bob)).outcome is Outcome.PARKED
+
+    async with bot.database.transaction() as uow:
+        query = select(dead_letters.c.external_id, dead_letters.c.address)
+        rows = (await uow.connection.execute(query.order_by(dead_letters.c.id))).all()
+    assert [tuple(row) for row in rows] == [("mail:7:1", None), ("mail:7:2", "bob")]
 
 
 async def test_unavailable_database_makes_accept_raise_so_the_adapter_does_not_ack(
