@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
@@ -61,6 +62,7 @@ from storage.repos.conversations import StaleConversation
 from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SystemAction = Callable[[Turn, Context], Awaitable[Result | None]]
 ContactAction = Callable[[Context, datetime], Awaitable[Sequence[ContactEvent] | None]]
@@ -90,14 +92,14 @@ class Dispatcher:
         services: Services,
         *,
         clock: Callable[[], datetime] = utc_now,
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[Collection[str]], None] = lambda _channels: None,
         on_turn: TurnObserver = ignore_turn,
     ) -> None:
         self._db = database
         self._on_turn = on_turn
         self._services = services
         self._clock = clock
-        self._on_commit = on_commit
+        self._on_commit = on_commit  # told the channels a committed turn queued messages to
         self._locks = KeyedLock()
         config = services.config
         self._floods = FloodGate(
@@ -131,8 +133,6 @@ class Dispatcher:
                 raise
             log.exception("parking %s message %s", message.channel, message.external_id)
             return await self._park(message, describe(error))
-        if result.replies:
-            self._on_commit()
         return result
 
     async def _threaded_turn(self, message: InboundMessage) -> AcceptResult:
@@ -155,10 +155,24 @@ class Dispatcher:
             )
 
         try:
-            return await self._db.run(work)
+            result, queued = await self._run_queuing(work)
         except StaleConversation:
             # Another instance changed the conversation between our read and write: once more.
-            return await self._db.run(work)
+            result, queued = await self._run_queuing(work)
+        if result.replies:  # its own channel too: a reply held for the quiet hours may be due
+            self._on_commit(queued | {message.channel})
+        return result
+
+    async def _run_queuing(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> tuple[T, set[str]]:
+        """`work` in one transaction; its value, and the channels it queued messages to."""
+        queued: set[str] = set()
+
+        async def noting(uow: UnitOfWork) -> T:
+            value = await work(uow)
+            queued.update(uow.outbox.queued_to)
+            return value
+
+        return await self._db.run(noting), queued
 
     async def _park(self, message: InboundMessage, error: str) -> AcceptResult:
         """Store the message as a dead letter. Should even that fail for a reason other than
@@ -203,7 +217,7 @@ class Dispatcher:
         key = await self._timer_conversation_key(timer_id)
         async with self._locks.hold(*key):
             try:
-                fired = await self._db.run(lambda uow: self._fire(uow, timer_id))
+                fired, queued = await self._run_queuing(lambda uow: self._fire(uow, timer_id))
             except Exception as error:
                 if is_unavailable(error):
                     raise
@@ -212,7 +226,7 @@ class Dispatcher:
                 await self._db.run(lambda uow: self._timer_failed(uow, timer_id, reason))
                 return False
         if fired:
-            self._on_commit()
+            self._on_commit(queued | {key[0]})
         return fired
 
     async def _fire(self, uow: UnitOfWork, timer_id: int) -> bool:
@@ -248,9 +262,11 @@ class Dispatcher:
         """
         key = await self._db.run(lambda uow: _key_of_conversation(uow, conversation_id))
         async with self._locks.hold(*key):
-            done = await self._db.run(lambda uow: self._system_turn(uow, conversation_id, action))
+            done, queued = await self._run_queuing(
+                lambda uow: self._system_turn(uow, conversation_id, action)
+            )
         if done:
-            self._on_commit()
+            self._on_commit(queued | {key[0]})
         return done
 
     async def _system_turn(
@@ -304,10 +320,10 @@ class Dispatcher:
         a turn of its own. None when it did not apply; else the change, and which of its
         customer actions applied. An exception from `action` rolls it back and reaches the
         caller (an address another rep has)."""
-        change = await self._db.run(lambda uow: self._team_turn(uow, action, channel))
+        change, queued = await self._run_queuing(lambda uow: self._team_turn(uow, action, channel))
         if change is None:
             return None
-        self._on_commit()
+        self._on_commit(queued)
         applied = [
             await self.system_turn(step.conversation_id, _finding(step.action))
             for step in change.customer

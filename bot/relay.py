@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -133,7 +134,8 @@ class Relay:
         self._policy = policy
         self._clock = clock
         self._jitter = jitter
-        self._wakeup = asyncio.Event()
+        self._wakeup = asyncio.Event()  # a stop, or a wake of any channel
+        self._lanes = {name: asyncio.Event() for name in self._adapters}  # each channel's wake
         self._stopping = False
         self._paused_until: dict[str, float] = {}
         self._originals = Originals(database, self._adapters)
@@ -154,38 +156,52 @@ class Relay:
                 group.create_task(gate.keep(self.wake))
             await asyncio.Event().wait()
 
-    def wake(self) -> None:
-        """Called after a turn commits: deliver now instead of at the next poll."""
+    def wake(self, channels: Iterable[str] | None = None) -> None:
+        """Called after a turn commits, with the channels it queued messages to (None: every
+        channel): deliver them now instead of at the next poll."""
+        for name in self._lanes if channels is None else channels:
+            lane = self._lanes.get(name)
+            if lane is not None:
+                lane.set()
         self._wakeup.set()
 
     async def run(self, *, ready: asyncio.Event | None = None) -> None:
-        """Deliver until `stop()`; a stop lets the batch in hand be settled first. With
+        """Deliver until `stop()`; a stop lets the batches in hand be settled first. With
         `ready`, nothing is taken back or sent before it is set (no other running process has
-        this instance's name: see `App.presence`)."""
+        this instance's name: see `App.presence`).
+
+        Each channel is delivered by a loop of its own: a channel whose sends hang (a mail
+        server that stopped answering, waited out for its timeout at every attempt) holds up
+        its own messages, never another channel's."""
         self._stopping = False
         if not await until_ready(ready, self._wakeup, lambda: self._stopping):
             return
         await self.reclaim()
+        async with asyncio.TaskGroup() as lanes:
+            for name in self._adapters:
+                lanes.create_task(self._lane(name), name=f"relay {name}")
+
+    async def _lane(self, channel: str) -> None:
+        wakeup, only = self._lanes[channel], (channel,)
         while not self._stopping:
-            self._wakeup.clear()
-            if await self._poll() == 0 and not self._stopping:
+            wakeup.clear()
+            if await self._poll(only) == 0 and not self._stopping:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
                 # cancellation that meets a wake-up, and this loop would then never end.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._idle_seconds()):
-                        await self._wakeup.wait()
+                    async with asyncio.timeout(self._idle_seconds(channel)):
+                        await wakeup.wait()
 
-    def _idle_seconds(self) -> float:
-        """Until the next poll: the poll interval, or less when a channel pause ends sooner."""
-        now = time.monotonic()
-        pauses = [until - now for until in self._paused_until.values() if until > now]
-        return max(0.001, min([self._policy.poll_seconds, *pauses]))
+    def _idle_seconds(self, channel: str) -> float:
+        """Until the next poll: the poll interval, or less when the channel's pause ends
+        sooner."""
+        return max(0.001, min(self._policy.poll_seconds, self._pause_left(channel) or math.inf))
 
-    async def _poll(self) -> int:
+    async def _poll(self, channels: tuple[str, ...]) -> int:
         try:
-            return await self.deliver_due(stop_early=True)
+            return await self._deliver(channels, 1000, stop_early=True)
         except Exception:  # the database may be away for a moment; try again next poll
-            log.exception("relay poll failed")
+            log.exception("relay poll of %s failed", ", ".join(channels))
             return 0
 
     def stop(self) -> None:
@@ -193,32 +209,41 @@ class Relay:
         # a stop request is honoured between batches instead.
         self._stopping = True
         self._wakeup.set()
+        for lane in self._lanes.values():
+            lane.set()
 
     async def deliver_due(self, limit: int = 1000, *, stop_early: bool = False) -> int:
-        """Deliver due rows batch by batch; returns how many were attempted.
+        """Deliver due rows of every channel batch by batch; returns how many were attempted.
 
         Settling a batch and leasing the next one share a transaction, so a steady stream costs
         one transaction per batch, not per reply.
         """
+        return await self._deliver(tuple(self._adapters), limit, stop_early=stop_early)
+
+    async def _deliver(self, channels: tuple[str, ...], limit: int, *, stop_early: bool) -> int:
         attempted = 0
-        batch = await self._db.run(partial(self._claim, size=min(limit, self._policy.batch)))
+        size = min(limit, self._policy.batch)
+        batch = await self._db.run(partial(self._claim, size=size, channels=channels))
         while batch.rows:
             attempts = await self._attempt_all(batch)
             attempted += len(batch.rows)
             more = attempted < limit and not (stop_early and self._stopping)
             size = min(limit - attempted, self._policy.batch) if more else 0
-            settle = partial(self._settle_then_claim, batch=batch, attempts=attempts, size=size)
+            settle = partial(
+                self._settle_then_claim, batch=batch, attempts=attempts, size=size,
+                channels=channels,
+            )  # fmt: skip
             batch = await self._db.run(settle)
         return attempted
 
     async def deliver_one(self) -> bool:
         return await self.deliver_due(limit=1) == 1
 
-    async def _claim(self, uow: UnitOfWork, *, size: int) -> Batch:
-        """Lease up to `size` rows of the channels we serve that are not paused (of a channel
-        served for some addresses only, rows to one of them)."""
+    async def _claim(self, uow: UnitOfWork, *, size: int, channels: tuple[str, ...]) -> Batch:
+        """Lease up to `size` rows of `channels` that are not paused (of a channel served for
+        some addresses only, rows to one of them)."""
         token = self._leases.new_token()
-        channels = self._open_channels()
+        channels = self._open_channels(channels)
         if not channels or size <= 0:
             return Batch(token, [])
         whole = [name for name in channels if name not in self._addresses]
@@ -228,10 +253,8 @@ class Relay:
         await uow.commit()
         return Batch(token, rows)
 
-    def _open_channels(self) -> tuple[str, ...]:
-        return tuple(
-            name for name in self._adapters if not self._paused(name) and self._may_send(name)
-        )
+    def _open_channels(self, channels: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(name for name in channels if not self._paused(name) and self._may_send(name))
 
     def _paused(self, channel: str) -> bool:
         return self._pause_left(channel) > 0
@@ -247,10 +270,16 @@ class Relay:
             self._paused_until[channel] = time.monotonic() + attempt.retry_after
 
     async def _settle_then_claim(
-        self, uow: UnitOfWork, *, batch: Batch, attempts: Mapping[int, Attempt], size: int
+        self,
+        uow: UnitOfWork,
+        *,
+        batch: Batch,
+        attempts: Mapping[int, Attempt],
+        size: int,
+        channels: tuple[str, ...],
     ) -> Batch:
         await self._settle_all(uow, batch, attempts)
-        return await self._claim(uow, size=size)
+        return await self._claim(uow, size=size, channels=channels)
 
     async def _attempt_all(self, batch: Batch) -> dict[int, Attempt]:
         """Send the batch: chats side by side (at most `concurrency` sends at once), each

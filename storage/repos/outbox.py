@@ -270,10 +270,12 @@ def _sent_values(item: SentRow, token: str, now: datetime) -> dict[str, Any]:
 class OutboxRepository:
     def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
+        self.queued_to: set[str] = set()  # the channels of the rows enqueued by this unit of work
 
     async def enqueue(self, rows: Sequence[NewOutbound], now: datetime) -> None:
         if not rows:
             return
+        self.queued_to.update(row.channel for row in rows)
         values = [
             {
                 **{name: getattr(row, name) for name in STORED_FIELDS},

@@ -143,6 +143,23 @@ async def test_a_parked_message_keeps_its_sender_and_an_unreadable_one_none(
     assert [tuple(row) for row in rows] == [("mail:7:1", None), ("mail:7:2", "bob")]
 
 
+async def test_a_committed_turn_wakes_the_delivery_of_the_channels_it_queued_to(
+    bot: BotHarness,
+) -> None:
+    woken: list[set[str]] = []
+    dispatcher = Dispatcher(
+        bot.database, bot.services, clock=bot.clock, on_commit=lambda c: woken.append(set(c))
+    )
+    alice = bot.customer("alice")
+
+    hello = alice.message("Hello")
+    await dispatcher.accept(hello)  # replies to her console
+    await dispatcher.accept(alice.message("thanks"))
+    await dispatcher.accept(hello)  # redelivered: nothing queued, nobody woken
+
+    assert woken == [{"console"}, {"console"}]
+
+
 async def test_unavailable_database_makes_accept_raise_so_the_adapter_does_not_ack(
     bot: BotHarness, tmp_path: Path
 ) -> None:

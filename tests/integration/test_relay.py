@@ -6,7 +6,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,12 +23,14 @@ from bot.model import (
 )
 from bot.relay import Relay, RelayPolicy
 from channels.console import ConsoleChannel
+from storage.repos.outbox import NewOutbound
 from storage.uow import Database
-from tests.harness import BotHarness, Customer, FakeChannel
+from tests.harness import BotHarness, Customer, FakeChannel, FakeClock
 from tests.integration.helpers import (
     another_instance,
     claim_one,
     kinds,
+    new_conversation,
     outbox_rows,
     stored_messages,
     unreachable_like,
@@ -270,7 +272,9 @@ async def test_relay_loop_survives_a_database_outage(
     finally:
         await unreachable.dispose()
     assert len(_relay_errors(caplog)) >= 3
-    assert {record.getMessage() for record in _relay_errors(caplog)} == {"relay poll failed"}
+    assert {record.getMessage() for record in _relay_errors(caplog)} == {
+        f"relay poll of {name} failed" for name in bot.channels
+    }
 
 
 def _relay_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -453,3 +457,58 @@ async def test_a_relay_waiting_to_be_ready_stops_when_asked(bot: BotHarness) -> 
     await asyncio.sleep(0.05)
     relay.stop()
     await asyncio.wait_for(running, 5)
+
+
+# --- one channel's trouble is its own ---------------------------------------------------------
+
+
+@dataclass
+class HangingChannel(FakeChannel):
+    """Its sends wait until `released`: a mail server that accepted the connection and then
+    stopped answering (a send then waits out the client's timeout, 30 s for SMTP)."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        self.started.set()
+        await self.released.wait()
+        return await super().send(message)
+
+
+async def queue_to(database: Database, clock: FakeClock, *replies: tuple[str, str, str]) -> None:
+    """Replies (channel, address, text), each to a conversation of its own, queued at once."""
+    async with database.transaction() as uow:
+        rows = []
+        for channel, address, text in replies:
+            conversation = await new_conversation(uow, clock(), address, channel)
+            rows.append(NewOutbound(channel, address, text, conversation_id=conversation.id))
+        await uow.outbox.enqueue(rows, clock())
+        await uow.commit()
+
+
+async def test_a_channel_whose_sends_hang_holds_up_no_other_channel(
+    database: Database, clock: FakeClock
+) -> None:
+    mail, chat = HangingChannel(name="email"), FakeChannel(name="telegram")
+    # The mail was queued first: one relay loop for every channel would send it first and wait.
+    await queue_to(
+        database, clock, ("email", "ann@example.org", "mail 1"), ("telegram", "7001", "chat 1")
+    )
+    relay = Relay(database, {"email": mail, "telegram": chat}, clock=clock)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(mail.started.wait(), 10)
+        await eventually(lambda: chat.texts_to("7001") == ["chat 1"], what="the chat's reply")
+        await queue_to(database, clock, ("telegram", "7002", "chat 2"))
+        relay.wake(["telegram"])
+        await eventually(lambda: chat.texts_to("7002") == ["chat 2"], what="a later chat reply")
+        assert mail.sent == []  # still waiting for its server
+
+        mail.released.set()
+        await eventually(lambda: mail.texts_to("ann@example.org") == ["mail 1"], what="the mail")
+    finally:
+        relay.stop()
+        mail.released.set()
+        await asyncio.wait_for(running, 10)
+    assert {row.status for row in await outbox_rows(database)} == {"sent"}
