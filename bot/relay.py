@@ -72,10 +72,11 @@ class RelayPolicy:
     base_delay: float = 2.0
     max_delay: float = 600.0
     poll_seconds: float = 1.0
-    # Rows leased at once: what a crash may send twice, at most. One by default: a SIGKILL
-    # repeats at most the one reply in flight; more is a deployment's choice of throughput.
+    # Rows a channel's loop leases at once: what a crash may send twice, at most. One by
+    # default: a SIGKILL repeats at most the one reply in flight of each channel; more is a
+    # deployment's choice of throughput.
     batch: int = 1
-    concurrency: int = 1  # sends in flight at once, each to a different chat
+    concurrency: int = 1  # sends of a channel in flight at once, each to a different chat
     pause_in_batch: float = 1.0  # seconds of a channel's pause waited out with the batch leased
     holder: str = "touchpoint"  # this instance's name in its leases (bot/leases.py)
 
