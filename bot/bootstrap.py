@@ -188,7 +188,7 @@ class App:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, DRAIN_SECONDS)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.relay.deliver_due(), DRAIN_SECONDS)
+            await asyncio.wait_for(self.relay.drain(), DRAIN_SECONDS)
 
 
 async def _hold(ready: asyncio.Event) -> None:

@@ -221,6 +221,13 @@ class Relay:
         """
         return await self._deliver(tuple(self._adapters), limit, stop_early=stop_early)
 
+    async def drain(self) -> int:
+        """At a stop, after `run` ended: deliver what is due, each channel on its own, so that a
+        channel whose sends hang leaves the others' due replies sent. Returns how many were
+        attempted."""
+        every = [self._deliver((name,), 1000, stop_early=False) for name in self._adapters]
+        return sum(await asyncio.gather(*every))
+
     async def _deliver(self, channels: tuple[str, ...], limit: int, *, stop_early: bool) -> int:
         attempted = 0
         size = min(limit, self._policy.batch)

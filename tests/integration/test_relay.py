@@ -512,3 +512,23 @@ async def test_a_channel_whose_sends_hang_holds_up_no_other_channel(
         mail.released.set()
         await asyncio.wait_for(running, 10)
     assert {row.status for row in await outbox_rows(database)} == {"sent"}
+
+
+async def test_the_drain_at_a_stop_sends_each_channel_on_its_own(
+    database: Database, clock: FakeClock
+) -> None:
+    mail, chat = HangingChannel(name="email"), FakeChannel(name="telegram")
+    await queue_to(
+        database, clock, ("email", "ann@example.org", "mail 1"), ("telegram", "7001", "chat 1")
+    )
+    relay = Relay(database, {"email": mail, "telegram": chat}, clock=clock)
+    try:
+        with pytest.raises(TimeoutError):  # the stop's time runs out while the mail hangs
+            await asyncio.wait_for(relay.drain(), 2)
+    finally:
+        mail.released.set()
+
+    assert chat.texts_to("7001") == ["chat 1"]
+    assert mail.sent == []
+    statuses = {row.text: row.status for row in await outbox_rows(database)}
+    assert statuses == {"chat 1": "sent", "mail 1": "sending"}  # taken back at the next start
