@@ -5,9 +5,7 @@ the same; the mail's reply waits in the outbox for the mail server, and is not l
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,26 +21,11 @@ from tests.services.smtp import SmtpServer
 pytestmark = pytest.mark.slow
 
 smtp_server = smtp_service.smtp_server  # the fixtures, made visible to this module
+silent_port = smtp_service.silent_port
 inbox = inbox
 
 CHATS = range(930_001, 930_006)
 ANSWERED_WITHIN = 10.0  # seconds, far below the SMTP client's timeout of 30
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """A port on 127.0.0.1 that accepts TCP and never sends the SMTP greeting."""
-    silence = asyncio.Event()
-
-    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await silence.wait()
-        writer.close()
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    silence.set()
-    server.close()
-    await server.wait_closed()
 
 
 async def test_a_hung_mail_server_holds_up_no_telegram_reply(

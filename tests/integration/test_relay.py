@@ -487,15 +487,22 @@ async def queue_to(database: Database, clock: FakeClock, *replies: tuple[str, st
         await uow.commit()
 
 
-async def test_a_channel_whose_sends_hang_holds_up_no_other_channel(
+async def a_mail_then_a_chat_reply(
     database: Database, clock: FakeClock
-) -> None:
+) -> tuple[HangingChannel, FakeChannel, Relay]:
+    """A reply to a mail, then one to a chat, queued; a relay whose mail sends hang."""
     mail, chat = HangingChannel(name="email"), FakeChannel(name="telegram")
-    # The mail was queued first: one relay loop for every channel would send it first and wait.
     await queue_to(
         database, clock, ("email", "ann@example.org", "mail 1"), ("telegram", "7001", "chat 1")
     )
-    relay = Relay(database, {"email": mail, "telegram": chat}, clock=clock)
+    return mail, chat, Relay(database, {"email": mail, "telegram": chat}, clock=clock)
+
+
+async def test_a_channel_whose_sends_hang_holds_up_no_other_channel(
+    database: Database, clock: FakeClock
+) -> None:
+    # The mail was queued first: one relay loop for every channel would send it first and wait.
+    mail, chat, relay = await a_mail_then_a_chat_reply(database, clock)
     running = asyncio.create_task(relay.run())
     try:
         await asyncio.wait_for(mail.started.wait(), 10)
@@ -517,11 +524,7 @@ async def test_a_channel_whose_sends_hang_holds_up_no_other_channel(
 async def test_the_drain_at_a_stop_sends_each_channel_on_its_own(
     database: Database, clock: FakeClock
 ) -> None:
-    mail, chat = HangingChannel(name="email"), FakeChannel(name="telegram")
-    await queue_to(
-        database, clock, ("email", "ann@example.org", "mail 1"), ("telegram", "7001", "chat 1")
-    )
-    relay = Relay(database, {"email": mail, "telegram": chat}, clock=clock)
+    mail, chat, relay = await a_mail_then_a_chat_reply(database, clock)
     try:
         with pytest.raises(TimeoutError):  # the stop's time runs out while the mail hangs
             await asyncio.wait_for(relay.drain(), 2)

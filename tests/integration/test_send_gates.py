@@ -10,6 +10,8 @@ import asyncio
 import itertools
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -123,6 +125,27 @@ def assert_each_sent_once_in_order(wire: Wire) -> None:
         assert texts == [f"{chat} #{n}" for n in range(REPLIES)], f"chat {chat} out of order"
 
 
+@asynccontextmanager
+async def running(instance: Instance) -> AsyncIterator[None]:
+    """The instance's relay and its send gates kept as `run` keeps them, stopped on leaving."""
+    gates = asyncio.create_task(instance.relay.keep_gates())
+    relay = asyncio.create_task(instance.relay.run())
+    try:
+        yield
+    finally:
+        instance.relay.stop()
+        await relay
+        gates.cancel()
+        await asyncio.gather(gates, return_exceptions=True)
+
+
+async def every_telegram_reply_sent(wire: Wire) -> None:
+    await eventually(
+        lambda: len(wire.of("telegram")) == len(CHATS) * REPLIES,
+        what="the Telegram replies sent",
+    )
+
+
 async def alpha_sending(database: Database, clock: FakeClock) -> tuple[Wire, Instance, Instance]:
     """Two instances on one wire, the replies queued, alpha holding the sender's lease."""
     wire = Wire()
@@ -182,24 +205,14 @@ async def test_a_relay_standing_by_takes_over_sending_when_the_holder_stops(
     alpha = Instance(database, "alpha", clock, wire, short)
     beta = Instance(database, "beta", clock, wire, short)
     assert await alpha.lease.take()
-    beta_gates = asyncio.create_task(beta.relay.keep_gates())
-    beta_relay = asyncio.create_task(beta.relay.run())
-    try:
+    async with running(beta):
         await queue_replies(database, clock)
         beta.relay.wake()
         await eventually(lambda: len(wire.of("email")) == REPLIES, what="beta sends the mail")
         assert wire.of("telegram") == []
 
         await alpha.lease.release()  # alpha stops cleanly: beta's standby takes the lease
-        await eventually(
-            lambda: len(wire.of("telegram")) == len(CHATS) * REPLIES,
-            what="beta sends the Telegram replies",
-        )
-    finally:
-        beta.relay.stop()
-        await beta_relay
-        beta_gates.cancel()
-        await asyncio.gather(beta_gates, return_exceptions=True)
+        await every_telegram_reply_sent(wire)
     assert {who for who, *_ in wire.of("telegram")} == {"beta"}
     assert_each_sent_once_in_order(wire)
     assert beta.leadership.held() == {LEASE: False}, "a stopped relay lets the lease go"
@@ -214,21 +227,11 @@ async def test_the_instance_taking_over_sends_nothing_for_the_pacing_window(
     alpha = Instance(database, "alpha", clock, wire, short)
     beta = Instance(database, "beta", clock, wire, short, settle=window)
     assert await alpha.lease.take()
-    beta_gates = asyncio.create_task(beta.relay.keep_gates())
-    beta_relay = asyncio.create_task(beta.relay.run())
-    try:
+    async with running(beta):
         await queue_replies(database, clock)
         await alpha.lease.release()
         released = time.monotonic()
-        await eventually(
-            lambda: len(wire.of("telegram")) == len(CHATS) * REPLIES,
-            what="beta sends the Telegram replies",
-        )
-    finally:
-        beta.relay.stop()
-        await beta_relay
-        beta_gates.cancel()
-        await asyncio.gather(beta_gates, return_exceptions=True)
+        await every_telegram_reply_sent(wire)
     first = min(at for at, sent in zip(wire.times, wire.sent, strict=True) if sent[1] == "telegram")
     assert first - released >= window
     assert_each_sent_once_in_order(wire)

@@ -23,6 +23,7 @@ from tests.services.smtp import SmtpServer, TlsFiles
 # The shared fixtures, made visible to this module.
 smtp_server = smtp_service.smtp_server
 smtp_tls_files = smtp_service.smtp_tls_files
+silent_port = smtp_service.silent_port
 
 CUSTOMER = "eve@example.com"
 BOUNCES = "bounces+42@shop.example"
@@ -281,22 +282,6 @@ def closed_port() -> Iterator[int]:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         yield holder.getsockname()[1]
-
-
-@pytest.fixture
-async def silent_port() -> AsyncIterator[int]:
-    """Accepts TCP and never says a word (no SMTP greeting)."""
-    silence = asyncio.Event()
-
-    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await silence.wait()
-        writer.close()
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    silence.set()
-    server.close()
-    await server.wait_closed()
 
 
 async def test_connection_refused_is_transient(smtp_server: SmtpServer, closed_port: int) -> None:

@@ -8,7 +8,8 @@ AUTH PLAIN/LOGIN for known users.
 
 In pytest: `smtp_server = tests.services.smtp.smtp_server` in a test module (an assignment,
 which ruff does not report as shadowed) makes the function-scoped fixture available, and
-`smtp_tls_files` the session's throwaway certificates. Elsewhere:
+`smtp_tls_files` the session's throwaway certificates (`silent_port`: a server that never
+greets). Elsewhere:
 `with SmtpServer(tls=make_certificates(folder)) as server: ...`.
 """
 
@@ -18,7 +19,7 @@ import asyncio
 import ssl
 import subprocess
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -364,3 +365,20 @@ def smtp_server() -> Iterator[SmtpServer]:
 def smtp_tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     """One throwaway CA and server certificate for the whole run."""
     return make_certificates(tmp_path_factory.mktemp("smtp-tls"))
+
+
+@pytest.fixture
+async def silent_port() -> AsyncIterator[int]:
+    """A port on 127.0.0.1 that accepts TCP and never says a word (no SMTP greeting): a mail
+    server overloaded, or behind a firewall that drops its packets."""
+    silence = asyncio.Event()
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await silence.wait()
+        writer.close()
+
+    server = await asyncio.start_server(hold, HOST, 0)
+    yield server.sockets[0].getsockname()[1]
+    silence.set()
+    server.close()
+    await server.wait_closed()
