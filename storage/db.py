@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x746F7563685F6462  # the advisory lock key of schema upgrades ("touch_db")
+WAL_SWITCH_PATIENCE = 30.0  # seconds, as the busy timeout
 
 
 def is_sqlite(url: str) -> bool:
@@ -75,11 +78,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (the CLI) run beside the bot's one writer; NORMAL sync is still safe
     # against a killed process (only a power loss can drop the last commits).
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+    try:
+        cursor.execute("PRAGMA busy_timeout=30000")
+        _switch_to_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Processes opening a new database file together (several instances, shells) all switch
+    it to WAL. A connection that finds the file not yet switched must upgrade its read lock to
+    make the switch, and SQLite refuses that at once, without the busy timeout, while another
+    holds a write lock (waiting could deadlock). The switch is stored in the file, so once one
+    has made it the others' is a no-op: they retry for a moment. Only a file being created
+    meets this, so the short sleeps are paid at most once."""
+    deadline = time.monotonic() + WAL_SWITCH_PATIENCE
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
