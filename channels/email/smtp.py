@@ -57,6 +57,9 @@ _ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 # to share it, far below the 5 minutes a server waits for a client's next command (RFC 5321
 # 4.5.3.2.7) and short enough to hold no connection a provider counts against the account.
 KEEP_OPEN_SECONDS = 15.0
+# QUIT is a courtesy (the message was accepted or refused already): a server slow to answer it
+# gets this long, not the send timeout, so a stop is not held up by sessions ending.
+QUIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,12 @@ class SmtpSender:
     session the server has closed meanwhile is dropped, not used."""
 
     def __init__(
-        self, config: SmtpConfig, *, sessions: int = 4, keep_open: float = KEEP_OPEN_SECONDS
+        self,
+        config: SmtpConfig,
+        *,
+        sessions: int = 4,
+        keep_open: float = KEEP_OPEN_SECONDS,
+        quit_wait: float = QUIT_SECONDS,
     ) -> None:
         if keep_open <= 0:
             raise ValueError("keep_open must be positive: a session done with waits that long")
@@ -105,6 +113,7 @@ class SmtpSender:
         self._tls = None if config.security == "none" else tls_context(config.ca_file)
         self._slots = asyncio.Semaphore(sessions)
         self._keep_open = keep_open
+        self._quit_wait = min(quit_wait, config.timeout)
         self._kept: dict[aiosmtplib.SMTP, asyncio.TimerHandle] = {}  # idle, oldest first
         self._ending: set[asyncio.Task[None]] = set()
 
@@ -124,13 +133,12 @@ class SmtpSender:
             raise reply_error("RCPT", reply.code, reply.message)
 
     async def close(self) -> None:
-        """End the sessions kept open (QUIT), and wait for those already ending."""
-        while self._kept:
-            client, timer = self._kept.popitem()
+        """End the sessions kept open (QUIT, all at once), and wait for those already
+        ending."""
+        kept, self._kept = self._kept, {}
+        for timer in kept.values():
             timer.cancel()
-            await _quit(client)
-        if self._ending:
-            await asyncio.gather(*self._ending)
+        await asyncio.gather(*(self._quit(client) for client in kept), *self._ending)
 
     async def _transaction(
         self, message: EmailMessage, sender: str, rcpt: str
@@ -139,7 +147,7 @@ class SmtpSender:
         try:
             refused, _ = await client.send_message(message, sender=sender, recipients=[rcpt])
         except (SMTPResponseException, SMTPRecipientsRefused):
-            await _quit(client)  # the server still talks: end the session politely
+            await self._quit(client)  # the server still talks: end the session politely
             raise
         except BaseException:
             client.close()
@@ -160,7 +168,7 @@ class SmtpSender:
             if self._config.user is not None and self._config.password is not None:
                 await client.login(self._config.user, self._config.password)
         except SMTPResponseException:
-            await _quit(client)
+            await self._quit(client)
             raise
         except BaseException:
             client.close()
@@ -174,9 +182,19 @@ class SmtpSender:
     def _expire(self, client: aiosmtplib.SMTP) -> None:
         if self._kept.pop(client, None) is None:
             return
-        ending = asyncio.ensure_future(_quit(client))
+        ending = asyncio.ensure_future(self._quit(client))
         self._ending.add(ending)
         ending.add_done_callback(self._ending.discard)
+
+    async def _quit(self, client: aiosmtplib.SMTP) -> None:
+        # After an accepted DATA a failing QUIT must not turn the message into a retry; after
+        # a refusal it must not hide the refusal.
+        try:
+            await client.quit(timeout=self._quit_wait)
+        except (SMTPException, OSError, TimeoutError):
+            pass
+        finally:
+            client.close()
 
     def _client(self) -> aiosmtplib.SMTP:
         config = self._config
@@ -197,17 +215,6 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     if ca_file:
         context.load_verify_locations(cafile=ca_file)
     return context
-
-
-async def _quit(client: aiosmtplib.SMTP) -> None:
-    # After an accepted DATA a failing QUIT must not turn the message into a retry; after a
-    # refusal it must not hide the refusal.
-    try:
-        await client.quit()
-    except (SMTPException, OSError, TimeoutError):
-        pass
-    finally:
-        client.close()
 
 
 def check_only_recipient(message: EmailMessage, rcpt: str) -> None:

@@ -178,6 +178,29 @@ async def test_a_session_the_server_closed_while_kept_is_not_used() -> None:
         ]
 
 
+async def test_sessions_whose_quit_goes_unanswered_end_within_the_quit_wait() -> None:
+    """A stop is not held up by a server that hangs after accepting the replies: the kept
+    sessions are ended together, each given `quit_wait` for its QUIT, not the send timeout."""
+    with SmtpServer(quit_unanswered=True) as server:
+        sender = SmtpSender(plain(server, timeout=30.0), sessions=3, quit_wait=0.3)
+        messages = [reply(message_id=f"<reply-{n}@shop.example>") for n in range(3)]
+        # Three replies at once: each opens a session of its own (none is kept yet).
+        await asyncio.gather(
+            *(
+                sender.send(message, envelope_from=BOUNCES, recipient=CUSTOMER)
+                for message in messages
+            )
+        )
+        assert server.open_sessions == 3
+
+        async with asyncio.timeout(10):  # one after another, each for the send timeout: 90 s
+            await sender.close()
+        await server.settle()
+
+        assert len(server.commands("QUIT")) == 3
+        assert len(server.envelopes) == 3
+
+
 async def test_an_error_ends_a_shared_session_and_the_next_reply_opens_its_own(
     smtp_server: SmtpServer,
 ) -> None:

@@ -83,6 +83,7 @@ class _State:
         self.transcript: list[str] = []
         self.answers: list[_Answer] = []
         self.sessions: set[int] = set()  # ids of the connections still open
+        self.quit_unanswered = False
         self._idle_callbacks: list[Callable[[], object]] = []
 
     def opened(self, session: int) -> None:
@@ -180,6 +181,8 @@ def _recorded(
             state.heard(f"AUTH {(arg or '').split(' ')[0]}".rstrip())
         else:
             state.heard(f"{name} {arg}" if arg else name)
+        if name == "QUIT" and state.quit_unanswered:
+            await asyncio.Event().wait()  # until the client gives up and closes, or the stop
         await method(arg)
 
     return record_then_run
@@ -213,6 +216,7 @@ class SmtpServer:
     from the first byte). `users` (name → password) enables AUTH PLAIN and LOGIN, required
     before MAIL when TLS is on. `idle_timeout` ends a session that says nothing for that many
     seconds (421, then the connection closed), as real servers do after minutes.
+    `quit_unanswered` leaves every QUIT without an answer, as a server that hangs does.
     """
 
     host = HOST
@@ -224,8 +228,10 @@ class SmtpServer:
         implicit_tls: bool = False,
         users: Mapping[str, str] | None = None,
         idle_timeout: float | None = None,
+        quit_unanswered: bool = False,
     ) -> None:
         self._state = _State()
+        self._state.quit_unanswered = quit_unanswered
         self._users = dict(users or {})
         authenticator = self.authenticate if self._users else None
         options = _server_options(tls, implicit_tls, authenticator)
