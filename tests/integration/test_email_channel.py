@@ -640,6 +640,9 @@ async def test_kicks_in_the_middle_of_a_backlog_lose_and_repeat_nothing(
         await eventually(lambda: connected() >= 2, what="the bot connected again")
         await eventually(lambda: stored_at_least(database, 30), what="30 mails stored")
         await asyncio.to_thread(inbox.kick, BOT)
+        # The bot finds the connection gone mid-command (and says so) or between two (and
+        # opens a new one without a word): either way the kick shows as a third connection.
+        await eventually(lambda: connected() >= 3, what="the bot connected after the 2nd kick")
         await eventually(
             lambda: len(smtp_server.envelopes) >= len(backlog), what="an answer to each mail"
         )
@@ -650,8 +653,6 @@ async def test_kicks_in_the_middle_of_a_backlog_lose_and_repeat_nothing(
     assert sorted(answered) == sorted(mail.message_id for mail in backlog)
     assert sorted(await inbound_keys(database)) == sorted(answered)
     assert len(await outbox_entries(database)) == len(backlog)
-    reconnects = [r for r in caplog.records if "reconnecting in" in r.getMessage()]
-    assert len(reconnects) >= 2, "the kicks never reached the bot's connection"
 
 
 # --- SMTP refusals ---------------------------------------------------------------------------
