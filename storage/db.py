@@ -93,7 +93,8 @@ def _switch_to_wal(cursor: Any) -> None:
     make the switch, and SQLite refuses that at once, without the busy timeout, while another
     holds a write lock (waiting could deadlock). The switch is stored in the file, so once one
     has made it the others' is a no-op: they retry for a moment. Only a file being created
-    meets this, so the short sleeps are paid at most once."""
+    meets this, at start-up, so the short sleeps (which hold the connecting thread) are paid
+    once at most."""
     deadline = time.monotonic() + WAL_SWITCH_PATIENCE
     while True:
         try:
