@@ -63,6 +63,7 @@ from storage.uow import Database, UnitOfWork
 log = logging.getLogger(__name__)
 
 UNREACHABLE = "the recipient is unreachable (blocked the bot or the address bounced)"
+ROUND_LIMIT = 1000  # rows a poll, a drain or `deliver_due` attempts before it returns
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +201,7 @@ class Relay:
 
     async def _poll(self, channels: tuple[str, ...]) -> int:
         try:
-            return await self._deliver(channels, 1000, stop_early=True)
+            return await self._deliver(channels, ROUND_LIMIT, stop_early=True)
         except Exception:  # the database may be away for a moment; try again next poll
             log.exception("relay poll of %s failed", ", ".join(channels))
             return 0
@@ -213,7 +214,7 @@ class Relay:
         for lane in self._lanes.values():
             lane.set()
 
-    async def deliver_due(self, limit: int = 1000, *, stop_early: bool = False) -> int:
+    async def deliver_due(self, limit: int = ROUND_LIMIT, *, stop_early: bool = False) -> int:
         """Deliver due rows of every channel batch by batch; returns how many were attempted.
 
         Settling a batch and leasing the next one share a transaction, so a steady stream costs
@@ -225,7 +226,7 @@ class Relay:
         """At a stop, after `run` ended: deliver what is due, each channel on its own, so that a
         channel whose sends hang leaves the others' due replies sent. Returns how many were
         attempted."""
-        every = [self._deliver((name,), 1000, stop_early=False) for name in self._adapters]
+        every = [self._deliver((name,), ROUND_LIMIT, stop_early=False) for name in self._adapters]
         return sum(await asyncio.gather(*every))
 
     async def _deliver(self, channels: tuple[str, ...], limit: int, *, stop_early: bool) -> int:
