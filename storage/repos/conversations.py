@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Row, Select, and_, bindparam, select, update
@@ -95,6 +96,11 @@ SAVE = update(conversations).where(
 )
 
 
+def _saved(conversation_id: int, count: int) -> None:
+    if count != 1:
+        raise StaleConversation(f"conversation {conversation_id} changed during the turn")
+
+
 class ConversationRepository:
     def __init__(self, connection: SqlConnection) -> None:
         self._db = connection
@@ -158,8 +164,7 @@ class ConversationRepository:
             "version": conversation.version + 1,
             "updated_at": now,
         }
-        if (await self._db.execute(SAVE, parameters)).rowcount != 1:
-            raise StaleConversation(f"conversation {conversation.id} changed during the turn")
+        await self._db.defer(SAVE, parameters, check=partial(_saved, conversation.id))
 
     async def advance_sequence(self, conversation_id: int, sequence: int) -> None:
         """Remember `sequence` as the highest handled in order. The caller holds the row lock

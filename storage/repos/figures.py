@@ -17,6 +17,8 @@ from sqlalchemy import BigInteger, String, case, cast, func, or_, select, update
 from storage.connection import SqlConnection
 from storage.tables import touchpoint_figures
 
+ADD_FIGURES = touchpoint_figures.insert()  # a constant: held writes are merged by statement
+
 FIGURES = touchpoint_figures.c
 MINUTES_PER_DAY = 1440
 # The kinds `touchpoint report` counts besides activity (bot/reports.py; a test keeps the two
@@ -146,7 +148,7 @@ class TouchpointFigures:
         its own, after marking the lead's one before it as followed by it."""
         plain = [row for row in rows if row["kind"] not in SUPERSEDED or row["lead_id"] is None]
         if plain:
-            await self._db.execute(touchpoint_figures.insert(), plain)
+            await self._db.defer(ADD_FIGURES, plain)
         for row in rows:
             if row["kind"] in SUPERSEDED and row["lead_id"] is not None:
                 next_at = await self._follow(row["lead_id"], row["kind"], row["occurred_at"])

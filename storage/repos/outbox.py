@@ -33,6 +33,8 @@ from storage.connection import SqlConnection
 from storage.sql import in_key_order
 from storage.tables import conversations, identities, outbox
 
+ENQUEUE = outbox.insert()  # a constant: held writes are merged by statement
+
 
 @dataclass(frozen=True, slots=True)
 class NewOutbound:
@@ -285,7 +287,7 @@ class OutboxRepository:
             }
             for row in rows
         ]
-        await self._db.execute(outbox.insert(), values)
+        await self._db.defer(ENQUEUE, values)
 
     async def release_held(self, conversation_id: int, now: datetime) -> int:
         """Make the conversation's rows held for later (quiet hours) due now; returns how many.

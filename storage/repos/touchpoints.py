@@ -16,6 +16,8 @@ from storage.repos.figures import COUNTED, TouchpointFigures, figure_row
 from storage.repos.merges import absorbed
 from storage.tables import touchpoints
 
+ADD = touchpoints.insert()  # a constant: held writes are merged by statement
+
 
 @dataclass(frozen=True, slots=True)
 class NewTouchpoint:
@@ -86,7 +88,7 @@ class TouchpointRepository:
             }
             for event in events
         ]
-        await self._db.execute(touchpoints.insert(), rows)
+        await self._db.defer(ADD, rows)
         counted = [figure_row(row) for row in rows if row["kind"] in COUNTED]
         if counted:
             await self.figures.write(counted)
