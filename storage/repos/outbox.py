@@ -19,8 +19,8 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    exists,
     func,
+    literal_column,
     or_,
     select,
     text,
@@ -98,15 +98,29 @@ def _claimable() -> ColumnElement[bool]:
     return or_(pending, abandoned)
 
 
-def _earlier_unsent_in_same_conversation() -> ColumnElement[bool]:
-    # Replies of one conversation go out in order: a row waits while an older one is unsent.
-    # The status as literal SQL, as UNSENT: SQLite then walks ix_outbox_unsent_conversation.
+def _oldest_unsent_of_its_conversation() -> ColumnElement[bool]:
+    """Replies of one conversation go out in order: a row waits while an older one is unsent.
+
+    Asked as "is it the oldest unsent row of its conversation" (a subquery with LIMIT 1, run
+    per candidate on ix_outbox_unsent_conversation) rather than "does no older unsent row
+    exist": PostgreSQL planned that anti-join as a scan of every unsent row per candidate
+    whenever its statistics said the outbox held almost none (as an idle outbox's do), and a
+    burst of 2,000 replies then took 20–200 ms a lease. The status is literal SQL, as UNSENT:
+    SQLite then walks the partial index too. A row of no conversation (a notice to a rep)
+    waits for nothing."""
     earlier = outbox.alias("earlier")
-    return exists().where(
-        earlier.c.conversation_id == outbox.c.conversation_id,
-        earlier.c.id < outbox.c.id,
-        text("earlier.status IN ('pending', 'sending')"),
+    oldest = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.conversation_id == outbox.c.conversation_id,
+            text("earlier.status IN ('pending', 'sending')"),
+        )
+        .order_by(earlier.c.id)
+        .limit(literal_column("1"))  # literal: a generic plan must know it is one row
+        .correlate(outbox)
+        .scalar_subquery()
     )
+    return or_(outbox.c.conversation_id.is_(None), outbox.c.id == oldest)
 
 
 RECIPIENT = and_(identities.c.channel == outbox.c.channel, identities.c.address == outbox.c.address)
@@ -123,7 +137,7 @@ def _batch_candidates(served: ColumnElement[bool]) -> Select[Any]:
     conversation, so a batch holds at most one row of a conversation."""
     return (
         select(outbox.c.id)
-        .where(UNSENT, _claimable(), served, ~_earlier_unsent_in_same_conversation())
+        .where(UNSENT, _claimable(), served, _oldest_unsent_of_its_conversation())
         .order_by(outbox.c.id)
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
@@ -164,9 +178,12 @@ def _claim_batch(served: ColumnElement[bool], *, with_recipients: bool) -> Any:
         _batch_candidates(served).cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     )
     returned = (*outbox.c, *_recipient_columns()) if with_recipients else tuple(outbox.c)
+    # The picked rows are locked, and were checked once locked: the update takes them by id
+    # alone. Checked again, the status made PostgreSQL walk every unsent row (the partial
+    # index, when statistics say it is nearly empty) instead of fetching the few by key.
     return (
         update(outbox)
-        .where(outbox.c.id.in_(select(picked.c.id)), _claimable())
+        .where(outbox.c.id.in_(select(picked.c.id)))
         .values(
             status="sending",
             locked_until=bindparam("lease_until"),
