@@ -69,13 +69,14 @@ class HeldWrite:
             return [self.parameters]
         return list(self.parameters)
 
+    def is_value(self, name: str) -> bool:
+        """Whether a parameter is a column's new value: all of an insert's are (an unknown
+        column fails, as it would alone), an update's other ones are its WHERE's."""
+        return isinstance(self.statement, Insert) or name in self.statement.table.c
+
     @property
     def where_names(self) -> set[str]:
-        """The parameters of an update that are not new column values (its WHERE's)."""
-        if isinstance(self.statement, Insert):
-            return set()
-        columns = self.statement.table.c
-        return {name for row in self.rows for name in row if name not in columns}
+        return {name for row in self.rows for name in row if not self.is_value(name)}
 
     def clashes_with(self, other: HeldWrite) -> bool:
         """Whether the two cannot be parts of one statement."""
@@ -96,7 +97,7 @@ class HeldWrite:
             values = {
                 name: bindparam(prefix + name, type_=table.c[name].type)
                 for name in row
-                if name in table.c
+                if self.is_value(name)
             }
             returning: Writing = self.statement.values(values).returning(literal_column("1"))
             parts.append(returning.cte(f"write_{number}_{index}"))
@@ -104,12 +105,11 @@ class HeldWrite:
 
     def parameters_of(self, number: int) -> dict[str, Any]:
         """The values for `parts(number)`, by their names (an update's WHERE's as they are)."""
-        table = self.statement.table
         named: dict[str, Any] = {}
         for index, row in enumerate(self.rows):
             prefix = f"w{number}_{index}_"
             for name, value in row.items():
-                named[prefix + name if name in table.c else name] = value
+                named[prefix + name if self.is_value(name) else name] = value
         return named
 
 
