@@ -99,7 +99,8 @@ class HeldWrite:
                 for name in row
                 if self.is_value(name)
             }
-            returning: Writing = self.statement.values(values).returning(literal_column("1"))
+            statement = self.statement.values(values) if values else self.statement
+            returning: Writing = statement.returning(literal_column("1"))
             parts.append(returning.cte(f"write_{number}_{index}"))
         return parts
 

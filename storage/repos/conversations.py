@@ -170,7 +170,7 @@ class ConversationRepository:
         """Remember `sequence` as the highest handled in order. The caller holds the row lock
         and has compared: the version stays, this is no change of state."""
         parameters = {"conversation_id": conversation_id, "sequence": sequence}
-        await self._db.execute(ADVANCE, parameters)
+        await self._db.defer(ADVANCE, parameters)
 
     async def recent_subjects(
         self, channel: str, address: str, since: datetime
