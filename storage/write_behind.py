@@ -167,11 +167,11 @@ def _merged_statement(writes: Sequence[HeldWrite]) -> Executable:
     counts: list[ColumnElement[int]] = []
     for number, write in enumerate(writes):
         parts = [select(func.count()).select_from(part) for part in write.parts(number)]
-        counts.append(sum_of(part.scalar_subquery() for part in parts))
+        counts.append(_sum_of(part.scalar_subquery() for part in parts))
     return select(*counts)
 
 
-def sum_of(terms: Iterable[ColumnElement[int]]) -> ColumnElement[int]:
+def _sum_of(terms: Iterable[ColumnElement[int]]) -> ColumnElement[int]:
     total, *rest = terms
     for term in rest:
         total = total + term

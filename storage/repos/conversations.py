@@ -152,7 +152,9 @@ class ConversationRepository:
     async def save(
         self, conversation: Conversation, state: ConversationState, now: datetime
     ) -> None:
-        """Write the new state if nobody else did since we read it (optimistic version check)."""
+        """Write the new state if nobody else did since we read it (optimistic version check):
+        `StaleConversation` otherwise, raised here or, the write held back (PostgreSQL), by the
+        transaction's next statement or commit at the latest."""
         parameters = {
             "conversation_id": conversation.id,
             "read_version": conversation.version,

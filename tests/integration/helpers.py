@@ -18,6 +18,7 @@ from bot.texts import Texts
 from bot.turn import Services
 from handlers.catalog import CATALOG_DIR
 from storage import tables
+from storage.repos.outbox import NewOutbound
 from storage.uow import Database, UnitOfWork
 from tests.waiting import eventually
 
@@ -130,6 +131,19 @@ async def new_conversation(
         language="en",
         subject=None,
         now=now,
+    )
+
+
+def reply_row(
+    conversation: Conversation, text: str, options: list[dict[str, str]] | None = None
+) -> NewOutbound:
+    """An outbox row answering `conversation`, as a turn queues one."""
+    return NewOutbound(
+        channel=conversation.channel,
+        address=conversation.address,
+        text=text,
+        conversation_id=conversation.id,
+        options=options or [],
     )
 
 

@@ -13,13 +13,13 @@ from bot.model import Address
 from bot.records import Conversation, ConversationState, OutboxRow, Ticket
 from storage.repos.conversations import StaleConversation
 from storage.repos.leads import NewLead
-from storage.repos.outbox import NewOutbound, SentRow
+from storage.repos.outbox import SentRow
 from storage.repos.reps import AddressTaken
 from storage.repos.touchpoints import NewTouchpoint
 from storage.tables import handoffs, identity_conflicts
 from storage.uow import Database, UnitOfWork
 from tests.harness import FakeClock
-from tests.integration.helpers import claim_one, new_conversation, outbox_rows
+from tests.integration.helpers import claim_one, new_conversation, outbox_rows, reply_row
 
 TOKENS = itertools.count()
 LEASE = timedelta(seconds=60)
@@ -555,7 +555,7 @@ async def test_claims_lease_rows_in_id_order(database: Database, clock: FakeCloc
     async with database.transaction() as uow:
         anna = await new_conversation(uow, clock(), "anna")
         bob = await new_conversation(uow, clock(), "bob")
-        await uow.outbox.enqueue([_reply(anna, "to anna"), _reply(bob, "to bob")], clock())
+        await uow.outbox.enqueue([reply_row(anna, "to anna"), reply_row(bob, "to bob")], clock())
         await uow.commit()
 
     claimed = [await _claim(database, clock) for _ in range(3)]
@@ -572,7 +572,7 @@ async def test_a_claim_holds_back_a_later_reply_of_a_conversation_until_the_earl
         anna = await new_conversation(uow, clock(), "anna")
         bob = await new_conversation(uow, clock(), "bob")
         await uow.outbox.enqueue(
-            [_reply(anna, "first"), _reply(anna, "second"), _reply(bob, "to bob")], clock()
+            [reply_row(anna, "first"), reply_row(anna, "second"), reply_row(bob, "to bob")], clock()
         )
         await uow.commit()
 
@@ -607,7 +607,7 @@ async def test_a_failed_reply_does_not_block_the_next_one(
 ) -> None:
     async with database.transaction() as uow:
         anna = await new_conversation(uow, clock(), "anna")
-        await uow.outbox.enqueue([_reply(anna, "first"), _reply(anna, "second")], clock())
+        await uow.outbox.enqueue([reply_row(anna, "first"), reply_row(anna, "second")], clock())
         await uow.commit()
 
     first = await _claim(database, clock)
@@ -624,7 +624,7 @@ async def test_a_claim_reclaims_a_sending_row_whose_lease_expired(
 ) -> None:
     async with database.transaction() as uow:
         anna = await new_conversation(uow, clock(), "anna")
-        await uow.outbox.enqueue([_reply(anna, "in flight when we crashed")], clock())
+        await uow.outbox.enqueue([reply_row(anna, "in flight when we crashed")], clock())
         await uow.commit()
 
     crashed = await _claim(database, clock)
@@ -642,7 +642,7 @@ async def test_a_claim_serves_only_the_given_channels(database: Database, clock:
         by_email = await new_conversation(uow, clock(), "anna@example.org", channel="email")
         on_telegram = await new_conversation(uow, clock(), "42", channel="telegram")
         await uow.outbox.enqueue(
-            [_reply(by_email, "by email"), _reply(on_telegram, "on telegram")], clock()
+            [reply_row(by_email, "by email"), reply_row(on_telegram, "on telegram")], clock()
         )
         await uow.commit()
 
@@ -753,15 +753,6 @@ async def _add_rep(
         role="rep",
         capacity=5,
         now=clock(),
-    )
-
-
-def _reply(conversation: Conversation, text: str) -> NewOutbound:
-    return NewOutbound(
-        channel=conversation.channel,
-        address=conversation.address,
-        text=text,
-        conversation_id=conversation.id,
     )
 
 

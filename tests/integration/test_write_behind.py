@@ -19,7 +19,7 @@ from storage.repos.touchpoints import NewTouchpoint
 from storage.tables import outbox, touchpoints
 from storage.uow import Database, UnitOfWork
 from storage.write_behind import MAX_HELD_ROWS
-from tests.integration.helpers import new_conversation
+from tests.integration.helpers import new_conversation, reply_row
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
@@ -41,13 +41,7 @@ def statements_sent(database: Database) -> Iterator[list[str]]:
 
 
 def reply(conversation: Conversation, text: str) -> NewOutbound:
-    return NewOutbound(
-        channel=conversation.channel,
-        address=conversation.address,
-        text=text,
-        conversation_id=conversation.id,
-        options=[{"label": "Yes", "data": "yes"}],
-    )
+    return reply_row(conversation, text, [{"label": "Yes", "data": "yes"}])  # JSON stored too
 
 
 def touch(conversation: Conversation, kind: str, **details: Any) -> NewTouchpoint:
