@@ -17,8 +17,9 @@ from bot.language import language_for
 from bot.model import AcceptResult, InboundKind, InboundMessage, Outcome
 from bot.recorder import Touch, on_conversation, record, record_turn
 from bot.records import Conversation
-from bot.storing import store
+from bot.storing import find_and_store, store
 from bot.turn import Event, Result, Routed, Services, Turn
+from storage.repos.conversations import Arrival
 from storage.uow import UnitOfWork
 
 
@@ -39,7 +40,8 @@ async def process(
         return await channel_events.process(uow, services, message, now)
     if message.kind is InboundKind.OPENED:
         return await _opened(uow, services, message, now)
-    found = await uow.conversations.find(message.channel, message.conversation_key, lock=True)
+    arrival = await _arrive(uow, message, now, held=flooded)
+    found = arrival.conversation
     # A conversation at an address no rep has is a customer's: no need to look further.
     if found is None or found.address_rep_id is not None:
         rep_id = await rep_writing(uow, services, message)
@@ -50,10 +52,14 @@ async def process(
         return await _edit(uow, message, conversation, now)
     if late.is_late(message, conversation):
         return await late.process(uow, message, conversation, now)
-    stored_id = await store(uow, message, conversation.id, now, held=flooded)
+    if arrival.tried:  # stored, and its sequence advanced, as the conversation was found
+        stored_id = arrival.message_id
+    else:
+        stored_id = await store(uow, message, conversation.id, now, held=flooded)
+        if stored_id is not None:
+            await late.advance(uow, message, conversation)
     if stored_id is None:
         return AcceptResult(Outcome.DUPLICATE, conversation_id=conversation.id)
-    await late.advance(uow, message, conversation)
     if flooded:
         replies = await floods.hold(uow, services, message, stored_id, conversation, now)
     else:
@@ -61,6 +67,16 @@ async def process(
         replies = await _handle(uow, services, message, stored_id, conversation, now)
     await uow.commit()
     return AcceptResult(Outcome.HANDLED, replies=replies, conversation_id=conversation.id)
+
+
+async def _arrive(
+    uow: UnitOfWork, message: InboundMessage, now: datetime, *, held: bool
+) -> Arrival:
+    """The message's conversation, locked; an edit is only looked up (it is not a new message)."""
+    if message.edit_of is not None:
+        key = message.conversation_key
+        return Arrival(await uow.conversations.find(message.channel, key, lock=True))
+    return await find_and_store(uow, message, now, held=held)
 
 
 async def _handle(

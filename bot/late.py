@@ -34,8 +34,7 @@ TICK = timedelta(microseconds=1)
 
 
 def is_late(message: InboundMessage, conversation: Conversation) -> bool:
-    handled = conversation.last_sequence
-    return message.sequence is not None and handled is not None and message.sequence < handled
+    return conversation.handled_after(message.sequence)
 
 
 async def advance(uow: UnitOfWork, message: InboundMessage, conversation: Conversation) -> None:

@@ -140,6 +140,11 @@ class Conversation:
     active_slot: datetime | None = None  # its latest quarter-hour counted as active
     last_sequence: int | None = None  # the channel's highest sequence handled in order
 
+    def handled_after(self, sequence: int | None) -> bool:
+        """A message of `sequence` is older than one handled in order here: it came late."""
+        handled = self.last_sequence
+        return sequence is not None and handled is not None and sequence < handled
+
 
 @dataclass(frozen=True, slots=True)
 class Lead:

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.model import Address, FileCopy, InboundMessage, Sender
+from storage.repos.conversations import Arrival
+from storage.repos.messages import inbound_row
 from storage.uow import UnitOfWork
 
 NUL = "\x00"
@@ -157,6 +159,33 @@ async def store(
         held=held,
     )
     if message_id is not None:
-        files = [(item.name, item.mime_type, item.data) for item in message.files]
-        await uow.message_files.add(message_id, files, now)
+        await _store_files(uow, message, message_id, now)
     return message_id
+
+
+async def find_and_store(
+    uow: UnitOfWork, message: InboundMessage, now: datetime, *, held: bool = False
+) -> Arrival:
+    """The conversation of `message`, locked, with the message stored in it when the
+    conversation takes it in order (`storage.repos.conversations.takes_in_order`): one
+    statement on PostgreSQL where finding, then `store`, would be two."""
+    row = inbound_row(
+        channel=message.channel,
+        external_id=message.external_id,
+        text=message.text,
+        now=now,
+        payload=message.payload,
+        raw=message.raw,
+        held=held,
+    )
+    arrival = await uow.conversations.find_storing(message.conversation_key, row, message.sequence)
+    if arrival.message_id is not None:
+        await _store_files(uow, message, arrival.message_id, now)
+    return arrival
+
+
+async def _store_files(
+    uow: UnitOfWork, message: InboundMessage, message_id: int, now: datetime
+) -> None:
+    files = [(item.name, item.mime_type, item.data) for item in message.files]
+    await uow.message_files.add(message_id, files, now)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, and_, bindparam, select, update
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 
 from bot.records import Conversation, ConversationState, FlowData
 from storage.connection import SqlConnection
+from storage.repos import messages as message_rows
 from storage.repos.reps import rep_at_address
 from storage.sql import insert_ignore
-from storage.tables import conversations, identities
+from storage.tables import conversations, identities, messages
 
 
 class StaleConversation(Exception):
@@ -66,10 +79,14 @@ def _locked(query: Select[Any]) -> Select[Any]:
     return query.with_for_update(of=conversations)
 
 
-FIND = _with_context().where(
-    conversations.c.channel == bindparam("channel"),
-    conversations.c.thread_key == bindparam("thread_key"),
-)
+def _find(prefix: str = "") -> Select[Any]:
+    return _with_context().where(
+        conversations.c.channel == bindparam(f"{prefix}channel"),
+        conversations.c.thread_key == bindparam(f"{prefix}thread_key"),
+    )
+
+
+FIND = _find()
 FIND_LOCKED = _locked(FIND)
 GET = _with_context().where(conversations.c.id == bindparam("conversation_id"))
 # By ix_conversations_address: a turn by mail looks for the address's threads by subject.
@@ -96,6 +113,66 @@ SAVE = update(conversations).where(
 )
 
 
+def takes_in_order(conversation: Conversation, sequence: int | None) -> bool:
+    """An inbound message of `sequence` is stored and answered in `conversation` as it comes:
+    the conversation is a customer's (not at a rep's address) and the message is not late."""
+    return conversation.address_rep_id is None and not conversation.handled_after(sequence)
+
+
+def _find_storing() -> Select[Any]:
+    """PostgreSQL: `FIND_LOCKED`, and in the same statement what `takes_in_order` then decides
+    in Python: the message stored in the conversation found (its id, or NULL when its key is
+    stored already) and its sequence taken as the newest handled. Saves the turn a round trip.
+
+    Every parameter is named `in_...`: SQLAlchemy would take one named as a column of the
+    conversations (`channel`) for a value the UPDATE inside must also SET."""
+    found = _locked(_find(STORING)).cte("found")
+    sequence = bindparam(f"{STORING}sequence", type_=BigInteger)
+    in_order = or_(
+        sequence.is_(None),
+        found.c.last_sequence.is_(None),
+        sequence >= found.c.last_sequence,
+    )
+    names = ["external_id", "direction", "text", "payload", "raw", "created_at", "held"]
+    values = [bindparam(f"{STORING}{name}", type_=messages.c[name].type) for name in names]
+    row = select(found.c.channel, found.c.id, *values).where(
+        found.c.address_rep_id.is_(None), in_order
+    )
+    stored = (
+        postgresql.insert(messages)
+        .from_select(["channel", "conversation_id", *names], row)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(messages.c.id)
+        .cte("stored")
+    )
+    advanced = (
+        update(conversations)
+        .where(
+            conversations.c.id == found.c.id,
+            exists(select(stored.c.id)),
+            found.c.last_sequence.is_distinct_from(sequence),
+            sequence.is_not(None),
+        )
+        .values(last_sequence=sequence)
+        .cte("advanced")
+    )
+    stored_id = select(stored.c.id).scalar_subquery().label("stored_id")
+    return select(*found.c, stored_id).add_cte(advanced)
+
+
+STORING = "in_"
+FIND_STORING = _find_storing()
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """The conversation found for an inbound message, and whether the message is stored in it."""
+
+    conversation: Conversation | None
+    tried: bool = False  # `takes_in_order`: the message's insert ran (and advanced the sequence)
+    message_id: int | None = None  # the message stored; None when tried and already stored
+
+
 def _saved(conversation_id: int, count: int) -> None:
     if count != 1:
         raise StaleConversation(f"conversation {conversation_id} changed during the turn")
@@ -112,6 +189,39 @@ class ConversationRepository:
         parameters = {"channel": channel, "thread_key": thread_key}
         row = (await self._db.execute(FIND_LOCKED if lock else FIND, parameters)).first()
         return conversation_from_row(row) if row else None
+
+    async def find_storing(
+        self, thread_key: str, message: Mapping[str, Any], sequence: int | None
+    ) -> Arrival:
+        """`find(..., lock=True)` for an inbound message's thread, and when the conversation
+        `takes_in_order` the message (its `messages.inbound_row`), the message stored as
+        `MessageRepository.insert` does and its `sequence` advanced: one statement on
+        PostgreSQL. The caller adds the message's files."""
+        if self._db.dialect.name != "postgresql":
+            return await self._find_then_store(thread_key, message, sequence)
+        given = {**message, "thread_key": thread_key, "sequence": sequence}
+        parameters = {STORING + name: value for name, value in given.items()}
+        row = (await self._db.execute(FIND_STORING, parameters)).first()
+        if row is None:
+            return Arrival(None)
+        conversation = conversation_from_row(row)
+        if not takes_in_order(conversation, sequence):
+            return Arrival(conversation)
+        return Arrival(conversation, tried=True, message_id=row.stored_id)
+
+    async def _find_then_store(
+        self, thread_key: str, message: Mapping[str, Any], sequence: int | None
+    ) -> Arrival:
+        conversation = await self.find(str(message["channel"]), thread_key, lock=True)
+        if conversation is None or not takes_in_order(conversation, sequence):
+            return Arrival(conversation)
+        values = {**message, "conversation_id": conversation.id}
+        inserted = await self._db.execute(message_rows.INSERT.on(self._db), values)
+        message_id: int | None = inserted.scalar_one_or_none()
+        newer = sequence is not None and sequence != conversation.last_sequence
+        if message_id is not None and sequence is not None and newer:
+            await self.advance_sequence(conversation.id, sequence)
+        return Arrival(conversation, tried=True, message_id=message_id)
 
     async def get(self, conversation_id: int, *, lock: bool = False) -> Conversation | None:
         parameters = {"conversation_id": conversation_id}

@@ -20,6 +20,29 @@ FIND_ID = select(messages.c.id).where(
 )
 
 
+def inbound_row(
+    *,
+    channel: str,
+    external_id: str,
+    text: str,
+    now: datetime,
+    payload: Mapping[str, object] | None = None,
+    raw: bytes | None = None,
+    held: bool = False,
+) -> dict[str, Any]:
+    """The values of an inbound message's row, but its conversation."""
+    return {
+        "held": held,
+        "channel": channel,
+        "external_id": external_id,
+        "direction": "in",
+        "text": text,
+        "payload": dict(payload) if payload is not None else None,
+        "raw": raw,
+        "created_at": now,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundStored:
     channel: str

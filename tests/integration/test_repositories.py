@@ -13,6 +13,7 @@ from bot.model import Address
 from bot.records import Conversation, ConversationState, OutboxRow, Ticket
 from storage.repos.conversations import StaleConversation
 from storage.repos.leads import NewLead
+from storage.repos.messages import inbound_row
 from storage.repos.outbox import SentRow
 from storage.repos.reps import AddressTaken
 from storage.repos.touchpoints import NewTouchpoint
@@ -185,6 +186,48 @@ async def test_a_message_key_is_stored_once(database: Database, clock: FakeClock
     async with database.transaction() as uow:
         assert await uow.messages.find_id("console", "m1") == first
         assert await uow.messages.text_of(first) == "hello"
+
+
+async def test_a_message_is_stored_with_its_conversation_found_only_when_it_comes_in_order(
+    database: Database, clock: FakeClock
+) -> None:
+    async with database.transaction() as uow:
+        rep_id = await _add_rep(uow, clock, "Olga", telegram="7001")
+        await new_conversation(uow, clock(), "7001", channel="telegram")
+        customer = await new_conversation(uow, clock(), "7002", channel="telegram")
+        await uow.conversations.advance_sequence(customer.id, 10)
+        await uow.commit()
+
+    def message(key: str, text: str) -> dict[str, object]:
+        return inbound_row(channel="telegram", external_id=key, text=text, now=clock())
+
+    async with database.transaction() as uow:
+        no_conversation = await uow.conversations.find_storing("7003", message("t1", "hi"), 1)
+        reps_address = await uow.conversations.find_storing("7001", message("t2", "olga"), 11)
+        late = await uow.conversations.find_storing("7002", message("t3", "late"), 9)
+        in_order = await uow.conversations.find_storing("7002", message("t4", "next"), 12)
+        again = await uow.conversations.find_storing("7002", message("t4", "repeated"), 12)
+        no_sequence = await uow.conversations.find_storing("7002", message("t5", "mail"), None)
+        await uow.commit()
+
+    assert (no_conversation.conversation, no_conversation.tried) == (None, False)
+    assert reps_address.conversation is not None and not reps_address.tried
+    assert reps_address.conversation.address_rep_id == rep_id
+    assert late.conversation is not None and late.conversation.id == customer.id
+    assert not late.tried and late.message_id is None
+    assert in_order.tried and in_order.message_id is not None
+    assert in_order.conversation is not None and in_order.conversation.last_sequence == 10
+    assert again.tried and again.message_id is None
+    assert no_sequence.tried and no_sequence.message_id is not None
+    async with database.transaction() as uow:
+        stored = {key: await uow.messages.find_id("telegram", key) for key in ("t1", "t2", "t3")}
+        assert stored == {"t1": None, "t2": None, "t3": None}
+        assert await uow.messages.find_id("telegram", "t4") == in_order.message_id
+        assert await uow.messages.text_of(in_order.message_id) == "next"
+        assert await uow.messages.conversations_of("telegram", ["t4", "t5"]) == [customer.id]
+        after = await uow.conversations.get(customer.id)
+    assert after is not None
+    assert (after.last_sequence, after.version) == (12, customer.version)
 
 
 # --- touchpoints -----------------------------------------------------------------------------
