@@ -15,13 +15,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Dialect, Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x746F7563685F6462  # the advisory lock key of schema upgrades ("touch_db")
 WAL_SWITCH_PATIENCE = 30.0  # seconds, as the busy timeout
+POOL_SIZE = 20  # PostgreSQL connections of one process, at most
+PING_AFTER_IDLE_SECONDS = 1.0
+CHECKED_IN = "touchpoint_checked_in"  # the pool entry's `info` key: when it was given back
 
 
 def is_sqlite(url: str) -> bool:
@@ -35,7 +40,43 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         configure_sqlite(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # The pool keeps every connection it opens (up to 20), instead of opening and closing
+    # overflow connections in a burst: each is a server process forked and an SSL handshake.
+    engine = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=0)
+    ping_when_idle(engine.sync_engine)
+    return engine
+
+
+def ping_when_idle(engine: Engine, after: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Check a pooled connection before handing it out when it was idle for more than `after`
+    seconds: a dead one (the server restarted, a firewall dropped it) is
+    replaced by a new one, and the transaction never sees it. SQLAlchemy's `pool_pre_ping`
+    checks every checkout, and on asyncpg its check is three round trips (BEGIN, an empty
+    query, ROLLBACK), more than a turn's own statements; a connection given back less than a
+    second ago was working then, and a server restart takes longer than that."""
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect, after))
+
+
+def _note_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[CHECKED_IN] = time.monotonic()
+
+
+def _ping_if_idle(
+    dialect: Dialect,
+    after: float,
+    dbapi_connection: Any,
+    record: ConnectionPoolEntry,
+    _proxy: Any,
+) -> None:
+    checked_in = record.info.get(CHECKED_IN)
+    if checked_in is None or time.monotonic() - checked_in <= after:
+        return  # new, or given back a moment ago
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as error:
+        # The pool drops this connection and checks out another (a new one if need be).
+        raise DisconnectionError(f"a pooled connection failed its check: {error}") from error
 
 
 def create_reader(url: str) -> AsyncEngine:
