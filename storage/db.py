@@ -48,12 +48,12 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def ping_when_idle(engine: Engine, after: float = PING_AFTER_IDLE_SECONDS) -> None:
-    """Check a pooled connection before handing it out when it was idle for more than `after`
-    seconds: a dead one (the server restarted, a firewall dropped it) is
-    replaced by a new one, and the transaction never sees it. SQLAlchemy's `pool_pre_ping`
-    checks every checkout, and on asyncpg its check is three round trips (BEGIN, an empty
-    query, ROLLBACK), more than a turn's own statements; a connection given back less than a
-    second ago was working then, and a server restart takes longer than that."""
+    """Check a pooled connection before handing it out when it sat idle for more than `after`
+    seconds: a dead one (the server restarted, a firewall dropped it) is replaced by a new one
+    and no transaction sees it. SQLAlchemy's `pool_pre_ping` checks every checkout, and on
+    asyncpg its check is three round trips (BEGIN, an empty query, ROLLBACK), more than a
+    turn's own statements; a connection given back a moment ago was working then, and a server
+    restart takes longer than the default second."""
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect, after))
 
