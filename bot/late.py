@@ -40,8 +40,7 @@ def is_late(message: InboundMessage, conversation: Conversation) -> bool:
 async def advance(uow: UnitOfWork, message: InboundMessage, conversation: Conversation) -> None:
     """Remember a message handled in order as the newest of its conversation (a conversation
     it opened starts at it already)."""
-    if message.sequence is not None and message.sequence != conversation.last_sequence:
-        await uow.conversations.advance_sequence(conversation.id, message.sequence)
+    await uow.conversations.advance_past(conversation, message.sequence)
 
 
 async def process(

@@ -119,6 +119,9 @@ def takes_in_order(conversation: Conversation, sequence: int | None) -> bool:
     return conversation.address_rep_id is None and not conversation.handled_after(sequence)
 
 
+STORING = "in_"  # the prefix of FIND_STORING's parameters
+
+
 def _find_storing() -> Select[Any]:
     """PostgreSQL: `FIND_LOCKED`, and in the same statement what `takes_in_order` then decides
     in Python: the message stored in the conversation found (its id, or NULL when its key is
@@ -160,7 +163,6 @@ def _find_storing() -> Select[Any]:
     return select(*found.c, stored_id).add_cte(advanced)
 
 
-STORING = "in_"
 FIND_STORING = _find_storing()
 
 
@@ -218,9 +220,8 @@ class ConversationRepository:
         values = {**message, "conversation_id": conversation.id}
         inserted = await self._db.execute(message_rows.INSERT.on(self._db), values)
         message_id: int | None = inserted.scalar_one_or_none()
-        newer = sequence is not None and sequence != conversation.last_sequence
-        if message_id is not None and sequence is not None and newer:
-            await self.advance_sequence(conversation.id, sequence)
+        if message_id is not None:
+            await self.advance_past(conversation, sequence)
         return Arrival(conversation, tried=True, message_id=message_id)
 
     async def get(self, conversation_id: int, *, lock: bool = False) -> Conversation | None:
@@ -277,6 +278,12 @@ class ConversationRepository:
             "updated_at": now,
         }
         await self._db.defer(SAVE, parameters, check=partial(_saved, conversation.id))
+
+    async def advance_past(self, conversation: Conversation, sequence: int | None) -> None:
+        """Remember a message of `sequence`, handled in order, as the conversation's newest
+        (nothing to do without a sequence, or when the conversation starts at it already)."""
+        if sequence is not None and sequence != conversation.last_sequence:
+            await self.advance_sequence(conversation.id, sequence)
 
     async def advance_sequence(self, conversation_id: int, sequence: int) -> None:
         """Remember `sequence` as the highest handled in order. The caller holds the row lock

@@ -69,17 +69,16 @@ class MessageRepository:
         held: bool = False,
     ) -> int | None:
         """Store a message; None when `(channel, external_id)` is already stored."""
-        values = {
-            "held": held,
-            "channel": channel,
-            "external_id": external_id,
-            "conversation_id": conversation_id,
-            "direction": direction,
-            "text": text,
-            "payload": dict(payload) if payload is not None else None,
-            "raw": raw,
-            "created_at": now,
-        }
+        row = inbound_row(
+            channel=channel,
+            external_id=external_id,
+            text=text,
+            now=now,
+            payload=payload,
+            raw=raw,
+            held=held,
+        )
+        values = {**row, "conversation_id": conversation_id, "direction": direction}
         result = await self._db.execute(INSERT.on(self._db), values)
         message_id: int | None = result.scalar_one_or_none()
         return message_id
