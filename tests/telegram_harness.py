@@ -83,6 +83,7 @@ class TelegramBot:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.channel.close()
 
     def crashed(self) -> BaseException | None:
         """The exception a background loop died of, if any (tests assert there is none)."""

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Bot
 from telegram.error import TelegramError
-from telegram.request import HTTPXRequest
 
 from bot.model import (
     Accept,
@@ -33,11 +32,13 @@ from channels.telegram.normalize import BotIdentity
 from channels.telegram.pacing import OVERALL_WINDOW, Pacing
 from channels.telegram.polling import OffsetStore, Poller
 from channels.telegram.sending import TEXT_LIMIT, TelegramSender
+from channels.telegram.transport import AiohttpRequest
 from channels.telegram.webhook import WebhookApp
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+SEND_CONNECTIONS = 32  # kept alive for the relay's sends side by side
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +77,12 @@ class TelegramChannel:
         self._config = config
         self._offsets = offsets
         self._poller_lease = poller_lease or Alone()
-        request = HTTPXRequest(connection_pool_size=32, read_timeout=15.0, write_timeout=15.0)
         self._client = Bot(
             config.token,
             base_url=config.api_url or DEFAULT_API_URL,
             base_file_url=file_url(config.api_url or DEFAULT_API_URL),
-            request=request,
+            request=AiohttpRequest(SEND_CONNECTIONS, read_timeout=15.0, write_timeout=15.0),
+            get_updates_request=AiohttpRequest(1),  # one long poll at a time
         )
         self._sender = TelegramSender(
             self._client, Pacing(config.max_per_chat, config.max_per_second)

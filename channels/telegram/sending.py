@@ -7,6 +7,7 @@ sent as plain text, so markup characters in it can never break or inject formatt
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -28,6 +29,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.model import (
     FileCopy,
@@ -41,6 +43,9 @@ from bot.model import (
 from channels.telegram.pacing import Pacing
 
 log = logging.getLogger(__name__)
+
+# Texts go through `do_api_request` on purpose (see `TelegramSender._text`).
+warnings.filterwarnings("ignore", message=".*Bot.sendMessage.*", category=PTBUserWarning)
 
 TEXT_LIMIT = 4096  # Telegram's limit, counted here in UTF-16 code units to be safe
 CALLBACK_DATA_LIMIT = 64  # bytes
@@ -129,19 +134,17 @@ class TelegramSender:
         *,
         first: bool,
         previews: bool = True,
-    ) -> int:
-        replying = (
-            ReplyParameters(shown, allow_sending_without_reply=True) if shown and first else None
-        )
-        # A preview is Telegram fetching the link: a one-time link must not be fetched.
-        sent = await self._client.send_message(
-            chat_id=chat_id,
-            text=text,
-            reply_markup=markup,
-            reply_parameters=replying,
-            link_preview_options=None if previews else LinkPreviewOptions(is_disabled=True),
-        )
-        return sent.message_id
+    ) -> int | None:
+        params: dict[str, object] = {"chat_id": chat_id, "text": text}
+        if markup is not None:
+            params["reply_markup"] = markup
+        if shown and first:
+            params["reply_parameters"] = ReplyParameters(shown, allow_sending_without_reply=True)
+        if not previews:  # a preview is Telegram fetching the link; a one-time link must not be
+            params["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
+        # Through `do_api_request`: the answer stays the raw dict, of which only the id is read
+        # (`send_message` would build a whole `Message` from it, a tenth of the loop's time).
+        return message_id(await self._client.do_api_request("sendMessage", api_kwargs=params))
 
     async def _copy(self, chat_id: str, key: str) -> int | None:
         """Copy the message `chat:message` into `chat_id` (any kind: photo, sticker, voice...);
@@ -156,6 +159,12 @@ class TelegramSender:
             log.warning("message %s not copied to a rep: %s", key, error.message)
             return None
         return copied.message_id
+
+
+def message_id(sent: object) -> int | None:
+    """The id of a message the Bot API answered with, if its answer has one."""
+    number = sent.get("message_id") if isinstance(sent, dict) else None
+    return number if type(number) is int else None
 
 
 def classify(
