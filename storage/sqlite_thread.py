@@ -27,7 +27,7 @@ import contextlib
 import contextvars
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -126,11 +126,11 @@ class SQLiteThread:
             outcomes = self._transaction(self._connect(), batch)
         except BaseException as failure:  # no connection, BEGIN or COMMIT failed: none is durable
             self._rollback_quietly()
-            for piece in batch:
-                _answer(piece, error=failure)
+            _answer_all([(piece, None, failure) for piece in batch])
             return
-        for piece, (value, error) in zip(batch, outcomes, strict=True):
-            _answer(piece, value=value, error=error)
+        _answer_all(
+            [(piece, value, error) for piece, (value, error) in zip(batch, outcomes, strict=True)]
+        )
 
     def _transaction(
         self, connection: Connection, batch: list[Piece[Any]]
@@ -235,15 +235,29 @@ def _undo_piece(connection: Connection) -> None:
 
 
 def _answer(piece: Piece[Any], *, value: Any = None, error: BaseException | None = None) -> None:
-    """Hand the outcome to the caller's loop (a loop already closed has nobody to tell)."""
-    with contextlib.suppress(RuntimeError):
-        piece.loop.call_soon_threadsafe(_settle, piece.future, value, error)
+    _answer_all([(piece, value, error)])
 
 
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller gave up (cancelled); nothing to tell
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+
+
+def _answer_all(answers: Sequence[tuple[Piece[Any], Any, BaseException | None]]) -> None:
+    """Hand the outcomes to their callers' loops, one wake-up per loop for the whole batch (each
+    `call_soon_threadsafe` writes to the loop's wake-up pipe; a loop already closed has nobody to
+    tell)."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for piece, value, error in answers:
+        per_loop.setdefault(piece.loop, []).append((piece.future, value, error))
+    for loop, outcomes in per_loop.items():
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, outcomes)
+
+
+def _settle_all(outcomes: list[Outcome]) -> None:
+    for future, value, error in outcomes:
+        if future.done():  # the caller gave up (cancelled); nothing to tell
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
