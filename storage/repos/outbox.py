@@ -202,6 +202,13 @@ CLAIMS = {
     for some in (False, True)
     for inline in (False, True)
 }
+# PostgreSQL plans the lease from statistics that a burst outruns (an outbox never analyzed
+# yet, or one analyzed while it held almost nothing unsent): estimating a handful of unsent
+# rows, it read them all, each with its "oldest of the conversation" check, and sorted them by
+# id to take the first; during a backlog of 2,000 replies, 3 ms a lease and a relay at 140 a
+# second. With sorting ruled out for the lease's transaction the one way left is down the
+# unsent rows' index in id order, stopping at the limit (0.4 ms with the same backlog).
+LEASE_IN_ID_ORDER = text("SET LOCAL enable_sort = off")
 # Settling happens only under the lease the row was sent under: a relay whose lease ran out
 # and was taken by another changes nothing (the fence).
 HELD = and_(
@@ -358,7 +365,8 @@ class OutboxRepository:
         order: at most one per conversation (a later row of a conversation waits while an
         earlier one is unsent), none that another relay holds (`SKIP LOCKED`), each with its
         contact and whether its address is known to be unreachable (returned by the same
-        statement on PostgreSQL, read by a second one on SQLite: see RECIPIENTS)."""
+        statement on PostgreSQL, read by a second one on SQLite: see RECIPIENTS). On PostgreSQL
+        sorting stays off for the rest of the transaction (LEASE_IN_ID_ORDER): lease last."""
         parameters: dict[str, Any] = {
             "now": now,
             "channels": list(channels),
@@ -369,6 +377,8 @@ class OutboxRepository:
         if addresses:
             parameters["addresses"] = [tuple(pair) for pair in addresses]
         inline = self._db.dialect.name == "postgresql"
+        if inline:
+            await self._db.execute(LEASE_IN_ID_ORDER)
         statement = CLAIMS[(bool(addresses), inline)]
         rows = (await self._db.execute(statement, parameters)).all()
         if inline or not rows:
