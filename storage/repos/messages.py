@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Insert, and_, bindparam, func, select, update
 
 from storage.connection import SqlConnection
 from storage.sql import in_key_order, insert_ignore
@@ -84,7 +84,8 @@ class MessageRepository:
         return message_id
 
     async def insert_outbound(self, sent: Sequence[OutboundStored], now: datetime) -> None:
-        """Store the replies a relay delivered, in one executemany (a repeated key is kept)."""
+        """Store the replies a relay delivered (a repeated key is kept): nothing reads them
+        back in the relay's transaction, so they are held and go with its touchpoints."""
         if not sent:
             return
         values = [
@@ -101,7 +102,9 @@ class MessageRepository:
             }
             for item in sent
         ]
-        await self._db.execute(INSERT_MANY.on(self._db), values)
+        inserting = INSERT_MANY.on(self._db)
+        assert isinstance(inserting, Insert)  # either dialect's spelling
+        await self._db.defer(inserting, values)
 
     async def find_id(self, channel: str, external_id: str) -> int | None:
         parameters = {"channel": channel, "external_id": external_id}
