@@ -143,7 +143,7 @@ class TelegramSender:
         if not previews:  # a preview is Telegram fetching the link; a one-time link must not be
             params["link_preview_options"] = LinkPreviewOptions(is_disabled=True)
         # Through `do_api_request`: the answer stays the raw dict, of which only the id is read
-        # (`send_message` would build a whole `Message` from it, a tenth of the loop's time).
+        # (`send_message` would build a whole `Message` from it: 6 % of the event loop's work).
         return message_id(await self._client.do_api_request("sendMessage", api_kwargs=params))
 
     async def _copy(self, chat_id: str, key: str) -> int | None:
