@@ -18,6 +18,10 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 Timeout = float | None
+# More than any Bot API answer (a getUpdates of 100 updates is well under a megabyte) or any file
+# the channel downloads (20 MB, `files.MAX_DOWNLOAD`): a server that sends more is cut off.
+MAX_ANSWER = 32 * 1024 * 1024
+CHUNK = 64 * 1024
 
 
 class AiohttpRequest(BaseRequest):
@@ -37,6 +41,7 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: Timeout = 5.0,
         pool_timeout: Timeout = 1.0,
         media_write_timeout: Timeout = 20.0,
+        max_answer: int = MAX_ANSWER,
     ) -> None:
         self._pool_size = pool_size
         self._read_timeout = read_timeout
@@ -44,6 +49,7 @@ class AiohttpRequest(BaseRequest):
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
+        self._max_answer = max_answer
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -89,7 +95,7 @@ class AiohttpRequest(BaseRequest):
             async with session.request(
                 method, url, data=body, headers={"User-Agent": self.USER_AGENT}, timeout=limits
             ) as response:
-                return response.status, await response.read()
+                return response.status, await _read_within(response, self._max_answer)
         except TimeoutError as error:  # aiohttp's timeouts are TimeoutErrors too
             raise TimedOut from error
         except (aiohttp.ClientError, OSError) as error:
@@ -118,6 +124,20 @@ def _given(value: object, default: Timeout) -> Timeout:
     if value is None:
         return None
     return float(value) if isinstance(value, int | float) else default
+
+
+async def _read_within(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The answer's body, refused (as a network error: nothing usable came) past `limit` bytes,
+    before it is read when its stated length says so."""
+    stated = response.content_length
+    if stated is not None and stated > limit:
+        raise NetworkError(f"the answer is {stated} bytes, more than {limit}")
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise NetworkError(f"the answer is more than {limit} bytes")
+    return bytes(body)
 
 
 def _body(request_data: RequestData | None, uploads: bool) -> aiohttp.FormData | None:

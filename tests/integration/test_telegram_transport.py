@@ -46,8 +46,22 @@ async def api_server(seen: Seen) -> AsyncIterator[str]:
         status, body = seen.answer
         return web.json_response(body, status=status)
 
+    async def file(request: web.Request) -> web.StreamResponse:
+        """`size` bytes, with its length stated, or chunked (no length) when asked."""
+        size = int(request.match_info["size"])
+        if request.query.get("chunked"):
+            response = web.StreamResponse()
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for start in range(0, size, 1000):
+                await response.write(b"x" * min(1000, size - start))
+            await response.write_eof()
+            return response
+        return web.Response(body=b"x" * size)
+
     app = web.Application()
     app.router.add_post("/bot{token}/{method}", handle)
+    app.router.add_get("/file/bot{token}/{size}", file)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -61,8 +75,8 @@ async def api_server(seen: Seen) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def client(url: str, **timeouts: float) -> AsyncIterator[Bot]:
-    request = AiohttpRequest(4, **timeouts)
+async def client(url: str, read_timeout: float = 5.0) -> AsyncIterator[Bot]:
+    request = AiohttpRequest(4, read_timeout=read_timeout)
     async with Bot(
         TOKEN, base_url=url, request=request, get_updates_request=AiohttpRequest()
     ) as bot:
@@ -177,3 +191,21 @@ def _document_message() -> dict[str, object]:
         "chat": {"id": 42, "type": "private"},
         "document": {"file_id": "f1", "file_unique_id": "u1", "file_name": "offer.pdf"},
     }
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length stated", "chunked"])
+async def test_an_answer_larger_than_the_limit_is_refused_as_a_network_error(
+    chunked: bool,
+) -> None:
+    seen = Seen()
+    request = AiohttpRequest(max_answer=10_000)
+    query = "?chunked=1" if chunked else ""
+    async with api_server(seen) as url:
+        root = url.removesuffix("/bot")
+        await request.initialize()
+        try:
+            assert await request.retrieve(f"{root}/file/bot{TOKEN}/10000{query}") == b"x" * 10_000
+            with pytest.raises(NetworkError, match="more than 10000"):
+                await request.retrieve(f"{root}/file/bot{TOKEN}/10001{query}")
+        finally:
+            await request.shutdown()
