@@ -209,3 +209,24 @@ async def test_an_answer_larger_than_the_limit_is_refused_as_a_network_error(
                 await request.retrieve(f"{root}/file/bot{TOKEN}/10001{query}")
         finally:
             await request.shutdown()
+
+
+async def test_a_proxy_set_in_the_environment_carries_the_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where Telegram is reached only through a proxy, `HTTPS_PROXY`/`HTTP_PROXY` are honoured:
+    here the API's address is a closed port, and only the proxy answers."""
+    seen = Seen()
+    async with api_server(seen) as proxy_url:
+        proxy = proxy_url.removesuffix("/bot")
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        request = AiohttpRequest()
+        await request.initialize()
+        try:
+            answer = await request.post(f"http://127.0.0.1:{closed_port()}/bot{TOKEN}/sendMessage")
+        finally:
+            await request.shutdown()
+    assert answer == {"message_id": 7}
+    assert len(seen.forms) == 1  # the proxy got the request, in the API's absolute form
