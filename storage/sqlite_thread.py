@@ -179,13 +179,15 @@ class SQLiteThread:
     def _refuse_the_rest(self) -> None:
         """Work queued after the stop is refused, not left waiting forever."""
         closed = RuntimeError("the database was closed before this transaction could run")
+        refused: list[Answer] = []
         while True:
             try:
                 piece = self._queue.get_nowait()
             except queue.Empty:
-                return
+                break
             if piece is not _STOP:
-                _answer(piece, error=closed)
+                refused.append((piece, None, closed))
+        _answer_all(refused)
 
 
 def _run_piece(
@@ -234,14 +236,11 @@ def _undo_piece(connection: Connection) -> None:
     connection.exec_driver_sql("RELEASE SAVEPOINT piece")
 
 
-def _answer(piece: Piece[Any], *, value: Any = None, error: BaseException | None = None) -> None:
-    _answer_all([(piece, value, error)])
-
-
+Answer = tuple[Piece[Any], Any, BaseException | None]  # a piece, its value, its error
 Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 
-def _answer_all(answers: Sequence[tuple[Piece[Any], Any, BaseException | None]]) -> None:
+def _answer_all(answers: Sequence[Answer]) -> None:
     """Hand the outcomes to their callers' loops, one wake-up per loop for the whole batch (each
     `call_soon_threadsafe` writes to the loop's wake-up pipe; a loop already closed has nobody to
     tell)."""
