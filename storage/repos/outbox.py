@@ -32,8 +32,14 @@ from bot.records import OutboxRow
 from storage.connection import SqlConnection
 from storage.sql import in_key_order
 from storage.tables import conversations, identities, outbox
+from storage.write_behind import Check
 
 ENQUEUE = outbox.insert()  # a constant: held writes are merged by statement
+
+
+class LeaseLost(Exception):
+    """A row settled as still leased was not: its lease ran out during the send and another
+    relay took it over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +289,14 @@ def _leased(row: Row[Any], recipient: Row[Any]) -> OutboxRow:
     )
 
 
+def _still_held(row_id: int) -> Check:
+    def check(settled: int) -> None:
+        if settled != 1:
+            raise LeaseLost(f"outbox row {row_id} is no longer leased to this relay")
+
+    return check
+
+
 def _sent_values(item: SentRow, token: str, now: datetime) -> dict[str, Any]:
     return {
         "row_id": item.row.id,
@@ -412,6 +426,14 @@ class OutboxRepository:
         if values:
             await self._db.execute(MARK_SENT, values)
         return held
+
+    async def settle_sent(self, token: str, item: SentRow, now: datetime) -> None:
+        """Settle one delivered row taken to be still leased under `token`: a held write, so on
+        PostgreSQL it goes with the settling transaction's other writes (a round trip fewer
+        than asking first). When the row was not held, `LeaseLost` is raised by the next
+        statement or the commit at the latest: roll back and settle with `mark_sent`."""
+        values = _sent_values(item, token, now)
+        await self._db.defer(MARK_SENT, values, check=_still_held(item.row.id))
 
     async def renew_batch(self, token: str, until: datetime) -> int:
         """Keep the leases of a batch while its sends go on; returns how many are still held."""

@@ -5,10 +5,13 @@ at-least-once through a crash)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+import pytest
 
 from bot.model import (
     OutboundMessage,
@@ -152,6 +155,52 @@ async def test_a_batch_settles_only_the_rows_still_leased_under_its_token(
     [row] = await outbox_rows(bot.database)
     assert (row.status, row.attempts) == ("sent", 2)
     assert (await kinds(bot.database)).count("delivered") == 1
+
+
+@dataclass
+class OutlastedChannel(FakeChannel):
+    """Its first send outlasts the row's lease: meanwhile `meanwhile` runs (another relay)."""
+
+    meanwhile: Callable[[], Awaitable[None]] = lambda: asyncio.sleep(0)
+    outlasted: bool = False
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        receipt = await super().send(message)
+        if not self.outlasted:
+            self.outlasted = True
+            await self.meanwhile()
+        return receipt
+
+
+async def test_a_reply_whose_lease_ran_out_during_its_send_is_left_to_the_relay_that_took_it(
+    bot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch of one is settled trusting its lease: when that trust was wrong, the settling is
+    undone and done again asking, and the next reply is still leased and sent."""
+    alice, bob = bot.customer("alice"), bot.customer("bob")
+    await bot.dispatcher.accept(alice.message("thanks"))
+    await bot.dispatcher.accept(bob.message("thanks"))
+    other = FakeChannel()
+
+    async def taken_over() -> None:
+        bot.clock.advance(seconds=LEASE.total_seconds() + 1)
+        assert await _relay(bot, other).deliver_due(limit=1) == 1
+
+    slow = OutlastedChannel(meanwhile=taken_over)
+    with caplog.at_level(logging.WARNING, logger="bot.relay"):
+        assert await _relay(bot, slow).deliver_due() == 2
+
+    assert [message.address.value for message in slow.sent] == ["alice", "bob"]
+    assert [message.address.value for message in other.sent] == ["alice"]  # the one repeat
+    rows = await outbox_rows(bot.database)
+    assert [(row.status, row.attempts) for row in rows] == [("sent", 2), ("sent", 1)]
+    outbound = await stored_messages(bot.database, direction="out")
+    # Alice's by the other relay's first send, Bob's by this relay's second; its repeat of
+    # Alice's (its own "sent-0") is not stored.
+    assert sorted(message.external_id for message in outbound) == ["out:sent-0", "out:sent-1"]
+    assert (await kinds(bot.database)).count("delivered") == 2  # alice's once, bob's once
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert warning == f"outbox row {rows[0].id} was sent after its lease was lost"
 
 
 async def test_concurrent_sends_keep_each_chat_in_order(bot: BotHarness) -> None:
