@@ -31,6 +31,8 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m tests.services.postgres --env TOUCHPOINT_BENCH_POSTGRES_URL -- \
 		$(BIN)/python -m bench.dispatcher
+	$(BIN)/python -m tests.services.postgres --env TOUCHPOINT_BENCH_POSTGRES_URL -- \
+		$(BIN)/python -m bench.relay
 	$(BIN)/python -m bench.route_accuracy
 
 # The console over 100,000 contacts and a million touchpoints, on SQLite and a private cluster.

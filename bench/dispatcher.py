@@ -209,7 +209,10 @@ async def with_relay(
 
     async def accept(message: InboundMessage) -> None:
         nonlocal queued
-        queued += (await dispatcher.accept(message)).replies
+        # Read before adding: `queued += await ...` would read `queued` before the await,
+        # and the streams' concurrent turns would overwrite each other's counts.
+        replies = (await dispatcher.accept(message)).replies
+        queued += replies
 
     counted_before = Statements.count
     try:
