@@ -384,6 +384,7 @@ async def open_app(
                 poll_seconds=settings.relay_poll_seconds,
                 batch=settings.relay_batch,
                 concurrency=settings.relay_concurrency,
+                ahead=settings.relay_ahead,
                 holder=settings.instance_name,
             ),
             on_sent=metrics.sent,

@@ -78,6 +78,10 @@ class RelayPolicy:
     # deployment's choice of throughput.
     batch: int = 1
     concurrency: int = 1  # sends of a channel in flight at once, each to a different chat
+    # With batches of one: rows leased at once, in one statement, then sent and settled one by
+    # one (a crash still repeats at most the one in flight). Those not yet sent wait out their
+    # lease if another instance has to take them; a restarted instance takes them back at once.
+    ahead: int = 16
     pause_in_batch: float = 1.0  # seconds of a channel's pause waited out with the batch leased
     holder: str = "touchpoint"  # this instance's name in its leases (bot/leases.py)
 
@@ -230,6 +234,8 @@ class Relay:
         return sum(await asyncio.gather(*every))
 
     async def _deliver(self, channels: tuple[str, ...], limit: int, *, stop_early: bool) -> int:
+        if self._policy.batch == 1 and self._policy.ahead > 1:
+            return await self._deliver_one_by_one(channels, limit, stop_early=stop_early)
         attempted = 0
         size = min(limit, self._policy.batch)
         batch = await self._db.run(partial(self._claim, size=size, channels=channels))
@@ -260,6 +266,48 @@ class Relay:
             return await self._db.run(partial(settle, trusting=True))
         except LeaseLost:
             return await self._db.run(partial(settle, trusting=False))
+
+    async def _deliver_one_by_one(
+        self, channels: tuple[str, ...], limit: int, *, stop_early: bool
+    ) -> int:
+        """Lease up to `ahead` rows in one statement, then send them one at a time, each
+        settled as soon as its send ends (the last one with the next lease, in one
+        transaction). Rows left unsent when the loop must stop sending (a stop, a shut gate, a
+        long pause of the channel) are released at once."""
+        attempted = 0
+        size = min(limit, self._policy.ahead)
+        leased = await self._db.run(partial(self._claim, size=size, channels=channels))
+        while leased.rows:
+            async with self._leases.kept(leased.token):
+                for index, row in enumerate(leased.rows):
+                    if attempted and not self._may_go_on(row.channel, stop_early=stop_early):
+                        await self._release(leased.token, leased.rows[index:])
+                        return attempted
+                    attempt = await self._attempt(row)
+                    attempted += 1
+                    self._on_sent(row.channel, _outcome(attempt))
+                    last = index == len(leased.rows) - 1
+                    more = last and attempted < limit and not (stop_early and self._stopping)
+                    size = min(limit - attempted, self._policy.ahead) if more else 0
+                    sent = Batch(leased.token, [row])
+                    following = await self._settle_and_claim(
+                        sent, {row.id: attempt}, size, channels
+                    )
+            leased = following
+        return attempted
+
+    def _may_go_on(self, channel: str, *, stop_early: bool) -> bool:
+        """Whether the next leased row of `channel` may be sent now."""
+        if stop_early and self._stopping:
+            return False
+        return self._may_send(channel) and self._pause_left(channel) <= self._policy.pause_in_batch
+
+    async def _release(self, token: str, rows: list[OutboxRow]) -> None:
+        async def work(uow: UnitOfWork) -> None:
+            await uow.outbox.release(token, [row.id for row in rows])
+            await uow.commit()
+
+        await self._db.run(work)
 
     async def deliver_one(self) -> bool:
         return await self.deliver_due(limit=1) == 1

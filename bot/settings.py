@@ -150,6 +150,8 @@ class Settings(BaseSettings):
     # that promise for throughput.
     relay_batch: int = Field(default=1, ge=1, le=1000)
     relay_concurrency: int = Field(default=1, ge=1, le=64)
+    # With batches of one: rows leased at once, then sent and settled one by one.
+    relay_ahead: int = Field(default=16, ge=1, le=1000)
     relay_lease_seconds: float = Field(default=60.0, gt=0)
     # Instances sharing a database poll Telegram and read each mailbox one at a time: a standby
     # takes over within this many seconds of the one doing it crashing (at once after a clean

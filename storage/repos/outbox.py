@@ -239,6 +239,11 @@ HELD_OF_BATCH = (
     .where(OF_BATCH, outbox.c.id.in_(bindparam("row_ids", expanding=True)))
     .with_for_update()
 )
+RELEASE = (
+    update(outbox)
+    .where(OF_BATCH, outbox.c.id.in_(bindparam("row_ids", expanding=True)))
+    .values(status="pending", locked_until=None, attempts=outbox.c.attempts - 1)
+)
 # Fenced like SETTLE (by `row_id` and `token`): for one row, its count says whether it was held;
 # for many (an executemany), run only on rows already known to be held (`held_of_batch`).
 MARK_SENT = (
@@ -555,6 +560,11 @@ class OutboxRepository:
 
     async def mark_failed(self, row: OutboxRow, error: str) -> bool:
         return await self._set(row, status="failed", last_error=error, locked_until=None)
+
+    async def release(self, token: str, row_ids: Sequence[int]) -> int:
+        """Leased rows not sent after all: pending again at once, their attempt not spent."""
+        parameters = {"token": token, "row_ids": list(row_ids)}
+        return int((await self._db.execute(RELEASE, parameters)).rowcount or 0)
 
     async def reclaim(self, holder: str) -> int:
         """Rows this instance was sending when it died: pending again at once, instead of
