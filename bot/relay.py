@@ -73,9 +73,9 @@ class RelayPolicy:
     base_delay: float = 2.0
     max_delay: float = 600.0
     poll_seconds: float = 1.0
-    # Rows a channel's loop leases at once: what a crash may send twice, at most. One by
-    # default: a SIGKILL repeats at most the one reply in flight of each channel; more is a
-    # deployment's choice of throughput.
+    # Rows a channel's loop sends and then settles together: what a crash may send twice, at
+    # most. One by default: a SIGKILL repeats at most the one reply in flight of each channel;
+    # more is a deployment's choice of throughput.
     batch: int = 1
     concurrency: int = 1  # sends of a channel in flight at once, each to a different chat
     # With batches of one: rows leased at once, in one statement, then sent and settled one by

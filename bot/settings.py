@@ -145,7 +145,7 @@ class Settings(BaseSettings):
     followup_after_hours: float = Field(default=24.0, gt=0)
     relay_max_attempts: int = Field(default=8, ge=1)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    # Rows leased and settled at once, and sends in flight at once, by each channel's loop. One
+    # Rows settled together, and sends in flight at once, by each channel's loop. One
     # and one: a crash repeats at most the one reply in flight of each channel; larger trades
     # that promise for throughput.
     relay_batch: int = Field(default=1, ge=1, le=1000)
