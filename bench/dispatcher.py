@@ -127,6 +127,30 @@ class MemoryChannel:
             await self._changed.wait_for(lambda: self.sent >= count)
 
 
+class ReplyCount:
+    """Messages accepted through a dispatcher, counting the replies their turns queued."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self.queued = 0
+
+    async def accept(self, message: InboundMessage) -> None:
+        # Read before adding: `queued += await ...` would read `queued` before the await, and
+        # the streams' concurrent turns would overwrite each other's counts.
+        replies = (await self._dispatcher.accept(message)).replies
+        self.queued += replies
+
+
+async def on_each_engine(
+    postgres: str, measure_and_report: Callable[[str, str], Awaitable[None]]
+) -> None:
+    """SQLite (WAL) on a file of a temporary folder, then PostgreSQL when a URL is given."""
+    with tempfile.TemporaryDirectory() as folder:
+        await measure_and_report("SQLite (WAL)", f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+    if postgres:
+        await measure_and_report("PostgreSQL", postgres)
+
+
 def messages(turns: int, conversations: int, run: str) -> list[list[InboundMessage]]:
     """`turns` messages spread over `conversations` customers, each a list in order."""
     per_conversation: list[list[InboundMessage]] = [[] for _ in range(conversations)]
@@ -205,20 +229,12 @@ async def with_relay(
     relay = Relay(database, {"console": channel})
     dispatcher = Dispatcher(database, services, on_commit=relay.wake)
     relaying = asyncio.create_task(relay.run())
-    queued = 0
-
-    async def accept(message: InboundMessage) -> None:
-        nonlocal queued
-        # Read before adding: `queued += await ...` would read `queued` before the await,
-        # and the streams' concurrent turns would overwrite each other's counts.
-        replies = (await dispatcher.accept(message)).replies
-        queued += replies
-
+    replies = ReplyCount(dispatcher)
     counted_before = Statements.count
     try:
-        figures = await timed("dispatcher + relay", streams, accept)
+        figures = await timed("dispatcher + relay", streams, replies.accept)
         started = time.perf_counter() - figures.seconds
-        await channel.wait_for(queued)
+        await channel.wait_for(replies.queued)
         statements = Statements.count - counted_before
         seconds = time.perf_counter() - started
         return Figures(figures.name, figures.turns, seconds, figures.latencies, statements)
@@ -264,11 +280,11 @@ async def main() -> None:
     if args.runs > 1:
         print(f"{args.runs} interleaved rounds; figures are median (min–max), ratios per round")
     shape = (args.turns, args.conversations, args.runs)
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        report("SQLite (WAL)", await bench_engine("sqlite", url, *shape))
-    if args.postgres:
-        report("PostgreSQL", await bench_engine("postgres", args.postgres, *shape))
+
+    async def measured(label: str, url: str) -> None:
+        report(label, await bench_engine(label.split()[0].lower(), url, *shape))
+
+    await on_each_engine(args.postgres, measured)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory {peak:.0f} MiB")
 

@@ -24,18 +24,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
-from bench.dispatcher import MemoryChannel, Statements, messages, timed
+from bench.dispatcher import (
+    MemoryChannel,
+    ReplyCount,
+    Statements,
+    messages,
+    on_each_engine,
+    timed,
+)
 from bench.rounds import Spread, add_runs_argument, aligned, interleave_async, ratios
 from bot import words
 from bot.bootstrap import build_services
@@ -140,18 +145,11 @@ async def bench_engine(
 
     def backlog_of(name: str) -> Callable[[], Awaitable[int]]:
         async def queue() -> int:
-            streams = messages(replies, conversations, f"{run}-{name}")
-            queued = 0
-
-            async def accept(message: Any) -> None:
-                nonlocal queued
-                # Read before adding: `queued += await ...` would read `queued` before the await,
-                # and the streams' concurrent turns would overwrite each other's counts.
-                replies = (await dispatcher.accept(message)).replies
-                queued += replies
-
-            await timed("backlog", streams, accept)
-            return queued
+            counted = ReplyCount(dispatcher)
+            await timed(
+                "backlog", messages(replies, conversations, f"{run}-{name}"), counted.accept
+            )
+            return counted.queued
 
         return queue
 
@@ -195,11 +193,11 @@ async def main() -> None:
     if args.runs > 1:
         print(f"{args.runs} interleaved rounds; figures are median (min–max), ratios per round")
     shape = (args.replies, args.conversations, args.runs)
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        report("SQLite (WAL)", await bench_engine("sqlite", url, *shape))
-    if args.postgres:
-        report("PostgreSQL", await bench_engine("postgres", args.postgres, *shape))
+
+    async def measured(label: str, url: str) -> None:
+        report(label, await bench_engine(label.split()[0].lower(), url, *shape))
+
+    await on_each_engine(args.postgres, measured)
 
 
 if __name__ == "__main__":
